@@ -1,0 +1,48 @@
+# gatewaylens command surface. Every target builds the environment from uv.lock first.
+PY ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DAGSTER_HOME := $(CURDIR)/.dagster
+
+.PHONY: env run test dev lint format sample schema clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	@touch $@
+
+env: $(VENV)/.synced  ## create .venv from the lock file
+
+run: env  ## the main job on data/sample: ingest into ./warehouse and everything downstream
+	$(BIN)/gatewaylens run
+
+test: env  ## the whole test suite
+	$(BIN)/python -m pytest
+
+dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
+	$(BIN)/dg dev
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: env
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: env  ## regenerate schemas/request_record.schema.json from the pydantic model
+	$(BIN)/gatewaylens schema
+
+sample: env  ## regenerate the committed sample data (deterministic)
+	$(BIN)/python -m data.sample.generate
+
+clean:
+	rm -rf warehouse .dagster/history .dagster/storage .dagster/schedules .dagster/logs

@@ -1,0 +1,184 @@
+"""The `gatewaylens` command line.
+
+`ingest` and `run` execute the Dagster jobs of `pipelines.definitions` in process (the same assets the
+scheduler runs; no second implementation). Flags map onto the GATEWAYLENS_* settings the resources read.
+With DAGSTER_HOME set, runs are recorded in that instance and show up in the Dagster UI (`make dev`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> int:
+    print(f"gatewaylens: error: {message}", file=sys.stderr)
+    return code
+
+
+def _apply_settings(args: argparse.Namespace) -> None:
+    if getattr(args, "warehouse", None):
+        os.environ["GATEWAYLENS_WAREHOUSE"] = args.warehouse
+
+
+def _check_sources(sources: Sequence[str]) -> str | None:
+    """The first problem with the sources, as one line, or None."""
+    from pipelines.lib.storage import list_sources
+
+    for url in sources:
+        try:
+            list_sources(url)
+        except Exception as err:
+            return str(err) if str(err) else f"{type(err).__name__}: {url}"
+    return None
+
+
+def _instance() -> Any:
+    import dagster as dg
+
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _execute(job_name: str, run_config: dict[str, Any]) -> int:
+    """Run a job of the code location in process; print the ingest summary or one error line."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    with _instance() as instance:
+        try:
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        except dg.DagsterError as err:
+            return _fail(str(err).splitlines()[0])
+        if not result.success:
+            return _fail(_first_failure(result))
+        _print_outputs(result)
+    return 0
+
+
+def _first_failure(result: Any) -> str:
+    for event in result.all_events:
+        if event.is_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            return f"{event.step_key}: {cause.message.strip().splitlines()[-1]}"
+    for event in result.all_events:
+        if (
+            event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not event.event_specific_data.evaluation.passed
+        ):
+            return f"blocking check failed: {event.event_specific_data.evaluation.check_name}"
+    return "the run failed (see the Dagster logs above)"
+
+
+def _print_outputs(result: Any) -> None:
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        name = materialization.asset_key.to_user_string()
+        if name == "requests":
+            print(
+                f"requests: {meta['lines']:,} lines read = {meta['rows_written']:,} written + "
+                f"{meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined "
+                f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
+                f"{meta['days_touched']} days touched)"
+            )
+        location = meta.get("warehouse") or meta.get("path")
+        if location:
+            print(f"  {name}: {location}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    _apply_settings(args)
+    problem = _check_sources(args.sources)
+    if problem:
+        return _fail(problem)
+    config = {"ops": {"requests": {"config": {"sources": list(args.sources)}}}}
+    return _execute("ingest_job", config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _apply_settings(args)
+    sources = [args.source] if args.source else []
+    if sources and (problem := _check_sources(sources)):
+        return _fail(problem)
+    return _execute("main", {"ops": {"requests": {"config": {"sources": sources}}}})
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from pipelines.lib import simulate
+
+    frame = simulate.simulate(args.start, args.days, args.requests_per_day, args.seed)
+    written = simulate.write_canonical(frame, args.out, rows_per_file=args.rows_per_file)
+    print(f"simulated {frame.height:,} attempts over {args.days} days -> {len(written)} file(s): {args.out}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from schemas.jsonschema import SCHEMA_PATH, render
+
+    text = render()
+    if args.check:
+        if SCHEMA_PATH.read_text() != text:
+            return _fail(f"{SCHEMA_PATH} is out of date; run `gatewaylens schema`")
+        print(f"{SCHEMA_PATH} is up to date")
+        return 0
+    SCHEMA_PATH.write_text(text)
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gatewaylens", description="Agent-traffic analytics from gateway logs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "ingest", help="ingest log files (fsspec URLs: files, folders, globs) into the warehouse"
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", help="run the main job: ingest, then everything downstream")
+    p.add_argument("--source", help="source URL (default: GATEWAYLENS_LANDING or data/sample)")
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("simulate", help="write simulated gateway traffic")
+    p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--requests-per-day", type=int, default=1000)
+    p.add_argument("--format", choices=["canonical"], default="canonical")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--rows-per-file", type=int, default=None, help="split into files of this many rows")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output URL (.jsonl, .jsonl.gz, .jsonl.zst; a folder with --rows-per-file)",
+    )
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("schema", help="write schemas/request_record.schema.json from the pydantic model")
+    p.add_argument("--check", action="store_true", help="only check that the committed file is current")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""The gatewaylens Dagster code location: `dg dev` / `dagster dev` load `defs` from here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs import ingest
+from pipelines.defs.resources import resources_from_env
+
+main_job = dg.define_asset_job(
+    "main",
+    selection=dg.AssetSelection.all(),
+    description="Everything: ingest the sources, then every downstream asset.",
+)
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    dg.Definitions(jobs=[main_job], resources=resources_from_env()),
+)

@@ -1,0 +1,190 @@
+"""Ingest: the `requests` asset, its checks, and the sensor and schedule that keep it fed."""
+
+import json
+
+import dagster as dg
+import duckdb
+
+from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
+from pipelines.lib.ingest import IngestReport, ingest
+from pipelines.lib.storage import REQUESTS, SourceError, list_sources
+
+WRITER_POOL = "warehouse_writer"
+
+
+class IngestConfig(dg.Config):
+    """Which files to ingest and how strict to be about rejects."""
+
+    sources: list[str] = []  # noqa: RUF012 - dagster Config copies defaults
+    """fsspec URLs (files, folders, globs). Empty: the landing URL."""
+    quarantine_warn_ratio: float = 0.05
+    """Warn when more than this share of the lines read is quarantined."""
+    chunk_mb: int = 64
+    """Bytes read per batch; peak memory grows with this, not with the file size."""
+
+
+def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult]:
+    accounted = report.written + report.duplicates + report.quarantined
+    unbalanced = [f.url for f in report.files if not f.skipped and not f.balanced]
+    ratio = report.quarantined / report.lines if report.lines else 0.0
+    return [
+        dg.AssetCheckResult(
+            check_name="lines_conserved",
+            passed=not unbalanced and accounted == report.lines,
+            metadata={
+                "lines_read": report.lines,
+                "written + duplicates + quarantined": accounted,
+                "unbalanced_files": json.dumps(unbalanced),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="quarantine_ratio",
+            passed=ratio <= warn_ratio,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantined_ratio": ratio, "threshold": warn_ratio, "quarantined": report.quarantined},
+        ),
+    ]
+
+
+@dg.asset(
+    group_name="ingest",
+    pool=WRITER_POOL,
+    kinds={"parquet", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "lines_conserved",
+            asset="requests",
+            blocking=True,
+            description="Every line read in this run is written, a duplicate, or quarantined.",
+        ),
+        dg.AssetCheckSpec(
+            "quarantine_ratio",
+            asset="requests",
+            description="Share of lines quarantined in this run stays under the configured threshold.",
+        ),
+    ],
+)
+def requests(
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    warehouse: WarehouseResource,
+    landing: LandingResource,
+    privacy: PrivacyResource,
+) -> dg.MaterializeResult:
+    """Canonical gateway request records, one row per upstream attempt, as hive-partitioned Parquet
+    (`WAREHOUSE/requests/date=YYYY-MM-DD/data.parquet`, UTC day, zstd, sorted by provider, model, created_at).
+
+    Reads new files from the configured sources (default: the landing URL), detects each file's log format,
+    validates every line against the canonical record, quarantines rejects with their reason
+    (`WAREHOUSE/quarantine/`), deduplicates on (request_id, attempt) and merges touched days atomically.
+    Files already in the ledger (`WAREHOUSE/_ledger/`) are skipped, so re-running changes nothing.
+    """
+    sources = config.sources or [landing.url]
+    store = warehouse.get()
+    report = ingest(
+        sources,
+        store,
+        hash_key=privacy.key(),
+        storage_options=landing.options(),
+        chunk_bytes=config.chunk_mb * 1024 * 1024,
+        progress=context.log.info,
+    )
+    summary = report.summary()
+    context.log.info(f"ingest: {summary}")
+    return dg.MaterializeResult(
+        metadata={
+            **{
+                f"rows_{k}" if k in ("written", "duplicates", "quarantined") else k: v
+                for k, v in summary.items()
+            },
+            "days": json.dumps(report.days),
+            "warehouse": dg.MetadataValue.path(store.uri(REQUESTS)),
+            "sources": json.dumps(sources),
+        },
+        check_results=_checks(report, config.quarantine_warn_ratio),
+    )
+
+
+@dg.asset_check(asset=requests, blocking=True)
+def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """(request_id, attempt) identifies exactly one stored record across all days."""
+    store = warehouse.get()
+    days = store.days()
+    if not days:
+        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
+    con = duckdb.connect()
+    if not store.is_local:
+        con.register_filesystem(store.fs)
+    glob = store.uri(REQUESTS, "date=*", "*.parquet")
+    records, keys = con.execute(
+        "select count(*), count(distinct (request_id, attempt)) from read_parquet(?)", [glob]
+    ).fetchall()[0]
+    return dg.AssetCheckResult(
+        passed=records == keys,
+        metadata={
+            "records": records,
+            "distinct_keys": keys,
+            "duplicate_keys": records - keys,
+            "days": len(days),
+        },
+    )
+
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets(requests),
+    description="Ingest gateway log files into the requests dataset.",
+)
+
+
+@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def landing_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingResource, warehouse: WarehouseResource
+) -> dg.SensorResult | dg.SkipReason:
+    """Start one ingest run per new file under the landing URL.
+
+    The run key is the file's version key (URL, size, etag/mtime), so a file is requested once per version;
+    the cursor holds the keys requested but not yet ingested, so a file is not requested again while its
+    run is in flight.
+    """
+    try:
+        files = list_sources(landing.url, landing.options())
+    except SourceError as err:
+        return dg.SkipReason(str(err))
+    done = warehouse.get().ledger_keys()
+    pending_before = set(json.loads(context.cursor or "[]"))
+    waiting = {f.key: f for f in files if f.key not in done}
+    new = [f for key, f in waiting.items() if key not in pending_before]
+    if not new:
+        return dg.SkipReason(
+            f"no new files under {landing.url} ({len(files)} seen, {len(waiting)} in flight)"
+        )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f.key,
+                run_config={"ops": {"requests": {"config": {"sources": [f.url]}}}},
+                tags={"gatewaylens/source": f.url},
+            )
+            for f in new
+        ],
+        cursor=json.dumps(sorted(waiting)),
+    )
+
+
+daily_ingest_schedule = dg.ScheduleDefinition(
+    name="daily_ingest_schedule",
+    job=ingest_job,
+    cron_schedule="15 0 * * *",
+    execution_timezone="UTC",
+    description="Every day at 00:15 UTC, ingest whatever the landing URL holds that is not in the ledger yet.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+defs = dg.Definitions(
+    assets=[requests],
+    asset_checks=[requests_key_unique],
+    jobs=[ingest_job],
+    sensors=[landing_sensor],
+    schedules=[daily_ingest_schedule],
+)

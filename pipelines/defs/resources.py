@@ -1,0 +1,69 @@
+"""Resources: where the warehouse and the landing files live, and the key for user hashes.
+
+Local (default) and object-store deployments differ only in these values, set by environment variables
+(see README and .env.example); asset code never branches on the environment.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipelines.lib.storage import Warehouse
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEV_HASH_KEY = "gatewaylens-development-key-not-secret"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse root: a local folder or an fsspec URL such as s3://bucket/gatewaylens."""
+
+    url: str
+    storage_options: str = "{}"
+
+    def options(self) -> dict[str, Any]:
+        return json.loads(self.storage_options or "{}")
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.url, self.options())
+
+
+class LandingResource(dg.ConfigurableResource):
+    """Where new gateway log files arrive (any fsspec URL: folder, glob, s3:// prefix)."""
+
+    url: str
+    storage_options: str = "{}"
+
+    def options(self) -> dict[str, Any]:
+        return json.loads(self.storage_options or "{}")
+
+
+class PrivacyResource(dg.ConfigurableResource):
+    """The secret key of the keyed hash (HMAC-SHA256) that replaces end-user identifiers."""
+
+    hash_key: str
+
+    def key(self) -> bytes:
+        return self.hash_key.encode()
+
+
+def _setting(name: str, default: str) -> str | dg.EnvVar:
+    """An environment variable when it is set (shown as such in the UI), else the local default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    """Resources configured from GATEWAYLENS_* environment variables, with local defaults."""
+    storage = _setting("GATEWAYLENS_STORAGE_OPTIONS", "{}")
+    return {
+        "warehouse": WarehouseResource(
+            url=_setting("GATEWAYLENS_WAREHOUSE", str(PROJECT_ROOT / "warehouse")), storage_options=storage
+        ),
+        "landing": LandingResource(
+            url=_setting("GATEWAYLENS_LANDING", str(PROJECT_ROOT / "data" / "sample")),
+            storage_options=storage,
+        ),
+        "privacy": PrivacyResource(hash_key=_setting("GATEWAYLENS_HASH_KEY", DEV_HASH_KEY)),
+    }

@@ -1,0 +1,68 @@
+"""gatewaylens canonical JSON lines: one object per line whose keys are the canonical record's fields.
+
+Input keys equal the record's field names (see schemas/request_record.schema.json), with two differences:
+the end user is given raw as `user_id` (or `user`) and stored only as its keyed hash `user_hash`; and
+`provider`, `finish_reason` and `error_class` may be given in native spelling, since they are normalized
+again on ingest. Unknown keys are ignored (so prompt or completion text in a line is never read).
+`created_at` is an ISO 8601 timestamp; without an offset it is read as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+
+#: Input keys read for each adapter column, first present wins.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "user_key": ("user_id", "user", "user_hash"),
+    "provider_native": ("provider_native", "provider"),
+    "provider": (),
+}
+
+
+_SIGNATURE = frozenset({"request_id", "created_at", "status"})
+
+
+def sniff(first_line: str) -> bool:
+    """A canonical line is a JSON object with at least two of request_id, created_at, status at the top level."""
+    try:
+        obj = json.loads(first_line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and len(_SIGNATURE & obj.keys()) >= 2
+
+
+def _json_path(key: str) -> str:
+    return f'$."{key}"'
+
+
+def select_sql(columns: tuple[str, ...]) -> str:
+    """SELECT over `lines` extracting every column's keys with one JSON parse per line."""
+    paths: list[str] = []
+    exprs: list[str] = []
+    for column in columns:
+        keys = _KEYS.get(column, (column,))
+        if not keys:
+            exprs.append(f"NULL AS {column}")
+            continue
+        slots = []
+        for key in keys:
+            paths.append(_json_path(key))
+            slots.append(f"v[{len(paths)}]")
+        exprs.append(
+            f"coalesce({', '.join(slots)}) AS {column}" if len(slots) > 1 else f"{slots[0]} AS {column}"
+        )
+    path_list = ", ".join(f"'{p}'" for p in paths)
+    columns_sql = ",\n    ".join(exprs)
+    return f"""
+select
+    source_line,
+    case
+        when v is null then 'not JSON'
+        when not (starts_with(raw, '{{') or starts_with(ltrim(raw), '{{')) then 'not a JSON object'
+    end as reject,
+    {columns_sql}
+from (
+    select source_line, raw, try(json_extract_string(raw, [{path_list}])) as v
+    from lines
+)
+"""

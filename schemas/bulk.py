@@ -1,0 +1,210 @@
+"""Vectorized forms of the canonical record: Arrow schema, DuckDB types and validation SQL.
+
+Everything here is derived from `schemas.record.RequestRecord` by introspection, so a field added or a
+constraint tightened there changes the Parquet schema and the bulk validator without a second edit.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+import pyarrow as pa
+from pydantic.fields import FieldInfo
+
+from schemas.record import CROSS_FIELD_RULES, RequestRecord
+
+_DUCKDB_TYPES = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMPTZ"}
+_ARROW_TYPES = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    datetime: pa.timestamp("us", tz="UTC"),
+}
+_KIND_WORDS = {
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    datetime: "an ISO 8601 timestamp",
+    str: "a string",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the bulk validator needs to know about one field of the record."""
+
+    name: str
+    base: type
+    nullable: bool
+    required: bool
+    default: object
+    choices: tuple[str, ...] | None
+    ge: float | None
+    le: float | None
+    min_length: int | None
+    max_length: int | None
+    pattern: str | None
+
+    @property
+    def duckdb_type(self) -> str:
+        return _DUCKDB_TYPES[self.base]
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self.base]
+
+
+def _unwrap(annotation: object) -> tuple[type, bool, tuple[str, ...] | None]:
+    """Return (base python type, nullable, literal choices) of a field annotation."""
+    nullable = False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        nullable = type(None) in args
+        (annotation,) = [a for a in args if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return str, nullable, tuple(typing.get_args(annotation))
+    return typing.cast(type, annotation), nullable, None
+
+
+def _spec(name: str, info: FieldInfo) -> FieldSpec:
+    base, nullable, choices = _unwrap(info.annotation)
+    found: dict[str, object] = {}
+    for meta in info.metadata:
+        for attr in ("ge", "le", "min_length", "max_length", "pattern"):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                found[attr] = value
+    return FieldSpec(
+        name=name,
+        base=base,
+        nullable=nullable,
+        required=info.is_required(),
+        default=None if info.is_required() else info.default,
+        choices=choices,
+        ge=typing.cast(float | None, found.get("ge")),
+        le=typing.cast(float | None, found.get("le")),
+        min_length=typing.cast(int | None, found.get("min_length")),
+        max_length=typing.cast(int | None, found.get("max_length")),
+        pattern=typing.cast(str | None, found.get("pattern")),
+    )
+
+
+@cache
+def field_specs() -> tuple[FieldSpec, ...]:
+    """One FieldSpec per record field, in record order."""
+    return tuple(_spec(name, info) for name, info in RequestRecord.model_fields.items())
+
+
+@cache
+def arrow_schema() -> pa.Schema:
+    """The Parquet/Arrow schema of stored requests, with each field's description as metadata."""
+    fields = []
+    for spec in field_specs():
+        description = RequestRecord.model_fields[spec.name].description or ""
+        fields.append(
+            pa.field(
+                spec.name,
+                spec.arrow_type,
+                nullable=spec.nullable or not spec.required,
+                metadata={"description": description},
+            )
+        )
+    return pa.schema(fields)
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def typed_expr(spec: FieldSpec, column: str) -> str:
+    """SQL casting the text column `column` to the field's type (NULL where it does not parse)."""
+    cast = f"TRY_CAST({column} AS {spec.duckdb_type})"
+    if spec.choices:
+        cast = f"lower(trim({column}))"
+    if spec.base is bool:
+        cast = f"TRY_CAST(lower({column}) AS BOOLEAN)"
+    if spec.default is not None:
+        cast = f"CASE WHEN {column} IS NULL THEN {_sql_literal(spec.default)} ELSE {cast} END"
+    return cast
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule as SQL: `violated` is a boolean expression, `message` the reason text when it holds."""
+
+    violated: str
+    message: str
+
+
+def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
+    """The field's rules over `raw` (text as the adapter produced it) and `typed` (after `typed_expr`)."""
+    name = spec.name
+    shown = f"left({raw}, 60)"
+    checks: list[Check] = []
+    if spec.required and spec.default is None:
+        checks.append(Check(f"{raw} IS NULL", f"'{name} missing'"))
+    if spec.choices:
+        allowed = "|".join(spec.choices)
+        listed = ", ".join(_sql_literal(c) for c in spec.choices)
+        checks.append(
+            Check(f"{typed} NOT IN ({listed})", f"format('{name} ''{{}}'' is not one of {allowed}', {shown})")
+        )
+    elif spec.base is not str:
+        kind = _KIND_WORDS[spec.base]
+        checks.append(
+            Check(
+                f"({raw} IS NOT NULL AND {typed} IS NULL)",
+                f"format('{name} is not {kind} (''{{}}'')', {shown})",
+            )
+        )
+    if spec.ge == 0:
+        checks.append(Check(f"{typed} < 0", f"format('{name} is negative ({{}})', {typed})"))
+    elif spec.ge is not None:
+        checks.append(Check(f"{typed} < {spec.ge}", f"format('{name} ({{}}) is below {spec.ge}', {typed})"))
+    if spec.le is not None:
+        checks.append(Check(f"{typed} > {spec.le}", f"format('{name} ({{}}) is above {spec.le}', {typed})"))
+    if spec.min_length == 1:
+        checks.append(Check(f"length({typed}) = 0", f"'{name} is empty'"))
+    if spec.max_length is not None:
+        checks.append(
+            Check(
+                f"length({typed}) > {spec.max_length}",
+                f"'{name} is longer than {spec.max_length} characters'",
+            )
+        )
+    if spec.pattern is not None:
+        checks.append(
+            Check(
+                f"NOT regexp_full_match({typed}, {_sql_literal(spec.pattern)})",
+                f"'{name} does not match {spec.pattern}'",
+            )
+        )
+    return checks
+
+
+def cross_field_checks() -> list[Check]:
+    """The record's cross-field rules (over typed columns)."""
+    return [Check(f"({rule.sql_violated})", rule.sql_message) for rule in CROSS_FIELD_RULES]
+
+
+def reasons_expr(checks: list[Check]) -> str:
+    """One '; '-joined reason text, NULL when no rule is broken.
+
+    The cheap boolean test runs on every row; the message text is only built for rows that break a rule.
+    """
+    any_violated = "\n        OR ".join(f"coalesce({c.violated}, false)" for c in checks)
+    messages = ",\n            ".join(f"CASE WHEN {c.violated} THEN {c.message} END" for c in checks)
+    return f"""CASE WHEN
+        {any_violated}
+    THEN concat_ws('; ',
+            {messages}
+        ) END"""

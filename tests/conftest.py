@@ -1,0 +1,93 @@
+"""Shared fixtures: a scratch warehouse, a hash key and helpers that write log lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.lib.ingest import IngestReport, ingest
+from pipelines.lib.storage import Warehouse
+
+HASH_KEY = b"test-key"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+SHARED = PROJECT_ROOT.parent / "shared"
+
+
+def record(**fields: Any) -> dict[str, Any]:
+    """A valid canonical input record; keyword arguments override or (with None) drop fields."""
+    base: dict[str, Any] = {
+        "request_id": "req-1",
+        "attempt": 1,
+        "created_at": "2025-06-01T12:00:00Z",
+        "app_id": "app-a",
+        "user_id": "alice@example.com",
+        "model": "anthropic/claude-sonnet-4.5",
+        "provider_native": "Anthropic",
+        "status": "success",
+        "http_status": 200,
+        "native_finish_reason": "end_turn",
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "reasoning_tokens": 100,
+        "cached_prompt_tokens": 200,
+        "tool_calls": 0,
+        "tools_offered": 3,
+        "latency_ms": 2100.0,
+        "ttft_ms": 450.0,
+        "streamed": True,
+        "cost_usd": 0.0081,
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
+    """Write JSON lines (dicts are serialized, strings written as they are)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(str(tmp_path / "warehouse"))
+
+
+@pytest.fixture
+def run_ingest(warehouse: Warehouse) -> Callable[..., IngestReport]:
+    def _run(*sources: Path | str, **kwargs: Any) -> IngestReport:
+        return ingest([str(s) for s in sources], warehouse, hash_key=HASH_KEY, **kwargs)
+
+    return _run
+
+
+def stored(warehouse: Warehouse, where: str = "true") -> list[dict[str, Any]]:
+    """Stored records (with the hive `date` column), ordered by key."""
+    if not warehouse.days():
+        return []
+    glob = warehouse.uri("requests", "date=*", "*.parquet")
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    table = con.sql(
+        f"select * from read_parquet('{glob}', hive_partitioning = true) where {where} order by request_id, attempt"
+    ).to_arrow_table()
+    return table.to_pylist()
+
+
+def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
+    paths = warehouse.fs.glob(warehouse.path("quarantine", "*.parquet"))
+    if not paths:
+        return []
+    con = duckdb.connect()
+    return (
+        con.sql(f"select * from read_parquet({paths!r}) order by source_uri, source_line")
+        .to_arrow_table()
+        .to_pylist()
+    )

@@ -1,0 +1,254 @@
+"""Ingest: conservation, quarantine reasons, dedupe, idempotency, late data, atomicity, privacy."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pipelines.lib import ingest as ingest_module
+from pipelines.lib.storage import SourceError, Warehouse
+from schemas.bulk import arrow_schema
+from tests.conftest import HASH_KEY, quarantined, record, stored, write_lines
+
+
+def test_every_line_is_counted_once(tmp_path, warehouse, run_ingest):
+    lines = [
+        record(request_id="a"),
+        record(request_id="b", created_at="2025-06-02T00:00:00Z"),
+        record(request_id="a"),  # duplicate of line 1
+        "{not json",
+        "",
+        record(request_id="c", completion_tokens=-5),
+    ]
+    report = run_ingest(write_lines(tmp_path / "in.jsonl", lines))
+    assert (report.lines, report.written, report.duplicates, report.quarantined) == (6, 2, 1, 3)
+    assert report.balanced
+    assert report.days == ["2025-06-01", "2025-06-02"]
+    assert [r["request_id"] for r in stored(warehouse)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ("   ", "not JSON"),
+        (record(created_at=None), "created_at missing"),
+        (record(request_id=None), "request_id missing"),
+        (record(request_id=""), "request_id is empty"),
+        (record(status="ok"), "status 'ok' is not one of success|error|cancelled"),
+        (record(completion_tokens=-5), "completion_tokens is negative (-5)"),
+        (record(attempt=0), "attempt (0) is below 1"),
+        (record(attempt="abc"), "attempt is not an integer ('abc')"),
+        (record(created_at="yesterday"), "created_at is not an ISO 8601 timestamp ('yesterday')"),
+        (
+            record(created_at="1999-01-01T00:00:00Z"),
+            "created_at (1999-01-01T00:00:00+00:00) is outside 2015..2099",
+        ),
+        (record(streamed="maybe"), "streamed is not a boolean ('maybe')"),
+        (record(http_status=700), "http_status (700) is above 599"),
+        (record(reasoning_tokens=400), "reasoning_tokens (400) exceeds completion_tokens (300)"),
+        (record(cached_prompt_tokens=5000), "cached_prompt_tokens (5000) exceeds prompt_tokens (1200)"),
+        (record(ttft_ms=9000.0), "ttft_ms (9000.0) exceeds latency_ms (2100.0)"),
+        (record(http_status=500), "status is success but http_status is 500"),
+    ],
+)
+def test_quarantine_reason_is_readable(tmp_path, warehouse, run_ingest, line, reason):
+    source = write_lines(tmp_path / "bad.jsonl", [record(request_id="ok"), line])
+    report = run_ingest(source)
+    assert (report.written, report.quarantined) == (1, 1)
+    [row] = quarantined(warehouse)
+    assert row["reason"] == reason
+    assert row["source_line"] == 2
+    assert row["source_uri"] == f"file://{source}"
+    assert row["source_format"] == "canonical"
+
+
+def test_several_problems_are_all_named(tmp_path, warehouse, run_ingest):
+    run_ingest(write_lines(tmp_path / "x.jsonl", [record(created_at=None, prompt_tokens=-1, status="nope")]))
+    [row] = quarantined(warehouse)
+    assert row["reason"] == (
+        "created_at missing; status 'nope' is not one of success|error|cancelled; prompt_tokens is negative (-1)"
+    )
+
+
+def test_invalid_utf8_line_is_quarantined_alone(tmp_path, warehouse, run_ingest):
+    good = json.dumps(record(request_id="ok")).encode()
+    source = tmp_path / "latin1.jsonl"
+    source.write_bytes(good + b"\n" + b'{"request_id": "caf\xe9"}\n' + good.replace(b"ok", b"ok2") + b"\n")
+    report = run_ingest(source)
+    assert (report.lines, report.written, report.quarantined) == (3, 2, 1)
+    [row] = quarantined(warehouse)
+    assert (row["source_line"], row["reason"]) == (2, "not valid UTF-8")
+
+
+def test_quarantine_never_keeps_prompt_or_completion_text(tmp_path, warehouse, run_ingest):
+    secret = "my SSN is 078-05-1120"
+    lines = [
+        record(completion_tokens=-1, messages=[{"role": "user", "content": secret}]),
+        '{"request_id": "x", "content": "' + secret + '", broken',
+    ]
+    run_ingest(write_lines(tmp_path / "s.jsonl", lines))
+    rows = quarantined(warehouse)
+    assert len(rows) == 2
+    assert all(secret not in row["raw"] for row in rows)
+    assert "redacted" in rows[0]["raw"] and "redacted" in rows[1]["raw"]
+
+
+def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path, warehouse, run_ingest):
+    run_ingest(write_lines(tmp_path / "u.jsonl", [record(user_id="alice@example.com")]))
+    [row] = stored(warehouse)
+    assert row["user_hash"] == hmac.new(HASH_KEY, b"alice@example.com", hashlib.sha256).hexdigest()
+    assert "user_id" not in row
+    blob = b"".join(p.read_bytes() for p in Path(warehouse.root).rglob("*") if p.is_file())
+    assert b"alice@example.com" not in blob
+
+
+def test_reingesting_the_same_file_changes_nothing(tmp_path, warehouse, run_ingest):
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id=f"r{i}") for i in range(5)] + ["oops"])
+    first = run_ingest(source)
+    before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
+    second = run_ingest(source)
+    assert first.written == 5 and second.skipped_files == 1 and second.lines == 0
+    assert {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")} == before
+
+
+def test_same_records_in_a_new_file_are_duplicates(tmp_path, warehouse, run_ingest):
+    rows = [record(request_id=f"r{i}") for i in range(5)]
+    run_ingest(write_lines(tmp_path / "a.jsonl", rows))
+    partition = Path(warehouse.partition_path("2025-06-01"))
+    before = partition.read_bytes()
+    report = run_ingest(write_lines(tmp_path / "copy.jsonl", rows))
+    assert (report.lines, report.written, report.duplicates) == (5, 0, 5)
+    assert partition.read_bytes() == before
+    assert report.days == []
+
+
+def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest):
+    run_ingest(write_lines(tmp_path / "day1.jsonl", [record(request_id="early")]))
+    late = [record(request_id="late", created_at="2025-06-01T23:59:59.999Z"), record(request_id="early")]
+    report = run_ingest(write_lines(tmp_path / "late.jsonl", late))
+    assert (report.written, report.duplicates) == (1, 1)
+    assert [r["request_id"] for r in stored(warehouse)] == ["early", "late"]
+    assert warehouse.days() == ["2025-06-01"]
+
+
+def test_first_occurrence_wins_within_a_run(tmp_path, warehouse, run_ingest):
+    a = write_lines(tmp_path / "a.jsonl", [record(request_id="k", model="first")])
+    b = write_lines(tmp_path / "b.jsonl", [record(request_id="k", model="second")])
+    report = run_ingest(tmp_path)
+    assert [f.url.rsplit("/", 1)[1] for f in report.files] == [a.name, b.name]
+    assert [r["model"] for r in stored(warehouse)] == ["first"]
+    assert [(f.written, f.duplicates) for f in report.files] == [(1, 0), (0, 1)]
+
+
+def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, run_ingest):
+    rows = [
+        record(
+            request_id="1", provider_native="Together", model="qwen/qwen3", created_at="2025-06-01T03:00:00Z"
+        ),
+        record(request_id="2", provider_native="Anthropic", model="b", created_at="2025-06-01T02:00:00Z"),
+        record(request_id="3", provider_native="Anthropic", model="a", created_at="2025-06-01T05:00:00Z"),
+        record(request_id="4", provider_native="Anthropic", model="a", created_at="2025-06-01T01:00:00Z"),
+    ]
+    run_ingest(write_lines(tmp_path / "x.jsonl", rows))
+    table = pq.read_table(warehouse.partition_path("2025-06-01"))
+    assert table.column("request_id").to_pylist() == ["4", "3", "2", "1"]
+    assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in arrow_schema()]
+    metadata = pq.ParquetFile(warehouse.partition_path("2025-06-01")).metadata
+    assert metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_days_are_utc(tmp_path, warehouse, run_ingest):
+    run_ingest(write_lines(tmp_path / "tz.jsonl", [record(created_at="2025-06-01T23:30:00-02:00")]))
+    assert warehouse.days() == ["2025-06-02"]
+    [row] = stored(warehouse)
+    assert row["created_at"].isoformat() == "2025-06-02T01:30:00+00:00"
+
+
+def test_compressed_sources_and_folders(tmp_path, warehouse, run_ingest):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    payload = "".join(json.dumps(record(request_id=f"g{i}")) + "\n" for i in range(3))
+    (folder / "a.jsonl.gz").write_bytes(gzip.compress(payload.encode()))
+    zpayload = payload.replace('"g', '"z')
+    (folder / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(zpayload.encode()))
+    (folder / ".hidden.jsonl").write_text("ignored\n")
+    report = run_ingest(folder)
+    assert (report.lines, report.written) == (6, 6)
+    assert len(report.files) == 2
+
+
+def test_glob_and_file_url(tmp_path, warehouse, run_ingest):
+    write_lines(tmp_path / "logs" / "a.jsonl", [record(request_id="a")])
+    write_lines(tmp_path / "logs" / "b.txt", ["not a log"])
+    report = run_ingest(f"file://{tmp_path}/logs/*.jsonl")
+    assert [f.url for f in report.files] == [f"file://{tmp_path}/logs/a.jsonl"]
+
+
+def test_memory_filesystem_source_and_warehouse():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/landing/x.jsonl", (json.dumps(record(request_id="m")) + "\n").encode())
+    store = Warehouse("memory://wh")
+    report = ingest_module.ingest(["memory://landing"], store, hash_key=HASH_KEY)
+    assert report.written == 1
+    assert store.days() == ["2025-06-01"]
+    assert fs.exists("/wh/_ledger")
+
+
+def test_missing_source_is_an_error(run_ingest, tmp_path):
+    with pytest.raises(SourceError, match="source not found"):
+        run_ingest(tmp_path / "nope.jsonl")
+
+
+def test_unknown_format_file_is_quarantined_not_dropped(tmp_path, warehouse, run_ingest):
+    source = write_lines(tmp_path / "other.log", ["GET /index.html 200", "GET /a 404"])
+    report = run_ingest(source)
+    assert (report.lines, report.quarantined) == (2, 2)
+    assert quarantined(warehouse)[0]["reason"].startswith("format not recognised")
+
+
+def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, run_ingest, monkeypatch):
+    run_ingest(
+        write_lines(
+            tmp_path / "base.jsonl",
+            [record(request_id="old", created_at=f"2025-06-0{d}T00:00:00Z") for d in (1, 2)],
+        )
+    )
+    before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
+    calls = {"n": 0}
+    real_publish = Warehouse.publish
+
+    def flaky_publish(self, local_file, target):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real_publish(self, local_file, target)
+
+    monkeypatch.setattr(Warehouse, "publish", flaky_publish)
+    new = [record(request_id="new", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
+    with pytest.raises(OSError, match="disk full"):
+        run_ingest(write_lines(tmp_path / "new.jsonl", new))
+    monkeypatch.setattr(Warehouse, "publish", real_publish)
+    after = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
+    day2 = Path(warehouse.partition_path("2025-06-02"))
+    assert after[day2] == before[day2]  # untouched
+    assert not list(Path(warehouse.root).rglob(".*.tmp"))
+    # the file is not in the ledger, so a rerun completes the work without duplicating day 1
+    report = run_ingest(tmp_path / "new.jsonl")
+    assert (report.written, report.duplicates) == (1, 1)
+    assert sorted(r["request_id"] + r["date"].isoformat() for r in stored(warehouse)) == [
+        "new2025-06-01",
+        "new2025-06-02",
+        "old2025-06-01",
+        "old2025-06-02",
+    ]
