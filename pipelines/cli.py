@@ -72,10 +72,7 @@ def _first_failure(result: Any) -> str:
             cause = error.cause or error
             return f"{event.step_key}: {cause.message.strip().splitlines()[-1]}"
     for event in result.all_events:
-        if (
-            event.event_type_value == "ASSET_CHECK_EVALUATION"
-            and not event.event_specific_data.evaluation.passed
-        ):
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.evaluation.passed:
             return f"blocking check failed: {event.event_specific_data.evaluation.check_name}"
     return "the run failed (see the Dagster logs above)"
 
@@ -138,14 +135,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gatewaylens", description="Agent-traffic analytics from gateway logs."
-    )
+    parser = argparse.ArgumentParser(prog="gatewaylens", description="Agent-traffic analytics from gateway logs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser(
-        "ingest", help="ingest log files (fsspec URLs: files, folders, globs) into the warehouse"
-    )
+    p = sub.add_parser("ingest", help="ingest log files (fsspec URLs: files, folders, globs) into the warehouse")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_ingest)

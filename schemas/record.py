@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Status = Literal["success", "error", "cancelled"]
 ErrorClass = Literal["rate_limit", "timeout", "server_error", "client_error", "none"]
@@ -156,6 +156,12 @@ class RequestRecord(BaseModel):
     source_uri: str = Field(min_length=1, description="URL of the file the record came from.")
     source_line: int = Field(ge=1, description="1-based line number of the record in source_uri.")
 
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """A timestamp without offset is UTC; every timestamp is stored in UTC."""
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> RequestRecord:
         """Apply CROSS_FIELD_RULES, the same rules the bulk validator applies in SQL."""
@@ -187,24 +193,16 @@ def _both(a: Any, b: Any) -> bool:
 CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
     CrossFieldRule(
         name="reasoning_within_completion",
-        violated=lambda r: (
-            _both(r.reasoning_tokens, r.completion_tokens) and r.reasoning_tokens > r.completion_tokens
-        ),
-        describe=lambda r: (
-            f"reasoning_tokens ({r.reasoning_tokens}) exceeds completion_tokens ({r.completion_tokens})"
-        ),
+        violated=lambda r: _both(r.reasoning_tokens, r.completion_tokens) and r.reasoning_tokens > r.completion_tokens,
+        describe=lambda r: f"reasoning_tokens ({r.reasoning_tokens}) exceeds completion_tokens ({r.completion_tokens})",
         sql_violated="reasoning_tokens > completion_tokens",
         sql_message="format('reasoning_tokens ({}) exceeds completion_tokens ({})', "
         "reasoning_tokens, completion_tokens)",
     ),
     CrossFieldRule(
         name="cached_within_prompt",
-        violated=lambda r: (
-            _both(r.cached_prompt_tokens, r.prompt_tokens) and r.cached_prompt_tokens > r.prompt_tokens
-        ),
-        describe=lambda r: (
-            f"cached_prompt_tokens ({r.cached_prompt_tokens}) exceeds prompt_tokens ({r.prompt_tokens})"
-        ),
+        violated=lambda r: _both(r.cached_prompt_tokens, r.prompt_tokens) and r.cached_prompt_tokens > r.prompt_tokens,
+        describe=lambda r: f"cached_prompt_tokens ({r.cached_prompt_tokens}) exceeds prompt_tokens ({r.prompt_tokens})",
         sql_violated="cached_prompt_tokens > prompt_tokens",
         sql_message="format('cached_prompt_tokens ({}) exceeds prompt_tokens ({})', "
         "cached_prompt_tokens, prompt_tokens)",
@@ -218,10 +216,9 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
     ),
     CrossFieldRule(
         name="created_at_in_range",
-        violated=lambda r: not (EARLIEST <= r.created_at.astimezone(UTC) < LATEST),
+        violated=lambda r: not (EARLIEST <= r.created_at < LATEST),
         describe=lambda r: (
-            f"created_at ({r.created_at.astimezone(UTC).isoformat()}) is outside "
-            f"{EARLIEST.year}..{LATEST.year - 1}"
+            f"created_at ({r.created_at.astimezone(UTC).isoformat()}) is outside {EARLIEST.year}..{LATEST.year - 1}"
         ),
         sql_violated=f"created_at < timestamptz '{EARLIEST.isoformat()}' "
         f"or created_at >= timestamptz '{LATEST.isoformat()}'",

@@ -87,7 +87,5 @@ def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
         return []
     con = duckdb.connect()
     return (
-        con.sql(f"select * from read_parquet({paths!r}) order by source_uri, source_line")
-        .to_arrow_table()
-        .to_pylist()
+        con.sql(f"select * from read_parquet({paths!r}) order by source_uri, source_line").to_arrow_table().to_pylist()
     )

@@ -151,9 +151,7 @@ def test_first_occurrence_wins_within_a_run(tmp_path, warehouse, run_ingest):
 
 def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, run_ingest):
     rows = [
-        record(
-            request_id="1", provider_native="Together", model="qwen/qwen3", created_at="2025-06-01T03:00:00Z"
-        ),
+        record(request_id="1", provider_native="Together", model="qwen/qwen3", created_at="2025-06-01T03:00:00Z"),
         record(request_id="2", provider_native="Anthropic", model="b", created_at="2025-06-01T02:00:00Z"),
         record(request_id="3", provider_native="Anthropic", model="a", created_at="2025-06-01T05:00:00Z"),
         record(request_id="4", provider_native="Anthropic", model="a", created_at="2025-06-01T01:00:00Z"),

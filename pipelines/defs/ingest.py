@@ -93,10 +93,7 @@ def requests(
     context.log.info(f"ingest: {summary}")
     return dg.MaterializeResult(
         metadata={
-            **{
-                f"rows_{k}" if k in ("written", "duplicates", "quarantined") else k: v
-                for k, v in summary.items()
-            },
+            **{f"rows_{k}" if k in ("written", "duplicates", "quarantined") else k: v for k, v in summary.items()},
             "days": json.dumps(report.days),
             "warehouse": dg.MetadataValue.path(store.uri(REQUESTS)),
             "sources": json.dumps(sources),
@@ -156,9 +153,7 @@ def landing_sensor(
     waiting = {f.key: f for f in files if f.key not in done}
     new = [f for key, f in waiting.items() if key not in pending_before]
     if not new:
-        return dg.SkipReason(
-            f"no new files under {landing.url} ({len(files)} seen, {len(waiting)} in flight)"
-        )
+        return dg.SkipReason(f"no new files under {landing.url} ({len(files)} seen, {len(waiting)} in flight)")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(

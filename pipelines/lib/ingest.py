@@ -141,16 +141,12 @@ class _Stager:
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None
-        for number, batch in enumerate(
-            iter_line_batches(source.url, self.chunk_bytes, **self.storage_options)
-        ):
+        for number, batch in enumerate(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options)):
             report.lines += batch.count
             rejected.extend((n, INVALID_UTF8, raw) for n, raw in batch.undecodable)
             if adapter is None:
                 lines = batch.lines.to_pydict()
-                rejected.extend(
-                    zip(lines["source_line"], [unknown] * len(lines["raw"]), lines["raw"], strict=True)
-                )
+                rejected.extend(zip(lines["source_line"], [unknown] * len(lines["raw"]), lines["raw"], strict=True))
                 continue
             rejected.extend(self._transform(batch.lines, adapter, source, index, number))
             progress(f"{Path(source.url).name}: {report.lines:,} lines")
@@ -191,13 +187,9 @@ def _commit_day(
     target = warehouse.partition_path(day)
     has_existing = os.path.exists(target) if warehouse.is_local else warehouse.fetch(target, existing_local)
     existing_file = target if warehouse.is_local else existing_local
-    parts = [
-        f"select {RECORD_COLUMNS}, 1 as _prio, _file from read_parquet('{staging}/date={day}/*.parquet')"
-    ]
+    parts = [f"select {RECORD_COLUMNS}, 1 as _prio, _file from read_parquet('{staging}/date={day}/*.parquet')"]
     if has_existing:
-        parts.insert(
-            0, f"select {RECORD_COLUMNS}, 0 as _prio, -1 as _file from read_parquet('{existing_file}')"
-        )
+        parts.insert(0, f"select {RECORD_COLUMNS}, 0 as _prio, -1 as _file from read_parquet('{existing_file}')")
     con.execute(
         f"""create or replace temp table merged as
         select *, row_number() over (

@@ -56,9 +56,7 @@ def _decode_lines(chunk: memoryview, first_line: int) -> LineBatch:
             good_numbers.append(number)
         except UnicodeDecodeError:
             bad.append((number, raw.decode("utf-8", errors="replace")))
-    table = pa.table(
-        {"source_line": pa.array(good_numbers, pa.int64()), "raw": pa.array(good, pa.large_string())}
-    )
+    table = pa.table({"source_line": pa.array(good_numbers, pa.int64()), "raw": pa.array(good, pa.large_string())})
     return LineBatch(table, bad)
 
 
@@ -73,9 +71,7 @@ def _line_ends(view: memoryview) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(view, dtype=np.uint8) == _NEWLINE) + 1
 
 
-def iter_line_batches(
-    url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storage_options
-) -> Iterator[LineBatch]:
+def iter_line_batches(url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storage_options) -> Iterator[LineBatch]:
     """Yield the lines of `url` in order, decompressing .gz/.zst/... by extension.
 
     A final newline does not start an extra line; a last line without a newline is still a line.

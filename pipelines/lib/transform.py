@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 
+import duckdb
+import pyarrow as pa
+
 from schemas.adapters import INPUT_COLUMNS, Adapter
 from schemas.bulk import cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 
@@ -36,9 +39,7 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
 
 def _typed_columns() -> list[str]:
     return [
-        f"{typed_expr(spec, 'r_' + spec.name)} AS {spec.name}"
-        for spec in field_specs()
-        if spec.name not in DERIVED
+        f"{typed_expr(spec, 'r_' + spec.name)} AS {spec.name}" for spec in field_specs() if spec.name not in DERIVED
     ]
 
 
@@ -116,3 +117,19 @@ def _final_expr(name: str) -> str:
     if name == "source_uri":
         return "$source_uri AS source_uri"
     return name
+
+
+def transform_lines(
+    con: duckdb.DuckDBPyConnection, adapter: Adapter, lines: pa.Table, source_uri: str, hash_key: bytes
+) -> pa.Table:
+    """Run the batch statement over `lines` (source_line, raw) and return every row with its reason.
+
+    `con` must come from `pipelines.lib.ingest.connect` (reference tables and macros installed).
+    """
+    ipad, opad = hmac_pads(hash_key)
+    con.register("lines", lines)
+    try:
+        params = {"source_format": adapter.name, "source_uri": source_uri, "ipad": ipad, "opad": opad}
+        return con.sql(batch_sql(adapter), params=params).to_arrow_table()
+    finally:
+        con.unregister("lines")

@@ -48,9 +48,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         for key in keys:
             paths.append(_json_path(key))
             slots.append(f"v[{len(paths)}]")
-        exprs.append(
-            f"coalesce({', '.join(slots)}) AS {column}" if len(slots) > 1 else f"{slots[0]} AS {column}"
-        )
+        exprs.append(f"coalesce({', '.join(slots)}) AS {column}" if len(slots) > 1 else f"{slots[0]} AS {column}")
     path_list = ", ".join(f"'{p}'" for p in paths)
     columns_sql = ",\n    ".join(exprs)
     return f"""

@@ -1,0 +1,121 @@
+"""The Dagster code location: definitions load, the ingest asset and its checks run, the sensor requests files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.defs.ingest import landing_sensor, requests, requests_key_unique
+from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
+from tests.conftest import PROJECT_ROOT, record, write_lines
+
+
+def _resources(warehouse: str, landing: str) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(url=warehouse),
+        "landing": LandingResource(url=landing),
+        "privacy": PrivacyResource(hash_key="k"),
+    }
+
+
+def test_definitions_load():
+    assert defs.resolve_job_def("main") is not None
+    assert defs.resolve_job_def("ingest_job") is not None
+    assert defs.resolve_sensor_def("landing_sensor") is not None
+    assert defs.resolve_schedule_def("daily_ingest_schedule").cron_schedule == "15 0 * * *"
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("requests") in graph.get_all_asset_keys()
+
+
+def test_dg_check_defs_passes(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    dg_bin = os.path.join(os.path.dirname(sys.executable), "dg")
+    result = subprocess.run(
+        [dg_bin, "check", "defs"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def _materialize(tmp_path, lines, **config):
+    landing = tmp_path / "landing"
+    write_lines(landing / "a.jsonl", lines)
+    resources = _resources(str(tmp_path / "wh"), str(landing))
+    return dg.materialize(
+        [requests, requests_key_unique],
+        resources=resources,
+        run_config={"ops": {"requests": {"config": config}}},
+        raise_on_error=False,
+    )
+
+
+def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_ingest_asset_reports_counts_and_checks(tmp_path):
+    lines = [record(request_id=f"r{i}") for i in range(19)] + ["garbage"]
+    result = _materialize(tmp_path, lines)
+    assert result.success
+    [mat] = result.asset_materializations_for_node("requests")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert (meta["lines"], meta["rows_written"], meta["rows_duplicates"], meta["rows_quarantined"]) == (20, 19, 0, 1)
+    assert json.loads(meta["days"]) == ["2025-06-01"]
+    checks = _checks(result)
+    assert checks["lines_conserved"].passed
+    assert checks["quarantine_ratio"].passed  # 1/20 = 5% is at the threshold, not above
+    assert checks["requests_key_unique"].passed
+    assert checks["requests_key_unique"].metadata["records"].value == 19
+
+
+def test_quarantine_ratio_warns_above_threshold(tmp_path):
+    result = _materialize(tmp_path, [record(), "bad", "worse"], quarantine_warn_ratio=0.05)
+    check = _checks(result)["quarantine_ratio"]
+    assert result.success and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["quarantined_ratio"].value == pytest.approx(2 / 3)
+
+
+def test_key_uniqueness_check_fails_on_a_conflicting_copy(tmp_path):
+    # the same (request_id, attempt) on two different days is a conflict the merge cannot resolve
+    lines = [record(request_id="x"), record(request_id="x", created_at="2025-06-05T00:00:00Z")]
+    result = _materialize(tmp_path, lines)
+    check = _checks(result)["requests_key_unique"]
+    assert not check.passed
+    assert check.metadata["duplicate_keys"].value == 1
+
+
+def test_sensor_requests_each_new_file_once(tmp_path):
+    landing = tmp_path / "landing"
+    write_lines(landing / "a.jsonl", [record(request_id="a")])
+    write_lines(landing / "b.jsonl", [record(request_id="b")])
+    resources = _resources(str(tmp_path / "wh"), str(landing))
+    with dg.build_sensor_context(resources=resources) as context:
+        result = landing_sensor(context)
+    assert sorted(r.run_config["ops"]["requests"]["config"]["sources"][0] for r in result.run_requests) == [
+        f"file://{landing}/a.jsonl",
+        f"file://{landing}/b.jsonl",
+    ]
+    with dg.build_sensor_context(resources=resources, cursor=result.cursor) as context:
+        again = landing_sensor(context)
+    assert isinstance(again, dg.SkipReason)
+    write_lines(landing / "c.jsonl", [record(request_id="c")])
+    with dg.build_sensor_context(resources=resources, cursor=result.cursor) as context:
+        third = landing_sensor(context)
+    assert [r.run_config["ops"]["requests"]["config"]["sources"][0] for r in third.run_requests] == [
+        f"file://{landing}/c.jsonl"
+    ]
+
+
+def test_sensor_skips_files_already_ingested(tmp_path):
+    result = _materialize(tmp_path, [record()])
+    assert result.success
+    resources = _resources(str(tmp_path / "wh"), str(tmp_path / "landing"))
+    with dg.build_sensor_context(resources=resources) as context:
+        assert isinstance(landing_sensor(context), dg.SkipReason)
