@@ -122,7 +122,10 @@ class Warehouse:
         """Move a finished local file to `target` atomically (never a half-written target)."""
         self.fs.makedirs(self.fs._parent(target), exist_ok=True)
         if self.is_local:
-            tmp = f"{self.fs._parent(target)}/.{Path(target).name}.{uuid.uuid4().hex}.tmp"
+            folder = Path(target).parent
+            for stale in folder.glob(f".{Path(target).name}.*.tmp"):  # left by a crashed writer
+                stale.unlink(missing_ok=True)
+            tmp = f"{folder}/.{Path(target).name}.{uuid.uuid4().hex}.tmp"
             self.fs.put_file(local_file, tmp)
             os.replace(tmp, target)
         else:

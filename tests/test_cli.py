@@ -1,0 +1,67 @@
+"""The `gatewaylens` command: clear one-line errors, non-zero exits, summaries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, record, write_lines
+
+
+def gatewaylens(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("/no/such/file.jsonl", "gatewaylens: error: source not found: /no/such/file.jsonl"),
+        ("nosuchproto://x/y", "gatewaylens: error: Protocol not known: nosuchproto"),
+    ],
+)
+def test_bad_sources_give_one_line_and_exit_1(tmp_path, source, message):
+    result = gatewaylens("ingest", source, "--warehouse", str(tmp_path / "wh"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == message
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = gatewaylens("ingest", str(tmp_path / "empty"), "--warehouse", str(tmp_path / "wh"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"gatewaylens: error: no files under source: {tmp_path / 'empty'}"
+
+
+def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
+    bad = tmp_path / "broken.jsonl.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
+    result = gatewaylens("ingest", str(bad), "--warehouse", str(tmp_path / "wh"))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gatewaylens: error:")]
+    assert len(errors) == 1 and "requests" in errors[0]
+    assert not (tmp_path / "wh" / "requests").exists()
+
+
+def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b"), "junk"])
+    result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "wh"))
+    assert result.returncode == 0, result.stderr
+    assert "3 lines read = 2 written + 0 duplicates + 1 quarantined" in result.stdout
+    assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
+
+
+def test_missing_arguments_are_usage_errors():
+    result = gatewaylens("ingest")
+    assert result.returncode == 2
+    assert "the following arguments are required: SOURCE" in result.stderr

@@ -1,0 +1,96 @@
+"""A real crash (SIGKILL) during ingest leaves every partition either as it was or complete."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.lib.ingest import ingest
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
+
+# The child ingests normally, but stops inside the chosen step (after the first partition is published, or
+# halfway through copying a partition file) and waits there to be killed.
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from pipelines.lib import storage
+    from pipelines.lib.ingest import ingest
+
+    source, root, marker, where = sys.argv[1:5]
+    fs_put = storage.LocalFileSystem.put_file
+    replace = storage.os.replace
+
+    def pause():
+        Path(marker).write_text("paused")
+        time.sleep(120)
+
+    def put_half(self, lpath, rpath, **kw):
+        if where == "copying":
+            data = Path(lpath).read_bytes()
+            Path(rpath).write_bytes(data[: len(data) // 2])
+            pause()
+        return fs_put(self, lpath, rpath, **kw)
+
+    def replace_then_pause(src, dst):
+        replace(src, dst)
+        if where == "published" and dst.endswith("data.parquet"):
+            pause()
+
+    storage.LocalFileSystem.put_file = put_half
+    storage.os.replace = replace_then_pause
+    ingest([source], storage.Warehouse(root), hash_key=b"test-key")
+    """
+)
+
+
+def _snapshot(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in root.rglob("*.parquet") if not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize("where", ["copying", "published"])
+def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
+    root = tmp_path / "wh"
+    days = ("2025-06-01", "2025-06-02", "2025-06-03")
+    base = [record(request_id=f"old-{d}", created_at=f"{d}T00:00:00Z") for d in days]
+    ingest([str(write_lines(tmp_path / "base.jsonl", base))], Warehouse(str(root)), hash_key=HASH_KEY)
+    before = _snapshot(root)
+    new = [record(request_id=f"new-{d}-{i}", created_at=f"{d}T01:00:00Z") for d in days for i in range(50)]
+    source = write_lines(tmp_path / "new.jsonl", new)
+    marker = tmp_path / "marker"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(source), str(root), str(marker), where],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert child.poll() is None, "the child finished without reaching the injected pause"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    after = _snapshot(root)
+    assert set(after) == set(before)
+    changed = [p for p in after if after[p] != before[p]]
+    assert len(changed) == (1 if where == "published" else 0)
+    for path in after:
+        table = pq.read_table(path)  # every visible partition is a whole, readable file
+        ids = set(table.column("request_id").to_pylist())
+        day = path.parent.name.removeprefix("date=")
+        assert ids in ({f"old-{day}"}, {f"old-{day}"} | {f"new-{day}-{i}" for i in range(50)})
+
+    report = ingest([str(source)], Warehouse(str(root)), hash_key=HASH_KEY)  # not in the ledger: redo it
+    assert report.written + report.duplicates == 150
+    assert len(stored(Warehouse(str(root)))) == 153
+    assert not list(root.rglob(".*.tmp"))  # a crashed writer's temporary files are cleared

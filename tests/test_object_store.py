@@ -1,0 +1,62 @@
+"""Sources and warehouse on real object storage: an S3 endpoint (moto's server) on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import s3fs
+from moto.server import ThreadedMotoServer
+
+from pipelines.lib.ingest import ingest
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, record
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_options() -> Iterator[dict]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for bucket in ("landing", "lake"):
+        client.create_bucket(Bucket=bucket)
+    yield options
+    server.stop()
+
+
+def test_ingest_from_s3_into_an_s3_warehouse(s3_options):
+    fs = s3fs.S3FileSystem(**s3_options)
+    lines = [record(request_id=f"s{i}", created_at=f"2025-06-0{1 + i % 2}T00:00:00Z") for i in range(6)]
+    fs.pipe("landing/day/a.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
+    fs.pipe("landing/day/b.jsonl", b"not json\n")
+    store = Warehouse("s3://lake/gatewaylens", s3_options)
+    report = ingest(["s3://landing/day"], store, hash_key=HASH_KEY, storage_options=s3_options)
+    assert (report.lines, report.written, report.quarantined) == (7, 6, 1)
+    assert store.days() == ["2025-06-01", "2025-06-02"]
+    assert len(fs.glob("lake/gatewaylens/quarantine/*.parquet")) == 1
+    assert len(store.ledger_keys()) == 2
+    fs.invalidate_cache()
+    again = ingest(["s3://landing/day"], store, hash_key=HASH_KEY, storage_options=s3_options)
+    assert again.skipped_files == 2 and again.lines == 0
