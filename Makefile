@@ -42,7 +42,7 @@ schema: env  ## regenerate schemas/request_record.schema.json from the pydantic 
 	$(BIN)/gatewaylens schema
 
 sample: env  ## regenerate the committed sample data (deterministic)
-	$(BIN)/python -m data.sample.generate
+	$(BIN)/python data/sample/generate.py
 
 clean:
 	rm -rf warehouse .dagster/history .dagster/storage .dagster/schedules .dagster/logs

@@ -224,19 +224,20 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
     )
     before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
     calls = {"n": 0}
-    real_publish = Warehouse.publish
+    real_write = ingest_module.pq.write_table
 
-    def flaky_publish(self, local_file, target):
+    def flaky_write(table, where, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
+            Path(where).write_bytes(b"PAR1 half a file")
             raise OSError("disk full")
-        return real_publish(self, local_file, target)
+        return real_write(table, where, **kwargs)
 
-    monkeypatch.setattr(Warehouse, "publish", flaky_publish)
+    monkeypatch.setattr(ingest_module.pq, "write_table", flaky_write)
     new = [record(request_id="new", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
     with pytest.raises(OSError, match="disk full"):
         run_ingest(write_lines(tmp_path / "new.jsonl", new))
-    monkeypatch.setattr(Warehouse, "publish", real_publish)
+    monkeypatch.setattr(ingest_module.pq, "write_table", real_write)
     after = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
     day2 = Path(warehouse.partition_path("2025-06-02"))
     assert after[day2] == before[day2]  # untouched
@@ -250,3 +251,22 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
         "old2025-06-01",
         "old2025-06-02",
     ]
+
+
+def test_folders_take_log_files_only_but_named_files_are_always_read(tmp_path, run_ingest):
+    write_lines(tmp_path / "in" / "a.jsonl", [record(request_id="a")])
+    write_lines(tmp_path / "in" / "README.md", ["# notes"])
+    write_lines(tmp_path / "in" / "_SUCCESS", [""])
+    assert [f.url.rsplit("/", 1)[1] for f in run_ingest(tmp_path / "in").files] == ["a.jsonl"]
+    named = run_ingest(tmp_path / "in" / "README.md")
+    assert (named.lines, named.quarantined) == (1, 1)
+
+
+def test_rejects_after_an_undecodable_line_keep_their_own_text(tmp_path, warehouse, run_ingest):
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(b"\xff\xfe\n" + json.dumps(record(request_id="z", prompt_tokens=-3)).encode() + b"\n")
+    run_ingest(source)
+    first, second = quarantined(warehouse)
+    assert (first["source_line"], first["reason"]) == (1, "not valid UTF-8")
+    assert (second["source_line"], second["reason"]) == (2, "prompt_tokens is negative (-3)")
+    assert '"request_id": "z"' in second["raw"]

@@ -15,31 +15,37 @@ Every line is counted once: lines = written + duplicates + quarantined, per file
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.lib import quarantine
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, sample_lines
-from pipelines.lib.storage import QUARANTINE, SourceFile, Warehouse, list_sources
+from pipelines.lib.storage import DATA_FILE, QUARANTINE, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_sql, hmac_pads
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
-from schemas.bulk import field_specs
+from schemas.bulk import arrow_schema, field_specs
 
 Progress = Callable[[str], None]
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
 SORT_ORDER = "provider, model, created_at, request_id, attempt"
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+PARQUET_ROW_GROUP = 122_880
+DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds the merge's working set)
+REJECTED = "rejected"  # staging partition of rejected rows
+_HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
 
 
 @dataclass
@@ -157,69 +163,142 @@ class _Stager:
     def _transform(
         self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int
     ) -> list[tuple[int, str, str]]:
+        """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`."""
         ipad, opad = hmac_pads(self.hash_key)
         self.con.register("lines", lines)
         try:
             self.con.execute(
-                f"create or replace temp table batch as {batch_sql(adapter)}",
+                f"""copy (
+                    select
+                        {RECORD_COLUMNS},
+                        reason,
+                        {index} as _file,
+                        case when reason is null then strftime(created_at, '%Y-%m-%d') else '{REJECTED}' end as date
+                    from ({batch_sql(adapter)})
+                ) to '{self.staging}' (FORMAT parquet, COMPRESSION lz4_raw, PARTITION_BY (date),
+                    FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
                 {"source_format": adapter.name, "source_uri": source.url, "ipad": ipad, "opad": opad},
             )
-            self.con.execute(
-                f"""copy (
-                    select {RECORD_COLUMNS}, {index} as _file, strftime(created_at, '%Y-%m-%d') as date
-                    from batch where reason is null
-                ) to '{self.staging}' (FORMAT parquet, COMPRESSION lz4_raw, PARTITION_BY (date),
-                    FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)"""
-            )
-            return self.con.execute(
-                "select b.source_line, b.reason, l.raw from batch as b join lines as l using (source_line) "
-                "where b.reason is not null"
-            ).fetchall()
         finally:
             self.con.unregister("lines")
+        return self._rejects(lines, index, number)
+
+    def _rejects(self, lines: pa.Table, index: int, number: int) -> list[tuple[int, str, str]]:
+        """(line number, reason, raw line) of the batch's rejected rows, read back from staging."""
+        files = glob.glob(f"{self.staging}/date={REJECTED}/f{index}_b{number}_*.parquet")
+        if not files:
+            return []
+        found = self.con.execute(
+            "select distinct source_line, reason from read_parquet(?) order by source_line", [files]
+        ).fetchall()
+        numbers = lines.column("source_line").to_numpy()
+        raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
+        return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]
 
 
-def _commit_day(
-    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staging: str, day: str, scratch: str
-) -> tuple[Counter[int], Counter[int], int]:
-    """Merge one day's staged records into its partition; returns (written, duplicates) per file, bytes."""
-    existing_local = os.path.join(scratch, f"existing-{day}.parquet")
-    target = warehouse.partition_path(day)
-    has_existing = os.path.exists(target) if warehouse.is_local else warehouse.fetch(target, existing_local)
-    existing_file = target if warehouse.is_local else existing_local
-    parts = [f"select {RECORD_COLUMNS}, 1 as _prio, _file from read_parquet('{staging}/date={day}/*.parquet')"]
-    if has_existing:
-        parts.insert(0, f"select {RECORD_COLUMNS}, 0 as _prio, -1 as _file from read_parquet('{existing_file}')")
+def _existing_partitions(warehouse: Warehouse, days: list[str], scratch: str) -> list[str]:
+    """Local paths (under a `date=` folder) of the stored partitions of `days`, fetched if remote."""
+    paths = []
+    for day in days:
+        target = warehouse.partition_path(day)
+        if warehouse.is_local:
+            if os.path.exists(target):
+                paths.append(target)
+            continue
+        local = os.path.join(scratch, "existing", f"date={day}", DATA_FILE)
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        if warehouse.fetch(target, local):
+            paths.append(local)
+    return paths
+
+
+def _commit_group(
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staging: str, days: list[str], scratch: str
+) -> tuple[list[tuple[str, int, bool, int]], dict[str, int]]:
+    """Merge the staged records of `days` into their partitions.
+
+    Duplicates are found on the keys alone (a window over five narrow columns); the full rows are read
+    once, minus the losing copies, sorted and written. Returns (day, file index, kept, rows) counts of the
+    staged rows and the bytes written per changed day.
+    """
+    staged = [f"{staging}/date={day}/*.parquet" for day in days]
+    sources = [f"select *, 1 as _prio from read_parquet({staged!r}, {_HIVE})"]
+    existing = _existing_partitions(warehouse, days, scratch)
+    if existing:
+        sources.insert(0, f"select *, 0 as _prio, -1 as _file from read_parquet({existing!r}, {_HIVE})")
+    union = " union all by name ".join(sources)
     con.execute(
-        f"""create or replace temp table merged as
-        select *, row_number() over (
-            partition by request_id, attempt order by _prio, _file, source_line
-        ) as _rank
-        from ({" union all ".join(parts)})"""
+        f"""create or replace temp table losers as
+        select date, request_id, attempt, _prio, _file, source_line
+        from (select date, request_id, attempt, _prio, _file, source_line from ({union}))
+        qualify row_number() over (
+            partition by date, request_id, attempt order by _prio, _file, source_line
+        ) > 1"""
     )
-    written: Counter[int] = Counter()
-    duplicates: Counter[int] = Counter()
-    for file_index, rank_one, count in con.execute(
-        "select _file, _rank = 1, count(*) from merged where _prio = 1 group by all"
-    ).fetchall():
-        (written if rank_one else duplicates)[file_index] += count
-    if not written:
-        return written, duplicates, 0
-    out = os.path.join(scratch, f"day-{day}.parquet")
-    con.execute(
-        f"copy (select {RECORD_COLUMNS} from merged where _rank = 1 order by {SORT_ORDER}) "
-        f"to '{out}' ({PARQUET_OPTIONS})"
-    )
-    size = os.path.getsize(out)
-    warehouse.publish(out, target)
-    os.remove(out)
-    return written, duplicates, size
+    counts = con.execute(
+        f"""with staged as (
+            select date, _file, count(*) as n from read_parquet({staged!r}, {_HIVE}) group by all
+        ),
+        dropped as (select date, _file, count(*) as n from losers where _prio = 1 group by all)
+        select s.date, s._file, true, s.n - coalesce(d.n, 0) from staged as s left join dropped as d using (date, _file)
+        union all
+        select date, _file, false, n from dropped
+        order by all"""
+    ).fetchall()
+    changed = sorted({day for day, _, kept, rows in counts if kept and rows})
+    if not changed:
+        return counts, {}
+    rows = con.sql(
+        f"""select {RECORD_COLUMNS}, date
+        from ({union}) as u
+        anti join losers as l using (date, request_id, attempt, _prio, _file, source_line)
+        where date in ?
+        order by date, {SORT_ORDER}""",
+        params=[changed],
+    ).to_arrow_table()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        written = pool.map(lambda item: (item[0], _write_partition(warehouse, *item)), _split_by_day(rows))
+        sizes = dict(written)
+    return counts, sizes
 
 
-def _staged_days(staging: str) -> list[str]:
-    if not os.path.isdir(staging):
+def _split_by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:
+    """Slices of `rows` (sorted by date) per day, without the date column."""
+    days = rows.column("date").to_numpy(zero_copy_only=False)
+    bounds = [0, *(i for i in range(1, len(days)) if days[i] != days[i - 1]), len(days)]
+    body = rows.drop_columns(["date"])
+    return [(str(days[lo]), body.slice(lo, hi - lo)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table) -> int:
+    """Write one day's partition atomically; returns its size in bytes."""
+    with warehouse.atomic_write(warehouse.partition_path(day)) as local:
+        pq.write_table(rows.cast(arrow_schema()), local, compression="zstd", row_group_size=PARQUET_ROW_GROUP)
+        return os.path.getsize(local)
+
+
+def _staged_day_rows(con: duckdb.DuckDBPyConnection, staging: str) -> list[tuple[str, int]]:
+    """(day, staged rows) from the staging files' metadata."""
+    if not glob.glob(f"{staging}/date=[0-9]*/*.parquet"):
         return []
-    return sorted(name.removeprefix("date=") for name in os.listdir(staging) if name.startswith("date="))
+    return con.execute(
+        f"select date, sum(num_rows)::bigint from (select distinct file_name, num_rows, "
+        f"regexp_extract(file_name, 'date=([0-9-]+)', 1) as date "
+        f"from parquet_file_metadata('{staging}/date=[0-9]*/*.parquet')) group by date order by date"
+    ).fetchall()
+
+
+def _day_groups(day_rows: list[tuple[str, int]], max_rows: int) -> list[list[str]]:
+    """Consecutive days packed into groups of at most `max_rows` staged rows (a bigger day is alone)."""
+    groups: list[list[str]] = []
+    size = max_rows
+    for day, rows in day_rows:
+        if size + rows > max_rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(day)
+        size += rows
+    return groups
 
 
 def expand_sources(sources: list[str], storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
@@ -239,6 +318,7 @@ def ingest(
     storage_options: dict[str, Any] | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     threads: int | None = None,
+    commit_rows: int = DEFAULT_COMMIT_ROWS,
     progress: Progress = lambda _message: None,
 ) -> IngestReport:
     """Ingest every new file named by `sources` into `warehouse`; see the module docstring."""
@@ -259,15 +339,16 @@ def ingest(
                 continue
             progress(f"file {index + 1}/{len(files)}: {source.url}")
             quarantines[index] = stager.stage(source, index, file_report, progress)
-        for day in _staged_days(stager.staging):
-            written, duplicates, size = _commit_day(con, warehouse, stager.staging, day, scratch)
-            for file_index, count in written.items():
-                report.files[file_index].written += count
-            for file_index, count in duplicates.items():
-                report.files[file_index].duplicates += count
-            if written:
-                report.days.append(day)
-                report.bytes_written += size
+        for days in _day_groups(_staged_day_rows(con, stager.staging), commit_rows):
+            counts, sizes = _commit_group(con, warehouse, stager.staging, days, scratch)
+            for _day, file_index, kept, rows in counts:
+                file_report = report.files[file_index]
+                if kept:
+                    file_report.written += rows
+                else:
+                    file_report.duplicates += rows
+            report.days.extend(sizes)
+            report.bytes_written += sum(sizes.values())
         for index, table in quarantines.items():
             _finish_file(warehouse, report.files[index], table, scratch)
         con.close()

@@ -79,20 +79,15 @@ def iter_line_batches(url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storag
     next_line = 1
     carry = b""
     with fsspec.open(url, "rb", compression="infer", **storage_options) as handle:
-        while True:
-            buffer = bytearray(len(carry) + chunk_bytes)
-            buffer[: len(carry)] = carry
-            got = handle.readinto(memoryview(buffer)[len(carry) :])
-            if not got:
-                break
-            filled = memoryview(buffer)[: len(carry) + got]
-            ends = _line_ends(filled)
+        while block := handle.read(chunk_bytes):
+            data = memoryview(carry + block if carry else block)
+            ends = _line_ends(data)
             if not len(ends):
-                carry = bytes(filled)
+                carry = bytes(data)
                 continue
             cut = int(ends[-1])
-            carry = bytes(filled[cut:])
-            batch = _to_batch(filled[:cut], ends, next_line)
+            carry = bytes(data[cut:])
+            batch = _to_batch(data[:cut], ends, next_line)
             next_line += batch.count
             yield batch
     if carry:

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,11 @@ QUARANTINE = "quarantine"
 LEDGER = "_ledger"
 DATA_FILE = "data.parquet"
 _HIDDEN_PREFIXES = (".", "_")
+#: Inside folders and globs, only files with these log extensions (optionally compressed) are read, so a
+#: README or script next to the logs is not mistaken for one. A file named explicitly is always read.
+LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".csv", ".txt")
+COMPRESSION_SUFFIXES = ("", ".gz", ".zst", ".bz2", ".xz")
+_LOG_NAME = tuple(log + comp for log in LOG_SUFFIXES for comp in COMPRESSION_SUFFIXES)
 
 
 class SourceError(ValueError):
@@ -61,28 +70,31 @@ def _version(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> str:
     return ""
 
 
-def _visible(path: str) -> bool:
-    return not any(part.startswith(_HIDDEN_PREFIXES) for part in Path(path).parts[-1:])
+def _is_log_file(path: str) -> bool:
+    name = Path(path).name
+    return not name.startswith(_HIDDEN_PREFIXES) and name.lower().endswith(_LOG_NAME)
 
 
 def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
     """Expand a file, folder (recursive) or glob URL into its files, sorted by URL.
 
-    Hidden files (names starting with '.' or '_') are skipped. Raises SourceError when nothing matches.
+    In folders and globs only log files are taken (LOG_SUFFIXES; hidden names starting with '.' or '_'
+    are skipped). Raises SourceError when nothing matches.
     """
     fs, path = url_to_fs(url, **(storage_options or {}))
     if fs.isdir(path):
-        infos = {p: i for p, i in fs.find(path, detail=True).items() if i.get("type") != "directory"}
+        found = fs.find(path, detail=True)
     elif fs.exists(path):
-        infos = {path: fs.info(path)}
+        found = {path: fs.info(path)}
     elif any(ch in path for ch in "*?["):
-        infos = {p: i for p, i in fs.glob(path, detail=True).items() if i.get("type") != "directory"}
+        found = fs.glob(path, detail=True)
     else:
         raise SourceError(f"source not found: {url}")
+    explicit = len(found) == 1 and path in found
     files = [
         SourceFile(url=fs.unstrip_protocol(p), size=int(info.get("size") or 0), version=_version(fs, info))
-        for p, info in sorted(infos.items())
-        if _visible(p)
+        for p, info in sorted(found.items())
+        if info.get("type") != "directory" and (explicit or _is_log_file(p))
     ]
     if not files:
         raise SourceError(f"no files under source: {url}")
@@ -118,18 +130,34 @@ class Warehouse:
         found = self.fs.glob(self.path(REQUESTS, "date=*", DATA_FILE))
         return sorted(Path(p).parent.name.removeprefix("date=") for p in found)
 
-    def publish(self, local_file: str, target: str) -> None:
-        """Move a finished local file to `target` atomically (never a half-written target)."""
-        self.fs.makedirs(self.fs._parent(target), exist_ok=True)
+    @contextmanager
+    def atomic_write(self, target: str) -> Iterator[str]:
+        """Yield a local path to write; on success it replaces `target` whole (never a half-written target).
+
+        Local disks: a hidden temporary file next to the target, renamed over it. Object stores: a scratch
+        file, uploaded in one PUT (which the store makes visible whole).
+        """
         if self.is_local:
             folder = Path(target).parent
+            folder.mkdir(parents=True, exist_ok=True)
             for stale in folder.glob(f".{Path(target).name}.*.tmp"):  # left by a crashed writer
                 stale.unlink(missing_ok=True)
-            tmp = f"{folder}/.{Path(target).name}.{uuid.uuid4().hex}.tmp"
-            self.fs.put_file(local_file, tmp)
-            os.replace(tmp, target)
-        else:
-            self.fs.put_file(local_file, target)
+            tmp = folder / f".{Path(target).name}.{uuid.uuid4().hex}.tmp"
+            try:
+                yield str(tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return
+        with tempfile.TemporaryDirectory(prefix="gatewaylens-put-") as scratch:
+            local = os.path.join(scratch, Path(target).name)
+            yield local
+            self.fs.put_file(local, target)
+
+    def publish(self, local_file: str, target: str) -> None:
+        """Copy a finished local file to `target` atomically."""
+        with self.atomic_write(target) as local:
+            shutil.copyfile(local_file, local)
 
     def fetch(self, path: str, local_file: str) -> bool:
         """Copy `path` to a local file; False when it does not exist."""

@@ -80,6 +80,13 @@ checked as (
         coalesce(reject, {reasons_expr(_checks())}) as field_reason
     from typed
 ),
+users as (
+    -- the keyed hash is computed once per distinct user in the batch, not once per row
+    select
+        r_user_key,
+        sha256($opad || unhex(sha256($ipad || encode(r_user_key)))) as user_hash
+    from (select distinct r_user_key from checked where r_user_key is not null)
+),
 normalized as (
     select
         c.*,
@@ -91,11 +98,9 @@ normalized as (
             case when c.native_finish_reason is not null then 'other' end
         ) as finish_reason,
         gl_error_class(c.status, c.http_status, c.error_code, ec.error_class, c.r_error_class) as error_class,
-        case
-            when c.r_user_key is not null
-            then sha256($opad || unhex(sha256($ipad || encode(c.r_user_key))))
-        end as user_hash
+        u.user_hash
     from checked as c
+    left join users as u on u.r_user_key = c.r_user_key
     left join ref_providers as p on p.native_name = lower(trim(c.provider_native))
     left join ref_finish_reasons as fo on fo.native = lower(trim(c.r_finish_reason))
     left join ref_finish_reasons as fn on fn.native = lower(trim(c.native_finish_reason))
