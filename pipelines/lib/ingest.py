@@ -16,7 +16,6 @@ Every line is counted once: lines = written + duplicates + quarantined, per file
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import tempfile
 from collections.abc import Callable
@@ -29,10 +28,11 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.lib import quarantine
-from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, sample_lines
+from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, prefetch, sample_lines
 from pipelines.lib.storage import DATA_FILE, QUARANTINE, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_sql, hmac_pads
 from schemas import normalize
@@ -147,7 +147,8 @@ class _Stager:
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None
-        for number, batch in enumerate(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options)):
+        batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
+        for number, batch in enumerate(batches):
             report.lines += batch.count
             rejected.extend((n, INVALID_UTF8, raw) for n, raw in batch.undecodable)
             if adapter is None:
@@ -175,7 +176,7 @@ class _Stager:
                         {index} as _file,
                         case when reason is null then strftime(created_at, '%Y-%m-%d') else '{REJECTED}' end as date
                     from ({batch_sql(adapter)})
-                ) to '{self.staging}' (FORMAT parquet, COMPRESSION lz4_raw, PARTITION_BY (date),
+                ) to '{self.staging}' (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
                 {"source_format": adapter.name, "source_uri": source.url, "ipad": ipad, "opad": opad},
             )
@@ -264,10 +265,13 @@ def _commit_group(
 
 def _split_by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:
     """Slices of `rows` (sorted by date) per day, without the date column."""
-    days = rows.column("date").to_numpy(zero_copy_only=False)
-    bounds = [0, *(i for i in range(1, len(days)) if days[i] != days[i - 1]), len(days)]
+    counts = pc.value_counts(rows.column("date")).to_pylist()  # in order of first appearance
     body = rows.drop_columns(["date"])
-    return [(str(days[lo]), body.slice(lo, hi - lo)) for lo, hi in itertools.pairwise(bounds)]
+    slices, offset = [], 0
+    for item in counts:
+        slices.append((item["values"], body.slice(offset, item["counts"])))
+        offset += item["counts"]
+    return slices
 
 
 def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table) -> int:

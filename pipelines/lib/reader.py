@@ -8,14 +8,18 @@ to per-line decoding, so that its bad lines can be quarantined one by one as "no
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from queue import Empty, Queue
 
 import fsspec
 import numpy as np
 import pyarrow as pa
 
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024
 INVALID_UTF8 = "not valid UTF-8"
 _NEWLINE = ord("\n")
 
@@ -67,6 +71,13 @@ def _to_batch(chunk: memoryview, ends: np.ndarray, first_line: int) -> LineBatch
         return _decode_lines(chunk, first_line)
 
 
+def _merge(parts: list[LineBatch]) -> LineBatch:
+    if len(parts) == 1:
+        return parts[0]
+    tables = [p.lines for p in parts]
+    return LineBatch(pa.concat_tables(tables), [bad for p in parts for bad in p.undecodable])
+
+
 def _line_ends(view: memoryview) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(view, dtype=np.uint8) == _NEWLINE) + 1
 
@@ -80,16 +91,21 @@ def iter_line_batches(url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storag
     carry = b""
     with fsspec.open(url, "rb", compression="infer", **storage_options) as handle:
         while block := handle.read(chunk_bytes):
-            data = memoryview(carry + block if carry else block)
-            ends = _line_ends(data)
+            view = memoryview(block)
+            ends = _line_ends(view)
             if not len(ends):
-                carry = bytes(data)
+                carry += block
                 continue
-            cut = int(ends[-1])
-            carry = bytes(data[cut:])
-            batch = _to_batch(data[:cut], ends, next_line)
+            parts = []
+            if carry:  # the line cut at the end of the previous block: one small copy, not the whole block
+                head = memoryview(carry + block[: ends[0]])
+                parts.append(_to_batch(head, np.array([len(head)]), next_line))
+                view, ends = view[ends[0] :], ends[1:] - ends[0]
+            carry = bytes(view[ends[-1] :]) if len(ends) else bytes(view)
+            if len(ends):
+                parts.append(_to_batch(view[: ends[-1]], ends, next_line + sum(p.count for p in parts)))
+            yield (batch := _merge(parts))
             next_line += batch.count
-            yield batch
     if carry:
         view = memoryview(carry)
         yield _to_batch(view, np.append(_line_ends(view), len(carry)), next_line)
@@ -101,3 +117,40 @@ def sample_lines(url: str, count: int = 100, limit: int = 4 * 1024 * 1024, **sto
         head = handle.read(limit)
     lines = [raw.decode("utf-8", errors="replace").strip() for raw in head.split(b"\n")[: count * 4]]
     return [line for line in lines if line][:count]
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[LineBatch], depth: int = 1) -> Iterator[LineBatch]:
+    """Produce the next batch in a background thread while the caller works on the current one.
+
+    Reading, decompression and line splitting release the GIL, so they overlap with DuckDB's work.
+    At most `depth` batches wait in memory; an exception in the reader is raised in the caller.
+    """
+    queue: Queue[object] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                queue.put(item)
+            queue.put(_DONE)
+        except BaseException as err:
+            queue.put(err)
+
+    worker = threading.Thread(target=produce, name="gatewaylens-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield typing.cast(LineBatch, item)
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            worker.join(timeout=0.05)
