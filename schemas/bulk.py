@@ -201,7 +201,7 @@ def reasons_expr(checks: list[Check]) -> str:
 
     The cheap boolean test runs on every row; the message text is only built for rows that break a rule.
     """
-    any_violated = "\n        OR ".join(f"coalesce({c.violated}, false)" for c in checks)
+    any_violated = "\n        OR ".join(c.violated for c in checks)
     messages = ",\n            ".join(f"CASE WHEN {c.violated} THEN {c.message} END" for c in checks)
     return f"""CASE WHEN
         {any_violated}
