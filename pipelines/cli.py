@@ -89,9 +89,9 @@ def _print_outputs(result: Any) -> None:
                 f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
                 f"{meta['days_touched']} days touched)"
             )
-        location = meta.get("warehouse") or meta.get("path")
-        if location:
-            print(f"  {name}: {location}")
+        for label in ("warehouse", "quarantine", "ledger", "path"):
+            if label in meta:
+                print(f"  {name if label in ('warehouse', 'path') else label}: {meta[label]}")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

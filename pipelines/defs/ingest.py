@@ -7,7 +7,7 @@ import duckdb
 
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.ingest import IngestReport, ingest
-from pipelines.lib.storage import REQUESTS, SourceError, list_sources
+from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, SourceError, list_sources
 
 WRITER_POOL = "warehouse_writer"
 
@@ -96,6 +96,8 @@ def requests(
             **{f"rows_{k}" if k in ("written", "duplicates", "quarantined") else k: v for k, v in summary.items()},
             "days": json.dumps(report.days),
             "warehouse": dg.MetadataValue.path(store.uri(REQUESTS)),
+            "quarantine": dg.MetadataValue.path(store.uri(QUARANTINE)),
+            "ledger": dg.MetadataValue.path(store.uri(LEDGER)),
             "sources": json.dumps(sources),
         },
         check_results=_checks(report, config.quarantine_warn_ratio),
