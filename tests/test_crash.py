@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lib.ingest import ingest
-from pipelines.lib.storage import Warehouse
+from pipelines.lib.storage import STALE_TMP_SECONDS, Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
 
 # The child ingests normally, but stops inside the chosen step (after the first partition is published, or
@@ -91,7 +91,9 @@ def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
         day = path.parent.name.removeprefix("date=")
         assert ids in ({f"old-{day}"}, {f"old-{day}"} | {f"new-{day}-{i}" for i in range(50)})
 
+    for tmp in root.rglob(".*.tmp"):  # the killed writer's temporary files, aged past the stale limit
+        os.utime(tmp, (time.time() - 2 * STALE_TMP_SECONDS,) * 2)
     report = ingest([str(source)], Warehouse(str(root)), hash_key=HASH_KEY)  # not in the ledger: redo it
     assert report.written + report.duplicates == 150
     assert len(stored(Warehouse(str(root)))) == 153
-    assert not list(root.rglob(".*.tmp"))  # a crashed writer's temporary files are cleared
+    assert not list(root.rglob(".*.tmp"))  # a crashed writer's stale temporary files are cleared

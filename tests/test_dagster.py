@@ -82,15 +82,6 @@ def test_quarantine_ratio_warns_above_threshold(tmp_path):
     assert check.metadata["quarantined_ratio"].value == pytest.approx(2 / 3)
 
 
-def test_key_uniqueness_check_fails_on_a_conflicting_copy(tmp_path):
-    # the same (request_id, attempt) on two different days is a conflict the merge cannot resolve
-    lines = [record(request_id="x"), record(request_id="x", created_at="2025-06-05T00:00:00Z")]
-    result = _materialize(tmp_path, lines)
-    check = _checks(result)["requests_key_unique"]
-    assert not check.passed
-    assert check.metadata["duplicate_keys"].value == 1
-
-
 def test_sensor_requests_each_new_file_once(tmp_path):
     landing = tmp_path / "landing"
     write_lines(landing / "a.jsonl", [record(request_id="a")])

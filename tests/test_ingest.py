@@ -219,7 +219,7 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
     run_ingest(
         write_lines(
             tmp_path / "base.jsonl",
-            [record(request_id="old", created_at=f"2025-06-0{d}T00:00:00Z") for d in (1, 2)],
+            [record(request_id=f"old{d}", created_at=f"2025-06-0{d}T00:00:00Z") for d in (1, 2)],
         )
     )
     before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
@@ -234,7 +234,7 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
         return real_write(table, where, **kwargs)
 
     monkeypatch.setattr(ingest_module.pq, "write_table", flaky_write)
-    new = [record(request_id="new", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
+    new = [record(request_id=f"new{d}", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
     with pytest.raises(OSError, match="disk full"):
         run_ingest(write_lines(tmp_path / "new.jsonl", new))
     monkeypatch.setattr(ingest_module.pq, "write_table", real_write)
@@ -245,11 +245,11 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
     # the file is not in the ledger, so a rerun completes the work without duplicating day 1
     report = run_ingest(tmp_path / "new.jsonl")
     assert (report.written, report.duplicates) == (1, 1)
-    assert sorted(r["request_id"] + r["date"].isoformat() for r in stored(warehouse)) == [
-        "new2025-06-01",
-        "new2025-06-02",
-        "old2025-06-01",
-        "old2025-06-02",
+    assert sorted(r["request_id"] + "@" + r["date"].isoformat() for r in stored(warehouse)) == [
+        "new1@2025-06-01",
+        "new2@2025-06-02",
+        "old1@2025-06-01",
+        "old2@2025-06-02",
     ]
 
 
@@ -270,3 +270,35 @@ def test_rejects_after_an_undecodable_line_keep_their_own_text(tmp_path, warehou
     assert (first["source_line"], first["reason"]) == (1, "not valid UTF-8")
     assert (second["source_line"], second["reason"]) == (2, "prompt_tokens is negative (-3)")
     assert '"request_id": "z"' in second["raw"]
+
+
+def test_keys_are_unique_across_days_and_runs(tmp_path, warehouse, run_ingest):
+    first = [
+        record(request_id="k", created_at="2025-06-01T00:00:00Z"),
+        record(request_id="k", created_at="2025-06-05T00:00:00Z"),
+    ]
+    report = run_ingest(write_lines(tmp_path / "a.jsonl", first))
+    assert (report.written, report.duplicates) == (1, 1)
+    late_copy = [record(request_id="k", created_at="2025-06-09T00:00:00Z"), record(request_id="k", attempt=2)]
+    report = run_ingest(write_lines(tmp_path / "b.jsonl", late_copy))
+    assert (report.written, report.duplicates) == (1, 1)
+    assert [(r["request_id"], r["attempt"], r["date"].isoformat()) for r in stored(warehouse)] == [
+        ("k", 1, "2025-06-01"),
+        ("k", 2, "2025-06-01"),
+    ]
+
+
+def test_paths_with_glob_and_quote_characters(tmp_path, run_ingest, monkeypatch):
+    odd = tmp_path / "we[ir]d 'dir'"
+    monkeypatch.setenv("TMPDIR", str(odd / "tmp"))
+    (odd / "tmp").mkdir(parents=True)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    store = Warehouse(str(odd / "wh*"))
+    source = write_lines(odd / "in[1].jsonl", [record(request_id="a"), "junk", record(request_id="b")])
+    report = ingest_module.ingest([str(source)], store, hash_key=HASH_KEY)
+    assert (report.lines, report.written, report.quarantined) == (3, 2, 1)
+    assert store.days() == ["2025-06-01"] and len(store.ledger_keys()) == 1
+    again = ingest_module.ingest([str(source)], store, hash_key=HASH_KEY)
+    assert again.skipped_files == 1

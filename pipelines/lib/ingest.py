@@ -15,7 +15,6 @@ Every line is counted once: lines = written + duplicates + quarantined, per file
 
 from __future__ import annotations
 
-import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import pyarrow.parquet as pq
 
 from pipelines.lib import quarantine
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, prefetch, sample_lines
-from pipelines.lib.storage import DATA_FILE, QUARANTINE, SourceFile, Warehouse, list_sources
+from pipelines.lib.storage import QUARANTINE, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_sql, hmac_pads
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
@@ -115,6 +114,11 @@ class IngestReport:
         }
 
 
+def _sql_string(text: str) -> str:
+    """A SQL string literal (for the few places DuckDB takes no parameter, such as a COPY target)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up for the transform: UTC, reference tables, macros."""
     con = duckdb.connect()
@@ -176,7 +180,7 @@ class _Stager:
                         {index} as _file,
                         case when reason is null then strftime(created_at, '%Y-%m-%d') else '{REJECTED}' end as date
                     from ({batch_sql(adapter)})
-                ) to '{self.staging}' (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
+                ) to {_sql_string(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
                 {"source_format": adapter.name, "source_uri": source.url, "ipad": ipad, "opad": opad},
             )
@@ -186,7 +190,13 @@ class _Stager:
 
     def _rejects(self, lines: pa.Table, index: int, number: int) -> list[tuple[int, str, str]]:
         """(line number, reason, raw line) of the batch's rejected rows, read back from staging."""
-        files = glob.glob(f"{self.staging}/date={REJECTED}/f{index}_b{number}_*.parquet")
+        folder = os.path.join(self.staging, f"date={REJECTED}")
+        prefix = f"f{index}_b{number}_"
+        files = (
+            [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(prefix)]
+            if os.path.isdir(folder)
+            else []
+        )
         if not files:
             return []
         found = self.con.execute(
@@ -197,70 +207,81 @@ class _Stager:
         return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]
 
 
-def _existing_partitions(warehouse: Warehouse, days: list[str], scratch: str) -> list[str]:
-    """Local paths (under a `date=` folder) of the stored partitions of `days`, fetched if remote."""
-    paths = []
-    for day in days:
-        target = warehouse.partition_path(day)
-        if warehouse.is_local:
-            if os.path.exists(target):
-                paths.append(target)
-            continue
-        local = os.path.join(scratch, "existing", f"date={day}", DATA_FILE)
-        os.makedirs(os.path.dirname(local), exist_ok=True)
-        if warehouse.fetch(target, local):
-            paths.append(local)
-    return paths
+def _staged_files(staging: str) -> dict[str, list[str]]:
+    """Staged Parquet files of valid records by day (listed, not globbed: paths may hold glob characters)."""
+    files: dict[str, list[str]] = {}
+    if not os.path.isdir(staging):
+        return files
+    for folder in sorted(os.listdir(staging)):
+        day = folder.removeprefix("date=")
+        if folder.startswith("date=") and day != REJECTED:
+            names = sorted(os.listdir(os.path.join(staging, folder)))
+            files[day] = [os.path.join(staging, folder, name) for name in names]
+    return files
+
+
+def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[str]) -> None:
+    """Table `losers`: staged rows whose (request_id, attempt) is already stored or appeared earlier.
+
+    Uniqueness holds across all days: stored records win, then earlier files, then earlier lines. Only the
+    key columns of the stored partitions are read.
+    """
+    keys = f"select date, request_id, attempt, 1 as _prio, _file, source_line from read_parquet($staged, {_HIVE})"
+    params: dict[str, list[str]] = {"staged": staged}
+    if stored:
+        keys += """
+        union all
+        select null, stored.request_id, stored.attempt, 0, -1, 0
+        from read_parquet($stored) as stored
+        semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
+        params["stored"] = stored
+    con.execute(
+        f"""create or replace temp table losers as
+        select date, request_id, attempt, _file, source_line
+        from ({keys})
+        qualify row_number() over (partition by request_id, attempt order by _prio, _file, source_line) > 1""",
+        params,
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str, int, bool, int]]:
+    """(day, file index, kept, rows) of the staged rows: kept ones are written, the others are duplicates."""
+    return con.execute(
+        f"""with staged as (
+            select date, _file, count(*) as n from read_parquet($staged, {_HIVE}) group by all
+        ),
+        dropped as (select date, _file, count(*) as n from losers group by all)
+        select s.date, s._file, true, s.n - coalesce(d.n, 0)
+        from staged as s left join dropped as d using (date, _file)
+        union all
+        select date, _file, false, n from dropped
+        order by all""",
+        {"staged": staged},
+    ).fetchall()
 
 
 def _commit_group(
-    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staging: str, days: list[str], scratch: str
-) -> tuple[list[tuple[str, int, bool, int]], dict[str, int]]:
-    """Merge the staged records of `days` into their partitions.
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staged: list[str], days: list[str]
+) -> dict[str, int]:
+    """Write the partitions of `days`: stored rows plus the staged rows that are not losers, sorted.
 
-    Duplicates are found on the keys alone (a window over five narrow columns); the full rows are read
-    once, minus the losing copies, sorted and written. Returns (day, file index, kept, rows) counts of the
-    staged rows and the bytes written per changed day.
+    Returns the bytes written per day.
     """
-    staged = [f"{staging}/date={day}/*.parquet" for day in days]
-    sources = [f"select *, 1 as _prio from read_parquet({staged!r}, {_HIVE})"]
-    existing = _existing_partitions(warehouse, days, scratch)
-    if existing:
-        sources.insert(0, f"select *, 0 as _prio, -1 as _file from read_parquet({existing!r}, {_HIVE})")
-    union = " union all by name ".join(sources)
-    con.execute(
-        f"""create or replace temp table losers as
-        select date, request_id, attempt, _prio, _file, source_line
-        from (select date, request_id, attempt, _prio, _file, source_line from ({union}))
-        qualify row_number() over (
-            partition by date, request_id, attempt order by _prio, _file, source_line
-        ) > 1"""
-    )
-    counts = con.execute(
-        f"""with staged as (
-            select date, _file, count(*) as n from read_parquet({staged!r}, {_HIVE}) group by all
-        ),
-        dropped as (select date, _file, count(*) as n from losers where _prio = 1 group by all)
-        select s.date, s._file, true, s.n - coalesce(d.n, 0) from staged as s left join dropped as d using (date, _file)
-        union all
-        select date, _file, false, n from dropped
-        order by all"""
-    ).fetchall()
-    changed = sorted({day for day, _, kept, rows in counts if kept and rows})
-    if not changed:
-        return counts, {}
+    stored = [p for p in (warehouse.read_path(warehouse.partition_path(day)) for day in days) if p]
+    union = f"select {RECORD_COLUMNS}, date, _file from read_parquet($staged, {_HIVE})"
+    params: dict[str, list[str]] = {"staged": staged}
+    if stored:
+        union += f" union all select {RECORD_COLUMNS}, date, -1 from read_parquet($stored, {_HIVE})"
+        params["stored"] = stored
     rows = con.sql(
         f"""select {RECORD_COLUMNS}, date
         from ({union}) as u
-        anti join losers as l using (date, request_id, attempt, _prio, _file, source_line)
-        where date in ?
+        anti join losers as l using (date, request_id, attempt, _file, source_line)
         order by date, {SORT_ORDER}""",
-        params=[changed],
+        params=params,
     ).to_arrow_table()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        written = pool.map(lambda item: (item[0], _write_partition(warehouse, *item)), _split_by_day(rows))
-        sizes = dict(written)
-    return counts, sizes
+        return dict(pool.map(lambda item: (item[0], _write_partition(warehouse, *item)), _split_by_day(rows)))
 
 
 def _split_by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:
@@ -279,17 +300,6 @@ def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table) -> int:
     with warehouse.atomic_write(warehouse.partition_path(day)) as local:
         pq.write_table(rows.cast(arrow_schema()), local, compression="zstd", row_group_size=PARQUET_ROW_GROUP)
         return os.path.getsize(local)
-
-
-def _staged_day_rows(con: duckdb.DuckDBPyConnection, staging: str) -> list[tuple[str, int]]:
-    """(day, staged rows) from the staging files' metadata."""
-    if not glob.glob(f"{staging}/date=[0-9]*/*.parquet"):
-        return []
-    return con.execute(
-        f"select date, sum(num_rows)::bigint from (select distinct file_name, num_rows, "
-        f"regexp_extract(file_name, 'date=([0-9-]+)', 1) as date "
-        f"from parquet_file_metadata('{staging}/date=[0-9]*/*.parquet')) group by date order by date"
-    ).fetchall()
 
 
 def _day_groups(day_rows: list[tuple[str, int]], max_rows: int) -> list[list[str]]:
@@ -332,6 +342,8 @@ def ingest(
     with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
         con = connect(threads=threads)
         con.execute("set temp_directory = ?", [os.path.join(scratch, "spill")])
+        if not warehouse.is_local:
+            con.register_filesystem(warehouse.fs)  # DuckDB reads stored partitions through fsspec
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
         quarantines: dict[int, pa.Table] = {}
         for index, source in enumerate(files):
@@ -343,24 +355,48 @@ def ingest(
                 continue
             progress(f"file {index + 1}/{len(files)}: {source.url}")
             quarantines[index] = stager.stage(source, index, file_report, progress)
-        for days in _day_groups(_staged_day_rows(con, stager.staging), commit_rows):
-            counts, sizes = _commit_group(con, warehouse, stager.staging, days, scratch)
-            for _day, file_index, kept, rows in counts:
-                file_report = report.files[file_index]
-                if kept:
-                    file_report.written += rows
-                else:
-                    file_report.duplicates += rows
-            report.days.extend(sizes)
-            report.bytes_written += sum(sizes.values())
+        _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, table in quarantines.items():
             _finish_file(warehouse, report.files[index], table, scratch)
         con.close()
     return report
 
 
+def _commit(
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staging: str, commit_rows: int, report: IngestReport
+) -> None:
+    """Phase 2: find duplicates across everything stored, then rewrite each changed day atomically."""
+    by_day = _staged_files(staging)
+    if not by_day:
+        return
+    everything = [f for files in by_day.values() for f in files]
+    stored = [p for p in (warehouse.read_path(path) for path in warehouse.partition_paths()) if p]
+    _find_losers(con, everything, stored)
+    written: dict[str, int] = {}
+    for day, file_index, kept, rows in _count(con, everything):
+        file_report = report.files[file_index]
+        if kept:
+            file_report.written += rows
+            written[day] = written.get(day, 0) + rows
+        else:
+            file_report.duplicates += rows
+    changed = [(day, rows) for day, rows in written.items() if rows]
+    for days in _day_groups(changed, commit_rows):
+        sizes = _commit_group(con, warehouse, [f for day in days for f in by_day[day]], days)
+        report.days.extend(sizes)
+        report.bytes_written += sum(sizes.values())
+
+
 def _finish_file(warehouse: Warehouse, file_report: FileReport, table: pa.Table, scratch: str) -> None:
-    """Publish a file's quarantine rows (if any), then its ledger entry (which marks it done)."""
+    """Publish a file's quarantine rows (if any), then its ledger entry (which marks it done).
+
+    A file whose counts do not add up is never marked done, so a rerun retries it instead of losing lines.
+    """
+    if not file_report.balanced:
+        raise RuntimeError(
+            f"{file_report.url}: {file_report.lines} lines read but {file_report.written} written + "
+            f"{file_report.duplicates} duplicates + {file_report.quarantined} quarantined; not marking it done"
+        )
     if table.num_rows:
         local = os.path.join(scratch, f"q-{file_report.key}.parquet")
         pq.write_table(table, local, compression="zstd")

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ REQUESTS = "requests"
 QUARANTINE = "quarantine"
 LEDGER = "_ledger"
 DATA_FILE = "data.parquet"
+STALE_TMP_SECONDS = 3600
 _HIDDEN_PREFIXES = (".", "_")
 #: Inside folders and globs, only files with these log extensions (optionally compressed) are read, so a
 #: README or script next to the logs is not mistaken for one. A file named explicitly is always read.
@@ -125,10 +127,27 @@ class Warehouse:
     def partition_path(self, day: str) -> str:
         return self.path(REQUESTS, f"date={day}", DATA_FILE)
 
+    def _names(self, *parts: str) -> list[str]:
+        """Entry names in a folder (listed, never globbed: the root may contain glob characters)."""
+        try:
+            return sorted(Path(p.rstrip("/")).name for p in self.fs.ls(self.path(*parts), detail=False))
+        except FileNotFoundError:
+            return []
+
     def days(self) -> list[str]:
         """UTC days that have a requests partition."""
-        found = self.fs.glob(self.path(REQUESTS, "date=*", DATA_FILE))
-        return sorted(Path(p).parent.name.removeprefix("date=") for p in found)
+        days = [n.removeprefix("date=") for n in self._names(REQUESTS) if n.startswith("date=")]
+        return [day for day in days if DATA_FILE in self._names(REQUESTS, f"date={day}")]
+
+    def partition_paths(self) -> list[str]:
+        """Paths of every stored day's partition file."""
+        return [self.partition_path(day) for day in self.days()]
+
+    def read_path(self, path: str) -> str | None:
+        """`path` as DuckDB should read it (a URI for remote stores), or None when it does not exist."""
+        if not self.fs.exists(path):
+            return None
+        return path if self.is_local else self.fs.unstrip_protocol(path)
 
     @contextmanager
     def atomic_write(self, target: str) -> Iterator[str]:
@@ -140,8 +159,10 @@ class Warehouse:
         if self.is_local:
             folder = Path(target).parent
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob(f".{Path(target).name}.*.tmp"):  # left by a crashed writer
-                stale.unlink(missing_ok=True)
+            for stale in folder.iterdir():  # temporary files a crashed writer left behind
+                ours = stale.name.startswith(f".{Path(target).name}.") and stale.name.endswith(".tmp")
+                if ours and time.time() - stale.stat().st_mtime > STALE_TMP_SECONDS:
+                    stale.unlink(missing_ok=True)
             tmp = folder / f".{Path(target).name}.{uuid.uuid4().hex}.tmp"
             try:
                 yield str(tmp)
@@ -159,25 +180,11 @@ class Warehouse:
         with self.atomic_write(target) as local:
             shutil.copyfile(local_file, local)
 
-    def fetch(self, path: str, local_file: str) -> bool:
-        """Copy `path` to a local file; False when it does not exist."""
-        if not self.fs.exists(path):
-            return False
-        self.fs.get_file(path, local_file)
-        return True
-
     def ledger_keys(self) -> set[str]:
         """Keys of source files already ingested."""
-        return {Path(p).stem for p in self.fs.glob(self.path(LEDGER, "*.json"))}
+        return {n.removesuffix(".json") for n in self._names(LEDGER) if n.endswith(".json")}
 
     def write_ledger(self, key: str, entry: dict[str, Any], scratch: str) -> None:
         local = os.path.join(scratch, f"{key}.json")
         Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))
         self.publish(local, self.path(LEDGER, f"{key}.json"))
-
-    def read_ledger(self) -> list[dict[str, Any]]:
-        entries = []
-        for p in sorted(self.fs.glob(self.path(LEDGER, "*.json"))):
-            with self.fs.open(p, "r") as handle:
-                entries.append(json.load(handle))
-        return entries
