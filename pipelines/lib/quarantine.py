@@ -1,9 +1,16 @@
-"""Quarantine rows: rejected lines kept with their source, line number and reason, with text redacted.
+"""Quarantine rows: rejected lines kept with their source, line number and reason, redacted for privacy.
 
-Quarantine keeps the raw line so a human can see what was wrong, but gateway logs can carry prompts and
-completions, which gatewaylens never stores. Before a line is kept, the values of text-bearing keys
-(messages, content, prompt, ...) are replaced by a marker giving their length. Lines that are not JSON are
-redacted with a pattern over `"key": "..."` pairs. Rejected lines are rare, so this runs per line in Python.
+Quarantine keeps enough of a rejected line for a human to see what was wrong, but gateway logs can carry
+prompts, completions and user identifiers, which gatewaylens never stores. Redaction is by allowlist:
+
+* JSON lines keep their structure, numbers, booleans and nulls; a string value is kept only under a key
+  known to carry metadata (the canonical record's fields and the usual log fields: ids, model, provider,
+  status, finish reasons, timestamps); every other string becomes "[redacted N chars]", and user
+  identifiers become "[user id redacted]".
+* Broken JSON (starts with '{' or '[') is redacted the same way token by token.
+* Other text keeps nothing but its length: it may be a fragment of a prompt split across lines.
+
+Rejected lines are rare, so this runs per line in Python.
 """
 
 from __future__ import annotations
@@ -14,38 +21,134 @@ from typing import Any
 
 import pyarrow as pa
 
+from schemas.adapters import INPUT_COLUMNS
+from schemas.record import RequestRecord
+
 MAX_RAW_CHARS = 4096
-TEXT_KEYS = frozenset(
-    {
-        "messages",
-        "content",
-        "prompt",
-        "prompts",
-        "completion",
-        "text",
-        "input",
-        "output",
-        "system",
-        "instructions",
-        "contents",
-        "parts",
-        "arguments",
-        "reasoning",
-        "reasoning_content",
-        "thinking",
-        "tool_result",
-        "response_text",
-        "gen_ai.prompt",
-        "gen_ai.completion",
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
-    }
-)
-_TEXT_PAIR = re.compile(
-    r'"(' + "|".join(re.escape(k) for k in sorted(TEXT_KEYS)) + r')"\s*:\s*"(?:[^"\\]|\\.)*("|$)',
-    re.IGNORECASE,
-)
+USER_KEYS = frozenset({"user", "user_id", "user_key", "user_hash", "end_user", "user_api_key_hash", "user.id"})
+KEEP_KEYS = (
+    frozenset(RequestRecord.model_fields)
+    | frozenset(INPUT_COLUMNS)
+    | frozenset(
+        {
+            "id",
+            "object",
+            "created",
+            "created_at",
+            "timestamp",
+            "starttime",
+            "endtime",
+            "completionstarttime",
+            "model",
+            "model_group",
+            "model_id",
+            "provider",
+            "provider_name",
+            "custom_llm_provider",
+            "status",
+            "code",
+            "type",
+            "error_code",
+            "error_class",
+            "finish_reason",
+            "native_finish_reason",
+            "stop_reason",
+            "finishreason",
+            "service_tier",
+            "call_type",
+            "origin",
+            "app_id",
+            "traceid",
+            "spanid",
+            "parentspanid",
+            "name",
+            "kind",
+            "starttimeunixnano",
+            "endtimeunixnano",
+            "gen_ai.system",
+            "gen_ai.provider.name",
+            "gen_ai.operation.name",
+            "gen_ai.request.model",
+            "gen_ai.response.model",
+            "gen_ai.response.id",
+            "gen_ai.response.finish_reasons",
+            "error.type",
+        }  # fmt: skip
+    )
+) - USER_KEYS
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*("|$)')
+
+
+def _mask(value: str) -> str:
+    return f"[redacted {len(value)} chars]"
+
+
+def _redact_value(key: str | None, value: Any) -> Any:
+    lowered = (key or "").lower()
+    if lowered in USER_KEYS and value is not None:
+        return "[user id redacted]"
+    if isinstance(value, dict):
+        return _redact_object(value)
+    if isinstance(value, list):
+        return [_redact_value(key, item) for item in value]
+    if isinstance(value, str) and lowered not in KEEP_KEYS:
+        return _mask(value)
+    return value
+
+
+def _redact_attribute(name: str, value: Any) -> Any:
+    """An OTel attribute value ({stringValue: ...}, {arrayValue: {values: [...]}}) judged by its attribute name."""
+    if isinstance(value, dict):
+        return {k: _redact_attribute(name, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_attribute(name, v) for v in value]
+    return _redact_value(name, value)
+
+
+def _redact_object(node: dict[str, Any]) -> dict[str, Any]:
+    name = node.get("key")
+    if isinstance(name, str) and "value" in node:  # an OTel attribute {key, value}
+        return {"key": name, **{k: _redact_attribute(name, v) for k, v in node.items() if k != "key"}}
+    return {k: _redact_value(k, v) for k, v in node.items()}
+
+
+def _redact_broken_json(raw: str) -> str:
+    """Token-level redaction of JSON that does not parse: keys stay, values follow the allowlist."""
+    out: list[str] = []
+    last_key: str | None = None
+    position = 0
+    for match in _STRING.finditer(raw):
+        out.append(raw[position : match.start()])
+        token = match.group(0)
+        is_key = raw[match.end() :].lstrip().startswith(":")
+        text = token.strip('"')
+        if is_key:
+            out.append(token)
+            last_key = text
+        elif (last_key or "").lower() in KEEP_KEYS:
+            out.append(token)
+        else:
+            out.append(f'"{_mask(text)}"')
+        position = match.end()
+    out.append(raw[position:])
+    return "".join(out)
+
+
+def redact(raw: str) -> str:
+    """The line without prompt/completion text or user ids, cut to MAX_RAW_CHARS."""
+    stripped = raw.strip()
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        if not stripped.startswith(("{", "[")):
+            return f"[not JSON: {len(raw)} chars, content not kept]"
+        text = _redact_broken_json(stripped)
+    else:
+        text = json.dumps(_redact_value(None, parsed), ensure_ascii=False)
+    if len(text) > MAX_RAW_CHARS:
+        text = text[:MAX_RAW_CHARS] + f"... [{len(text) - MAX_RAW_CHARS} more chars]"
+    return text
+
 
 SCHEMA = pa.schema(
     [
@@ -56,41 +159,6 @@ SCHEMA = pa.schema(
         pa.field("raw", pa.string()),
     ]
 )
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return f"[redacted {len(value)} chars]"
-    if isinstance(value, list | dict):
-        return f"[redacted {len(json.dumps(value))} chars of JSON]"
-    return value
-
-
-def _redact_tree(node: Any) -> Any:
-    if isinstance(node, dict):
-        redacted = {}
-        for key, value in node.items():
-            sensitive = key.lower() in TEXT_KEYS or (
-                key == "value" and node.get("key") in TEXT_KEYS  # OTel attribute {key, value}
-            )
-            redacted[key] = _redact_value(value) if sensitive else _redact_tree(value)
-        return redacted
-    if isinstance(node, list):
-        return [_redact_tree(item) for item in node]
-    return node
-
-
-def redact(raw: str) -> str:
-    """The line with prompt/completion text removed, cut to MAX_RAW_CHARS."""
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        text = _TEXT_PAIR.sub(lambda m: f'"{m.group(1)}": "[redacted]"', raw)
-    else:
-        text = json.dumps(_redact_tree(parsed), ensure_ascii=False)
-    if len(text) > MAX_RAW_CHARS:
-        text = text[:MAX_RAW_CHARS] + f"... [{len(text) - MAX_RAW_CHARS} more chars]"
-    return text
 
 
 def rows(source_uri: str, source_format: str | None, rejected: list[tuple[int, str, str]]) -> pa.Table:
