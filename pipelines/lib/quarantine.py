@@ -73,7 +73,7 @@ KEEP_KEYS = (
             "gen_ai.response.id",
             "gen_ai.response.finish_reasons",
             "error.type",
-        }  # fmt: skip
+        }
     )
 ) - USER_KEYS
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*("|$)')
