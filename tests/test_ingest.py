@@ -302,3 +302,13 @@ def test_paths_with_glob_and_quote_characters(tmp_path, run_ingest, monkeypatch)
     assert store.days() == ["2025-06-01"] and len(store.ledger_keys()) == 1
     again = ingest_module.ingest([str(source)], store, hash_key=HASH_KEY)
     assert again.skipped_files == 1
+
+
+def test_detection_survives_a_junk_head_and_a_huge_first_line(tmp_path, warehouse, run_ingest):
+    junk_head = ["junk"] * 150 + [json.dumps(record(request_id="late-valid"))]
+    huge_first = [json.dumps(record(request_id="huge", app_id="a" * 200, messages=["x" * (5 * 1024 * 1024)]))]
+    report = run_ingest(write_lines(tmp_path / "a.jsonl", junk_head), write_lines(tmp_path / "b.jsonl", huge_first))
+    assert [(f.source_format, f.written, f.quarantined) for f in report.files] == [
+        ("canonical", 1, 150),
+        ("canonical", 1, 0),
+    ]

@@ -7,7 +7,7 @@ import gzip
 import pytest
 import zstandard
 
-from pipelines.lib.reader import INVALID_UTF8, iter_line_batches, sample_lines
+from pipelines.lib.reader import INVALID_UTF8, iter_line_batches, nonblank_lines
 
 
 def _lines(path, **kwargs) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
@@ -63,7 +63,8 @@ def test_compression_is_inferred_from_the_extension(tmp_path, suffix, compress):
     assert good[-1] == (10_000, '{"n": 9999}')
 
 
-def test_sample_lines_skips_blank_lines(tmp_path):
+def test_nonblank_lines_are_whole_and_skip_blanks(tmp_path):
     path = tmp_path / "x.jsonl"
-    path.write_bytes(b"\n\n  \nfirst\nsecond\n")
-    assert sample_lines(str(path), count=1) == ["first"]
+    long = "x" * (5 * 1024 * 1024)
+    path.write_text(f"\n\n  \nfirst\n{long}\n")
+    assert list(nonblank_lines(str(path))) == ["first", long]

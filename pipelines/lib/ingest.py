@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.lib import quarantine
-from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, prefetch, sample_lines
+from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, nonblank_lines, prefetch
 from pipelines.lib.storage import QUARANTINE, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_sql, hmac_pads
 from schemas import normalize
@@ -147,7 +147,7 @@ class _Stager:
         rejected: list[tuple[int, str, str]] = []
         adapter: Adapter | None = None
         try:
-            adapter = detect(sample_lines(source.url, **self.storage_options), source.url)
+            adapter = detect(nonblank_lines(source.url, **self.storage_options), source.url)
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None

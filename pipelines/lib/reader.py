@@ -111,12 +111,17 @@ def iter_line_batches(url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storag
         yield _to_batch(view, np.append(_line_ends(view), len(carry)), next_line)
 
 
-def sample_lines(url: str, count: int = 100, limit: int = 4 * 1024 * 1024, **storage_options) -> list[str]:
-    """Up to `count` non-blank lines from the start of the file (decoded leniently), for format detection."""
+def nonblank_lines(url: str, **storage_options) -> Iterator[str]:
+    """The non-blank lines of the file, whole and stripped (decoded leniently), for format detection."""
+    carry = b""
     with fsspec.open(url, "rb", compression="infer", **storage_options) as handle:
-        head = handle.read(limit)
-    lines = [raw.decode("utf-8", errors="replace").strip() for raw in head.split(b"\n")[: count * 4]]
-    return [line for line in lines if line][:count]
+        while block := handle.read(1 << 20):  # not every decompressor implements readline
+            *complete, carry = (carry + block).split(b"\n")
+            for raw in complete:
+                if text := raw.decode("utf-8", errors="replace").strip():
+                    yield text
+    if text := carry.decode("utf-8", errors="replace").strip():
+        yield text
 
 
 _DONE = object()

@@ -9,7 +9,8 @@ module here plus its tests, and nothing downstream changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from schemas.adapters import canonical
@@ -71,11 +72,23 @@ class UnknownFormatError(ValueError):
     """No adapter recognises the file."""
 
 
-def detect(sample: list[str], source: str) -> Adapter:
-    """Pick the adapter that recognises most of the sampled lines of a file (a few bad lines do not matter)."""
-    votes = {adapter.name: sum(adapter.sniff(line) for line in sample) for adapter in ADAPTERS}
+def detect(lines: Iterable[str], source: str, sample: int = 100) -> Adapter:
+    """Pick the adapter for a file.
+
+    The adapter recognising most of the first `sample` non-blank lines wins (a few bad lines do not
+    matter). If none recognises any of them, the rest of the file is searched for the first line one does
+    recognise, so a file that starts with junk is still read; only a file no adapter recognises anywhere
+    raises UnknownFormatError.
+    """
+    lines = iter(lines)
+    head = list(itertools.islice(lines, sample))
+    votes = {adapter.name: sum(adapter.sniff(line) for line in head) for adapter in ADAPTERS}
     best = max(ADAPTERS, key=lambda adapter: votes[adapter.name])
-    if not sample or votes[best.name] == 0:
-        names = ", ".join(a.name for a in ADAPTERS)
-        raise UnknownFormatError(f"{source}: format not recognised (known formats: {names})")
-    return best
+    if votes[best.name]:
+        return best
+    for line in lines:
+        for adapter in ADAPTERS:
+            if adapter.sniff(line):
+                return adapter
+    names = ", ".join(a.name for a in ADAPTERS)
+    raise UnknownFormatError(f"{source}: format not recognised (known formats: {names})")
