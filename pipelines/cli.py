@@ -8,6 +8,7 @@ With DAGSTER_HOME set, runs are recorded in that instance and show up in the Dag
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -32,9 +33,10 @@ def _check_sources(sources: Sequence[str]) -> str | None:
     """The first problem with the sources, as one line, or None."""
     from pipelines.lib.storage import list_sources
 
+    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
     for url in sources:
         try:
-            list_sources(url)
+            list_sources(url, options)
         except Exception as err:
             return str(err) if str(err) else f"{type(err).__name__}: {url}"
     return None

@@ -129,9 +129,13 @@ def typed_expr(spec: FieldSpec, column: str) -> str:
     """SQL casting the text column `column` to the field's type (NULL where it does not parse)."""
     cast = f"TRY_CAST({column} AS {spec.duckdb_type})"
     if spec.choices:
-        cast = f"lower(trim({column}))"
-    if spec.base is bool:
+        cast = column  # exact spelling, as pydantic requires
+    elif spec.base is bool:
         cast = f"TRY_CAST(lower({column}) AS BOOLEAN)"
+    elif spec.base is int:  # integral values only: 2.0 is 2, 1.5 is not an integer (never rounded)
+        cast = f"CASE WHEN TRY_CAST({column} AS DOUBLE) = {cast} THEN {cast} END"
+    elif spec.base is float:  # finite values only
+        cast = f"CASE WHEN isfinite({cast}) THEN {cast} END"
     if spec.default is not None:
         cast = f"CASE WHEN {column} IS NULL THEN {_sql_literal(spec.default)} ELSE {cast} END"
     return cast

@@ -29,7 +29,7 @@ class RequestRecord(BaseModel):
     """One upstream attempt of one gateway request (a request that fell back to a second provider has two rows
     sharing `request_id`, with `attempt` 1 and 2)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     request_id: str = Field(
         min_length=1,

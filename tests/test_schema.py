@@ -75,6 +75,13 @@ CORPUS: list[dict[str, Any]] = [
     record(request_id="r" * 257),
     record(model="m" * 257),
     record(tool_calls=-2),
+    record(attempt=1.5),
+    record(attempt=2.0),
+    record(http_status=200.7),
+    record(latency_ms="NaN", ttft_ms=None),
+    record(cost_usd="Infinity"),
+    record(status="Success"),
+    record(status=" error "),
 ]
 
 

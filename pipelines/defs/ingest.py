@@ -108,25 +108,17 @@ def requests(
 def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """(request_id, attempt) identifies exactly one stored record across all days."""
     store = warehouse.get()
-    days = store.days()
-    if not days:
+    files = [store.read_path(path) for path in store.partition_paths()]
+    if not files:
         return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
     con = duckdb.connect()
     if not store.is_local:
         con.register_filesystem(store.fs)
-    glob = store.uri(REQUESTS, "date=*", "*.parquet")
     records, keys = con.execute(
-        "select count(*), count(distinct (request_id, attempt)) from read_parquet(?)", [glob]
+        "select count(*), count(distinct (request_id, attempt)) from read_parquet(?)", [files]
     ).fetchall()[0]
-    return dg.AssetCheckResult(
-        passed=records == keys,
-        metadata={
-            "records": records,
-            "distinct_keys": keys,
-            "duplicate_keys": records - keys,
-            "days": len(days),
-        },
-    )
+    metadata = {"records": records, "distinct_keys": keys, "duplicate_keys": records - keys, "days": len(files)}
+    return dg.AssetCheckResult(passed=records == keys, metadata=metadata)
 
 
 ingest_job = dg.define_asset_job(

@@ -51,7 +51,6 @@ class Adapter:
     """One log format: how to recognise a file of it and how to map its lines."""
 
     name: str
-    description: str
     sniff: Callable[[str], bool]
     select_sql: str
 
@@ -59,7 +58,6 @@ class Adapter:
 ADAPTERS: tuple[Adapter, ...] = (
     Adapter(
         name="canonical",
-        description=canonical.__doc__ or "",
         sniff=canonical.sniff,
         select_sql=canonical.select_sql(INPUT_COLUMNS),
     ),
