@@ -142,28 +142,33 @@ class _Stager:
     chunk_bytes: int
     storage_options: dict[str, Any]
 
-    def stage(self, source: SourceFile, index: int, report: FileReport, progress: Progress) -> pa.Table:
-        """Stage one file; returns its quarantine rows."""
-        rejected: list[tuple[int, str, str]] = []
+    def stage(self, source: SourceFile, index: int, report: FileReport, progress: Progress) -> str | None:
+        """Stage one file; returns the local Parquet file of its quarantine rows (None when there are none).
+
+        Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
+        memory.
+        """
         adapter: Adapter | None = None
         try:
             adapter = detect(nonblank_lines(source.url, **self.storage_options), source.url)
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None
-        batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
-        for number, batch in enumerate(batches):
-            report.lines += batch.count
-            rejected.extend((n, INVALID_UTF8, raw) for n, raw in batch.undecodable)
-            if adapter is None:
-                lines = batch.lines.to_pydict()
-                rejected.extend(zip(lines["source_line"], [unknown] * len(lines["raw"]), lines["raw"], strict=True))
-                continue
-            rejected.extend(self._transform(batch.lines, adapter, source, index, number))
-            progress(f"{Path(source.url).name}: {report.lines:,} lines")
-        report.quarantined = len(rejected)
-        rejected.sort()
-        return quarantine.rows(source.url, report.source_format, rejected)
+        os.makedirs(self.staging, exist_ok=True)
+        quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
+        with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
+            batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
+            for number, batch in enumerate(batches):
+                report.lines += batch.count
+                rejected = [(n, INVALID_UTF8, raw) for n, raw in batch.undecodable]
+                if adapter is None:
+                    rejects.write_all(batch.lines, unknown)
+                else:
+                    rejected += self._transform(batch.lines, adapter, source, index, number)
+                rejects.write(sorted(rejected))
+                progress(f"{Path(source.url).name}: {report.lines:,} lines")
+        report.quarantined = rejects.count
+        return quarantine_file if rejects.count else None
 
     def _transform(
         self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int
@@ -345,7 +350,7 @@ def ingest(
         if not warehouse.is_local:
             con.register_filesystem(warehouse.fs)  # DuckDB reads stored partitions through fsspec
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
-        quarantines: dict[int, pa.Table] = {}
+        quarantines: dict[int, str | None] = {}
         for index, source in enumerate(files):
             file_report = FileReport(url=source.url, key=source.key, size=source.size)
             report.files.append(file_report)
@@ -356,8 +361,8 @@ def ingest(
             progress(f"file {index + 1}/{len(files)}: {source.url}")
             quarantines[index] = stager.stage(source, index, file_report, progress)
         _commit(con, warehouse, stager.staging, commit_rows, report)
-        for index, table in quarantines.items():
-            _finish_file(warehouse, report.files[index], table, scratch)
+        for index, quarantine_file in quarantines.items():
+            _finish_file(warehouse, report.files[index], quarantine_file, scratch)
         con.close()
     return report
 
@@ -387,7 +392,7 @@ def _commit(
         report.bytes_written += sum(sizes.values())
 
 
-def _finish_file(warehouse: Warehouse, file_report: FileReport, table: pa.Table, scratch: str) -> None:
+def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None, scratch: str) -> None:
     """Publish a file's quarantine rows (if any), then its ledger entry (which marks it done).
 
     A file whose counts do not add up is never marked done, so a rerun retries it instead of losing lines.
@@ -397,10 +402,8 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, table: pa.Table,
             f"{file_report.url}: {file_report.lines} lines read but {file_report.written} written + "
             f"{file_report.duplicates} duplicates + {file_report.quarantined} quarantined; not marking it done"
         )
-    if table.num_rows:
-        local = os.path.join(scratch, f"q-{file_report.key}.parquet")
-        pq.write_table(table, local, compression="zstd")
-        warehouse.publish(local, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))
+    if quarantine_file:
+        warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))
     entry = asdict(file_report) | {"ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}
     entry.pop("skipped")
     warehouse.write_ledger(file_report.key, entry, scratch)

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from schemas.adapters import INPUT_COLUMNS
 from schemas.record import RequestRecord
@@ -159,6 +160,42 @@ SCHEMA = pa.schema(
         pa.field("raw", pa.string()),
     ]
 )
+
+
+class Writer:
+    """Streams one source file's quarantine rows into a local Parquet file, a batch at a time."""
+
+    SLICE = 10_000  # lines redacted per step when a whole batch is rejected
+
+    def __init__(self, path: str, source_uri: str, source_format: str | None) -> None:
+        self.path = path
+        self.source_uri = source_uri
+        self.source_format = source_format
+        self.count = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def write(self, rejected: list[tuple[int, str, str]]) -> None:
+        """Append (line number, reason, raw line) rows."""
+        if not rejected:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, SCHEMA, compression="zstd")
+        self._writer.write_table(rows(self.source_uri, self.source_format, rejected))
+        self.count += len(rejected)
+
+    def write_all(self, lines: pa.Table, reason: str) -> None:
+        """Append every line of a batch with the same reason (a file no adapter reads)."""
+        for offset in range(0, lines.num_rows, self.SLICE):
+            part = lines.slice(offset, self.SLICE).to_pydict()
+            raws = [raw.rstrip("\r\n") for raw in part["raw"]]
+            self.write(list(zip(part["source_line"], [reason] * len(raws), raws, strict=True)))
 
 
 def rows(source_uri: str, source_format: str | None, rejected: list[tuple[int, str, str]]) -> pa.Table:
