@@ -2,15 +2,18 @@
 
 Two phases, so that a failure leaves the warehouse as it was:
 
-1. Stage. Each new source file (not in the ledger) is streamed in chunks; each chunk of lines goes through
-   the format's adapter and the shared transform in one DuckDB statement. Valid records are appended to a
-   local staging folder partitioned by UTC day; rejected lines are collected with their reasons.
-2. Commit. For every touched day, the existing partition and the staged records are merged with DuckDB,
-   deduplicated on (request_id, attempt) (records already stored win, then file order, then line order),
-   sorted by provider, model, created_at and published atomically. Then the quarantine and ledger entries
-   of each file are published. A day whose staged records are all duplicates is left untouched.
+1. Stage. Each new source file (not in the ledger) is streamed in chunks (a background thread reads the
+   next chunk meanwhile); each chunk of lines goes through the format's adapter and the shared transform in
+   one DuckDB statement that writes valid records to a local staging folder partitioned by UTC day.
+   Rejected lines go, with their reasons, to a per-file quarantine file, batch by batch.
+2. Commit. Duplicates are found on the keys alone, across everything: a staged record whose
+   (request_id, attempt) is already stored (on any day) or appeared earlier in the run (earlier file, then
+   earlier line) is a duplicate. Each changed day is then rewritten from its stored rows plus its new ones,
+   sorted by provider, model, created_at, and replaced atomically. Then each file's quarantine and ledger
+   entry are published. A day whose staged records are all duplicates is left untouched.
 
-Every line is counted once: lines = written + duplicates + quarantined, per file and per run.
+Every line is counted once: lines = written + duplicates + quarantined, per file and per run; a file whose
+counts do not add up is never marked done.
 """
 
 from __future__ import annotations
