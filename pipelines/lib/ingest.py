@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ Progress = Callable[[str], None]
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
 SORT_ORDER = "provider, model, created_at, request_id, attempt"
 PARQUET_ROW_GROUP = 122_880
+SCAN_CHUNK_ROWS = 16_384
 DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds the merge's working set)
 REJECTED = "rejected"  # staging partition of rejected rows
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
@@ -178,7 +180,8 @@ class _Stager:
     ) -> list[tuple[int, str, str]]:
         """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`."""
         ipad, opad = hmac_pads(self.hash_key)
-        self.con.register("lines", lines)
+        # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
+        self.con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_CHUNK_ROWS)))
         try:
             self.con.execute(
                 f"""copy (
@@ -303,10 +306,23 @@ def _split_by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:
     return slices
 
 
+@cache
+def _parquet_options() -> dict[str, Any]:
+    """zstd; dictionaries for the repetitive text columns only (not for unique ids), delta encoding for the
+    sorted timestamps and line numbers: half the write time of the defaults and smaller files."""
+    text = [spec.name for spec in field_specs() if spec.base is str and spec.name != "request_id"]
+    return {
+        "compression": "zstd",
+        "row_group_size": PARQUET_ROW_GROUP,
+        "use_dictionary": text,
+        "column_encoding": {"created_at": "DELTA_BINARY_PACKED", "source_line": "DELTA_BINARY_PACKED"},
+    }
+
+
 def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table) -> int:
     """Write one day's partition atomically; returns its size in bytes."""
     with warehouse.atomic_write(warehouse.partition_path(day)) as local:
-        pq.write_table(rows.cast(arrow_schema()), local, compression="zstd", row_group_size=PARQUET_ROW_GROUP)
+        pq.write_table(rows.cast(arrow_schema()), local, **_parquet_options())
         return os.path.getsize(local)
 
 
