@@ -28,7 +28,7 @@ test: env  ## the whole test suite
 	$(BIN)/python -m pytest
 
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
-	$(BIN)/dg dev
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev
 
 lint: env
 	$(BIN)/ruff check .

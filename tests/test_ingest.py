@@ -312,3 +312,8 @@ def test_detection_survives_a_junk_head_and_a_huge_first_line(tmp_path, warehous
         ("canonical", 1, 150),
         ("canonical", 1, 0),
     ]
+
+
+def test_day_groups_pack_consecutive_days_up_to_the_row_budget():
+    days = [("d1", 5), ("d2", 5), ("d3", 20), ("d4", 1)]
+    assert ingest_module._day_groups(days, 10) == [["d1", "d2"], ["d3"], ["d4"]]
