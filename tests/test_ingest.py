@@ -317,3 +317,11 @@ def test_detection_survives_a_junk_head_and_a_huge_first_line(tmp_path, warehous
 def test_day_groups_pack_consecutive_days_up_to_the_row_budget():
     days = [("d1", 5), ("d2", 5), ("d3", 20), ("d4", 1)]
     assert ingest_module._day_groups(days, 10) == [["d1", "d2"], ["d3"], ["d4"]]
+
+
+def test_one_file_reached_through_several_spellings_is_read_once(tmp_path, run_ingest):
+    source = write_lines(tmp_path / "logs" / "a.jsonl", [record(request_id="a"), "junk"])
+    (tmp_path / "link").symlink_to(tmp_path / "logs")
+    report = run_ingest(tmp_path / "logs", tmp_path / "logs" / ".." / "logs" / "a.jsonl", tmp_path / "link")
+    assert [f.url for f in report.files] == [f"file://{source}"]
+    assert (report.lines, report.written, report.quarantined) == (2, 1, 1)

@@ -46,7 +46,7 @@ class SourceError(ValueError):
     """A source URL that names nothing readable."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class SourceFile:
     """One input file: its URL, size and a key that changes when its content may have changed."""
 
@@ -93,11 +93,12 @@ def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> lis
     else:
         raise SourceError(f"source not found: {url}")
     explicit = len(found) == 1 and path in found
-    files = [
-        SourceFile(url=fs.unstrip_protocol(p), size=int(info.get("size") or 0), version=_version(fs, info))
-        for p, info in sorted(found.items())
+    canonical = os.path.realpath if isinstance(fs, LocalFileSystem) else str  # one URL per local file
+    files = sorted(
+        SourceFile(url=fs.unstrip_protocol(canonical(p)), size=int(info.get("size") or 0), version=_version(fs, info))
+        for p, info in found.items()
         if info.get("type") != "directory" and (explicit or _is_log_file(p))
-    ]
+    )
     if not files:
         raise SourceError(f"no files under source: {url}")
     return files
