@@ -123,16 +123,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from schemas.jsonschema import SCHEMA_PATH, render
+    from schemas.jsonschema import ARTEFACTS
 
-    text = render()
+    stale = [path for path, render in ARTEFACTS.items() if not path.exists() or path.read_text() != render()]
     if args.check:
-        if SCHEMA_PATH.read_text() != text:
-            return _fail(f"{SCHEMA_PATH} is out of date; run `gatewaylens schema`")
-        print(f"{SCHEMA_PATH} is up to date")
+        if stale:
+            return _fail(f"out of date: {', '.join(str(p) for p in stale)}; run `gatewaylens schema`")
+        print("schema artefacts are up to date")
         return 0
-    SCHEMA_PATH.write_text(text)
-    print(f"wrote {SCHEMA_PATH}")
+    for path, render in ARTEFACTS.items():
+        path.write_text(render())
+        print(f"wrote {path}")
     return 0
 
 
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("schema", help="write schemas/request_record.schema.json from the pydantic model")
+    p = sub.add_parser("schema", help="write the JSON Schema and field reference of the record from the pydantic model")
     p.add_argument("--check", action="store_true", help="only check that the committed file is current")
     p.set_defaults(func=cmd_schema)
     return parser
