@@ -82,8 +82,9 @@ def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
     after = _snapshot(root)
     assert set(after) == set(before)
     changed = [p for p in after if after[p] != before[p]]
-    assert len(changed) >= (1 if where == "published" else 0)  # partitions are written in parallel
-    if where == "writing":
+    if where == "published":
+        assert changed  # at least the partition published before the pause (others may follow in parallel)
+    else:
         assert len(changed) < len(after)  # the partition being written when killed kept its old content
     for path in after:
         table = pq.read_table(path)  # every visible partition is a whole, readable file
@@ -94,6 +95,6 @@ def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
     for tmp in root.rglob(".*.tmp"):  # the killed writer's temporary files, aged past the stale limit
         os.utime(tmp, (time.time() - 2 * STALE_TMP_SECONDS,) * 2)
     report = ingest([str(source)], Warehouse(str(root)), hash_key=HASH_KEY)  # not in the ledger: redo it
-    assert report.written + report.duplicates == 150
+    assert (report.written, report.duplicates) == (150, 0)  # rows the killed run wrote count as this file's
     assert len(stored(Warehouse(str(root)))) == 153
     assert not list(root.rglob(".*.tmp"))  # a crashed writer's stale temporary files are cleared

@@ -242,9 +242,10 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
     day2 = Path(warehouse.partition_path("2025-06-02"))
     assert failed and after[day2] == before[day2]  # untouched
     assert not list(Path(warehouse.root).rglob(".*.tmp"))
-    # the file is not in the ledger, so a rerun completes the work without duplicating day 1
+    # the file is not in the ledger, so a rerun completes the work; day 1's row, written by the failed run
+    # from this very line, counts as written (not as a duplicate)
     report = run_ingest(tmp_path / "new.jsonl")
-    assert (report.written, report.duplicates) == (1, 1)
+    assert (report.written, report.duplicates) == (2, 0)
     assert sorted(r["request_id"] + "@" + r["date"].isoformat() for r in stored(warehouse)) == [
         "new1@2025-06-01",
         "new2@2025-06-02",
@@ -325,3 +326,23 @@ def test_one_file_reached_through_several_spellings_is_read_once(tmp_path, run_i
     report = run_ingest(tmp_path / "logs", tmp_path / "logs" / ".." / "logs" / "a.jsonl", tmp_path / "link")
     assert [f.url for f in report.files] == [f"file://{source}"]
     assert (report.lines, report.written, report.quarantined) == (2, 1, 1)
+
+
+def test_an_unreadable_file_does_not_block_the_others(tmp_path, warehouse, run_ingest):
+    write_lines(tmp_path / "in" / "good.jsonl", [record(request_id="good")])
+    (tmp_path / "in" / "bad.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
+    with pytest.raises(ingest_module.UnreadableSourceError, match=r"1 of 2 file\(s\) could not be read: .*bad") as err:
+        run_ingest(tmp_path / "in")
+    assert [r["request_id"] for r in stored(warehouse)] == ["good"]
+    assert err.value.report.written == 1 and err.value.report.lines == 1
+    assert len(warehouse.ledger_keys()) == 1  # the bad file is retried next time
+
+
+def test_a_key_stored_twice_before_does_not_wedge_ingest(tmp_path, warehouse, run_ingest):
+    run_ingest(write_lines(tmp_path / "a.jsonl", [record(request_id="k")]))
+    day = Path(warehouse.partition_path("2025-06-01"))
+    copy = Path(warehouse.partition_path("2025-06-02"))
+    copy.parent.mkdir()
+    copy.write_bytes(day.read_bytes())  # a warehouse damaged by hand: the same key on two days
+    report = run_ingest(write_lines(tmp_path / "b.jsonl", [record(request_id="k"), record(request_id="other")]))
+    assert (report.lines, report.written, report.duplicates) == (2, 1, 1)

@@ -65,6 +65,7 @@ class FileReport:
     duplicates: int = 0
     quarantined: int = 0
     skipped: bool = False
+    error: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -80,7 +81,7 @@ class IngestReport:
     bytes_written: int = 0
 
     def total(self, name: str) -> int:
-        return sum(getattr(f, name) for f in self.files if not f.skipped)
+        return sum(getattr(f, name) for f in self.files if not f.skipped and not f.error)
 
     @property
     def lines(self) -> int:
@@ -110,6 +111,7 @@ class IngestReport:
         return {
             "files": len(self.files) - self.skipped_files,
             "files_skipped": self.skipped_files,
+            "files_failed": sum(bool(f.error) for f in self.files),
             "lines": self.lines,
             "written": self.written,
             "duplicates": self.duplicates,
@@ -199,6 +201,18 @@ class _Stager:
             self.con.unregister("lines")
         return self._rejects(lines, index, number)
 
+    def discard(self, index: int) -> None:
+        """Forget everything staged from file `index` (it failed part way)."""
+        prefix = f"f{index}_"
+        for folder in os.listdir(self.staging) if os.path.isdir(self.staging) else []:
+            path = os.path.join(self.staging, folder)
+            if os.path.isdir(path):
+                for name in os.listdir(path):
+                    if name.startswith(prefix):
+                        os.remove(os.path.join(path, name))
+                if not os.listdir(path):
+                    os.rmdir(path)
+
     def _rejects(self, lines: pa.Table, index: int, number: int) -> list[tuple[int, str, str]]:
         """(line number, reason, raw line) of the batch's rejected rows, read back from staging."""
         folder = os.path.join(self.staging, f"date={REJECTED}")
@@ -235,37 +249,57 @@ def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list
     """Table `losers`: staged rows whose (request_id, attempt) is already stored or appeared earlier.
 
     Uniqueness holds across all days: stored records win, then earlier files, then earlier lines. Only the
-    key columns of the stored partitions are read.
+    key and lineage columns of the stored partitions are read. `resumed` marks a staged row whose stored
+    winner is that very line (source_uri, source_line): a run that failed after writing it is being redone,
+    so the row counts as written, not as a duplicate.
     """
-    keys = f"select date, request_id, attempt, 1 as _prio, _file, source_line from read_parquet($staged, {_HIVE})"
+    keys = (
+        "select date, request_id, attempt, 1 as _prio, _file, source_uri, source_line "
+        f"from read_parquet($staged, {_HIVE})"
+    )
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
         keys += """
         union all
-        select null, stored.request_id, stored.attempt, 0, -1, 0
+        select null, stored.request_id, stored.attempt, 0, -1, stored.source_uri, stored.source_line
         from read_parquet($stored) as stored
         semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
         params["stored"] = stored
     con.execute(
         f"""create or replace temp table losers as
-        select date, request_id, attempt, _file, source_line
-        from ({keys})
-        qualify row_number() over (partition by request_id, attempt order by _prio, _file, source_line) > 1""",
+        select
+            date, request_id, attempt, _file, source_line,
+            winner_prio = 0 and winner = (source_uri, source_line) as resumed
+        from (
+            select
+                *,
+                row_number() over w as _rank,
+                first_value(_prio) over w as winner_prio,
+                first_value((source_uri, source_line)) over w as winner
+            from ({keys})
+            window w as (partition by request_id, attempt order by _prio, _file, source_line)
+        )
+        where _rank > 1 and _prio = 1""",
         params,
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str, int, bool, int]]:
-    """(day, file index, kept, rows) of the staged rows: kept ones are written, the others are duplicates."""
+def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str, int, str, int]]:
+    """(day, file index, outcome, rows) of the staged rows; outcome is `new` (to write), `resumed`
+    (written by an earlier, failed run of the same file) or `duplicate`."""
     return con.execute(
         f"""with staged as (
             select date, _file, count(*) as n from read_parquet($staged, {_HIVE}) group by all
         ),
-        dropped as (select date, _file, count(*) as n from losers group by all)
-        select s.date, s._file, true, s.n - coalesce(d.n, 0)
-        from staged as s left join dropped as d using (date, _file)
+        dropped as (
+            select date, _file, case when resumed then 'resumed' else 'duplicate' end as outcome, count(*) as n
+            from losers group by all
+        )
+        select s.date, s._file, 'new', s.n - coalesce((select sum(d.n) from dropped as d
+            where d.date = s.date and d._file = s._file), 0)
+        from staged as s
         union all
-        select date, _file, false, n from dropped
+        select date, _file, outcome, n from dropped
         order by all""",
         {"staged": staged},
     ).fetchall()
@@ -378,12 +412,29 @@ def ingest(
                 progress(f"skip {source.url} (already ingested)")
                 continue
             progress(f"file {index + 1}/{len(files)}: {source.url}")
-            quarantines[index] = stager.stage(source, index, file_report, progress)
+            try:
+                quarantines[index] = stager.stage(source, index, file_report, progress)
+            except Exception as err:
+                stager.discard(index)
+                file_report.error = f"{type(err).__name__}: {err}".strip().rstrip(":")
+                file_report.lines = file_report.quarantined = 0
+                progress(f"cannot read {source.url}: {file_report.error}")
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
             _finish_file(warehouse, report.files[index], quarantine_file, scratch)
         con.close()
+    if failed := [f for f in report.files if f.error]:
+        raise UnreadableSourceError(report, failed)
     return report
+
+
+class UnreadableSourceError(RuntimeError):
+    """Some files could not be read; the others were ingested. The failed ones stay out of the ledger."""
+
+    def __init__(self, report: IngestReport, failed: list[FileReport]) -> None:
+        self.report = report
+        listed = "; ".join(f"{f.url} ({f.error})" for f in failed)
+        super().__init__(f"{len(failed)} of {len(report.files)} file(s) could not be read: {listed}")
 
 
 def _commit(
@@ -397,13 +448,14 @@ def _commit(
     stored = [p for p in (warehouse.read_path(path) for path in warehouse.partition_paths()) if p]
     _find_losers(con, everything, stored)
     written: dict[str, int] = {}
-    for day, file_index, kept, rows in _count(con, everything):
+    for day, file_index, outcome, rows in _count(con, everything):
         file_report = report.files[file_index]
-        if kept:
-            file_report.written += rows
-            written[day] = written.get(day, 0) + rows
-        else:
+        if outcome == "duplicate":
             file_report.duplicates += rows
+            continue
+        file_report.written += rows
+        if outcome == "new":
+            written[day] = written.get(day, 0) + rows
     changed = [(day, rows) for day, rows in written.items() if rows]
     for days in _day_groups(changed, commit_rows):
         sizes = _commit_group(con, warehouse, [f for day in days for f in by_day[day]], days)
@@ -425,4 +477,5 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
         warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))
     entry = asdict(file_report) | {"ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}
     entry.pop("skipped")
+    entry.pop("error")
     warehouse.write_ledger(file_report.key, entry, scratch)
