@@ -258,6 +258,8 @@ def test_folders_take_log_files_only_but_named_files_are_always_read(tmp_path, r
     write_lines(tmp_path / "in" / "a.jsonl", [record(request_id="a")])
     write_lines(tmp_path / "in" / "README.md", ["# notes"])
     write_lines(tmp_path / "in" / "_SUCCESS", [""])
+    write_lines(tmp_path / "in" / ".git" / "x.log", ["not ours"])
+    write_lines(tmp_path / "in" / "_temporary" / "part-0.jsonl", [record(request_id="half-written")])
     assert [f.url.rsplit("/", 1)[1] for f in run_ingest(tmp_path / "in").files] == ["a.jsonl"]
     named = run_ingest(tmp_path / "in" / "README.md")
     assert (named.lines, named.quarantined) == (1, 1)

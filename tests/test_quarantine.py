@@ -56,3 +56,17 @@ def test_otel_attribute_values_follow_the_attribute_key():
     )
     out = redact(line)
     assert "gpt-4o" in out and SECRET not in out
+
+
+def test_metadata_names_inside_messages_and_tool_output_are_not_trusted():
+    line = json.dumps(
+        {
+            "id": "gen-1",
+            "messages": [{"role": "user", "name": "Jane Doe", "content": "hi"}],
+            "output": [{"code": "patient=Jane Doe; ssn=078-05-1120", "id": "my secret plan", "type": "x"}],
+            "choices": [{"finish_reason": "tool_calls"}],
+        }
+    )
+    out = redact(line)
+    assert "Jane Doe" not in out and "secret plan" not in out and "078-05" not in out
+    assert '"id": "gen-1"' in out and '"finish_reason": "tool_calls"' in out

@@ -77,6 +77,9 @@ KEEP_KEYS = (
         }
     )
 ) - USER_KEYS
+NESTED_KEEP_KEYS = frozenset(
+    {"finish_reason", "native_finish_reason", "stop_reason", "finishreason", "status", "model", "provider_name"}
+)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*("|$)')
 
 
@@ -84,15 +87,15 @@ def _mask(value: str) -> str:
     return f"[redacted {len(value)} chars]"
 
 
-def _redact_value(key: str | None, value: Any) -> Any:
+def _redact_value(key: str | None, value: Any, keep: frozenset[str]) -> Any:
     lowered = (key or "").lower()
     if lowered in USER_KEYS and value is not None:
         return "[user id redacted]"
     if isinstance(value, dict):
         return _redact_object(value)
     if isinstance(value, list):
-        return [_redact_value(key, item) for item in value]
-    if isinstance(value, str) and lowered not in KEEP_KEYS:
+        return [_redact_value(key, item, keep) for item in value]
+    if isinstance(value, str) and lowered not in keep:
         return _mask(value)
     return value
 
@@ -103,14 +106,17 @@ def _redact_attribute(name: str, value: Any) -> Any:
         return {k: _redact_attribute(name, v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_attribute(name, v) for v in value]
-    return _redact_value(name, value)
+    return _redact_value(name, value, KEEP_KEYS)
 
 
-def _redact_object(node: dict[str, Any]) -> dict[str, Any]:
+def _redact_object(node: dict[str, Any], top: bool = False) -> dict[str, Any]:
+    """Metadata keys are trusted at the top level and in OTel spans; inside other objects (messages, tool
+    output, error bodies) only NESTED_KEEP_KEYS are, since keys like `name` or `id` carry text there."""
     name = node.get("key")
     if isinstance(name, str) and "value" in node:  # an OTel attribute {key, value}
         return {"key": name, **{k: _redact_attribute(name, v) for k, v in node.items() if k != "key"}}
-    return {k: _redact_value(k, v) for k, v in node.items()}
+    keep = KEEP_KEYS if top or "spanId" in node or "traceId" in node else NESTED_KEEP_KEYS
+    return {k: _redact_value(k, v, keep) for k, v in node.items()}
 
 
 def _redact_broken_json(raw: str) -> str:
@@ -145,7 +151,8 @@ def redact(raw: str) -> str:
             return f"[not JSON: {len(raw)} chars, content not kept]"
         text = _redact_broken_json(stripped)
     else:
-        text = json.dumps(_redact_value(None, parsed), ensure_ascii=False)
+        top = _redact_object(parsed, top=True) if isinstance(parsed, dict) else _redact_value(None, parsed, KEEP_KEYS)
+        text = json.dumps(top, ensure_ascii=False)
     if len(text) > MAX_RAW_CHARS:
         text = text[:MAX_RAW_CHARS] + f"... [{len(text) - MAX_RAW_CHARS} more chars]"
     return text

@@ -72,9 +72,11 @@ def _version(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> str:
     return ""
 
 
-def _is_log_file(path: str) -> bool:
-    name = Path(path).name
-    return not name.startswith(_HIDDEN_PREFIXES) and name.lower().endswith(_LOG_NAME)
+def _is_log_file(path: str, root: str) -> bool:
+    """A log file by extension, with no hidden part (file or folder below `root`) in its path."""
+    below = path[len(root) :] if path.startswith(root.rstrip("/") + "/") else Path(path).name
+    hidden = any(part.startswith(_HIDDEN_PREFIXES) for part in below.split("/") if part)
+    return not hidden and Path(path).name.lower().endswith(_LOG_NAME)
 
 
 def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
@@ -97,7 +99,7 @@ def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> lis
     files = sorted(
         SourceFile(url=fs.unstrip_protocol(canonical(p)), size=int(info.get("size") or 0), version=_version(fs, info))
         for p, info in found.items()
-        if info.get("type") != "directory" and (explicit or _is_log_file(p))
+        if info.get("type") != "directory" and (explicit or _is_log_file(p, path))
     )
     if not files:
         raise SourceError(f"no files under source: {url}")
