@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+_HOST_TAG = "gatewaylens/host"
+_PID_TAG = "gatewaylens/pid"
+_HOST = socket.gethostname()
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -48,6 +52,30 @@ def _instance() -> Any:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover_orphaned_runs(instance: Any) -> None:
+    """Fail the runs this command started on this host whose process is gone (killed), freeing their slot
+    in the `warehouse_writer` pool; otherwise the next run would wait for it forever."""
+    import dagster as dg
+
+    started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={_HOST_TAG: _HOST}))
+    for run in started:
+        pid = int(run.tags.get(_PID_TAG, "0"))
+        if pid and not _alive(pid):
+            instance.report_run_failed(run, message=f"gatewaylens process {pid} ended without finishing the run")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            print(f"gatewaylens: marked orphaned run {run.run_id} (pid {pid}) as failed", file=sys.stderr)
+
+
 def _execute(job_name: str, run_config: dict[str, Any]) -> int:
     """Run a job of the code location in process; print the ingest summary or one error line."""
     import dagster as dg
@@ -57,8 +85,10 @@ def _execute(job_name: str, run_config: dict[str, Any]) -> int:
     job = defs.resolve_job_def(job_name)
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with _instance() as instance:
+        _recover_orphaned_runs(instance)
+        tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid())}
         try:
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, tags=tags)
         except dg.DagsterError as err:
             return _fail(str(err).splitlines()[0])
         if not result.success:

@@ -16,7 +16,6 @@ from pipelines.lib.storage import Warehouse
 HASH_KEY = b"test-key"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / "data" / "sample"
-SHARED = PROJECT_ROOT.parent / "shared"
 
 
 def record(**fields: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
@@ -65,3 +66,38 @@ def test_missing_arguments_are_usage_errors():
     result = gatewaylens("ingest")
     assert result.returncode == 2
     assert "the following arguments are required: SOURCE" in result.stderr
+
+
+def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
+    import signal
+    import time
+
+    import dagster as dg
+
+    from pipelines.lib.simulate import simulate, write_canonical
+    from tests.conftest import PROJECT_ROOT as ROOT
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / ".dagster" / "dagster.yaml").read_text())
+    big = tmp_path / "big.jsonl"
+    write_canonical(simulate(date(2025, 1, 1), 5, 60_000, 3), str(big))
+    env = dict(os.environ) | {"DAGSTER_HOME": str(home)}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "ingest", str(big), "--warehouse", str(tmp_path / "wh")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    small = write_lines(tmp_path / "small.jsonl", [record(request_id="after")])
+    second = gatewaylens("ingest", str(small), "--warehouse", str(tmp_path / "wh"), env={"DAGSTER_HOME": str(home)})
+    assert second.returncode == 0, second.stderr
+    assert "marked orphaned run" in second.stderr

@@ -19,7 +19,7 @@ class IngestConfig(dg.Config):
     """fsspec URLs (files, folders, globs). Empty: the landing URL."""
     quarantine_warn_ratio: float = 0.05
     """Warn when more than this share of the lines read is quarantined."""
-    chunk_mb: int = 64
+    chunk_mb: int = 128
     """Bytes read per batch; peak memory grows with this, not with the file size."""
 
 
