@@ -276,7 +276,13 @@ def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list
                 row_number() over w as _rank,
                 first_value(_prio) over w as winner_prio,
                 first_value((source_uri, source_line)) over w as winner
-            from ({keys})
+            from (
+                -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
+                with all_keys as ({keys})
+                select * from all_keys
+                semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
+                    using (request_id, attempt)
+            )
             window w as (partition by request_id, attempt order by _prio, _file, source_line)
         )
         where _rank > 1 and _prio = 1""",
