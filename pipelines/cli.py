@@ -19,7 +19,6 @@ from typing import Any
 _HOST_TAG = "gatewaylens/host"
 _PID_TAG = "gatewaylens/pid"
 _HOST = socket.gethostname()
-EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
