@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pipelines.lib import quarantine
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, nonblank_lines, prefetch
 from pipelines.lib.storage import QUARANTINE, SourceFile, Warehouse, list_sources
-from pipelines.lib.transform import batch_sql, hmac_pads
+from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
 from schemas.bulk import arrow_schema, field_specs
@@ -181,7 +181,6 @@ class _Stager:
         self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int
     ) -> list[tuple[int, str, str]]:
         """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`."""
-        ipad, opad = hmac_pads(self.hash_key)
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_CHUNK_ROWS)))
         try:
@@ -195,7 +194,7 @@ class _Stager:
                     from ({batch_sql(adapter)})
                 ) to {_sql_string(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
-                {"source_format": adapter.name, "source_uri": source.url, "ipad": ipad, "opad": opad},
+                batch_params(adapter, source.url, self.hash_key),
             )
         finally:
             self.con.unregister("lines")
@@ -427,7 +426,7 @@ def ingest(
                 progress(f"cannot read {source.url}: {file_report.error}")
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
-            _finish_file(warehouse, report.files[index], quarantine_file, scratch)
+            _finish_file(warehouse, report.files[index], quarantine_file)
         con.close()
     if failed := [f for f in report.files if f.error]:
         raise UnreadableSourceError(report, failed)
@@ -469,7 +468,7 @@ def _commit(
         report.bytes_written += sum(sizes.values())
 
 
-def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None, scratch: str) -> None:
+def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None) -> None:
     """Publish a file's quarantine rows (if any), then its ledger entry (which marks it done).
 
     A file whose counts do not add up is never marked done, so a rerun retries it instead of losing lines.
@@ -484,4 +483,4 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
     entry = asdict(file_report) | {"ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}
     entry.pop("skipped")
     entry.pop("error")
-    warehouse.write_ledger(file_report.key, entry, scratch)
+    warehouse.write_ledger(file_report.key, entry)

@@ -187,7 +187,7 @@ class Warehouse:
         """Keys of source files already ingested."""
         return {n.removesuffix(".json") for n in self._names(LEDGER) if n.endswith(".json")}
 
-    def write_ledger(self, key: str, entry: dict[str, Any], scratch: str) -> None:
-        local = os.path.join(scratch, f"{key}.json")
-        Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))
-        self.publish(local, self.path(LEDGER, f"{key}.json"))
+    def write_ledger(self, key: str, entry: dict[str, Any]) -> None:
+        """Record a source file as ingested (atomically: a reader never sees half an entry)."""
+        with self.atomic_write(self.path(LEDGER, f"{key}.json")) as local:
+            Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))

@@ -124,6 +124,12 @@ def _final_expr(name: str) -> str:
     return name
 
 
+def batch_params(adapter: Adapter, source_uri: str, hash_key: bytes) -> dict[str, object]:
+    """The parameters `batch_sql` binds."""
+    ipad, opad = hmac_pads(hash_key)
+    return {"source_format": adapter.name, "source_uri": source_uri, "ipad": ipad, "opad": opad}
+
+
 def transform_lines(
     con: duckdb.DuckDBPyConnection, adapter: Adapter, lines: pa.Table, source_uri: str, hash_key: bytes
 ) -> pa.Table:
@@ -131,10 +137,8 @@ def transform_lines(
 
     `con` must come from `pipelines.lib.ingest.connect` (reference tables and macros installed).
     """
-    ipad, opad = hmac_pads(hash_key)
     con.register("lines", lines)
     try:
-        params = {"source_format": adapter.name, "source_uri": source_uri, "ipad": ipad, "opad": opad}
-        return con.sql(batch_sql(adapter), params=params).to_arrow_table()
+        return con.sql(batch_sql(adapter), params=batch_params(adapter, source_uri, hash_key)).to_arrow_table()
     finally:
         con.unregister("lines")
