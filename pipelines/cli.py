@@ -75,7 +75,7 @@ def _recover_orphaned_runs(instance: Any) -> None:
             print(f"gatewaylens: marked orphaned run {run.run_id} (pid {pid}) as failed", file=sys.stderr)
 
 
-def _execute(job_name: str, run_config: dict[str, Any]) -> int:
+def _execute(job_name: str, run_config: dict[str, Any], extra_tags: dict[str, str] | None = None) -> int:
     """Run a job of the code location in process; print the ingest summary or one error line."""
     import dagster as dg
 
@@ -85,7 +85,7 @@ def _execute(job_name: str, run_config: dict[str, Any]) -> int:
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with _instance() as instance:
         _recover_orphaned_runs(instance)
-        tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid())}
+        tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid()), **(extra_tags or {})}
         try:
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, tags=tags)
         except dg.DagsterError as err:
@@ -109,10 +109,16 @@ def _first_failure(result: Any) -> str:
 
 
 def _print_outputs(result: Any) -> None:
+    modes: dict[str, int] = {}
+    database = None
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
         name = materialization.asset_key.to_user_string()
+        if "database" in meta:
+            database = meta["database"]
+            modes[meta["mode"]] = modes.get(meta["mode"], 0) + 1
+            continue
         if name == "requests":
             print(
                 f"requests: {meta['lines']:,} lines read = {meta['rows_written']:,} written + "
@@ -123,6 +129,10 @@ def _print_outputs(result: Any) -> None:
         for label in ("warehouse", "quarantine", "ledger", "path"):
             if label in meta:
                 print(f"  {name if label in ('warehouse', 'path') else label}: {meta[label]}")
+    if database:
+        built = ", ".join(f"{count} {mode}" for mode, count in sorted(modes.items()))
+        print(f"models: {sum(modes.values())} built ({built})")
+        print(f"  database: {database}")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -140,6 +150,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     if sources and (problem := _check_sources(sources)):
         return _fail(problem)
     return _execute("main", {"ops": {"requests": {"config": {"sources": sources}}}})
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    _apply_settings(args)
+    tags = {"gatewaylens/full_refresh": "true"} if args.full_refresh else {}
+    return _execute("models_job", {}, tags)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run one query against the warehouse database (read-only) and print the result."""
+    import duckdb
+    import polars as pl
+
+    from pipelines.defs.resources import PROJECT_ROOT
+    from pipelines.lib.models import open_database
+    from pipelines.lib.storage import Warehouse
+
+    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
+    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
+    try:
+        with open_database(Warehouse(url, options), read_only=True) as con:
+            frame = con.sql(args.query).pl()
+    except (duckdb.Error, FileNotFoundError) as err:
+        return _fail(str(err).splitlines()[0])
+    if args.format == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            print(frame)
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -179,6 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source URL (default: GATEWAYLENS_LANDING or data/sample)")
     p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("build", help="build the SQL models into WAREHOUSE/gatewaylens.duckdb (incrementally)")
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models whole")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("sql", help="run a query against the warehouse database (read-only) and print the result")
+    p.add_argument("query", help='SQL, e.g. "select * from tool_call_rate_monthly"')
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=50, help="rows shown in table format (-1: all)")
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("simulate", help="write simulated gateway traffic")
     p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))

@@ -88,3 +88,26 @@ def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
     return (
         con.sql(f"select * from read_parquet({paths!r}) order by source_uri, source_line").to_arrow_table().to_pylist()
     )
+
+
+def build_models(warehouse: Warehouse, params: Any = None, full_refresh: bool = False) -> dict[str, Any]:
+    """Build the seeds and every SQL model into the warehouse database; returns the build results by name."""
+    from pipelines.lib import models
+
+    project = models.load_project()
+    results = {}
+    with models.open_database(warehouse) as con:
+        models.install(con, project, warehouse, params or models.Parameters())
+        for name, path in project.seeds.items():
+            results[name] = models.build_seed(con, name, path)
+        for model in project.order():
+            results[model.name] = models.build_model(con, project, model.name, warehouse, full_refresh=full_refresh)
+    return results
+
+
+def mart(warehouse: Warehouse, query: str) -> list[tuple[Any, ...]]:
+    """Rows of a query against the built warehouse database (read-only, as an analyst opens it)."""
+    from pipelines.lib import models
+
+    with models.open_database(warehouse, read_only=True) as con:
+        return con.execute(query).fetchall()

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.lib.models import Parameters
 from pipelines.lib.storage import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,28 @@ class PrivacyResource(dg.ConfigurableResource):
         return self.hash_key.encode()
 
 
+class MetricsResource(dg.ConfigurableResource):
+    """The knobs of the metric definitions (see docs/metrics.md). Changing one rebuilds the models that use it."""
+
+    slo: float = 0.999
+    """Availability objective of provider_uptime_* (1 - provider faults / attempts)."""
+    burst_k: float = 3.0
+    """A minute is a burst when its requests reach burst_k x the rolling baseline ..."""
+    burst_min: int = 20
+    """... and at least burst_min requests."""
+    baseline_minutes: int = 60
+    """Minutes of the rolling median baseline of traffic_minutely."""
+    overnight_tz: str = "UTC"
+    """Time zone of the overnight window of app_traffic_profile (an IANA name)."""
+    overnight_start_hour: int = 0
+    overnight_end_hour: int = 6
+    variance_days: int = 28
+    """Trailing days of provider_variance."""
+
+    def parameters(self) -> Parameters:
+        return Parameters(**{name: getattr(self, name) for name in Parameters.__dataclass_fields__})
+
+
 def _setting(name: str, default: str) -> str | dg.EnvVar:
     """An environment variable when it is set (shown as such in the UI), else the local default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
@@ -66,4 +89,5 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             storage_options=storage,
         ),
         "privacy": PrivacyResource(hash_key=_setting("GATEWAYLENS_HASH_KEY", DEV_HASH_KEY)),
+        "metrics": MetricsResource(),
     }

@@ -142,6 +142,21 @@ class Warehouse:
         days = [n.removeprefix("date=") for n in self._names(REQUESTS) if n.startswith("date=")]
         return [day for day in days if DATA_FILE in self._names(REQUESTS, f"date={day}")]
 
+    def partition_fingerprints(self) -> dict[str, str]:
+        """Each stored day's partition with a fingerprint (size and version) that changes whenever it is
+        rewritten: what the SQL models compare to find the days to rebuild. One recursive listing."""
+        try:
+            found = self.fs.find(self.path(REQUESTS), detail=True)
+        except FileNotFoundError:
+            return {}
+        fingerprints = {}
+        for path, info in found.items():
+            folder, _, name = path.rstrip("/").rpartition("/")
+            day = folder.rpartition("/")[2].removeprefix("date=")
+            if name == DATA_FILE and folder.rpartition("/")[2].startswith("date="):
+                fingerprints[day] = f"{info.get('size')}:{_version(self.fs, info)}"
+        return dict(sorted(fingerprints.items()))
+
     def partition_paths(self) -> list[str]:
         """Paths of every stored day's partition file."""
         return [self.partition_path(day) for day in self.days()]

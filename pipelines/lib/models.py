@@ -1,0 +1,545 @@
+"""The SQL models in `sql/`: parsing their headers, ordering them, and building them in the warehouse database.
+
+Each `sql/<layer>/<name>.sql` is one model: a SELECT whose header comment says what it is, its grain, how it
+is materialized and what its columns mean. Its inputs are read from the SQL itself (DuckDB's own parser), so
+no list of dependencies is kept by hand. `sql/seeds/*.csv` are reference tables users may edit, and
+`sql/macros/*.sql` hold macros every model may use.
+
+Materializations:
+* `view`: recreated on every build; reads through to its inputs.
+* `table`: rebuilt whole on every build (used for small tables built from other models).
+* `incremental`: a table with a `partition_day` expression. The build compares, day by day, the fingerprints
+  of the inputs (the stored `requests` partitions, or the recorded state of an incremental input) with the
+  ones it last built from, and recomputes only the affected days: every changed day and its neighbours (a
+  window that reaches across midnight, such as a rolling baseline or a retry after midnight, makes a day's
+  result depend on the days next to it), reading one more day of context on each side. A change of the
+  model's SQL, its macros, its seeds or its parameters rebuilds it whole; a full rebuild and an incremental
+  one give the same rows (a test holds them to it).
+
+Model state lives in the database next to the tables (`_gl_builds`, `_gl_build_days`), so a build is a
+transaction: a crash leaves the previous tables and state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
+from schemas.bulk import arrow_schema
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+LAYERS = ("staging", "intermediate", "marts")
+MATERIALIZATIONS = ("view", "table", "incremental")
+SOURCES = frozenset({REQUESTS})  # tables the ingest provides
+DATABASE_FILE = "gatewaylens.duckdb"
+_HEADER_KEYS = ("grain", "inputs", "materialized", "partition_day", "columns")
+_VARIABLE = re.compile(r"getvariable\('(gl_[a-z_]+)'\)")
+
+
+class ModelError(ValueError):
+    """A model file that breaks the conventions (header, inputs, columns)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model file."""
+
+    name: str
+    layer: str
+    path: Path
+    sql: str
+    description: str
+    grain: str
+    materialized: str
+    inputs: tuple[str, ...]
+    partition_day: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def grain_columns(self) -> tuple[str, ...]:
+        """The columns the grain names ("one row per day x model_family"), when they are all columns."""
+        spec = re.sub(r"\(.*?\)", "", self.grain).removeprefix("one row per").strip()
+        names = tuple(part.strip() for part in spec.split(" x "))
+        return names if names and all(name in self.columns for name in names) else ()
+
+
+def parse_model(path: Path) -> Model:
+    """Read one model file: the header comment, then the SELECT."""
+    text = path.read_text()
+    header = [line[2:].strip() for line in text.splitlines() if line.startswith("--")]
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
+    if not header or not header[0].startswith(f"{path.stem}:"):
+        raise ModelError(f"{path}: the header must start with '-- {path.stem}: <what it is>'")
+    description, fields, columns = _header_fields(header, path)
+    model = Model(
+        name=path.stem,
+        layer=path.parent.name,
+        path=path,
+        sql=body,
+        description=description,
+        grain=fields.get("grain", ""),
+        materialized=fields.get("materialized", ""),
+        inputs=tuple(sorted(i.strip() for i in fields.get("inputs", "").split(",") if i.strip())),
+        partition_day=fields.get("partition_day"),
+        columns=columns,
+    )
+    _validate(model)
+    return model
+
+
+def _header_fields(header: list[str], path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+    description: list[str] = [header[0].split(":", 1)[1].strip()]
+    fields: dict[str, str] = {}
+    columns: dict[str, str] = {}
+    in_columns = False
+    for line in header[1:]:
+        key, _, value = line.partition(":")
+        if key in _HEADER_KEYS:
+            fields[key] = value.strip()
+            in_columns = key == "columns"
+        elif in_columns and key and " " not in key:
+            columns[key] = value.strip()
+        elif in_columns and line:
+            raise ModelError(f"{path}: cannot read column line {line!r}")
+        elif not fields:
+            description.append(line)
+    return " ".join(" ".join(description).split()), fields, columns
+
+
+def _validate(model: Model) -> None:
+    where = model.path
+    if model.layer not in LAYERS:
+        raise ModelError(f"{where}: models live in {', '.join(LAYERS)}")
+    if not model.grain.startswith("one row per"):
+        raise ModelError(f"{where}: the header must state the grain ('-- grain: one row per ...')")
+    if model.materialized not in MATERIALIZATIONS:
+        raise ModelError(f"{where}: materialized must be one of {', '.join(MATERIALIZATIONS)}")
+    if (model.materialized == "incremental") != bool(model.partition_day):
+        raise ModelError(f"{where}: an incremental model, and only one, names its partition_day")
+    if model.materialized != "view" and not model.columns:
+        raise ModelError(f"{where}: tables document their columns ('-- columns:')")
+    read = tuple(sorted(tables_read(model.sql)))
+    if read != model.inputs:
+        raise ModelError(f"{where}: header inputs {list(model.inputs)} but the SQL reads {list(read)}")
+
+
+def tables_read(sql: str) -> set[str]:
+    """The tables a SELECT reads (common table expressions excluded), from DuckDB's parse tree: parsed, not
+    bound, so it needs no database."""
+    tree = json.loads(duckdb.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if tree.get("error"):
+        raise ModelError(f"cannot parse SQL: {tree.get('error_message')}")
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                tables.add(node["table_name"])
+            ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return tables - ctes
+
+
+@dataclass(frozen=True)
+class Project:
+    """Every model, seed and macro under one `sql/` folder."""
+
+    models: dict[str, Model]
+    seeds: dict[str, Path]
+    macros: tuple[Path, ...]
+
+    def order(self) -> list[Model]:
+        """Models in dependency order (inputs first)."""
+        done: dict[str, Model] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if name in done or name not in self.models:
+                return
+            if name in path:
+                raise ModelError(f"dependency cycle: {' -> '.join((*path, name))}")
+            for dep in self.models[name].inputs:
+                visit(dep, (*path, name))
+            done[name] = self.models[name]
+
+        for name in sorted(self.models):
+            visit(name, ())
+        return list(done.values())
+
+    def macro_text(self) -> str:
+        return "\n".join(path.read_text() for path in self.macros)
+
+    def sources_of(self, name: str) -> set[str]:
+        """The non-view inputs a model reads, looking through views."""
+        found: set[str] = set()
+        for dep in self.models[name].inputs:
+            if dep in self.models and self.models[dep].materialized == "view":
+                found |= self.sources_of(dep)
+            else:
+                found.add(dep)
+        return found
+
+    def variables_of(self, name: str) -> set[str]:
+        """The gl_* variables a model's SQL reads, looking through views and macros."""
+        model = self.models[name]
+        found = set(_VARIABLE.findall(model.sql))
+        for dep in model.inputs:
+            if dep in self.models and self.models[dep].materialized == "view":
+                found |= self.variables_of(dep)
+        return found
+
+
+def load_project(sql_dir: Path = SQL_DIR) -> Project:
+    """Parse every model under `sql_dir` and check that each input exists."""
+    models = {}
+    for layer in LAYERS:
+        for path in sorted((sql_dir / layer).glob("*.sql")):
+            model = parse_model(path)
+            if model.name in models:
+                raise ModelError(f"{path}: a second model named {model.name}")
+            models[model.name] = model
+    seeds = {path.stem: path for path in sorted((sql_dir / "seeds").glob("*.csv"))}
+    project = Project(models, seeds, tuple(sorted((sql_dir / "macros").glob("*.sql"))))
+    for model in models.values():
+        unknown = set(model.inputs) - set(models) - set(seeds) - SOURCES
+        if unknown:
+            raise ModelError(f"{model.path}: reads unknown tables {sorted(unknown)}")
+        for dep in project.sources_of(model.name):
+            if model.materialized == "incremental" and dep in models and models[dep].materialized == "table":
+                raise ModelError(f"{model.path}: an incremental model cannot read the table model {dep}")
+    project.order()
+    return project
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The knobs of the metric definitions, set as DuckDB variables (`getvariable('gl_slo')`) for the models."""
+
+    slo: float = 0.999
+    burst_k: float = 3.0
+    burst_min: int = 20
+    baseline_minutes: int = 60
+    overnight_tz: str = "UTC"
+    overnight_start_hour: int = 0
+    overnight_end_hour: int = 6
+    variance_days: int = 28
+
+    def variables(self) -> dict[str, Any]:
+        return {f"gl_{name}": value for name, value in self.__dict__.items()}
+
+
+@dataclass
+class BuildResult:
+    """What building one model did."""
+
+    name: str
+    mode: str  # view | table | full | incremental | unchanged
+    rows: int
+    days: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"mode": self.mode, "rows": self.rows, "days_rebuilt": len(self.days), "days": ", ".join(self.days)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The database
+# ---------------------------------------------------------------------------------------------------------
+
+
+def database_path(warehouse: Warehouse, cache_dir: Path | None = None) -> Path:
+    """Where the DuckDB file is opened: in the warehouse folder, or (object stores) a local copy of it."""
+    if warehouse.is_local:
+        return Path(warehouse.path(DATABASE_FILE))
+    cache = cache_dir or Path.home() / ".cache" / "gatewaylens"
+    return cache / hashlib.sha256(warehouse.uri().encode()).hexdigest()[:16] / DATABASE_FILE
+
+
+@contextmanager
+def open_database(
+    warehouse: Warehouse, *, read_only: bool = False, cache_dir: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse database, set up for the models (UTC, macros, the `requests` view).
+
+    On an object store the file is a local copy: fetched when the stored one is newer, uploaded (one PUT)
+    after a successful write, so readers of the store never see a half-written database.
+    """
+    path = database_path(warehouse, cache_dir)
+    remote = None if warehouse.is_local else warehouse.path(DATABASE_FILE)
+    if remote:
+        _fetch(warehouse, remote, path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse database at {warehouse.uri(DATABASE_FILE)}: run `gatewaylens build`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        if not warehouse.is_local:
+            con.register_filesystem(warehouse.fs)
+        yield con
+        if not read_only:
+            con.execute("checkpoint")
+    finally:
+        con.close()
+    if remote and not read_only:
+        warehouse.publish(str(path), remote)
+        _remember_version(warehouse, remote, path)
+
+
+def _fetch(warehouse: Warehouse, remote: str, local: Path) -> None:
+    if not warehouse.fs.exists(remote):
+        return
+    version = json.dumps(warehouse.fs.info(remote), sort_keys=True, default=str)
+    marker = local.with_suffix(".version")
+    if local.exists() and marker.exists() and marker.read_text() == version:
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    warehouse.fs.get_file(remote, str(local))
+    marker.write_text(version)
+
+
+def _remember_version(warehouse: Warehouse, remote: str, local: Path) -> None:
+    warehouse.fs.invalidate_cache()
+    local.with_suffix(".version").write_text(json.dumps(warehouse.fs.info(remote), sort_keys=True, default=str))
+
+
+def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehouse, params: Parameters) -> None:
+    """Create the `requests` view, the macros and the state tables; set the parameters as variables."""
+    con.execute(f"create or replace view {REQUESTS} as {_requests_sql(warehouse)}")
+    con.execute(
+        f"comment on view {REQUESTS} is "
+        "'Every stored attempt (the canonical request record, one row per upstream attempt), read from the "
+        "date-partitioned Parquet files; the partition column date is the UTC day of created_at.'"
+    )
+    con.execute(project.macro_text())
+    con.execute(
+        "create table if not exists _gl_builds (model varchar primary key, build_hash varchar, built_at timestamp)"
+    )
+    con.execute("create table if not exists _gl_build_days (model varchar, day date, fingerprint varchar)")
+    for name, value in params.variables().items():
+        con.execute(f"set variable {name} = ?", [value])
+    for name in ("gl_from", "gl_to"):
+        con.execute(f"reset variable {name}")
+
+
+def _requests_sql(warehouse: Warehouse) -> str:
+    """The view's query: every partition file, or an empty relation of the same columns when there are none."""
+    if warehouse.days():
+        pattern = (
+            warehouse.uri(REQUESTS, "date=*", DATA_FILE)
+            if not warehouse.is_local
+            else warehouse.path(REQUESTS, "date=*", DATA_FILE)
+        )
+        pattern = str(Path(pattern).resolve()) if warehouse.is_local else pattern
+        return (
+            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, "
+            "hive_types = {'date': VARCHAR})"
+        )
+    probe = duckdb.connect()
+    empty = arrow_schema().empty_table()
+    probe.register("empty", empty)
+    types = probe.sql("select * from empty").types
+    columns = [f"cast(null as {t}) as {name}" for name, t in zip(empty.column_names, types, strict=True)]
+    probe.close()
+    return f"select {', '.join(columns)}, cast(null as varchar) as date where false"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------------------
+
+
+def build_seed(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> BuildResult:
+    """Load a seed CSV as a table (column types detected; every row kept)."""
+    con.execute(
+        f"create or replace table {name} as select * from read_csv(?, header = true, auto_detect = true)", [str(path)]
+    )
+    rows = con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    return BuildResult(name, "table", rows)
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection,
+    project: Project,
+    name: str,
+    warehouse: Warehouse,
+    *,
+    full_refresh: bool = False,
+) -> BuildResult:
+    """Build one model (in one transaction) and document it with COMMENT ON."""
+    model = project.models[name]
+    con.execute("begin transaction")
+    try:
+        if model.materialized == "view":
+            con.execute(f"create or replace view {name} as {model.sql}")
+            result = BuildResult(name, "view", 0)
+        elif model.materialized == "table":
+            con.execute(f"create or replace table {name} as {model.sql}")
+            result = BuildResult(name, "table", _rows(con, name))
+        else:
+            result = _build_incremental(con, project, model, warehouse, full_refresh)
+        _check_columns(con, model)
+        _comment(con, model)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    return con.execute(f"select count(*) from {name}").fetchall()[0][0]
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    if model.materialized == "view":
+        return
+    actual = [row[0] for row in con.execute(f"describe {model.name}").fetchall()]
+    if actual != list(model.columns):
+        raise ModelError(f"{model.path}: the SQL returns columns {actual}, the header documents {list(model.columns)}")
+
+
+def _comment(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    kind = "view" if model.materialized == "view" else "table"
+    text = f"{model.description} Grain: {model.grain}."
+    con.execute(f"comment on {kind} {model.name} is {_literal(text)}")
+    for column, doc in model.columns.items():
+        con.execute(f"comment on column {model.name}.{column} is {_literal(doc)}")
+
+
+def _build_hash(con: duckdb.DuckDBPyConnection, project: Project, model: Model) -> str:
+    """What, besides the input days, the model's rows depend on: its SQL, the macros, the seeds and upstream
+    models' SQL it reads through views, and the parameters it uses."""
+    parts = [model.sql, project.macro_text()]
+    for dep in sorted(_upstream(project, model.name)):
+        if dep in project.seeds:
+            parts.append(project.seeds[dep].read_text())
+        elif dep in project.models:
+            parts.append(project.models[dep].sql)
+    for variable in sorted(project.variables_of(model.name)):
+        value = con.execute("select getvariable(?)", [variable]).fetchall()[0][0]
+        parts.append(f"{variable}={value!r}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _upstream(project: Project, name: str) -> set[str]:
+    found: set[str] = set()
+    for dep in project.models[name].inputs if name in project.models else ():
+        found |= {dep} | _upstream(project, dep)
+    return found
+
+
+def _input_days(con: duckdb.DuckDBPyConnection, project: Project, model: Model, warehouse: Warehouse) -> dict[str, str]:
+    """Day -> fingerprint of everything the model reads for that day."""
+    states: list[dict[str, str]] = []
+    for dep in sorted(project.sources_of(model.name)):
+        if dep == REQUESTS:
+            states.append(warehouse.partition_fingerprints())
+        elif dep in project.models:
+            states.append(_recorded_days(con, dep))
+    days = sorted(set().union(*states)) if states else []
+    return {day: "|".join(state.get(day, "") for state in states) for day in days}
+
+
+def _recorded_days(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    rows = con.execute("select strftime(day, '%Y-%m-%d'), fingerprint from _gl_build_days where model = ?", [name])
+    return dict(rows.fetchall())
+
+
+def _build_incremental(
+    con: duckdb.DuckDBPyConnection, project: Project, model: Model, warehouse: Warehouse, full_refresh: bool
+) -> BuildResult:
+    build_hash = _build_hash(con, project, model)
+    current = _input_days(con, project, model, warehouse)
+    stored = con.execute("select build_hash from _gl_builds where model = ?", [model.name]).fetchall()
+    exists = bool(con.execute("select 1 from duckdb_tables() where table_name = ?", [model.name]).fetchall())
+    if full_refresh or not exists or not stored or stored[0][0] != build_hash:
+        con.execute(f"create or replace table {model.name} as {model.sql}")
+        result = BuildResult(model.name, "full", _rows(con, model.name), sorted(current))
+    else:
+        affected = affected_days(_recorded_days(con, model.name), current)
+        for first, last in day_runs(affected):
+            _rebuild_days(con, model, first, last)
+        mode = "incremental" if affected else "unchanged"
+        result = BuildResult(model.name, mode, _rows(con, model.name), [d.isoformat() for d in affected])
+    _record(con, model.name, build_hash, current)
+    return result
+
+
+def affected_days(before: dict[str, str], after: dict[str, str]) -> list[dt.date]:
+    """Days whose rows may change between two input states: each changed day and its neighbours, plus every
+    day between the old and the new first and last day (a range that grows gains zero-filled days)."""
+    changed = {dt.date.fromisoformat(d) for d in set(before) | set(after) if before.get(d) != after.get(d)}
+    if not changed:
+        return []
+    affected = {day + dt.timedelta(days=shift) for day in changed for shift in (-1, 0, 1)}
+    for a, b in _range_growth(before, after):
+        affected |= {a + dt.timedelta(days=i) for i in range((b - a).days + 1)}
+    return sorted(affected)
+
+
+def _range_growth(before: dict[str, str], after: dict[str, str]) -> list[tuple[dt.date, dt.date]]:
+    if not before or not after:
+        return []
+    old = (dt.date.fromisoformat(min(before)), dt.date.fromisoformat(max(before)))
+    new = (dt.date.fromisoformat(min(after)), dt.date.fromisoformat(max(after)))
+    spans = []
+    if new[1] > old[1]:
+        spans.append((old[1], new[1]))
+    if new[0] < old[0]:
+        spans.append((new[0], old[0]))
+    return spans
+
+
+def day_runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days grouped into runs of consecutive days, as (first, last)."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in days:
+        if runs and day - runs[-1][1] == dt.timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _rebuild_days(con: duckdb.DuckDBPyConnection, model: Model, first: dt.date, last: dt.date) -> None:
+    """Replace the rows of days first..last, reading one more day on each side for context."""
+    con.execute("set variable gl_from = ?", [first - dt.timedelta(days=1)])
+    con.execute("set variable gl_to = ?", [last + dt.timedelta(days=1)])
+    try:
+        window = f"{model.partition_day} between $first and $last"
+        con.execute(f"delete from {model.name} where {window}", {"first": first, "last": last})
+        con.execute(
+            f"insert into {model.name} by name select * from ({model.sql}) where {window}",
+            {"first": first, "last": last},
+        )
+    finally:
+        con.execute("reset variable gl_from")
+        con.execute("reset variable gl_to")
+
+
+def _record(con: duckdb.DuckDBPyConnection, name: str, build_hash: str, days: dict[str, str]) -> None:
+    con.execute("delete from _gl_builds where model = ?", [name])
+    con.execute("insert into _gl_builds values (?, ?, current_timestamp)", [name, build_hash])
+    con.execute("delete from _gl_build_days where model = ?", [name])
+    if days:
+        con.execute(
+            "insert into _gl_build_days select ?, unnest(?::date[]), unnest(?::varchar[])",
+            [name, list(days), list(days.values())],
+        )

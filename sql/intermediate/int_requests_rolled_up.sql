@@ -1,0 +1,105 @@
+-- int_requests_rolled_up: one row per request, its attempts rolled up. The request arrived with its first
+-- attempt and ended with its final one (the highest attempt number): a request "completed" when its final
+-- attempt succeeded, and its outcome (status, finish reason, tokens, model, provider) is that attempt's.
+--
+-- grain: one row per request_id
+-- inputs: stg_gateway__attempts
+-- materialized: incremental
+-- partition_day: day
+-- columns:
+--   request_id: the gateway's request id
+--   day: UTC day the request arrived (its first attempt started)
+--   arrived_at: when the first attempt started (UTC)
+--   app_id: the calling application
+--   user_hash: keyed hash of the end user (never the raw id)
+--   attempts: number of upstream attempts (1 = no retry or fallback)
+--   first_provider: provider of the first attempt
+--   first_status: status of the first attempt
+--   provider: provider of the final attempt
+--   model: model id that served the final attempt (else the requested one)
+--   model_key: the model id canonicalized (vendor prefixes, cloud decorations and dates removed)
+--   model_family: family of the final attempt's model; NULL when the log names no model
+--   model_vendor: vendor of that model
+--   model_tier: frontier or small (unknown for unmapped models)
+--   status: status of the final attempt (success, error, cancelled)
+--   error_class: error class of the final attempt
+--   finish_reason: normalized finish reason of the final attempt
+--   prompt_tokens: prompt tokens of the final attempt
+--   completion_tokens: completion tokens of the final attempt (reasoning tokens included)
+--   reasoning_tokens: reasoning tokens of the final attempt; NULL when not reported
+--   cached_prompt_tokens: cached prompt tokens of the final attempt
+--   tool_calls: tool calls in the final attempt's response
+--   final_started_at: when the final attempt started (UTC)
+--   latency_ms: latency of the final attempt
+--   cost_usd: cost of all attempts together
+
+with
+
+attempts as (
+    select * from stg_gateway__attempts
+),
+
+rolled as (
+    select
+        request_id,
+        min(created_at) as arrived_at,
+        count(*) as attempts,
+        arg_min({'provider': provider, 'status': status, 'app_id': app_id, 'user_hash': user_hash}, attempt)
+            as first_attempt,
+        arg_max(
+            {
+                'provider': provider,
+                'model': coalesce(model, model_requested),
+                'model_key': model_key,
+                'model_family': model_family,
+                'model_vendor': model_vendor,
+                'model_tier': model_tier,
+                'status': status,
+                'error_class': error_class,
+                'finish_reason': finish_reason,
+                'prompt_tokens': prompt_tokens,
+                'completion_tokens': completion_tokens,
+                'reasoning_tokens': reasoning_tokens,
+                'cached_prompt_tokens': cached_prompt_tokens,
+                'tool_calls': tool_calls,
+                'started_at': created_at,
+                'latency_ms': latency_ms,
+            },
+            attempt
+        ) as final_attempt,
+        sum(cost_usd) as cost_usd,
+    from attempts
+    group by request_id
+),
+
+final as (
+    select
+        request_id,
+        cast(arrived_at as date) as day,
+        arrived_at,
+        first_attempt.app_id as app_id,
+        first_attempt.user_hash as user_hash,
+        attempts,
+        first_attempt.provider as first_provider,
+        first_attempt.status as first_status,
+        final_attempt.provider as provider,
+        final_attempt.model as model,
+        final_attempt.model_key as model_key,
+        final_attempt.model_family as model_family,
+        final_attempt.model_vendor as model_vendor,
+        final_attempt.model_tier as model_tier,
+        final_attempt.status as status,
+        final_attempt.error_class as error_class,
+        final_attempt.finish_reason as finish_reason,
+        final_attempt.prompt_tokens as prompt_tokens,
+        final_attempt.completion_tokens as completion_tokens,
+        final_attempt.reasoning_tokens as reasoning_tokens,
+        final_attempt.cached_prompt_tokens as cached_prompt_tokens,
+        final_attempt.tool_calls as tool_calls,
+        final_attempt.started_at as final_started_at,
+        final_attempt.latency_ms as latency_ms,
+        cost_usd,
+    from rolled
+)
+
+select * from final

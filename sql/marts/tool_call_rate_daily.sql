@@ -1,0 +1,35 @@
+-- tool_call_rate_daily: how often completed requests end in a tool call, per day and model family: the
+-- "exhaust signature" of agents (a response that asks to run a tool instead of answering).
+-- Completed = the final attempt succeeded; a tool call = its normalized finish_reason is 'tool_calls'.
+-- Requests whose log names no model (workload traces) have no family and are left out.
+--
+-- grain: one row per day x model_family
+-- inputs: int_requests_rolled_up
+-- materialized: incremental
+-- partition_day: day
+-- columns:
+--   day: UTC day the requests arrived
+--   model_family: family of the model that served the final attempt
+--   completed_requests: requests whose final attempt succeeded
+--   tool_call_requests: completed requests whose final attempt ended in a tool call
+--   tool_call_rate: tool_call_requests / completed_requests (NULL without completed requests)
+
+with
+
+requests as (
+    select * from int_requests_rolled_up
+    where model_family is not null
+),
+
+final as (
+    select
+        day,
+        model_family,
+        count(*) filter (where status = 'success') as completed_requests,
+        count(*) filter (where status = 'success' and finish_reason = 'tool_calls') as tool_call_requests,
+        gl_ratio(tool_call_requests, completed_requests) as tool_call_rate,
+    from requests
+    group by day, model_family
+)
+
+select * from final

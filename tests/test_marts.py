@@ -1,0 +1,322 @@
+"""Given/expect tests of the marts: a handful of hand-made records go through the real ingest and the real
+model build; every expected row below was computed by hand from those records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipelines.lib.models import Parameters
+from pipelines.lib.storage import Warehouse
+from tests.conftest import build_models, mart, record, write_lines
+
+DAY = dt.date(2025, 6, 1)  # a Sunday
+CLAUDE = "anthropic/claude-sonnet-4.5"
+GPT_MINI = "openai/gpt-4o-mini"
+
+
+def _error(**fields):
+    return record(
+        status="error",
+        native_finish_reason=None,
+        completion_tokens=None,
+        reasoning_tokens=None,
+        cached_prompt_tokens=None,
+        tool_calls=None,
+        ttft_ms=None,
+        cost_usd=0.0,
+        **fields,
+    )
+
+
+def _outcomes() -> list[dict]:
+    """Six requests on 2025-06-01:
+    r1 Claude on Anthropic, tool call, 300 output tokens of which 100 reasoning (app-a)
+    r2 Claude on Anthropic, end_turn, 200 output tokens, reasoning not reported (app-a)
+    r3 Claude: attempt 1 Anthropic 529 (server error), attempt 2 Bedrock 2 s later, tool call, 100/50 (app-a)
+    r4 GPT-4o-mini on OpenAI, 429 (rate limit), no further attempt (app-b)
+    r5 GPT-4o-mini on OpenAI, tool call, 400 output tokens, 0 reasoning (app-a)
+    r6 GPT-4o-mini on OpenAI at 13:00, 400 (client error) (app-b)
+    """
+    return [
+        record(
+            request_id="r1", native_finish_reason="tool_use", tool_calls=1, completion_tokens=300, reasoning_tokens=100
+        ),
+        record(request_id="r2", native_finish_reason="end_turn", completion_tokens=200, reasoning_tokens=None),
+        _error(request_id="r3", http_status=529, created_at="2025-06-01T12:00:00Z"),
+        record(
+            request_id="r3",
+            attempt=2,
+            created_at="2025-06-01T12:00:02Z",
+            provider_native="Amazon Bedrock",
+            native_finish_reason="tool_use",
+            tool_calls=2,
+            completion_tokens=100,
+            reasoning_tokens=50,
+        ),
+        _error(request_id="r4", app_id="app-b", model=GPT_MINI, provider_native="OpenAI", http_status=429),
+        record(
+            request_id="r5",
+            model=GPT_MINI,
+            provider_native="OpenAI",
+            native_finish_reason="tool_calls",
+            tool_calls=1,
+            completion_tokens=400,
+            reasoning_tokens=0,
+        ),
+        _error(
+            request_id="r6",
+            app_id="app-b",
+            model=GPT_MINI,
+            provider_native="OpenAI",
+            http_status=400,
+            created_at="2025-06-01T13:00:00Z",
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> Warehouse:
+    root = tmp_path_factory.mktemp("outcomes")
+    warehouse = Warehouse(str(root / "warehouse"))
+    _ingest(warehouse, write_lines(root / "logs" / "outcomes.jsonl", _outcomes()))
+    build_models(warehouse)
+    return warehouse
+
+
+def _ingest(warehouse: Warehouse, path: Path) -> None:
+    from pipelines.lib.ingest import ingest
+    from tests.conftest import HASH_KEY
+
+    report = ingest([str(path)], warehouse, hash_key=HASH_KEY)
+    assert report.quarantined == 0, "the given records must all be valid"
+
+
+def test_tool_call_rate_daily(outcomes):
+    rows = mart(outcomes, "select * from tool_call_rate_daily order by all")
+    assert rows == [(DAY, "Claude", 3, 2, pytest.approx(2 / 3)), (DAY, "GPT", 1, 1, 1.0)]
+
+
+def test_reasoning_share_daily_excludes_unreported_reasoning(outcomes):
+    rows = mart(outcomes, "select * from reasoning_share_daily order by all")
+    # Claude: output 300 + 200 + 100; reported 300 + 100; reasoning 100 + 50. GPT reports a real zero.
+    assert rows == [
+        (DAY, "Claude", 600, 400, 150, pytest.approx(150 / 400), pytest.approx(400 / 600)),
+        (DAY, "GPT", 400, 400, 0, 0.0, 1.0),
+    ]
+
+
+def test_provider_errors_hourly(outcomes):
+    rows = mart(outcomes, "select * from provider_errors_hourly order by all")
+    noon, one = dt.datetime(2025, 6, 1, 12), dt.datetime(2025, 6, 1, 13)
+    assert rows == [
+        (noon, "amazon-bedrock", 1, 0, 0, 0, 0, 0, 0.0, 0.0),
+        (noon, "anthropic", 3, 1, 0, 0, 1, 0, pytest.approx(1 / 3), pytest.approx(1 / 3)),
+        (noon, "openai", 2, 1, 1, 0, 0, 0, 0.5, 0.5),
+        (one, "openai", 1, 1, 0, 0, 0, 1, 1.0, 0.0),  # a client error is not the provider's fault
+    ]
+
+
+def test_provider_uptime_daily(outcomes):
+    rows = mart(outcomes, "select * from provider_uptime_daily order by all")
+    assert rows == [
+        (DAY, "amazon-bedrock", 1, 0, 1.0, 0.999, True),
+        (DAY, "anthropic", 3, 1, pytest.approx(2 / 3), 0.999, False),
+        (DAY, "openai", 3, 1, pytest.approx(2 / 3), 0.999, False),
+    ]
+
+
+def test_failover_daily(outcomes):
+    rows = mart(outcomes, "select * from failover_daily order by all")
+    assert rows == [(DAY, "anthropic", 3, 1, 1, 1.0, 2000.0), (DAY, "openai", 3, 0, 0, None, None)]
+
+
+def test_model_mix_daily(outcomes):
+    rows = mart(outcomes, "select * from model_mix_daily order by all")
+    assert rows == [(DAY, "frontier", "Claude", 3, 2, 600, 0.5), (DAY, "small", "GPT", 3, 1, 400, 0.5)]
+
+
+def test_app_model_mix(outcomes):
+    rows = mart(outcomes, "select * from app_model_mix order by all")
+    # app-a: r1 r2 r3 (Claude, frontier) and r5 (GPT-4o-mini, small); tool calls r1 r3 r5, one on a small model
+    assert rows == [("app-a", 4, 0.75, 0.25, 3, pytest.approx(1 / 3)), ("app-b", 2, 0.0, 1.0, 0, None)]
+
+
+def test_app_provider_concentration(outcomes):
+    rows = mart(outcomes, "select * from app_provider_concentration order by all")
+    # app-a's final providers: anthropic x2, amazon-bedrock, openai -> HHI 0.5^2 + 0.25^2 + 0.25^2
+    assert rows == [
+        ("app-a", 4, 3, 2, "anthropic", 0.5, 0.375),
+        ("app-b", 2, 1, 1, "openai", 1.0, 1.0),
+    ]
+
+
+def test_weekly_and_monthly_views_add_up_the_days(outcomes):
+    week = dt.date(2025, 5, 26)  # the ISO week (Monday) of Sunday 2025-06-01
+    assert mart(outcomes, "select * from tool_call_rate_weekly order by all") == [
+        (week, "Claude", 1, 3, 2, pytest.approx(2 / 3)),
+        (week, "GPT", 1, 1, 1, 1.0),
+    ]
+    assert mart(outcomes, "select month, model_family, reasoning_share from reasoning_share_monthly order by all") == [
+        (DAY, "Claude", pytest.approx(0.375)),
+        (DAY, "GPT", 0.0),
+    ]
+    assert mart(outcomes, "select * from provider_uptime_monthly where provider = 'anthropic'") == [
+        (DAY, "anthropic", 1, 1, 3, 1, pytest.approx(2 / 3), 0.999, False)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Traffic: minutes, bursts, apps
+# ---------------------------------------------------------------------------------------------------------
+
+MONDAY = dt.date(2025, 6, 2)
+
+
+def _arrivals() -> list[dict]:
+    """Arrivals on Monday 2025-06-02 (UTC), one attempt each:
+    app-c at 10:00, 10:01, 10:02 (exactly periodic)
+    app-a at 10:03:00/10/20/30 and 10:05:00/10 (gaps 10, 10, 10, 90, 10 s)
+    app-b at 10:05:20/30/40
+    Per minute: 10:00-10:02 one each, 10:03 four, 10:04 none, 10:05 five.
+    """
+    times = {
+        "app-c": ["10:00:00", "10:01:00", "10:02:00"],
+        "app-a": ["10:03:00", "10:03:10", "10:03:20", "10:03:30", "10:05:00", "10:05:10"],
+        "app-b": ["10:05:20", "10:05:30", "10:05:40"],
+    }
+    return [
+        record(request_id=f"{app}-{i}", app_id=app, created_at=f"2025-06-02T{t}Z")
+        for app, stamps in times.items()
+        for i, t in enumerate(stamps)
+    ]
+
+
+TRAFFIC_PARAMS = Parameters(burst_k=3, burst_min=3, baseline_minutes=3, overnight_tz="America/Los_Angeles")
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory) -> Warehouse:
+    root = tmp_path_factory.mktemp("traffic")
+    warehouse = Warehouse(str(root / "warehouse"))
+    _ingest(warehouse, write_lines(root / "logs" / "arrivals.jsonl", _arrivals()))
+    build_models(warehouse, TRAFFIC_PARAMS)
+    return warehouse
+
+
+def test_traffic_minutely_is_zero_filled_with_a_rolling_median_baseline(traffic):
+    assert mart(traffic, "select count(*), sum(requests), min(minute), max(minute) from traffic_minutely") == [
+        (1440, 12, dt.datetime(2025, 6, 2), dt.datetime(2025, 6, 2, 23, 59))
+    ]
+    rows = mart(
+        traffic,
+        "select strftime(minute, '%H:%M'), requests, baseline, is_burst from traffic_minutely "
+        "where minute between '2025-06-02 09:59' and '2025-06-02 10:07' order by minute",
+    )
+    assert rows == [
+        ("09:59", 0, 0.0, False),
+        ("10:00", 1, 0.0, False),  # below the minimum count
+        ("10:01", 1, 0.0, False),
+        ("10:02", 1, 1.0, False),  # median of 0, 1, 1
+        ("10:03", 4, 1.0, True),  # 4 >= 3 x 1 and >= 3
+        ("10:04", 0, 1.0, False),
+        ("10:05", 5, 1.0, True),  # median of 1, 4, 0
+        ("10:06", 0, 4.0, False),
+        ("10:07", 0, 0.0, False),
+    ]
+
+
+def test_bursts_join_across_a_one_minute_gap(traffic):
+    rows = mart(traffic, "select * from bursts")
+    start, end = dt.datetime(2025, 6, 2, 10, 3), dt.datetime(2025, 6, 2, 10, 5)
+    # 10:03 and 10:05 are one episode; app-a sent 6 of its 9 requests
+    assert rows == [(1, start, end, 3, 9, 5, 1.0, 5.0, "app-a", pytest.approx(6 / 9))]
+
+
+def test_app_traffic_profile(traffic):
+    rows = mart(
+        traffic,
+        "select app_id, requests, burstiness, peak_to_mean_hourly, overnight_share, active_days "
+        "from app_traffic_profile order by app_id",
+    )
+    # app-a gaps 10, 10, 10, 90, 10: mu 26, sigma 32 -> B = 6 / 58; periodic apps have B = -1.
+    # 10:00 UTC is 03:00 in Los Angeles (PDT), inside the overnight window.
+    assert rows == [
+        ("app-a", 6, pytest.approx(6 / 58), 1.0, 1.0, 1),
+        ("app-b", 3, pytest.approx(-1.0), 1.0, 1.0, 1),
+        ("app-c", 3, pytest.approx(-1.0), 1.0, 1.0, 1),
+    ]
+
+
+def test_traffic_hour_of_week(traffic):
+    rows = mart(
+        traffic,
+        "select dow, day_name, hour, hours_observed, mean_requests from traffic_hour_of_week "
+        "where hour in (9, 10) order by hour",
+    )
+    assert rows == [(1, "Monday", 9, 1, 0.0), (1, "Monday", 10, 1, 12.0)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Provider variance
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _variance() -> list[dict]:
+    """The same model on two providers, 10 completions each: 5 tool calls on Anthropic, 1 on Bedrock; one
+    extra failed attempt on Bedrock; Anthropic latencies 1000, 2000, ... 10000 ms."""
+    lines = []
+    for i in range(10):
+        lines.append(
+            record(
+                request_id=f"a{i}",
+                native_finish_reason="tool_use" if i < 5 else "end_turn",
+                tool_calls=1 if i < 5 else 0,
+                latency_ms=1000.0 * (i + 1),
+            )
+        )
+        lines.append(
+            record(
+                request_id=f"b{i}",
+                provider_native="Amazon Bedrock",
+                native_finish_reason="tool_use" if i < 1 else "end_turn",
+                tool_calls=1 if i < 1 else 0,
+            )
+        )
+    lines.append(_error(request_id="b-failed", provider_native="Amazon Bedrock", http_status=503))
+    return lines
+
+
+def test_provider_variance(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "variance.jsonl", _variance()))
+    build_models(warehouse)
+    rows = mart(
+        warehouse,
+        "select provider, completed_requests, tool_call_requests, tool_call_rate, "
+        "model_tool_call_rate, deviation, z_score, attempts, error_rate, p50_latency_ms, p95_latency_ms "
+        "from provider_variance order by provider",
+    )
+    # pooled rate 0.3; z = (0.5 - 0.1) / sqrt(0.3 x 0.7 x (1/10 + 1/10))
+    z = 0.4 / (0.3 * 0.7 * 0.2) ** 0.5
+    assert rows == [
+        (
+            "amazon-bedrock",
+            10,
+            1,
+            0.1,
+            0.3,
+            pytest.approx(-0.2),
+            pytest.approx(-z),
+            11,
+            pytest.approx(1 / 11),
+            2100.0,
+            2100.0,
+        ),
+        ("anthropic", 10, 5, 0.5, 0.3, pytest.approx(0.2), pytest.approx(z), 10, 0.0, 5500.0, pytest.approx(9550.0)),
+    ]
+    assert mart(warehouse, "select distinct window_start, window_end from provider_variance") == [
+        (DAY - dt.timedelta(days=27), DAY)
+    ]
