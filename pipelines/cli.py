@@ -194,15 +194,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from pipelines.lib.models import METRICS_DOC, render_docs
     from schemas.jsonschema import ARTEFACTS
 
-    stale = [path for path, render in ARTEFACTS.items() if not path.exists() or path.read_text() != render()]
+    artefacts = {**ARTEFACTS, METRICS_DOC: render_docs}
+    stale = [path for path, render in artefacts.items() if not path.exists() or path.read_text() != render()]
     if args.check:
         if stale:
             return _fail(f"out of date: {', '.join(str(p) for p in stale)}; run `gatewaylens schema`")
-        print("schema artefacts are up to date")
+        print("generated files are up to date")
         return 0
-    for path, render in ARTEFACTS.items():
+    for path, render in artefacts.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render())
         print(f"wrote {path}")
     return 0
@@ -248,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("schema", help="write the JSON Schema and field reference of the record from the pydantic model")
+    p = sub.add_parser(
+        "schema", help="write the generated docs: the record's JSON Schema and field reference, metrics.md"
+    )
     p.add_argument("--check", action="store_true", help="only check that the committed file is current")
     p.set_defaults(func=cmd_schema)
     return parser

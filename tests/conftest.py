@@ -105,9 +105,9 @@ def build_models(warehouse: Warehouse, params: Any = None, full_refresh: bool = 
     return results
 
 
-def mart(warehouse: Warehouse, query: str) -> list[tuple[Any, ...]]:
+def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Rows of a query against the built warehouse database (read-only, as an analyst opens it)."""
     from pipelines.lib import models
 
     with models.open_database(warehouse, read_only=True) as con:
-        return con.execute(query).fetchall()
+        return con.execute(query, params or []).fetchall()

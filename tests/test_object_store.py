@@ -60,3 +60,29 @@ def test_ingest_from_s3_into_an_s3_warehouse(s3_options):
     fs.invalidate_cache()
     again = ingest(["s3://landing/day"], store, hash_key=HASH_KEY, storage_options=s3_options)
     assert again.skipped_files == 2 and again.lines == 0
+
+
+def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
+    """The database is built in a local copy, uploaded whole, and its `requests` view reads s3:// paths
+    through the fsspec filesystem; a second machine (an empty cache) fetches it and sees the same marts."""
+    from pipelines.lib import models
+    from tests.conftest import build_models, mart
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home-1"))
+    fs = s3fs.S3FileSystem(**s3_options)
+    lines = [
+        record(request_id=f"m{i}", native_finish_reason="tool_use" if i < 2 else "end_turn", tool_calls=int(i < 2))
+        for i in range(4)
+    ]
+    fs.pipe("landing/models/a.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
+    store = Warehouse("s3://lake/models", s3_options)
+    ingest(["s3://landing/models"], store, hash_key=HASH_KEY, storage_options=s3_options)
+    results = build_models(store)
+    assert results["tool_call_rate_daily"].rows == 1
+    fs.invalidate_cache()
+    assert fs.exists("lake/models/gatewaylens.duckdb")
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home-2"))
+    assert not models.database_path(store).exists()
+    assert mart(store, "select completed_requests, tool_call_requests from tool_call_rate_daily") == [(4, 2)]
+    assert mart(store, "select count(*) from requests") == [(4,)]

@@ -543,3 +543,89 @@ def _record(con: duckdb.DuckDBPyConnection, name: str, build_hash: str, days: di
             "insert into _gl_build_days select ?, unnest(?::date[]), unnest(?::varchar[])",
             [name, list(days), list(days.values())],
         )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Documentation
+# ---------------------------------------------------------------------------------------------------------
+
+METRICS_DOC = SQL_DIR.parent / "docs" / "metrics.md"
+_DOC_PREFACE = """# Metrics reference
+
+Generated from the headers of the SQL models in `sql/` by `gatewaylens schema` (a test keeps it current);
+the same text is in the warehouse database as `COMMENT ON` every table and column, so
+`select comment from duckdb_columns() where table_name = 'bursts'` shows it to analysts.
+
+## Definitions used throughout
+
+- **Attempt and request.** The `requests` dataset holds one row per upstream *attempt*. Attempts of one
+  gateway request share `request_id`; the highest `attempt` is the *final* one. A request *arrives* with its
+  first attempt (its `day`, `minute`), and its outcome is its final attempt's.
+- **Completed request.** The final attempt has status `success`. Tool-call and reasoning metrics count
+  completed requests only.
+- **Tool call.** The final attempt's normalized `finish_reason` is `tool_calls` (Anthropic `tool_use`,
+  OpenAI `tool_calls`/`function_call`, Gemini responses with a function call, ...).
+- **Reasoning tokens** are a subset of completion tokens. A log that does not report them leaves them NULL:
+  such requests are excluded from the reasoning share, never counted as zero, and `reasoning_coverage`
+  says how much of the output the share describes. Read a share with low coverage with care.
+- **Provider faults** are errors a provider answers for: rate limits (429), timeouts and server errors
+  (5xx, overloaded). Client errors (400, 401, 403, 404, 413, context too long) are the caller's and do not
+  count against availability. Cancelled attempts are neither.
+- **Model family, vendor, tier** come from the editable seed `sql/seeds/model_families.csv`, matched
+  against the canonical model key (`gl_model_key`: vendor prefixes, Bedrock/Vertex decorations, dates and
+  variant suffixes removed). Unmapped models are family `Other` (the `models_mapped` check lists them);
+  requests whose log names no model at all (workload traces) have no family and are left out of the
+  per-family marts, though they count in the traffic marts.
+- **Time.** Every timestamp is naive UTC; days, hours and minutes are UTC unless a parameter says otherwise.
+- **Bursts.** A minute is a burst when its arrivals reach `burst_k` x the rolling median of the preceding
+  `baseline_minutes` minutes *and* at least `burst_min` requests; consecutive burst minutes, with a single
+  quiet minute allowed inside, form one episode.
+
+## Parameters
+
+Set on the `metrics` resource in Dagster (or `pipelines.lib.models.Parameters`); changing one rebuilds the
+models that read it.
+
+| parameter | default | used by |
+|---|---|---|
+| `slo` | 0.999 | provider_uptime_* |
+| `burst_k` | 3 | traffic_minutely, bursts |
+| `burst_min` | 20 | traffic_minutely, bursts |
+| `baseline_minutes` | 60 | traffic_minutely, bursts |
+| `overnight_tz` | UTC | app_traffic_profile |
+| `overnight_start_hour`, `overnight_end_hour` | 0, 6 | app_traffic_profile |
+| `variance_days` | 28 | provider_variance |
+
+## Freshness
+
+Incremental models recompute only the days whose stored partitions changed (plus their neighbours); a full
+rebuild (`gatewaylens build --full-refresh`) gives the same rows.
+"""
+
+
+def render_docs(project: Project | None = None) -> str:
+    """docs/metrics.md: the definitions, then every model's description, grain and columns, marts first."""
+    project = project or load_project()
+    parts = [_DOC_PREFACE]
+    titles = {"marts": "Marts", "intermediate": "Intermediate models", "staging": "Staging models"}
+    for layer in ("marts", "intermediate", "staging"):
+        parts.append(f"\n## {titles[layer]}\n")
+        for model in sorted((m for m in project.models.values() if m.layer == layer), key=lambda m: m.name):
+            parts.append(_model_doc(model))
+    return "\n".join(parts)
+
+
+def _model_doc(model: Model) -> str:
+    lines = [
+        f"### `{model.name}`\n",
+        model.description + "\n",
+        f"- grain: {model.grain}",
+        f"- materialized: {model.materialized}" + (f" (by `{model.partition_day}`)" if model.partition_day else ""),
+        f"- inputs: {', '.join(f'`{i}`' for i in model.inputs)}",
+        f"- source: `{model.path.relative_to(SQL_DIR.parent)}`\n",
+    ]
+    if model.columns:
+        lines += ["| column | meaning |", "|---|---|"]
+        lines += [f"| `{name}` | {doc} |" for name, doc in model.columns.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -19,8 +19,8 @@
 --   model: model id that served the final attempt (else the requested one)
 --   model_key: the model id canonicalized (vendor prefixes, cloud decorations and dates removed)
 --   model_family: family of the final attempt's model; NULL when the log names no model
---   model_vendor: vendor of that model
---   model_tier: frontier or small (unknown for unmapped models)
+--   model_vendor: vendor of that model (unknown when no rule of the seed matches)
+--   model_tier: frontier or small (unknown for family Other)
 --   status: status of the final attempt (success, error, cancelled)
 --   error_class: error class of the final attempt
 --   finish_reason: normalized finish reason of the final attempt

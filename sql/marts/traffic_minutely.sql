@@ -29,6 +29,7 @@ bounds as (
         greatest(min(day), gl_context_from()) as first_day,
         least(max(day), gl_context_to()) as last_day,
     from int_requests_rolled_up
+    having count(*) > 0
 ),
 
 spine as (

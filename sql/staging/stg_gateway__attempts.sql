@@ -48,7 +48,7 @@ final as (
         date_trunc('minute', timezone('UTC', attempts.created_at)) as minute,
         families.model_key,
         case when families.model_id is not null then coalesce(families.family.family, 'Other') end as model_family,
-        case when families.model_id is not null then coalesce(families.family.vendor, 'Other') end as model_vendor,
+        case when families.model_id is not null then coalesce(families.family.vendor, 'unknown') end as model_vendor,
         case when families.model_id is not null then coalesce(families.family.tier, 'unknown') end as model_tier,
     from attempts
     left join families

@@ -1,0 +1,242 @@
+"""The SQL model machinery: headers and inputs, dependency order, incremental builds against full rebuilds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.lib import models
+from pipelines.lib.ingest import ingest
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, SAMPLE, build_models, mart, record, write_lines
+
+PROJECT = models.load_project()
+MARTS = {
+    "tool_call_rate_daily",
+    "reasoning_share_daily",
+    "provider_errors_hourly",
+    "provider_uptime_daily",
+    "traffic_minutely",
+    "bursts",
+    "app_traffic_profile",
+    "traffic_hour_of_week",
+    "provider_variance",
+    "model_mix_daily",
+    "app_model_mix",
+    "failover_daily",
+    "app_provider_concentration",
+    *(f"{m}_{p}" for m in ("tool_call_rate", "reasoning_share", "provider_uptime") for p in ("weekly", "monthly")),
+}
+
+
+def test_every_contracted_mart_exists_with_a_documented_grain_and_columns():
+    marts = {m.name for m in PROJECT.models.values() if m.layer == "marts"}
+    assert marts == MARTS
+    for model in PROJECT.models.values():
+        assert model.description and model.grain.startswith("one row per")
+        if model.materialized != "view":
+            assert model.columns and all(model.columns.values()), model.name
+            assert model.grain_columns, f"{model.name}: the grain should name its key columns"
+
+
+def test_inputs_come_from_the_sql_and_order_puts_inputs_first():
+    order = [m.name for m in PROJECT.order()]
+    for model in PROJECT.models.values():
+        assert set(model.inputs) == models.tables_read(model.sql)
+        for dep in model.inputs:
+            if dep in PROJECT.models:
+                assert order.index(dep) < order.index(model.name)
+
+
+def test_tables_read_ignores_common_table_expressions():
+    sql = "with a as (select * from x) select * from a join y using (k) where k in (select k from z)"
+    assert models.tables_read(sql) == {"x", "y", "z"}
+
+
+def _write_model(tmp_path: Path, layer: str, name: str, text: str) -> Path:
+    path = tmp_path / "sql" / layer / f"{name}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+GOOD_HEADER = """-- m: a model
+--
+-- grain: one row per k
+-- inputs: requests
+-- materialized: table
+-- columns:
+--   k: the key
+"""
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("-- other: wrong name\n", "must start with '-- m:"),
+        (GOOD_HEADER.replace("-- grain: one row per k\n", ""), "state the grain"),
+        (GOOD_HEADER.replace("table", "ephemeral"), "materialized must be one of"),
+        (GOOD_HEADER.replace("table", "incremental"), "names its partition_day"),
+        (GOOD_HEADER.replace("requests", "requests, elsewhere"), "header inputs"),
+        (GOOD_HEADER.split("-- columns:")[0], "document their columns"),
+    ],
+)
+def test_a_model_that_breaks_the_conventions_is_refused(tmp_path, header, message):
+    path = _write_model(tmp_path, "marts", "m", header + "select 1 as k from requests\n")
+    with pytest.raises(models.ModelError, match=message):
+        models.parse_model(path)
+
+
+def test_a_model_reading_an_unknown_table_is_refused(tmp_path):
+    _write_model(tmp_path, "marts", "m", GOOD_HEADER.replace("requests", "nowhere") + "select 1 as k from nowhere\n")
+    with pytest.raises(models.ModelError, match="unknown tables"):
+        models.load_project(tmp_path / "sql")
+
+
+def test_affected_days_are_the_changed_days_their_neighbours_and_new_range():
+    before = {"2025-01-01": "a", "2025-01-02": "b", "2025-01-03": "c"}
+    after = {**before, "2025-01-02": "B", "2025-01-06": "f"}
+    days = [d.isoformat() for d in models.affected_days(before, after)]
+    # 01-02 changed (01..03), 01-06 new (05..07), and 01-03..01-06 is the grown range (zero-filled days)
+    assert days == [f"2025-01-0{i}" for i in range(1, 8)]
+    assert models.affected_days(before, before) == []
+    assert models.day_runs([dt.date(2025, 1, d) for d in (1, 2, 3, 7, 9, 10)]) == [
+        (dt.date(2025, 1, 1), dt.date(2025, 1, 3)),
+        (dt.date(2025, 1, 7), dt.date(2025, 1, 7)),
+        (dt.date(2025, 1, 9), dt.date(2025, 1, 10)),
+    ]
+
+
+def _snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    """Every model table's rows, sorted; doubles rounded to 9 digits (parallel sums add in any order)."""
+    tables = [m.name for m in PROJECT.models.values() if m.materialized != "view"]
+    return {
+        name: [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
+        for name in tables
+        for rows in [mart(warehouse, f"select * from {name} order by all")]
+    }
+
+
+def _ingest(warehouse: Warehouse, *paths: Path) -> None:
+    ingest([str(p) for p in paths], warehouse, hash_key=HASH_KEY)
+
+
+def test_incremental_builds_equal_a_full_rebuild(tmp_path):
+    """January, then February, then late records for a January day and a retry that crosses midnight:
+    after each ingest only the affected days are rebuilt, and the result equals a rebuild from scratch."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, SAMPLE / "canonical" / "requests-2025-01.jsonl.zst")
+    first = build_models(warehouse)
+    assert first["tool_call_rate_daily"].mode == "full"
+
+    _ingest(warehouse, SAMPLE / "canonical" / "requests-2025-02.jsonl.zst")
+    second = build_models(warehouse)
+    assert second["int_requests_rolled_up"].mode == "incremental"
+    assert second["int_requests_rolled_up"].days[0] == "2025-01-31"  # the neighbour of the first new day
+    assert len(second["tool_call_rate_daily"].days) == 28 + 2
+
+    late = [
+        record(request_id="late-1", created_at="2025-01-15T08:00:00Z", native_finish_reason="tool_use", tool_calls=1),
+        record(
+            request_id="late-2",
+            created_at="2025-02-28T23:59:59Z",
+            status="error",
+            http_status=503,
+            native_finish_reason=None,
+            completion_tokens=None,
+            reasoning_tokens=None,
+            cached_prompt_tokens=None,
+            tool_calls=None,
+            ttft_ms=None,
+            cost_usd=0.0,
+        ),
+        record(request_id="late-2", attempt=2, created_at="2025-03-01T00:00:01Z", provider_native="Amazon Bedrock"),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "late.jsonl", late))
+    third = build_models(warehouse)
+    assert third["failover_daily"].days == [
+        "2025-01-14",
+        "2025-01-15",
+        "2025-01-16",
+        "2025-02-27",
+        "2025-02-28",
+        "2025-03-01",
+        "2025-03-02",
+    ]
+    incremental = _snapshot(warehouse)
+
+    again = build_models(warehouse)
+    assert {r.mode for r in again.values() if r.mode not in ("view", "table")} == {"unchanged"}
+
+    build_models(warehouse, full_refresh=True)
+    assert _snapshot(warehouse) == incremental
+    assert mart(
+        warehouse,
+        "select attempts, first_provider, provider, day from int_requests_rolled_up where request_id = 'late-2'",
+    ) == [(2, "anthropic", "amazon-bedrock", dt.date(2025, 2, 28))]
+
+
+def test_days_without_traffic_between_builds_are_zero_filled(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record(request_id="a", created_at="2025-01-01T10:00:00Z")]))
+    build_models(warehouse)
+    _ingest(warehouse, write_lines(tmp_path / "b.jsonl", [record(request_id="b", created_at="2025-01-05T10:00:00Z")]))
+    build_models(warehouse)
+    assert mart(warehouse, "select count(*), sum(requests) from traffic_minutely") == [(5 * 1440, 2)]
+
+
+def test_a_changed_parameter_rebuilds_only_the_models_that_use_it(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record()]))
+    build_models(warehouse)
+    results = build_models(warehouse, models.Parameters(burst_k=5))
+    assert results["traffic_minutely"].mode == "full"
+    assert results["tool_call_rate_daily"].mode == "unchanged"
+
+
+def test_an_empty_warehouse_builds_empty_marts(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    results = build_models(warehouse)
+    assert results["tool_call_rate_daily"].rows == 0
+    assert mart(warehouse, "select count(*) from requests") == [(0,)]
+
+
+def test_the_database_documents_every_mart_and_column(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    build_models(warehouse)
+    tables = dict(
+        mart(
+            warehouse, "select table_name, comment from duckdb_tables() where not table_name like '\\_gl%' escape '\\'"
+        )
+    )
+    for name in MARTS:
+        assert tables[name] and "Grain: one row per" in tables[name]
+    undocumented = mart(
+        warehouse,
+        "select c.table_name, c.column_name from duckdb_columns() as c join duckdb_tables() as t using (table_name) "
+        "where not t.table_name like '\\_gl%' escape '\\' and t.table_name <> 'model_families' "
+        "and (c.comment is null or c.comment = '')",
+    )
+    assert undocumented == []
+    wide = mart(warehouse, "select table_name, column_name from duckdb_columns() where data_type = 'HUGEINT'")
+    assert wide == [], "counts are BIGINT, not HUGEINT (cast sums)"
+
+
+def test_the_database_can_be_copied_and_opened_read_only_elsewhere(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record()]))
+    build_models(warehouse)
+    import duckdb
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(models.database_path(warehouse), copy)
+    con = duckdb.connect(str(copy), read_only=True)
+    assert con.execute("select count(*) from requests").fetchall() == [(1,)]
+    assert con.execute("select completed_requests from tool_call_rate_daily").fetchall() == [(1,)]
+
+
+def test_the_metrics_reference_is_current():
+    assert models.METRICS_DOC.read_text() == models.render_docs(), "run `make schema` to regenerate docs/metrics.md"
