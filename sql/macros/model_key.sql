@@ -1,7 +1,8 @@
 -- gl_model_key(model): canonical key of a served model id, the string the patterns in
 -- sql/seeds/model_families.csv are matched against (regexp_full_match). Pure string functions, vectorized;
 -- NULL or blank ids give NULL. Steps, in order:
---   1. gl_model_key_path: lowercase, trim, blanks/underscores -> '-'; OpenAI fine-tune ids
+--   1. gl_model_key_path: lowercase, trim, blanks/underscores -> '-', other characters outside
+--      [a-z0-9.:/@~-] (quotes, brackets, non-ASCII) dropped; OpenAI fine-tune ids
 --      (`ft:gpt-4o-mini-2024-07-18:org::id`, Azure `...-2024-07-18.ft-abc`) -> their base model; keep the last
 --      path segment (drops `openai/`, `models/`, `publishers/x/models/`, `accounts/fireworks/models/`,
 --      LiteLLM `bedrock/`, `vertex_ai/`, `azure/`, `together_ai/x/`, Bedrock ARN prefixes); drop `@version`
@@ -24,7 +25,10 @@ create or replace macro gl_model_key_path(model) as
         regexp_replace(
             regexp_replace(
                 regexp_replace(
-                    regexp_replace(lower(trim(model)), '[\s_]+', '-', 'g'),
+                    regexp_replace(
+                        regexp_replace(lower(trim(model)), '[\s_]+', '-', 'g'),
+                        '[^a-z0-9.:/@~-]+', '', 'g'
+                    ),
                     '^ft:([^:]+):.*$', '\1'
                 ),
                 '\.ft-[0-9a-z-]+$', ''
@@ -62,7 +66,7 @@ create or replace macro gl_model_key_version(model) as
         regexp_replace(
             regexp_replace(
                 regexp_replace(model, '(\d)p(\d)', '\1.\2', 'g'),
-                '(\d)-(\d)([^0-9a-z]|$)', '\1.\2\3', 'g'
+                '(\d)-(\d)(-|$)', '\1.\2\3', 'g'
             ),
             '(^|-)gpt-?35(-|$)', '\1gpt-3.5\2'
         ),
