@@ -395,6 +395,57 @@ def test_hostile_ids_map_to_other_without_error(con):
     assert con.execute("select count(*) from ref_model_families").fetchone()[0] > 0
 
 
+LATERAL_SQL = """
+select m.model, f.model_family, f.model_vendor, f.model_tier
+from (select distinct unnest(?::varchar[]) as model) as m
+left join lateral (
+    select r.model_family, r.model_vendor, r.model_tier
+    from ref_model_families as r
+    where regexp_full_match(gl_model_key(m.model), r.pattern)
+    order by r.match_order
+    limit 1
+) as f on true
+"""
+
+
+def test_rule_macro_agrees_with_the_direct_lateral_join(con):
+    """gl_model_rule (patterns compiled as constants) picks the same rule as the plain first-match join."""
+    models = [case[0] for case in CASES] + HOSTILE
+    direct = {row[0]: row[1:] for row in con.execute(LATERAL_SQL, [models]).fetchall()}
+    fast = {row[0]: row[2:] for row in families.lookup(con, models)}
+    for model, (family, vendor, tier) in direct.items():
+        assert fast[model] == (family or "Other", vendor or "unknown", tier or "unknown"), model
+
+
+def _seed(tmp_path, *rows: str):
+    path = tmp_path / "rules.csv"
+    path.write_text("match_order,pattern,model_family,model_vendor,model_tier,note\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_install_compiles_quotes_in_patterns_safely(tmp_path):
+    """Patterns become SQL string literals in gl_model_rule; a quote in a pattern stays data."""
+    seed = _seed(tmp_path, '10,"it\'s.*",GPT,OpenAI,small,quote', "20,.*'\\).*,Claude,Anthropic,frontier,paren")
+    connection = duckdb.connect()
+    families.install(connection, seed=seed)
+    got = connection.execute("select gl_model_rule(unnest(?::varchar[]))", [["it's-a-model", "x')", "other"]])
+    assert [row[0] for row in got.fetchall()] == [10, 20, None]
+    assert connection.execute("select count(*) from ref_model_families").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (("10,gpt-(,GPT,OpenAI,small,bad",), "invalid pattern"),
+        (("10,a.*,GPT,OpenAI,small,x", "10,b.*,GPT,OpenAI,small,y"), "unique"),
+        ((",a.*,GPT,OpenAI,small,x",), "match_order"),
+    ],
+)
+def test_install_rejects_a_broken_seed(tmp_path, rows, message):
+    with pytest.raises(ValueError, match=message):
+        families.install(duckdb.connect(), seed=_seed(tmp_path, *rows))
+
+
 def test_key_is_idempotent(con):
     """A key keys as itself, so keys can be stored and matched again."""
     rows = con.execute(
