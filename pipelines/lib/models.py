@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib import families
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
 from schemas.bulk import arrow_schema
 
@@ -365,11 +366,19 @@ def _literal(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
+#: Seeds with their own loader (typed columns, validation, compiled macros); others are read with detected types.
+SEED_LOADERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {"model_families": families.load}
+
+
 def build_seed(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> BuildResult:
-    """Load a seed CSV as a table (column types detected; every row kept)."""
-    con.execute(
-        f"create or replace table {name} as select * from read_csv(?, header = true, auto_detect = true)", [str(path)]
-    )
+    """Load a seed CSV as a table of the same name (every row kept)."""
+    if name in SEED_LOADERS:
+        SEED_LOADERS[name](con, path)
+    else:
+        con.execute(
+            f"create or replace table {name} as select * from read_csv(?, header = true, auto_detect = true)",
+            [str(path)],
+        )
     rows = con.execute(f"select count(*) from {name}").fetchall()[0][0]
     return BuildResult(name, "table", rows)
 

@@ -20,23 +20,26 @@ served_models as (
     from attempts
 ),
 
+keyed as (
+    -- the rules are compiled into gl_model_rule (constant patterns), once per distinct model
+    select
+        model_id,
+        gl_model_key(model_id) as model_key,
+        gl_model_rule(gl_model_key(model_id)) as match_order,
+    from served_models
+    where model_id is not null
+),
+
 families as (
     select
-        served_models.model_id,
-        gl_model_key(served_models.model_id) as model_key,
-        arg_min(
-            {
-                'family': model_families.model_family,
-                'vendor': model_families.model_vendor,
-                'tier': model_families.model_tier,
-            },
-            model_families.match_order
-        ) as family,
-    from served_models
+        keyed.model_id,
+        keyed.model_key,
+        model_families.model_family,
+        model_families.model_vendor,
+        model_families.model_tier,
+    from keyed
     left join model_families
-        on regexp_full_match(gl_model_key(served_models.model_id), model_families.pattern)
-    where served_models.model_id is not null
-    group by all
+        on model_families.match_order = keyed.match_order
 ),
 
 final as (
@@ -47,9 +50,9 @@ final as (
         date_trunc('hour', timezone('UTC', attempts.created_at)) as hour,
         date_trunc('minute', timezone('UTC', attempts.created_at)) as minute,
         families.model_key,
-        case when families.model_id is not null then coalesce(families.family.family, 'Other') end as model_family,
-        case when families.model_id is not null then coalesce(families.family.vendor, 'unknown') end as model_vendor,
-        case when families.model_id is not null then coalesce(families.family.tier, 'unknown') end as model_tier,
+        case when families.model_id is not null then coalesce(families.model_family, 'Other') end as model_family,
+        case when families.model_id is not null then coalesce(families.model_vendor, 'unknown') end as model_vendor,
+        case when families.model_id is not null then coalesce(families.model_tier, 'unknown') end as model_tier,
     from attempts
     left join families
         on families.model_id = coalesce(attempts.model, attempts.model_requested)
