@@ -1,8 +1,10 @@
 """The bulk transform of one batch of lines: adapter -> typing -> normalization -> validation.
 
 One DuckDB statement turns a batch of raw lines into canonical records, each with `reason` (NULL when the
-record is valid, else every rule it breaks, joined by '; '). Every rule comes from `schemas.record` through
-`schemas.bulk`; the reference mappings from `schemas.normalize`.
+record is valid, else every rule it breaks, joined by '; '). A line may yield several records (an OTel export
+of many spans); each keeps the line's `source_line` and the adapter's `item` label, and a line that yields no
+record by design keeps one row whose `ignored` says why (its `reason` is NULL). Every rule comes from
+`schemas.record` through `schemas.bulk`; the reference mappings from `schemas.normalize`.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _checks() -> list[str]:
 
 @cache
 def batch_sql(adapter: Adapter) -> str:
-    """The statement mapping `lines` to canonical columns plus `reason`.
+    """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`.
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
@@ -64,6 +66,8 @@ def batch_sql(adapter: Adapter) -> str:
 with adapted as (
     select
         adapter.source_line,
+        adapter.item,
+        adapter.ignored,
         adapter.reject,
         {raw_columns}
     from ({adapter.select_sql}) as adapter
@@ -109,7 +113,9 @@ normalized as (
 select
     source_line,
     {record_columns},
-    coalesce(field_reason, {reasons_expr(cross_field_checks())}) as reason
+    item,
+    ignored,
+    case when ignored is null then coalesce(field_reason, {reasons_expr(cross_field_checks())}) end as reason
 from normalized
 """
 
