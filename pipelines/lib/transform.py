@@ -59,7 +59,7 @@ def batch_sql(adapter: Adapter) -> str:
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
-    raw_columns = ", ".join(f"adapter.{c} AS r_{c}" for c in INPUT_COLUMNS)
+    raw_columns = ", ".join(f"adapter.{c}::VARCHAR AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
     typed = ",\n        ".join(_typed_columns())
     record_columns = ",\n    ".join(_final_expr(spec.name) for spec in field_specs())
     return f"""
@@ -101,7 +101,9 @@ normalized as (
             fn.finish_reason,
             case when c.native_finish_reason is not null then 'other' end
         ) as finish_reason,
-        gl_error_class(c.status, c.http_status, c.error_code, ec.error_class, c.r_error_class) as error_class,
+        gl_error_class(
+            c.status, c.http_status, c.error_code, coalesce(ec.error_class, eq.error_class), c.r_error_class
+        ) as error_class,
         u.user_hash
     from checked as c
     left join users as u on u.r_user_key = c.r_user_key
@@ -109,6 +111,8 @@ normalized as (
     left join ref_finish_reasons as fo on fo.native = lower(trim(c.r_finish_reason))
     left join ref_finish_reasons as fn on fn.native = lower(trim(c.native_finish_reason))
     left join ref_error_codes as ec on ec.code = lower(trim(c.error_code))
+    -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
+    left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(c.error_code), '[^.]+$'))
 )
 select
     source_line,

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from schemas.adapters import canonical
+from schemas.adapters import canonical, litellm, openrouter, otel, workload
 
 #: Columns every adapter returns. `user_key` is the raw end-user id (hashed, never stored); `provider`,
 #: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields.
@@ -60,6 +60,19 @@ ADAPTERS: tuple[Adapter, ...] = (
         name="canonical",
         sniff=canonical.sniff,
         select_sql=canonical.select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(name="openrouter", sniff=openrouter.sniff, select_sql=openrouter.select_sql(INPUT_COLUMNS)),
+    Adapter(name="litellm", sniff=litellm.sniff, select_sql=litellm.select_sql(INPUT_COLUMNS)),
+    Adapter(name="otel", sniff=otel.sniff, select_sql=otel.select_sql(INPUT_COLUMNS)),
+    Adapter(
+        name="azure-llm-trace",
+        sniff=workload.sniff_azure,
+        select_sql=workload.azure_select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(
+        name="mooncake-trace",
+        sniff=workload.sniff_mooncake,
+        select_sql=workload.mooncake_select_sql(INPUT_COLUMNS),
     ),
 )
 
