@@ -66,6 +66,7 @@ CHOICES = [
         "finish_reason": "VARCHAR",
         "native_finish_reason": "VARCHAR",
         "message": {"tool_calls": ["JSON"], "function_call": "JSON"},
+        "error": {"code": "VARCHAR"},
     }
 ]
 USAGE = {

@@ -11,7 +11,7 @@ Field definitions: `litellm/types/utils.py` (`StandardLoggingPayload`, `Standard
 | created_at | `startTime` (epoch seconds, float) |
 | latency_ms / ttft_ms | (`endTime` - `startTime`) / (`completionStartTime` - `startTime`), in ms |
 | app_id | `metadata.user_api_key_team_alias`, else `.user_api_key_team_id`, else `.user_api_key_alias` |
-| user_key (hashed) | `end_user`, else `metadata.user_api_key_end_user_id` |
+| user_key (hashed) | `end_user`, else `metadata.user_api_key_end_user_id` (empty strings count as absent) |
 | model_requested / model | `model_group` (the name the caller used) / `response.model`, else `model` |
 | provider_native | `custom_llm_provider`, else `error_information.llm_provider` |
 | status | `success` -> success, `failure` -> error |
@@ -81,6 +81,11 @@ def sniff(line: str) -> bool:
     return isinstance(obj, dict) and obj.keys() >= _SIGNATURE
 
 
+def _first(*exprs: str) -> str:
+    """The first non-empty value: LiteLLM writes "" for absent strings (`end_user`, `error_information`)."""
+    return "coalesce(" + ", ".join(f"nullif({e}, '')" for e in exprs) + ")"
+
+
 def _millis_between(start: str, end: str) -> str:
     return f"(try_cast({end} AS DOUBLE) - try_cast({start} AS DOUBLE)) * 1000"
 
@@ -93,15 +98,15 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "request_id": "j.id",
         "attempt": "1",
         "created_at": _sql.epoch_seconds("j.startTime"),
-        "app_id": f"coalesce({m}.user_api_key_team_alias, {m}.user_api_key_team_id, {m}.user_api_key_alias)",
-        "user_key": f"coalesce(j.end_user, {m}.user_api_key_end_user_id)",
+        "app_id": _first(f"{m}.user_api_key_team_alias", f"{m}.user_api_key_team_id", f"{m}.user_api_key_alias"),
+        "user_key": _first("j.end_user", f"{m}.user_api_key_end_user_id"),
         "model_requested": "coalesce(j.model_group, j.model)",
         "model": "coalesce(j.response.model, j.model)",
         "provider": "NULL",
-        "provider_native": f"coalesce(j.custom_llm_provider, {e}.llm_provider)",
+        "provider_native": _first("j.custom_llm_provider", f"{e}.llm_provider"),
         "status": "CASE j.status WHEN 'success' THEN 'success' WHEN 'failure' THEN 'error' ELSE j.status END",
         "http_status": f"CASE WHEN try_cast({e}.error_code AS INTEGER) BETWEEN 100 AND 599 THEN {e}.error_code END",
-        "error_code": f"coalesce(nullif({e}.error_class, ''), nullif({e}.error_code, ''))",
+        "error_code": _first(f"{e}.error_class", f"{e}.error_code"),
         "error_class": "NULL",
         "finish_reason": "NULL",
         "native_finish_reason": "j.response.choices[1].finish_reason",

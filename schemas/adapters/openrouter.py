@@ -7,7 +7,8 @@ Three shapes, told apart per line (a file may mix them):
   `.native_finish_reason`, `choices[].message.tool_calls`, `usage.{prompt_tokens, completion_tokens, cost,
   prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens}` (reasoning is part of
   completion_tokens, as in OpenAI's usage). One record, attempt 1; status `error` when the first choice
-  finished with `error` (a mid-stream provider error), else `success`. Tool calls are counted over every
+  finished with `error` or carries an `error` object (a provider error after the response started; its
+  `code` is the HTTP status), else `success`. Tool calls are counted over every
   choice (`tool_calls` entries, plus one for a legacy `function_call`).
 * **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
   id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
@@ -112,14 +113,18 @@ def select_sql(columns: tuple[str, ...]) -> str:
         f"ELSE pr.provider_name END WHEN {err} THEN j.error.metadata.provider_name ELSE j.provider END",
         "status": f"""CASE
             WHEN {err} THEN 'error'
-            WHEN {chat} THEN CASE WHEN j.choices[1].finish_reason = 'error' THEN 'error' ELSE 'success' END
+            WHEN {chat} THEN CASE
+                WHEN j.choices[1].finish_reason = 'error' OR j.choices[1].error IS NOT NULL THEN 'error'
+                ELSE 'success'
+            END
             WHEN NOT {final} THEN 'error'
             WHEN lower({d}.cancelled) = 'true' THEN 'cancelled'
             WHEN {d}.finish_reason = 'error' OR {status_code} >= 400 THEN 'error'
             ELSE 'success'
         END""",
-        "http_status": f"CASE WHEN {err} THEN j.error.code WHEN {gen} THEN pr.status END",
-        "error_code": f"CASE WHEN {err} THEN j.error.code END",
+        "http_status": f"CASE WHEN {err} THEN j.error.code WHEN {gen} THEN pr.status "
+        f"WHEN {chat} THEN j.choices[1].error.code END",
+        "error_code": f"CASE WHEN {err} THEN j.error.code WHEN {chat} THEN j.choices[1].error.code END",
         "error_class": "NULL",
         "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
         f"WHEN {gen} AND {final} THEN {d}.finish_reason END",
