@@ -74,6 +74,8 @@ KEEP_KEYS = (
             "gen_ai.response.id",
             "gen_ai.response.finish_reasons",
             "error.type",
+            "trace_id",
+            "server.address",
         }
     )
 ) - USER_KEYS

@@ -14,6 +14,21 @@ ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
 
 
+def json_object(line: str) -> dict[str, Any] | None:
+    """The line as a JSON object, else None (for the sniff functions, which run in Python on a few lines)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def has_keys(line: str, keys: frozenset[str]) -> bool:
+    """The line is a JSON object with all of `keys` at the top level."""
+    obj = json_object(line)
+    return obj is not None and obj.keys() >= keys
+
+
 def structure(spec: dict[str, Any]) -> str:
     """A `from_json` structure literal: every leaf is read as VARCHAR (numbers keep their text, the shared
     typing casts them) unless given as "JSON"; lists are `[...]`, objects `{...}`."""

@@ -40,8 +40,6 @@ successes, and a failure's tokens are as LiteLLM logged them (0).
 
 from __future__ import annotations
 
-import json
-
 from schemas.adapters import _sql
 
 _SPEC = {
@@ -74,11 +72,7 @@ _SIGNATURE = frozenset({"call_type", "startTime"})
 
 def sniff(line: str) -> bool:
     """A JSON object with `call_type` and `startTime` at the top level (StandardLoggingPayload)."""
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(obj, dict) and obj.keys() >= _SIGNATURE
+    return _sql.has_keys(line, _SIGNATURE)
 
 
 def _first(*exprs: str) -> str:

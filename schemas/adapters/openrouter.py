@@ -35,8 +35,6 @@ were offered.
 
 from __future__ import annotations
 
-import json
-
 from schemas.adapters import _sql
 
 _SPEC = {
@@ -77,11 +75,8 @@ _SPEC = {
 def sniff(line: str) -> bool:
     """A chat completion (`choices` and `created`), an error body (`error` object) or generation stats
     (`data` object with `id` and `created_at` or `provider_name`)."""
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return False
-    if not isinstance(obj, dict):
+    obj = _sql.json_object(line)
+    if obj is None:
         return False
     if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:
         return True

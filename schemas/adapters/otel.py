@@ -41,8 +41,6 @@ separate spans or HTTP child spans), and only the first finish reason of a multi
 
 from __future__ import annotations
 
-import json
-
 from schemas.adapters import _sql
 
 CALL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings")
@@ -81,11 +79,8 @@ def sniff(line: str) -> bool:
     """A JSON object with a `resourceSpans` list at the top level."""
     if '"resourceSpans"' not in line:
         return False
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(obj, dict) and isinstance(obj.get("resourceSpans"), list)
+    obj = _sql.json_object(line)
+    return obj is not None and isinstance(obj.get("resourceSpans"), list)
 
 
 def _has(attributes: str, condition: str) -> str:
