@@ -132,6 +132,25 @@ def test_chat_tool_calls_are_counted_over_all_choices_and_legacy_function_calls(
     assert (stop["tool_calls"], stop["finish_reason"]) == (0, "stop")
 
 
+@pytest.mark.parametrize(
+    ("native", "expected"),
+    [
+        ("tool_use", "tool_calls"),  # Anthropic
+        ("end_turn", "stop"),
+        ("STOP", "stop"),  # Gemini
+        ("MAX_TOKENS", "length"),
+        ("SAFETY", "content_filter"),
+        ("function_call", "tool_calls"),  # OpenAI legacy
+        ("guardrail_intervened", "content_filter"),  # Bedrock
+        ("something_new", "other"),
+    ],
+)
+def test_native_finish_reason_decides_when_openrouter_gives_none(native, expected):
+    choice = {"finish_reason": None, "native_finish_reason": native, "message": {"content": "x"}}
+    row = valid(one("openrouter", chat(choices=[choice])))
+    assert (row["finish_reason"], row["native_finish_reason"]) == (expected, native)
+
+
 def test_chat_without_reasoning_details_reports_null_not_zero():
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     row = valid(one("openrouter", chat(usage=usage)))

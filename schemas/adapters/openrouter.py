@@ -8,8 +8,9 @@ Three shapes, told apart per line (a file may mix them):
   prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens}` (reasoning is part of
   completion_tokens, as in OpenAI's usage). One record, attempt 1; status `error` when the first choice
   finished with `error` or carries an `error` object (a provider error after the response started; its
-  `code` is the HTTP status), else `success`. Tool calls are counted over every
-  choice (`tool_calls` entries, plus one for a legacy `function_call`).
+  `code` is the HTTP status), else `success`. When `finish_reason` is null, the native one is normalized.
+  An OpenAI-compatible chat completion without `provider` is read the same way (provider NULL). Tool calls
+  are counted over every choice (`tool_calls` entries, plus one for a legacy `function_call`).
 * **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
   id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
   otherwise the line is quarantined saying so. `code` is the HTTP status (400, 401, 402, 403, 408, 429, 502,
