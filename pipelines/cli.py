@@ -121,8 +121,9 @@ def _print_outputs(result: Any) -> None:
             continue
         if name == "requests":
             print(
-                f"requests: {meta['lines']:,} lines read = {meta['rows_written']:,} written + "
-                f"{meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined "
+                f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
+                f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "
+                f"{meta['rows_ignored']:,} ignored "
                 f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
                 f"{meta['days_touched']} days touched)"
             )

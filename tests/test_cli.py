@@ -58,7 +58,7 @@ def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b"), "junk"])
     result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "wh"))
     assert result.returncode == 0, result.stderr
-    assert "3 lines read = 2 written + 0 duplicates + 1 quarantined" in result.stdout
+    assert "3 lines read, 3 records = 2 written + 0 duplicates + 1 quarantined + 0 ignored" in result.stdout
     assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
 
 

@@ -18,22 +18,23 @@ class IngestConfig(dg.Config):
     sources: list[str] = []  # noqa: RUF012 - dagster Config copies defaults
     """fsspec URLs (files, folders, globs). Empty: the landing URL."""
     quarantine_warn_ratio: float = 0.05
-    """Warn when more than this share of the lines read is quarantined."""
+    """Warn when more than this share of the records read is quarantined."""
     chunk_mb: int = 128
     """Bytes read per batch; peak memory grows with this, not with the file size."""
 
 
 def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult]:
-    accounted = report.written + report.duplicates + report.quarantined
+    accounted = report.written + report.duplicates + report.quarantined + report.ignored
     unbalanced = [f.url for f in report.files if not f.skipped and not f.balanced]
-    ratio = report.quarantined / report.lines if report.lines else 0.0
+    ratio = report.quarantined / report.records if report.records else 0.0
     return [
         dg.AssetCheckResult(
             check_name="lines_conserved",
-            passed=not unbalanced and accounted == report.lines,
+            passed=not unbalanced and accounted == report.records,
             metadata={
                 "lines_read": report.lines,
-                "written + duplicates + quarantined": accounted,
+                "records": report.records,
+                "written + duplicates + quarantined + ignored": accounted,
                 "unbalanced_files": json.dumps(unbalanced),
             },
         ),
@@ -55,12 +56,13 @@ def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult
             "lines_conserved",
             asset="requests",
             blocking=True,
-            description="Every line read in this run is written, a duplicate, or quarantined.",
+            description="Every line read in this run yielded at least one record, and every record is written, "
+            "a duplicate, quarantined or ignored (a line that holds no record by design, counted with its reason).",
         ),
         dg.AssetCheckSpec(
             "quarantine_ratio",
             asset="requests",
-            description="Share of lines quarantined in this run stays under the configured threshold.",
+            description="Share of records quarantined in this run stays under the configured threshold.",
         ),
     ],
 )
@@ -93,7 +95,10 @@ def requests(
     context.log.info(f"ingest: {summary}")
     return dg.MaterializeResult(
         metadata={
-            **{f"rows_{k}" if k in ("written", "duplicates", "quarantined") else k: v for k, v in summary.items()},
+            **{
+                f"rows_{k}" if k in ("written", "duplicates", "quarantined", "ignored") else k: v
+                for k, v in summary.items()
+            },
             "days": json.dumps(report.days),
             "warehouse": dg.MetadataValue.path(store.uri(REQUESTS)),
             "quarantine": dg.MetadataValue.path(store.uri(QUARANTINE)),

@@ -5,15 +5,19 @@ Two phases, so that a failure leaves the warehouse as it was:
 1. Stage. Each new source file (not in the ledger) is streamed in chunks (a background thread reads the
    next chunk meanwhile); each chunk of lines goes through the format's adapter and the shared transform in
    one DuckDB statement that writes valid records to a local staging folder partitioned by UTC day.
-   Rejected lines go, with their reasons, to a per-file quarantine file, batch by batch.
+   Rejected records go, with their reasons, to a per-file quarantine file, batch by batch; lines that yield
+   no record by design (a CSV header, an OTel export without a GenAI span) are counted as ignored, by reason.
 2. Commit. Duplicates are found on the keys alone, across everything: a staged record whose
    (request_id, attempt) is already stored (on any day) or appeared earlier in the run (earlier file, then
    earlier line) is a duplicate. Each changed day is then rewritten from its stored rows plus its new ones,
    sorted by provider, model, created_at, and replaced atomically. Then each file's quarantine and ledger
    entry are published. A day whose staged records are all duplicates is left untouched.
 
-Every line is counted once: lines = written + duplicates + quarantined, per file and per run; a file whose
-counts do not add up is never marked done.
+A line yields one record or several (an OTel export holds many spans, an OpenRouter generation its failed
+provider attempts), each keeping the line's number. Every record is counted once:
+records = written + duplicates + quarantined + ignored, per file and per run, and every line read must have
+yielded at least one of them (checked per batch: the distinct line numbers staged equal the batch's lines).
+A file whose counts do not add up, or with a line that yielded nothing, is never marked done.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ PARQUET_ROW_GROUP = 122_880
 SCAN_CHUNK_ROWS = 16_384
 DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds the merge's working set)
 REJECTED = "rejected"  # staging partition of rejected rows
+IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
 
 
@@ -61,15 +66,20 @@ class FileReport:
     size: int
     source_format: str | None = None
     lines: int = 0
+    records: int = 0
     written: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    ignored: int = 0
+    uncovered: int = 0  # lines that yielded no row at all (an adapter bug); must stay 0
+    ignored_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
     error: str | None = None
 
     @property
     def balanced(self) -> bool:
-        return self.lines == self.written + self.duplicates + self.quarantined
+        """Every line yielded a row, and every row is written, a duplicate, quarantined or ignored."""
+        return self.uncovered == 0 and self.records == self.written + self.duplicates + self.quarantined + self.ignored
 
 
 @dataclass
@@ -88,6 +98,10 @@ class IngestReport:
         return self.total("lines")
 
     @property
+    def records(self) -> int:
+        return self.total("records")
+
+    @property
     def written(self) -> int:
         return self.total("written")
 
@@ -98,6 +112,10 @@ class IngestReport:
     @property
     def quarantined(self) -> int:
         return self.total("quarantined")
+
+    @property
+    def ignored(self) -> int:
+        return self.total("ignored")
 
     @property
     def skipped_files(self) -> int:
@@ -113,9 +131,11 @@ class IngestReport:
             "files_skipped": self.skipped_files,
             "files_failed": sum(bool(f.error) for f in self.files),
             "lines": self.lines,
+            "records": self.records,
             "written": self.written,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "ignored": self.ignored,
             "days_touched": len(self.days),
             "bytes_written": self.bytes_written,
         }
@@ -167,20 +187,24 @@ class _Stager:
             batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
             for number, batch in enumerate(batches):
                 report.lines += batch.count
+                report.records += len(batch.undecodable)  # one quarantined row per undecodable line
                 rejected = [(n, INVALID_UTF8, raw) for n, raw in batch.undecodable]
                 if adapter is None:
                     rejects.write_all(batch.lines, unknown)
+                    report.records += batch.lines.num_rows
                 else:
-                    rejected += self._transform(batch.lines, adapter, source, index, number)
+                    rejected += self._transform(batch.lines, adapter, source, index, number, report)
                 rejects.write(sorted(rejected))
                 progress(f"{Path(source.url).name}: {report.lines:,} lines")
         report.quarantined = rejects.count
         return quarantine_file if rejects.count else None
 
     def _transform(
-        self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int
+        self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
     ) -> list[tuple[int, str, str]]:
-        """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`."""
+        """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`,
+        lines yielding no record by design under `date=ignored`. Then count the batch's rows (records,
+        ignored by reason, lines covered) into `report` and return its quarantine rows."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_CHUNK_ROWS)))
         try:
@@ -188,9 +212,15 @@ class _Stager:
                 f"""copy (
                     select
                         {RECORD_COLUMNS},
+                        item,
+                        ignored,
                         reason,
                         {index} as _file,
-                        case when reason is null then strftime(created_at, '%Y-%m-%d') else '{REJECTED}' end as date
+                        case
+                            when ignored is not null then '{IGNORED}'
+                            when reason is null then strftime(created_at, '%Y-%m-%d')
+                            else '{REJECTED}'
+                        end as date
                     from ({batch_sql(adapter)})
                 ) to {_sql_string(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
@@ -198,7 +228,39 @@ class _Stager:
             )
         finally:
             self.con.unregister("lines")
+        self._account(lines, index, number, report)
         return self._rejects(lines, index, number)
+
+    def _batch_files(self, index: int, number: int, folder: str | None = None) -> list[str]:
+        """Staged files of batch `number` of file `index`, in one `date=` folder or in all of them."""
+        prefix = f"f{index}_b{number}_"
+        folders = (
+            [f"date={folder}"] if folder else sorted(os.listdir(self.staging)) if os.path.isdir(self.staging) else []
+        )
+        files = []
+        for name in folders:
+            path = os.path.join(self.staging, name)
+            if os.path.isdir(path):
+                files.extend(os.path.join(path, f) for f in sorted(os.listdir(path)) if f.startswith(prefix))
+        return files
+
+    def _account(self, lines: pa.Table, index: int, number: int, report: FileReport) -> None:
+        """Count the batch's staged rows into `report`: records, ignored lines by reason, and lines that
+        yielded no row at all (`uncovered`, which keeps the file from being marked done)."""
+        files = self._batch_files(index, number)
+        records, covered = (
+            self.con.execute("select count(*), count(distinct source_line) from read_parquet(?)", [files]).fetchall()[0]
+            if files
+            else (0, 0)
+        )
+        report.records += records
+        report.uncovered += lines.num_rows - covered
+        if ignored := self._batch_files(index, number, IGNORED):
+            for reason, count in self.con.execute(
+                "select ignored, count(*) from read_parquet(?) group by all order by all", [ignored]
+            ).fetchall():
+                report.ignored += count
+                report.ignored_reasons[reason] = report.ignored_reasons.get(reason, 0) + count
 
     def discard(self, index: int) -> None:
         """Forget everything staged from file `index` (it failed part way)."""
@@ -213,18 +275,16 @@ class _Stager:
                     os.rmdir(path)
 
     def _rejects(self, lines: pa.Table, index: int, number: int) -> list[tuple[int, str, str]]:
-        """(line number, reason, raw line) of the batch's rejected rows, read back from staging."""
-        folder = os.path.join(self.staging, f"date={REJECTED}")
-        prefix = f"f{index}_b{number}_"
-        files = (
-            [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(prefix)]
-            if os.path.isdir(folder)
-            else []
-        )
+        """(line number, reason, raw line) of the batch's rejected records, read back from staging: one row per
+        rejected record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat
+        gpt-4o): ...") when the line holds several."""
+        files = self._batch_files(index, number, REJECTED)
         if not files:
             return []
         found = self.con.execute(
-            "select distinct source_line, reason from read_parquet(?) order by source_line", [files]
+            """select source_line, case when item is null then reason else item || ': ' || reason end
+            from read_parquet(?) order by source_line, item""",
+            [files],
         ).fetchall()
         numbers = lines.column("source_line").to_numpy()
         raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
@@ -238,7 +298,7 @@ def _staged_files(staging: str) -> dict[str, list[str]]:
         return files
     for folder in sorted(os.listdir(staging)):
         day = folder.removeprefix("date=")
-        if folder.startswith("date=") and day != REJECTED:
+        if folder.startswith("date=") and day not in (REJECTED, IGNORED):
             names = sorted(os.listdir(os.path.join(staging, folder)))
             files[day] = [os.path.join(staging, folder, name) for name in names]
     return files
@@ -422,7 +482,9 @@ def ingest(
             except Exception as err:
                 stager.discard(index)
                 file_report.error = f"{type(err).__name__}: {err}".strip().rstrip(":")
-                file_report.lines = file_report.quarantined = 0
+                file_report.lines = file_report.records = file_report.quarantined = 0
+                file_report.ignored = file_report.uncovered = 0
+                file_report.ignored_reasons = {}
                 progress(f"cannot read {source.url}: {file_report.error}")
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
@@ -475,8 +537,9 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
     """
     if not file_report.balanced:
         raise RuntimeError(
-            f"{file_report.url}: {file_report.lines} lines read but {file_report.written} written + "
-            f"{file_report.duplicates} duplicates + {file_report.quarantined} quarantined; not marking it done"
+            f"{file_report.url}: {file_report.lines} lines read ({file_report.uncovered} yielded no record), "
+            f"{file_report.records} records but {file_report.written} written + {file_report.duplicates} duplicates "
+            f"+ {file_report.quarantined} quarantined + {file_report.ignored} ignored; not marking it done"
         )
     if quarantine_file:
         warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))

@@ -74,6 +74,8 @@ KEEP_KEYS = (
             "gen_ai.response.id",
             "gen_ai.response.finish_reasons",
             "error.type",
+            "trace_id",
+            "server.address",
         }
     )
 ) - USER_KEYS
@@ -206,14 +208,19 @@ class Writer:
 
 
 def rows(source_uri: str, source_format: str | None, rejected: list[tuple[int, str, str]]) -> pa.Table:
-    """Quarantine table from (line number, reason, raw line) triples."""
+    """Quarantine table from (line number, reason, raw line) triples; a line several records of which were
+    rejected (spans of one OTLP export) is redacted once."""
+    redacted: dict[int, str] = {}
+    for n, _, raw in rejected:
+        if n not in redacted:
+            redacted[n] = redact(raw)
     return pa.table(
         {
             "source_uri": [source_uri] * len(rejected),
             "source_line": [n for n, _, _ in rejected],
             "source_format": [source_format] * len(rejected),
             "reason": [reason for _, reason, _ in rejected],
-            "raw": [redact(raw) for _, _, raw in rejected],
+            "raw": [redacted[n] for n, _, _ in rejected],
         },
         schema=SCHEMA,
     )

@@ -1,8 +1,10 @@
 """The bulk transform of one batch of lines: adapter -> typing -> normalization -> validation.
 
 One DuckDB statement turns a batch of raw lines into canonical records, each with `reason` (NULL when the
-record is valid, else every rule it breaks, joined by '; '). Every rule comes from `schemas.record` through
-`schemas.bulk`; the reference mappings from `schemas.normalize`.
+record is valid, else every rule it breaks, joined by '; '). A line may yield several records (an OTel export
+of many spans); each keeps the line's `source_line` and the adapter's `item` label, and a line that yields no
+record by design keeps one row whose `ignored` says why (its `reason` is NULL). Every rule comes from
+`schemas.record` through `schemas.bulk`; the reference mappings from `schemas.normalize`.
 """
 
 from __future__ import annotations
@@ -53,17 +55,19 @@ def _checks() -> list[str]:
 
 @cache
 def batch_sql(adapter: Adapter) -> str:
-    """The statement mapping `lines` to canonical columns plus `reason`.
+    """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`.
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
-    raw_columns = ", ".join(f"adapter.{c} AS r_{c}" for c in INPUT_COLUMNS)
+    raw_columns = ", ".join(f"adapter.{c}::VARCHAR AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
     typed = ",\n        ".join(_typed_columns())
     record_columns = ",\n    ".join(_final_expr(spec.name) for spec in field_specs())
     return f"""
 with adapted as (
     select
         adapter.source_line,
+        adapter.item,
+        adapter.ignored,
         adapter.reject,
         {raw_columns}
     from ({adapter.select_sql}) as adapter
@@ -97,7 +101,9 @@ normalized as (
             fn.finish_reason,
             case when c.native_finish_reason is not null then 'other' end
         ) as finish_reason,
-        gl_error_class(c.status, c.http_status, c.error_code, ec.error_class, c.r_error_class) as error_class,
+        gl_error_class(
+            c.status, c.http_status, c.error_code, coalesce(ec.error_class, eq.error_class), c.r_error_class
+        ) as error_class,
         u.user_hash
     from checked as c
     left join users as u on u.r_user_key = c.r_user_key
@@ -105,11 +111,15 @@ normalized as (
     left join ref_finish_reasons as fo on fo.native = lower(trim(c.r_finish_reason))
     left join ref_finish_reasons as fn on fn.native = lower(trim(c.native_finish_reason))
     left join ref_error_codes as ec on ec.code = lower(trim(c.error_code))
+    -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
+    left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(c.error_code), '[^.]+$'))
 )
 select
     source_line,
     {record_columns},
-    coalesce(field_reason, {reasons_expr(cross_field_checks())}) as reason
+    item,
+    ignored,
+    case when ignored is null then coalesce(field_reason, {reasons_expr(cross_field_checks())}) end as reason
 from normalized
 """
 

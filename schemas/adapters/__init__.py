@@ -1,10 +1,26 @@
 """Adapters map one log format onto the canonical record's columns, in bulk, inside DuckDB.
 
-An adapter is a SELECT over the relation `lines(source_line BIGINT, raw VARCHAR)` (one row per input line)
-that returns `source_line`, `reject` (a reason when the line cannot be read at all, else NULL) and every
-column of `INPUT_COLUMNS` (text or typed; NULL where the format does not carry it). Typing, validation,
-normalization and key hashing are shared by all formats (`pipelines.lib.transform`), so a new format is one
-module here plus its tests, and nothing downstream changes.
+An adapter is a SELECT over the relation `lines(source_line BIGINT, raw VARCHAR)` (one row per input line,
+`raw` keeping its line terminator) that returns `source_line`, `item`, `ignored`, `reject` and every column
+of `INPUT_COLUMNS` (text or typed, read as text by the shared typing; NULL where the format does not carry
+it). The bound parameter `$source_uri` may be used (keys of keyless traces). The rules:
+
+* At least one row per input line, each with that line's `source_line`: a line that holds several records
+  (an OTLP export of many spans, an OpenRouter generation with failed provider attempts) returns one row per
+  record, and `item` names which part of the line each row is ("span 3 (chat gpt-4o)", "attempt 1 of 2
+  (OpenAI)"; NULL for one-record lines), so that a quarantined record says where it came from.
+* A line that cannot be read (not JSON, wrong shape) returns one row with `reject` set to the reason.
+* A line that holds no record by design (a CSV header, an OTLP export without a GenAI model-call span)
+  returns one row with `ignored` set to why; it is counted as ignored (by reason, in the ledger), neither
+  written nor quarantined.
+* Read only the fields mapped, never prompt or completion text; one JSON parse per line (`from_json` into a
+  structure of just those fields, see `_sql.py`).
+
+The ingest checks that the distinct `source_line`s returned cover the batch, and that every row is written,
+a duplicate, quarantined or ignored (records = written + duplicates + quarantined + ignored); a file that
+breaks either is not marked done. Records are keyed on (request_id, attempt) whatever line they come from.
+Typing, validation, normalization and key hashing are shared by all formats (`pipelines.lib.transform`), so
+a new format is one module here plus its tests, and nothing downstream changes.
 """
 
 from __future__ import annotations
@@ -13,7 +29,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from schemas.adapters import canonical
+from schemas.adapters import canonical, litellm, openrouter, otel, workload
 
 #: Columns every adapter returns. `user_key` is the raw end-user id (hashed, never stored); `provider`,
 #: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields.
@@ -60,6 +76,19 @@ ADAPTERS: tuple[Adapter, ...] = (
         name="canonical",
         sniff=canonical.sniff,
         select_sql=canonical.select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(name="openrouter", sniff=openrouter.sniff, select_sql=openrouter.select_sql(INPUT_COLUMNS)),
+    Adapter(name="litellm", sniff=litellm.sniff, select_sql=litellm.select_sql(INPUT_COLUMNS)),
+    Adapter(name="otel", sniff=otel.sniff, select_sql=otel.select_sql(INPUT_COLUMNS)),
+    Adapter(
+        name="azure-llm-trace",
+        sniff=workload.sniff_azure,
+        select_sql=workload.azure_select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(
+        name="mooncake-trace",
+        sniff=workload.sniff_mooncake,
+        select_sql=workload.mooncake_select_sql(INPUT_COLUMNS),
     ),
 )
 

@@ -54,6 +54,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
     return f"""
 select
     source_line,
+    NULL::VARCHAR as item,
+    NULL::VARCHAR as ignored,
     case
         when v is null then 'not JSON'
         when not (starts_with(raw, '{{') or starts_with(ltrim(raw), '{{')) then 'not a JSON object'

@@ -1,0 +1,93 @@
+"""SQL fragments the adapters share: one-parse JSON reading, time conversions, line labels.
+
+Times are produced as ISO 8601 text (UTC, 'Z'), so that a value that does not convert reaches the shared
+validation as the raw text and is quarantined with it in the reason ("created_at is not an ISO 8601
+timestamp ('abc')") instead of as a bare "created_at missing".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """The line as a JSON object, else None (for the sniff functions, which run in Python on a few lines)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def has_keys(line: str, keys: frozenset[str]) -> bool:
+    """The line is a JSON object with all of `keys` at the top level."""
+    obj = json_object(line)
+    return obj is not None and obj.keys() >= keys
+
+
+def structure(spec: dict[str, Any]) -> str:
+    """A `from_json` structure literal: every leaf is read as VARCHAR (numbers keep their text, the shared
+    typing casts them) unless given as "JSON"; lists are `[...]`, objects `{...}`."""
+    return "'" + json.dumps(spec, separators=(",", ":")).replace("'", "''") + "'"
+
+
+def parse(raw: str, spec: dict[str, Any]) -> str:
+    """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON)."""
+    return f"try(from_json({raw}, {structure(spec)}))"
+
+
+def is_object(raw: str) -> str:
+    """The line's first non-blank character opens a JSON object."""
+    return f"starts_with(ltrim({raw}, {WHITESPACE}), '{{')"
+
+
+def epoch_seconds(expr: str) -> str:
+    """Epoch seconds (integer or fractional text) as ISO text; text that is no number passes through."""
+    return f"coalesce(strftime(try(to_timestamp(try_cast({expr} AS DOUBLE))), '{ISO}'), {expr})"
+
+
+def unix_nanos(expr: str) -> str:
+    """Unix nanoseconds (OTLP `startTimeUnixNano`, a decimal string) as ISO text; anything else passes through."""
+    return f"coalesce(strftime(try(make_timestamp(try_cast({expr} AS BIGINT) // 1000)), '{ISO}'), {expr})"
+
+
+def offset_ms(expr: str, anchor_us: int) -> str:
+    """A millisecond offset from the anchor (epoch microseconds) as ISO text; anything else passes through."""
+    micros = f"try_cast(round(try_cast({expr} AS DOUBLE) * 1000) AS BIGINT)"
+    return f"coalesce(strftime(try(make_timestamp({anchor_us} + {micros})), '{ISO}'), {expr})"
+
+
+def file_name() -> str:
+    """The source file's name (last path segment of the bound `$source_uri`), for keys of keyless traces."""
+    return "regexp_extract($source_uri, '[^/]+$')"
+
+
+def count_tool_calls(choices: str) -> str:
+    """Tool calls across OpenAI-style `choices` (each `message.tool_calls` list, plus 1 for a legacy
+    `message.function_call`); NULL when there are no choices."""
+    return (
+        f"list_sum(list_transform({choices}, lambda c: coalesce(len(c.message.tool_calls), 0)"
+        " + CASE WHEN c.message.function_call IS NOT NULL THEN 1 ELSE 0 END))"
+    )
+
+
+#: The part of an OpenAI-style chat completion the adapters read (never the message text).
+CHOICES = [
+    {
+        "finish_reason": "VARCHAR",
+        "native_finish_reason": "VARCHAR",
+        "message": {"tool_calls": ["JSON"], "function_call": "JSON"},
+        "error": {"code": "VARCHAR"},
+    }
+]
+USAGE = {
+    "prompt_tokens": "VARCHAR",
+    "completion_tokens": "VARCHAR",
+    "cost": "VARCHAR",
+    "prompt_tokens_details": {"cached_tokens": "VARCHAR"},
+    "completion_tokens_details": {"reasoning_tokens": "VARCHAR"},
+}

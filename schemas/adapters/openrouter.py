@@ -1,0 +1,184 @@
+"""OpenRouter: chat-completion responses, error bodies and generation stats, one JSON object per line.
+
+Three shapes, told apart per line (a file may mix them):
+
+* **Chat completion** (the body of `POST /api/v1/chat/completions`): `id` (gen-...), `created` (epoch
+  seconds), `model`, `provider`, `choices[].finish_reason` (OpenRouter's normalized value) and
+  `.native_finish_reason`, `choices[].message.tool_calls`, `usage.{prompt_tokens, completion_tokens, cost,
+  prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens}` (reasoning is part of
+  completion_tokens, as in OpenAI's usage). One record, attempt 1; status `error` when the first choice
+  finished with `error` or carries an `error` object (a provider error after the response started; its
+  `code` is the HTTP status), else `success`. When `finish_reason` is null, the native one is normalized.
+  An OpenAI-compatible chat completion without `provider` is read the same way (provider NULL). Tool calls
+  are counted over every choice (`tool_calls` entries, plus one for a legacy `function_call`).
+* **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
+  id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
+  otherwise the line is quarantined saying so. `code` is the HTTP status (400, 401, 402, 403, 408, 429, 502,
+  503, ...) and is kept as error_code too; `message` is never read.
+* **Generation stats** as `GET /api/v1/generation?id=...` returns them, `{"data": {...}}`: `id`,
+  `created_at` (ISO 8601), `model`, `provider_name`, `app_id`, `external_user` (hashed), `streamed`,
+  `cancelled`, `finish_reason`, `native_finish_reason`, `latency` (total, ms), `native_tokens_*` (the
+  provider's own counts, preferred) or `tokens_*` (OpenRouter's normalized counts), `total_cost`,
+  `provider_responses[{provider_name, status, latency, model_permaslug, ...}]`. With n provider responses
+  the line yields n records of request `id`: entries 1..n-1 are the attempts OpenRouter moved on from
+  (status `error` by definition, `http_status` = their status, their latency and provider), entry n is the
+  generation itself (attempt n, with the tokens, cost and finish reason; `cancelled` -> status cancelled;
+  a finish reason `error` or a last provider status >= 400 -> error). Without provider responses: one record,
+  attempt 1. Every attempt carries the generation's `created_at` (per-attempt start times are not logged).
+
+What OpenRouter's logs cannot express here: chat completions carry no latency, streaming flag, end user or
+attempt history (a chat completion is stored as attempt 1; do not ingest chat completions and generation
+stats of the same generations, their keys would collide); generation stats carry no tool-call count (the
+finish reason `tool_calls` still says a tool call ended the generation) and no time to first token;
+failed attempts carry no tokens, cost or error code beyond their HTTP status; no shape says how many tools
+were offered.
+"""
+
+from __future__ import annotations
+
+from schemas.adapters import _sql
+
+_SPEC = {
+    "id": "VARCHAR",
+    "object": "VARCHAR",
+    "created": "VARCHAR",
+    "model": "VARCHAR",
+    "provider": "VARCHAR",
+    "choices": _sql.CHOICES,
+    "usage": _sql.USAGE,
+    "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
+    "data": {
+        "id": "VARCHAR",
+        "created_at": "VARCHAR",
+        "model": "VARCHAR",
+        "provider_name": "VARCHAR",
+        "app_id": "VARCHAR",
+        "external_user": "VARCHAR",
+        "streamed": "VARCHAR",
+        "cancelled": "VARCHAR",
+        "finish_reason": "VARCHAR",
+        "native_finish_reason": "VARCHAR",
+        "latency": "VARCHAR",
+        "tokens_prompt": "VARCHAR",
+        "tokens_completion": "VARCHAR",
+        "native_tokens_prompt": "VARCHAR",
+        "native_tokens_completion": "VARCHAR",
+        "native_tokens_reasoning": "VARCHAR",
+        "native_tokens_cached": "VARCHAR",
+        "total_cost": "VARCHAR",
+        "provider_responses": [
+            {"provider_name": "VARCHAR", "status": "VARCHAR", "latency": "VARCHAR", "model_permaslug": "VARCHAR"}
+        ],
+    },
+}
+
+
+def sniff(line: str) -> bool:
+    """A chat completion (`choices` and `created`), an error body (`error` object) or generation stats
+    (`data` object with `id` and `created_at` or `provider_name`)."""
+    obj = _sql.json_object(line)
+    if obj is None:
+        return False
+    if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:
+        return True
+    if isinstance(obj.get("error"), dict) and len(obj) <= 4:
+        return True
+    data = obj.get("data")
+    return isinstance(data, dict) and "id" in data and ("created_at" in data or "provider_name" in data)
+
+
+def select_sql(columns: tuple[str, ...]) -> str:
+    """SELECT over `lines`: one JSON parse per line; a generation line unnests into its attempts."""
+    d = "j.data"
+    final = "k = n"
+    chat = "shape = 'chat'"
+    gen = "shape = 'generation'"
+    err = "shape = 'error'"
+    status_code = "try_cast(pr.status AS INTEGER)"
+    exprs = {
+        "request_id": f"CASE WHEN {gen} THEN {d}.id ELSE j.id END",
+        "attempt": "k",
+        "created_at": f"CASE WHEN {gen} THEN {d}.created_at ELSE {_sql.epoch_seconds('j.created')} END",
+        "app_id": f"{d}.app_id",
+        "user_key": f"{d}.external_user",
+        "model_requested": "NULL",
+        "model": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN {d}.model "
+        f"ELSE coalesce(pr.model_permaslug, {d}.model) END ELSE j.model END",
+        "provider": "NULL",
+        "provider_native": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.provider_name, pr.provider_name) "
+        f"ELSE pr.provider_name END WHEN {err} THEN j.error.metadata.provider_name ELSE j.provider END",
+        "status": f"""CASE
+            WHEN {err} THEN 'error'
+            WHEN {chat} THEN CASE
+                WHEN j.choices[1].finish_reason = 'error' OR j.choices[1].error IS NOT NULL THEN 'error'
+                ELSE 'success'
+            END
+            WHEN NOT {final} THEN 'error'
+            WHEN lower({d}.cancelled) = 'true' THEN 'cancelled'
+            WHEN {d}.finish_reason = 'error' OR {status_code} >= 400 THEN 'error'
+            ELSE 'success'
+        END""",
+        "http_status": f"CASE WHEN {err} THEN j.error.code WHEN {gen} THEN pr.status "
+        f"WHEN {chat} THEN j.choices[1].error.code END",
+        "error_code": f"CASE WHEN {err} THEN j.error.code WHEN {chat} THEN j.choices[1].error.code END",
+        "error_class": "NULL",
+        "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
+        f"WHEN {gen} AND {final} THEN {d}.finish_reason END",
+        "native_finish_reason": f"CASE WHEN {chat} THEN j.choices[1].native_finish_reason "
+        f"WHEN {gen} AND {final} THEN {d}.native_finish_reason END",
+        "prompt_tokens": f"CASE WHEN {chat} THEN j.usage.prompt_tokens "
+        f"WHEN {gen} AND {final} THEN coalesce({d}.native_tokens_prompt, {d}.tokens_prompt) END",
+        "completion_tokens": f"CASE WHEN {chat} THEN j.usage.completion_tokens "
+        f"WHEN {gen} AND {final} THEN coalesce({d}.native_tokens_completion, {d}.tokens_completion) END",
+        "reasoning_tokens": f"CASE WHEN {chat} THEN j.usage.completion_tokens_details.reasoning_tokens "
+        f"WHEN {gen} AND {final} THEN {d}.native_tokens_reasoning END",
+        "cached_prompt_tokens": f"CASE WHEN {chat} THEN j.usage.prompt_tokens_details.cached_tokens "
+        f"WHEN {gen} AND {final} THEN {d}.native_tokens_cached END",
+        "tool_calls": f"CASE WHEN {chat} THEN {_sql.count_tool_calls('j.choices')} END",
+        "tools_offered": "NULL",
+        "latency_ms": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.latency, pr.latency) "
+        "ELSE pr.latency END END",
+        "ttft_ms": "NULL",
+        "streamed": f"{d}.streamed",
+        "cost_usd": f"CASE WHEN {chat} THEN j.usage.cost WHEN {gen} AND {final} THEN {d}.total_cost END",
+    }
+    columns_sql = ",\n    ".join(f"{exprs[c]} AS {c}" for c in columns)
+    return f"""
+select
+    source_line,
+    CASE WHEN n > 1 THEN format('attempt {{}} of {{}} ({{}})', k, n, coalesce(pr.provider_name, '?')) END AS item,
+    NULL::VARCHAR AS ignored,
+    CASE
+        WHEN j IS NULL THEN 'not JSON'
+        WHEN NOT {_sql.is_object("raw")} THEN 'not a JSON object'
+        WHEN shape IS NULL THEN 'not an OpenRouter chat completion, error body or generation stats object'
+        WHEN {err} AND (j.id IS NULL OR j.created IS NULL)
+            THEN 'OpenRouter error body without id and created: nothing to key it on (store them with the error)'
+    END AS reject,
+    {columns_sql}
+from (
+    select *, {d}.provider_responses[k] AS pr
+    from (
+        select
+            source_line,
+            raw,
+            j,
+            shape,
+            n,
+            unnest(generate_series(1, n)) AS k
+        from (
+            select
+                source_line,
+                raw,
+                j,
+                CASE
+                    WHEN j.data IS NOT NULL THEN 'generation'
+                    WHEN j.choices IS NOT NULL THEN 'chat'
+                    WHEN j.error IS NOT NULL THEN 'error'
+                END AS shape,
+                greatest(coalesce(len(j.data.provider_responses), 0), 1) AS n
+            from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+        )
+    )
+)
+"""

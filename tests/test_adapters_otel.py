@@ -1,0 +1,260 @@
+"""OpenTelemetry GenAI adapter: OTLP/JSON trace exports, one ExportTraceServiceRequest per line.
+
+The envelope follows opentelemetry-proto `examples/trace.json` (resourceSpans -> resource.attributes,
+scopeSpans -> scope, spans with hex ids, `startTimeUnixNano` written as a JSON number there) and the JSON
+Protobuf Encoding of `docs/specification.md` (64-bit integers as decimal strings, `intValue` as a string,
+`arrayValue.values`, enum `status.code` as an integer). GenAI attribute names and values come from
+semantic-conventions-genai `model/gen-ai/registry.yaml` (`gen_ai.provider.name` members such as `openai`,
+`aws.bedrock`, `gcp.vertex_ai`, `azure.ai.openai`; `gen_ai.usage.reasoning.output_tokens`,
+`gen_ai.usage.cache_read.input_tokens`; operation names `chat`, `execute_tool`, `invoke_agent`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schemas.adapters import otel
+from tests.adapter_support import adapt, one, valid
+
+TRACE = "5b8efff798038103d269b633813fc60c"
+START = 1748779200000000000  # 2025-06-01T12:00:00Z
+
+
+def attr(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}  # int64 as a decimal string
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
+    if isinstance(value, list):
+        return {"key": key, "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}}}
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def span(span_id: str, attributes: dict[str, Any], status: dict[str, Any] | None = None, **over: Any) -> dict:
+    body = {
+        "traceId": TRACE,
+        "spanId": span_id,
+        "parentSpanId": "eee19b7ec3c1b173",
+        "name": "chat gpt-4o",
+        "kind": 3,
+        "startTimeUnixNano": str(START),
+        "endTimeUnixNano": str(START + 2_400_000_000),
+        "attributes": [attr(k, v) for k, v in attributes.items()],
+        "events": [{"timeUnixNano": str(START + 1), "name": "gen_ai.client.inference.operation.details"}],
+        "status": status or {},
+    }
+    body.update(over)
+    return body
+
+
+def export(*spans: dict[str, Any], service: str = "travel-agent") -> dict[str, Any]:
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [attr("service.name", service), attr("telemetry.sdk.language", "python")]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "opentelemetry.instrumentation.openai_v2", "version": "2.1b0"},
+                        "spans": list(spans),
+                    }
+                ],
+            }
+        ]
+    }
+
+
+CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.response.model": "gpt-4o-2024-08-06",
+    "gen_ai.response.id": "chatcmpl-AEGz4hSR1xqFbEHS7qfQOmUN7ay9D",
+    "gen_ai.response.finish_reasons": ["tool_call"],
+    "gen_ai.usage.input_tokens": 1200,
+    "gen_ai.usage.output_tokens": 300,
+    "gen_ai.usage.reasoning.output_tokens": 120,
+    "gen_ai.usage.cache_read.input_tokens": 200,
+    "gen_ai.request.stream": True,
+    "gen_ai.response.time_to_first_chunk": 0.45,
+    "server.address": "api.openai.com",
+    "server.port": 443,
+}
+
+
+def test_chat_span_maps_every_field():
+    row = valid(one("otel", export(span("eee19b7ec3c1b174", CHAT))))
+    assert (row["request_id"], row["attempt"]) == (f"{TRACE}/eee19b7ec3c1b174", 1)
+    assert row["created_at"] == datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    assert (row["latency_ms"], row["ttft_ms"]) == (2400.0, 450.0)
+    assert row["app_id"] == "travel-agent"
+    assert (row["model_requested"], row["model"]) == ("gpt-4o", "gpt-4o-2024-08-06")
+    assert (row["provider"], row["provider_native"], row["status"], row["error_class"]) == (
+        "openai",
+        "openai",
+        "success",
+        "none",
+    )
+    assert (row["finish_reason"], row["native_finish_reason"]) == ("tool_calls", "tool_call")
+    assert (row["prompt_tokens"], row["completion_tokens"], row["reasoning_tokens"], row["cached_prompt_tokens"]) == (
+        1200,
+        300,
+        120,
+        200,
+    )
+    assert row["streamed"] is True
+    assert (row["cost_usd"], row["tool_calls"], row["tools_offered"]) == (None, None, None)  # not in spans
+    assert row["item"] == "span 1 (chat gpt-4o)"
+
+
+def test_one_line_many_spans_only_model_calls_are_records():
+    agent = span("a0", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}, name="invoke_agent")
+    first = span("a1", CHAT)
+    tool = span("a2", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"})
+    http = span("a3", {"http.request.method": "POST", "url.full": "https://api.openai.com/v1/chat/completions"})
+    second = span("a4", dict(CHAT, **{"gen_ai.response.finish_reasons": ["stop"]}))
+    rows = adapt("otel", export(agent, first, tool, http, second))
+    assert [(r["source_line"], r["request_id"].split("/")[1], r["finish_reason"]) for r in rows] == [
+        (1, "a1", "tool_calls"),
+        (1, "a4", "stop"),
+    ]
+    assert [r["item"] for r in rows] == ["span 2 (chat gpt-4o)", "span 5 (chat gpt-4o)"]
+
+
+def test_export_without_a_model_call_is_ignored_with_its_reason():
+    tool = span("b1", {"gen_ai.operation.name": "execute_tool"})
+    http = span("b2", {"http.request.method": "GET"})
+    [row] = adapt("otel", export(tool, http))
+    assert (row["ignored"], row["reason"]) == ("no GenAI model-call span among 2 span(s)", None)
+    [empty] = adapt("otel", {"resourceSpans": []})
+    assert empty["ignored"] == "no GenAI model-call span among 0 span(s)"
+
+
+@pytest.mark.parametrize(
+    ("native", "provider"),
+    [
+        ("aws.bedrock", "amazon-bedrock"),
+        ("gcp.vertex_ai", "google-vertex"),
+        ("gcp.gemini", "google-ai-studio"),
+        ("azure.ai.openai", "azure"),
+        ("anthropic", "anthropic"),
+        ("x_ai", "xai"),
+        ("mistral_ai", "mistral"),
+        ("moonshot_ai", "moonshotai"),
+        ("ibm.watsonx.ai", "ibm-watsonx"),
+    ],
+)
+def test_provider_names_of_the_registry(native, provider):
+    assert valid(one("otel", export(span("c1", dict(CHAT, **{"gen_ai.provider.name": native})))))["provider"] == (
+        provider
+    )
+
+
+def test_older_instrumentations_gen_ai_system_and_old_token_names():
+    old = {
+        "gen_ai.system": "anthropic",
+        "gen_ai.request.model": "claude-3-5-sonnet-20241022",
+        "gen_ai.usage.prompt_tokens": 50,
+        "gen_ai.usage.completion_tokens": 20,
+        "gen_ai.response.finish_reasons": ["end_turn"],
+    }
+    row = valid(one("otel", export(span("d1", old))))
+    assert (row["provider"], row["prompt_tokens"], row["completion_tokens"], row["finish_reason"]) == (
+        "anthropic",
+        50,
+        20,
+        "stop",
+    )
+
+
+@pytest.mark.parametrize("code", [2, "2", "STATUS_CODE_ERROR"])
+def test_error_spans_in_every_status_encoding(code):
+    failed = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "aws.bedrock",
+        "gen_ai.request.model": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "error.type": "ThrottlingException",
+    }
+    row = valid(one("otel", export(span("e1", failed, status={"code": code, "message": "Too many requests"}))))
+    assert (row["status"], row["error_code"], row["error_class"], row["finish_reason"]) == (
+        "error",
+        "ThrottlingException",
+        "rate_limit",
+        None,
+    )
+
+
+def test_http_status_and_qualified_exception_names():
+    failed = dict(CHAT, **{"error.type": "openai.BadRequestError"})
+    row = valid(one("otel", export(span("f1", failed, status={"code": 2}))))
+    assert row["error_class"] == "client_error"  # by the exception's last name
+    with_status = dict(failed, **{"http.response.status_code": 503})
+    assert valid(one("otel", export(span("f2", with_status, status={"code": 2}))))["error_class"] == "server_error"
+    ok = valid(one("otel", export(span("f3", CHAT, status={"code": 1}))))
+    assert ok["status"] == "success"
+
+
+def test_integer_encodings_numbers_and_strings_both_read():
+    numeric = span("g1", CHAT, startTimeUnixNano=START, endTimeUnixNano=START + 10**9)  # JSON numbers
+    numeric["attributes"] = [
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 520}},  # a number, not the spec's string
+        *[a for a in numeric["attributes"] if a["key"] != "gen_ai.usage.input_tokens"],
+    ]
+    row = valid(one("otel", export(numeric)))
+    assert (row["prompt_tokens"], row["latency_ms"], row["created_at"]) == (
+        520,
+        1000.0,
+        datetime(2025, 6, 1, 12, tzinfo=UTC),
+    )
+
+
+def test_several_resources_and_scopes_number_spans_across_the_line():
+    line = {
+        "resourceSpans": [
+            export(span("h1", CHAT), service="svc-a")["resourceSpans"][0],
+            {
+                "resource": {"attributes": [attr("service.name", "svc-b")]},
+                "scopeSpans": [{"spans": [span("h2", {"db.system": "redis"})]}, {"spans": [span("h3", CHAT)]}],
+            },
+        ]
+    }
+    rows = adapt("otel", line)
+    assert [(r["app_id"], r["item"]) for r in rows] == [
+        ("svc-a", "span 1 (chat gpt-4o)"),
+        ("svc-b", "span 3 (chat gpt-4o)"),
+    ]
+
+
+def test_bad_spans_are_rejected_one_by_one_and_name_their_span():
+    good = span("i1", CHAT)
+    no_time = span("i2", CHAT, startTimeUnixNano=None)
+    too_many = span("i3", dict(CHAT, **{"gen_ai.usage.reasoning.output_tokens": 999}))
+    rows = adapt("otel", export(good, no_time, too_many))
+    assert [(r["item"], r["reason"]) for r in rows] == [
+        ("span 1 (chat gpt-4o)", None),
+        ("span 2 (chat gpt-4o)", "created_at missing"),
+        ("span 3 (chat gpt-4o)", "reasoning_tokens (999) exceeds completion_tokens (300)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "not a JSON object"),
+        ({"resourceLogs": []}, "not an OTLP/JSON trace export (no resourceSpans)"),
+    ],
+)
+def test_unreadable_lines_are_rejected(line, reason):
+    assert one("otel", line)["reason"] == reason
+
+
+def test_sniff():
+    assert otel.sniff(json.dumps(export(span("j1", CHAT))))
+    assert not otel.sniff('{"resourceLogs": []}')
+    assert not otel.sniff('{"request_id": "r", "created_at": "x"}')
