@@ -16,8 +16,12 @@ Materializations:
   model's SQL, its macros, its seeds or its parameters rebuilds it whole; a full rebuild and an incremental
   one give the same rows (a test holds them to it).
 
-Model state lives in the database next to the tables (`_gl_builds`, `_gl_build_days`), so a build is a
-transaction: a crash leaves the previous tables and state.
+A `table` is rebuilt only when its SQL, macros, seeds or parameters changed or one of its inputs was rebuilt
+since (each build of a model gets a new version; the `requests` input is the set of partition fingerprints),
+so a build with nothing new costs almost nothing.
+
+Model state lives in the database next to the tables (`_gl_models`, `_gl_model_days`), and each model is
+built in one transaction: a crash leaves the previous tables and state.
 """
 
 from __future__ import annotations
@@ -75,10 +79,11 @@ class Model:
 
 
 def parse_model(path: Path) -> Model:
-    """Read one model file: the header comment, then the SELECT."""
-    text = path.read_text()
-    header = [line[2:].strip() for line in text.splitlines() if line.startswith("--")]
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
+    """Read one model file: the header (the leading comment block), then the SELECT."""
+    lines = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("--")), len(lines))
+    header = [line[2:].strip() for line in lines[:start] if line.startswith("--")]
+    body = "\n".join(lines[start:]).strip()
     if not header or not header[0].startswith(f"{path.stem}:"):
         raise ModelError(f"{path}: the header must start with '-- {path.stem}: <what it is>'")
     description, fields, columns = _header_fields(header, path)
@@ -326,9 +331,10 @@ def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehou
     )
     con.execute(project.macro_text())
     con.execute(
-        "create table if not exists _gl_builds (model varchar primary key, build_hash varchar, built_at timestamp)"
+        "create table if not exists _gl_models (model varchar primary key, build_hash varchar, inputs varchar, "
+        "version varchar, built_at timestamp)"
     )
-    con.execute("create table if not exists _gl_build_days (model varchar, day date, fingerprint varchar)")
+    con.execute("create table if not exists _gl_model_days (model varchar, day date, fingerprint varchar)")
     for name, value in params.variables().items():
         con.execute(f"set variable {name} = ?", [value])
     for name in ("gl_from", "gl_to"):
@@ -380,6 +386,8 @@ def build_seed(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> BuildRe
             [str(path)],
         )
     rows = con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    # the version is the content: reloading an unchanged seed does not make its readers rebuild
+    _record_model(con, name, "", "", hashlib.sha256(path.read_bytes()).hexdigest())
     return BuildResult(name, "table", rows)
 
 
@@ -399,8 +407,7 @@ def build_model(
             con.execute(f"create or replace view {name} as {model.sql}")
             result = BuildResult(name, "view", 0)
         elif model.materialized == "table":
-            con.execute(f"create or replace table {name} as {model.sql}")
-            result = BuildResult(name, "table", _rows(con, name))
+            result = _build_table(con, project, model, warehouse, full_refresh)
         else:
             result = _build_incremental(con, project, model, warehouse, full_refresh)
         _check_columns(con, model)
@@ -467,8 +474,41 @@ def _input_days(con: duckdb.DuckDBPyConnection, project: Project, model: Model, 
 
 
 def _recorded_days(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
-    rows = con.execute("select strftime(day, '%Y-%m-%d'), fingerprint from _gl_build_days where model = ?", [name])
+    rows = con.execute("select strftime(day, '%Y-%m-%d'), fingerprint from _gl_model_days where model = ?", [name])
     return dict(rows.fetchall())
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str, str] | None:
+    """(build_hash, inputs, version) of the model's last build, if it exists and was recorded."""
+    if not con.execute("select 1 from duckdb_tables() where table_name = ?", [name]).fetchall():
+        return None
+    rows = con.execute("select build_hash, inputs, version from _gl_models where model = ?", [name]).fetchall()
+    return rows[0] if rows else None
+
+
+def _input_signature(con: duckdb.DuckDBPyConnection, project: Project, model: Model, warehouse: Warehouse) -> str:
+    """What a table model read: the partition fingerprints and the versions of the models and seeds."""
+    parts = []
+    for dep in sorted(project.sources_of(model.name)):
+        if dep == REQUESTS:
+            parts.append(json.dumps(warehouse.partition_fingerprints()))
+        else:
+            rows = con.execute("select version from _gl_models where model = ?", [dep]).fetchall()
+            parts.append(f"{dep}={rows[0][0] if rows else None}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _build_table(
+    con: duckdb.DuckDBPyConnection, project: Project, model: Model, warehouse: Warehouse, full_refresh: bool
+) -> BuildResult:
+    build_hash = _build_hash(con, project, model)
+    inputs = _input_signature(con, project, model, warehouse)
+    recorded = _recorded(con, model.name)
+    if not full_refresh and recorded and recorded[:2] == (build_hash, inputs):
+        return BuildResult(model.name, "unchanged", _rows(con, model.name))
+    con.execute(f"create or replace table {model.name} as {model.sql}")
+    _record_model(con, model.name, build_hash, inputs)
+    return BuildResult(model.name, "table", _rows(con, model.name))
 
 
 def _build_incremental(
@@ -476,9 +516,8 @@ def _build_incremental(
 ) -> BuildResult:
     build_hash = _build_hash(con, project, model)
     current = _input_days(con, project, model, warehouse)
-    stored = con.execute("select build_hash from _gl_builds where model = ?", [model.name]).fetchall()
-    exists = bool(con.execute("select 1 from duckdb_tables() where table_name = ?", [model.name]).fetchall())
-    if full_refresh or not exists or not stored or stored[0][0] != build_hash:
+    recorded = _recorded(con, model.name)
+    if full_refresh or not recorded or recorded[0] != build_hash:
         con.execute(f"create or replace table {model.name} as {model.sql}")
         result = BuildResult(model.name, "full", _rows(con, model.name), sorted(current))
     else:
@@ -487,7 +526,9 @@ def _build_incremental(
             _rebuild_days(con, model, first, last)
         mode = "incremental" if affected else "unchanged"
         result = BuildResult(model.name, mode, _rows(con, model.name), [d.isoformat() for d in affected])
-    _record(con, model.name, build_hash, current)
+    if result.mode != "unchanged":
+        _record_model(con, model.name, build_hash, "")
+        _record_days(con, model.name, current)
     return result
 
 
@@ -543,13 +584,22 @@ def _rebuild_days(con: duckdb.DuckDBPyConnection, model: Model, first: dt.date, 
         con.execute("reset variable gl_to")
 
 
-def _record(con: duckdb.DuckDBPyConnection, name: str, build_hash: str, days: dict[str, str]) -> None:
-    con.execute("delete from _gl_builds where model = ?", [name])
-    con.execute("insert into _gl_builds values (?, ?, current_timestamp)", [name, build_hash])
-    con.execute("delete from _gl_build_days where model = ?", [name])
+def _record_model(
+    con: duckdb.DuckDBPyConnection, name: str, build_hash: str, inputs: str, version: str | None = None
+) -> None:
+    """Record a build; a new version (by default) tells the models reading this one that it changed."""
+    con.execute("delete from _gl_models where model = ?", [name])
+    con.execute(
+        "insert into _gl_models values (?, ?, ?, coalesce(?, cast(uuid() as varchar)), current_timestamp)",
+        [name, build_hash, inputs, version],
+    )
+
+
+def _record_days(con: duckdb.DuckDBPyConnection, name: str, days: dict[str, str]) -> None:
+    con.execute("delete from _gl_model_days where model = ?", [name])
     if days:
         con.execute(
-            "insert into _gl_build_days select ?, unnest(?::date[]), unnest(?::varchar[])",
+            "insert into _gl_model_days select ?, unnest(?::date[]), unnest(?::varchar[])",
             [name, list(days), list(days.values())],
         )
 

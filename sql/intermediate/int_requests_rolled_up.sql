@@ -39,6 +39,45 @@ attempts as (
     select * from stg_gateway__attempts
 ),
 
+attempt_counts as (
+    select request_id, count(*) as attempts
+    from attempts
+    group by request_id
+),
+
+-- most requests have one attempt: they need no rolling up, only a semi join (much cheaper than aggregating)
+single_attempt as (
+    select
+        attempts.request_id,
+        attempts.created_at as arrived_at,
+        1 as attempts,
+        attempts.app_id,
+        attempts.user_hash,
+        attempts.provider as first_provider,
+        attempts.status as first_status,
+        attempts.provider,
+        coalesce(attempts.model, attempts.model_requested) as model,
+        attempts.model_key,
+        attempts.model_family,
+        attempts.model_vendor,
+        attempts.model_tier,
+        attempts.status,
+        attempts.error_class,
+        attempts.finish_reason,
+        attempts.prompt_tokens,
+        attempts.completion_tokens,
+        attempts.reasoning_tokens,
+        attempts.cached_prompt_tokens,
+        attempts.tool_calls,
+        attempts.created_at as final_started_at,
+        attempts.latency_ms,
+        attempts.cost_usd,
+    from attempts
+    semi join attempt_counts
+        on attempt_counts.request_id = attempts.request_id
+        and attempt_counts.attempts = 1
+),
+
 rolled as (
     select
         request_id,
@@ -69,17 +108,19 @@ rolled as (
         ) as final_attempt,
         sum(cost_usd) as cost_usd,
     from attempts
+    semi join attempt_counts
+        on attempt_counts.request_id = attempts.request_id
+        and attempt_counts.attempts > 1
     group by request_id
 ),
 
-final as (
+several_attempts as (
     select
         request_id,
-        cast(arrived_at as date) as day,
         arrived_at,
+        attempts,
         first_attempt.app_id as app_id,
         first_attempt.user_hash as user_hash,
-        attempts,
         first_attempt.provider as first_provider,
         first_attempt.status as first_status,
         final_attempt.provider as provider,
@@ -100,6 +141,42 @@ final as (
         final_attempt.latency_ms as latency_ms,
         cost_usd,
     from rolled
+),
+
+requests as (
+    select * from single_attempt
+    union all by name
+    select * from several_attempts
+),
+
+final as (
+    select
+        request_id,
+        cast(arrived_at as date) as day,
+        arrived_at,
+        app_id,
+        user_hash,
+        attempts,
+        first_provider,
+        first_status,
+        provider,
+        model,
+        model_key,
+        model_family,
+        model_vendor,
+        model_tier,
+        status,
+        error_class,
+        finish_reason,
+        prompt_tokens,
+        completion_tokens,
+        reasoning_tokens,
+        cached_prompt_tokens,
+        tool_calls,
+        final_started_at,
+        latency_ms,
+        cost_usd,
+    from requests
 )
 
 select * from final

@@ -50,15 +50,22 @@ episodes as (
     group by episode
 ),
 
-episode_apps as (
+episode_minutes as (
     select
-        episodes.episode,
+        episode,
+        unnest(generate_series(started_at, ended_at, interval 1 minute)) as minute,
+    from episodes
+),
+
+episode_apps as (
+    -- an equality join on the arrival minute: the few burst minutes are the build side
+    select
+        episode_minutes.episode,
         requests.app_id,
         count(*) as requests,
-    from episodes
-    inner join int_requests_rolled_up as requests
-        on requests.arrived_at >= episodes.started_at
-        and requests.arrived_at < episodes.ended_at + interval 1 minute
+    from int_requests_rolled_up as requests
+    inner join episode_minutes
+        on episode_minutes.minute = date_trunc('minute', requests.arrived_at)
     group by all
 ),
 

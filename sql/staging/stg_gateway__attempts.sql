@@ -8,7 +8,8 @@
 
 with
 
-attempts as (
+attempts as not materialized (
+    -- read twice (models, rows): not materialized, so each read takes only the columns it needs
     select *
     from requests
     -- partition pruning: an incremental build reads only its days (see macros/context.sql)
@@ -45,10 +46,11 @@ families as (
 final as (
     select
         attempts.* exclude (date, created_at),
-        timezone('UTC', attempts.created_at) as created_at,
+        -- naive UTC from the absolute instant: the same in every session time zone, and cheap
+        make_timestamp(epoch_us(attempts.created_at)) as created_at,
         cast(attempts.date as date) as day,
-        date_trunc('hour', timezone('UTC', attempts.created_at)) as hour,
-        date_trunc('minute', timezone('UTC', attempts.created_at)) as minute,
+        date_trunc('hour', make_timestamp(epoch_us(attempts.created_at))) as hour,
+        date_trunc('minute', make_timestamp(epoch_us(attempts.created_at))) as minute,
         families.model_key,
         case when families.model_id is not null then coalesce(families.model_family, 'Other') end as model_family,
         case when families.model_id is not null then coalesce(families.model_vendor, 'unknown') end as model_vendor,
