@@ -12,6 +12,7 @@ import pytest
 from pipelines.definitions import defs
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.storage import Warehouse
+from schemas.adapters import BY_NAME
 from tests.conftest import SAMPLE, quarantined
 
 BAD_LINES = SAMPLE / "rejects" / "bad_lines.jsonl"
@@ -45,6 +46,11 @@ def _sample_lines() -> int:
     return total
 
 
+def _pending_formats() -> list[str]:
+    """Sample folders of gateway formats that have no adapter yet: their files are quarantined whole."""
+    return [name for name in ("openrouter", "litellm", "otel") if name not in BY_NAME]
+
+
 def test_every_sample_line_is_accounted_for(sample_run):
     result, _ = sample_run
     assert result.success
@@ -52,7 +58,19 @@ def test_every_sample_line_is_accounted_for(sample_run):
     assert meta["lines"] == _sample_lines()
     assert meta["lines"] == meta["rows_written"] + meta["rows_duplicates"] + meta["rows_quarantined"]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"lines_conserved": True, "quarantine_ratio": True, "requests_key_unique": True}
+    # Until every format of the sample has its adapter, its files are quarantined whole and the (warning)
+    # quarantine ratio check fails.
+    expected = {"lines_conserved": True, "quarantine_ratio": not _pending_formats(), "requests_key_unique": True}
+    assert checks == expected
+
+
+def test_sample_files_of_formats_without_adapter_are_quarantined_whole(sample_run):
+    _, warehouse = sample_run
+    pending = _pending_formats()
+    if not pending:
+        pytest.skip("every sample format has an adapter")
+    rows = [r for r in quarantined(warehouse) if any(f"/{name}/" in r["source_uri"] for name in pending)]
+    assert rows and all(r["reason"].startswith("format not recognised") for r in rows)
 
 
 def test_the_bad_lines_file_is_quarantined_with_reasons(sample_run):
