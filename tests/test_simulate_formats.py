@@ -196,13 +196,15 @@ def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: 
     assert len(fallbacks) > 10
     for record in fallbacks:
         expected = attempts[record["id"]]
-        assert [r["provider_name"] for r in record["provider_responses"]] == expected["provider_native"].to_list()
+        names = expected["provider_native"].replace(sf.OPENROUTER_PROVIDER_NAME).to_list()
+        assert [r["provider_name"] for r in record["provider_responses"]] == names
         assert [r["status"] for r in record["provider_responses"][:-1]] == expected["http_status"].to_list()[:-1]
         assert record["created_at"] == expected["created_at"][0].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def test_openrouter_finish_reasons_are_normalized_with_the_native_kept(written: dict[str, Path]) -> None:
     records = pl.DataFrame([line["data"] for line in _objects(written["openrouter"])], infer_schema_length=None)
+    assert {"Google", "Minimax", "Anthropic", "Amazon Bedrock"} <= set(records["provider_name"])
     pairs = set(records.select("finish_reason", "native_finish_reason").unique().iter_rows())
     assert {("tool_calls", "tool_use"), ("tool_calls", "tool_calls"), ("tool_calls", "STOP")} <= pairs
     assert {("stop", "end_turn"), ("stop", "STOP"), ("stop", "stop"), ("length", "max_tokens")} <= pairs

@@ -16,9 +16,13 @@ Shapes (each checked against the real source)
   ``provider_name``, ``status`` = HTTP status, ``latency`` ms, ``id``, ``model_permaslug``, ``is_byok``), the
   failed fallbacks first and the served one last. ``created_at`` is when the request arrived (its first
   attempt), ISO 8601 with ``+00:00``; ``latency`` is the time to first token and ``generation_time`` the whole
-  attempt (ms). ``app_id`` is an integer in OpenRouter, so the simulated app name becomes a stable integer
-  (``app_number``) and the app's site URL in ``http_referer`` (OpenRouter attributes apps by that header);
-  ``router`` is ``openrouter/auto`` when the caller asked for the router. ``external_user`` (the request's ``user``
+  attempt (ms). The OpenAPI text calls ``latency`` "total latency", but a real record quoted in public code
+  (streamed: ``latency`` 1016, ``generation_time`` 2940) cannot be a total, so ``latency`` is read as
+  first-token latency, as OpenRouter shows it. Provider names follow the spec's
+  ``ProviderResponse.provider_name`` enum (``Google`` for Vertex, ``Minimax``). ``app_id`` is an integer in
+  OpenRouter, so the simulated app name becomes a stable integer (``app_number``) and the app's site URL in
+  ``http_referer`` (OpenRouter attributes apps by that header); ``router`` is ``openrouter/auto`` when the
+  caller asked for the router. ``external_user`` (the request's ``user``
   field) carries the pseudonymous end-user id (see below). A request whose every attempt failed has no
   generation record (OpenRouter bills and records generations only; the caller just receives the error JSON), so
   it is not written at all. A cancelled attempt has no HTTP status here either (``status`` null, as in the
@@ -56,6 +60,9 @@ Shapes (each checked against the real source)
   of the input/output totals), ``server.address``, ``error.type`` (the provider's error code) and
   ``http.response.status_code``; failed spans have ``status`` ``{"code": 2, "message": ...}``. Integers are
   ``intValue`` strings and times unix-nanosecond strings (OTLP JSON mapping of int64).
+
+Model ids keep the simulator's vendor-prefixed slugs in every format (a real LiteLLM or OTel log would name the
+deployment, e.g. ``claude-sonnet-4-5``), so that per-model metrics compare across formats.
 
 Cancelled attempts (the client aborted): OpenRouter says ``cancelled: true``; LiteLLM logs them as failures with
 ``error_class`` "CancelledError" and no HTTP status; OTel spans get ``error.type`` "CancelledError" and no
@@ -144,6 +151,8 @@ PROVIDER_VOCAB: dict[str, tuple[str, str, str, str]] = {
     "OpenAI": ("openai", "OpenAIException", "openai", "https://api.openai.com/v1"),
     "Together": ("together_ai", "Together_aiException", "together", "https://api.together.xyz/v1"),
 }
+#: Simulator provider names OpenRouter spells differently (OpenAPI ProviderResponse.provider_name enum).
+OPENROUTER_PROVIDER_NAME: dict[str, str] = {"Google Vertex": "Google", "MiniMax": "Minimax"}
 #: HTTP status -> LiteLLM exception class (litellm/exceptions.py); others are APIError.
 LITELLM_ERROR_CLASS: dict[int, str] = {
     400: "BadRequestError",
@@ -364,8 +373,9 @@ def _null(dtype: pl.DataType | None = None) -> pl.Expr:
 
 def _openrouter(rows: pl.DataFrame) -> Iterator[pl.Series]:
     """Generation records of the requests whose final attempt produced a response, in order of arrival."""
+    rows = rows.with_columns(openrouter_provider=pl.col("provider_native").replace(OPENROUTER_PROVIDER_NAME))
     entry = pl.struct(
-        provider_name=pl.col("provider_native"),
+        provider_name=pl.col("openrouter_provider"),
         status=pl.col("http_status"),
         latency=pl.col("latency_ms"),
         id=pl.col("response_id"),
@@ -400,7 +410,7 @@ def _openrouter_lines(final: pl.DataFrame) -> pl.Series:
         app_id=pl.col("app_number"),
         streamed=pl.col("streamed"),
         cancelled=pl.col("cancelled"),
-        provider_name=pl.col("provider_native"),
+        provider_name=pl.col("openrouter_provider"),
         latency=pl.col("ttft_ms"),
         moderation_latency=_null(pl.Float64()),
         generation_time=pl.col("latency_ms"),
