@@ -484,3 +484,11 @@ def test_cli_simulate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "otel file(s)" in capsys.readouterr().out
     spans = list(_spans(out))
     assert len(spans) == sim.simulate(START, 1, 200, seed=3).height
+
+
+def test_an_empty_frame_gives_empty_files(tmp_path: Path) -> None:
+    empty = sim.simulate(START, 0, 100, seed=1)
+    for format in sf.FORMATS:
+        path = tmp_path / f"{format}.jsonl.zst"
+        assert sf.write(empty, str(path), format) == [str(path)]
+        assert _text(path) == ""

@@ -266,7 +266,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def _hex(words: np.ndarray) -> pl.Series:
     """Lower-case hex of each row of uint64 words (16 digits per word)."""
-    words = np.ascontiguousarray(words.reshape(words.shape[0], -1).astype(">u8"))
+    if words.ndim == 1:
+        words = words[:, None]
+    words = np.ascontiguousarray(words.astype(">u8"))
     pairs = _HEX_PAIRS[words.view(np.uint8)]
     return pl.Series(np.ascontiguousarray(pairs).view(f"S{2 * pairs.shape[1]}").ravel()).cast(pl.String)
 
