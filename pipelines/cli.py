@@ -186,11 +186,13 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from pipelines.lib import simulate
+    from pipelines.lib import simulate, simulate_formats
 
     frame = simulate.simulate(args.start, args.days, args.requests_per_day, args.seed)
-    written = simulate.write_canonical(frame, args.out, rows_per_file=args.rows_per_file)
-    print(f"simulated {frame.height:,} attempts over {args.days} days -> {len(written)} file(s): {args.out}")
+    written = simulate_formats.write(frame, args.out, args.format, rows_per_file=args.rows_per_file)
+    print(
+        f"simulated {frame.height:,} attempts over {args.days} days -> {len(written)} {args.format} file(s): {args.out}"
+    )
     return 0
 
 
@@ -242,9 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--requests-per-day", type=int, default=1000)
-    p.add_argument("--format", choices=["canonical"], default="canonical")
+    p.add_argument(
+        "--format",
+        choices=["canonical", "openrouter", "litellm", "otel"],
+        default="canonical",
+        help="canonical JSON lines, OpenRouter generation stats, LiteLLM StandardLoggingPayload or OTLP/JSON spans",
+    )
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--rows-per-file", type=int, default=None, help="split into files of this many rows")
+    p.add_argument("--rows-per-file", type=int, default=None, help="split into files of this many lines")
     p.add_argument(
         "--out",
         required=True,
