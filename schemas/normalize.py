@@ -31,6 +31,12 @@ create or replace temp macro gl_http_error_class(code) as
         when code between 500 and 599 then 'server_error'
         when code between 400 and 499 then 'client_error'
     end;
+-- an error that is a cancellation by the caller (Python's asyncio.CancelledError, gRPC CANCELLED), not a failure
+create or replace temp macro gl_is_cancellation(error_code) as
+    coalesce(
+        regexp_extract(lower(trim(error_code)), '([a-z_]+)$') in ('cancellederror', 'cancelled', 'canceled'),
+        false
+    );
 create or replace temp macro gl_error_class(status, http_status, error_code, mapped_code, hint) as
     case
         when status <> 'error' then 'none'

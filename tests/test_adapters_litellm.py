@@ -234,3 +234,9 @@ def test_sniff():
     assert litellm.sniff(json.dumps(SUCCESS))
     assert not litellm.sniff('{"request_id": "r", "created_at": "x", "status": "success"}')
     assert not litellm.sniff('{"id": "gen-1", "created": 1, "choices": []}')
+
+
+def test_a_cancelled_call_is_a_cancellation_not_an_error():
+    """LiteLLM logs a call the client abandoned as a failure whose class is asyncio's CancelledError."""
+    row = valid(one("litellm", failure("", "CancelledError")))
+    assert (row["status"], row["error_class"], row["http_status"]) == ("cancelled", "none", None)

@@ -258,3 +258,10 @@ def test_sniff():
     assert otel.sniff(json.dumps(export(span("j1", CHAT))))
     assert not otel.sniff('{"resourceLogs": []}')
     assert not otel.sniff('{"request_id": "r", "created_at": "x"}')
+
+
+@pytest.mark.parametrize("error_type", ["CancelledError", "asyncio.exceptions.CancelledError", "CANCELLED"])
+def test_a_cancelled_call_is_a_cancellation_not_an_error(error_type):
+    cancelled = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "error.type": error_type}
+    row = valid(one("otel", export(span("c1", cancelled, status={"code": 2}))))
+    assert (row["status"], row["error_class"]) == ("cancelled", "none")

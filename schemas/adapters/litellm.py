@@ -14,7 +14,7 @@ Field definitions: `litellm/types/utils.py` (`StandardLoggingPayload`, `Standard
 | user_key (hashed) | `end_user`, else `metadata.user_api_key_end_user_id` (empty strings count as absent) |
 | model_requested / model | `model_group` (the name the caller used) / `response.model`, else `model` |
 | provider_native | `custom_llm_provider`, else `error_information.llm_provider` |
-| status | `success` -> success, `failure` -> error |
+| status | `success` -> success, `failure` -> error (cancelled when the error is a `CancelledError`) |
 | http_status | `error_information.error_code` when it is an HTTP status |
 | error_code | `error_information.error_class` (e.g. `RateLimitError`), else `.error_code` |
 | native_finish_reason | `response.choices[0].finish_reason` (LiteLLM already maps it to OpenAI's values) |
@@ -98,7 +98,13 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "model": "coalesce(j.response.model, j.model)",
         "provider": "NULL",
         "provider_native": _first("j.custom_llm_provider", f"{e}.llm_provider"),
-        "status": "CASE j.status WHEN 'success' THEN 'success' WHEN 'failure' THEN 'error' ELSE j.status END",
+        "status": f"""CASE
+            WHEN j.status = 'failure' AND gl_is_cancellation({_first(f"{e}.error_class", f"{e}.error_code")})
+                THEN 'cancelled'
+            WHEN j.status = 'success' THEN 'success'
+            WHEN j.status = 'failure' THEN 'error'
+            ELSE j.status
+        END""",
         "http_status": f"CASE WHEN try_cast({e}.error_code AS INTEGER) BETWEEN 100 AND 599 THEN {e}.error_code END",
         "error_code": _first(f"{e}.error_class", f"{e}.error_code"),
         "error_class": "NULL",
