@@ -25,7 +25,7 @@ would count its model calls twice, a tool span is not a model call. A line holdi
 | user_key (hashed) | `user.id` |
 | model_requested / model | `gen_ai.request.model` / `gen_ai.response.model`, else the requested one |
 | provider_native | `gen_ai.provider.name`, else `gen_ai.system` |
-| status | `status.code` 2 / "STATUS_CODE_ERROR" -> error (cancelled when `error.type` is a cancellation), else success |
+| status | `status.code` 2 or "STATUS_CODE_ERROR" -> error (a cancellation `error.type` -> cancelled), else success |
 | http_status, error_code | `http.response.status_code`, `error.type` |
 | native_finish_reason | first of `gen_ai.response.finish_reasons` (OTel's `tool_call` -> tool_calls) |
 | prompt_tokens | `gen_ai.usage.input_tokens` (includes cached), else pre-1.27 `gen_ai.usage.prompt_tokens` |
