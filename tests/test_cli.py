@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,36 @@ def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     second = gatewaylens("ingest", str(small), "--warehouse", str(tmp_path / "wh"), env={"DAGSTER_HOME": str(home)})
     assert second.returncode == 0, second.stderr
     assert "marked orphaned run" in second.stderr
+
+
+def test_build_then_sql_in_every_output_format(tmp_path):
+    warehouse = str(tmp_path / "wh")
+    lines = [record(request_id="a", native_finish_reason="tool_use", tool_calls=1), record(request_id="b")]
+    assert (
+        gatewaylens("ingest", str(write_lines(tmp_path / "in.jsonl", lines)), "--warehouse", warehouse).returncode == 0
+    )
+    built = gatewaylens("build", "--warehouse", warehouse)
+    assert built.returncode == 0, built.stderr
+    assert "models: 23 built" in built.stdout and f"database: file://{warehouse}/gatewaylens.duckdb" in built.stdout
+    again = gatewaylens("build", "--warehouse", warehouse)
+    assert "(22 unchanged, 1 view)" in again.stdout
+
+    query = "select model_family, completed_requests, tool_call_rate from tool_call_rate_daily"
+    csv = gatewaylens("sql", query, "--warehouse", warehouse, "--format", "csv")
+    assert csv.stdout.splitlines() == ["model_family,completed_requests,tool_call_rate", "Claude,2,0.5"]
+    json_out = gatewaylens("sql", query, "--warehouse", warehouse, "--format", "json")
+    assert json.loads(json_out.stdout) == [{"model_family": "Claude", "completed_requests": 2, "tool_call_rate": 0.5}]
+    table = gatewaylens("sql", query, "--warehouse", warehouse)
+    assert "Claude" in table.stdout and "0.5" in table.stdout
+
+
+def test_sql_errors_are_one_line(tmp_path):
+    missing = gatewaylens("sql", "select 1", "--warehouse", str(tmp_path / "nothing"))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("gatewaylens: error: no warehouse database at ")
+    warehouse = str(tmp_path / "wh")
+    gatewaylens("build", "--warehouse", warehouse)
+    bad = gatewaylens("sql", "select * from no_such_mart", "--warehouse", warehouse)
+    assert bad.returncode == 1 and "no_such_mart" in bad.stderr
+    write = gatewaylens("sql", "drop table tool_call_rate_daily", "--warehouse", warehouse)
+    assert write.returncode == 1 and "read-only" in write.stderr

@@ -33,6 +33,17 @@ def test_definitions_load():
     assert dg.AssetKey("requests") in graph.get_all_asset_keys()
 
 
+def test_sql_models_are_assets_with_dependencies_from_their_sql():
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey("tool_call_rate_daily")).parent_keys
+    assert parents == {dg.AssetKey("int_requests_rolled_up")}
+    staging = graph.get(dg.AssetKey("stg_gateway__attempts"))
+    assert staging.parent_keys == {dg.AssetKey("requests"), dg.AssetKey("model_families")}
+    assert staging.group_name == "staging"
+    assert defs.resolve_job_def("models_job") is not None
+    assert defs.resolve_sensor_def("models_after_ingest") is not None
+
+
 def test_dg_check_defs_passes(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     dg_bin = os.path.join(os.path.dirname(sys.executable), "dg")
