@@ -9,8 +9,9 @@ from pipelines.defs.resources import resources_from_env
 
 main_job = dg.define_asset_job(
     "main",
-    selection=dg.AssetSelection.all(),
-    description="Everything: ingest the sources, then every downstream asset.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("landing_days"),
+    description="Everything but the per-day staging: ingest the sources (and commit staged days), then every "
+    "downstream asset.",
 )
 
 defs = dg.Definitions.merge(

@@ -74,6 +74,8 @@ def stored(warehouse: Warehouse, where: str = "true") -> list[dict[str, Any]]:
     glob = warehouse.uri("requests", "date=*", "*.parquet")
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
+    if not warehouse.is_local:
+        con.register_filesystem(warehouse.fs)
     table = con.sql(
         f"select * from read_parquet('{glob}', hive_partitioning = true) where {where} order by request_id, attempt"
     ).to_arrow_table()

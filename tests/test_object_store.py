@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 
@@ -86,3 +87,88 @@ def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     assert not models.database_path(store).exists()
     assert mart(store, "select completed_requests, tool_call_requests from tool_call_rate_daily") == [(4, 2)]
     assert mart(store, "select count(*) from requests") == [(4,)]
+
+
+def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, tmp_path, monkeypatch):
+    """Three landing days in three formats: one Dagster run per day partition, launched at once, each with
+    the multiprocess executor, stage into an S3 warehouse; then the main job commits the staged days and
+    builds the models. Records and every model table equal a plain sequential ingest and build on local disk."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    import dagster as dg
+
+    from pipelines.lib import simulate, simulate_formats
+    from tests.conftest import PROJECT_ROOT, build_models, stored
+    from tests.test_models import _snapshot
+
+    frame = simulate.simulate(dt.date(2025, 6, 1), 3, 150, seed=9)
+    fs = s3fs.S3FileSystem(**s3_options)
+    local_files = []
+    for day, name in zip(("2025-06-01", "2025-06-02", "2025-06-03"), ("canonical", "litellm", "otel"), strict=True):
+        part = frame.filter(frame["created_at"].dt.strftime("%Y-%m-%d") == day)
+        local = tmp_path / "landing" / day / f"{name}.jsonl"
+        local.parent.mkdir(parents=True)
+        simulate_formats.write(part, str(local), name)
+        fs.put_file(str(local), f"landing/daily/{day}/{name}.jsonl")
+        local_files.append(str(local))
+
+    reference = Warehouse(str(tmp_path / "reference"))
+    ingest(local_files, reference, hash_key=HASH_KEY)
+    build_models(reference)
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # create its storage before runs race to
+        instance.get_runs()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "HOME": str(tmp_path / "home"),
+        "GATEWAYLENS_WAREHOUSE": "s3://lake/backfill",
+        "GATEWAYLENS_STORAGE_OPTIONS": json.dumps(s3_options),
+        "GATEWAYLENS_LANDING": "s3://landing/daily",
+        "GATEWAYLENS_LANDING_DAILY": "s3://landing/daily/{date}/",
+        "GATEWAYLENS_HASH_KEY": HASH_KEY.decode(),
+    }
+    dagster = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions", "-a", "defs"]
+    runs = [
+        subprocess.Popen(
+            [*dagster, "-j", "landing_job", "--tags", json.dumps({"dagster/partition": day})],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for day in ("2025-06-01", "2025-06-02", "2025-06-03")
+    ]
+    for run in runs:
+        output = run.communicate(timeout=600)[0]
+        assert run.returncode == 0 and "Executing steps using multiprocess executor" in output, output[-3000:]
+    store = Warehouse("s3://lake/backfill", s3_options)
+    assert sorted(fs.ls("lake/backfill/_staging")) == [f"lake/backfill/_staging/date=2025-06-0{i}" for i in (1, 2, 3)]
+
+    # the commit and the models: one writer, in one process (the parallel part is the staging above)
+    in_process = tmp_path / "in_process.yaml"
+    in_process.write_text("execution:\n  config:\n    in_process: {}\n")
+    main = subprocess.run(
+        [*dagster, "-j", "main", "-c", str(in_process)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert main.returncode == 0, (main.stdout + main.stderr)[-3000:]
+    fs.invalidate_cache()
+    assert not fs.exists("lake/backfill/_staging/date=2025-06-01")
+
+    def rows(warehouse):
+        return [{k: v for k, v in r.items() if k != "source_uri"} for r in stored(warehouse)]
+
+    assert rows(store) == rows(reference) and len(rows(store)) > 400
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _snapshot(store) == _snapshot(reference)

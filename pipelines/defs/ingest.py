@@ -5,9 +5,10 @@ import json
 import dagster as dg
 import duckdb
 
+from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
-from pipelines.lib.ingest import IngestReport, ingest
-from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, SourceError, list_sources
+from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
+from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
 
 WRITER_POOL = "warehouse_writer"
 
@@ -49,7 +50,59 @@ def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult
 
 @dg.asset(
     group_name="ingest",
+    partitions_def=daily_partitions,
+    kinds={"parquet"},
+)
+def landing_days(
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    warehouse: WarehouseResource,
+    landing: LandingResource,
+    privacy: PrivacyResource,
+) -> dg.MaterializeResult:
+    """One UTC day of landing files (`GATEWAYLENS_LANDING_DAILY`), read, adapted and validated into the
+    warehouse's staging area (`WAREHOUSE/_staging/date=YYYY-MM-DD/`), for `requests` to commit.
+
+    The expensive half of an ingest, done per day: days are independent, so a backfill runs them in
+    parallel (one run per day, any executor) with memory bounded by one day's files; nothing readers see
+    changes until `requests` commits the staged days, one writer at a time. A day without files stages
+    nothing.
+    """
+    day = context.partition_key
+    url = landing.day_url(day)
+    store = warehouse.get()
+    try:
+        list_sources(url, landing.options())
+    except SourceError as err:
+        context.log.info(f"{day}: {err}")
+        return dg.MaterializeResult(metadata={"files": 0, "records": 0, "source": url})
+    report = stage(
+        [url],
+        store,
+        batch=f"date={day}",
+        hash_key=privacy.key(),
+        storage_options=landing.options(),
+        chunk_bytes=config.chunk_mb * 1024 * 1024,
+        progress=context.log.info,
+    )
+    summary = report.summary()
+    return dg.MaterializeResult(
+        metadata={
+            "files": summary["files"],
+            "files_skipped": summary["files_skipped"],
+            "lines": summary["lines"],
+            "records": summary["records"],
+            "staged_quarantined": summary["quarantined"],
+            "source": url,
+            "staging": dg.MetadataValue.path(store.uri(STAGING, f"date={day}")),
+        }
+    )
+
+
+@dg.asset(
+    group_name="ingest",
     pool=WRITER_POOL,
+    deps=[landing_days],
     kinds={"parquet", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -80,10 +133,12 @@ def requests(
     validates every line against the canonical record, quarantines rejects with their reason
     (`WAREHOUSE/quarantine/`), deduplicates on (request_id, attempt) and merges touched days atomically.
     Files already in the ledger (`WAREHOUSE/_ledger/`) are skipped, so re-running changes nothing.
+    First it commits what `landing_days` partitions staged (`WAREHOUSE/_staging/`), day by day.
     """
     sources = config.sources or [landing.url]
     store = warehouse.get()
-    report = ingest(
+    report = commit_staged(store, progress=context.log.info)
+    fresh = ingest(
         sources,
         store,
         hash_key=privacy.key(),
@@ -91,6 +146,9 @@ def requests(
         chunk_bytes=config.chunk_mb * 1024 * 1024,
         progress=context.log.info,
     )
+    report.files += fresh.files
+    report.days = sorted(set(report.days) | set(fresh.days))
+    report.bytes_written += fresh.bytes_written
     summary = report.summary()
     context.log.info(f"ingest: {summary}")
     return dg.MaterializeResult(
@@ -125,6 +183,13 @@ def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     metadata = {"records": records, "distinct_keys": keys, "duplicate_keys": records - keys, "days": len(files)}
     return dg.AssetCheckResult(passed=records == keys, metadata=metadata)
 
+
+landing_job = dg.define_asset_job(
+    "landing_job",
+    selection=dg.AssetSelection.assets(landing_days),
+    partitions_def=daily_partitions,
+    description="Stage one landing day (backfills run one per day, in parallel).",
+)
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -176,9 +241,9 @@ daily_ingest_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[requests],
+    assets=[landing_days, requests],
     asset_checks=[requests_key_unique],
-    jobs=[ingest_job],
+    jobs=[landing_job, ingest_job],
     sensors=[landing_sensor],
     schedules=[daily_ingest_schedule],
 )

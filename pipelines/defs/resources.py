@@ -36,6 +36,16 @@ class LandingResource(dg.ConfigurableResource):
 
     url: str
     storage_options: str = "{}"
+    daily_url: str = ""
+    """The landing files of one UTC day, for the partitioned `landing_days` asset: a URL template with
+    {date} (YYYY-MM-DD) or {year}, {month}, {day}, e.g. s3://logs/gateway/{year}/{month}/{day}/."""
+
+    def day_url(self, day: str) -> str:
+        """`daily_url` for one day (YYYY-MM-DD)."""
+        if not self.daily_url:
+            raise ValueError("no daily landing URL: set GATEWAYLENS_LANDING_DAILY, e.g. s3://logs/{date}/")
+        year, month, dom = day.split("-")
+        return self.daily_url.format(date=day, year=year, month=month, day=dom)
 
     def options(self) -> dict[str, Any]:
         return json.loads(self.storage_options or "{}")
@@ -87,6 +97,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "landing": LandingResource(
             url=_setting("GATEWAYLENS_LANDING", str(PROJECT_ROOT / "data" / "sample")),
             storage_options=storage,
+            daily_url=_setting("GATEWAYLENS_LANDING_DAILY", ""),
         ),
         "privacy": PrivacyResource(hash_key=_setting("GATEWAYLENS_HASH_KEY", DEV_HASH_KEY)),
         "metrics": MetricsResource(),

@@ -22,6 +22,7 @@ A file whose counts do not add up, or with a line that yielded nothing, is never
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -40,7 +41,7 @@ import pyarrow.parquet as pq
 
 from pipelines.lib import quarantine
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, nonblank_lines, prefetch
-from pipelines.lib.storage import QUARANTINE, SourceFile, Warehouse, list_sources
+from pipelines.lib.storage import QUARANTINE, STAGING, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
@@ -459,39 +460,142 @@ def ingest(
     progress: Progress = lambda _message: None,
 ) -> IngestReport:
     """Ingest every new file named by `sources` into `warehouse`; see the module docstring."""
-    files = expand_sources(sources, storage_options)
-    done = warehouse.ledger_keys()
     report = IngestReport()
     with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
-        con = connect(threads=threads)
-        con.execute("set temp_directory = ?", [os.path.join(scratch, "spill")])
-        if not warehouse.is_local:
-            con.register_filesystem(warehouse.fs)  # DuckDB reads stored partitions through fsspec
+        con = _connect(warehouse, scratch, threads)
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
-        quarantines: dict[int, str | None] = {}
-        for index, source in enumerate(files):
-            file_report = FileReport(url=source.url, key=source.key, size=source.size)
-            report.files.append(file_report)
-            if source.key in done:
-                file_report.skipped = True
-                progress(f"skip {source.url} (already ingested)")
-                continue
-            progress(f"file {index + 1}/{len(files)}: {source.url}")
-            try:
-                quarantines[index] = stager.stage(source, index, file_report, progress)
-            except Exception as err:
-                stager.discard(index)
-                file_report.error = f"{type(err).__name__}: {err}".strip().rstrip(":")
-                file_report.lines = file_report.records = file_report.quarantined = 0
-                file_report.ignored = file_report.uncovered = 0
-                file_report.ignored_reasons = {}
-                progress(f"cannot read {source.url}: {file_report.error}")
+        quarantines = _stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
             _finish_file(warehouse, report.files[index], quarantine_file)
         con.close()
     if failed := [f for f in report.files if f.error]:
         raise UnreadableSourceError(report, failed)
+    return report
+
+
+def _connect(warehouse: Warehouse, scratch: str, threads: int | None) -> duckdb.DuckDBPyConnection:
+    con = connect(threads=threads)
+    con.execute("set temp_directory = ?", [os.path.join(scratch, "spill")])
+    if not warehouse.is_local:
+        con.register_filesystem(warehouse.fs)  # DuckDB reads stored partitions through fsspec
+    return con
+
+
+def _stage_files(
+    stager: _Stager, files: list[SourceFile], warehouse: Warehouse, report: IngestReport, progress: Progress
+) -> dict[int, str | None]:
+    """Phase 1 over every file not in the ledger; returns the local quarantine file of each staged file index."""
+    done = warehouse.ledger_keys()
+    quarantines: dict[int, str | None] = {}
+    for index, source in enumerate(files):
+        file_report = FileReport(url=source.url, key=source.key, size=source.size)
+        report.files.append(file_report)
+        if source.key in done:
+            file_report.skipped = True
+            progress(f"skip {source.url} (already ingested)")
+            continue
+        progress(f"file {index + 1}/{len(files)}: {source.url}")
+        try:
+            quarantines[index] = stager.stage(source, index, file_report, progress)
+        except Exception as err:
+            stager.discard(index)
+            file_report.error = f"{type(err).__name__}: {err}".strip().rstrip(":")
+            file_report.lines = file_report.records = file_report.quarantined = 0
+            file_report.ignored = file_report.uncovered = 0
+            file_report.ignored_reasons = {}
+            progress(f"cannot read {source.url}: {file_report.error}")
+    return quarantines
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Staging in the warehouse: phase 1 in parallel workers (one per landing day), phase 2 by one committer
+# ---------------------------------------------------------------------------------------------------------
+
+MANIFEST = "manifest.json"
+
+
+def stage(
+    sources: list[str],
+    warehouse: Warehouse,
+    *,
+    batch: str,
+    hash_key: bytes,
+    storage_options: dict[str, Any] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    threads: int | None = None,
+    progress: Progress = lambda _message: None,
+) -> IngestReport:
+    """Phase 1 only: stage the new files of `sources` as `WAREHOUSE/_staging/<batch>/` for `commit_staged`.
+
+    This is the expensive part of an ingest (reading, adapting, validating), and it writes nothing that
+    readers see, so any number of workers can stage different batches at once (Dagster runs one per landing
+    day). The batch holds the valid rows by day, each file's quarantine rows and, written last, a manifest of
+    the file reports: a batch without its manifest is incomplete and is never committed. Staging a batch
+    again replaces it. Files already in the ledger are skipped; unreadable files fail after the others are
+    staged, as in `ingest`.
+    """
+    report = IngestReport()
+    target = warehouse.path(STAGING, batch)
+    with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
+        con = _connect(warehouse, scratch, threads)
+        stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
+        quarantines = _stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
+        con.close()
+        if warehouse.fs.exists(target):
+            warehouse.fs.rm(target, recursive=True)
+        for folder, _dirs, names in os.walk(stager.staging):
+            if os.path.basename(folder) in (f"date={REJECTED}", f"date={IGNORED}"):
+                continue  # rejected rows are in the quarantine files already
+            for name in names:
+                local = os.path.join(folder, name)
+                warehouse.publish(local, warehouse.path(STAGING, batch, os.path.relpath(local, scratch)))
+        manifest = {
+            "files": [asdict(f) for f in report.files],
+            "quarantine": {str(i): os.path.basename(q) for i, q in quarantines.items() if q},
+        }
+        with warehouse.atomic_write(warehouse.path(STAGING, batch, MANIFEST)) as local:
+            Path(local).write_text(json.dumps(manifest))
+    if failed := [f for f in report.files if f.error]:
+        raise UnreadableSourceError(report, failed)
+    return report
+
+
+def staged_batches(warehouse: Warehouse) -> list[str]:
+    """Complete staged batches (with their manifest), in name order."""
+    names = warehouse.list_names(STAGING)
+    return [name for name in names if warehouse.fs.exists(warehouse.path(STAGING, name, MANIFEST))]
+
+
+def commit_staged(
+    warehouse: Warehouse,
+    *,
+    threads: int | None = None,
+    commit_rows: int = DEFAULT_COMMIT_ROWS,
+    progress: Progress = lambda _message: None,
+) -> IngestReport:
+    """Phase 2 for every complete staged batch, one batch at a time in name order (landing days: earlier days
+    win duplicates), then remove the batch. A crash part way leaves the batch to commit again: rows already
+    written count as written again, not as duplicates (see `_find_losers`), and ledger entries are rewritten."""
+    report = IngestReport()
+    for batch in staged_batches(warehouse):
+        progress(f"commit staged batch {batch}")
+        with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
+            local = os.path.join(scratch, "batch")
+            warehouse.fs.get(warehouse.path(STAGING, batch) + "/", local + "/", recursive=True)
+            manifest = json.loads(Path(local, MANIFEST).read_text())
+            batch_report = IngestReport(files=[FileReport(**f) for f in manifest["files"]])
+            con = _connect(warehouse, scratch, threads)
+            _commit(con, warehouse, os.path.join(local, "staging"), commit_rows, batch_report)
+            con.close()
+            for index, file_report in enumerate(batch_report.files):
+                if not file_report.skipped and not file_report.error:
+                    name = manifest["quarantine"].get(str(index))
+                    _finish_file(warehouse, file_report, os.path.join(local, "staging", name) if name else None)
+        warehouse.fs.rm(warehouse.path(STAGING, batch), recursive=True)
+        report.files += batch_report.files
+        report.days = sorted(set(report.days) | set(batch_report.days))
+        report.bytes_written += batch_report.bytes_written
     return report
 
 

@@ -32,6 +32,7 @@ from fsspec.implementations.local import LocalFileSystem
 REQUESTS = "requests"
 QUARANTINE = "quarantine"
 LEDGER = "_ledger"
+STAGING = "_staging"
 DATA_FILE = "data.parquet"
 STALE_TMP_SECONDS = 3600
 _HIDDEN_PREFIXES = (".", "_")
@@ -129,6 +130,10 @@ class Warehouse:
 
     def partition_path(self, day: str) -> str:
         return self.path(REQUESTS, f"date={day}", DATA_FILE)
+
+    def list_names(self, *parts: str) -> list[str]:
+        """Entry names in a folder of the warehouse (empty when it does not exist)."""
+        return self._names(*parts)
 
     def _names(self, *parts: str) -> list[str]:
         """Entry names in a folder (listed, never globbed: the root may contain glob characters)."""

@@ -1,0 +1,67 @@
+"""Staging in the warehouse (phase 1 by parallel workers) and committing the staged batches (phase 2)."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage, staged_batches
+from pipelines.lib.storage import STAGING, Warehouse
+from tests.conftest import HASH_KEY, record, stored, write_lines
+
+
+def _days(tmp_path):
+    first = write_lines(
+        tmp_path / "landing" / "2025-06-01" / "a.jsonl",
+        [record(request_id="a"), record(request_id="shared", app_id="first"), "junk"],
+    )
+    second = write_lines(
+        tmp_path / "landing" / "2025-06-02" / "b.jsonl",
+        [record(request_id="b", created_at="2025-06-02T01:00:00Z"), record(request_id="shared", app_id="second")],
+    )
+    return first, second
+
+
+def test_staged_batches_commit_to_what_one_ingest_writes(tmp_path):
+    first, second = _days(tmp_path)
+    direct = Warehouse(str(tmp_path / "direct"))
+    ingest([str(first), str(second)], direct, hash_key=HASH_KEY)
+
+    staged = Warehouse(str(tmp_path / "staged"))
+    # the later day is staged first: batches commit in name order all the same
+    stage([str(second)], staged, batch="date=2025-06-02", hash_key=HASH_KEY)
+    stage([str(first)], staged, batch="date=2025-06-01", hash_key=HASH_KEY)
+    assert stored(staged) == [] and staged.ledger_keys() == set()  # nothing visible before the commit
+    assert staged_batches(staged) == ["date=2025-06-01", "date=2025-06-02"]
+
+    report = commit_staged(staged)
+    assert (report.records, report.written, report.duplicates, report.quarantined) == (5, 3, 1, 1)
+    assert report.balanced and staged_batches(staged) == []
+    assert not staged.fs.exists(staged.path(STAGING, "date=2025-06-01"))
+
+    def rows(warehouse):
+        return [{k: v for k, v in r.items() if k != "source_uri"} for r in stored(warehouse)]
+
+    assert rows(staged) == rows(direct)
+    assert [r["app_id"] for r in stored(staged) if r["request_id"] == "shared"] == ["first"]
+    assert staged.ledger_keys() == direct.ledger_keys()
+    assert len(staged.fs.glob(staged.path("quarantine", "*.parquet"))) == 1
+
+
+def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp_path):
+    first, _ = _days(tmp_path)
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    manifest = warehouse.path(STAGING, "date=2025-06-01", MANIFEST)
+    files = json.loads(warehouse.fs.cat(manifest))["files"]
+    assert [f["records"] for f in files] == [3]
+    warehouse.fs.rm(manifest)  # as if the worker died before finishing
+    assert staged_batches(warehouse) == []
+    assert commit_staged(warehouse).records == 0 and stored(warehouse) == []
+
+    stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    assert commit_staged(warehouse).written == 2
+    # staged again after the commit: the file is in the ledger now, so the batch stages nothing
+    again = stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    assert again.skipped_files == 1
+    assert commit_staged(warehouse).records == 0
+    assert len(stored(warehouse)) == 2
