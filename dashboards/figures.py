@@ -84,6 +84,8 @@ def esc(value: Any) -> str:
 
 def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     """Rows of a query as dicts; no rows when a mart does not exist (a warehouse never built)."""
+    # a missing table must stay missing: never let DuckDB scan a Python object of the same name instead
+    con.execute("set python_enable_replacements = false")
     try:
         cur = con.execute(query, params or [])
     except duckdb.CatalogException:
@@ -106,6 +108,11 @@ def _period_label(day: dt.date, grain: str) -> str:
 
 def _hover_period(grain: str) -> str:
     return {"month": "%{x|%b %Y}", "week": "week of %{x|%Y-%m-%d}", "day": "%{x|%Y-%m-%d}"}[grain]
+
+
+def _days(grain: str) -> str:
+    """The `days` column of a weekly or monthly mart; a daily row is one day."""
+    return "1" if grain == "day" else "days"
 
 
 def _base_layout(fig: go.Figure, title: str, reading: str, **layout: Any) -> go.Figure:
@@ -149,7 +156,8 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, model_family, days, completed_requests, tool_call_requests, tool_call_rate
+        f"""select {col} as period, model_family, {_days(col)} as days, completed_requests, tool_call_requests,
+            tool_call_rate
         from tool_call_rate_{GRAINS[col]}
         where {col} between date_trunc('{col}', ?::date) and ? and model_family is not null
         order by period""",
@@ -200,7 +208,8 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, model_family, days, output_tokens, reported_output_tokens, reasoning_tokens,
+        f"""select {col} as period, model_family, {_days(col)} as days, output_tokens, reported_output_tokens,
+            reasoning_tokens,
             reasoning_share, reasoning_coverage
         from reasoning_share_{GRAINS[col]}
         where {col} between date_trunc('{col}', ?::date) and ? and model_family is not null
@@ -637,9 +646,9 @@ def burst_calendar(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
             mode="markers",
             name="burst episode",
             marker={
-                "size": [6 + 14 * math.sqrt(r["requests"] / biggest) for r in data],
+                "size": [3 + 7 * math.sqrt(r["requests"] / biggest) for r in data],
                 "color": "#EF6C00",
-                "opacity": 0.6,
+                "opacity": 0.5,
                 "line": {"width": 0},
             },
             hovertemplate="%{x|%Y-%m-%d} %{text} UTC, %{customdata[3]} min<br>%{customdata[2]:,} requests, peak "

@@ -5,8 +5,6 @@ take the `duckdb_writer` pool, and replaces the report atomically (temporary fil
 rename; one PUT on an object store), so a reader never sees half a page.
 """
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg
