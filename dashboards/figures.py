@@ -79,7 +79,7 @@ class Range:
 
 def esc(value: Any) -> str:
     """A label from the logs, safe to hand to Plotly (which renders some HTML in labels)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape("" if value is None else str(value), quote=False)  # Plotly does not decode &quot;
 
 
 def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -113,6 +113,13 @@ def _hover_period(grain: str) -> str:
 def _days(grain: str) -> str:
     """The `days` column of a weekly or monthly mart; a daily row is one day."""
     return "1" if grain == "day" else "days"
+
+
+def _period_axis(fig: go.Figure, grain: str, periods: set[Any]) -> None:
+    """One tick per period when there are few (no 06:00 ticks on three days of data), else Plotly's choice."""
+    if len(periods) <= 16:
+        dtick = {"month": "M1", "week": 7 * 86_400_000, "day": 86_400_000}[grain]
+        fig.update_xaxes(tick0=min(periods), dtick=dtick, tickformat="%b %Y" if grain == "month" else "%d %b %Y")
 
 
 def _base_layout(fig: go.Figure, title: str, reading: str, **layout: Any) -> go.Figure:
@@ -199,6 +206,7 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         reading += (
             f" Claude: {pct(claude[0]['tool_call_rate'])} -> {pct(claude[-1]['tool_call_rate'])} over the period."
         )
+    _period_axis(fig, period.grain, {r["period"] for r in data})
     return _base_layout(fig, title, reading, hovermode="closest")
 
 
@@ -284,6 +292,7 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         "of all output"
     )
     reading += f"; {', '.join(unreported)} report no reasoning tokens (left out, not zero)." if unreported else "."
+    _period_axis(fig, period.grain, {r["period"] for r in data})
     return _base_layout(fig, title, reading, height=560)
 
 
@@ -334,6 +343,7 @@ def _stacked_volume(data: list[dict[str, Any]], period: Range, title: str, color
         f"{_period_label(first, col)}); the largest {what}: {latest[0]['key']} "
         f"with {pct(latest[0]['requests'] / totals[last])}."
     )
+    _period_axis(fig, col, {r["period"] for r in data})
     return _base_layout(fig, title, reading)
 
 
@@ -416,6 +426,7 @@ def provider_availability(con: duckdb.DuckDBPyConnection, period: Range) -> go.F
         f"{misses} of {len(data)} provider-{col}s missed the {slo:.1%} SLO; {days_below} provider-days below it in "
         f"all, most for {worst} ({below[worst]} days)."
     )
+    _period_axis(fig, period.grain, {r["period"] for r in data})
     return _base_layout(fig, title, reading)
 
 
@@ -473,6 +484,7 @@ def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
         f"{col}: {peak['provider']} in {_period_label(peak['period'], col)} at "
         f"{pct(peak['errors'] / peak['attempts'] if peak['attempts'] else None, 1)}."
     )
+    _period_axis(fig, period.grain, {r["period"] for r in data})
     return _base_layout(fig, title, reading)
 
 

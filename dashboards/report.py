@@ -356,7 +356,7 @@ def render_report(
             plotlyjs=Markup(get_plotlyjs()),
             plotly_version=plotly.__version__,
             period_text=period_text,
-            grain=period.grain,
+            grain_adjective=F.GRAINS[period.grain],
             partial_note="; ".join(partial),
             latest_data=f"{fresh.isoformat(sep=' ', timespec='minutes')} UTC" if fresh else "none",
             built_at=f"{built.isoformat(sep=' ')} UTC",
