@@ -490,7 +490,9 @@ def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
 
 def availability_heatmap(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     """Provider x day availability: outages show as red cells."""
-    title = "Daily availability per provider (red: below the SLO)"
+    title = (
+        "Daily availability per provider: green meets the SLO, red misses it (darker = lower, darkest at 80% or less)"
+    )
     data = rows(
         con,
         """select day, provider, attempts, provider_faults, availability, slo from provider_uptime_daily
@@ -525,7 +527,7 @@ def availability_heatmap(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
             zmin=HEATMAP_FLOOR,
             zmax=1,
             colorscale=[[0, "#67000d"], [cut - 1e-9, "#fcbba1"], [cut, "#c7e9c0"], [1, "#1b7837"]],
-            colorbar={"tickformat": ".0%", "title": {"text": "availability"}, "tickvals": [HEATMAP_FLOOR, 0.9, 1]},
+            showscale=False,  # the title says it: a colour bar squeezes the green into a sliver above the SLO
             hovertemplate="<b>%{y}</b> %{x|%Y-%m-%d}<br>availability %{z:.2%}"
             "<br>%{customdata[0]:,} provider faults / %{customdata[1]:,} attempts<extra></extra>",
             xgap=0,
@@ -892,8 +894,8 @@ def app_concentration(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
     locked = sum(1 for r in data if (r["provider_hhi"] or 0) >= 0.999)
     concentrated = sum(1 for r in data if (r["provider_hhi"] or 0) > 0.5)
     reading = (
-        f"{locked} of {len(data)} apps use a single provider; {concentrated} are concentrated (HHI > 0.5, most of "
-        "their requests on one provider)."
+        f"{locked} of {len(data)} apps use a single provider; {concentrated} have an HHI above 0.5 (their requests "
+        "concentrated on one or two providers)."
     )
     return _base_layout(fig, title, reading)
 
