@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: env run test dev lint format sample schema clean
+.PHONY: env browser run test dev lint format sample schema clean
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -21,10 +21,14 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 env: $(VENV)/.synced  ## create .venv from the lock file
 
+browser:  ## Debian's chromium for the report's browser tests and PNG export (apt, as root; never a downloaded browser)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+		|| echo "chromium could not be installed: the browser tests will skip and --png will say so"
+
 run: env  ## the main job on data/sample: ingest into ./warehouse and everything downstream
 	$(BIN)/gatewaylens run
 
-test: env  ## the whole test suite
+test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
 	$(BIN)/python -m pytest
 
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
@@ -45,4 +49,4 @@ sample: env  ## regenerate the committed sample data (deterministic)
 	$(BIN)/python data/sample/generate.py
 
 clean:
-	rm -rf warehouse .dagster/history .dagster/storage .dagster/schedules .dagster/logs
+	rm -rf warehouse test-artifacts .dagster/history .dagster/storage .dagster/schedules .dagster/logs

@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 _HOST_TAG = "gatewaylens/host"
@@ -111,6 +112,7 @@ def _first_failure(result: Any) -> str:
 def _print_outputs(result: Any) -> None:
     modes: dict[str, int] = {}
     database = None
+    reports = []
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
@@ -127,13 +129,17 @@ def _print_outputs(result: Any) -> None:
                 f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
                 f"{meta['days_touched']} days touched)"
             )
-        for label in ("warehouse", "quarantine", "ledger", "path"):
+        if "path" in meta:  # a file an asset wrote (the report): printed last
+            reports.append(f"{name}: {meta['path']}")
+        for label in ("warehouse", "quarantine", "ledger"):
             if label in meta:
-                print(f"  {name if label in ('warehouse', 'path') else label}: {meta[label]}")
+                print(f"  {name if label == 'warehouse' else label}: {meta[label]}")
     if database:
         built = ", ".join(f"{count} {mode}" for mode, count in sorted(modes.items()))
         print(f"models: {sum(modes.values())} built ({built})")
         print(f"  database: {database}")
+    for line in reports:
+        print(line)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -182,6 +188,48 @@ def cmd_sql(args: argparse.Namespace) -> int:
     else:
         with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
             print(frame)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the static report from the warehouse database (read-only), optionally with a PNG per figure."""
+    import duckdb
+
+    from dashboards import figures, report
+    from pipelines.defs.resources import PROJECT_ROOT
+    from pipelines.lib.models import open_database
+    from pipelines.lib.storage import Warehouse
+
+    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
+    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
+    if args.start and args.end and args.start > args.end:
+        return _fail(f"--from {args.start} is after --to {args.end}")
+    store = Warehouse(url, options)
+    try:
+        with open_database(store, read_only=True) as con:
+            page = report.render_report(con, figures.Range(args.start, args.end, args.grain), warehouse=store.uri())
+    except (duckdb.Error, FileNotFoundError) as err:
+        return _fail(str(err).splitlines()[0])
+    out = Warehouse(args.out, options) if args.out else store
+    folder = () if args.out else ("dashboards",)
+    report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
+    first, last = page.period
+    print(
+        f"report: {len(page.figures)} figures ({len(page.empty_figures)} empty), "
+        f"{first or 'no data'} to {last or 'no data'}, {len(page.html.encode()):,} bytes, "
+        f"rendered in {page.render_seconds:.1f}s"
+    )
+    print(f"  dashboards: {out.uri(*folder, report.REPORT_FILE)}")
+    if args.png:
+        if not out.is_local:
+            print("gatewaylens: PNG export writes local files only: use a local --out", file=sys.stderr)
+            return 0
+        try:
+            written = report.export_pngs(page.figures, Path(out.path(*folder, report.PNG_DIR)))
+        except report.PngUnavailable as err:
+            print(f"gatewaylens: {err}", file=sys.stderr)
+            return 0
+        print(f"  png: {len(written)} files in {out.uri(*folder, report.PNG_DIR)}")
     return 0
 
 
@@ -239,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=50, help="rows shown in table format (-1: all)")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("report", help="write the static report WAREHOUSE/dashboards/index.html (offline HTML)")
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--out", help="output folder or URL for index.html (default: WAREHOUSE/dashboards)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first UTC day (default: the first with data)")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last UTC day (default: the last with data)")
+    p.add_argument("--grain", choices=["day", "week", "month"], default="month", help="grain of the time series")
+    p.add_argument("--png", action="store_true", help="also write a PNG per figure (needs Chromium)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="write simulated gateway traffic")
     p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))

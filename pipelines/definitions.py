@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs import ingest, models
+from pipelines.defs import dashboards, ingest, models
 from pipelines.defs.resources import resources_from_env
 
 main_job = dg.define_asset_job(
@@ -17,5 +17,6 @@ main_job = dg.define_asset_job(
 defs = dg.Definitions.merge(
     ingest.defs,
     models.defs,
+    dashboards.defs,
     dg.Definitions(jobs=[main_job], resources=resources_from_env()),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import dagster as dg
@@ -210,3 +211,36 @@ def test_overnight_batch_apps_and_their_bursts(sample_run):
         warehouse, "select count(*), count(*) filter (where list_contains(?, top_app_id)) from bursts", [sorted(batch)]
     )
     assert bursts > 100 and by_batch / bursts > 0.9
+
+
+def test_the_dashboards_asset_writes_the_report(sample_run):
+    result, warehouse = sample_run
+    [mat] = result.asset_materializations_for_node("dashboards")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    path = warehouse.path("dashboards", "index.html")
+    assert meta["path"] == warehouse.uri("dashboards", "index.html")
+    with open(path, encoding="utf-8") as handle:
+        page = handle.read()
+    assert meta["bytes"] == len(page.encode()) < 8_000_000
+    assert meta["empty_figures"] == "none" and meta["period"] == "2025-01-01 to 2026-01-30"
+    assert "Claude tool-call rate" in page and "Period: 2025-01-01 to 2026-01-30" in page
+    assert not [n for n in os.listdir(os.path.dirname(path)) if n.endswith(".tmp")]
+
+
+def test_the_sample_report_in_a_browser(sample_run):
+    """The sample's report opened offline in headless Chromium: every figure drew its traces, nothing was
+    fetched, nothing failed; the screenshot is kept in test-artifacts/."""
+    from pathlib import Path
+
+    from tests.browser import figure_traces, open_report, screenshot
+
+    _, warehouse = sample_run
+    with open_report(Path(warehouse.path("dashboards", "index.html"))) as loaded:
+        assert loaded.console_errors == [] and loaded.blocked == [] and loaded.dialogs == []
+        traces = figure_traces(loaded.page)
+        assert len(traces) == 13
+        assert all(expected == drawn > 0 for expected, drawn in traces.values()), traces
+        tiles = loaded.page.inner_text("#tiles")
+        assert "Claude tool-call rate" in tiles and "pts vs Jan 2025" in tiles
+        shot = screenshot(loaded.page, "report-sample.png")
+    assert shot.stat().st_size > 100_000

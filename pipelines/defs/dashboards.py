@@ -1,0 +1,73 @@
+"""The static report: every figure of `dashboards/` in one offline HTML file, WAREHOUSE/dashboards/index.html.
+
+Downstream of the marts it reads (and only those). It opens the warehouse database read-only, so it does not
+take the `duckdb_writer` pool, and replaces the report atomically (temporary file in the same folder, then a
+rename; one PUT on an object store), so a reader never sees half a page.
+"""
+
+import time
+
+import dagster as dg
+import duckdb
+
+from dashboards import figures, report
+from pipelines.defs.resources import WarehouseResource
+from pipelines.lib.models import open_database
+
+REPORT_FOLDER = "dashboards"
+LOCK_RETRIES = 30
+LOCK_WAIT_SECONDS = 2.0
+
+
+class DashboardsConfig(dg.Config):
+    grain: str = "month"
+    """Grain of the time series and of the headline comparison: day, week or month."""
+
+
+def _render(store, period: figures.Range) -> report.Report:
+    """Render from a read-only connection; wait while another process holds the database for writing."""
+    for attempt in range(LOCK_RETRIES):
+        try:
+            with open_database(store, read_only=True) as con:
+                return report.render_report(con, period, warehouse=store.uri())
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower() or attempt == LOCK_RETRIES - 1:
+                raise
+            time.sleep(LOCK_WAIT_SECONDS)
+    raise AssertionError("unreachable")
+
+
+@dg.asset(
+    name="dashboards",
+    group_name="dashboards",
+    deps=[dg.AssetKey(mart) for mart in figures.MARTS],
+    kinds={"plotly", "html"},
+    metadata={"figures": len(figures.FIGURES), "file": f"WAREHOUSE/{REPORT_FOLDER}/{report.REPORT_FILE}"},
+)
+def dashboards(
+    context: dg.AssetExecutionContext, config: DashboardsConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """The leadership report: tool-call and reasoning trends by model family, volume and mix, provider
+    reliability against the SLO, bursts, provider variance, failover and lock-in, as one self-contained HTML file
+    (plotly.js embedded once) that opens offline. Reads only the marts."""
+    store = warehouse.get()
+    page = _render(store, figures.Range(grain=config.grain))
+    target = store.path(REPORT_FOLDER, report.REPORT_FILE)
+    report.write_report(page, store, target)
+    size = len(page.html.encode())
+    context.log.info(f"report: {size:,} bytes, {len(page.figures)} figures, rendered in {page.render_seconds:.1f}s")
+    first, last = page.period
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(store.uri(REPORT_FOLDER, report.REPORT_FILE)),
+            "bytes": size,
+            "figures": len(page.figures),
+            "empty_figures": ", ".join(page.empty_figures) or "none",
+            "period": f"{first} to {last}" if first else "no data",
+            "latest_data": str(page.latest_data) if page.latest_data else "none",
+            "render_seconds": round(page.render_seconds, 2),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[dashboards])

@@ -1,0 +1,320 @@
+"""Figure builders and the report on tiny hand-made marts (in-memory DuckDB, the documented columns), plus a few
+records through the real ingest and model build: traces per family, values, empty states, escaping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pytest
+from plotly.offline import get_plotlyjs
+
+from dashboards import figures as F
+from dashboards import palette, report
+from pipelines.lib import models
+from pipelines.lib.storage import Warehouse
+from tests.conftest import build_models, record, write_lines
+
+PROJECT = models.load_project()
+MODELS = {m.name: m for m in PROJECT.order()}
+JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+
+
+def make_mart(con: duckdb.DuckDBPyConnection, name: str, data: list[dict[str, Any]]) -> None:
+    """Create a mart by hand with exactly its documented columns, in order (a missing key is NULL)."""
+    columns = list(MODELS[name].columns)
+    assert all(set(row) <= set(columns) for row in data), f"{name}: undocumented column"
+    table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in data])
+    con.register("_given", table)
+    con.execute(f"create table {name} as select * from _given")
+    con.unregister("_given")
+
+
+def tool_rows(family: str, counts: list[tuple[dt.date, int, int]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "month": month,
+            "model_family": family,
+            "days": 28,
+            "completed_requests": completed,
+            "tool_call_requests": tools,
+            "tool_call_rate": tools / completed,
+        }
+        for month, completed, tools in counts
+    ]
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_tool_call_rate_one_trace_per_family_with_its_colour_and_values(con):
+    make_mart(
+        con,
+        "tool_call_rate_monthly",
+        tool_rows("Claude", [(JAN, 100, 5), (FEB, 200, 40)]) + tool_rows("GPT", [(JAN, 300, 30), (FEB, 300, 60)]),
+    )
+    fig = F.tool_call_rate(con, F.Range(grain="month"))
+    assert [t.name for t in fig.data] == ["GPT", "Claude"]  # by volume
+    claude = fig.data[1]
+    assert list(claude.x) == [JAN, FEB] and list(claude.y) == pytest.approx([0.05, 0.2])
+    assert claude.line.color == palette.family_color("Claude") == palette.FAMILY_COLORS["Claude"]
+    assert [list(c) for c in claude.customdata] == [[5, 100, 28], [40, 200, 28]]  # exact counts in the hover text
+    assert fig.layout.yaxis.tickformat == ".0%"
+    assert "Claude: 5% -> 20%" in fig.layout.meta["reading"]
+
+
+def test_range_filters_periods(con):
+    make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5), (FEB, 200, 40), (MAR, 10, 1)]))
+    fig = F.tool_call_rate(con, F.Range(dt.date(2025, 2, 10), dt.date(2025, 2, 20), "month"))
+    assert list(fig.data[0].x) == [FEB]
+
+
+def test_a_family_without_data_has_no_trace_and_the_same_colours_elsewhere(con):
+    make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5)]))
+    make_mart(
+        con,
+        "model_mix_daily",
+        [
+            {"day": dt.date(2025, 1, 3), "model_tier": "frontier", "model_family": "Claude", "requests": 10},
+            {"day": dt.date(2025, 1, 3), "model_tier": "small", "model_family": "Mistral", "requests": 30},
+        ],
+    )
+    rate = F.tool_call_rate(con, F.Range())
+    volume = F.volume_by_family(con, F.Range())
+    assert [t.name for t in rate.data] == ["Claude"]
+    assert {t.name: t.marker.color for t in volume.data} == {
+        "Mistral": palette.FAMILY_COLORS["Mistral"],
+        "Claude": palette.FAMILY_COLORS["Claude"],
+    }
+    assert [list(c) for c in volume.data[1].customdata] == [[0.25, None]]
+
+
+def test_reasoning_share_marks_low_coverage_and_leaves_unreported_families_out(con):
+    base = {"month": JAN, "days": 31}
+    make_mart(
+        con,
+        "reasoning_share_monthly",
+        [
+            {**base, "model_family": "Claude", "output_tokens": 1000, "reported_output_tokens": 300,
+             "reasoning_tokens": 150, "reasoning_share": 0.5, "reasoning_coverage": 0.3},
+            {**base, "model_family": "Llama", "output_tokens": 500, "reported_output_tokens": 0,
+             "reasoning_tokens": 0, "reasoning_share": None, "reasoning_coverage": 0.0},
+        ],
+    )  # fmt: skip
+    fig = F.reasoning_share(con, F.Range())
+    names = [t.name for t in fig.data]
+    assert names == ["Claude", "Claude coverage", "Llama (reports no reasoning)"]
+    assert list(fig.data[0].marker.symbol) == ["circle-open"]  # coverage 30% < 50%: hollow
+    assert list(fig.data[2].y) == [0.0]
+    assert "Llama report no reasoning tokens" in fig.layout.meta["reading"]
+
+
+def test_wilson_interval():
+    lo, hi = F.wilson(10, 100)
+    assert (round(lo, 4), round(hi, 4)) == (0.0552, 0.1744)
+    assert F.wilson(0, 0) == (0.0, 1.0)
+    lo, hi = F.wilson(0, 20)
+    assert lo == 0.0 and 0 < hi < 0.2
+
+
+def test_provider_variance_interval_and_model_rate(con):
+    common = {"window_start": JAN, "window_end": dt.date(2025, 1, 28), "model": "qwen3-coder", "model_family": "Qwen"}
+    make_mart(
+        con,
+        "provider_variance",
+        [
+            {**common, "provider": "novita", "completed_requests": 100, "tool_call_requests": 10,
+             "tool_call_rate": 0.1, "model_tool_call_rate": 0.3, "deviation": -0.2, "z_score": -4.4},
+            {**common, "provider": "together", "completed_requests": 100, "tool_call_requests": 50,
+             "tool_call_rate": 0.5, "model_tool_call_rate": 0.3, "deviation": 0.2, "z_score": 4.4},
+        ],
+    )  # fmt: skip
+    fig = F.provider_variance(con, F.Range())
+    qwen, overall = fig.data
+    assert qwen.name == "Qwen" and overall.name == "model's rate, all providers"
+    assert list(qwen.y) == ["qwen3-coder · novita", "qwen3-coder · together"]
+    assert qwen.error_x.arrayminus[0] == pytest.approx(0.1 - 0.0552, abs=1e-4)
+    assert qwen.error_x.array[0] == pytest.approx(0.1744 - 0.1, abs=1e-4)
+    assert list(overall.x) == [0.3, 0.3]
+    assert list(qwen.marker.symbol) == ["diamond", "diamond"]
+    assert "novita" in fig.layout.meta["reading"]
+
+
+def test_every_builder_has_an_empty_state_on_an_empty_database(con):
+    for name, fig in F.build_all(con, F.Range()).items():
+        assert not fig.data, name
+        assert fig.layout.annotations[0].text, name
+        assert fig.layout.meta["reading"], name
+
+
+def test_labels_from_logs_are_escaped_before_plotly(con):
+    make_mart(con, "tool_call_rate_monthly", tool_rows(SCRIPT, [(JAN, 100, 5)]))
+    common = {
+        "window_start": JAN,
+        "window_end": JAN,
+        "model": IMG,
+        "model_family": SCRIPT,
+        "completed_requests": 10,
+        "tool_call_requests": 1,
+        "tool_call_rate": 0.1,
+        "model_tool_call_rate": 0.1,
+        "z_score": 0.0,
+    }
+    make_mart(con, "provider_variance", [{**common, "provider": IMG}, {**common, "provider": "b"}])  # fmt: skip
+    rate = F.tool_call_rate(con, F.Range())
+    variance = F.provider_variance(con, F.Range())
+    assert rate.data[0].name == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert "&lt;script&gt;" in rate.data[0].hovertemplate and "<script>" not in rate.data[0].hovertemplate
+    assert variance.data[0].y[0] == "&lt;img src=x onerror=alert(1)&gt; · &lt;img src=x onerror=alert(1)&gt;"
+    day = dt.date(2025, 1, 5)
+    make_mart(con, "traffic_minutely", [{"minute": dt.datetime(2025, 1, 5, 12), "requests": 3, "baseline": 0.0}])
+    make_mart(
+        con,
+        "tool_call_rate_daily",
+        [
+            {
+                "day": day,
+                "model_family": SCRIPT,
+                "completed_requests": 3,
+                "tool_call_requests": 1,
+                "tool_call_rate": 1 / 3,
+            }
+        ],
+    )
+    page = report.render_report(con, F.Range()).html
+    assert SCRIPT not in page and IMG not in page
+    # the tiles (Jinja2 autoescape) carry the family name as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; tool-call rate" in page
+
+
+def test_report_embeds_plotly_once_and_loads_nothing(con):
+    make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5)]))
+    page = report.render_report(con, F.Range()).html
+    bundle = get_plotlyjs()
+    assert page.count(bundle[:300]) == 1
+    assert len(page) < len(bundle) + 2_000_000
+    assert not re.search(r"<script[^>]+src=", page) and "cdn." not in page.replace(bundle, "")
+    assert page.count('class="figure') == len(F.FIGURES)
+
+
+def test_report_on_an_empty_warehouse_says_so(con):
+    rendered = report.render_report(con, F.Range())
+    assert rendered.period == (None, None) and rendered.tiles == []
+    assert "No data in this period" in rendered.html and "Period: no data" in rendered.html
+    assert len(rendered.empty_figures) == len(F.FIGURES)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "grain", "expected"),
+    [
+        (dt.date(2025, 1, 1), dt.date(2026, 1, 30), "month", (dt.date(2025, 12, 1), dt.date(2025, 1, 1), True)),
+        (dt.date(2024, 12, 1), dt.date(2026, 1, 30), "month", (dt.date(2025, 12, 1), dt.date(2024, 12, 1), True)),
+        (dt.date(2025, 1, 1), dt.date(2025, 1, 1), "month", (dt.date(2025, 1, 1), None, False)),
+        (dt.date(2025, 1, 1), dt.date(2025, 1, 1), "day", (dt.date(2025, 1, 1), None, True)),
+        (dt.date(2025, 1, 1), dt.date(2025, 1, 20), "week", (dt.date(2025, 1, 13), dt.date(2025, 1, 6), True)),
+    ],
+)
+def test_comparison_periods(first, last, grain, expected):
+    assert report.comparison_periods(first, last, grain) == expected
+
+
+def test_one_day_of_data_through_the_real_models(tmp_path: Path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    lines = [
+        record(request_id=f"r{i}", created_at=f"2025-06-01T12:{i:02d}:00Z", native_finish_reason="tool_use")
+        for i in range(3)
+    ] + [record(request_id="g1", model="openai/gpt-4o", provider_native="OpenAI")]
+    from pipelines.lib.ingest import ingest
+
+    ingest([str(write_lines(tmp_path / "one_day.jsonl", lines))], warehouse, hash_key=b"k")
+    build_models(warehouse)
+    with models.open_database(warehouse, read_only=True) as db:
+        rendered = report.render_report(db, F.Range(grain="week"))
+        claude = F.tool_call_rate(db, F.Range(grain="day"))
+    assert rendered.period == (dt.date(2025, 6, 1), dt.date(2025, 6, 1))
+    assert {t.name: list(t.y) for t in claude.data} == {"Claude": [1.0], "GPT": [0.0]}
+    tiles = {t["label"]: t for t in rendered.tiles}
+    assert tiles["Claude tool-call rate"]["value"] == "100%"
+    assert tiles["Claude tool-call rate"]["change"] == "no comparison"
+    assert "no earlier full period" in rendered.html
+
+
+def test_asset_reads_exactly_the_marts_and_holds_no_writer_pool():
+    from pipelines.defs.dashboards import dashboards
+
+    assert set(dashboards.dependency_keys) == {dg.AssetKey(m) for m in F.MARTS}
+    assert all(m in MODELS and MODELS[m].layer == "marts" for m in F.MARTS)
+    assert not dashboards.op.pool
+    used = set()
+    for source in (Path(F.__file__).read_text(), Path(report.__file__).read_text()):
+        used |= set(re.findall(r"\bfrom ([a-z_]+)\b", source)) & set(MODELS)
+        for stem in re.findall(r"\bfrom ([a-z_]+)_\{GRAINS\[", source):
+            used |= {f"{stem}_{suffix}" for suffix in F.GRAINS.values()}
+    assert used == set(F.MARTS)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_cli_report_without_a_database_is_one_error_line(tmp_path: Path):
+    done = _cli("report", "--warehouse", str(tmp_path / "nothing"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("gatewaylens: error: no warehouse database")
+
+
+def test_cli_report_writes_to_out_and_png_without_a_browser_is_a_message(tmp_path: Path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    build_models(warehouse)  # an empty warehouse: every mart exists and is empty
+    out = tmp_path / "slides"
+    done = _cli(
+        "report", "--warehouse", str(tmp_path / "warehouse"), "--out", str(out), "--png", "--grain", "week",
+        env={"BROWSER_PATH": str(tmp_path / "no-such-browser")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (out / "index.html").is_file() and not list(out.glob(".*.tmp"))
+    assert "PNG export needs Chromium and none was found" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"dashboards: {out.as_uri()}/index.html" in done.stdout
+
+
+def test_png_export_with_chromium(tmp_path: Path, con):
+    from tests.browser import chromium
+
+    browser = chromium()
+    make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5), (FEB, 100, 9)]))
+    figs = {"tool_call_rate": F.tool_call_rate(con, F.Range()), "empty": F.volume_by_tier(con, F.Range())}
+    import os
+
+    previous = os.environ.get("BROWSER_PATH")
+    os.environ["BROWSER_PATH"] = browser
+    try:
+        written = report.export_pngs(figs, tmp_path / "png", scale=1)
+    finally:
+        if previous is None:
+            os.environ.pop("BROWSER_PATH", None)
+        else:
+            os.environ["BROWSER_PATH"] = previous
+    assert written == [tmp_path / "png" / "tool_call_rate.png"]
+    assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,128 @@
+"""The report in a real browser: headless Chromium (Debian's, driven by Playwright) loads index.html from
+file:// with the network blocked. A warehouse whose model, provider, family and app ids are script payloads
+renders them as text: no dialog, no injected element, the payload visible in legends, ticks, tiles and hover."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dashboards import figures as F
+from dashboards import report
+from pipelines.lib import models
+from pipelines.lib.ingest import ingest
+from pipelines.lib.storage import Warehouse
+from tests.browser import figure_traces, open_report, screenshot
+from tests.conftest import build_models, record, write_lines
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '<img src=x onerror=alert("provider")>'
+APP = '<img src=x onerror=alert("app")>'
+LABELS = {  # mart columns that carry labels from logs -> the payload prefixed to every value
+    "model_family": SCRIPT,
+    "provider": IMG,
+    "first_provider": IMG,
+    "top_provider": IMG,
+    "model": SCRIPT,
+    "app_id": APP,
+    "top_app_id": APP,
+}
+
+
+def _records() -> list[dict]:
+    lines = []
+    for day in (1, 2, 3):
+        for i in range(12):
+            lines.append(
+                record(
+                    request_id=f"d{day}-{i}",
+                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
+                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
+                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
+                    app_id=APP if i % 4 == 0 else "app-a",
+                )
+            )
+        lines.append(record(request_id=f"x{day}", created_at=f"2025-06-0{day}T09:00:00Z", model=SCRIPT))
+    # a burst from the payload app: 30 requests in one minute after a quiet night
+    lines += [
+        record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id=APP, provider_native="Anthropic")
+        for i in range(30)
+    ]
+    return lines
+
+
+@pytest.fixture(scope="module")
+def xss_report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("xss")
+    warehouse = Warehouse(str(root / "warehouse"))
+    ingest([str(write_lines(root / "payloads.jsonl", _records()))], warehouse, hash_key=b"k")
+    build_models(warehouse)
+    # the ingest slugs provider names and canonicalizes model ids; put the payloads in every label column of
+    # the marts the report reads, as a gateway that passes them through would
+    with models.open_database(warehouse) as con:
+        for mart in F.MARTS:
+            columns = {
+                r[0]
+                for r in con.execute("select column_name from duckdb_columns() where table_name = ?", [mart]).fetchall()
+            }
+            for column, payload in LABELS.items():
+                if column in columns:
+                    con.execute(f"update {mart} set {column} = ? || coalesce({column}, '')", [payload])
+    with models.open_database(warehouse, read_only=True) as con:
+        page = report.render_report(con, F.Range(grain="day"))
+    target = root / "index.html"
+    report.write_report(page, warehouse, str(target))
+    assert not page.empty_figures or set(page.empty_figures) <= {"failover_recovery"}, page.empty_figures
+    return target
+
+
+def test_payloads_render_as_text_and_never_run(xss_report: Path):
+    with open_report(xss_report) as loaded:
+        page = loaded.page
+        assert loaded.dialogs == []
+        assert loaded.console_errors == []
+        assert loaded.blocked == []
+        injected = page.evaluate(
+            """() => ({
+                img: document.querySelectorAll('img').length,
+                handlers: document.querySelectorAll('[onerror],[onload],[onmouseover]').length,
+                scripts: document.querySelectorAll('script').length,
+                figures: document.querySelectorAll('.figure').length,
+            })"""
+        )
+        assert injected["img"] == 0 and injected["handlers"] == 0
+        assert injected["scripts"] == 1 + injected["figures"]  # plotly.js once, one Plotly.newPlot per figure
+        legends = page.evaluate("() => [...document.querySelectorAll('.legendtext')].map(e => e.textContent)")
+        assert any(text.startswith(SCRIPT) for text in legends), legends
+        assert any(text.startswith(IMG) for text in legends), [t for t in legends if "img" in t]
+        ticks = page.evaluate("() => [...document.querySelectorAll('.ytick text')].map(e => e.textContent)")
+        assert any(SCRIPT in text and IMG in text for text in ticks), ticks  # provider variance: model · provider
+        assert SCRIPT in page.inner_text("#tiles")
+        hover = page.evaluate(
+            """() => { const gd = document.getElementById('plot-app_concentration');
+                const i = gd.data[0].text.findIndex(t => t.startsWith('&lt;img'));
+                Plotly.Fx.hover(gd, [{curveNumber: 0, pointNumber: i}]);
+                return gd.querySelector('.hoverlayer').textContent; }"""
+        )
+        assert APP in hover
+        assert page.evaluate("() => document.querySelectorAll('img').length") == 0
+        assert loaded.dialogs == []
+        traces = figure_traces(page)
+        assert all(expected == drawn for expected, drawn in traces.values()), traces
+        screenshot(page, "report-xss.png")
+
+
+def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    build_models(warehouse)
+    with models.open_database(warehouse, read_only=True) as con:
+        page = report.render_report(con, F.Range(dt.date(2025, 1, 1), dt.date(2025, 1, 31)))
+    target = tmp_path / "index.html"
+    report.write_report(page, warehouse, str(target))
+    with open_report(target) as loaded:
+        assert loaded.console_errors == [] and loaded.dialogs == [] and loaded.blocked == []
+        traces = figure_traces(loaded.page)
+        assert len(traces) == len(F.FIGURES) and all(t == (0, 0) for t in traces.values())
+        assert "No data in this period" in loaded.page.inner_text("#tiles")
