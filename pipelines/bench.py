@@ -19,7 +19,7 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
 6. `report`: the static report renderer, when this checkout has one (`REPORT_HOOKS`).
 
 Every measured run is its own spawned process, so `ru_maxrss` of the child is the peak resident memory of
-that step alone (it includes the interpreter and imported libraries: see `import_floor`). Times are wall
+that step alone (it includes the interpreter and libraries: `rss_after_imports_mib`). Times are wall
 clock around the step's work only, after imports. The load average is recorded next to every run.
 
 Results: a JSON file in `--results-dir` (default `benchmarks/results/`) and, unless `--markdown ''`, a
@@ -92,8 +92,17 @@ def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 def _child_main(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Import what the steps use, note the memory that takes (the same floor under every step), run the step."""
+    import duckdb  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    from pipelines.lib import ingest, models  # noqa: F401
+    from schemas.record import RequestRecord  # noqa: F401
+
+    floor = _peak_rss_mib()
     result = fn(*args)
     result["peak_rss_mib"] = round(_peak_rss_mib(), 1)
+    result["rss_after_imports_mib"] = round(floor, 1)
     return result
 
 
@@ -109,18 +118,6 @@ def _scratch_tempdir(workdir: str) -> None:
 # ----------------------------------------------------------------------------
 
 
-def step_import_floor() -> dict[str, Any]:
-    """The peak RSS of a child that only imports what the steps import: the floor under every step's figure."""
-    import duckdb  # noqa: F401
-    import polars  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
-
-    from pipelines.lib import ingest, models  # noqa: F401
-    from schemas.record import RequestRecord  # noqa: F401
-
-    return {"seconds": 0.0}
-
-
 def step_simulate(out: str, start: dt.date, days: int, rows: int, seed: int) -> dict[str, Any]:
     """Simulate `days` days from `start` and write exactly `rows` canonical lines to `out`, in pieces of at
     most SIMULATE_PIECE_ROWS rows (each its own simulation with its own seed: request ids never collide)."""
@@ -134,9 +131,10 @@ def step_simulate(out: str, start: dt.date, days: int, rows: int, seed: int) -> 
     for number, first in enumerate(range(0, days, piece_days)):
         span = min(piece_days, days - first)
         want = rows - written if first + span >= days else round(per_day * span)
-        frame = simulate(start + dt.timedelta(days=first), span, math.ceil(per_day * OVERSAMPLE), seed * 1000 + number)
-        if frame.height < want:
-            raise RuntimeError(f"simulated {frame.height} rows, wanted {want}: raise OVERSAMPLE")
+        piece_start = start + dt.timedelta(days=first)
+        factor = OVERSAMPLE
+        while (frame := simulate(piece_start, span, math.ceil(per_day * factor), seed * 1000 + number)).height < want:
+            factor *= 1.1  # a short piece may come out below the mean (batch jobs run on random days)
         # an even sample keeps every hour of every day (head() would cut the end of the last day)
         frame = frame.with_row_index("_i").sample(n=want, seed=number).sort("_i").drop("_i")
         part = f"{out}.part{number}"
@@ -156,10 +154,10 @@ def step_simulate_inputs(files: list[tuple[str, dt.date, int, int, int]]) -> dic
     """`step_simulate` for each (out, start, days, rows, seed), in one process."""
     t0 = time.perf_counter()
     inputs = [step_simulate(*args) for args in files]
-    return {"seconds": time.perf_counter() - t0, "rows": inputs[0]["rows"], "inputs": inputs}
+    return {"seconds": time.perf_counter() - t0, "rows": inputs[0]["rows"], "inputs": inputs, "columns": _columns()}
 
 
-def _duckdb_columns() -> dict[str, str]:
+def _columns() -> dict[str, str]:
     """The canonical input keys and their DuckDB types (what `simulate` writes)."""
     import polars as pl
 
@@ -169,12 +167,11 @@ def _duckdb_columns() -> dict[str, str]:
     return {k: "TIMESTAMPTZ" if isinstance(v, pl.Datetime) else types[v] for k, v in COLUMNS.items()}
 
 
-def step_baseline(source: str, out: str, workdir: str) -> dict[str, Any]:
+def step_baseline(source: str, out: str, columns: dict[str, str], workdir: str) -> dict[str, Any]:
     """Bare DuckDB: read_json with explicit columns -> COPY to zstd Parquet partitioned by UTC day."""
     import duckdb
 
     _scratch_tempdir(workdir)
-    columns = _duckdb_columns()
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set temp_directory = ?", [os.path.join(workdir, "tmp", "duckdb")])
@@ -327,6 +324,108 @@ def step_build(warehouse_dir: str, full_refresh: bool) -> dict[str, Any]:
     }
 
 
+def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str, Any]:
+    """Where the ingest's hot statement spends its time, on the first batch of `source` (one 128 MB chunk, as
+    the ingest reads it), copied into a DuckDB table so every variant reads the same rows:
+
+    * `operators`: DuckDB's profile (EXPLAIN ANALYZE, as JSON) of the whole transform, slowest operators first;
+    * `variants`: seconds of the transform and of its JSON parse alone, done as the canonical adapter does it
+      (`json_extract_string` over a list of paths) and as one `from_json` into a struct (all VARCHAR, as the
+      adapter returns text; or typed), and whether the VARCHAR struct gives the adapter's values exactly.
+    """
+    import duckdb
+
+    from pipelines.lib.ingest import connect
+    from pipelines.lib.reader import iter_line_batches
+    from pipelines.lib.transform import batch_params, batch_sql
+    from schemas.adapters import BY_NAME, INPUT_COLUMNS, canonical
+
+    _scratch_tempdir(workdir)
+    adapter = BY_NAME["canonical"]
+    batch = next(iter_line_batches(source))
+    con = connect()
+    con.register("arrow_lines", batch.lines)
+    con.execute("create temp table lines as select * from arrow_lines")
+    con.unregister("arrow_lines")
+    keys = [key for column in INPUT_COLUMNS for key in canonical._KEYS.get(column, (column,))]  # 27 paths
+    paths = "[" + ", ".join(_literal(canonical._json_path(k)) for k in keys) + "]"
+    text_struct = _literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
+    typed_struct = _literal(json.dumps({k: columns.get(k, "VARCHAR") for k in keys}))
+    params = batch_params(adapter, source, HASH_KEY)
+    variants = {
+        "transform (adapter + typing + validation + normalization)": (batch_sql(adapter), params),
+        "canonical adapter alone (json_extract_string over the paths)": (adapter.select_sql, None),
+        "json_extract_string over the paths, nothing else": (
+            f"select source_line, json_extract_string(raw, {paths}) as v from lines",
+            None,
+        ),
+        "from_json into a struct of VARCHAR": (
+            f"select source_line, from_json(raw, {text_struct}) as v from lines",
+            None,
+        ),
+        "from_json into a typed struct": (f"select source_line, from_json(raw, {typed_struct}) as v from lines", None),
+    }
+    seconds: dict[str, float] = {}
+    for name, (sql, bound) in variants.items():
+        best = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            con.execute(f"create or replace temp table out as {sql}", bound)
+            best = min(best, time.perf_counter() - t0)
+        seconds[name] = round(best, 3)
+    con.execute(
+        f"create or replace temp table a as select source_line, json_extract_string(raw, {paths}) as v from lines"
+    )
+    con.execute(f"create or replace temp table b as select source_line, from_json(raw, {text_struct}) as v from lines")
+    mismatched = {}  # per key: rows whose VARCHAR struct value differs from the adapter's text
+    for i, key in enumerate(keys):
+        count = con.execute(
+            "select count(*) from a join b using (source_line) "
+            f"where a.v[{i + 1}] is distinct from b.v[{_literal(key)}]"
+        ).fetchone()[0]
+        if count:
+            mismatched[key] = count
+
+    profile_file = os.path.join(workdir, "tmp", "profile.json")
+    con.execute("set enable_profiling = 'json'")
+    con.execute("set profiling_output = ?", [profile_file])
+    con.execute(f"create or replace temp table out as {batch_sql(adapter)}", params)
+    con.execute("set enable_profiling = 'no_output'")
+    with open(profile_file) as handle:
+        tree = json.load(handle)
+    operators: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:  # DuckDB 2.0: {"name", "timing", "intermediate_rows", ...}
+        extra = node.get("extra_info") or {}
+        detail = extra.get("CTE Name") or extra.get("Projections") or extra.get("Aggregates") or extra.get("Join Type")
+        operators.append(
+            {
+                "operator": str(node.get("name", "?")).strip(),
+                "seconds": round(float(node.get("timing", 0.0)), 3),
+                "rows": node.get("intermediate_rows"),
+                "detail": json.dumps(detail, default=str)[:240] if detail else "",
+            }
+        )
+        for child in node.get("children", []):
+            walk(child)
+
+    for root in tree.get("operator", []):
+        walk(root)
+    operators.sort(key=lambda op: -op["seconds"])
+    return {
+        "seconds": seconds["transform (adapter + typing + validation + normalization)"],
+        "rows": batch.lines.num_rows,
+        "batch_bytes": batch.lines.column("raw").nbytes,
+        "threads": con.execute("select current_setting('threads')").fetchone()[0],
+        "json_keys": len(keys),
+        "variants": seconds,
+        "from_json_varchar_mismatches": mismatched,
+        "query": {k: v for k, v in tree.get("query", {}).items() if k != "sql"} | tree.get("system", {}),
+        "operators": operators[:12],
+        "duckdb": duckdb.__version__,
+    }
+
+
 def step_report(warehouse_dir: str, out: str) -> dict[str, Any]:
     """Render the static report with the first hook of REPORT_HOOKS this checkout has; else say so."""
     for module_name, function_name in REPORT_HOOKS:
@@ -426,13 +525,17 @@ def run(
             (new_day, START + dt.timedelta(days=2 * HISTORY_DAYS), 1, per_day, 3),
         ],
     )
+    columns = simulated.pop("columns")
     steps["simulate"] = _summarize("simulate", rows, [simulated])
     log(f"  simulate: {_describe(simulated)}")
-    steps["import_floor"] = _summarize("import_floor", 0, [_in_child(step_import_floor)])
 
     runs_dir = os.path.join(workdir, "runs")
     steps["baseline"] = _repeat(
-        "baseline", rows, runs, lambda i: _in_child(step_baseline, main, _fresh(f"{runs_dir}/baseline"), workdir), log
+        "baseline",
+        rows,
+        runs,
+        lambda i: _in_child(step_baseline, main, _fresh(f"{runs_dir}/baseline"), columns, workdir),
+        log,
     )
     shutil.rmtree(f"{runs_dir}/baseline", ignore_errors=True)
 
@@ -440,6 +543,9 @@ def run(
     steps["ingest"] = _repeat(
         "ingest", rows, runs, lambda i: _in_child(step_ingest, main, _fresh(wh30), workdir), log
     )  # the last run's warehouse stays: the 30-day history
+
+    steps["profile"] = _in_child(step_profile, main, columns, workdir)
+    log(f"  profile of the transform: {steps['profile']['variants']}")
 
     naive_n = min(naive_rows, rows)
     steps["naive"] = _repeat(
@@ -621,8 +727,8 @@ def markdown(result: dict[str, Any], json_path: str) -> str:
         f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}, {m['platform']}; "
         f"load average at the end {m['load_avg']}.  ",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".  ",
-        f"Peak RSS includes the interpreter and libraries: a child that only imports them peaks at "
-        f"{result['steps']['import_floor']['peak_rss_mib']['median']:.0f} MiB.",
+        "Peak RSS is each step's own process, interpreter and libraries included: they take "
+        f"{_stats(result['steps']['ingest']['runs'], 'rss_after_imports_mib')['median']:.0f} MiB before any work.",
         "",
         "| step | rows | median s (min - max) | rows/s (median) | peak RSS MiB (median, max) | load 1m (runs) |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
@@ -655,12 +761,38 @@ def markdown(result: dict[str, Any], json_path: str) -> str:
         + ", ".join(f"{k} {val:.2f}" for k, val in _slowest(_median_run(result["steps"]["full_build"])["per_model"]))
         + ".",
         "",
+        *_profile_lines(result["steps"]["profile"]),
+        "",
         "| target | measured | verdict |",
         "| --- | --- | --- |",
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in targets(result)]
     lines.append(END.format(rows=rows))
     return "\n".join(lines) + "\n"
+
+
+def _profile_lines(profile: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Profile of the ingest's transform statement on the first batch ({profile['rows']:,} lines, "
+        f"{profile['batch_bytes'] / 2**20:.0f} MiB, {profile['threads']} threads; best of 2, seconds):",
+        "",
+    ]
+    lines += [f"- {name}: {seconds:.2f}" for name, seconds in profile["variants"].items()]
+    mismatches = profile["from_json_varchar_mismatches"]
+    lines.append(
+        "- from_json (VARCHAR) vs the adapter's text: "
+        + (", ".join(f"{k} differs in {n:,} rows" for k, n in mismatches.items()) if mismatches else "identical")
+    )
+    lines += ["", "Slowest operators of the transform (DuckDB JSON profile, operator seconds summed over threads):", ""]
+    lines += (
+        ["```"]
+        + [
+            f"{op['seconds']:7.3f} s  {op['operator']:<18} rows {op['rows'] or 0:>9,}  {op['detail'][:90]}"
+            for op in profile["operators"][:8]
+        ]
+        + ["```"]
+    )
+    return lines
 
 
 def _median_run(step: dict[str, Any]) -> dict[str, Any]:
