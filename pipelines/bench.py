@@ -61,6 +61,7 @@ OVERSAMPLE = 1.03  # the simulator yields ~0.99 rows per requested request: simu
 HASH_KEY = b"gatewaylens-bench"
 BEGIN = "<!-- bench:{rows}:begin -->"
 END = "<!-- bench:{rows}:end -->"
+APPEND = "<!-- bench:new sections go here -->"
 #: Where the static report renderer may live: (module, function). The first found is called as
 #: function(warehouse_url, out_dir). Wire the real one here when dashboards/ has it.
 REPORT_HOOKS = (
@@ -508,6 +509,7 @@ def run(
     if rows < HISTORY_DAYS:
         raise ValueError(f"rows must be at least {HISTORY_DAYS}")
     started = dt.datetime.now(dt.UTC)
+    measured = versions()  # of the code as the run starts
     inputs = os.path.join(workdir, "input")
     os.makedirs(inputs, exist_ok=True)
     main = os.path.join(inputs, "main.jsonl")  # days 30..59: the measured file
@@ -605,7 +607,7 @@ def run(
         "runs": runs,
         "naive_rows": naive_n,
         "machine": machine(),
-        "versions": versions(),
+        "versions": measured,
         "steps": steps,
     }
     result["ratios"] = ratios(steps)
@@ -805,12 +807,16 @@ def _slowest(per_model: dict[str, float], count: int = 5) -> list[tuple[str, flo
 
 
 def update_markdown(path: Path, section: str, rows: int) -> None:
-    """Replace this size's section of `path` between its markers, or append it under the results heading."""
+    """Replace this size's section of `path` between its markers, or add it before the APPEND marker (else at
+    the end)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n## Results\n\n"
     begin, end = BEGIN.format(rows=rows), END.format(rows=rows)
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         text = head + section.rstrip("\n") + rest.split(end, 1)[1]
+    elif APPEND in text:  # new sizes go where the file says, ahead of any text after the results
+        head, rest = text.split(APPEND, 1)
+        text = head + section + "\n" + APPEND + rest
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
