@@ -214,8 +214,12 @@ def step_ingest(source: str, warehouse_dir: str, workdir: str) -> dict[str, Any]
 def _instrument_ingest(module: Any) -> dict[str, float]:
     """Time the ingest's phases by wrapping its functions in this process only (the module is not changed):
     transform (the adapter + validation statement per batch), account and rejects (reading a batch's staged
-    rows back), find_losers (dedupe), commit_group (merge, sort, write each day)."""
+    rows back), find_losers (dedupe), commit_group (merge, sort, write each day), and within it
+    write_partition_thread_s (pyarrow's write of each day, summed over the writer threads)."""
+    import threading
+
     phases: dict[str, float] = {}
+    lock = threading.Lock()  # partitions are written by a thread pool
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -223,7 +227,10 @@ def _instrument_ingest(module: Any) -> dict[str, float]:
             try:
                 return fn(*args, **kwargs)
             finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
+                with lock:
+                    phases[name] = phases.get(name, 0.0) + time.perf_counter() - t0
+                    # the process's peak so far, after this phase last ran: where the peak was reached
+                    phases[f"peak_rss_mib_after_{name}"] = round(_peak_rss_mib(), 1)
 
         return wrapper
 
@@ -233,6 +240,7 @@ def _instrument_ingest(module: Any) -> dict[str, float]:
     stager._rejects = timed("rejects", stager._rejects)
     module._find_losers = timed("find_losers", module._find_losers)
     module._commit_group = timed("commit_group", module._commit_group)
+    module._write_partition = timed("write_partition_thread_s", module._write_partition)
     return phases
 
 
@@ -756,8 +764,13 @@ def markdown(result: dict[str, Any], json_path: str) -> str:
         f"together {r['incremental_60d_vs_30d_total']:.2f}x.",
         "",
         "Ingest phases (median run, seconds): "
-        + ", ".join(f"{k} {val:.2f}" for k, val in _median_run(result["steps"]["ingest"])["phases"].items())
-        + " (stage_total is the adapter + validation statement per batch, staging included).",
+        + ", ".join(
+            f"{k} {val:.2f}"
+            for k, val in _median_run(result["steps"]["ingest"])["phases"].items()
+            if not k.startswith("peak_rss")
+        )
+        + " (stage_total: the adapter + validation statement per batch, staging included; commit_group: merge, sort"
+        " and write of the days, write_partition_thread_s being pyarrow's writes summed over its 2 threads).",
         "",
         "Slowest models in the full build (median run, seconds): "
         + ", ".join(f"{k} {val:.2f}" for k, val in _slowest(_median_run(result["steps"]["full_build"])["per_model"]))
