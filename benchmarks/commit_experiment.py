@@ -70,7 +70,7 @@ def main() -> None:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set preserve_insertion_order = false")
-    rows = con.execute("select count(*) from read_parquet(?)", [source]).fetchone()[0]
+    rows = con.execute("select count(*) from read_parquet(?)", [source]).fetchall()[0][0]
     variants = {
         "arrow": lambda out: arrow(con, source, out),
         "duckdb_sorted": lambda out: duckdb_copy(con, source, out, True),

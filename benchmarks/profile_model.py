@@ -56,8 +56,8 @@ def main() -> None:
             con.execute(f"create temp table profiled as {project.models[args.model].sql}")
             seconds = time.perf_counter() - t0
             con.execute("set enable_profiling = 'no_output'")
-            rows = con.execute("select count(*) from profiled").fetchone()[0]
-            requests = con.execute("select count(*) from requests").fetchone()[0]
+            rows = con.execute("select count(*) from profiled").fetchall()[0][0]
+            requests = con.execute("select count(*) from requests").fetchall()[0][0]
         with open(profile) as handle:
             tree = json.load(handle)
     print(

@@ -185,8 +185,9 @@ def step_baseline(source: str, out: str, columns: dict[str, str], workdir: str) 
         {"source": source},
     )
     seconds = time.perf_counter() - t0
-    rows = con.execute("select count(*) from read_parquet($p)", {"p": os.path.join(out, "*", "*.parquet")}).fetchone()
-    return {"seconds": seconds, "rows": rows[0], "bytes": _tree_bytes(out)}
+    files = os.path.join(out, "*", "*.parquet")
+    rows = con.execute("select count(*) from read_parquet($p)", {"p": files}).fetchall()[0][0]
+    return {"seconds": seconds, "rows": rows, "bytes": _tree_bytes(out)}
 
 
 def step_ingest(source: str, warehouse_dir: str, workdir: str) -> dict[str, Any]:
@@ -321,7 +322,7 @@ def step_build(warehouse_dir: str, full_refresh: bool) -> dict[str, Any]:
             if result.days:
                 days[model.name] = len(result.days)
         seconds = time.perf_counter() - t0
-        rows = con.execute("select count(*) from requests").fetchone()[0]
+        rows = con.execute("select count(*) from requests").fetchall()[0][0]
     return {
         "seconds": seconds,
         "rows": rows,
@@ -391,7 +392,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
         count = con.execute(
             "select count(*) from a join b using (source_line) "
             f"where a.v[{i + 1}] is distinct from b.v[{_literal(key)}]"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if count:
             mismatched[key] = count
 
@@ -425,7 +426,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
         "seconds": seconds["transform (adapter + typing + validation + normalization)"],
         "rows": batch.lines.num_rows,
         "batch_bytes": batch.lines.column("raw").nbytes,
-        "threads": con.execute("select current_setting('threads')").fetchone()[0],
+        "threads": con.execute("select current_setting('threads')").fetchall()[0][0],
         "json_keys": len(keys),
         "variants": seconds,
         "from_json_varchar_mismatches": mismatched,
@@ -667,7 +668,9 @@ def versions() -> dict[str, str]:
     for name in ("duckdb", "polars", "pyarrow", "pydantic", "dagster"):
         found[name] = importlib.metadata.version(name)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    )
     found["gatewaylens"] = (commit.stdout.strip() or "unknown") + (" (uncommitted changes)" if dirty.stdout else "")
     return found
 
@@ -769,8 +772,9 @@ def markdown(result: dict[str, Any], json_path: str) -> str:
             for k, val in _median_run(result["steps"]["ingest"])["phases"].items()
             if not k.startswith("peak_rss")
         )
-        + " (stage_total: the adapter + validation statement per batch, staging included; commit_group: merge, sort"
-        " and write of the days, write_partition_thread_s being pyarrow's writes summed over its 2 threads).",
+        + " (stage_total: the adapter + validation statement per batch, staging and account included;"
+        " commit_group: merge, sort and write of the days, write_partition_thread_s being pyarrow's writes summed"
+        " over its threads).",
         "",
         "Slowest models in the full build (median run, seconds): "
         + ", ".join(f"{k} {val:.2f}" for k, val in _slowest(_median_run(result["steps"]["full_build"])["per_model"]))
