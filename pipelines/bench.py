@@ -18,6 +18,9 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
    a 60-day warehouse (each run on a fresh copy); ingest and build are separate processes.
 6. `report`: the static report renderer, when this checkout has one (`REPORT_HOOKS`).
 
+Once per run, `profile` (not timed as a step) runs DuckDB's profiler over the ingest's transform statement on
+the file's first batch and times its JSON parse done several ways (`step_profile`).
+
 Every measured run is its own spawned process, so `ru_maxrss` of the child is the peak resident memory of
 that step alone (it includes the interpreter and libraries: `rss_after_imports_mib`). Times are wall
 clock around the step's work only, after imports. The load average is recorded next to every run.
