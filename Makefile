@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: env browser run test dev lint format sample schema clean
+.PHONY: env browser run test bench dev lint format sample schema clean
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -30,6 +30,11 @@ run: env  ## the main job on data/sample: ingest into ./warehouse and everything
 
 test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
 	$(BIN)/python -m pytest
+
+ROWS ?= 2000000
+RUNS ?= 3
+bench: env  ## benchmarks (ROWS=2000000 RUNS=3 [WORKDIR=dir]): JSON in benchmarks/results/, table in BENCHMARKS.md
+	$(BIN)/python -m pipelines.bench --rows $(ROWS) --runs $(RUNS) $(if $(WORKDIR),--workdir $(WORKDIR))
 
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev
