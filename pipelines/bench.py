@@ -16,7 +16,7 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
 4. `full_build`: every seed and SQL model built from scratch over the ingested 30 days.
 5. `incremental_{30,60}d`: one new day ingested, then the models built incrementally, on top of a 30-day and
    a 60-day warehouse (each run on a fresh copy); ingest and build are separate processes.
-6. `report`: the static report renderer, when this checkout has one (`REPORT_HOOKS`).
+6. `report`: the static report (`dashboards.report`), rendered from the built database and written.
 
 Once per run, `profile` (not timed as a step) runs DuckDB's profiler over the ingest's transform statement on
 the file's first batch and times its JSON parse done several ways (`step_profile`).
@@ -65,15 +65,6 @@ HASH_KEY = b"gatewaylens-bench"
 BEGIN = "<!-- bench:{rows}:begin -->"
 END = "<!-- bench:{rows}:end -->"
 APPEND = "<!-- bench:new sections go here -->"
-#: Where the static report renderer may live: (module, function). The first found is called as
-#: function(warehouse_url, out_dir). Wire the real one here when dashboards/ has it.
-REPORT_HOOKS = (
-    ("dashboards.report", "render_report"),
-    ("dashboards.render", "render_report"),
-    ("dashboards.render", "render"),
-    ("dashboards", "render_report"),
-)
-
 
 # ----------------------------------------------------------------------------
 # Child processes
@@ -440,21 +431,18 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
 
 
 def step_report(warehouse_dir: str, out: str) -> dict[str, Any]:
-    """Render the static report with the first hook of REPORT_HOOKS this checkout has; else say so."""
-    for module_name, function_name in REPORT_HOOKS:
-        try:
-            found = importlib.util.find_spec(module_name) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            continue
-        render = getattr(importlib.import_module(module_name), function_name, None)
-        if not callable(render):
-            continue
-        t0 = time.perf_counter()
-        render(warehouse_dir, out)
-        return {"seconds": time.perf_counter() - t0, "status": "ok", "hook": f"{module_name}.{function_name}"}
-    return {"seconds": None, "status": "not available in this checkout"}
+    """Render the static report (monthly grain, the whole period) from the built database and write it."""
+    from dashboards import figures, report
+    from pipelines.lib.models import open_database
+    from pipelines.lib.storage import Warehouse
+
+    store = Warehouse(warehouse_dir)
+    t0 = time.perf_counter()
+    with open_database(store, read_only=True) as con:
+        page = report.render_report(con, figures.Range(None, None, "month"), warehouse=store.uri())
+    target = Warehouse(out)
+    report.write_report(page, target, target.path(report.REPORT_FILE))
+    return {"seconds": time.perf_counter() - t0, "status": "ok", "bytes": len(page.html.encode())}
 
 
 def _tree_bytes(path: str) -> int:
