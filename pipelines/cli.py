@@ -37,7 +37,7 @@ def _check_sources(sources: Sequence[str]) -> str | None:
     """The first problem with the sources, as one line, or None."""
     from pipelines.lib.storage import list_sources
 
-    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
+    options = _storage_options()
     for url in sources:
         try:
             list_sources(url, options)
@@ -165,19 +165,28 @@ def cmd_build(args: argparse.Namespace) -> int:
     return _execute("models_job", {}, tags)
 
 
+def _storage_options() -> dict[str, Any]:
+    return json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
+
+
+def _warehouse(args: argparse.Namespace) -> Any:
+    """The warehouse named by --warehouse, else GATEWAYLENS_WAREHOUSE, else ./warehouse (as the resources)."""
+    from pipelines.defs.resources import PROJECT_ROOT
+    from pipelines.lib.storage import Warehouse
+
+    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
+    return Warehouse(url, _storage_options())
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run one query against the warehouse database (read-only) and print the result."""
     import duckdb
     import polars as pl
 
-    from pipelines.defs.resources import PROJECT_ROOT
     from pipelines.lib.models import open_database
-    from pipelines.lib.storage import Warehouse
 
-    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
-    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
     try:
-        with open_database(Warehouse(url, options), read_only=True) as con:
+        with open_database(_warehouse(args), read_only=True) as con:
             frame = con.sql(args.query).pl()
     except (duckdb.Error, FileNotFoundError) as err:
         return _fail(str(err).splitlines()[0])
@@ -196,21 +205,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
     from dashboards import figures, report
-    from pipelines.defs.resources import PROJECT_ROOT
     from pipelines.lib.models import open_database
     from pipelines.lib.storage import Warehouse
 
-    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
-    options = json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
     if args.start and args.end and args.start > args.end:
         return _fail(f"--from {args.start} is after --to {args.end}")
-    store = Warehouse(url, options)
+    store = _warehouse(args)
     try:
         with open_database(store, read_only=True) as con:
             page = report.render_report(con, figures.Range(args.start, args.end, args.grain), warehouse=store.uri())
     except (duckdb.Error, FileNotFoundError) as err:
         return _fail(str(err).splitlines()[0])
-    out = Warehouse(args.out, options) if args.out else store
+    out = Warehouse(args.out, _storage_options()) if args.out else store
     folder = () if args.out else ("dashboards",)
     report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
     first, last = page.period

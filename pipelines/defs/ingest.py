@@ -146,9 +146,7 @@ def requests(
         chunk_bytes=config.chunk_mb * 1024 * 1024,
         progress=context.log.info,
     )
-    report.files += fresh.files
-    report.days = sorted(set(report.days) | set(fresh.days))
-    report.bytes_written += fresh.bytes_written
+    report.extend(fresh)
     summary = report.summary()
     context.log.info(f"ingest: {summary}")
     return dg.MaterializeResult(

@@ -126,6 +126,12 @@ class IngestReport:
     def balanced(self) -> bool:
         return all(f.balanced for f in self.files)
 
+    def extend(self, other: IngestReport) -> None:
+        """Add another run's files, days and bytes to this report (one report for staged and fresh files)."""
+        self.files += other.files
+        self.days = sorted(set(self.days) | set(other.days))
+        self.bytes_written += other.bytes_written
+
     def summary(self) -> dict[str, Any]:
         return {
             "files": len(self.files) - self.skipped_files,
@@ -593,9 +599,7 @@ def commit_staged(
                     name = manifest["quarantine"].get(str(index))
                     _finish_file(warehouse, file_report, os.path.join(local, "staging", name) if name else None)
         warehouse.fs.rm(warehouse.path(STAGING, batch), recursive=True)
-        report.files += batch_report.files
-        report.days = sorted(set(report.days) | set(batch_report.days))
-        report.bytes_written += batch_report.bytes_written
+        report.extend(batch_report)
     return report
 
 

@@ -344,12 +344,8 @@ def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehou
 def _requests_sql(warehouse: Warehouse) -> str:
     """The view's query: every partition file, or an empty relation of the same columns when there are none."""
     if warehouse.days():
-        pattern = (
-            warehouse.uri(REQUESTS, "date=*", DATA_FILE)
-            if not warehouse.is_local
-            else warehouse.path(REQUESTS, "date=*", DATA_FILE)
-        )
-        pattern = str(Path(pattern).resolve()) if warehouse.is_local else pattern
+        parts = (REQUESTS, "date=*", DATA_FILE)
+        pattern = str(Path(warehouse.path(*parts)).resolve()) if warehouse.is_local else warehouse.uri(*parts)
         return (
             f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, "
             "hive_types = {'date': VARCHAR})"
