@@ -94,6 +94,41 @@ def _ingest(warehouse: Warehouse, path: Path) -> None:
     assert report.quarantined == 0, "the given records must all be valid"
 
 
+def test_requests_roll_up_their_attempts(tmp_path):
+    """Retried requests take their final attempt's outcome and the first attempt's arrival; a request logged
+    without its first attempt is still one request; single attempts pass through."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    lines = [
+        record(request_id="single", cost_usd=0.5),
+        {**_error(request_id="three", http_status=529, created_at="2025-06-01T10:00:00Z"), "cost_usd": 0.1},
+        {**_error(request_id="three", attempt=2, http_status=503, created_at="2025-06-01T10:00:01Z"), "cost_usd": 0.2},
+        record(request_id="three", attempt=3, created_at="2025-06-01T10:00:03Z", provider_native="Amazon Bedrock"),
+        record(request_id="late-only", attempt=2, created_at="2025-06-01T11:00:00Z"),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "rolled.jsonl", lines))
+    build_models(warehouse)
+    rows = mart(
+        warehouse,
+        """select request_id, attempts, arrived_at, first_provider, first_status, provider, status, cost_usd
+        from int_requests_rolled_up order by request_id""",
+    )
+    cost = record()["cost_usd"]
+    assert rows == [
+        ("late-only", 1, dt.datetime(2025, 6, 1, 11), "anthropic", "success", "anthropic", "success", cost),
+        ("single", 1, dt.datetime(2025, 6, 1, 12), "anthropic", "success", "anthropic", "success", 0.5),
+        (
+            "three",
+            3,
+            dt.datetime(2025, 6, 1, 10),
+            "anthropic",
+            "error",
+            "amazon-bedrock",
+            "success",
+            pytest.approx(0.1 + 0.2 + cost),
+        ),
+    ]
+
+
 def test_tool_call_rate_daily(outcomes):
     rows = mart(outcomes, "select * from tool_call_rate_daily order by all")
     assert rows == [(DAY, "Claude", 3, 2, pytest.approx(2 / 3)), (DAY, "GPT", 1, 1, 1.0)]
