@@ -131,6 +131,36 @@ def test_same_records_in_a_new_file_are_duplicates(tmp_path, warehouse, run_inge
     assert report.days == []
 
 
+def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, monkeypatch):
+    """Under a memory limit below its working set, the dedupe spills to the scratch folder (DuckDB's profile
+    says how much) and every key still counts once, the stored ones winning."""
+    import datetime as dt
+    import json
+
+    from pipelines.lib import ingest as ingest_module
+    from pipelines.lib.simulate import simulate, write_canonical
+
+    spilled: list[int] = []
+    rank_keys = ingest_module._rank_keys
+
+    def profiled(con, keys, params):
+        profile = tmp_path / "profile.json"
+        con.execute("set enable_profiling = 'json'")
+        con.execute("set profiling_output = ?", [str(profile)])
+        rank_keys(con, keys, params)
+        con.execute("set enable_profiling = 'no_output'")
+        spilled.append(json.loads(profile.read_text())["system"]["total_bytes_spilled"])
+
+    monkeypatch.setattr(ingest_module, "DEDUPE_MEMORY_LIMIT", "64MB")
+    monkeypatch.setattr(ingest_module, "_rank_keys", profiled)
+    frame = simulate(dt.date(2025, 6, 1), 2, 60_000, seed=3)
+    first = run_ingest(*write_canonical(frame, str(tmp_path / "a.jsonl")))
+    again = run_ingest(*write_canonical(frame, str(tmp_path / "copy.jsonl")))
+    assert first.written == frame.height and first.duplicates == 0
+    assert (again.written, again.duplicates) == (0, frame.height)
+    assert spilled[1] > 0, "the dedupe of the second ingest did not spill: raise the rows or lower the limit"
+
+
 def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "day1.jsonl", [record(request_id="early")]))
     late = [record(request_id="late", created_at="2025-06-01T23:59:59.999Z"), record(request_id="early")]

@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -53,6 +54,10 @@ SORT_ORDER = "provider, model, created_at, request_id, attempt"
 PARQUET_ROW_GROUP = 122_880
 SCAN_CHUNK_ROWS = 16_384
 DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds the merge's working set)
+# The dedupe's hash tables grow with every key staged and stored; under this limit DuckDB spills them to the
+# scratch folder, so the ingest's peak memory is set by the batch and commit sizes, not by the data's size
+# (10M rows: 2.07 GiB peak without it, 1.26 GiB with it, and the dedupe no slower).
+DEDUPE_MEMORY_LIMIT = "512MB"
 REJECTED = "rejected"  # staging partition of rejected rows
 IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
@@ -331,6 +336,23 @@ def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list
         from read_parquet($stored) as stored
         semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
         params["stored"] = stored
+    with _memory_limit(con, DEDUPE_MEMORY_LIMIT):
+        _rank_keys(con, keys, params)
+
+
+@contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """Run the block under DuckDB memory limit `limit`, then back to DuckDB's default, which is what the
+    ingest's connection runs with otherwise (DuckDB shows a set limit rounded, so it cannot be restored exactly)."""
+    con.execute("set memory_limit = ?", [limit])
+    try:
+        yield
+    finally:
+        con.execute("reset memory_limit")
+
+
+def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
+    """Table `losers` from the key rows `keys` (see `_find_losers`)."""
     con.execute(
         f"""create or replace temp table losers as
         select
