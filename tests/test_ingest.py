@@ -148,17 +148,39 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
         con.execute("set enable_profiling = 'json'")
         con.execute("set profiling_output = ?", [str(profile)])
         rank_keys(con, keys, params)
-        con.execute("set enable_profiling = 'no_output'")
+        con.execute("pragma disable_profiling")
         spilled.append(json.loads(profile.read_text())["system"]["total_bytes_spilled"])
 
-    monkeypatch.setattr(ingest_module, "DEDUPE_MEMORY_LIMIT", "64MB")
+    monkeypatch.setattr(ingest_module, "DEDUPE_MIB_PER_THREAD", 32)  # 64 MiB on the 2 threads below
     monkeypatch.setattr(ingest_module, "_rank_keys", profiled)
     frame = simulate(dt.date(2025, 6, 1), 2, 60_000, seed=3)
-    first = run_ingest(*write_canonical(frame, str(tmp_path / "a.jsonl")))
-    again = run_ingest(*write_canonical(frame, str(tmp_path / "copy.jsonl")))
+    first = run_ingest(*write_canonical(frame, str(tmp_path / "a.jsonl")), threads=2)
+    again = run_ingest(*write_canonical(frame, str(tmp_path / "copy.jsonl")), threads=2)
     assert first.written == frame.height and first.duplicates == 0
     assert (again.written, again.duplicates) == (0, frame.height)
+    assert len(spilled) == 2, "the dedupe ran out of memory under the limit and was redone without it"
     assert spilled[1] > 0, "the dedupe of the second ingest did not spill: raise the rows or lower the limit"
+
+
+def test_a_dedupe_that_cannot_fit_its_limit_finishes_without_it(tmp_path, warehouse, run_ingest, monkeypatch):
+    """Below what DuckDB needs even to spill, the dedupe fails under its limit and is redone without it: the run
+    uses more memory instead of failing."""
+    from pipelines.lib import ingest as ingest_module
+
+    calls: list[int] = []
+    rank_keys = ingest_module._rank_keys
+
+    def counted(con, keys, params):
+        calls.append(1)
+        rank_keys(con, keys, params)
+
+    monkeypatch.setattr(ingest_module, "DEDUPE_MIB_PER_THREAD", 1)  # 2 MiB on the 2 threads below
+    monkeypatch.setattr(ingest_module, "_rank_keys", counted)
+    rows = [record(request_id=f"r{i}") for i in range(5)]
+    run_ingest(write_lines(tmp_path / "a.jsonl", rows), threads=2)
+    report = run_ingest(write_lines(tmp_path / "copy.jsonl", rows), threads=2)
+    assert (report.written, report.duplicates) == (0, 5)
+    assert len(calls) == 4, "each dedupe should have failed under the limit once, then succeeded"
 
 
 def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest):

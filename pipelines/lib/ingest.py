@@ -54,10 +54,11 @@ SORT_ORDER = "provider, model, created_at, request_id, attempt"
 PARQUET_ROW_GROUP = 122_880
 SCAN_CHUNK_ROWS = 16_384
 DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds the merge's working set)
-# The dedupe's hash tables grow with every key staged and stored; under this limit DuckDB spills them to the
-# scratch folder, so the ingest's peak memory is set by the batch and commit sizes, not by the data's size
-# (10M rows: 2.07 GiB peak without it, 1.26 GiB with it, and the dedupe no slower).
-DEDUPE_MEMORY_LIMIT = "512MB"
+# The dedupe's hash tables grow with every key staged and stored; under a memory limit DuckDB spills them to
+# the scratch folder, so the ingest's peak memory is set by the batch and commit sizes, not by the data's size
+# (10M rows: 2,065 MiB peak without it, 1,263 MiB with it, the dedupe no slower). DuckDB needs working memory
+# per thread, so the limit is per thread: 512 MiB on 2 threads.
+DEDUPE_MIB_PER_THREAD = 256
 REJECTED = "rejected"  # staging partition of rejected rows
 IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
@@ -336,19 +337,24 @@ def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list
         from read_parquet($stored) as stored
         semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
         params["stored"] = stored
-    with _memory_limit(con, DEDUPE_MEMORY_LIMIT):
-        _rank_keys(con, keys, params)
+    threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
+    try:
+        with _memory_limit(con, f"{DEDUPE_MIB_PER_THREAD * threads}MiB"):
+            _rank_keys(con, keys, params)
+    except duckdb.OutOfMemoryException:
+        _rank_keys(con, keys, params)  # keys that would not spill under the limit: finish with DuckDB's own
 
 
 @contextmanager
 def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """Run the block under DuckDB memory limit `limit`, then back to DuckDB's default, which is what the
-    ingest's connection runs with otherwise (DuckDB shows a set limit rounded, so it cannot be restored exactly)."""
+    """Run the block under DuckDB memory limit `limit`, then restore the connection's own (as DuckDB shows it,
+    rounded to a tenth of its unit)."""
+    previous = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
     con.execute("set memory_limit = ?", [limit])
     try:
         yield
     finally:
-        con.execute("reset memory_limit")
+        con.execute("set memory_limit = ?", [previous])
 
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
