@@ -327,7 +327,8 @@ def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehou
     con.execute(
         f"comment on view {REQUESTS} is "
         "'Every stored attempt (the canonical request record, one row per upstream attempt), read from the "
-        "date-partitioned Parquet files; the partition column date is the UTC day of created_at.'"
+        "date-partitioned Parquet files; the partition column date (a DATE) is the UTC day of created_at: "
+        "a filter on it, by constants or through a join, skips the files of other days.'"
     )
     con.execute(project.macro_text())
     con.execute(
@@ -348,7 +349,7 @@ def _requests_sql(warehouse: Warehouse) -> str:
         pattern = str(Path(warehouse.path(*parts)).resolve()) if warehouse.is_local else warehouse.uri(*parts)
         return (
             f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, "
-            "hive_types = {'date': VARCHAR})"
+            "hive_types = {'date': DATE})"
         )
     probe = duckdb.connect()
     empty = arrow_schema().empty_table()
@@ -356,7 +357,7 @@ def _requests_sql(warehouse: Warehouse) -> str:
     types = probe.sql("select * from empty").types
     columns = [f"cast(null as {t}) as {name}" for name, t in zip(empty.column_names, types, strict=True)]
     probe.close()
-    return f"select {', '.join(columns)}, cast(null as varchar) as date where false"
+    return f"select {', '.join(columns)}, cast(null as date) as date where false"
 
 
 def _literal(text: str) -> str:

@@ -13,7 +13,7 @@ attempts as not materialized (
     select *
     from requests
     -- partition pruning: an incremental build reads only its days (see macros/context.sql)
-    where date between cast(gl_context_from() as varchar) and cast(gl_context_to() as varchar)
+    where date between gl_context_from() and gl_context_to()
 ),
 
 served_models as (
@@ -48,7 +48,8 @@ final as (
         attempts.* exclude (date, created_at),
         -- naive UTC from the absolute instant: the same in every session time zone, and cheap
         make_timestamp(epoch_us(attempts.created_at)) as created_at,
-        cast(attempts.date as date) as day,
+        -- the partition column itself (a DATE): a filter on day, even one a join derives, skips other days
+        attempts.date as day,
         date_trunc('hour', make_timestamp(epoch_us(attempts.created_at))) as hour,
         date_trunc('minute', make_timestamp(epoch_us(attempts.created_at))) as minute,
         families.model_key,
