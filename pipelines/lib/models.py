@@ -348,8 +348,7 @@ def _requests_sql(warehouse: Warehouse) -> str:
         parts = (REQUESTS, "date=*", DATA_FILE)
         pattern = str(Path(warehouse.path(*parts)).resolve()) if warehouse.is_local else warehouse.uri(*parts)
         return (
-            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, "
-            "hive_types = {'date': DATE})"
+            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, hive_types = {{'date': DATE}})"
         )
     probe = duckdb.connect()
     empty = arrow_schema().empty_table()
