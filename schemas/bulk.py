@@ -17,8 +17,16 @@ from pydantic.fields import FieldInfo
 
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
 
-_DUCKDB_TYPES = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMPTZ"}
+_DUCKDB_TYPES = {
+    str: "VARCHAR",
+    int: "BIGINT",
+    float: "DOUBLE",
+    bool: "BOOLEAN",
+    datetime: "TIMESTAMPTZ",
+    list: "VARCHAR[]",
+}
 _ARROW_TYPES = {
+    list: pa.list_(pa.string()),
     str: pa.string(),
     int: pa.int64(),
     float: pa.float64(),
@@ -66,6 +74,9 @@ def _unwrap(annotation: object) -> tuple[type, bool, tuple[str, ...] | None]:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         nullable = type(None) in args
         (annotation,) = [a for a in args if a is not type(None)]
+    if typing.get_origin(annotation) is list:  # a list of text (quality_flags), choices from its Literal
+        (item,) = typing.get_args(annotation)
+        return list, nullable, tuple(typing.get_args(item)) or None
     if typing.get_origin(annotation) is typing.Literal:
         return str, nullable, tuple(typing.get_args(annotation))
     return typing.cast(type, annotation), nullable, None
@@ -84,7 +95,7 @@ def _spec(name: str, info: FieldInfo) -> FieldSpec:
         base=base,
         nullable=nullable,
         required=info.is_required(),
-        default=None if info.is_required() else info.default,
+        default=None if info.is_required() or info.default_factory else info.default,
         choices=choices,
         ge=typing.cast(float | None, found.get("ge")),
         le=typing.cast(float | None, found.get("le")),
@@ -212,3 +223,22 @@ def reasons_expr(checks: list[Check]) -> str:
     THEN concat_ws('; ',
             {messages}
         ) END"""
+
+
+def _default_sql(spec: FieldSpec) -> str:
+    if spec.base is list:
+        return "[]::VARCHAR[]"
+    return _sql_literal(spec.default)
+
+
+def upgraded_select(present: list[str], query: str) -> str:
+    """`query` (over stored records) with every field that has a default filled in: a column that files
+    written before the field existed lack is added with its default, and NULLs from such files (read with
+    `union_by_name`) become the default. So a warehouse written by an older version reads as a current one."""
+    with_default = [
+        s for s in field_specs() if s.base is list or (s.default is not None and not s.required and s.nullable is False)
+    ]
+    replace = [f"coalesce({s.name}, {_default_sql(s)}) AS {s.name}" for s in with_default if s.name in present]
+    added = [f"{_default_sql(s)} AS {s.name}" for s in with_default if s.name not in present]
+    select = "*" + (f" REPLACE ({', '.join(replace)})" if replace else "")
+    return f"SELECT {', '.join([select, *added])} FROM ({query})"

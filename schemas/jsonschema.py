@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 
 from schemas.bulk import field_specs
+from schemas.quality import LONG_PREFIX, REPAIRS
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
 
 SCHEMA_PATH = Path(__file__).parent / "request_record.schema.json"
@@ -64,6 +65,17 @@ def render_docs() -> str:
         lines.append(f"| `{spec.name}` | {kind} | {_rules(spec.name)} | {meaning} |")
     lines += ["", "Rules across fields (a record breaking one is quarantined with the reason):", ""]
     lines += [f"- `{rule.name}`: violated when `{rule.sql_violated}`" for rule in CROSS_FIELD_RULES]
+    lines += [
+        "",
+        "Soft inconsistencies are not rules: the record is kept, repaired where one reading is right, and flagged in "
+        "`quality_flags` (`schemas/quality.py`):",
+        "",
+    ]
+    lines += [f"- `{rep.flag}`: found when `{rep.sql_holds.replace('{', '').replace('}', '')}`" for rep in REPAIRS]
+    lines += [
+        f"- `long_id`, `long_value`: `request_id` or another text value longer than its limit, stored as its first "
+        f"{LONG_PREFIX} characters (fewer where the limit is shorter), '~' and the SHA-256 (hex) of the whole",
+    ]
     return "\n".join(lines) + "\n"
 
 

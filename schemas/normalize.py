@@ -1,10 +1,18 @@
 """Normalization of native values onto the canonical vocabulary, as DuckDB reference tables and SQL.
 
 The mappings live in editable CSV files under `schemas/reference/` (one row per native spelling, matched
-case-insensitively): providers.csv (native provider name -> canonical provider id), finish_reasons.csv
-(native finish/stop reason -> normalized finish_reason) and error_codes.csv (native error code or exception
-class -> error_class). Values not listed fall back to rules: unknown providers are slugified, unknown finish
-reasons become `other`, unknown errors are classified by HTTP status, then by wording, else `server_error`.
+case-insensitively): providers.csv (native provider name -> canonical provider id; a framework or SDK name
+that emitters put where the provider belongs, such as `strands-agents`, is listed with an empty provider, so
+that it is never taken for one), provider_hosts.csv (ordered regexes over the host called -> provider),
+finish_reasons.csv (native finish/stop reason -> normalized finish_reason), operations.csv (LiteLLM call_type,
+OTel gen_ai.operation.name, ... -> operation) and error_codes.csv (native error code or exception class ->
+error_class). Values not listed fall back to rules: unknown providers are slugified, unknown finish reasons and
+operations become `other` (a missing operation is `chat`), unknown errors are classified by HTTP status, then
+by wording, else `server_error`.
+
+Finish reasons are read the way real emitters write them: a JSON-encoded list in a string
+(`"[\"tool_calls\"]"`), enum names (`FinishReason.STOP`, `STOP`), hyphens (`tool-calls`); among several
+reasons (one per choice), a tool call wins.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ REFERENCE_DIR = Path(__file__).parent / "reference"
 
 _TABLES = {
     "ref_providers": ("providers.csv", "native_name"),
+    "ref_provider_hosts": ("provider_hosts.csv", "pattern"),
     "ref_finish_reasons": ("finish_reasons.csv", "native"),
+    "ref_operations": ("operations.csv", "native"),
     "ref_error_codes": ("error_codes.csv", "code"),
 }
 
-MACROS = """
+MACROS = r"""
 create or replace temp macro gl_slug(x) as
     nullif(trim(regexp_replace(lower(trim(x)), '[^a-z0-9]+', '-', 'g'), '-'), '');
 create or replace temp macro gl_http_error_class(code) as
@@ -37,9 +47,43 @@ create or replace temp macro gl_is_cancellation(error_code) as
         regexp_extract(lower(trim(error_code)), '([a-z_]+)$') in ('cancellederror', 'cancelled', 'canceled'),
         false
     );
+-- a provider name without its API-flavour suffix: 'openai.chat' (gen_ai.system of some SDKs) -> 'openai'
+create or replace temp macro gl_provider_name(x) as
+    regexp_replace(
+        lower(trim(x)), '[._-](chat|responses|completions?|text|messages|embeddings?|generate_?content|converse)$', ''
+    );
+-- the host of a URL or host[:port] ('https://api.openai.com/v1' -> 'api.openai.com')
+create or replace temp macro gl_host(x) as
+    nullif(regexp_extract(lower(trim(x)), '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)', 1), '');
+-- the vendor prefix of a model id ('bedrock/anthropic.claude-3' -> 'bedrock'), NULL without one
+create or replace temp macro gl_model_vendor(model) as
+    nullif(regexp_extract(lower(trim(model)), '^([a-z0-9_.-]+)/', 1), '');
+-- the lookup keys of a finish reason as logged: each element of a JSON list in a string, else the value;
+-- lower case, enum class prefix dropped ('FinishReason.STOP'), every run of other characters an underscore
+create or replace temp macro gl_finish_keys(x) as
+    list_filter(
+        list_transform(
+            case
+                when starts_with(ltrim(x), '[') then coalesce(try(from_json(trim(x), '["VARCHAR"]')), [x])
+                else [x]
+            end,
+            lambda v: trim(regexp_replace(regexp_replace(lower(trim(v)), '^.*\.', ''), '[^a-z0-9]+', '_', 'g'), '_')
+        ),
+        lambda k: k is not null and k <> ''
+    );
+-- the normalized finish reason of a list of keys: tool_calls when any names a tool call, else the first's
+create or replace temp macro gl_finish_reason(keys) as
+    case
+        when keys is null or len(keys) = 0 then null
+        when list_has_any(keys, (select list(native) from ref_finish_reasons where finish_reason = 'tool_calls'))
+            then 'tool_calls'
+        else coalesce((select any_value(finish_reason) from ref_finish_reasons where native = keys[1]), 'other')
+    end;
 create or replace temp macro gl_error_class(status, http_status, error_code, mapped_code, hint) as
     case
         when status <> 'error' then 'none'
+        -- the gateway's own refusals never count against a provider, whatever their HTTP status
+        when hint = 'gateway' or mapped_code = 'gateway' then 'gateway'
         else coalesce(
             gl_http_error_class(http_status),
             mapped_code,

@@ -3,7 +3,9 @@
 This pydantic model is the single source of truth. The Arrow/Parquet schema (`schemas.arrow`), the committed
 JSON Schema (`schemas/request_record.schema.json`), the bulk validation SQL (`schemas.bulk`) and the field
 documentation all derive from it. Cross-field rules live in `CROSS_FIELD_RULES` so that the per-row validator
-below and the vectorized SQL validator apply exactly the same rules.
+below and the vectorized SQL validator apply exactly the same rules. What is merely inconsistent (reasoning
+beyond completion, a long id, ...) is not a rule: it is repaired and flagged (`schemas.quality`), never a reason
+to lose the record.
 """
 
 from __future__ import annotations
@@ -15,9 +17,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas import quality
+
 Status = Literal["success", "error", "cancelled"]
-ErrorClass = Literal["rate_limit", "timeout", "server_error", "client_error", "none"]
+ErrorClass = Literal["rate_limit", "timeout", "server_error", "client_error", "gateway", "none"]
 FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "error", "other"]
+Operation = Literal[
+    "chat", "responses", "text_completion", "embeddings", "image_generation", "audio", "rerank", "moderation", "other"
+]
+#: Operations that generate text, the only ones the generation metrics (tool-call rate, reasoning share,
+#: provider variance, model mix) count; traffic, error and burst metrics keep every operation.
+GENERATION_OPERATIONS: tuple[str, ...] = ("chat", "responses", "text_completion")
+QualityFlag = Literal[
+    "reasoning_outside_completion",
+    "cached_outside_prompt",
+    "ttft_exceeds_latency",
+    "negative_latency",
+    "negative_ttft",
+    "http_error_on_success",
+    "long_id",
+    "long_value",
+]
 
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -92,7 +112,16 @@ class RequestRecord(BaseModel):
         default="none",
         description="Normalized error class: 429 -> rate_limit; 408/504 and timeouts -> timeout; other 5xx "
         "(incl. 529) -> server_error; other 4xx -> client_error (the caller's fault, not the provider's); "
-        "none for successes and cancellations.",
+        "gateway when the gateway itself refused or failed the call (its auth, key or team budget, its own rate "
+        "limit, a guardrail, no allowed provider, its policy), which never counts against a provider; none for "
+        "successes and cancellations.",
+    )
+    operation: Operation = Field(
+        default="chat",
+        description="What was asked of the model: chat | responses (OpenAI Responses API) | text_completion | "
+        "embeddings | image_generation | audio | rerank | moderation | other, from LiteLLM call_type, OTel "
+        "gen_ai.operation.name, OpenRouter api_type or the shape of a raw body; chat when the log does not say. "
+        "Generation metrics count only chat, responses and text_completion.",
     )
     finish_reason: FinishReason | None = Field(
         default=None,
@@ -150,6 +179,16 @@ class RequestRecord(BaseModel):
     cost_usd: float | None = Field(
         ge=0, default=None, description="Cost of the attempt in US dollars as the gateway computed it."
     )
+    quality_flags: list[QualityFlag] = Field(
+        default_factory=list,
+        description="Soft inconsistencies found in the log, sorted; the record is kept. "
+        "reasoning_outside_completion: reasoning was reported beyond completion (counted outside it), stored "
+        "completion_tokens = completion + reasoning; cached_outside_prompt: likewise, prompt_tokens = prompt + "
+        "cached; ttft_exceeds_latency: both kept as logged, TTFT left out of latency metrics; negative_latency, "
+        "negative_ttft: the value is stored NULL; http_error_on_success: status success with an HTTP status "
+        ">= 400, both kept; long_id / long_value: a request_id / another text value longer than its limit, "
+        "stored as its first characters, '~' and the SHA-256 of the whole (the same in every run).",
+    )
     source_format: str = Field(
         min_length=1, max_length=64, description="Adapter that read the line (canonical, openrouter, ...)."
     )
@@ -161,6 +200,12 @@ class RequestRecord(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         """A timestamp without offset is UTC; every timestamp is stored in UTC."""
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _repair(cls, data: Any) -> Any:
+        """Keep and flag soft inconsistencies (`schemas.quality`), as the bulk transform does."""
+        return quality.repair(data, TEXT_LIMITS) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> RequestRecord:
@@ -208,13 +253,6 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
         "cached_prompt_tokens, prompt_tokens)",
     ),
     CrossFieldRule(
-        name="ttft_within_latency",
-        violated=lambda r: _both(r.ttft_ms, r.latency_ms) and r.ttft_ms > r.latency_ms,
-        describe=lambda r: f"ttft_ms ({r.ttft_ms:g}) exceeds latency_ms ({r.latency_ms:g})",
-        sql_violated="ttft_ms > latency_ms",
-        sql_message="format('ttft_ms ({}) exceeds latency_ms ({})', ttft_ms::varchar, latency_ms::varchar)",
-    ),
-    CrossFieldRule(
         name="created_at_in_range",
         violated=lambda r: not (EARLIEST <= r.created_at < LATEST),
         describe=lambda r: (
@@ -225,13 +263,19 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
         sql_message=f"format('created_at ({{}}) is outside {EARLIEST.year}..{LATEST.year - 1}', "
         "strftime(created_at, '%Y-%m-%dT%H:%M:%S+00:00'))",
     ),
-    CrossFieldRule(
-        name="success_not_http_error",
-        violated=lambda r: r.status == "success" and r.http_status is not None and r.http_status >= 400,
-        describe=lambda r: f"status is success but http_status is {r.http_status}",
-        sql_violated="status = 'success' and http_status >= 400",
-        sql_message="format('status is success but http_status is {}', http_status)",
-    ),
 )
 
 FIELD_NAMES: tuple[str, ...] = tuple(RequestRecord.model_fields)
+
+
+def _text_limits() -> dict[str, int]:
+    limits = {}
+    for name, info in RequestRecord.model_fields.items():
+        for meta in info.metadata:
+            if getattr(meta, "max_length", None) and name != "source_format" and info.annotation != list[QualityFlag]:
+                limits[name] = meta.max_length
+    return limits
+
+
+#: Text fields with a length limit: a longer value is kept shortened and flagged (`quality.shorten`).
+TEXT_LIMITS: dict[str, int] = _text_limits()

@@ -233,12 +233,12 @@ def test_several_resources_and_scopes_number_spans_across_the_line():
 def test_bad_spans_are_rejected_one_by_one_and_name_their_span():
     good = span("i1", CHAT)
     no_time = span("i2", CHAT, startTimeUnixNano=None)
-    too_many = span("i3", dict(CHAT, **{"gen_ai.usage.reasoning.output_tokens": 999}))
-    rows = adapt("otel", export(good, no_time, too_many))
+    negative = span("i3", dict(CHAT, **{"gen_ai.usage.output_tokens": -1}))
+    rows = adapt("otel", export(good, no_time, negative))
     assert [(r["item"], r["reason"]) for r in rows] == [
         ("span 1 (chat gpt-4o)", None),
         ("span 2 (chat gpt-4o)", "created_at missing"),
-        ("span 3 (chat gpt-4o)", "reasoning_tokens (999) exceeds completion_tokens (300)"),
+        ("span 3 (chat gpt-4o)", "completion_tokens is negative (-1)"),
     ]
 
 

@@ -132,6 +132,108 @@ def test_unknown_reasoning_stays_unknown_not_zero():
     assert (known["reasoning_tokens"], unknown["reasoning_tokens"], zero["reasoning_tokens"]) == (120, None, 0)
 
 
-def test_reasoning_cannot_exceed_completion():
+def test_reasoning_beyond_completion_is_kept_counted_outside_and_flagged():
     [row] = normalized(record(completion_tokens=100, reasoning_tokens=101))
-    assert row["reason"] == "reasoning_tokens (101) exceeds completion_tokens (100)"
+    assert row["reason"] is None
+    assert (row["completion_tokens"], row["reasoning_tokens"]) == (201, 101)
+    assert row["quality_flags"] == ["reasoning_outside_completion"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "stored", "flags"),
+    [
+        ({"prompt_tokens": 10, "cached_prompt_tokens": 900}, {"prompt_tokens": 910}, ["cached_outside_prompt"]),
+        ({"ttft_ms": 3000.0, "latency_ms": 2000.0}, {"ttft_ms": 3000.0}, ["ttft_exceeds_latency"]),
+        ({"latency_ms": -5.0, "ttft_ms": 3.0}, {"latency_ms": None, "ttft_ms": 3.0}, ["negative_latency"]),
+        ({"ttft_ms": "-1"}, {"ttft_ms": None}, ["negative_ttft"]),
+        ({"status": "success", "http_status": 404}, {"status": "success"}, ["http_error_on_success"]),
+        (
+            {"completion_tokens": 1, "reasoning_tokens": 5, "prompt_tokens": 1, "cached_prompt_tokens": 2},
+            {"completion_tokens": 6, "prompt_tokens": 3},
+            ["cached_outside_prompt", "reasoning_outside_completion"],
+        ),
+        ({}, {}, []),
+    ],
+)
+def test_soft_inconsistencies_are_kept_and_flagged(fields, stored, flags):
+    [row] = normalized(record(**fields))
+    assert row["reason"] is None
+    assert {k: row[k] for k in stored} == stored
+    assert row["quality_flags"] == flags
+
+
+def test_a_long_id_is_kept_as_a_stable_hash_with_its_prefix():
+    long_id = "resp_" + "QmFzZTY0" * 60  # LiteLLM's Responses-API ids encode the upstream id and more
+    first, again, model = normalized(
+        record(request_id=long_id), record(request_id=long_id, attempt=2), record(model="m" * 300)
+    )
+    assert first["reason"] is None and first["quality_flags"] == ["long_id"]
+    assert first["request_id"] == again["request_id"]
+    assert first["request_id"].startswith(long_id[:128] + "~") and len(first["request_id"]) == 128 + 1 + 64
+    assert model["quality_flags"] == ["long_value"] and len(model["model"]) == 193
+
+
+@pytest.mark.parametrize(
+    ("native", "finish_reason"),
+    [
+        ('["tool_calls"]', "tool_calls"),  # a JSON list in a string attribute
+        ('["STOP"]', "stop"),
+        ("tool-calls", "tool_calls"),  # Vercel AI SDK
+        ("FinishReason.MAX_TOKENS", "length"),  # a Python enum's str()
+        ("STOP", "stop"),
+        ("TOOL_USE", "tool_calls"),
+        ('["stop", "tool_calls"]', "tool_calls"),  # several choices: a tool call wins
+        ("completed", "stop"),  # OpenAI Responses status
+        ("[]", None),
+        ("something new", "other"),
+    ],
+)
+def test_finish_reasons_as_real_emitters_write_them(native, finish_reason):
+    [row] = normalized(record(native_finish_reason=native, finish_reason=None))
+    assert row["finish_reason"] == finish_reason
+    assert row["native_finish_reason"] == native
+
+
+def test_tool_calls_in_the_response_mean_it_ended_in_a_tool_call():
+    gemini, forced, none, failed = normalized(
+        record(request_id="g", native_finish_reason="STOP", tool_calls=1),
+        record(request_id="f", finish_reason="stop", tool_calls=2),
+        record(request_id="n", native_finish_reason="stop", tool_calls=0),
+        record(request_id="e", status="error", native_finish_reason=None, tool_calls=1),
+    )
+    assert [r["finish_reason"] for r in (gemini, forced, none, failed)] == ["tool_calls", "tool_calls", "stop", None]
+
+
+@pytest.mark.parametrize(
+    ("native", "operation"),
+    [
+        (None, "chat"),
+        ("acompletion", "chat"),
+        ("aembedding", "embeddings"),
+        ("generate_content", "chat"),
+        ("aresponses", "responses"),
+        ("image_generation", "image_generation"),
+        ("arerank", "rerank"),
+        ("atranscription", "audio"),
+        ("Embeddings", "embeddings"),
+        ("create_batch", "other"),
+    ],
+)
+def test_operations(native, operation):
+    [row] = normalized(record(operation=native))
+    assert row["operation"] == operation
+
+
+@pytest.mark.parametrize(
+    ("fields", "provider"),
+    [
+        ({"provider_native": "openai.chat"}, "openai"),  # Vercel AI SDK gen_ai.system: API flavour, not provider
+        ({"provider_native": "strands-agents", "model": "us.anthropic.claude-sonnet-4"}, None),  # a framework
+        ({"provider_native": "strands-agents", "model": "bedrock/us.anthropic.claude"}, "amazon-bedrock"),
+        ({"provider_native": None, "model": "anthropic/claude-sonnet-4"}, "anthropic"),
+        ({"provider_native": None, "model": "meta-llama/llama-3.1-8b"}, None),  # a model's author, not a provider
+    ],
+)
+def test_provider_is_the_company_never_the_framework(fields, provider):
+    [row] = normalized(record(**fields))
+    assert row["provider"] == provider

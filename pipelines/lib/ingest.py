@@ -46,7 +46,7 @@ from pipelines.lib.storage import QUARANTINE, STAGING, SourceFile, Warehouse, li
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
-from schemas.bulk import arrow_schema, field_specs
+from schemas.bulk import arrow_schema, field_specs, upgraded_select
 
 Progress = Callable[[str], None]
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
@@ -416,7 +416,7 @@ def _commit_group(
     union = f"select {RECORD_COLUMNS}, date, _file from read_parquet($staged, {_HIVE})"
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
-        union += f" union all select {RECORD_COLUMNS}, date, -1 from read_parquet($stored, {_HIVE})"
+        union += f" union all select {RECORD_COLUMNS}, date, -1 from ({_stored_records(con, stored)})"
         params["stored"] = stored
     rows = con.sql(
         f"""select {RECORD_COLUMNS}, date
@@ -427,6 +427,14 @@ def _commit_group(
     ).to_arrow_table()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(pool.map(lambda item: (item[0], _write_partition(warehouse, *item)), _split_by_day(rows)))
+
+
+def _stored_records(con: duckdb.DuckDBPyConnection, stored: list[str]) -> str:
+    """A query over the stored partitions `$stored` that reads partitions written by an older version (without
+    a field added since) as current ones, with the field's default."""
+    query = f"select * from read_parquet($stored, {_HIVE}, union_by_name = true)"
+    present = [column[0] for column in con.execute(f"{query} limit 0", {"stored": stored}).description]
+    return upgraded_select(present, query)
 
 
 def _split_by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:

@@ -40,7 +40,7 @@ import duckdb
 
 from pipelines.lib import families
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
-from schemas.bulk import arrow_schema
+from schemas.bulk import arrow_schema, upgraded_select
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = ("staging", "intermediate", "marts")
@@ -324,6 +324,8 @@ def _remember_version(warehouse: Warehouse, remote: str, local: Path) -> None:
 def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehouse, params: Parameters) -> None:
     """Create the `requests` view, the macros and the state tables; set the parameters as variables."""
     con.execute(f"create or replace view {REQUESTS} as {_requests_sql(warehouse)}")
+    stored = [row[0] for row in con.execute(f"describe {REQUESTS}").fetchall()]
+    con.execute(f"create or replace view {REQUESTS} as {upgraded_select(stored, _requests_sql(warehouse))}")
     con.execute(
         f"comment on view {REQUESTS} is "
         "'Every stored attempt (the canonical request record, one row per upstream attempt), read from the "
@@ -348,7 +350,8 @@ def _requests_sql(warehouse: Warehouse) -> str:
         parts = (REQUESTS, "date=*", DATA_FILE)
         pattern = str(Path(warehouse.path(*parts)).resolve()) if warehouse.is_local else warehouse.uri(*parts)
         return (
-            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, hive_types = {{'date': DATE}})"
+            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, hive_types = {{'date': DATE}}, "
+            "union_by_name = true)"
         )
     probe = duckdb.connect()
     empty = arrow_schema().empty_table()

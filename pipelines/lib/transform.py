@@ -15,12 +15,16 @@ from functools import cache
 import duckdb
 import pyarrow as pa
 
+from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
 from schemas.bulk import cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
+from schemas.record import TEXT_LIMITS
 
 #: Record fields computed by the transform rather than read from the adapter.
 DERIVED = {
     "user_hash",
+    "operation",
+    "quality_flags",
     "provider",
     "error_class",
     "finish_reason",
@@ -53,6 +57,17 @@ def _checks() -> list[str]:
     return checks
 
 
+def _repairs() -> tuple[str, str]:
+    """(replacements, flags): the `select * replace (...)` list repairing the adapter's text columns, and the
+    SQL list of quality flags, both over the values as logged (`schemas.quality`)."""
+    specs = {spec.name: spec for spec in field_specs()}
+    typed = {name: f"({typed_expr(spec, 'r_' + name)})" for name, spec in specs.items() if name not in DERIVED}
+    limits = {name: limit for name, limit in TEXT_LIMITS.items() if name in INPUT_COLUMNS and name not in DERIVED}
+    replacements = quality.sql_replacements(typed, limits, raw=lambda name: "r_" + name)
+    replace = ",\n            ".join(f"{expr} AS r_{name}" for name, expr in replacements.items())
+    return replace, quality.sql_flags(typed, limits, raw=lambda name: "r_" + name)
+
+
 @cache
 def batch_sql(adapter: Adapter) -> str:
     """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`.
@@ -61,6 +76,7 @@ def batch_sql(adapter: Adapter) -> str:
     """
     raw_columns = ", ".join(f"adapter.{c}::VARCHAR AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
     typed = ",\n        ".join(_typed_columns())
+    replace, flags = _repairs()
     record_columns = ",\n    ".join(_final_expr(spec.name) for spec in field_specs())
     return f"""
 with adapted as (
@@ -72,11 +88,20 @@ with adapted as (
         {raw_columns}
     from ({adapter.select_sql}) as adapter
 ),
+repaired as (
+    -- soft inconsistencies are kept: repaired where one reading is right, and flagged
+    select
+        * replace (
+            {replace}
+        ),
+        {flags} as quality_flags
+    from adapted
+),
 typed as (
     select
         *,
         {typed}
-    from adapted
+    from repaired
 ),
 checked as (
     select
@@ -91,25 +116,77 @@ users as (
         sha256($opad || unhex(sha256($ipad || encode(r_user_key)))) as user_hash
     from (select distinct r_user_key from checked where r_user_key is not null)
 ),
+providers as (
+    -- resolved once per distinct combination: the company that served the call, never a framework or SDK
+    -- (providers.csv lists frameworks with an empty provider); in order of trust: the provider the log
+    -- names, that name without an API-flavour suffix ('openai.chat'), an unknown name slugified, then (when
+    -- no name or only a framework's is given) the host called, then the model id's vendor prefix when it
+    -- names a known provider
+    select
+        d.*,
+        coalesce(
+            lower(d.r_provider),
+            nullif(p.provider, ''),
+            nullif(pf.provider, ''),
+            case
+                when p.native_name is null and pf.native_name is null then gl_slug(gl_provider_name(d.provider_native))
+            end,
+            h.provider,
+            nullif(pv.provider, '')
+        ) as provider
+    from (
+        select distinct
+            r_provider, provider_native, r_provider_host, gl_model_vendor(coalesce(model, model_requested)) as vendor
+        from checked
+    ) as d
+    left join ref_providers as p on p.native_name = lower(trim(d.provider_native))
+    left join ref_providers as pf on pf.native_name = gl_provider_name(d.provider_native)
+    left join ref_providers as pv on pv.native_name = d.vendor
+    left join (
+        select host, arg_min(provider, match_order::integer) as provider
+        from (select distinct gl_host(r_provider_host) as host from checked) as hosts
+        join ref_provider_hosts on regexp_matches(hosts.host, ref_provider_hosts.pattern)
+        group by host
+    ) as h on h.host = gl_host(d.r_provider_host)
+),
+finishes as (
+    -- resolved once per distinct pair: the gateway's normalized value wins, then the native one; JSON arrays,
+    -- enum names, hyphens and case are read alike; any tool-call reason among several wins
+    select
+        d.*,
+        coalesce(
+            gl_finish_reason(gl_finish_keys(d.r_finish_reason)),
+            gl_finish_reason(gl_finish_keys(d.native_finish_reason))
+        ) as finish_reason
+    from (select distinct r_finish_reason, native_finish_reason from checked) as d
+),
 normalized as (
     select
         c.*,
-        coalesce(lower(c.r_provider), p.provider, gl_slug(c.provider_native)) as provider,
-        coalesce(
-            fo.finish_reason,
-            case when c.r_finish_reason is not null then 'other' end,
-            fn.finish_reason,
-            case when c.native_finish_reason is not null then 'other' end
-        ) as finish_reason,
+        pr.provider,
+        case
+            -- a response that carries tool calls ended in a tool call, whatever the finish reason says (Gemini
+            -- stops with STOP next to a functionCall; OpenAI says stop when the tool choice was forced)
+            when c.tool_calls > 0 and c.status = 'success' and coalesce(f.finish_reason, 'stop') = 'stop'
+                then 'tool_calls'
+            else f.finish_reason
+        end as finish_reason,
+        coalesce(op.operation, case when c.r_operation is not null then 'other' end, 'chat') as operation,
         gl_error_class(
             c.status, c.http_status, c.error_code, coalesce(ec.error_class, eq.error_class), c.r_error_class
         ) as error_class,
         u.user_hash
     from checked as c
     left join users as u on u.r_user_key = c.r_user_key
-    left join ref_providers as p on p.native_name = lower(trim(c.provider_native))
-    left join ref_finish_reasons as fo on fo.native = lower(trim(c.r_finish_reason))
-    left join ref_finish_reasons as fn on fn.native = lower(trim(c.native_finish_reason))
+    left join providers as pr
+        on pr.r_provider is not distinct from c.r_provider
+        and pr.provider_native is not distinct from c.provider_native
+        and pr.r_provider_host is not distinct from c.r_provider_host
+        and pr.vendor is not distinct from gl_model_vendor(coalesce(c.model, c.model_requested))
+    left join finishes as f
+        on f.r_finish_reason is not distinct from c.r_finish_reason
+        and f.native_finish_reason is not distinct from c.native_finish_reason
+    left join ref_operations as op on op.native = lower(trim(c.r_operation))
     left join ref_error_codes as ec on ec.code = lower(trim(c.error_code))
     -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
     left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(c.error_code), '[^.]+$'))
@@ -127,8 +204,8 @@ from normalized
 def _final_expr(name: str) -> str:
     if name == "source_line":
         return "source_line"
-    if name == "source_format":
-        return "$source_format AS source_format"
+    if name == "source_format":  # an adapter reading several shapes names the one it read
+        return "coalesce(r_source_format, $source_format) AS source_format"
     if name == "source_uri":
         return "$source_uri AS source_uri"
     return name

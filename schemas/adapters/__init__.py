@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from schemas.adapters import canonical, litellm, openrouter, otel, workload
 
 #: Columns every adapter returns. `user_key` is the raw end-user id (hashed, never stored); `provider`,
-#: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields.
+#: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields
+#: (`error_class` 'gateway' marks a failure of the gateway itself); `operation` is the native operation name
+#: (LiteLLM call_type, OTel gen_ai.operation.name, ...); `provider_host` the host or URL called, for the
+#: provider when no name says it; `source_format` names the shape read, for adapters that read several.
 INPUT_COLUMNS: tuple[str, ...] = (
     "request_id",
     "attempt",
@@ -59,6 +62,9 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "ttft_ms",
     "streamed",
     "cost_usd",
+    "operation",
+    "provider_host",
+    "source_format",
 )
 
 

@@ -16,6 +16,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "user_key": ("user_id", "user", "user_hash"),
     "provider_native": ("provider_native", "provider"),
     "provider": (),
+    "provider_host": (),
+    "source_format": (),
 }
 
 

@@ -121,7 +121,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "streamed": "j.stream",
         "cost_usd": "j.response_cost",
     }
-    columns_sql = ",\n    ".join(f"{exprs[c]} AS {c}" for c in columns)
+    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     return f"""
 select
     source_line,

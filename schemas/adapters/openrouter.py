@@ -142,7 +142,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "streamed": f"{d}.streamed",
         "cost_usd": f"CASE WHEN {chat} THEN j.usage.cost WHEN {gen} AND {final} THEN {d}.total_cost END",
     }
-    columns_sql = ",\n    ".join(f"{exprs[c]} AS {c}" for c in columns)
+    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     return f"""
 select
     source_line,

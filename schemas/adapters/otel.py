@@ -143,7 +143,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "streamed": _attr("gen_ai.request.stream"),
         "cost_usd": "NULL",
     }
-    columns_sql = ",\n    ".join(f"{exprs[c]} AS {c}" for c in columns)
+    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     service = "list_filter(rs.resource.attributes, lambda a: a.key = 'service.name')[1].value.stringValue"
     spans = f"""flatten(list_transform(j.resourceSpans, lambda rs: list_transform(
         flatten(list_transform(rs.scopeSpans, lambda ss: ss.spans)),

@@ -1,0 +1,170 @@
+"""Soft inconsistencies: what real emitters write that does not add up, kept and flagged instead of lost.
+
+Real logs report reasoning tokens beyond completion tokens (some upstreams count reasoning outside it),
+cached tokens beyond prompt tokens, a time to first token after the last byte, negative durations, ids longer
+than any sane limit. Each of these costs nothing to keep: the record is stored, the value is repaired where
+one reading is clearly right, and `quality_flags` says what was found. Quarantine stays for what cannot be
+placed or keyed.
+
+Each repair is written once for Python (`repair`, which the pydantic model applies before validating) and
+once for DuckDB (`sql_flags`, `sql_replacements`, which the bulk transform applies to the adapter's text
+columns before typing), and `tests/test_schema.py` checks that both agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: A text value longer than its limit keeps at most this many leading characters, then '~' and its SHA-256.
+LONG_PREFIX = 128
+_HASH_CHARS = 1 + 64
+
+
+def shorten(value: str, limit: int) -> str:
+    """`value` itself when it fits `limit`, else its first characters, '~' and the SHA-256 (hex) of the whole:
+    the same in every run, so a shortened id still keys its record."""
+    if len(value) <= limit:
+        return value
+    prefix = min(LONG_PREFIX, limit - _HASH_CHARS)
+    return f"{value[:prefix]}~{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def sql_shorten(column: str, limit: int) -> str:
+    """SQL form of `shorten` over a text column."""
+    prefix = min(LONG_PREFIX, limit - _HASH_CHARS)
+    shortened = f"left({column}, {prefix}) || '~' || sha256({column})"
+    return f"CASE WHEN length({column}) > {limit} THEN {shortened} ELSE {column} END"
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from JSON-ish input (numbers or their text), as the bulk typing reads it; else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One soft inconsistency: when it holds (over the values as logged), the flag, and what is stored."""
+
+    flag: str
+    holds: Callable[[Mapping[str, Any]], bool]
+    fix: Callable[[Mapping[str, Any]], dict[str, Any]]
+    sql_holds: str  # over typed expressions {name} of the adapter's columns
+    sql_fix: dict[str, str]  # column -> new text value when it holds
+
+
+def _gt(a: int | float | None, b: int | float | None) -> bool:
+    """Both known and valid (not negative, which the field rules reject) and a > b."""
+    return a is not None and b is not None and b >= 0 and a > b
+
+
+def _ttft_after_latency(r: Mapping[str, Any]) -> bool:
+    ttft, latency = _number(r.get("ttft_ms")), _number(r.get("latency_ms"))
+    return _gt(ttft, latency) and latency is not None and latency >= 0
+
+
+REPAIRS: tuple[Repair, ...] = (
+    Repair(
+        flag="cached_outside_prompt",
+        holds=lambda r: _gt(_count(r.get("cached_prompt_tokens")), _count(r.get("prompt_tokens"))),
+        fix=lambda r: {"prompt_tokens": _count(r["prompt_tokens"]) + _count(r["cached_prompt_tokens"])},
+        sql_holds="{prompt_tokens} >= 0 AND {cached_prompt_tokens} > {prompt_tokens}",
+        sql_fix={"prompt_tokens": "({prompt_tokens} + {cached_prompt_tokens})::VARCHAR"},
+    ),
+    Repair(
+        flag="http_error_on_success",
+        holds=lambda r: r.get("status") == "success" and (_count(r.get("http_status")) or 0) >= 400,
+        fix=lambda r: {},
+        sql_holds="{status} = 'success' AND {http_status} >= 400",
+        sql_fix={},
+    ),
+    Repair(
+        flag="negative_latency",
+        holds=lambda r: (_number(r.get("latency_ms")) or 0) < 0,
+        fix=lambda r: {"latency_ms": None},
+        sql_holds="{latency_ms} < 0",
+        sql_fix={"latency_ms": "NULL"},
+    ),
+    Repair(
+        flag="negative_ttft",
+        holds=lambda r: (_number(r.get("ttft_ms")) or 0) < 0,
+        fix=lambda r: {"ttft_ms": None},
+        sql_holds="{ttft_ms} < 0",
+        sql_fix={"ttft_ms": "NULL"},
+    ),
+    Repair(
+        flag="reasoning_outside_completion",
+        holds=lambda r: _gt(_count(r.get("reasoning_tokens")), _count(r.get("completion_tokens"))),
+        fix=lambda r: {"completion_tokens": _count(r["completion_tokens"]) + _count(r["reasoning_tokens"])},
+        sql_holds="{completion_tokens} >= 0 AND {reasoning_tokens} > {completion_tokens}",
+        sql_fix={"completion_tokens": "({completion_tokens} + {reasoning_tokens})::VARCHAR"},
+    ),
+    Repair(
+        flag="ttft_exceeds_latency",
+        holds=_ttft_after_latency,
+        fix=lambda r: {},
+        sql_holds="{ttft_ms} > {latency_ms} AND {latency_ms} >= 0",
+        sql_fix={},
+    ),
+)
+
+#: The text field whose overflow is flagged `long_id`; every other limited text field flags `long_value`.
+ID_FIELD = "request_id"
+
+
+def repair(values: Mapping[str, Any], text_limits: Mapping[str, int]) -> dict[str, Any]:
+    """The values as stored: repairs applied, over-long text shortened, `quality_flags` set (sorted).
+
+    `values` are as logged (numbers or their text); `text_limits` maps each limited text field to its limit.
+    """
+    flags = {rep.flag for rep in REPAIRS if rep.holds(values)}
+    fixed = dict(values)
+    for rep in REPAIRS:
+        if rep.flag in flags:
+            fixed |= rep.fix(values)
+    for name, limit in text_limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            fixed[name] = shorten(value, limit)
+            flags.add("long_id" if name == ID_FIELD else "long_value")
+    fixed["quality_flags"] = sorted(flags | set(values.get("quality_flags") or ()))
+    return fixed
+
+
+def sql_flags(typed: Mapping[str, str], text_limits: Mapping[str, int], raw: Callable[[str], str]) -> str:
+    """SQL list of the flags that hold (sorted), given the typed expression of each column and the raw text
+    column of a name."""
+    items = [(rep.flag, rep.sql_holds.format(**typed)) for rep in REPAIRS]
+    overflow = " OR ".join(f"length({raw(n)}) > {limit}" for n, limit in text_limits.items() if n != ID_FIELD)
+    items.append(("long_value", overflow or "false"))
+    if ID_FIELD in text_limits:
+        items.append(("long_id", f"length({raw(ID_FIELD)}) > {text_limits[ID_FIELD]}"))
+    cases = ", ".join(f"CASE WHEN {cond} THEN '{flag}' END" for flag, cond in sorted(items))
+    return f"list_filter([{cases}], lambda f: f IS NOT NULL)"
+
+
+def sql_replacements(
+    typed: Mapping[str, str], text_limits: Mapping[str, int], raw: Callable[[str], str]
+) -> dict[str, str]:
+    """Raw text column name -> SQL of its stored text (repairs and shortening applied)."""
+    out: dict[str, str] = {}
+    for rep in REPAIRS:
+        for name, expr in rep.sql_fix.items():
+            out[name] = f"CASE WHEN {rep.sql_holds.format(**typed)} THEN {expr.format(**typed)} ELSE {raw(name)} END"
+    for name, limit in text_limits.items():
+        out[name] = sql_shorten(raw(name), limit)
+    return out
