@@ -4,7 +4,9 @@ The mappings live in editable CSV files under `schemas/reference/` (one row per 
 case-insensitively): providers.csv (native provider name -> canonical provider id; a framework or SDK name
 that emitters put where the provider belongs, such as `strands-agents`, is listed with an empty provider, so
 that it is never taken for one), provider_hosts.csv (ordered regexes over the host called -> provider),
-finish_reasons.csv (native finish/stop reason -> normalized finish_reason), operations.csv (LiteLLM call_type,
+provider_model_ids.csv (ordered regexes over a model id whose shape names where it is served, such as
+Bedrock's `us.anthropic.claude-...-v1:0`), finish_reasons.csv (native finish/stop reason -> normalized
+finish_reason), operations.csv (LiteLLM call_type,
 OTel gen_ai.operation.name, ... -> operation) and error_codes.csv (native error code or exception class ->
 error_class). Values not listed fall back to rules: unknown providers are slugified, unknown finish reasons and
 operations become `other` (a missing operation is `chat`), unknown errors are classified by HTTP status, then
@@ -26,6 +28,7 @@ REFERENCE_DIR = Path(__file__).parent / "reference"
 _TABLES = {
     "ref_providers": ("providers.csv", "native_name"),
     "ref_provider_hosts": ("provider_hosts.csv", "pattern"),
+    "ref_provider_model_ids": ("provider_model_ids.csv", "pattern"),
     "ref_finish_reasons": ("finish_reasons.csv", "native"),
     "ref_operations": ("operations.csv", "native"),
     "ref_error_codes": ("error_codes.csv", "code"),
@@ -37,7 +40,7 @@ create or replace temp macro gl_slug(x) as
 create or replace temp macro gl_http_error_class(code) as
     case
         when code = 429 then 'rate_limit'
-        when code in (408, 504) then 'timeout'
+        when code in (408, 504, 524) then 'timeout'  -- 524: Cloudflare's origin timeout, as gateways relay it
         when code between 500 and 599 then 'server_error'
         when code between 400 and 499 then 'client_error'
     end;
@@ -47,14 +50,17 @@ create or replace temp macro gl_is_cancellation(error_code) as
         regexp_extract(lower(trim(error_code)), '([a-z_]+)$') in ('cancellederror', 'cancelled', 'canceled'),
         false
     );
--- a provider name without its API-flavour suffix: 'openai.chat' (gen_ai.system of some SDKs) -> 'openai'
+-- a provider name without its API-flavour suffix: 'openai.chat' (gen_ai.system of some SDKs) -> 'openai';
+-- NULL for a router's composite name ('fallback:openai,anthropic' of Pydantic AI's FallbackModel), no company
 create or replace temp macro gl_provider_name(x) as
-    regexp_replace(
+    case when not regexp_matches(lower(trim(x)), '^fallback:') then regexp_replace(
         lower(trim(x)), '[._-](chat|responses|completions?|text|messages|embeddings?|generate_?content|converse)$', ''
-    );
--- the host of a URL or host[:port] ('https://api.openai.com/v1' -> 'api.openai.com')
+    ) end;
+-- the host of a URL or host[:port] ('https://api.openai.com/v1' -> 'api.openai.com'), and with its port
 create or replace temp macro gl_host(x) as
     nullif(regexp_extract(lower(trim(x)), '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)', 1), '');
+create or replace temp macro gl_host_port(x) as
+    nullif(regexp_extract(lower(trim(x)), '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/?#]+)', 1), '');
 -- the vendor prefix of a model id ('bedrock/anthropic.claude-3' -> 'bedrock'), NULL without one
 create or replace temp macro gl_model_vendor(model) as
     nullif(regexp_extract(lower(trim(model)), '^([a-z0-9_.-]+)/', 1), '');
@@ -90,7 +96,7 @@ create or replace temp macro gl_error_class(status, http_status, error_code, map
             gl_http_error_class(try_cast(error_code as integer)),
             case
                 when regexp_matches(lower(error_code), 'time.?out|timed out|deadline') then 'timeout'
-                when regexp_matches(lower(error_code), 'rate.?limit|too many requests') then 'rate_limit'
+                when regexp_matches(lower(error_code), 'rate.?limit|too many requests|throttl') then 'rate_limit'
             end,
             case when hint in ('rate_limit', 'timeout', 'server_error', 'client_error') then hint end,
             'server_error'

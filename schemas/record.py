@@ -25,9 +25,6 @@ FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "error"
 Operation = Literal[
     "chat", "responses", "text_completion", "embeddings", "image_generation", "audio", "rerank", "moderation", "other"
 ]
-#: Operations that generate text, the only ones the generation metrics (tool-call rate, reasoning share,
-#: provider variance, model mix) count; traffic, error and burst metrics keep every operation.
-GENERATION_OPERATIONS: tuple[str, ...] = ("chat", "responses", "text_completion")
 QualityFlag = Literal[
     "reasoning_outside_completion",
     "cached_outside_prompt",

@@ -142,7 +142,9 @@ def test_litellm_fixture_maps_every_field():
     assert (row["finish_reason"], row["native_finish_reason"], row["tool_calls"]) == ("stop", "stop", 0)
     assert (row["prompt_tokens"], row["completion_tokens"]) == (9, 12)
     assert (row["reasoning_tokens"], row["cached_prompt_tokens"]) == (None, None)  # details: null -> not reported
-    assert (row["streamed"], row["cost_usd"]) == (True, pytest.approx(3.75e-05))
+    # top-level `stream` says true, the request's model_parameters say false, and completionStartTime = endTime:
+    # the request's own flag wins
+    assert (row["streamed"], row["cost_usd"]) == (False, pytest.approx(3.75e-05))
     assert row["user_hash"] is None  # end_user "" is no user
     assert row["app_id"] is None and row["tools_offered"] is None
 

@@ -188,10 +188,21 @@ def test_error_body_with_stored_id_is_a_record_and_without_is_quarantined():
 
 
 @pytest.mark.parametrize(
-    ("code", "error_class"), [(400, "client_error"), (402, "client_error"), (408, "timeout"), (503, "server_error")]
+    ("code", "provider_name", "error_class"),
+    [
+        (400, None, "client_error"),
+        (402, None, "gateway"),  # OpenRouter's own refusals: credits, its rate limit, no provider available
+        (429, None, "gateway"),
+        (503, None, "gateway"),
+        (408, None, "timeout"),
+        (429, "Google", "rate_limit"),  # an upstream's error, relayed: the provider's
+        (503, "Together", "server_error"),
+        (524, "DeepInfra", "timeout"),
+    ],
 )
-def test_error_body_codes(code, error_class):
-    body = {"id": "gen-e", "created": 1748779200, "error": {"code": code, "message": "x", "metadata": {}}}
+def test_error_body_codes(code, provider_name, error_class):
+    metadata = {"provider_name": provider_name} if provider_name else {}
+    body = {"id": "gen-e", "created": 1748779200, "error": {"code": code, "message": "x", "metadata": metadata}}
     assert valid(one("openrouter", body))["error_class"] == error_class
 
 

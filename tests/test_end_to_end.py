@@ -15,7 +15,7 @@ from pipelines.definitions import defs
 from pipelines.defs.resources import LandingResource, MetricsResource, PrivacyResource, WarehouseResource
 from pipelines.lib import simulate, simulate_formats
 from pipelines.lib.storage import Warehouse
-from tests.conftest import SAMPLE, mart, quarantined
+from tests.conftest import SAMPLE, mart, quarantined, stored
 
 BAD_LINES = SAMPLE / "rejects" / "bad_lines.jsonl"
 
@@ -63,10 +63,22 @@ def test_every_sample_line_is_accounted_for(sample_run):
     checks = {
         e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key == dg.AssetKey("requests")
     }
-    assert checks == {"lines_conserved": True, "quarantine_ratio": True, "requests_key_unique": True}
+    assert checks == {
+        "lines_conserved": True,
+        "quarantine_ratio": True,
+        "requests_key_unique": True,
+        "requests_quality_flags": True,
+    }
+    [flags] = [e for e in result.get_asset_check_evaluations() if e.check_name == "requests_quality_flags"]
+    per_format = flags.metadata["per_format"].value
+    assert per_format["canonical"]["flags"] == {
+        "http_error_on_success": 1,
+        "reasoning_outside_completion": 1,
+        "ttft_exceeds_latency": 1,
+    }  # the three inconsistent lines of rejects/bad_lines.jsonl, kept
 
 
-def test_the_bad_lines_file_is_quarantined_with_reasons(sample_run):
+def test_the_bad_lines_file_is_quarantined_with_reasons_or_kept_and_flagged(sample_run):
     _, warehouse = sample_run
     rows = [r for r in quarantined(warehouse) if r["source_uri"].endswith("bad_lines.jsonl")]
     reasons = {r["source_line"]: r["reason"] for r in rows}
@@ -76,19 +88,23 @@ def test_the_bad_lines_file_is_quarantined_with_reasons(sample_run):
         3: "not a JSON object",
         4: "created_at missing",
         5: "completion_tokens is negative (-12)",
-        6: "reasoning_tokens (500) exceeds completion_tokens (120)",
         7: "status 'done' is not one of success|error|cancelled",
         8: "created_at is not an ISO 8601 timestamp ('last tuesday')",
         9: "attempt (0) is below 1",
-        10: "status is success but http_status is 503",
         11: "not JSON",
         12: "not valid UTF-8",
         14: "completion_tokens is negative (-1)",
-        15: "ttft_ms (9000.0) exceeds latency_ms (1800.0)",
         16: "created_at (1970-01-01T00:00:00+00:00) is outside 2015..2099",
         17: "prompt_tokens is not an integer ('many')",
     }
     assert "Jane Doe" not in json.dumps(rows)  # line 14 carried prompt text: redacted
+    # merely inconsistent lines are kept and flagged, not lost
+    kept = stored(warehouse, "source_uri like '%bad_lines.jsonl'")
+    assert {r["source_line"]: r["quality_flags"] for r in kept} == {
+        6: ["reasoning_outside_completion"],
+        10: ["http_error_on_success"],
+        15: ["ttft_exceeds_latency"],
+    }
 
 
 def test_sample_covers_thirteen_months_in_utc_day_partitions(sample_run):

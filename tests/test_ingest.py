@@ -188,13 +188,40 @@ def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest)
     assert warehouse.days() == ["2025-06-01"]
 
 
-def test_first_occurrence_wins_within_a_run(tmp_path, warehouse, run_ingest):
-    a = write_lines(tmp_path / "a.jsonl", [record(request_id="k", model="first")])
-    b = write_lines(tmp_path / "b.jsonl", [record(request_id="k", model="second")])
+def test_copies_keep_the_first_occurrence(tmp_path, warehouse, run_ingest):
+    a = write_lines(tmp_path / "a.jsonl", [record(request_id="k")])
+    b = write_lines(tmp_path / "b.jsonl", [record(request_id="k")])
     report = run_ingest(tmp_path)
     assert [f.url.rsplit("/", 1)[1] for f in report.files] == [a.name, b.name]
-    assert [r["model"] for r in stored(warehouse)] == ["first"]
-    assert [(f.written, f.duplicates) for f in report.files] == [(1, 0), (0, 1)]
+    assert [r["source_uri"].rsplit("/", 1)[1] for r in stored(warehouse)] == ["a.jsonl"]
+    assert [(f.written, f.duplicates, f.conflicts) for f in report.files] == [(1, 0, 0), (0, 1, 0)]
+
+
+def test_records_that_disagree_keep_the_more_complete_then_the_later(tmp_path, warehouse, run_ingest):
+    """Same key, different content: within a run and against what is stored, whatever the day."""
+    write_lines(tmp_path / "a.jsonl", [record(request_id="k", model="first"), record(request_id="m", cost_usd=None)])
+    write_lines(tmp_path / "b.jsonl", [record(request_id="k", model="second"), record(request_id="m")])
+    report = run_ingest(tmp_path)
+    assert [(r["request_id"], r["model"], r["cost_usd"]) for r in stored(warehouse)] == [
+        ("k", "second", record()["cost_usd"]),  # equally complete: the later file
+        ("m", record()["model"], record()["cost_usd"]),  # the one that knows its cost
+    ]
+    assert [(f.written, f.duplicates, f.conflicts) for f in report.files] == [(0, 2, 2), (2, 0, 2)]
+    assert report.summary()["conflicts"] == 4
+
+    # a later, more complete version of a stored record logged on another day replaces it there
+    moved = record(request_id="k", model="second", created_at="2025-06-03T00:00:00Z", ttft_ms=None)
+    richer = record(request_id="m", created_at="2025-06-02T00:00:00Z", user_id=None, app_id=None)
+    fuller = record(request_id="k", model="third", created_at="2025-06-02T00:00:00Z")
+    report = run_ingest(write_lines(tmp_path / "later" / "c.jsonl", [moved, richer, fuller]))
+    rows = stored(warehouse)
+    assert [(r["request_id"], r["model"], str(r["date"])) for r in rows] == [
+        ("k", "third", "2025-06-02"),
+        ("m", record()["model"], "2025-06-01"),
+    ]
+    assert (report.written, report.duplicates, report.summary()["conflicts"]) == (1, 2, 3)
+    assert warehouse.days() == ["2025-06-01", "2025-06-02", "2025-06-03"][:2]
+    assert report.balanced
 
 
 def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, run_ingest):
@@ -329,14 +356,17 @@ def test_keys_are_unique_across_days_and_runs(tmp_path, warehouse, run_ingest):
         record(request_id="k", created_at="2025-06-05T00:00:00Z"),
     ]
     report = run_ingest(write_lines(tmp_path / "a.jsonl", first))
-    assert (report.written, report.duplicates) == (1, 1)
+    assert (report.written, report.duplicates, report.summary()["conflicts"]) == (1, 1, 2)
     late_copy = [record(request_id="k", created_at="2025-06-09T00:00:00Z"), record(request_id="k", attempt=2)]
     report = run_ingest(write_lines(tmp_path / "b.jsonl", late_copy))
-    assert (report.written, report.duplicates) == (1, 1)
+    # the later version of (k, 1) replaces the stored one, wherever it was stored; (k, 2) is new
+    assert (report.written, report.duplicates) == (2, 0)
     assert [(r["request_id"], r["attempt"], r["date"].isoformat()) for r in stored(warehouse)] == [
-        ("k", 1, "2025-06-01"),
+        ("k", 1, "2025-06-09"),
         ("k", 2, "2025-06-01"),
     ]
+    again = run_ingest(write_lines(tmp_path / "c.jsonl", late_copy))
+    assert (again.written, again.duplicates, again.summary()["conflicts"]) == (0, 2, 0)
 
 
 def test_paths_with_glob_and_quote_characters(tmp_path, run_ingest, monkeypatch):

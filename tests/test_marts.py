@@ -355,3 +355,39 @@ def test_provider_variance(tmp_path):
     assert mart(warehouse, "select distinct window_start, window_end from provider_variance") == [
         (DAY - dt.timedelta(days=27), DAY)
     ]
+
+
+def test_only_generation_operations_enter_the_generation_metrics(tmp_path):
+    """A gateway that also serves embeddings and images: they count as traffic and in provider errors, not in
+    the tool-call rate, reasoning share or model mix; a gateway refusal is an error but no provider fault."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    common = {"model": GPT_MINI, "provider_native": "OpenAI"}
+    no_output = {"native_finish_reason": None, "completion_tokens": None, "reasoning_tokens": None, "tool_calls": None}
+    lines = [
+        record(
+            request_id="chat",
+            native_finish_reason="tool_calls",
+            tool_calls=1,
+            completion_tokens=100,
+            reasoning_tokens=0,
+            **common,
+        ),
+        record(request_id="embed", operation="aembedding", **no_output, **common),
+        record(request_id="image", operation="image_generation", **no_output, **common),
+        _error(request_id="refused", http_status=429, error_class="gateway", **common),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "operations.jsonl", lines))
+    build_models(warehouse)
+    assert mart(warehouse, "select request_id, operation, is_generation from int_requests_rolled_up order by 1") == [
+        ("chat", "chat", True),
+        ("embed", "embeddings", False),
+        ("image", "image_generation", False),
+        ("refused", "chat", True),
+    ]
+    assert mart(warehouse, "select * from tool_call_rate_daily") == [(DAY, "GPT", 1, 1, 1.0)]
+    assert mart(warehouse, "select * from reasoning_share_daily") == [(DAY, "GPT", 100, 100, 0, 0.0, 1.0)]
+    assert mart(warehouse, "select * from model_mix_daily") == [(DAY, "small", "GPT", 2, 1, 100, 1.0)]
+    noon = dt.datetime(2025, 6, 1, 12)
+    # 4 attempts, 1 error; the gateway's refusal is in no provider-fault class: fault rate 0
+    assert mart(warehouse, "select * from provider_errors_hourly") == [(noon, "openai", 4, 1, 0, 0, 0, 0, 0.25, 0.0)]
+    assert mart(warehouse, "select requests from traffic_minutely where requests > 0") == [(4,)]

@@ -227,8 +227,16 @@ def test_operations(native, operation):
 @pytest.mark.parametrize(
     ("fields", "provider"),
     [
-        ({"provider_native": "openai.chat"}, "openai"),  # Vercel AI SDK gen_ai.system: API flavour, not provider
-        ({"provider_native": "strands-agents", "model": "us.anthropic.claude-sonnet-4"}, None),  # a framework
+        ({"provider_native": "openai.chat", "model": "gpt-4o"}, "openai"),  # Vercel AI SDK: the API flavour
+        # the OpenAI SDK against an OpenAI-compatible gateway: 'openai' names the client, not the server
+        ({"provider_native": "openai", "model": "google/gemini-2.5-flash"}, None),
+        ({"provider_native": "openai", "model": "openai/gpt-4o"}, "openai"),
+        ({"provider_native": "strands-agents", "model": "claude-sonnet-4"}, None),  # a framework names no one
+        # ... but a Bedrock inference-profile id does
+        (
+            {"provider_native": "strands-agents", "model": "us.anthropic.claude-sonnet-4-20250514-v1:0"},
+            "amazon-bedrock",
+        ),
         ({"provider_native": "strands-agents", "model": "bedrock/us.anthropic.claude"}, "amazon-bedrock"),
         ({"provider_native": None, "model": "anthropic/claude-sonnet-4"}, "anthropic"),
         ({"provider_native": None, "model": "meta-llama/llama-3.1-8b"}, None),  # a model's author, not a provider

@@ -9,6 +9,7 @@ from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
 from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
+from schemas.bulk import upgraded_select
 
 WRITER_POOL = "warehouse_writer"
 
@@ -165,21 +166,69 @@ def requests(
     )
 
 
-@dg.asset_check(asset=requests, blocking=True)
-def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """(request_id, attempt) identifies exactly one stored record across all days."""
+def _stored(warehouse: WarehouseResource) -> tuple[duckdb.DuckDBPyConnection, list[str]] | None:
+    """A connection that reads the warehouse and its stored partition files; None when nothing is stored."""
     store = warehouse.get()
-    files = [store.read_path(path) for path in store.partition_paths()]
+    files = [path for path in (store.read_path(p) for p in store.partition_paths()) if path]
     if not files:
-        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
+        return None
     con = duckdb.connect()
     if not store.is_local:
         con.register_filesystem(store.fs)
+    return con, files
+
+
+@dg.asset_check(asset=requests, blocking=True)
+def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """(request_id, attempt) identifies exactly one stored record across all days."""
+    if (stored := _stored(warehouse)) is None:
+        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
+    con, files = stored
     records, keys = con.execute(
         "select count(*), count(distinct (request_id, attempt)) from read_parquet(?)", [files]
     ).fetchall()[0]
     metadata = {"records": records, "distinct_keys": keys, "duplicate_keys": records - keys, "days": len(files)}
     return dg.AssetCheckResult(passed=records == keys, metadata=metadata)
+
+
+#: A source format with more than this share of records flagged is worth a look (a check warning, not an error).
+FLAGGED_WARN_SHARE = 0.1
+
+
+@dg.asset_check(asset=requests, blocking=False)
+def requests_quality_flags(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Soft inconsistencies kept in the stored records (reasoning beyond completion, a long id, ...), counted
+    per source format and flag; warns when a format has more than 10% of its records flagged."""
+    if (stored := _stored(warehouse)) is None:
+        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "flagged": 0})
+    con, files = stored
+    query = "select * from read_parquet($files, union_by_name = true)"
+    present = [column[0] for column in con.execute(f"{query} limit 0", {"files": files}).description]
+    rows = con.execute(
+        f"""select source_format, count(*) as records, count(*) filter (where len(quality_flags) > 0) as flagged,
+            map_from_entries(list(distinct {{'k': flag, 'v': n}}) filter (where flag is not null)) as flags
+        from (
+            select source_format, quality_flags, flag,
+                count(flag) over (partition by source_format, flag) as n
+            from ({upgraded_select(present, query)})
+            left join unnest(quality_flags) as f(flag) on true
+        )
+        group by source_format order by source_format""",
+        {"files": files},
+    ).fetchall()
+    per_format = {fmt: {"records": n, "flagged": f, "flags": dict(flags or {})} for fmt, n, f, flags in rows}
+    worst = max((f / n for _fmt, n, f, _flags in rows if n), default=0.0)
+    return dg.AssetCheckResult(
+        passed=worst <= FLAGGED_WARN_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "flagged": sum(r[2] for r in rows),
+            "records": sum(r[1] for r in rows),
+            "worst_format_share": worst,
+            "threshold": FLAGGED_WARN_SHARE,
+            "per_format": dg.MetadataValue.json(per_format),
+        },
+    )
 
 
 landing_job = dg.define_asset_job(
@@ -240,7 +289,7 @@ daily_ingest_schedule = dg.ScheduleDefinition(
 
 defs = dg.Definitions(
     assets=[landing_days, requests],
-    asset_checks=[requests_key_unique],
+    asset_checks=[requests_key_unique, requests_quality_flags],
     jobs=[landing_job, ingest_job],
     sensors=[landing_sensor],
     schedules=[daily_ingest_schedule],

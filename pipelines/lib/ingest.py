@@ -7,11 +7,13 @@ Two phases, so that a failure leaves the warehouse as it was:
    one DuckDB statement that writes valid records to a local staging folder partitioned by UTC day.
    Rejected records go, with their reasons, to a per-file quarantine file, batch by batch; lines that yield
    no record by design (a CSV header, an OTel export without a GenAI span) are counted as ignored, by reason.
-2. Commit. Duplicates are found on the keys alone, across everything: a staged record whose
-   (request_id, attempt) is already stored (on any day) or appeared earlier in the run (earlier file, then
-   earlier line) is a duplicate. Each changed day is then rewritten from its stored rows plus its new ones,
-   sorted by provider, model, created_at, and replaced atomically. Then each file's quarantine and ledger
-   entry are published. A day whose staged records are all duplicates is left untouched.
+2. Commit. Duplicates are found on the keys, across everything: a staged copy of a record (same
+   (request_id, attempt), same content) that is already stored (on any day) or appeared earlier in the run
+   (earlier file, then earlier line) is a duplicate. Records that share a key but disagree keep the more
+   complete one, then the later file (stored ones are the earliest), and are counted as `conflicts`; a stored
+   record that gives way is removed from its day. Each changed day is then rewritten from its stored rows plus
+   its new ones, sorted by provider, model, created_at, and replaced atomically. Then each file's quarantine
+   and ledger entry are published. A day whose staged records are all duplicates is left untouched.
 
 A line yields one record or several (an OTel export holds many spans, an OpenRouter generation its failed
 provider attempts), each keeping the line's number. Every record is counted once:
@@ -78,6 +80,7 @@ class FileReport:
     duplicates: int = 0
     quarantined: int = 0
     ignored: int = 0
+    conflicts: int = 0  # records whose key was already used by a record with other content (see _find_losers)
     uncovered: int = 0  # lines that yielded no row at all (an adapter bug); must stay 0
     ignored_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
@@ -149,6 +152,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "ignored": self.ignored,
+            "conflicts": self.total("conflicts"),
             "days_touched": len(self.days),
             "bytes_written": self.bytes_written,
         }
@@ -318,23 +322,28 @@ def _staged_files(staging: str) -> dict[str, list[str]]:
 
 
 def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[str]) -> None:
-    """Table `losers`: staged rows whose (request_id, attempt) is already stored or appeared earlier.
+    """Table `ranked`: the rows, staged or stored, of every key seen more than once, and which give way
+    (`lost`) to another with the same (request_id, attempt).
 
-    Uniqueness holds across all days: stored records win, then earlier files, then earlier lines. Only the
-    key and lineage columns of the stored partitions are read. `resumed` marks a staged row whose stored
-    winner is that very line (source_uri, source_line): a run that failed after writing it is being redone,
-    so the row counts as written, not as a duplicate.
+    Uniqueness holds across all days. Copies of one record (the same content: every field but the lineage
+    `source_*`) keep the stored one, then the earlier file, then the earlier line, so re-reading a file changes
+    nothing. Records that disagree (same key, different content: a logger that rewrote a record, two exports
+    of one request) resolve to the more complete one (more fields known), then the later file (stored rows
+    are the earliest), then the later line; a stored record that loses is removed from its day. `conflict`
+    marks rows of a key whose records disagree. `resumed` marks a staged row whose stored winner is that very
+    line (source_uri, source_line): a run that failed after writing it is being redone, so the row counts as
+    written, not as a duplicate. Only the stored rows whose key is staged are read.
     """
-    keys = (
-        "select date, request_id, attempt, 1 as _prio, _file, source_uri, source_line "
-        f"from read_parquet($staged, {_HIVE})"
-    )
+    content = [spec.name for spec in field_specs() if not spec.name.startswith("source_")]
+    known = " + ".join(f"({name} is not null)::int" for name in content)
+    columns = f"request_id, attempt, source_uri, source_line, hash(({', '.join(content)})) as _fp, {known} as _known"
+    keys = f"select date, 1 as _prio, _file, {columns} from read_parquet($staged, {_HIVE})"
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
-        keys += """
+        keys += f"""
         union all
-        select null, stored.request_id, stored.attempt, 0, -1, stored.source_uri, stored.source_line
-        from read_parquet($stored) as stored
+        select date, 0, -1, {columns}
+        from ({_stored_records(con, stored)}) as stored
         semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
         params["stored"] = stored
     threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
@@ -358,11 +367,14 @@ def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
 
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
-    """Table `losers` from the key rows `keys` (see `_find_losers`)."""
+    """Table `ranked` from the key rows `keys` (see `_find_losers`): every row of a key seen more than once,
+    with `lost` (it gives way), `stored`, `conflict` and `resumed`."""
     con.execute(
-        f"""create or replace temp table losers as
+        f"""create or replace temp table ranked as
         select
-            date, request_id, attempt, _file, source_line,
+            date, request_id, attempt, _file, source_line, conflict,
+            _prio = 0 as stored,
+            _rank > 1 as lost,
             winner_prio = 0 and winner = (source_uri, source_line) as resumed
         from (
             select
@@ -371,15 +383,27 @@ def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list
                 first_value(_prio) over w as winner_prio,
                 first_value((source_uri, source_line)) over w as winner
             from (
-                -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
-                with all_keys as ({keys})
-                select * from all_keys
-                semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
-                    using (request_id, attempt)
+                select *, min(_fp) over k <> max(_fp) over k as conflict
+                from (
+                    -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
+                    with all_keys as ({keys})
+                    select * from all_keys
+                    semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
+                        using (request_id, attempt)
+                )
+                window k as (partition by request_id, attempt)
             )
-            window w as (partition by request_id, attempt order by _prio, _file, source_line)
-        )
-        where _rank > 1 and _prio = 1""",
+            window w as (
+                partition by request_id, attempt
+                order by
+                    -- copies: the stored one, then the first read; records that disagree: the most complete,
+                    -- then the last read
+                    case when conflict then -_known else 0 end,
+                    case when conflict then -_prio else _prio end,
+                    case when conflict then -_file else _file end,
+                    case when conflict then -source_line else source_line end
+            )
+        )""",
         params,
     )
 
@@ -393,7 +417,7 @@ def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str,
         ),
         dropped as (
             select date, _file, case when resumed then 'resumed' else 'duplicate' end as outcome, count(*) as n
-            from losers group by all
+            from ranked where lost and not stored group by all
         )
         select s.date, s._file, 'new', s.n - coalesce((select sum(d.n) from dropped as d
             where d.date = s.date and d._file = s._file), 0)
@@ -408,25 +432,30 @@ def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str,
 def _commit_group(
     con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staged: list[str], days: list[str]
 ) -> dict[str, int]:
-    """Write the partitions of `days`: stored rows plus the staged rows that are not losers, sorted.
+    """Write the partitions of `days`: stored rows plus the staged rows that are not losers, sorted (a day
+    whose only stored record gave way to a more complete one elsewhere is left empty).
 
     Returns the bytes written per day.
     """
     stored = [p for p in (warehouse.read_path(warehouse.partition_path(day)) for day in days) if p]
-    union = f"select {RECORD_COLUMNS}, date, _file from read_parquet($staged, {_HIVE})"
-    params: dict[str, list[str]] = {"staged": staged}
+    parts, params = [], {}
+    if staged:
+        parts.append(f"select {RECORD_COLUMNS}, date, _file from read_parquet($staged, {_HIVE})")
+        params["staged"] = staged
     if stored:
-        union += f" union all select {RECORD_COLUMNS}, date, -1 from ({_stored_records(con, stored)})"
+        parts.append(f"select {RECORD_COLUMNS}, date, -1 from ({_stored_records(con, stored)})")
         params["stored"] = stored
     rows = con.sql(
         f"""select {RECORD_COLUMNS}, date
-        from ({union}) as u
-        anti join losers as l using (date, request_id, attempt, _file, source_line)
+        from ({" union all ".join(parts)}) as u
+        anti join (select * from ranked where lost) as l using (date, request_id, attempt, _file, source_line)
         order by date, {SORT_ORDER}""",
         params=params,
     ).to_arrow_table()
+    by_day = dict(_split_by_day(rows))
+    empty = arrow_schema().empty_table()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(pool.map(lambda item: (item[0], _write_partition(warehouse, *item)), _split_by_day(rows)))
+        return dict(pool.map(lambda day: (day, _write_partition(warehouse, day, by_day.get(day, empty))), sorted(days)))
 
 
 def _stored_records(con: duckdb.DuckDBPyConnection, stored: list[str]) -> str:
@@ -667,9 +696,15 @@ def _commit(
         file_report.written += rows
         if outcome == "new":
             written[day] = written.get(day, 0) + rows
-    changed = [(day, rows) for day, rows in written.items() if rows]
+    conflicts = "select _file, count(*) from ranked where conflict and not stored group by all"
+    for file_index, rows in con.execute(conflicts).fetchall():
+        report.files[file_index].conflicts += rows
+    # days of stored records that gave way to a more complete one are rewritten without them
+    for (day,) in con.execute("select distinct date from ranked where lost and stored").fetchall():
+        written[day] = written.get(day, 0) or 1
+    changed = sorted((day, rows) for day, rows in written.items() if rows)
     for days in _day_groups(changed, commit_rows):
-        sizes = _commit_group(con, warehouse, [f for day in days for f in by_day[day]], days)
+        sizes = _commit_group(con, warehouse, [f for day in days for f in by_day.get(day, [])], days)
         report.days.extend(sizes)
         report.bytes_written += sum(sizes.values())
 

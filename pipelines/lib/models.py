@@ -619,6 +619,12 @@ the same text is in the warehouse database as `COMMENT ON` every table and colum
 - **Attempt and request.** The `requests` dataset holds one row per upstream *attempt*. Attempts of one
   gateway request share `request_id`; the highest `attempt` is the *final* one. A request *arrives* with its
   first attempt (its `day`, `minute`), and its outcome is its final attempt's.
+- **Operation.** Each record says what was asked (`operation`: chat, responses, text_completion, embeddings,
+  image_generation, audio, rerank, moderation, other; chat when the log does not say). The generation
+  metrics (tool-call rate, reasoning share, model mix, app model mix, provider variance) count only the
+  operations that generate text (`gl_is_generation`: chat, responses, text_completion), so a gateway that
+  also serves embeddings does not dilute them; traffic, error, uptime, failover and burst metrics count
+  every operation, and `int_requests_rolled_up.operation` splits them.
 - **Completed request.** The final attempt has status `success`. Tool-call and reasoning metrics count
   completed requests only.
 - **Tool call.** The final attempt's normalized `finish_reason` is `tool_calls` (Anthropic `tool_use`,
@@ -628,7 +634,17 @@ the same text is in the warehouse database as `COMMENT ON` every table and colum
   says how much of the output the share describes. Read a share with low coverage with care.
 - **Provider faults** are errors a provider answers for: rate limits (429), timeouts and server errors
   (5xx, overloaded). Client errors (400, 401, 403, 404, 413, context too long) are the caller's and do not
-  count against availability. Cancelled attempts are neither.
+  count against availability. Gateway errors (`error_class` gateway: the gateway's own auth, budget, rate
+  limit, guardrail or routing refusal) are the gateway's and do not count either. Cancelled attempts are
+  neither.
+- **Quality flags.** A record whose numbers disagree is kept, repaired where one reading is right, and
+  flagged (`quality_flags`, see `schemas/REQUEST_RECORD.md`). What the metrics see: reasoning reported
+  beyond completion (`reasoning_outside_completion`) is counted inside output (completion_tokens = completion
+  + reasoning), so the reasoning share stays a share; cached tokens beyond prompt (`cached_outside_prompt`)
+  likewise inside prompt; a negative latency or TTFT is stored NULL and leaves the latency figures; a TTFT
+  after the last byte (`ttft_exceeds_latency`) keeps both values as logged; `http_error_on_success` keeps
+  the status the log gave; a shortened id (`long_id`) keys its record as the full id would. The
+  `quality_flags` check of the `requests` asset counts each flag per source format.
 - **Model family, vendor, tier** come from the editable seed `sql/seeds/model_families.csv`, matched
   against the canonical model key (`gl_model_key`: vendor prefixes, Bedrock/Vertex decorations, dates and
   variant suffixes removed). Unmapped models are family `Other` (the `models_mapped` check lists them);

@@ -120,34 +120,51 @@ providers as (
     -- resolved once per distinct combination: the company that served the call, never a framework or SDK
     -- (providers.csv lists frameworks with an empty provider); in order of trust: the provider the log
     -- names, that name without an API-flavour suffix ('openai.chat'), an unknown name slugified, then (when
-    -- no name or only a framework's is given) the host called, then the model id's vendor prefix when it
-    -- names a known provider
+    -- no name or only a framework's is given) the host called, the model id's vendor prefix when it names a
+    -- known provider, the shape of the model id (Bedrock's 'us.anthropic.claude-...-v1:0'). 'openai' names the
+    -- OpenAI SDK, the client of every OpenAI-compatible server, as much as the company: where the host called
+    -- or the model's vendor prefix says the call went elsewhere, the host decides (NULL when it is unknown).
     select
         d.*,
-        coalesce(
-            lower(d.r_provider),
-            nullif(p.provider, ''),
-            nullif(pf.provider, ''),
-            case
-                when p.native_name is null and pf.native_name is null then gl_slug(gl_provider_name(d.provider_native))
-            end,
-            h.provider,
-            nullif(pv.provider, '')
-        ) as provider
+        case
+            when coalesce(nullif(p.provider, ''), nullif(pf.provider, '')) = 'openai'
+                and d.r_provider is null
+                and (h.provider <> 'openai' or gl_model_vendor(d.model_id) <> 'openai')
+                then h.provider
+            else coalesce(
+                lower(d.r_provider),
+                nullif(p.provider, ''),
+                nullif(pf.provider, ''),
+                case
+                    when p.native_name is null and pf.native_name is null
+                        then gl_slug(gl_provider_name(d.provider_native))
+                end,
+                h.provider,
+                nullif(pv.provider, ''),
+                m.provider
+            )
+        end as provider
     from (
-        select distinct
-            r_provider, provider_native, r_provider_host, gl_model_vendor(coalesce(model, model_requested)) as vendor
+        select distinct r_provider, provider_native, r_provider_host, coalesce(model, model_requested) as model_id
         from checked
     ) as d
     left join ref_providers as p on p.native_name = lower(trim(d.provider_native))
     left join ref_providers as pf on pf.native_name = gl_provider_name(d.provider_native)
-    left join ref_providers as pv on pv.native_name = d.vendor
+    left join ref_providers as pv on pv.native_name = gl_model_vendor(d.model_id)
     left join (
-        select host, arg_min(provider, match_order::integer) as provider
-        from (select distinct gl_host(r_provider_host) as host from checked) as hosts
-        join ref_provider_hosts on regexp_matches(hosts.host, ref_provider_hosts.pattern)
-        group by host
-    ) as h on h.host = gl_host(d.r_provider_host)
+        select hosts.r_provider_host, arg_min(provider, match_order::integer) as provider
+        from (select distinct r_provider_host from checked where r_provider_host is not null) as hosts
+        join ref_provider_hosts
+            on regexp_matches(gl_host(hosts.r_provider_host), ref_provider_hosts.pattern)
+            or regexp_matches(gl_host_port(hosts.r_provider_host), ref_provider_hosts.pattern)
+        group by all
+    ) as h on h.r_provider_host = d.r_provider_host
+    left join (
+        select ids.model_id, arg_min(provider, match_order::integer) as provider
+        from (select distinct lower(coalesce(model, model_requested)) as model_id from checked) as ids
+        join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
+        group by all
+    ) as m on m.model_id = lower(d.model_id)
 ),
 finishes as (
     -- resolved once per distinct pair: the gateway's normalized value wins, then the native one; JSON arrays,
@@ -166,9 +183,10 @@ normalized as (
         pr.provider,
         case
             -- a response that carries tool calls ended in a tool call, whatever the finish reason says (Gemini
-            -- stops with STOP next to a functionCall; OpenAI says stop when the tool choice was forced)
-            when c.tool_calls > 0 and c.status = 'success' and coalesce(f.finish_reason, 'stop') = 'stop'
-                then 'tool_calls'
+            -- stops with STOP, or UNEXPECTED_TOOL_CALL, next to a functionCall; OpenAI says stop when the tool
+            -- choice was forced); a response cut at its length or filtered keeps that reason
+            when c.tool_calls > 0 and c.status = 'success'
+                and coalesce(f.finish_reason, 'stop') in ('stop', 'other', 'error') then 'tool_calls'
             else f.finish_reason
         end as finish_reason,
         coalesce(op.operation, case when c.r_operation is not null then 'other' end, 'chat') as operation,
@@ -182,7 +200,7 @@ normalized as (
         on pr.r_provider is not distinct from c.r_provider
         and pr.provider_native is not distinct from c.provider_native
         and pr.r_provider_host is not distinct from c.r_provider_host
-        and pr.vendor is not distinct from gl_model_vendor(coalesce(c.model, c.model_requested))
+        and pr.model_id is not distinct from coalesce(c.model, c.model_requested)
     left join finishes as f
         on f.r_finish_reason is not distinct from c.r_finish_reason
         and f.native_finish_reason is not distinct from c.native_finish_reason

@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from schemas.adapters import canonical, litellm, openrouter, otel, workload
+from schemas.adapters import canonical, litellm, openrouter, openrouter_activity, otel, provider_bodies, workload
 
 #: Columns every adapter returns. `user_key` is the raw end-user id (hashed, never stored); `provider`,
 #: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields
@@ -70,11 +70,18 @@ INPUT_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Adapter:
-    """One log format: how to recognise a file of it and how to map its lines."""
+    """One log format: how to recognise a file of it and how to map its lines.
+
+    `configure`, for a format whose reading depends on the file's first lines (a CSV header naming its
+    columns), returns the adapter bound to them (e.g. its `select_sql` built for that header's column order);
+    `detect` calls it with the lines it sampled. The dataclass stays frozen and hashable: `batch_sql` is cached
+    per adapter.
+    """
 
     name: str
     sniff: Callable[[str], bool]
     select_sql: str
+    configure: Callable[[list[str]], Adapter] | None = None
 
 
 ADAPTERS: tuple[Adapter, ...] = (
@@ -87,6 +94,11 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter(name="litellm", sniff=litellm.sniff, select_sql=litellm.select_sql(INPUT_COLUMNS)),
     Adapter(name="otel", sniff=otel.sniff, select_sql=otel.select_sql(INPUT_COLUMNS)),
     Adapter(
+        name=provider_bodies.NAME,
+        sniff=provider_bodies.sniff,
+        select_sql=provider_bodies.select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(
         name="azure-llm-trace",
         sniff=workload.sniff_azure,
         select_sql=workload.azure_select_sql(INPUT_COLUMNS),
@@ -95,6 +107,12 @@ ADAPTERS: tuple[Adapter, ...] = (
         name="mooncake-trace",
         sniff=workload.sniff_mooncake,
         select_sql=workload.mooncake_select_sql(INPUT_COLUMNS),
+    ),
+    Adapter(
+        name=openrouter_activity.NAME,
+        sniff=openrouter_activity.sniff,
+        select_sql=openrouter_activity.select_sql(INPUT_COLUMNS),
+        configure=openrouter_activity.configure,
     ),
 )
 
@@ -111,17 +129,18 @@ def detect(lines: Iterable[str], source: str, sample: int = 100) -> Adapter:
     The adapter recognising most of the first `sample` non-blank lines wins (a few bad lines do not
     matter). If none recognises any of them, the rest of the file is searched for the first line one does
     recognise, so a file that starts with junk is still read; only a file no adapter recognises anywhere
-    raises UnknownFormatError.
+    raises UnknownFormatError. An adapter with `configure` is returned bound to the lines read (the sampled
+    ones, plus the recognised line when the search went further).
     """
     lines = iter(lines)
     head = list(itertools.islice(lines, sample))
     votes = {adapter.name: sum(adapter.sniff(line) for line in head) for adapter in ADAPTERS}
     best = max(ADAPTERS, key=lambda adapter: votes[adapter.name])
     if votes[best.name]:
-        return best
+        return best.configure(head) if best.configure else best
     for line in lines:
         for adapter in ADAPTERS:
             if adapter.sniff(line):
-                return adapter
+                return adapter.configure([*head, line]) if adapter.configure else adapter
     names = ", ".join(a.name for a in ADAPTERS)
     raise UnknownFormatError(f"{source}: format not recognised (known formats: {names})")

@@ -50,6 +50,23 @@ def epoch_seconds(expr: str) -> str:
     return f"coalesce(strftime(try(to_timestamp(try_cast({expr} AS DOUBLE))), '{ISO}'), {expr})"
 
 
+def epoch_or_iso(expr: str) -> str:
+    """Epoch seconds as ISO text; any other text (an ISO timestamp, with or without offset) passes through."""
+    return epoch_seconds(expr)
+
+
+def is_error_object(expr: str) -> str:
+    """SQL: the JSON value `expr` is an error object (not NULL, not JSON null, not empty)."""
+    return f"coalesce(json_type({expr}) = 'OBJECT' AND {expr}::VARCHAR <> '{{}}', false)"
+
+
+def count_output_tool_calls(output: str) -> str:
+    """Tool calls among OpenAI Responses `output` items: every `function_call` and `custom_tool_call` (the
+    caller's tools, the ones an agent executes); built-in tools the provider runs itself (web_search_call,
+    file_search_call, ...) are not counted."""
+    return f"len(list_filter({output}, lambda o: o.type IN ('function_call', 'custom_tool_call')))"
+
+
 def unix_nanos(expr: str) -> str:
     """Unix nanoseconds (OTLP `startTimeUnixNano`, a decimal string) as ISO text; anything else passes through."""
     return f"coalesce(strftime(try(make_timestamp(try_cast({expr} AS BIGINT) // 1000)), '{ISO}'), {expr})"
@@ -68,11 +85,13 @@ def file_name() -> str:
 
 def count_tool_calls(choices: str) -> str:
     """Tool calls across OpenAI-style `choices` (each `message.tool_calls` list, plus 1 for a legacy
-    `message.function_call`); NULL when there are no choices."""
-    return (
+    `message.function_call`); NULL when no choice carries a message."""
+    counted = (
         f"list_sum(list_transform({choices}, lambda c: coalesce(len(c.message.tool_calls), 0)"
         " + CASE WHEN c.message.function_call IS NOT NULL THEN 1 ELSE 0 END))"
     )
+    # a stream chunk or a logged body without its messages says nothing about tool calls: NULL, not 0
+    return f"CASE WHEN len(list_filter({choices}, lambda c: c.message IS NOT NULL)) > 0 THEN {counted} END"
 
 
 #: The part of an OpenAI-style chat completion the adapters read (never the message text).
@@ -81,7 +100,7 @@ CHOICES = [
         "finish_reason": "VARCHAR",
         "native_finish_reason": "VARCHAR",
         "message": {"tool_calls": ["JSON"], "function_call": "JSON"},
-        "error": {"code": "VARCHAR"},
+        "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
     }
 ]
 USAGE = {
@@ -91,3 +110,24 @@ USAGE = {
     "prompt_tokens_details": {"cached_tokens": "VARCHAR"},
     "completion_tokens_details": {"reasoning_tokens": "VARCHAR"},
 }
+
+
+def one_record_per_line(columns_sql: str, spec: dict[str, Any], rejects: str = "", source: str = "") -> str:
+    """The SELECT of a format whose every line is one JSON object and one record: `columns_sql` over the line
+    parsed into `spec` as `j` (or over `source`, a query over that parse written `{parsed}`, adding columns),
+    with the reject reasons 'not JSON', 'not a JSON object' and the WHEN clauses `rejects`. (A subquery, not a
+    CTE: DuckDB may materialize a CTE over every line.)"""
+    parsed = f"(select source_line, raw, {parse('raw', spec)} AS j from lines)"
+    return f"""
+select
+    source_line,
+    NULL::VARCHAR AS item,
+    NULL::VARCHAR AS ignored,
+    CASE
+        WHEN j IS NULL THEN 'not JSON'
+        WHEN NOT {is_object("raw")} THEN 'not a JSON object'
+        {rejects}
+    END AS reject,
+    {columns_sql}
+from ({source.replace("{parsed}", parsed) if source else f"select * from {parsed}"})
+"""

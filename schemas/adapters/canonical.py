@@ -30,7 +30,8 @@ def sniff(first_line: str) -> bool:
         obj = json.loads(first_line)
     except ValueError:
         return False
-    return isinstance(obj, dict) and len(_SIGNATURE & obj.keys()) >= 2
+    # a provider body with created_at and status (OpenAI Responses) names its `object`; a canonical line never does
+    return isinstance(obj, dict) and len(_SIGNATURE & obj.keys()) >= 2 and "object" not in obj
 
 
 def _json_path(key: str) -> str:

@@ -42,15 +42,24 @@ from __future__ import annotations
 
 from schemas.adapters import _sql
 
+_RESPONSES_USAGE = {
+    "input_tokens": "VARCHAR",
+    "output_tokens": "VARCHAR",
+    "input_tokens_details": {"cached_tokens": "VARCHAR"},
+    "output_tokens_details": {"reasoning_tokens": "VARCHAR"},
+}
 _SPEC = {
     "id": "VARCHAR",
+    "call_type": "VARCHAR",
     "status": "VARCHAR",
     "startTime": "VARCHAR",
     "endTime": "VARCHAR",
     "completionStartTime": "VARCHAR",
     "model": "VARCHAR",
+    "model_id": "VARCHAR",
     "model_group": "VARCHAR",
     "custom_llm_provider": "VARCHAR",
+    "api_base": "VARCHAR",
     "stream": "VARCHAR",
     "response_cost": "VARCHAR",
     "prompt_tokens": "VARCHAR",
@@ -62,10 +71,23 @@ _SPEC = {
         "user_api_key_alias": "VARCHAR",
         "user_api_key_end_user_id": "VARCHAR",
     },
-    "response": {"model": "VARCHAR", "choices": _sql.CHOICES, "usage": _sql.USAGE},
+    "hidden_params": {"api_base": "VARCHAR"},
+    "response": {
+        "model": "VARCHAR",
+        "choices": _sql.CHOICES,
+        "usage": _sql.USAGE | _RESPONSES_USAGE,
+        "status": "VARCHAR",
+        "incomplete_details": {"reason": "VARCHAR"},
+        "output": [{"type": "VARCHAR"}],
+        "error": "JSON",
+    },
     "error_information": {"error_code": "VARCHAR", "error_class": "VARCHAR", "llm_provider": "VARCHAR"},
-    "model_parameters": {"tools": ["JSON"]},
+    "model_parameters": {"tools": ["JSON"], "stream": "VARCHAR"},
 }
+
+#: Exceptions the LiteLLM proxy raises itself (auth, key/team budgets, its own limits, guardrails): when no
+#: upstream deployment was chosen (`llm_provider` and `model_id` empty), the failure is the gateway's.
+PROXY_EXCEPTIONS = ("proxyexception", "httpexception", "budgetexceedederror", "routerratelimiterror")
 
 _SIGNATURE = frozenset({"call_type", "startTime"})
 
@@ -81,56 +103,69 @@ def _first(*exprs: str) -> str:
 
 
 def _millis_between(start: str, end: str) -> str:
-    return f"(try_cast({end} AS DOUBLE) - try_cast({start} AS DOUBLE)) * 1000"
+    """Milliseconds between two times, each epoch seconds (as logged, full precision) or ISO text."""
+    epochs = f"(try_cast(j.{end} AS DOUBLE) - try_cast(j.{start} AS DOUBLE)) * 1000"
+    texts = f"(epoch_us(try_cast(j.{end} AS TIMESTAMPTZ)) - epoch_us(try_cast(j.{start} AS TIMESTAMPTZ))) / 1000"
+    return f"coalesce({epochs}, {texts})"
 
 
 def select_sql(columns: tuple[str, ...]) -> str:
     """SELECT over `lines` with one JSON parse per line."""
     m = "j.metadata"
     e = "j.error_information"
+    failed = "j.status = 'failure'"
+    error = _first(f"{e}.error_class", f"{e}.error_code")
+    start = _sql.epoch_or_iso("j.startTime")
+    proxy = ", ".join(f"'{name}'" for name in PROXY_EXCEPTIONS)
     exprs = {
         "request_id": "j.id",
         "attempt": "1",
-        "created_at": _sql.epoch_seconds("j.startTime"),
+        "created_at": start,
         "app_id": _first(f"{m}.user_api_key_team_alias", f"{m}.user_api_key_team_id", f"{m}.user_api_key_alias"),
         "user_key": _first("j.end_user", f"{m}.user_api_key_end_user_id"),
-        "model_requested": "coalesce(j.model_group, j.model)",
-        "model": "coalesce(j.response.model, j.model)",
+        "model_requested": _first("j.model_group", "j.model"),
+        "model": _first("j.response.model", "j.model"),
         "provider": "NULL",
         "provider_native": _first("j.custom_llm_provider", f"{e}.llm_provider"),
+        "provider_host": _first("j.api_base", "j.hidden_params.api_base"),
+        "operation": "j.call_type",
         "status": f"""CASE
-            WHEN j.status = 'failure' AND gl_is_cancellation({_first(f"{e}.error_class", f"{e}.error_code")})
-                THEN 'cancelled'
+            WHEN {failed} AND gl_is_cancellation({error}) THEN 'cancelled'
+            WHEN {failed} THEN 'error'
+            -- a success whose response carries an error object (a failed Responses API call) is an error
+            WHEN j.status = 'success' AND {_sql.is_error_object("j.response.error")} THEN 'error'
+            WHEN j.status = 'success' AND j.response.status = 'failed' THEN 'error'
             WHEN j.status = 'success' THEN 'success'
-            WHEN j.status = 'failure' THEN 'error'
             ELSE j.status
         END""",
         "http_status": f"CASE WHEN try_cast({e}.error_code AS INTEGER) BETWEEN 100 AND 599 THEN {e}.error_code END",
-        "error_code": _first(f"{e}.error_class", f"{e}.error_code"),
-        "error_class": "NULL",
+        "error_code": f"coalesce({error}, CASE WHEN j.status = 'success' THEN "
+        "json_extract_string(j.response.error, '$.code') END)",
+        "error_class": f"""CASE
+            WHEN {failed} AND {_first(f"{e}.llm_provider", "j.model_id")} IS NULL
+                AND lower({_first(f"{e}.error_class")}) IN ({proxy}) THEN 'gateway'
+        END""",
         "finish_reason": "NULL",
-        "native_finish_reason": "j.response.choices[1].finish_reason",
-        "prompt_tokens": "j.prompt_tokens",
-        "completion_tokens": "j.completion_tokens",
-        "reasoning_tokens": "j.response.usage.completion_tokens_details.reasoning_tokens",
-        "cached_prompt_tokens": "j.response.usage.prompt_tokens_details.cached_tokens",
-        "tool_calls": _sql.count_tool_calls("j.response.choices"),
+        "native_finish_reason": "coalesce(j.response.choices[1].finish_reason, "
+        "j.response.incomplete_details.reason, j.response.status)",
+        "prompt_tokens": "coalesce(j.prompt_tokens, j.response.usage.prompt_tokens, j.response.usage.input_tokens)",
+        "completion_tokens": "coalesce(j.completion_tokens, j.response.usage.completion_tokens, "
+        "j.response.usage.output_tokens)",
+        "reasoning_tokens": "coalesce(j.response.usage.completion_tokens_details.reasoning_tokens, "
+        "j.response.usage.output_tokens_details.reasoning_tokens)",
+        "cached_prompt_tokens": "coalesce(j.response.usage.prompt_tokens_details.cached_tokens, "
+        "j.response.usage.input_tokens_details.cached_tokens)",
+        "tool_calls": f"""coalesce(
+            {_sql.count_tool_calls("j.response.choices")},
+            CASE WHEN j.response.output IS NOT NULL THEN {_sql.count_output_tool_calls("j.response.output")} END
+        )""",
         "tools_offered": "len(j.model_parameters.tools)",
-        "latency_ms": _millis_between("j.startTime", "j.endTime"),
-        "ttft_ms": _millis_between("j.startTime", "j.completionStartTime"),
-        "streamed": "j.stream",
+        "latency_ms": _millis_between("startTime", "endTime"),
+        "ttft_ms": _millis_between("startTime", "completionStartTime"),
+        # the request's own stream flag: the payload's top-level `stream` has been seen true on calls that were
+        # not streamed (LiteLLM proxy captures whose request, route and timings all say otherwise)
+        "streamed": "coalesce(j.model_parameters.stream, j.stream)",
         "cost_usd": "j.response_cost",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
-    return f"""
-select
-    source_line,
-    NULL::VARCHAR AS item,
-    NULL::VARCHAR AS ignored,
-    CASE
-        WHEN j IS NULL THEN 'not JSON'
-        WHEN NOT {_sql.is_object("raw")} THEN 'not a JSON object'
-    END AS reject,
-    {columns_sql}
-from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
-"""
+    return _sql.one_record_per_line(columns_sql, _SPEC)

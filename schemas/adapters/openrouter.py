@@ -3,18 +3,24 @@
 Three shapes, told apart per line (a file may mix them):
 
 * **Chat completion** (the body of `POST /api/v1/chat/completions`): `id` (gen-...), `created` (epoch
-  seconds), `model`, `provider`, `choices[].finish_reason` (OpenRouter's normalized value) and
+  seconds), `model`, `provider` (else the `metadata.provider_name` of an error), `choices[].finish_reason`
+  (OpenRouter's normalized value) and
   `.native_finish_reason`, `choices[].message.tool_calls`, `usage.{prompt_tokens, completion_tokens, cost,
   prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens}` (reasoning is part of
   completion_tokens, as in OpenAI's usage). One record, attempt 1; status `error` when the first choice
-  finished with `error` or carries an `error` object (a provider error after the response started; its
-  `code` is the HTTP status), else `success`. When `finish_reason` is null, the native one is normalized.
-  An OpenAI-compatible chat completion without `provider` is read the same way (provider NULL). Tool calls
-  are counted over every choice (`tool_calls` entries, plus one for a legacy `function_call`).
+  finished with `error` or carries an `error` object, or the body itself does (a provider error after the
+  response started, as the final chunk of an HTTP 200 stream; its `code` is the HTTP status), else `success`.
+  When `finish_reason` is null, the native one is normalized. A chat completion without `provider` and
+  without a `gen-` id is a raw provider body (format `provider-bodies`). Tool calls are counted over every
+  choice (`tool_calls` entries, plus one for a legacy `function_call`); a stream chunk
+  (`chat.completion.chunk`, streamed) or a body logged without its messages has them NULL.
 * **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
   id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
   otherwise the line is quarantined saying so. `code` is the HTTP status (400, 401, 402, 403, 408, 429, 502,
-  503, ...) and is kept as error_code too; `message` is never read.
+  503, ...) and is kept as error_code too; `message` is never read. An error that names no upstream
+  (`metadata.provider_name`) with code 401, 402, 403, 404, 429 or 503 is OpenRouter's own refusal (its auth,
+  credits, moderation, no allowed endpoint, its rate limit, no provider meeting the routing requirements):
+  error class `gateway`, never counted against a provider.
 * **Generation stats** as `GET /api/v1/generation?id=...` returns them, `{"data": {...}}`: `id`,
   `created_at` (ISO 8601), `model`, `provider_name`, `app_id`, `external_user` (hashed), `streamed`,
   `cancelled`, `finish_reason`, `native_finish_reason`, `latency` (total, ms), `native_tokens_*` (the
@@ -73,16 +79,24 @@ _SPEC = {
 }
 
 
+#: HTTP statuses of an error body that, without an upstream provider named, are OpenRouter's own refusals.
+GATEWAY_CODES = (401, 402, 403, 404, 429, 503)
+
+
 def sniff(line: str) -> bool:
-    """A chat completion (`choices` and `created`), an error body (`error` object) or generation stats
-    (`data` object with `id` and `created_at` or `provider_name`)."""
+    """A chat completion (`choices` and `created`) naming its provider, an error body (`error` object with an
+    integer code or `metadata`) or generation stats (`data` object with `id` and `created_at` or
+    `provider_name`)."""
     obj = _sql.json_object(line)
     if obj is None:
         return False
     if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:
-        return True
-    if isinstance(obj.get("error"), dict) and len(obj) <= 4:
-        return True
+        # OpenRouter's bodies name the provider (or carry its gen- id); other chat completions are raw bodies
+        return "provider" in obj or str(obj["id"]).startswith("gen-")
+    error = obj.get("error")
+    if isinstance(error, dict) and len(obj) <= 4:
+        # OpenRouter's error: an integer code (the HTTP status) and `metadata`, not OpenAI's type/param
+        return "metadata" in error or (isinstance(error.get("code"), int) and "status" not in error)
     data = obj.get("data")
     return isinstance(data, dict) and "id" in data and ("created_at" in data or "provider_name" in data)
 
@@ -106,11 +120,13 @@ def select_sql(columns: tuple[str, ...]) -> str:
         f"ELSE coalesce(pr.model_permaslug, {d}.model) END ELSE j.model END",
         "provider": "NULL",
         "provider_native": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.provider_name, pr.provider_name) "
-        f"ELSE pr.provider_name END WHEN {err} THEN j.error.metadata.provider_name ELSE j.provider END",
+        f"ELSE pr.provider_name END WHEN {err} THEN j.error.metadata.provider_name ELSE coalesce(j.provider, "
+        "j.error.metadata.provider_name, j.choices[1].error.metadata.provider_name) END",
         "status": f"""CASE
             WHEN {err} THEN 'error'
             WHEN {chat} THEN CASE
-                WHEN j.choices[1].finish_reason = 'error' OR j.choices[1].error IS NOT NULL THEN 'error'
+                WHEN j.choices[1].finish_reason = 'error' OR j.choices[1].error IS NOT NULL OR j.error IS NOT NULL
+                    THEN 'error'
                 ELSE 'success'
             END
             WHEN NOT {final} THEN 'error'
@@ -119,9 +135,16 @@ def select_sql(columns: tuple[str, ...]) -> str:
             ELSE 'success'
         END""",
         "http_status": f"CASE WHEN {err} THEN j.error.code WHEN {gen} THEN pr.status "
-        f"WHEN {chat} THEN j.choices[1].error.code END",
-        "error_code": f"CASE WHEN {err} THEN j.error.code WHEN {chat} THEN j.choices[1].error.code END",
-        "error_class": "NULL",
+        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, j.error.code) END",
+        "error_code": f"CASE WHEN {err} THEN j.error.code "
+        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, j.error.code) END",
+        # OpenRouter's own refusals name no upstream provider: its auth (401), credits (402), moderation and
+        # guardrails (403), no endpoint or allowed provider (404), its own rate limit (429), no provider meeting
+        # the routing requirements (503)
+        "error_class": f"""CASE
+            WHEN {err} AND j.error.metadata.provider_name IS NULL
+                AND try_cast(j.error.code AS INTEGER) IN ({", ".join(map(str, GATEWAY_CODES))}) THEN 'gateway'
+        END""",
         "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
         f"WHEN {gen} AND {final} THEN {d}.finish_reason END",
         "native_finish_reason": f"CASE WHEN {chat} THEN j.choices[1].native_finish_reason "
@@ -139,7 +162,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "latency_ms": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.latency, pr.latency) "
         "ELSE pr.latency END END",
         "ttft_ms": "NULL",
-        "streamed": f"{d}.streamed",
+        "streamed": f"coalesce({d}.streamed, CASE WHEN j.object = 'chat.completion.chunk' THEN 'true' END)",
         "cost_usd": f"CASE WHEN {chat} THEN j.usage.cost WHEN {gen} AND {final} THEN {d}.total_cost END",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)

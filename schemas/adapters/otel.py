@@ -1,49 +1,80 @@
-"""OpenTelemetry GenAI spans in OTLP/JSON: one `ExportTraceServiceRequest` per line, as the collector's
-`file` exporter writes them (`resourceSpans[].scopeSpans[].spans[]`).
+"""OpenTelemetry spans of LLM calls in OTLP/JSON: one `ExportTraceServiceRequest` per line, as the collector's
+`file` exporter writes them (`resourceSpans[].scopeSpans[].spans[]`), from any of the instrumentations in use.
 
 Encoding (opentelemetry-proto `docs/specification.md`, JSON Protobuf Encoding): trace and span ids are hex
-strings; `startTimeUnixNano`/`endTimeUnixNano` and `intValue` are 64-bit integers, written as decimal
-strings (numbers are read too); attribute values are `{stringValue | intValue | doubleValue | boolValue |
-arrayValue: {values: [...]}}`; `status.code` is an integer (2 = ERROR) since the spec forbade enum names in
-2022, but older or generic protobuf encoders write `"STATUS_CODE_ERROR"`, which is read as well.
+strings (base64, as generic protobuf encoders write them, is read too and turned into hex);
+`startTimeUnixNano`/`endTimeUnixNano` and `intValue` are 64-bit integers, written as decimal strings or numbers;
+attribute values are `{stringValue | intValue | doubleValue | boolValue | arrayValue: {values: [...]}}`, and
+real exporters put numbers and lists in strings too (Spring AI writes every value as a string, Logfire every
+list as JSON text); `status.code` is 2 (or `STATUS_CODE_ERROR`, `ERROR`) for an error.
 
-Attributes (semantic-conventions-genai `model/gen-ai/registry.yaml`): a span is a model call, and a record,
-when `gen_ai.operation.name` is `chat`, `text_completion`, `generate_content` or `embeddings`, or, for
-instrumentations older than that attribute, when it has no operation name but a provider
-(`gen_ai.provider.name`, formerly `gen_ai.system`) and a model. Agent, tool, workflow and memory spans
-(`invoke_agent`, `execute_tool`, ...) and non-GenAI spans (HTTP, database) are not records: an agent span
-would count its model calls twice, a tool span is not a model call. A line holding no model-call span is
-`ignored` with the reason "no GenAI model-call span among N span(s)", counted in the ledger.
+**Which spans are records.** Only model calls: an agent, chain, workflow or task span repeats its children's
+totals and a tool span is no model call, so counting them would count the same tokens twice. In order:
+`gen_ai.operation.name` (a call when it names an operation of `schemas/reference/operations.csv`: chat,
+generate_content, text_completion, embeddings, ...; not `invoke_agent`, `execute_tool`, `create_agent`, ...);
+else OpenInference `openinference.span.kind` (LLM or EMBEDDING; not CHAIN, AGENT, TOOL, RETRIEVER);
+else the Vercel AI SDK's `ai.operationId` (`*.doGenerate`, `*.doStream`, `*.doEmbed`; not the `ai.generateText`
+wrapper or `ai.toolCall`); else OpenLLMetry's `traceloop.span.kind` (workflow, task, agent, tool: not calls);
+else OpenLLMetry's `llm.request.type` (a call); else a span naming a provider and a model. Logfire writes a
+streamed call as an opening span and a log span carrying the usage: the opener (`logfire.span_type` span whose
+`request_data` asks for a stream) is not a record, the log span is. A line holding no model-call span is
+`ignored` ("no GenAI model-call span among N span(s)").
 
-| record | span |
-| --- | --- |
-| request_id | `traceId` + '/' + `spanId` (unique per span; `gen_ai.response.id` is missing on errors) |
-| attempt | 1 |
-| created_at, latency_ms | `startTimeUnixNano`; `endTimeUnixNano` - `startTimeUnixNano` |
-| ttft_ms | `gen_ai.response.time_to_first_chunk` (seconds) x 1000 |
-| app_id | the resource's `service.name` |
-| user_key (hashed) | `user.id` |
-| model_requested / model | `gen_ai.request.model` / `gen_ai.response.model`, else the requested one |
-| provider_native | `gen_ai.provider.name`, else `gen_ai.system` |
-| status | `status.code` 2 or "STATUS_CODE_ERROR" -> error (a cancellation `error.type` -> cancelled), else success |
-| http_status, error_code | `http.response.status_code`, `error.type` |
-| native_finish_reason | first of `gen_ai.response.finish_reasons` (OTel's `tool_call` -> tool_calls) |
-| prompt_tokens | `gen_ai.usage.input_tokens` (includes cached), else pre-1.27 `gen_ai.usage.prompt_tokens` |
-| completion_tokens | `gen_ai.usage.output_tokens` (includes reasoning), else `gen_ai.usage.completion_tokens` |
-| reasoning_tokens | `gen_ai.usage.reasoning.output_tokens` |
-| cached_prompt_tokens | `gen_ai.usage.cache_read.input_tokens` |
-| streamed | `gen_ai.request.stream` |
+**The attributes, first present wins** (each instrumentation's own spelling after the semantic convention's):
 
-What this format cannot express: no cost, no tool-call count and no tools offered (they live in opt-in
-message content, which gatewaylens never reads), no attempt history (each span is one request; retries are
-separate spans or HTTP child spans), and only the first finish reason of a multi-choice response.
+- request_id, attempt: `traceId` + '/' + `spanId`, 1
+- created_at, latency_ms: `startTimeUnixNano`; end - start
+- app_id, user_key: resource `service.name`; `user.id`, `enduser.id`, `gen_ai.request.user`,
+  `ai.settings.context.userId`
+- model: `gen_ai.response.model`, `gen_ai.request.model`, `llm.model_name`, `ai.response.model`, `ai.model.id`
+- provider_native: `gen_ai.provider.name`, `gen_ai.system`, `llm.provider`, `llm.system`, `ai.model.provider`
+- provider_host: `server.address` (with `server.port`), `gen_ai.openai.api_base`
+- operation: `gen_ai.operation.name`, the OpenInference kind, `ai.operationId`, `llm.request.type`; `responses` when
+  the provider is `openai.responses`
+- status, error_code: span status (a cancellation `error.type` -> cancelled); `error.type`, else an `exception`
+  event's `exception.type`
+- http_status: `http.response.status_code`, `http.status_code`
+- finish reasons: `gen_ai.response.finish_reasons`, `ai.response.finishReason`, `llm.finish_reason`,
+  `gen_ai.response.finish_reason`, `gen_ai.completion.0.finish_reason`, else a span event's `finish_reason` or
+  `gen_ai.response.finish_reasons` (Strands `gen_ai.choice`)
+- prompt_tokens: `gen_ai.usage.input_tokens`, `gen_ai.usage.prompt_tokens`, `llm.token_count.prompt`,
+  `ai.usage.inputTokens`, `ai.usage.promptTokens`
+- completion_tokens: `gen_ai.usage.output_tokens`, `gen_ai.usage.completion_tokens`, `llm.token_count.completion`,
+  `ai.usage.outputTokens`, `ai.usage.completionTokens`
+- reasoning_tokens: `gen_ai.usage.reasoning.output_tokens`, `gen_ai.usage.reasoning_tokens`,
+  `gen_ai.usage.details.reasoning_tokens`, `llm.token_count.completion_details.reasoning`,
+  `ai.usage.reasoningTokens`, `ai.usage.outputTokenDetails.reasoningTokens`
+- cached_prompt_tokens: `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_read_input_tokens`,
+  `gen_ai.usage.details.cache_read_tokens`, `llm.token_count.prompt_details.cache_read`,
+  `ai.usage.cachedInputTokens`, `ai.usage.inputTokenDetails.cacheReadTokens`
+- tool_calls: distinct `llm.output_messages.N.message.tool_calls.M.*` or `gen_ai.completion.N.tool_calls.M.*` keys
+  (OpenInference, OpenLLMetry), the entries of `ai.response.toolCalls`, the comma-separated `gen_ai.tool.call.id` of
+  OpenLIT; NULL otherwise
+- ttft_ms: `gen_ai.response.time_to_first_chunk` (s), `gen_ai.server.time_to_first_token` (s; as an integer, ms, as
+  Strands writes it; a value that would exceed the span's duration in seconds is ms), `ai.response.msToFirstChunk`
+  (ms)
+- streamed: `gen_ai.request.stream`, `gen_ai.is_streaming`, `llm.is_streaming`; `ai.operationId` doStream; a
+  `*_stream` `code.function.name`
+- cost_usd: `operation.cost`, `gen_ai.usage.cost` when above 0 (OpenLIT writes 0 when it has no price)
+
+When a span reports its cache reads beside its input tokens (reads above input: Strands, Anthropic's own
+counting), its cache writes are beside them too and are added to the prompt; the shared transform adds the
+reads and flags `cached_outside_prompt`. Finish reasons are passed on whole (a list, or a JSON list in a string):
+the shared normalization lets a tool call among them win and keeps the first as the native reason.
+
+What this format cannot express: no attempt history (each span is one request; retries are separate spans or
+HTTP child spans), no tool-call count where an instrumentation writes tool calls only in opt-in message
+content (gatewaylens never reads content), no finish reason where it lives only in content (OpenInference's
+`output.value`, `gen_ai.output.messages`), usually no cost.
 """
 
 from __future__ import annotations
 
+import csv
+
+from schemas import normalize
 from schemas.adapters import _sql
 
-CALL_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings")
 _VALUE = {
     "stringValue": "VARCHAR",
     "intValue": "VARCHAR",
@@ -66,6 +97,7 @@ _SPEC = {
                             "endTimeUnixNano": "VARCHAR",
                             "status": {"code": "VARCHAR"},
                             "attributes": _ATTRIBUTES,
+                            "events": [{"name": "VARCHAR", "attributes": _ATTRIBUTES}],
                         }
                     ]
                 }
@@ -73,6 +105,58 @@ _SPEC = {
         }
     ]
 }
+
+PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
+MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "ai.response.model", "ai.model.id")
+FINISH = (
+    "gen_ai.response.finish_reasons",
+    "ai.response.finishReason",
+    "llm.finish_reason",
+    "gen_ai.response.finish_reason",
+    "gen_ai.completion.0.finish_reason",
+)
+PROMPT = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+    "ai.usage.inputTokens",
+    "ai.usage.promptTokens",
+)
+COMPLETION = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+    "ai.usage.outputTokens",
+    "ai.usage.completionTokens",
+)
+REASONING = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.details.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
+    "ai.usage.reasoningTokens",
+    "ai.usage.outputTokenDetails.reasoningTokens",
+)
+CACHE_READ = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.details.cache_read_tokens",
+    "llm.token_count.prompt_details.cache_read",
+    "ai.usage.cachedInputTokens",
+    "ai.usage.inputTokenDetails.cacheReadTokens",
+)
+CACHE_WRITE = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_write_input_tokens",
+    "gen_ai.usage.details.cache_write_tokens",
+    "llm.token_count.prompt_details.cache_write",
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
+)
+USER = ("user.id", "enduser.id", "gen_ai.request.user", "ai.settings.context.userId")
+STREAMED = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
+_MESSAGE_KEYS = r"^(llm\.output_messages|gen_ai\.completion)\.\d+\."
+_TOOL_CALL_KEYS = r"^(llm\.output_messages\.\d+\.message\.tool_calls\.\d+|gen_ai\.completion\.\d+\.tool_calls\.\d+)\."
 
 
 def sniff(line: str) -> bool:
@@ -83,76 +167,190 @@ def sniff(line: str) -> bool:
     return obj is not None and isinstance(obj.get("resourceSpans"), list)
 
 
-def _has(attributes: str, condition: str) -> str:
-    return f"len(list_filter({attributes}, lambda a: {condition})) > 0"
-
-
-def _is_call(span: str) -> str:
-    """SQL: the span is a GenAI model call (see the module docstring)."""
-    a = f"{span}.attributes"
-    operations = ", ".join(f"'{op}'" for op in CALL_OPERATIONS)
-    return f"""(
-        {_has(a, f"a.key = 'gen_ai.operation.name' AND a.value.stringValue IN ({operations})")}
-        OR (
-            NOT {_has(a, "a.key = 'gen_ai.operation.name'")}
-            AND {_has(a, "a.key IN ('gen_ai.provider.name', 'gen_ai.system')")}
-            AND {_has(a, "a.key IN ('gen_ai.request.model', 'gen_ai.response.model')")}
-        )
-    )"""
-
-
 def _attr(name: str) -> str:
     """The attribute's scalar value as text (NULL when absent)."""
     return f"vals[list_position(keys, '{name}')]"
 
 
+def _first(names: tuple[str, ...]) -> str:
+    return "coalesce(" + ", ".join(_attr(n) for n in names) + ")"
+
+
+def _operations() -> str:
+    """The operation names that are model calls, from the operations reference (one home for the names)."""
+    with (normalize.REFERENCE_DIR / "operations.csv").open() as handle:
+        names = [row["native"].strip().lower() for row in csv.DictReader(handle)]
+    return ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+
+
+def _is_call(keys: str, vals: str) -> str:
+    """SQL: the span (its attribute `keys` and `vals` lists) is a model call (see the module docstring)."""
+
+    def a(name: str) -> str:
+        return f"{vals}[list_position({keys}, '{name}')]"
+
+    named = " OR ".join(f"list_contains({keys}, '{n}')" for n in PROVIDER)
+    modelled = " OR ".join(f"list_contains({keys}, '{n}')" for n in MODEL)
+    return f"""CASE
+        WHEN {a("gen_ai.operation.name")} IS NOT NULL
+            THEN lower({a("gen_ai.operation.name")}) IN ({_operations()})
+                AND NOT coalesce(
+                    {a("logfire.span_type")} = 'span'
+                    AND contains(replace({a("request_data")}, ' ', ''), '"stream":true'),
+                    false
+                )
+        WHEN {a("openinference.span.kind")} IS NOT NULL
+            THEN upper({a("openinference.span.kind")}) IN ('LLM', 'EMBEDDING')
+        WHEN {a("ai.operationId")} IS NOT NULL
+            THEN regexp_matches({a("ai.operationId")}, '\\.(doGenerate|doStream|doEmbed)$')
+        WHEN {a("traceloop.span.kind")} IS NOT NULL THEN false
+        WHEN {a("llm.request.type")} IS NOT NULL THEN true
+        ELSE ({named}) AND ({modelled})
+    END"""
+
+
+def _hex_id(expr: str) -> str:
+    """A trace or span id as lower-case hex, from hex or base64 (the generic protobuf JSON encoding)."""
+    return f"""CASE
+        WHEN regexp_full_match({expr}, '[0-9a-fA-F]+') THEN lower({expr})
+        ELSE coalesce(lower(hex(try(from_base64({expr})))), {expr})
+    END"""
+
+
+def _finish() -> str:
+    """Every finish reason the span reports, as one text (a JSON list when several), for the shared
+    normalization; else the first a span event reports."""
+    array = "arrays[list_position(keys, 'gen_ai.response.finish_reasons')]"
+    listed = f"CASE WHEN len({array}) > 0 THEN to_json(list_transform({array}, lambda v: v.stringValue))::VARCHAR END"
+    events = (
+        "list_filter(flatten(list_transform(c.span.events, lambda e: list_transform(e.attributes, lambda x: "
+        "CASE WHEN x.key IN ('finish_reason', 'gen_ai.response.finish_reasons') THEN coalesce(x.value.stringValue, "
+        "to_json(list_transform(x.value.arrayValue.values, lambda v: v.stringValue))::VARCHAR) END))), "
+        "lambda v: v IS NOT NULL)[1]"
+    )
+    return f"coalesce({listed}, {_first(FINISH)}, {events})"
+
+
+def _first_of_list(text: str) -> str:
+    """The first element of a JSON list in text, else the text itself (the native finish reason)."""
+    return f"""CASE
+        WHEN starts_with(ltrim({text}), '[') THEN coalesce(try(from_json({text}, '["VARCHAR"]'))[1], {text})
+        ELSE {text}
+    END"""
+
+
+def _tool_calls() -> str:
+    keyed = f"len(list_distinct(list_transform(list_filter(keys, lambda k: regexp_matches(k, '{_TOOL_CALL_KEYS}')), "
+    keyed += f"lambda k: regexp_extract(k, '{_TOOL_CALL_KEYS}', 1))))"
+    # where an instrumentation writes the response's messages as keys, a message without tool-call keys has none
+    messages = f"len(list_filter(keys, lambda k: regexp_matches(k, '{_MESSAGE_KEYS}'))) > 0"
+    return f"""coalesce(
+        CASE WHEN {keyed} > 0 OR {messages} THEN {keyed} END,
+        try(json_array_length({_attr("ai.response.toolCalls")})),
+        len(string_split({_attr("gen_ai.tool.call.id")}, ','))
+    )"""
+
+
+def _ttft(latency: str) -> str:
+    """Time to first token in ms; `gen_ai.server.time_to_first_token` is seconds by the convention, but Strands
+    writes integer milliseconds: an integer, or a value whose seconds would exceed the span, is ms."""
+    server = _attr("gen_ai.server.time_to_first_token")
+    as_int = "list_filter(c.span.attributes, lambda a: a.key = 'gen_ai.server.time_to_first_token')[1].value.intValue"
+    seconds = f"try_cast({server} AS DOUBLE)"
+    return f"""coalesce(
+        try_cast({_attr("gen_ai.response.time_to_first_chunk")} AS DOUBLE) * 1000,
+        CASE
+            WHEN {as_int} IS NOT NULL OR {seconds} * 1000 > {latency} THEN {seconds}
+            ELSE {seconds} * 1000
+        END,
+        try_cast({_attr("ai.response.msToFirstChunk")} AS DOUBLE)
+    )"""
+
+
+def _prompt() -> str:
+    """Input tokens, plus cache writes when the span counts its cache reads beside the input (see above)."""
+    prompt, read, write = _first(PROMPT), _first(CACHE_READ), _first(CACHE_WRITE)
+    beside = f"try_cast({read} AS HUGEINT) > try_cast({prompt} AS HUGEINT) AND try_cast({write} AS HUGEINT) > 0"
+    added = f"(try_cast({prompt} AS HUGEINT) + try_cast({write} AS HUGEINT))::VARCHAR"
+    return f"CASE WHEN {beside} THEN {added} ELSE {prompt} END"
+
+
 def select_sql(columns: tuple[str, ...]) -> str:
     """SELECT over `lines`: one JSON parse per line, one row per model-call span (or one ignored row)."""
     s = "c.span"
+    failed = f"{s}.status.code IN ('2', 'STATUS_CODE_ERROR', 'ERROR')"
+    error_type = (
+        f"coalesce({_attr('error.type')}, list_filter(flatten(list_transform({s}.events, lambda e: "
+        "list_transform(e.attributes, lambda x: CASE WHEN e.name = 'exception' AND x.key = 'exception.type' "
+        "THEN x.value.stringValue END))), lambda v: v IS NOT NULL)[1])"
+    )
+    latency = f"((try_cast({s}.endTimeUnixNano AS HUGEINT) - try_cast({s}.startTimeUnixNano AS HUGEINT)) / 1e6)"
+    ai_op = _attr("ai.operationId")
+    kind = f"upper({_attr('openinference.span.kind')})"
     exprs = {
-        "request_id": f"{s}.traceId || '/' || {s}.spanId",
+        "request_id": f"{_hex_id(f'{s}.traceId')} || '/' || {_hex_id(f'{s}.spanId')}",
         "attempt": "1",
         "created_at": _sql.unix_nanos(f"{s}.startTimeUnixNano"),
         "app_id": "c.service",
-        "user_key": _attr("user.id"),
-        "model_requested": _attr("gen_ai.request.model"),
-        "model": f"coalesce({_attr('gen_ai.response.model')}, {_attr('gen_ai.request.model')})",
-        "provider": "NULL",
-        "provider_native": f"coalesce({_attr('gen_ai.provider.name')}, {_attr('gen_ai.system')})",
+        "user_key": _first(USER),
+        "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
+        "model": _first(MODEL),
+        "provider_native": _first(PROVIDER),
+        "provider_host": f"""coalesce(
+            {_attr("server.address")} || coalesce(':' || {_attr("server.port")}, ''),
+            {_attr("gen_ai.openai.api_base")}
+        )""",
+        "operation": f"""coalesce(
+            CASE WHEN lower({_attr("ai.model.provider")}) LIKE '%.responses' THEN 'responses' END,
+            {_attr("gen_ai.operation.name")},
+            CASE {kind} WHEN 'EMBEDDING' THEN 'embeddings' WHEN 'LLM' THEN 'chat' END,
+            CASE WHEN {ai_op} LIKE '%.doEmbed' THEN 'embeddings' WHEN {ai_op} IS NOT NULL THEN 'chat' END,
+            {_attr("llm.request.type")}
+        )""",
         "status": f"""CASE
-            WHEN {s}.status.code IN ('2', 'STATUS_CODE_ERROR') AND gl_is_cancellation({_attr("error.type")})
-                THEN 'cancelled'
-            WHEN {s}.status.code IN ('2', 'STATUS_CODE_ERROR') THEN 'error'
+            WHEN {failed} AND gl_is_cancellation({error_type}) THEN 'cancelled'
+            WHEN {failed} THEN 'error'
             ELSE 'success'
         END""",
-        "http_status": _attr("http.response.status_code"),
-        "error_code": _attr("error.type"),
-        "error_class": "NULL",
-        "finish_reason": "NULL",
-        "native_finish_reason": "coalesce(arrays[list_position(keys, 'gen_ai.response.finish_reasons')][1]"
-        f".stringValue, {_attr('gen_ai.response.finish_reasons')})",
-        "prompt_tokens": f"coalesce({_attr('gen_ai.usage.input_tokens')}, {_attr('gen_ai.usage.prompt_tokens')})",
-        "completion_tokens": f"coalesce({_attr('gen_ai.usage.output_tokens')}, "
-        f"{_attr('gen_ai.usage.completion_tokens')})",
-        "reasoning_tokens": _attr("gen_ai.usage.reasoning.output_tokens"),
-        "cached_prompt_tokens": _attr("gen_ai.usage.cache_read.input_tokens"),
-        "tool_calls": "NULL",
-        "tools_offered": "NULL",
-        "latency_ms": f"(try_cast({s}.endTimeUnixNano AS HUGEINT) - try_cast({s}.startTimeUnixNano AS HUGEINT)) / 1e6",
-        "ttft_ms": f"try_cast({_attr('gen_ai.response.time_to_first_chunk')} AS DOUBLE) * 1000",
-        "streamed": _attr("gen_ai.request.stream"),
-        "cost_usd": "NULL",
+        "http_status": f"coalesce({_attr('http.response.status_code')}, {_attr('http.status_code')})",
+        "error_code": f"CASE WHEN {failed} THEN {error_type} END",
+        "finish_reason": "finish",
+        "native_finish_reason": _first_of_list("finish"),
+        "prompt_tokens": _prompt(),
+        "completion_tokens": _first(COMPLETION),
+        "reasoning_tokens": _first(REASONING),
+        "cached_prompt_tokens": _first(CACHE_READ),
+        "tool_calls": _tool_calls(),
+        "latency_ms": latency,
+        "ttft_ms": _ttft(latency),
+        "streamed": f"""coalesce(
+            {_first(STREAMED)},
+            CASE WHEN {ai_op} LIKE '%.doStream' THEN 'true' WHEN {ai_op} LIKE '%.doGenerate' THEN 'false' END,
+            -- Logfire logs the end of a stream as a log span of its own (the model-call record, see above)
+            CASE WHEN {_attr("logfire.span_type")} = 'log' THEN 'true' END,
+            CASE WHEN {_attr("code.function.name")} LIKE 'google.genai.%' THEN
+                CASE WHEN {_attr("code.function.name")} LIKE '%\\_stream' ESCAPE '\\' THEN 'true' ELSE 'false' END
+            END
+        )""",
+        "cost_usd": f"coalesce({_attr('operation.cost')}, "
+        f"CASE WHEN try_cast({_attr('gen_ai.usage.cost')} AS DOUBLE) > 0 THEN {_attr('gen_ai.usage.cost')} END)",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     service = "list_filter(rs.resource.attributes, lambda a: a.key = 'service.name')[1].value.stringValue"
     spans = f"""flatten(list_transform(j.resourceSpans, lambda rs: list_transform(
         flatten(list_transform(rs.scopeSpans, lambda ss: ss.spans)),
         lambda sp: {{'span': sp, 'service': {service}}})))"""
+    span_keys = "list_transform(x.span.attributes, lambda a: a.key)"
+    span_vals = (
+        "list_transform(x.span.attributes, lambda a: coalesce(a.value.stringValue, a.value.intValue, "
+        "a.value.doubleValue, a.value.boolValue))"
+    )
     return f"""
 select
     source_line,
     CASE WHEN c IS NOT NULL THEN format('span {{}} ({{}} {{}})', c.no,
-        coalesce({_attr("gen_ai.operation.name")}, '?'), coalesce({_attr("gen_ai.request.model")}, '?')) END AS item,
+        coalesce({_attr("gen_ai.operation.name")}, '?'),
+        coalesce({_attr("gen_ai.request.model")}, {_first(MODEL)}, '?')) END AS item,
     CASE
         WHEN c IS NULL AND j.resourceSpans IS NOT NULL AND {_sql.is_object("raw")}
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)
@@ -164,36 +362,39 @@ select
     END AS reject,
     {columns_sql}
 from (
-    select
-        *,
-        list_transform(c.span.attributes, lambda a: a.key) AS keys,
-        list_transform(c.span.attributes, lambda a: coalesce(
-            a.value.stringValue, a.value.intValue, a.value.doubleValue, a.value.boolValue)) AS vals,
-        list_transform(c.span.attributes, lambda a: a.value.arrayValue.values) AS arrays
+    select *, {_finish()} AS finish
     from (
         select
-            source_line,
-            raw,
-            j,
-            n_spans,
-            -- one row per model-call span; a line without one keeps a single row (c NULL)
-            unnest(list_resize(calls, greatest(len(calls), 1))) AS c
+            *,
+            list_transform(c.span.attributes, lambda a: a.key) AS keys,
+            list_transform(c.span.attributes, lambda a: coalesce(
+                a.value.stringValue, a.value.intValue, a.value.doubleValue, a.value.boolValue)) AS vals,
+            list_transform(c.span.attributes, lambda a: a.value.arrayValue.values) AS arrays
         from (
             select
                 source_line,
                 raw,
                 j,
-                coalesce(len(spans), 0) AS n_spans,
-                coalesce(
-                    list_filter(
-                        list_transform(spans, lambda x, i: struct_insert(x, no := i)),
-                        lambda x: {_is_call("x.span")}
-                    ),
-                    []
-                ) AS calls
+                n_spans,
+                -- one row per model-call span; a line without one keeps a single row (c NULL)
+                unnest(list_resize(calls, greatest(len(calls), 1))) AS c
             from (
-                select source_line, raw, j, {spans} AS spans
-                from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+                select
+                    source_line,
+                    raw,
+                    j,
+                    coalesce(len(spans), 0) AS n_spans,
+                    coalesce(
+                        list_filter(
+                            list_transform(spans, lambda x, i: struct_insert(x, no := i)),
+                            lambda x: {_is_call(span_keys, span_vals)}
+                        ),
+                        []
+                    ) AS calls
+                from (
+                    select source_line, raw, j, {spans} AS spans
+                    from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+                )
             )
         )
     )

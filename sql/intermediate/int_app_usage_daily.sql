@@ -12,9 +12,10 @@
 --   model_key: canonical model key of the final attempt (NULL when the log names no model)
 --   model_family: the model's family
 --   model_tier: the model's tier
---   requests: requests (any outcome)
---   completed_requests: requests whose final attempt succeeded
---   tool_call_requests: completed requests ending in a tool call
+--   requests: requests (any outcome, any operation)
+--   generation_requests: requests of an operation that generates text (gl_is_generation)
+--   completed_requests: generation requests whose final attempt succeeded
+--   tool_call_requests: completed generation requests ending in a tool call
 
 with
 
@@ -31,8 +32,10 @@ final as (
         any_value(model_family) as model_family,
         any_value(model_tier) as model_tier,
         count(*) as requests,
-        count(*) filter (where status = 'success') as completed_requests,
-        count(*) filter (where status = 'success' and finish_reason = 'tool_calls') as tool_call_requests,
+        count(*) filter (where is_generation) as generation_requests,
+        count(*) filter (where is_generation and status = 'success') as completed_requests,
+        count(*) filter (where is_generation and status = 'success' and finish_reason = 'tool_calls')
+            as tool_call_requests,
     from requests
     group by day, app_id, provider, model_key
 )

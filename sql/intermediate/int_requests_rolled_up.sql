@@ -13,6 +13,8 @@
 --   app_id: the calling application
 --   user_hash: keyed hash of the end user (never the raw id)
 --   attempts: number of upstream attempts (1 = no retry or fallback)
+--   operation: what was asked (chat, responses, text_completion, embeddings, image_generation, ...)
+--   is_generation: the operation generates text (gl_is_generation): what the generation metrics count
 --   first_provider: provider of the first attempt
 --   first_status: status of the first attempt
 --   provider: provider of the final attempt
@@ -54,6 +56,7 @@ single_attempt as (
         attempts.request_id,
         attempts.created_at as arrived_at,
         1 as attempts,
+        attempts.operation,
         attempts.app_id,
         attempts.user_hash,
         attempts.provider as first_provider,
@@ -85,8 +88,10 @@ rolled as (
         request_id,
         min(created_at) as arrived_at,
         count(*) as attempts,
-        arg_min({'provider': provider, 'status': status, 'app_id': app_id, 'user_hash': user_hash}, attempt)
-            as first_attempt,
+        arg_min(
+            {'provider': provider, 'status': status, 'app_id': app_id, 'user_hash': user_hash, 'operation': operation},
+            attempt
+        ) as first_attempt,
         arg_max(
             {
                 'provider': provider,
@@ -120,6 +125,7 @@ several_attempts as (
         request_id,
         arrived_at,
         attempts,
+        first_attempt.operation as operation,
         first_attempt.app_id as app_id,
         first_attempt.user_hash as user_hash,
         first_attempt.provider as first_provider,
@@ -158,6 +164,8 @@ final as (
         app_id,
         user_hash,
         attempts,
+        operation,
+        gl_is_generation(operation) as is_generation,
         first_provider,
         first_status,
         provider,

@@ -6,3 +6,7 @@ create or replace macro gl_context_to() as coalesce(cast(getvariable('gl_to') as
 -- a ratio that is NULL, not an error, when the denominator is zero
 create or replace macro gl_ratio(numerator, denominator) as
     case when denominator > 0 then numerator::double / denominator end;
+-- the operations that generate text (the canonical record's `operation`): the generation metrics (tool-call
+-- rate, reasoning share, provider variance, model mix) count only these; embeddings, images, audio, rerank and
+-- moderation calls count in traffic, errors and bursts only
+create or replace macro gl_is_generation(operation) as operation in ('chat', 'responses', 'text_completion');

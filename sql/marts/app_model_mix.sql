@@ -1,13 +1,14 @@
 -- app_model_mix: per app, how its requests split between frontier and small models, and how many of its
 -- tool-call completions small models serve: "reason with the best, execute with the fast" shows as a high
--- tool_calls_on_small_share next to a real frontier_share. Requests without a known model are left out.
+-- tool_calls_on_small_share next to a real frontier_share. Requests without a known model, and operations that
+-- generate no text (embeddings, images, ...: gl_is_generation), are left out.
 --
 -- grain: one row per app_id
 -- inputs: int_app_usage_daily
 -- materialized: table
 -- columns:
 --   app_id: the calling application (NULL when the log names none)
---   requests: requests with a known model
+--   requests: generation requests with a known model
 --   frontier_share: share of them served by frontier models
 --   small_share: share of them served by small models
 --   tool_call_requests: completed requests ending in a tool call
@@ -23,9 +24,9 @@ usage as (
 summed as (
     select
         app_id,
-        sum(requests)::bigint as total_requests,
-        sum(requests) filter (where model_tier = 'frontier') as frontier_requests,
-        sum(requests) filter (where model_tier = 'small') as small_requests,
+        sum(generation_requests)::bigint as total_requests,
+        sum(generation_requests) filter (where model_tier = 'frontier') as frontier_requests,
+        sum(generation_requests) filter (where model_tier = 'small') as small_requests,
         sum(tool_call_requests)::bigint as total_tool_calls,
         sum(tool_call_requests) filter (where model_tier = 'small') as small_tool_calls,
     from usage

@@ -1,6 +1,7 @@
 -- model_mix_daily: which models carry the traffic, per day, by tier (frontier | small) and family: agents
 -- mix frontier models for planning with small fast ones for tool execution. A request counts for the
--- model of its final attempt; requests whose log names no model are left out.
+-- model of its final attempt; requests whose log names no model, and operations that generate no text
+-- (embeddings, images, ...: gl_is_generation), are left out.
 --
 -- grain: one row per day x model_tier x model_family
 -- inputs: int_requests_rolled_up
@@ -19,7 +20,7 @@ with
 
 requests as (
     select * from int_requests_rolled_up
-    where model_family is not null
+    where model_family is not null and is_generation
 ),
 
 counted as (

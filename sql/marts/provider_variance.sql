@@ -4,7 +4,8 @@
 -- rates drift over time and routing shares change). The model is the canonical model key, so Bedrock's
 -- `anthropic.claude-...-v1:0` and Anthropic's `claude-...` are the same model.
 -- z_score is the two-proportion z statistic of this provider's tool-call rate against the other
--- providers' pooled rate; |z| > 2 is unlikely by chance. Error rate and latency are per attempt.
+-- providers' pooled rate; |z| > 2 is unlikely by chance. Error rate and latency are per attempt. Only
+-- operations that generate text count (gl_is_generation).
 --
 -- grain: one row per model x provider
 -- inputs: int_requests_rolled_up, stg_gateway__attempts
@@ -45,6 +46,7 @@ completed as (
     from int_requests_rolled_up as requests, bounds
     where requests.day between bounds.window_start and bounds.window_end
         and requests.status = 'success'
+        and requests.is_generation
         and requests.model_key is not null
         and requests.provider is not null
     group by all
@@ -69,6 +71,7 @@ attempt_stats as (
         quantile_cont(attempts.latency_ms, 0.95) filter (where attempts.status = 'success') as p95_latency_ms,
     from stg_gateway__attempts as attempts, bounds
     where attempts.day between bounds.window_start and bounds.window_end
+        and gl_is_generation(attempts.operation)
     group by all
 ),
 

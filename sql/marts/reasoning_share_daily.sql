@@ -1,7 +1,8 @@
 -- reasoning_share_daily: the share of output tokens spent on reasoning, per day and model family.
 -- Reasoning tokens are a subset of completion tokens. Many logs do not report them: those requests are left
 -- out of the share (never counted as zero) and reasoning_coverage says how much of the output the share
--- covers. Only completed requests (final attempt succeeded) count.
+-- covers. Only completed requests (final attempt succeeded) of operations that generate text count
+-- (gl_is_generation: an embedding's tokens are no output).
 --
 -- grain: one row per day x model_family
 -- inputs: int_requests_rolled_up
@@ -20,7 +21,7 @@ with
 
 completed as (
     select * from int_requests_rolled_up
-    where model_family is not null and status = 'success'
+    where model_family is not null and status = 'success' and is_generation
 ),
 
 summed as (

@@ -1,7 +1,8 @@
 -- tool_call_rate_daily: how often completed requests end in a tool call, per day and model family: the
 -- "exhaust signature" of agents (a response that asks to run a tool instead of answering).
 -- Completed = the final attempt succeeded; a tool call = its normalized finish_reason is 'tool_calls'.
--- Requests whose log names no model (workload traces) have no family and are left out.
+-- Requests whose log names no model (workload traces) have no family and are left out, and so are operations
+-- that generate no text (embeddings, images, audio, rerank, moderation: gl_is_generation).
 --
 -- grain: one row per day x model_family
 -- inputs: int_requests_rolled_up
@@ -18,7 +19,7 @@ with
 
 requests as (
     select * from int_requests_rolled_up
-    where model_family is not null
+    where model_family is not null and is_generation
 ),
 
 final as (

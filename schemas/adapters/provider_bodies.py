@@ -1,0 +1,301 @@
+"""Raw provider response bodies, as an in-house proxy logs them: one body per line, bare or in an envelope.
+
+Four body shapes, told apart per line (one file may mix providers), each recorded under its own
+`source_format`:
+
+| source_format | body | told by |
+| --- | --- | --- |
+| openai-chat | OpenAI Chat Completions (and OpenAI-compatible servers) | `object` chat.completion, or `choices` |
+| openai-responses | OpenAI Responses API | `object` response |
+| anthropic-messages | Anthropic Messages (also as Bedrock and Vertex serve it) | `type` message, or `type` error |
+| gemini | Gemini generateContent (AI Studio and Vertex) | `candidates`, `usageMetadata` or `promptFeedback` |
+
+An error body `{"error": {...}}` is Gemini's when its `error.status` is a gRPC status name
+(RESOURCE_EXHAUSTED) or the envelope names Google, else OpenAI's.
+
+**The envelope** holds what a proxy knows beside the body; every key but `response` is optional:
+`{"timestamp", "request_id", "provider", "status_code", "latency_ms", "ttft_ms", "app_id", "user",
+"request": {"model", "stream", "tools"}, "response": <body>}`. `timestamp` is ISO 8601 (no offset = UTC) or
+epoch seconds. The envelope wins over the body where both say something (time, id, provider); a body alone
+is placed by its own time (Chat `created`, Responses `created_at`, Vertex `createTime`) and keyed by its own
+id (`id`, `responseId`, an error's `request_id`); a body with no id at all (OpenAI and Gemini error bodies) is
+keyed `body-` + the first 32 hex digits of the SHA-256 of its line, so the same line read again is the same
+record. Anthropic and AI Studio bodies carry no time: bare, they
+are quarantined ("no timestamp"); log them in the envelope.
+
+- model: openai-chat `model`; openai-responses `model`; anthropic-messages `model`; gemini `modelVersion`
+- native_finish_reason: openai-chat `choices[0].finish_reason`; openai-responses `incomplete_details.reason`, else
+  `status`; anthropic-messages `stop_reason`; gemini `candidates[0].finishReason`, else `promptFeedback.blockReason`
+- tool_calls: openai-chat `message.tool_calls` over choices; openai-responses `function_call`, `custom_tool_call`
+  items; anthropic-messages `tool_use` blocks; gemini `functionCall` parts over candidates
+- prompt_tokens: openai-chat `prompt_tokens`; openai-responses `input_tokens`; anthropic-messages `input_tokens` +
+  `cache_read_input_tokens` + `cache_creation_input_tokens`; gemini `promptTokenCount` + `toolUsePromptTokenCount`
+- completion_tokens: openai-chat `completion_tokens`; openai-responses `output_tokens`; anthropic-messages
+  `output_tokens`; gemini `candidatesTokenCount` + `thoughtsTokenCount`
+- reasoning_tokens: openai-chat `completion_tokens_details.reasoning_tokens`; openai-responses
+  `output_tokens_details.reasoning_tokens`; anthropic-messages `output_tokens_details.thinking_tokens`; gemini
+  `thoughtsTokenCount`
+- cached_prompt_tokens: openai-chat `prompt_tokens_details.cached_tokens`; openai-responses
+  `input_tokens_details.cached_tokens`; anthropic-messages `cache_read_input_tokens`; gemini
+  `cachedContentTokenCount`
+- error_code: openai-chat `error.code`, else `error.type`; openai-responses `error.code`; anthropic-messages
+  `error.type`; gemini `error.status`
+
+Status: an error body, an `error` object inside a 200 body (or a choice finishing with `error`), a Responses
+`status` failed, or an envelope `status_code` >= 400 is an error; a Responses `status` cancelled is a
+cancellation. Tools run by the provider itself (Responses `web_search_call`, `mcp_call`, ...; Anthropic
+`server_tool_use`) are not tool calls: the agent did not have to act on them. The provider is the envelope's,
+else the body's own `provider` (OpenRouter), else the shape's company (openai; azure when the body has Azure's
+`prompt_filter_results`; anthropic; google-vertex with `createTime`, else google-ai-studio).
+
+What these bodies cannot express: no latency, time to first token, user or application without the envelope;
+no cost; streamed responses are read only once assembled into one body (a proxy logging raw SSE chunks must
+assemble them); Anthropic reports thinking inside `output_tokens` without a separate count, so its reasoning
+tokens are NULL unless `output_tokens_details` is present.
+"""
+
+from __future__ import annotations
+
+from schemas.adapters import _sql
+
+NAME = "provider-bodies"
+_GEMINI_USAGE = {
+    "promptTokenCount": "VARCHAR",
+    "candidatesTokenCount": "VARCHAR",
+    "thoughtsTokenCount": "VARCHAR",
+    "cachedContentTokenCount": "VARCHAR",
+    "toolUsePromptTokenCount": "VARCHAR",
+}
+_BODY = {
+    "id": "VARCHAR",
+    "object": "VARCHAR",
+    "type": "VARCHAR",
+    "created": "VARCHAR",
+    "created_at": "VARCHAR",
+    "createTime": "VARCHAR",
+    "model": "VARCHAR",
+    "modelVersion": "VARCHAR",
+    "responseId": "VARCHAR",
+    "request_id": "VARCHAR",
+    "provider": "VARCHAR",
+    "status": "VARCHAR",
+    "stop_reason": "VARCHAR",
+    "choices": _sql.CHOICES,
+    "prompt_filter_results": "JSON",
+    "output": [{"type": "VARCHAR"}],
+    "tools": ["JSON"],
+    "incomplete_details": {"reason": "VARCHAR"},
+    "content": [{"type": "VARCHAR"}],
+    "candidates": [{"finishReason": "VARCHAR", "content": {"parts": [{"functionCall": "JSON"}]}}],
+    "promptFeedback": {"blockReason": "VARCHAR"},
+    "usage": _sql.USAGE
+    | {
+        "input_tokens": "VARCHAR",
+        "output_tokens": "VARCHAR",
+        "cache_read_input_tokens": "VARCHAR",
+        "cache_creation_input_tokens": "VARCHAR",
+        "input_tokens_details": {"cached_tokens": "VARCHAR"},
+        "output_tokens_details": {"reasoning_tokens": "VARCHAR", "thinking_tokens": "VARCHAR"},
+    },
+    "usageMetadata": _GEMINI_USAGE,
+    "error": "JSON",
+}
+_SPEC = _BODY | {
+    "timestamp": "VARCHAR",
+    "status_code": "VARCHAR",
+    "latency_ms": "VARCHAR",
+    "ttft_ms": "VARCHAR",
+    "app_id": "VARCHAR",
+    "user": "VARCHAR",
+    "stream": "VARCHAR",
+    "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": ["JSON"]},
+    "response": _BODY,
+}
+_GOOGLE = ("google", "gemini", "vertex", "vertex_ai", "google-vertex", "google-ai-studio", "google ai studio")
+
+
+def _shape(body: dict) -> str | None:
+    """The body shape of a parsed line (for sniffing), or None."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("object") == "chat.completion" or isinstance(body.get("choices"), list):
+        return "openai-chat"
+    if body.get("object") == "response":
+        return "openai-responses"
+    if body.get("type") in ("message", "error") and ("content" in body or "error" in body):
+        return "anthropic-messages"
+    if any(k in body for k in ("candidates", "usageMetadata", "promptFeedback")):
+        return "gemini"
+    return None
+
+
+def _provider_error(body: dict) -> bool:
+    """An OpenAI (`type`, `param`) or Gemini (`status`) error body; OpenRouter's carry `metadata` instead."""
+    error = body.get("error")
+    return isinstance(error, dict) and bool({"type", "param", "status"} & error.keys()) and "metadata" not in error
+
+
+def sniff(line: str) -> bool:
+    """A body of one of the four shapes or a provider's error body, bare or as the envelope's `response`; for a
+    bare chat completion, one that names no gateway `provider` (an OpenRouter body is read by its own format)."""
+    obj = _sql.json_object(line)
+    if obj is None:
+        return False
+    if isinstance(obj.get("response"), dict):
+        return _shape(obj["response"]) is not None or isinstance(obj["response"].get("error"), dict)
+    if _provider_error(obj):
+        return True
+    shape = _shape(obj)
+    return shape is not None and not (shape == "openai-chat" and "provider" in obj)
+
+
+def _shape_sql(b: str) -> str:
+    google = ", ".join(f"'{name}'" for name in _GOOGLE)
+    return f"""CASE
+        WHEN {b}.object = 'chat.completion' OR {b}.choices IS NOT NULL THEN 'openai-chat'
+        WHEN {b}.object = 'response' THEN 'openai-responses'
+        WHEN {b}.type = 'message' OR ({b}.type = 'error' AND {b}.error IS NOT NULL) THEN 'anthropic-messages'
+        WHEN {b}.candidates IS NOT NULL OR {b}.usageMetadata IS NOT NULL OR {b}.promptFeedback IS NOT NULL
+            THEN 'gemini'
+        WHEN json_type({b}.error) = 'OBJECT' AND (
+            json_extract_string({b}.error, '$.status') IS NOT NULL OR lower(j.provider) IN ({google})
+        ) THEN 'gemini'
+        WHEN json_type({b}.error) = 'OBJECT' AND lower(j.provider) = 'anthropic' THEN 'anthropic-messages'
+        WHEN json_type({b}.error) = 'OBJECT' THEN 'openai-chat'
+    END"""
+
+
+def _count_tools(tools: str) -> str:
+    """Tools declared in a request: Gemini groups functions in `functionDeclarations`, which count one each."""
+    each = (
+        "coalesce(json_array_length(t, '$.functionDeclarations'), json_array_length(t, '$.function_declarations'), 1)"
+    )
+    return f"list_sum(list_transform({tools}, lambda t: {each}))"
+
+
+def _sum(first: str, *others: str) -> str:
+    """Text of `first` plus `others` (each absent one counting 0); NULL when `first` is absent; text that is no
+    number stays as it is, for the shared typing to reject with its value."""
+    total = f"try_cast({first} AS HUGEINT)" + "".join(f" + coalesce(try_cast({o} AS HUGEINT), 0)" for o in others)
+    return f"CASE WHEN try_cast({first} AS HUGEINT) IS NULL THEN {first} ELSE ({total})::VARCHAR END"
+
+
+def _by_shape(**exprs: str) -> str:
+    """CASE over the shape; keys chat, responses, anthropic, gemini."""
+    names = {
+        "chat": "openai-chat",
+        "responses": "openai-responses",
+        "anthropic": "anthropic-messages",
+        "gemini": "gemini",
+    }
+    whens = " ".join(f"WHEN '{names[k]}' THEN ({v})::VARCHAR" for k, v in exprs.items())
+    return f"CASE shape {whens} END"
+
+
+def select_sql(columns: tuple[str, ...]) -> str:
+    """SELECT over `lines`: one JSON parse per line, one record per body."""
+    u, g = "b.usage", "b.usageMetadata"
+    error = "json_type(b.error) = 'OBJECT'"
+    err = "json_extract_string(b.error, '$.{}')"
+    gemini_tools = "list_sum(list_transform(b.candidates, lambda c: coalesce(len(list_filter(c.content.parts, "
+    gemini_tools += "lambda p: p.functionCall IS NOT NULL)), 0)))"
+    created = _sql.epoch_seconds("coalesce(b.created, b.created_at)")
+    exprs = {
+        # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
+        # again is the same record
+        "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, 'body-' || left(sha256(raw), 32))",
+        "attempt": "1",
+        "created_at": f"coalesce({_sql.epoch_or_iso('j.timestamp')}, "
+        f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
+        "app_id": "j.app_id",
+        "user_key": "j.user",
+        "model_requested": "j.request.model",
+        "model": "coalesce(b.model, b.modelVersion, j.request.model)",
+        "provider_native": "coalesce(j.provider, b.provider)",
+        "provider": f"""CASE WHEN coalesce(j.provider, b.provider) IS NULL THEN {
+            _by_shape(
+                chat="CASE WHEN b.prompt_filter_results IS NOT NULL THEN 'azure' ELSE 'openai' END",
+                responses="'openai'",
+                anthropic="'anthropic'",
+                gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' ELSE 'google-ai-studio' END",
+            )
+        } END""",
+        "operation": "CASE shape WHEN 'openai-responses' THEN 'responses' ELSE 'chat' END",
+        "source_format": "shape",
+        "status": f"""CASE
+            WHEN shape = 'openai-responses' AND b.status = 'cancelled' THEN 'cancelled'
+            WHEN {error} OR b.type = 'error' OR b.choices[1].finish_reason = 'error' OR b.choices[1].error IS NOT NULL
+                OR (shape = 'openai-responses' AND b.status = 'failed') THEN 'error'
+            WHEN try_cast(j.status_code AS INTEGER) >= 400 AND b.choices IS NULL AND b.output IS NULL
+                AND b.content IS NULL AND b.candidates IS NULL THEN 'error'
+            ELSE 'success'
+        END""",
+        "http_status": f"coalesce(j.status_code, CASE WHEN shape = 'gemini' THEN {err.format('code')} END)",
+        "error_code": f"""CASE WHEN {error} THEN {
+            _by_shape(
+                chat=f"coalesce({err.format('code')}, {err.format('type')})",
+                responses=f"coalesce({err.format('code')}, {err.format('type')})",
+                anthropic=err.format("type"),
+                gemini=f"coalesce({err.format('status')}, {err.format('code')})",
+            )
+        } ELSE b.choices[1].error.code END""",
+        "native_finish_reason": _by_shape(
+            chat="b.choices[1].finish_reason",
+            responses=f"CASE WHEN NOT coalesce({error}, false) "
+            "THEN coalesce(b.incomplete_details.reason, b.status) END",
+            anthropic="b.stop_reason",
+            gemini="coalesce(b.candidates[1].finishReason, b.promptFeedback.blockReason)",
+        ),
+        "prompt_tokens": _by_shape(
+            chat=f"{u}.prompt_tokens",
+            responses=f"{u}.input_tokens",
+            anthropic=_sum(f"{u}.input_tokens", f"{u}.cache_read_input_tokens", f"{u}.cache_creation_input_tokens"),
+            gemini=_sum(f"{g}.promptTokenCount", f"{g}.toolUsePromptTokenCount"),
+        ),
+        "completion_tokens": _by_shape(
+            chat=f"{u}.completion_tokens",
+            responses=f"{u}.output_tokens",
+            anthropic=f"{u}.output_tokens",
+            gemini=f"CASE WHEN {g}.candidatesTokenCount IS NOT NULL OR {g}.thoughtsTokenCount IS NOT NULL THEN "
+            + _sum(f"coalesce({g}.candidatesTokenCount, '0')", f"{g}.thoughtsTokenCount")
+            + " END",
+        ),
+        "reasoning_tokens": _by_shape(
+            chat=f"{u}.completion_tokens_details.reasoning_tokens",
+            responses=f"{u}.output_tokens_details.reasoning_tokens",
+            anthropic=f"coalesce({u}.output_tokens_details.thinking_tokens, "
+            f"{u}.output_tokens_details.reasoning_tokens)",
+            gemini=f"{g}.thoughtsTokenCount",
+        ),
+        "cached_prompt_tokens": _by_shape(
+            chat=f"{u}.prompt_tokens_details.cached_tokens",
+            responses=f"{u}.input_tokens_details.cached_tokens",
+            anthropic=f"{u}.cache_read_input_tokens",
+            gemini=f"{g}.cachedContentTokenCount",
+        ),
+        "tool_calls": _by_shape(
+            chat=_sql.count_tool_calls("b.choices"),
+            responses=f"CASE WHEN b.output IS NOT NULL THEN {_sql.count_output_tool_calls('b.output')} END",
+            anthropic="CASE WHEN b.content IS NOT NULL "
+            "THEN len(list_filter(b.content, lambda c: c.type = 'tool_use')) END",
+            gemini=f"CASE WHEN b.candidates IS NOT NULL THEN {gemini_tools} END",
+        ),
+        "tools_offered": _count_tools("j.request.tools"),
+        "latency_ms": "j.latency_ms",
+        "ttft_ms": "j.ttft_ms",
+        "streamed": "coalesce(j.request.stream, j.stream)",
+    }
+    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
+    rejects = f"""WHEN shape IS NULL THEN 'not an OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or '
+            || 'Gemini generateContent body, bare or in the envelope'
+        WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
+            || 'envelope with its timestamp', shape)"""
+    body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {_bare('j')} END"
+    source = f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {{parsed}})"
+    return _sql.one_record_per_line(columns_sql, _SPEC, rejects, source)
+
+
+def _bare(j: str) -> str:
+    """The line's own top-level fields as a body (a bare body): the envelope structure minus its own keys."""
+    fields = ", ".join(f"'{key}': {j}.\"{key}\"" for key in _BODY)
+    return "{" + fields + "}"
