@@ -46,7 +46,7 @@ def _sample_lines() -> int:
     import fsspec
 
     total = 0
-    for path in sorted(SAMPLE.rglob("*.jsonl*")):
+    for path in sorted([*SAMPLE.rglob("*.jsonl*"), *SAMPLE.rglob("*.csv*")]):
         with fsspec.open(str(path), "rb", compression="infer") as handle:
             total += handle.read().count(b"\n")
     return total

@@ -3,8 +3,9 @@ them: the writers (pipelines.lib.simulate_formats), the adapters (schemas.adapte
 models all take part.
 
 What a format cannot express is left out of its comparison, as documented in simulate_formats and the adapters:
-OpenRouter has no record of a request whose every attempt failed (so no errors of those), and OTel carries a
-Gemini tool call only in message content (its finish reason stays STOP).
+OpenRouter has no record of a request whose every attempt failed (so no errors of those), OTel carries a
+Gemini tool call only in message content (its finish reason stays STOP), raw provider bodies carry no client
+abort. The simulated traffic includes embedding calls: every format must keep them out of the generation metrics.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, mart
 
-FORMATS = ("canonical", "openrouter", "litellm", "otel")
+FORMATS = ("canonical", "openrouter", "litellm", "otel", "provider-bodies", "openrouter-activity")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def marts(tmp_path_factory) -> dict[str, Warehouse]:
     frame = simulate.simulate(dt.date(2025, 9, 1), 2, 400, seed=21)
     built = {}
     for name in FORMATS:
-        path = root / f"{name}.jsonl"
+        path = root / (f"{name}.csv" if name == "openrouter-activity" else f"{name}.jsonl")
         simulate_formats.write(frame, str(path), name)
         warehouse = Warehouse(str(root / f"warehouse-{name}"))
         report = ingest([str(path)], warehouse, hash_key=HASH_KEY)
@@ -65,7 +66,7 @@ def _errors(warehouse: Warehouse) -> list[tuple]:
 ALL_FAMILIES = ("Claude", "GPT", "Gemini", "Llama", "Qwen", "DeepSeek", "Mistral", "MiniMax", "Kimi", "GLM", "Grok")
 
 
-@pytest.mark.parametrize("name", ["openrouter", "litellm"])
+@pytest.mark.parametrize("name", ["openrouter", "litellm", "provider-bodies", "openrouter-activity"])
 def test_tool_call_rates_agree(marts, name):
     expected = _tool_calls(marts["canonical"], ALL_FAMILIES)
     assert expected and any(row[3] for row in expected)
@@ -77,7 +78,7 @@ def test_otel_tool_call_rates_agree_except_gemini(marts):
     assert _tool_calls(marts["otel"], families) == _tool_calls(marts["canonical"], families)
 
 
-@pytest.mark.parametrize("name", ["openrouter", "litellm", "otel"])
+@pytest.mark.parametrize("name", ["openrouter", "litellm", "otel", "provider-bodies", "openrouter-activity"])
 def test_reasoning_shares_agree(marts, name):
     expected = _reasoning(marts["canonical"])
     assert any(row[4] for row in expected) and any(row[3] < row[2] for row in expected)  # real, partial coverage
@@ -89,3 +90,10 @@ def test_provider_errors_agree(marts, name):
     expected = _errors(marts["canonical"])
     assert any(row[3] for row in expected)
     assert _errors(marts[name]) == expected
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_every_format_keeps_embeddings_as_traffic_not_generation(marts, name):
+    operations = mart(marts[name], "select operation, is_generation, count(*) from int_requests_rolled_up group by all")
+    assert {op: gen for op, gen, _n in operations} == {"chat": True, "embeddings": False}
+    assert mart(marts[name], "select count(*) from model_mix_daily where model_family = 'Other'") == [(0,)]

@@ -76,9 +76,11 @@ def test_volume_time_range_and_weekly_cycle() -> None:
     frame = sim.simulate(START, 28, 3000, seed=2)
     days = frame["created_at"].dt.date()
     assert days.min() == START and days.max() <= START + dt.timedelta(days=28)
-    requests = frame.filter(pl.col("attempt") == 1).height
+    requests = frame.filter(pl.col("attempt") == 1, pl.col("operation") == "chat").height
     assert requests == pytest.approx(28 * 3000, rel=0.05)
-    interactive = frame.filter(~pl.col("app_id").is_in(BATCH_APPS), pl.col("attempt") == 1)
+    interactive = frame.filter(
+        ~pl.col("app_id").is_in(BATCH_APPS), pl.col("attempt") == 1, pl.col("operation") == "chat"
+    )
     per_day = interactive.group_by(weekend=pl.col("created_at").dt.weekday() >= 6).len()
     weekend, weekday = (per_day.filter(pl.col("weekend") == flag)["len"][0] for flag in (True, False))
     assert (weekend / 8) / (weekday / 20) == pytest.approx(sim.WEEKEND_FACTOR, abs=0.05)
@@ -109,6 +111,11 @@ def test_row_invariants(short: pl.DataFrame) -> None:
     assert violations(pl.col("latency_ms") <= 0) == 0
     success, error = pl.col("status") == "success", pl.col("status") == "error"
     assert violations(success & (pl.col("http_status") != 200)) == 0
+    embedding = pl.col("operation") == "embeddings"
+    assert violations(embedding & ((pl.col("model") != sim.EMBEDDING_MODEL) | pl.col("prompt_tokens").is_null())) == 0
+    assert violations(embedding & pl.any_horizontal(pl.col("completion_tokens", "tool_calls").is_not_null())) == 0
+    assert violations(~embedding & (pl.col("operation") != "chat")) == 0
+    success = success & ~embedding  # what follows is about generations
     assert violations(error & ((pl.col("http_status") < 400) | pl.col("error_code").is_null())) == 0
     assert violations(~error & pl.col("error_code").is_not_null()) == 0
     assert violations(error & pl.col("completion_tokens").is_not_null()) == 0
@@ -293,3 +300,17 @@ def test_write_canonical_splits_into_numbered_files(tmp_path: Path) -> None:
     assert urls == expected
     back = pl.concat([_read_back(url) for url in urls], how="diagonal_relaxed")
     assert _typed(back).equals(frame)
+
+
+def test_rag_apps_embed_before_some_requests_from_their_own_random_stream(short: pl.DataFrame, monkeypatch) -> None:
+    embeddings = short.filter(pl.col("operation") == "embeddings")
+    assert set(embeddings["app_id"]) == set(sim.EMBEDDING_APPS)
+    parents = short.filter(pl.col("attempt") == 1).select("request_id", parent_at="created_at")
+    joined = embeddings.with_columns(request_id=pl.col("request_id").str.strip_suffix("-emb")).join(
+        parents, on="request_id"
+    )
+    assert joined.height == embeddings.height and (joined["created_at"] < joined["parent_at"]).all()
+    monkeypatch.setattr(sim, "EMBEDDING_APPS", {})
+    without = sim.simulate(START, 20, 500, seed=11)
+    assert without["operation"].unique().to_list() == ["chat"]
+    assert short.filter(pl.col("operation") == "chat").equals(without)  # the other rows do not move

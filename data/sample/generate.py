@@ -1,5 +1,6 @@
-"""Regenerate the committed sample (`make sample`): 13 months of canonical traffic, one file per month, and two
-months in each gateway format (OpenRouter, LiteLLM, OpenTelemetry), one file per month.
+"""Regenerate the committed sample (`make sample`): 13 months of canonical traffic, one file per month, two months
+in each gateway format (OpenRouter, LiteLLM, OpenTelemetry), one file per month, and one month each of raw provider
+bodies (an in-house proxy's log) and OpenRouter's activity CSV export.
 
 Deterministic: the same seeds give the same bytes. Canonical months are .jsonl.zst except one .jsonl.gz so
 that both decompressors are exercised by `make run`; the format samples are .jsonl.zst.
@@ -35,7 +36,11 @@ FORMAT_SAMPLES: dict[str, tuple[int, tuple[str, ...]]] = {
     "openrouter": (101, ("2025-03", "2025-04")),
     "litellm": (102, ("2025-07", "2025-08")),
     "otel": (103, ("2025-11", "2025-12")),
+    "provider-bodies": (104, ("2025-09",)),
+    "openrouter-activity": (105, ("2025-10",)),
 }
+#: File extension of each format's sample (the activity export is a CSV).
+SUFFIX: dict[str, str] = {"openrouter-activity": ".csv.zst"}
 FORMAT_REQUESTS_PER_DAY = 70
 #: zstd level of the format samples (smaller committed files; the data is small).
 SAMPLE_ZSTD_LEVEL = 19
@@ -75,7 +80,8 @@ def formats() -> None:
         attempts = 0
         for kept in months:
             part = frame.filter(month == kept)
-            write(part, str(folder / f"{name}-{kept}.jsonl.zst"), name, zstd_level=SAMPLE_ZSTD_LEVEL)
+            suffix = SUFFIX.get(name, ".jsonl.zst")
+            write(part, str(folder / f"{name}-{kept}{suffix}"), name, zstd_level=SAMPLE_ZSTD_LEVEL)
             attempts += part.height
         print(f"{attempts:,} attempts in {len(months)} {name} files under {folder}")
 

@@ -24,6 +24,10 @@ The model of traffic
   offsets from `start`, repeating every `OUTAGE_CYCLE_DAYS`) one provider fails most attempts. A retryable
   failure falls back, with probability `FAILOVER_SHARE`, to another provider of the same model as attempt 2
   of the same request, a moment later.
+* Retrieval. The RAG apps in `EMBEDDING_APPS` embed the user's query before a share of their requests: an
+  `embeddings` call (operation embeddings, `EMBEDDING_MODEL` on OpenAI, prompt tokens only) a moment before the
+  request, as a request of its own ("<request id>-emb"). It is drawn from its own random stream, so the other
+  rows are the same with or without it. Every other row is operation chat.
 * Responses. The share of successful responses that end in a tool call follows `TOOL_CALL_SHARE` per model
   family (a linear trend over the first 365 days), with one deviating provider (`TOOL_CALL_OVERRIDES`).
   Reasoning models report reasoning tokens whose share of output follows `REASONING_SHARE` (except the
@@ -436,6 +440,22 @@ TTFT_SIGMA = 0.35
 GENERATION_SIGMA = 0.25
 
 # ----------------------------------------------------------------------------
+# Retrieval: embedding calls
+# ----------------------------------------------------------------------------
+
+#: App -> share of its requests preceded by an embedding of the user's query.
+EMBEDDING_APPS: dict[str, float] = {"app-support-agent": 0.6, "app-doc-summarizer": 0.8}
+EMBEDDING_MODEL = "openai/text-embedding-3-small"
+EMBEDDING_PROVIDER = "OpenAI"
+#: Median query tokens, median latency (ms) and lead time before the request (ms), all log-normal (sigma 0.6).
+EMBEDDING_TOKENS_MEDIAN = 40.0
+EMBEDDING_LATENCY_MS = 120.0
+EMBEDDING_LEAD_MS = 300.0
+EMBEDDING_PRICE_PER_M = 0.02
+#: Offset of the embedding calls' own random stream from the simulation's seed.
+EMBEDDING_SEED_OFFSET = 7919
+
+# ----------------------------------------------------------------------------
 # Derived lookup tables (indexed by integer codes)
 # ----------------------------------------------------------------------------
 
@@ -505,6 +525,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "ttft_ms": pl.Float64(),
     "streamed": pl.Boolean(),
     "cost_usd": pl.Float64(),
+    "operation": pl.String(),
 }
 
 Arrays = dict[str, np.ndarray]
@@ -529,7 +550,8 @@ def simulate(start: dt.date, days: int, requests_per_day: int, seed: int) -> pl.
     requests = _requests(rng, start, days, requests_per_day, t0)
     rows = _attempts(rng, requests, _outage_windows(t0, days))
     _responses(rng, rows, requests, t0)
-    return _frame(rows, requests, seed)
+    frame = _frame(rows, requests, seed)
+    return _with_embeddings(frame, np.random.default_rng(seed + EMBEDDING_SEED_OFFSET))
 
 
 def outage_windows(start: dt.date, days: int) -> list[tuple[str, dt.datetime, dt.datetime]]:
@@ -946,7 +968,47 @@ def _frame(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
         streamed=pl.col("streamed"),
         cost_usd=pl.col("cost_usd"),
     )
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in COLUMNS.items()])
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in COLUMNS.items() if name != "operation"])
+
+
+def _with_embeddings(frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """`frame` plus the embedding calls of the RAG apps (see the module docstring), sorted as `simulate` says."""
+    firsts = frame.filter((pl.col("attempt") == 1) & pl.col("app_id").is_in(list(EMBEDDING_APPS)))
+    share = firsts["app_id"].replace_strict(EMBEDDING_APPS, return_dtype=pl.Float64).to_numpy()
+    chosen = firsts.filter(pl.Series(rng.random(firsts.height) < share))
+    n = chosen.height
+    tokens = np.maximum(1, np.round(rng.lognormal(np.log(EMBEDDING_TOKENS_MEDIAN), 0.6, n))).astype(np.int64)
+    lead_us = np.round(rng.lognormal(np.log(EMBEDDING_LEAD_MS), 0.6, n) * US_PER_MS).astype(np.int64)
+    latency = np.minimum(rng.lognormal(np.log(EMBEDDING_LATENCY_MS), 0.6, n), lead_us / US_PER_MS)
+    embeddings = chosen.select(
+        request_id=pl.col("request_id") + "-emb",
+        attempt=pl.lit(1, pl.Int64),
+        created_at=pl.col("created_at") - pl.duration(microseconds=pl.Series(lead_us)),
+        app_id=pl.col("app_id"),
+        user_id=pl.col("user_id"),
+        model_requested=pl.lit(EMBEDDING_MODEL),
+        model=pl.lit(EMBEDDING_MODEL),
+        provider_native=pl.lit(EMBEDDING_PROVIDER),
+        status=pl.lit("success"),
+        http_status=pl.lit(200, pl.Int64),
+        error_code=pl.lit(None, pl.String),
+        native_finish_reason=pl.lit(None, pl.String),
+        finish_reason=pl.lit(None, pl.String),
+        prompt_tokens=pl.Series(tokens),
+        completion_tokens=pl.lit(None, pl.Int64),
+        reasoning_tokens=pl.lit(None, pl.Int64),
+        cached_prompt_tokens=pl.lit(None, pl.Int64),
+        tool_calls=pl.lit(None, pl.Int64),
+        tools_offered=pl.lit(None, pl.Int64),
+        latency_ms=pl.Series(np.round(latency, 3)),
+        ttft_ms=pl.lit(None, pl.Float64),
+        streamed=pl.lit(False),
+        cost_usd=pl.Series(tokens * EMBEDDING_PRICE_PER_M / 1e6),
+        operation=pl.lit("embeddings"),
+    )
+    chats = frame.with_columns(operation=pl.lit("chat"))
+    merged = pl.concat([chats, embeddings.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])])
+    return merged.sort("created_at", "request_id", "attempt")
 
 
 #: Rows serialized per write call, to bound the memory of the JSON buffer.

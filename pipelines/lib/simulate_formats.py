@@ -72,6 +72,12 @@ End users: no format ever carries the simulator's raw ``user_id``. Each user bec
 ``eu-`` + 32 hex digits of SHA-256 of the id (what an application passes in the request's ``user`` field when it
 follows OpenAI's advice to send a hash), written where the real format has an end-user field.
 
+Quirks of real logs, in realistic proportions (each kept and read alike on ingest): OpenRouter generations
+served by an upstream in ``OPENROUTER_REASONING_OUTSIDE`` count reasoning beside the completion tokens;
+``OTEL_JSON_FINISH_SIXTEENTHS``/16 of the OTel spans write their finish reasons as a JSON list inside a string.
+The RAG apps' embedding calls are ``aembedding`` payloads (LiteLLM), ``embeddings`` spans (OTel) and
+``api_type`` embeddings generations (OpenRouter).
+
 What each format cannot express
 -------------------------------
 ============  ==============================================================================================
@@ -87,6 +93,10 @@ litellm       ``native_finish_reason`` (LiteLLM maps it to the OpenAI vocabulary
 otel          ``streamed``, ``ttft_ms``, ``cost_usd``, users, ``tool_calls`` count, ``tools_offered``, and a
               Gemini function call (its native finish reason is ``STOP``; only message content, which is
               not written, would show the call)
+provider-     cancelled attempts, cost (see ``pipelines.lib.simulate_exports``)
+bodies
+openrouter-   failed attempts, error codes, ``tool_calls`` count, ``tools_offered``, ``model_requested``
+activity
 ============  ==============================================================================================
 """
 
@@ -109,7 +119,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.lib import simulate as sim
 
-FORMATS: tuple[str, ...] = ("canonical", "openrouter", "litellm", "otel")
+FORMATS: tuple[str, ...] = ("canonical", "openrouter", "litellm", "otel", "provider-bodies", "openrouter-activity")
 #: Attempts (OpenRouter: requests) turned into JSON per step, to bound the memory of the text.
 CHUNK_ROWS = 100_000
 #: LiteLLM's placeholder for message text when message logging is off; the only "text" any writer emits.
@@ -151,6 +161,12 @@ PROVIDER_VOCAB: dict[str, tuple[str, str, str, str]] = {
     "OpenAI": ("openai", "OpenAIException", "openai", "https://api.openai.com/v1"),
     "Together": ("together_ai", "Together_aiException", "together", "https://api.together.xyz/v1"),
 }
+#: Upstreams whose OpenRouter generation records count reasoning tokens beside the completion tokens instead of
+#: inside them (a quirk of real logs, kept and flagged on ingest: reasoning_outside_completion).
+OPENROUTER_REASONING_OUTSIDE: frozenset[str] = frozenset({"Novita"})
+#: Share of OTel spans whose finish reasons are a JSON list inside a string attribute, as Logfire and Spring AI
+#: write them (by the attempt's hash: the first hex digit below this many sixteenths).
+OTEL_JSON_FINISH_SIXTEENTHS = 4
 #: Simulator provider names OpenRouter spells differently (OpenAPI ProviderResponse.provider_name enum).
 OPENROUTER_PROVIDER_NAME: dict[str, str] = {"Google Vertex": "Google", "MiniMax": "Minimax"}
 #: HTTP status -> LiteLLM exception class (litellm/exceptions.py); others are APIError.
@@ -169,6 +185,10 @@ LITELLM_ERROR_CLASS: dict[int, str] = {
     504: "Timeout",
     529: "InternalServerError",
 }
+#: Simulated operation -> LiteLLM call_type (the async entry points a proxy uses).
+LITELLM_CALL_TYPE: dict[str, str] = {"chat": "acompletion", "embeddings": "aembedding"}
+#: Simulated operation -> OpenRouter api_type.
+OPENROUTER_API_TYPE: dict[str, str] = {"chat": "completions", "embeddings": "embeddings"}
 #: Native error codes LiteLLM raises a more specific class for.
 LITELLM_ERROR_CLASS_BY_CODE: dict[str, str] = {"context_length_exceeded": "ContextWindowExceededError"}
 #: Exception name of a client abort, in LiteLLM's error_class and OTel's error.type.
@@ -212,8 +232,8 @@ def write(
 
 
 def lines(frame: pl.DataFrame, format: str) -> Iterator[pl.Series]:
-    """The JSON lines (without newline) of `frame` in `format` (openrouter, litellm or otel), as String Series of
-    at most about CHUNK_ROWS lines each."""
+    """The lines (without newline) of `frame` in `format` (openrouter, litellm, otel, provider-bodies: JSON;
+    openrouter-activity: CSV with its header), as String Series of at most about CHUNK_ROWS lines each."""
     prepared = _prepare(frame)
     if format == "openrouter":
         yield from _openrouter(prepared)
@@ -223,6 +243,13 @@ def lines(frame: pl.DataFrame, format: str) -> Iterator[pl.Series]:
     elif format == "otel":
         for chunk in _minute_chunks(prepared["t_us"].to_numpy(), CHUNK_ROWS):
             yield _otel(prepared.slice(*chunk))
+    elif format in ("provider-bodies", "openrouter-activity"):
+        from pipelines.lib import simulate_exports  # it builds on this module's helpers
+
+        writer = (
+            simulate_exports.provider_body_lines if format == "provider-bodies" else simulate_exports.activity_lines
+        )
+        yield from writer(prepared)
     else:
         raise ValueError(f"unknown format {format!r}")
 
@@ -399,6 +426,15 @@ def _openrouter(rows: pl.DataFrame) -> Iterator[pl.Series]:
         yield _openrouter_lines(finals.slice(*chunk))
 
 
+def _reasoning_outside() -> pl.Expr:
+    """The generations whose upstream counts reasoning beside the completion, where a reader can tell: reasoning
+    above what remains of the completion (where it is below, no log says the count is short, and none is
+    simulated)."""
+    reasoning = pl.col("reasoning_tokens")
+    beside = pl.col("provider_native").is_in(list(OPENROUTER_REASONING_OUTSIDE))
+    return (beside & (reasoning > pl.col("completion_tokens") - reasoning)).fill_null(False)
+
+
 def _openrouter_lines(final: pl.DataFrame) -> pl.Series:
     int_null = _null(pl.Int64())
     data = pl.struct(
@@ -421,7 +457,9 @@ def _openrouter_lines(final: pl.DataFrame) -> pl.Series:
         tokens_prompt=pl.col("prompt_tokens"),
         tokens_completion=pl.col("completion_tokens"),
         native_tokens_prompt=pl.col("prompt_tokens"),
-        native_tokens_completion=pl.col("completion_tokens"),
+        native_tokens_completion=pl.when(_reasoning_outside())
+        .then(pl.col("completion_tokens") - pl.col("reasoning_tokens"))
+        .otherwise(pl.col("completion_tokens")),
         native_tokens_completion_images=int_null,
         native_tokens_reasoning=pl.col("reasoning_tokens"),
         native_tokens_cached=pl.col("cached_prompt_tokens"),
@@ -435,7 +473,7 @@ def _openrouter_lines(final: pl.DataFrame) -> pl.Series:
         usage=pl.col("cost_usd"),
         is_byok=pl.lit(False),
         external_user=pl.col("end_user"),
-        api_type=pl.lit("completions"),
+        api_type=pl.col("operation").replace_strict(OPENROUTER_API_TYPE, return_dtype=pl.String),
         preset_id=_null(),
         router=pl.when(pl.col("model_requested") == "openrouter/auto").then(pl.col("model_requested")),
         provider_responses=pl.col("provider_responses"),
@@ -484,7 +522,7 @@ def _litellm(rows: pl.DataFrame) -> pl.Series:
                 pl.col("error_code"),
             )
         ),
-        completion_start=pl.when(pl.col("responded")).then("first_us").otherwise("end_us"),
+        completion_start=pl.coalesce(pl.when(pl.col("responded")).then("first_us"), "end_us"),
     )
     usage = pl.struct(
         prompt_tokens=pl.col("prompt_tokens"),
@@ -512,10 +550,12 @@ def _litellm(rows: pl.DataFrame) -> pl.Series:
     response = pl.when(pl.col("success")).then(
         pl.struct(
             id=pl.col("response_id"),
-            object=pl.lit("chat.completion"),
+            object=pl.when(pl.col("operation") == "chat").then(pl.lit("chat.completion")).otherwise(pl.lit("list")),
             created=pl.col("t_us") // 1_000_000,
             model=pl.col("model"),
-            choices=pl.concat_list(pl.struct(index=pl.lit(0), finish_reason=pl.col("openai_finish"), message=message)),
+            choices=pl.when(pl.col("operation") == "chat").then(
+                pl.concat_list(pl.struct(index=pl.lit(0), finish_reason=pl.col("openai_finish"), message=message))
+            ),
             usage=usage,
         )
     )
@@ -537,7 +577,7 @@ def _litellm(rows: pl.DataFrame) -> pl.Series:
         id=pl.coalesce(pl.when(pl.col("success")).then("response_id"), "call_id"),
         trace_id=_uuid("req_hash"),
         litellm_call_id=pl.col("call_id"),
-        call_type=pl.lit("acompletion"),
+        call_type=pl.col("operation").replace_strict(LITELLM_CALL_TYPE, return_dtype=pl.String),
         stream=pl.col("streamed"),
         response_cost=pl.col("cost_usd"),
         status=pl.when(pl.col("success")).then(pl.lit("success")).otherwise(pl.lit("failure")),
@@ -635,13 +675,21 @@ def _otel(rows: pl.DataFrame) -> pl.Series:
     error_type = pl.when(pl.col("cancelled")).then(pl.lit(CANCELLED_ERROR)).when(error).then(pl.col("error_code"))
     responded = pl.col("responded")
     attributes = [
-        _attribute("gen_ai.operation.name", pl.lit("chat"), "stringValue"),
+        _attribute("gen_ai.operation.name", pl.col("operation"), "stringValue"),
         _attribute("gen_ai.provider.name", pl.col("otel_provider"), "stringValue"),
         _attribute("gen_ai.request.model", pl.col("model_requested"), "stringValue"),
         _attribute("server.address", pl.col("server_address"), "stringValue"),
         _attribute("gen_ai.response.model", pl.when(responded).then(pl.col("model")), "stringValue"),
         _attribute("gen_ai.response.id", pl.col("response_id"), "stringValue"),
-        _array_attribute("gen_ai.response.finish_reasons", pl.col("native_finish_reason")),
+        pl.when(pl.col("att_hash").str.slice(0, 1).str.to_integer(base=16) < OTEL_JSON_FINISH_SIXTEENTHS)
+        .then(
+            _attribute(
+                "gen_ai.response.finish_reasons",
+                pl.concat_str(pl.lit('["'), pl.col("native_finish_reason"), pl.lit('"]')),
+                "stringValue",
+            )
+        )
+        .otherwise(_array_attribute("gen_ai.response.finish_reasons", pl.col("native_finish_reason"))),
         _attribute("gen_ai.usage.input_tokens", pl.col("prompt_tokens"), "intValue"),
         _attribute("gen_ai.usage.output_tokens", pl.col("completion_tokens"), "intValue"),
         _attribute("gen_ai.usage.reasoning.output_tokens", pl.col("reasoning_tokens"), "intValue"),
@@ -667,7 +715,9 @@ def _otel(rows: pl.DataFrame) -> pl.Series:
         pl.col("req_hash"),
         pl.lit('","spanId":"'),
         _span_id(),
-        pl.lit('","name":"chat '),
+        pl.lit('","name":"'),
+        pl.col("operation"),
+        pl.lit(" "),
         _json_string(pl.col("model")),
         pl.lit('","kind":3,"startTimeUnixNano":"'),
         (pl.col("t_us") * 1000).cast(pl.String),

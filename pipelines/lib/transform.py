@@ -189,7 +189,7 @@ normalized as (
                 and coalesce(f.finish_reason, 'stop') in ('stop', 'other', 'error') then 'tool_calls'
             else f.finish_reason
         end as finish_reason,
-        coalesce(op.operation, case when c.r_operation is not null then 'other' end, 'chat') as operation,
+        coalesce(op.operation, case when c.r_operation is not null then 'other' end, om.operation, 'chat') as operation,
         gl_error_class(
             c.status, c.http_status, c.error_code, coalesce(ec.error_class, eq.error_class), c.r_error_class
         ) as error_class,
@@ -205,6 +205,15 @@ normalized as (
         on f.r_finish_reason is not distinct from c.r_finish_reason
         and f.native_finish_reason is not distinct from c.native_finish_reason
     left join ref_operations as op on op.native = lower(trim(c.r_operation))
+    -- a log that does not say what was asked: an embedding, rerank, ... model's name says it
+    left join (
+        select ids.model_id, arg_min(operation, match_order::integer) as operation
+        from (
+            select distinct lower(coalesce(model, model_requested)) as model_id from checked where r_operation is null
+        ) as ids
+        join ref_operations_by_model on regexp_matches(ids.model_id, ref_operations_by_model.pattern)
+        group by all
+    ) as om on c.r_operation is null and om.model_id = lower(coalesce(c.model, c.model_requested))
     left join ref_error_codes as ec on ec.code = lower(trim(c.error_code))
     -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
     left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(c.error_code), '[^.]+$'))

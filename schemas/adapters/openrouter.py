@@ -23,7 +23,8 @@ Three shapes, told apart per line (a file may mix them):
   error class `gateway`, never counted against a provider.
 * **Generation stats** as `GET /api/v1/generation?id=...` returns them, `{"data": {...}}`: `id`,
   `created_at` (ISO 8601), `model`, `provider_name`, `app_id`, `external_user` (hashed), `streamed`,
-  `cancelled`, `finish_reason`, `native_finish_reason`, `latency` (total, ms), `native_tokens_*` (the
+  `cancelled`, `finish_reason`, `native_finish_reason`, `api_type` (`completions` -> operation chat,
+  `embeddings`, ...), `latency` (total, ms), `native_tokens_*` (the
   provider's own counts, preferred) or `tokens_*` (OpenRouter's normalized counts), `total_cost`,
   `provider_responses[{provider_name, status, latency, model_permaslug, ...}]`. With n provider responses
   the line yields n records of request `id`: entries 1..n-1 are the attempts OpenRouter moved on from
@@ -72,6 +73,7 @@ _SPEC = {
         "native_tokens_reasoning": "VARCHAR",
         "native_tokens_cached": "VARCHAR",
         "total_cost": "VARCHAR",
+        "api_type": "VARCHAR",
         "provider_responses": [
             {"provider_name": "VARCHAR", "status": "VARCHAR", "latency": "VARCHAR", "model_permaslug": "VARCHAR"}
         ],
@@ -163,6 +165,9 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "ELSE pr.latency END END",
         "ttft_ms": "NULL",
         "streamed": f"coalesce({d}.streamed, CASE WHEN j.object = 'chat.completion.chunk' THEN 'true' END)",
+        # OpenRouter's `api_type` names the API family: `completions` is its chat completions API
+        "operation": f"CASE WHEN {gen} THEN CASE lower({d}.api_type) WHEN 'completions' THEN 'chat' "
+        f"ELSE {d}.api_type END END",
         "cost_usd": f"CASE WHEN {chat} THEN j.usage.cost WHEN {gen} AND {final} THEN {d}.total_cost END",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)

@@ -23,7 +23,7 @@ below. Every data row is one record, attempt 1 (the export has no attempt histor
 | ttft_ms | `time_to_first_token_ms` |
 | streamed | `streamed` (`true` / `false`) |
 | cost_usd | `cost_total` (what OpenRouter charged; a BYOK row's 0 stays 0), else `total_cost` |
-| operation | `api_type` (see below); chat when the file has no such column or the cell is empty |
+| operation | `api_type` (see below); without it, the shared rule: the model's name (an embedding model), else chat |
 
 Token counts are taken as they are: reasoning is part of completion, cached part of prompt (OpenRouter:
 "reasoning tokens are included in completion tokens"). OpenRouter's `api_type` names an API family: `completions`
@@ -209,13 +209,14 @@ def select_sql(columns: tuple[str, ...], header: tuple[str, ...] = HEADER) -> st
             WHEN lower(coalesce({cell("finish_reason")}, {cell("native_finish_reason")})) = 'error' THEN 'error'
             ELSE 'success'
         END""",
-        "operation": f"""coalesce(CASE {api_type}
+        # without an api_type the shared rule decides: the model's name (an embedding model), else chat
+        "operation": f"""CASE {api_type}
             WHEN 'completions' THEN 'chat'
             WHEN 'tts' THEN 'audio'
             WHEN 'stt' THEN 'audio'
             WHEN 'image' THEN 'image_generation'
             ELSE {api_type}
-        END, 'chat')""",
+        END""",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     is_header = f"coalesce(lower(c[{position.get('generation_id', 1)}]) = 'generation_id', false)"

@@ -1,12 +1,13 @@
 """Raw provider response bodies, as an in-house proxy logs them: one body per line, bare or in an envelope.
 
-Four body shapes, told apart per line (one file may mix providers), each recorded under its own
+Five body shapes, told apart per line (one file may mix providers), each recorded under its own
 `source_format`:
 
 | source_format | body | told by |
 | --- | --- | --- |
 | openai-chat | OpenAI Chat Completions (and OpenAI-compatible servers) | `object` chat.completion, or `choices` |
 | openai-responses | OpenAI Responses API | `object` response |
+| openai-embeddings | OpenAI embeddings (operation embeddings; prompt tokens only) | `object` list, `data`, `usage` |
 | anthropic-messages | Anthropic Messages (also as Bedrock and Vertex serve it) | `type` message, or `type` error |
 | gemini | Gemini generateContent (AI Studio and Vertex) | `candidates`, `usageMetadata` or `promptFeedback` |
 
@@ -14,7 +15,7 @@ An error body `{"error": {...}}` is Gemini's when its `error.status` is a gRPC s
 (RESOURCE_EXHAUSTED) or the envelope names Google, else OpenAI's.
 
 **The envelope** holds what a proxy knows beside the body; every key but `response` is optional:
-`{"timestamp", "request_id", "provider", "status_code", "latency_ms", "ttft_ms", "app_id", "user",
+`{"timestamp", "request_id", "attempt", "provider", "status_code", "latency_ms", "ttft_ms", "app_id", "user",
 "request": {"model", "stream", "tools"}, "response": <body>}`. `timestamp` is ISO 8601 (no offset = UTC) or
 epoch seconds. The envelope wins over the body where both say something (time, id, provider); a body alone
 is placed by its own time (Chat `created`, Responses `created_at`, Vertex `createTime`) and keyed by its own
@@ -83,6 +84,7 @@ _BODY = {
     "choices": _sql.CHOICES,
     "prompt_filter_results": "JSON",
     "output": [{"type": "VARCHAR"}],
+    "data": "JSON",
     "tools": ["JSON"],
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
@@ -102,6 +104,7 @@ _BODY = {
 }
 _SPEC = _BODY | {
     "timestamp": "VARCHAR",
+    "attempt": "VARCHAR",
     "status_code": "VARCHAR",
     "latency_ms": "VARCHAR",
     "ttft_ms": "VARCHAR",
@@ -122,6 +125,8 @@ def _shape(body: dict) -> str | None:
         return "openai-chat"
     if body.get("object") == "response":
         return "openai-responses"
+    if body.get("object") == "list" and isinstance(body.get("data"), list) and isinstance(body.get("usage"), dict):
+        return "openai-embeddings"
     if body.get("type") in ("message", "error") and ("content" in body or "error" in body):
         return "anthropic-messages"
     if any(k in body for k in ("candidates", "usageMetadata", "promptFeedback")):
@@ -154,6 +159,7 @@ def _shape_sql(b: str) -> str:
     return f"""CASE
         WHEN {b}.object = 'chat.completion' OR {b}.choices IS NOT NULL THEN 'openai-chat'
         WHEN {b}.object = 'response' THEN 'openai-responses'
+        WHEN {b}.object = 'list' AND json_type({b}.data) = 'ARRAY' AND {b}.usage IS NOT NULL THEN 'openai-embeddings'
         WHEN {b}.type = 'message' OR ({b}.type = 'error' AND {b}.error IS NOT NULL) THEN 'anthropic-messages'
         WHEN {b}.candidates IS NOT NULL OR {b}.usageMetadata IS NOT NULL OR {b}.promptFeedback IS NOT NULL
             THEN 'gemini'
@@ -181,12 +187,13 @@ def _sum(first: str, *others: str) -> str:
 
 
 def _by_shape(**exprs: str) -> str:
-    """CASE over the shape; keys chat, responses, anthropic, gemini."""
+    """CASE over the shape; keys chat, responses, anthropic, gemini, embeddings."""
     names = {
         "chat": "openai-chat",
         "responses": "openai-responses",
         "anthropic": "anthropic-messages",
         "gemini": "gemini",
+        "embeddings": "openai-embeddings",
     }
     whens = " ".join(f"WHEN '{names[k]}' THEN ({v})::VARCHAR" for k, v in exprs.items())
     return f"CASE shape {whens} END"
@@ -204,7 +211,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
         # again is the same record
         "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, 'body-' || left(sha256(raw), 32))",
-        "attempt": "1",
+        "attempt": "coalesce(j.attempt, '1')",
         "created_at": f"coalesce({_sql.epoch_or_iso('j.timestamp')}, "
         f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
         "app_id": "j.app_id",
@@ -216,11 +223,13 @@ def select_sql(columns: tuple[str, ...]) -> str:
             _by_shape(
                 chat="CASE WHEN b.prompt_filter_results IS NOT NULL THEN 'azure' ELSE 'openai' END",
                 responses="'openai'",
+                embeddings="'openai'",
                 anthropic="'anthropic'",
                 gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' ELSE 'google-ai-studio' END",
             )
         } END""",
-        "operation": "CASE shape WHEN 'openai-responses' THEN 'responses' ELSE 'chat' END",
+        "operation": "CASE shape WHEN 'openai-responses' THEN 'responses' WHEN 'openai-embeddings' THEN 'embeddings' "
+        "ELSE 'chat' END",
         "source_format": "shape",
         "status": f"""CASE
             WHEN shape = 'openai-responses' AND b.status = 'cancelled' THEN 'cancelled'
@@ -248,6 +257,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         ),
         "prompt_tokens": _by_shape(
             chat=f"{u}.prompt_tokens",
+            embeddings=f"{u}.prompt_tokens",
             responses=f"{u}.input_tokens",
             anthropic=_sum(f"{u}.input_tokens", f"{u}.cache_read_input_tokens", f"{u}.cache_creation_input_tokens"),
             gemini=_sum(f"{g}.promptTokenCount", f"{g}.toolUsePromptTokenCount"),
