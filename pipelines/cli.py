@@ -125,7 +125,7 @@ def _print_outputs(result: Any) -> None:
             print(
                 f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
                 f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "
-                f"{meta['rows_ignored']:,} ignored; {meta.get('conflicts', 0):,} with a key another record used "
+                f"{meta['rows_ignored']:,} ignored; {meta.get('conflicts', 0):,} key conflicts resolved "
                 f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
                 f"{meta['days_touched']} days touched)"
             )

@@ -154,7 +154,9 @@ def sql_flags(typed: Mapping[str, str], text_limits: Mapping[str, int], raw: Cal
     if ID_FIELD in text_limits:
         items.append(("long_id", f"length({raw(ID_FIELD)}) > {text_limits[ID_FIELD]}"))
     cases = ", ".join(f"CASE WHEN {cond} THEN '{flag}' END" for flag, cond in sorted(items))
-    return f"list_filter([{cases}], lambda f: f IS NOT NULL)"
+    any_holds = " OR ".join(f"coalesce({cond}, false)" for _flag, cond in items)
+    # most records have no flag: the list is only built for those that do
+    return f"CASE WHEN {any_holds} THEN list_filter([{cases}], lambda f: f IS NOT NULL) ELSE []::VARCHAR[] END"
 
 
 def sql_replacements(
