@@ -242,6 +242,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.lib import simulate, simulate_formats
 
+    if args.format not in simulate_formats.FORMATS:
+        print(f"unknown format {args.format!r}: one of {', '.join(simulate_formats.FORMATS)}", file=sys.stderr)
+        return 2
     frame = simulate.simulate(args.start, args.days, args.requests_per_day, args.seed)
     written = simulate_formats.write(frame, args.out, args.format, rows_per_file=args.rows_per_file)
     print(
@@ -309,16 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests-per-day", type=int, default=1000)
     p.add_argument(
         "--format",
-        choices=["canonical", "openrouter", "litellm", "otel"],
         default="canonical",
-        help="canonical JSON lines, OpenRouter generation stats, LiteLLM StandardLoggingPayload or OTLP/JSON spans",
+        metavar="FORMAT",
+        help="canonical (JSON lines), openrouter (generation stats), litellm (StandardLoggingPayload), otel "
+        "(OTLP/JSON spans), provider-bodies (raw bodies in the proxy envelope), openrouter-activity (the CSV export)",
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--rows-per-file", type=int, default=None, help="split into files of this many lines")
     p.add_argument(
         "--out",
         required=True,
-        help="output URL (.jsonl, .jsonl.gz, .jsonl.zst; a folder with --rows-per-file)",
+        help="output URL (.jsonl, .jsonl.gz, .jsonl.zst; .csv for the activity export; a folder with --rows-per-file)",
     )
     p.set_defaults(func=cmd_simulate)
 
