@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 
@@ -48,10 +50,15 @@ def _span_order(item: str | None) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", item or "")[:2])
 
 
+@cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    return connect()  # one per test process: the reference tables and macros are installed once
+
+
 def read_sample(path: Path) -> list[dict[str, Any]]:
     """Every row the file yields (records, quarantined and ignored rows), in line, attempt and span order."""
     adapter = detect(nonblank_lines(str(path)), str(path))
-    con = connect()
+    con = _connection()
     rows: list[dict[str, Any]] = []
     for batch in iter_line_batches(str(path)):
         rows += transform_lines(con, adapter, batch.lines, path.as_uri(), HASH_KEY).to_pylist()
