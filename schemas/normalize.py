@@ -5,7 +5,8 @@ case-insensitively): providers.csv (native provider name -> canonical provider i
 emitters put where the provider belongs, such as `strands-agents`, is listed with an empty provider, so that it is
 never taken for one), provider_hosts.csv (ordered regexes over the host called -> provider), provider_model_ids.csv
 (ordered regexes over a model id whose shape names where it is served, such as Bedrock's
-`us.anthropic.claude-...-v1:0`), finish_reasons.csv (native finish/stop reason -> normalized finish_reason),
+`us.anthropic.claude-...-v1:0`; `decides` true when only that platform uses such ids, so that it wins over the
+name a log gives), finish_reasons.csv (native finish/stop reason -> normalized finish_reason),
 operations.csv (LiteLLM call_type, OTel gen_ai.operation.name, ... -> operation), operations_by_model.csv (ordered
 regexes over the model id, for logs that do not say: an embedding, rerank, moderation, image or speech model) and
 error_codes.csv (native error code or exception class -> error_class). Values not listed fall back to rules: unknown

@@ -121,12 +121,18 @@ providers as (
     -- (providers.csv lists frameworks with an empty provider); in order of trust: the provider the log
     -- names, that name without an API-flavour suffix ('openai.chat'), an unknown name slugified, then (when
     -- no name or only a framework's is given) the host called, the model id's vendor prefix when it names a
-    -- known provider, the shape of the model id (Bedrock's 'us.anthropic.claude-...-v1:0'). 'openai' names the
+    -- known provider, the shape of the model id (Bedrock's 'us.anthropic.claude-...-v1:0'), the company the
+    -- format implies (a bare Anthropic body). 'openai' names the
     -- OpenAI SDK, the client of every OpenAI-compatible server, as much as the company: where the host called
     -- or the model's vendor prefix says the call went elsewhere, the host decides (NULL when it is unknown).
     select
         d.*,
         case
+            when d.r_provider is not null then lower(d.r_provider)
+            -- a model id only one platform uses (Bedrock's 'anthropic.claude-...-v1:0', its ARNs) names the
+            -- platform, whatever maker the log names (the Anthropic SDK's AnthropicBedrock says 'anthropic')
+            when m.decides then m.provider
+            when mr.decides then mr.provider
             when coalesce(nullif(p.provider, ''), nullif(pf.provider, '')) = 'openai'
                 and d.r_provider is null
                 and (h.provider <> 'openai' or gl_model_vendor(d.model_id) <> 'openai')
@@ -141,11 +147,18 @@ providers as (
                 end,
                 h.provider,
                 nullif(pv.provider, ''),
-                m.provider
+                m.provider,
+                lower(d.r_provider_default)
             )
         end as provider
     from (
-        select distinct r_provider, provider_native, r_provider_host, coalesce(model, model_requested) as model_id
+        select distinct
+            r_provider,
+            provider_native,
+            r_provider_host,
+            r_provider_default,
+            coalesce(model, model_requested) as model_id,
+            model_requested,
         from checked
     ) as d
     left join ref_providers as p on p.native_name = lower(trim(d.provider_native))
@@ -160,11 +173,21 @@ providers as (
         group by all
     ) as h on h.r_provider_host = d.r_provider_host
     left join (
-        select ids.model_id, arg_min(provider, match_order::integer) as provider
+        select
+            ids.model_id,
+            arg_min(provider, match_order::integer) as provider,
+            arg_min(decides, match_order::integer) = 'true' as decides,
         from (select distinct lower(coalesce(model, model_requested)) as model_id from checked) as ids
         join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
         group by all
     ) as m on m.model_id = lower(d.model_id)
+    left join (
+        select ids.model_id, arg_min(provider, match_order::integer) as provider, true as decides
+        from (select distinct lower(model_requested) as model_id from checked) as ids
+        join ref_provider_model_ids
+            on ref_provider_model_ids.decides = 'true' and regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
+        group by all
+    ) as mr on mr.model_id = lower(d.model_requested)
 ),
 finishes as (
     -- resolved once per distinct pair: the gateway's normalized value wins, then the native one; JSON arrays,
@@ -200,7 +223,9 @@ normalized as (
         on pr.r_provider is not distinct from c.r_provider
         and pr.provider_native is not distinct from c.provider_native
         and pr.r_provider_host is not distinct from c.r_provider_host
+        and pr.r_provider_default is not distinct from c.r_provider_default
         and pr.model_id is not distinct from coalesce(c.model, c.model_requested)
+        and pr.model_requested is not distinct from c.model_requested
     left join finishes as f
         on f.r_finish_reason is not distinct from c.r_finish_reason
         and f.native_finish_reason is not distinct from c.native_finish_reason

@@ -35,7 +35,9 @@ from schemas.adapters import canonical, litellm, openrouter, openrouter_activity
 #: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields
 #: (`error_class` 'gateway' marks a failure of the gateway itself); `operation` is the native operation name
 #: (LiteLLM call_type, OTel gen_ai.operation.name, ...); `provider_host` the host or URL called, for the
-#: provider when no name says it; `source_format` names the shape read, for adapters that read several.
+#: provider when no name says it; `provider_default` the company a format implies when nothing else names one
+#: (a bare Anthropic body: anthropic), the last resort; `source_format` names the shape read, for adapters that
+#: read several.
 INPUT_COLUMNS: tuple[str, ...] = (
     "request_id",
     "attempt",
@@ -64,6 +66,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "cost_usd",
     "operation",
     "provider_host",
+    "provider_default",
     "source_format",
 )
 

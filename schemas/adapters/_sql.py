@@ -60,11 +60,25 @@ def is_error_object(expr: str) -> str:
     return f"coalesce(json_type({expr}) = 'OBJECT' AND {expr}::VARCHAR <> '{{}}', false)"
 
 
+#: Responses `output` item types the caller executes (the agent acts on them): function and custom tools,
+#: the local shell, patches, computer use; a shell call in the caller's own environment and a tool search the
+#: caller runs (`execution` client) too.
+CLIENT_TOOL_ITEMS = ("function_call", "custom_tool_call", "local_shell_call", "apply_patch_call", "computer_call")
+#: The part of a Responses `output` item the adapters read.
+OUTPUT_ITEM = {"type": "VARCHAR", "execution": "VARCHAR", "environment": {"type": "VARCHAR"}}
+
+
 def count_output_tool_calls(output: str) -> str:
-    """Tool calls among OpenAI Responses `output` items: every `function_call` and `custom_tool_call` (the
-    caller's tools, the ones an agent executes); built-in tools the provider runs itself (web_search_call,
-    file_search_call, ...) are not counted."""
-    return f"len(list_filter({output}, lambda o: o.type IN ('function_call', 'custom_tool_call')))"
+    """Tool calls among OpenAI Responses `output` items: those the caller executes (CLIENT_TOOL_ITEMS, a
+    `shell_call` outside a hosted container, a `tool_search_call` with `execution` client); tools the provider
+    runs itself (web_search_call, file_search_call, mcp_call, code_interpreter_call, ...) are not counted."""
+    items = ", ".join(f"'{t}'" for t in CLIENT_TOOL_ITEMS)
+    client = (
+        f"o.type IN ({items}) "
+        "OR (o.type = 'shell_call' AND NOT coalesce(starts_with(o.environment.type, 'container'), false)) "
+        "OR (o.type = 'tool_search_call' AND o.execution = 'client')"
+    )
+    return f"len(list_filter({output}, lambda o: {client}))"
 
 
 def unix_nanos(expr: str) -> str:

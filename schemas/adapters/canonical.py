@@ -17,6 +17,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "provider_native": ("provider_native", "provider"),
     "provider": (),
     "provider_host": (),
+    "provider_default": (),
     "source_format": (),
 }
 

@@ -78,7 +78,7 @@ _SPEC = {
         "usage": _sql.USAGE | _RESPONSES_USAGE,
         "status": "VARCHAR",
         "incomplete_details": {"reason": "VARCHAR"},
-        "output": [{"type": "VARCHAR"}],
+        "output": [_sql.OUTPUT_ITEM],
         "error": "JSON",
     },
     "error_information": {"error_code": "VARCHAR", "error_class": "VARCHAR", "llm_provider": "VARCHAR"},

@@ -15,7 +15,9 @@ generate_content, text_completion, embeddings, ...; not `invoke_agent`, `execute
 else OpenInference `openinference.span.kind` (LLM or EMBEDDING; not CHAIN, AGENT, TOOL, RETRIEVER);
 else the Vercel AI SDK's `ai.operationId` (`*.doGenerate`, `*.doStream`, `*.doEmbed`; not the `ai.generateText`
 wrapper or `ai.toolCall`); else OpenLLMetry's `traceloop.span.kind` (workflow, task, agent, tool: not calls);
-else OpenLLMetry's `llm.request.type` (a call); else a span naming a provider and a model. Logfire writes a
+else OpenLLMetry's `llm.request.type` (a call); else a span naming a provider and a model. Of a call-like span
+and a call-like child of it in the same export, only the child counts (Google ADK's `call_llm` wraps the
+`generate_content` span of the same call and repeats its model and tokens). Logfire writes a
 streamed call as an opening span and a log span carrying the usage: the opener (`logfire.span_type` span whose
 `request_data` asks for a stream) is not a record, the log span is. A line holding no model-call span is
 `ignored` ("no GenAI model-call span among N span(s)").
@@ -93,6 +95,7 @@ _SPEC = {
                         {
                             "traceId": "VARCHAR",
                             "spanId": "VARCHAR",
+                            "parentSpanId": "VARCHAR",
                             "startTimeUnixNano": "VARCHAR",
                             "endTimeUnixNano": "VARCHAR",
                             "status": {"code": "VARCHAR"},
@@ -107,6 +110,8 @@ _SPEC = {
 }
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
+#: LangChain's own provider and model names, in the `metadata` JSON that OpenInference's LangChain tracer copies.
+METADATA_PROVIDER, METADATA_MODEL = "$.ls_provider", "$.ls_model_name"
 MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "ai.response.model", "ai.model.id")
 FINISH = (
     "gen_ai.response.finish_reasons",
@@ -118,6 +123,8 @@ FINISH = (
 PROMPT = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
+    "gen_ai.response.prompt_tokens",  # Semantic Kernel
+    "ai.usage.tokens",  # Vercel AI SDK embeddings
     "llm.token_count.prompt",
     "ai.usage.inputTokens",
     "ai.usage.promptTokens",
@@ -125,6 +132,7 @@ PROMPT = (
 COMPLETION = (
     "gen_ai.usage.output_tokens",
     "gen_ai.usage.completion_tokens",
+    "gen_ai.response.completion_tokens",  # Semantic Kernel
     "llm.token_count.completion",
     "ai.usage.outputTokens",
     "ai.usage.completionTokens",
@@ -156,7 +164,10 @@ CACHE_WRITE = (
 USER = ("user.id", "enduser.id", "gen_ai.request.user", "ai.settings.context.userId")
 STREAMED = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
 _MESSAGE_KEYS = r"^(llm\.output_messages|gen_ai\.completion)\.\d+\."
-_TOOL_CALL_KEYS = r"^(llm\.output_messages\.\d+\.message\.tool_calls\.\d+|gen_ai\.completion\.\d+\.tool_calls\.\d+)\."
+_TOOL_CALL_KEYS = (
+    r"^(llm\.output_messages\.\d+\.message\.tool_calls\.\d+\.|gen_ai\.completion\.\d+\.tool_calls\.\d+\."
+    r"|llm\.output_messages\.\d+\.message\.function_call_name$)"
+)
 
 
 def sniff(line: str) -> bool:
@@ -170,6 +181,11 @@ def sniff(line: str) -> bool:
 def _attr(name: str) -> str:
     """The attribute's scalar value as text (NULL when absent)."""
     return f"vals[list_position(keys, '{name}')]"
+
+
+def _metadata(path: str) -> str:
+    """A value of the `metadata` attribute, a JSON object in a string (LangChain's ls_provider, ...)."""
+    return f"try(json_extract_string({_attr('metadata')}, '{path}'))"
 
 
 def _first(names: tuple[str, ...]) -> str:
@@ -294,8 +310,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "app_id": "c.service",
         "user_key": _first(USER),
         "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
-        "model": _first(MODEL),
-        "provider_native": _first(PROVIDER),
+        "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",
+        "provider_native": f"coalesce({_first(PROVIDER)}, {_metadata(METADATA_PROVIDER)})",
         "provider_host": f"""coalesce(
             {_attr("server.address")} || coalesce(':' || {_attr("server.port")}, ''),
             {_attr("gen_ai.openai.api_base")}
@@ -303,7 +319,10 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "operation": f"""coalesce(
             CASE WHEN lower({_attr("ai.model.provider")}) LIKE '%.responses' THEN 'responses' END,
             {_attr("gen_ai.operation.name")},
-            CASE {kind} WHEN 'EMBEDDING' THEN 'embeddings' WHEN 'LLM' THEN 'chat' END,
+            -- OpenInference: a completions call's input is plain text, a chat call's its JSON request
+            CASE {kind} WHEN 'EMBEDDING' THEN 'embeddings' WHEN 'LLM' THEN
+                CASE WHEN {_attr("input.mime_type")} = 'text/plain' THEN 'text_completion' ELSE 'chat' END
+            END,
             CASE WHEN {ai_op} LIKE '%.doEmbed' THEN 'embeddings' WHEN {ai_op} IS NOT NULL THEN 'chat' END,
             {_attr("llm.request.type")}
         )""",
@@ -379,6 +398,17 @@ from (
                 -- one row per model-call span; a line without one keeps a single row (c NULL)
                 unnest(list_resize(calls, greatest(len(calls), 1))) AS c
             from (
+                -- a call-like span with a call-like child wraps it (Google ADK's call_llm around generate_content,
+                -- a gateway span around its upstream request): only the innermost counts, once
+                select
+                    source_line,
+                    raw,
+                    j,
+                    n_spans,
+                    list_filter(candidates, lambda x: NOT list_contains(
+                        list_transform(candidates, lambda y: y.span.parentSpanId), x.span.spanId
+                    )) AS calls
+                from (
                 select
                     source_line,
                     raw,
@@ -390,10 +420,11 @@ from (
                             lambda x: {_is_call(span_keys, span_vals)}
                         ),
                         []
-                    ) AS calls
+                    ) AS candidates
                 from (
                     select source_line, raw, j, {spans} AS spans
                     from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+                )
                 )
             )
         )

@@ -83,7 +83,9 @@ _BODY = {
     "stop_reason": "VARCHAR",
     "choices": _sql.CHOICES,
     "prompt_filter_results": "JSON",
-    "output": [{"type": "VARCHAR"}],
+    "output": [_sql.OUTPUT_ITEM],
+    "code": "VARCHAR",
+    "system_fingerprint": "VARCHAR",
     "data": "JSON",
     "tools": ["JSON"],
     "incomplete_details": {"reason": "VARCHAR"},
@@ -92,6 +94,8 @@ _BODY = {
     "promptFeedback": {"blockReason": "VARCHAR"},
     "usage": _sql.USAGE
     | {
+        "cached_tokens": "VARCHAR",
+        "prompt_cache_hit_tokens": "VARCHAR",
         "input_tokens": "VARCHAR",
         "output_tokens": "VARCHAR",
         "cache_read_input_tokens": "VARCHAR",
@@ -114,6 +118,16 @@ _SPEC = _BODY | {
     "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": ["JSON"]},
     "response": _BODY,
 }
+#: Azure OpenAI's own fields in a body (present even when null): the prompt filter results, the content filter
+#: result(s) of a choice, of a Responses content filter or of an error's inner error.
+_AZURE = "(contains(raw, '\"prompt_filter_results\"') OR contains(raw, '\"content_filter_result'))"
+#: Fields only one server writes into an OpenAI-compatible body, when no name says who served it.
+_MARKERS = (
+    f"CASE WHEN {_AZURE} THEN 'azure' WHEN contains(raw, '\"x_groq\"') THEN 'groq' "
+    "WHEN b.system_fingerprint = 'fp_ollama' THEN 'ollama' "
+    "WHEN contains(raw, '\"prompt_cache_hit_tokens\"') THEN 'deepseek' "
+    "WHEN contains(raw, '\"cost_in_usd_ticks\"') THEN 'xai' END"
+)
 _GOOGLE = ("google", "gemini", "vertex", "vertex_ai", "google-vertex", "google-ai-studio", "google ai studio")
 
 
@@ -147,8 +161,12 @@ def sniff(line: str) -> bool:
     if obj is None:
         return False
     if isinstance(obj.get("response"), dict):
-        return _shape(obj["response"]) is not None or isinstance(obj["response"].get("error"), dict)
-    if _provider_error(obj):
+        body, status = obj["response"], obj.get("status_code")
+        failed = isinstance(status, int | str) and str(status).isdigit() and int(status) >= 400
+        return (
+            _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
+        )
+    if _provider_error(obj) or (obj.get("object") == "error" and "message" in obj):
         return True
     shape = _shape(obj)
     return shape is not None and not (shape == "openai-chat" and "provider" in obj)
@@ -163,11 +181,20 @@ def _shape_sql(b: str) -> str:
         WHEN {b}.type = 'message' OR ({b}.type = 'error' AND {b}.error IS NOT NULL) THEN 'anthropic-messages'
         WHEN {b}.candidates IS NOT NULL OR {b}.usageMetadata IS NOT NULL OR {b}.promptFeedback IS NOT NULL
             THEN 'gemini'
+        -- Google's error names a gRPC status (RESOURCE_EXHAUSTED); Azure's carries a numeric one
         WHEN json_type({b}.error) = 'OBJECT' AND (
-            json_extract_string({b}.error, '$.status') IS NOT NULL OR lower(j.provider) IN ({google})
+            regexp_full_match(json_extract_string({b}.error, '$.status'), '[A-Z][A-Z_]+')
+            OR lower(j.provider) IN ({google})
         ) THEN 'gemini'
         WHEN json_type({b}.error) = 'OBJECT' AND lower(j.provider) = 'anthropic' THEN 'anthropic-messages'
         WHEN json_type({b}.error) = 'OBJECT' THEN 'openai-chat'
+        -- a flat error body (Mistral's and vLLM's with object "error"; Bedrock's with only a message, under an
+        -- HTTP error status the envelope gives)
+        WHEN {b}.object = 'error' OR try_cast(j.status_code AS INTEGER) >= 400 THEN CASE
+            WHEN lower(j.provider) IN ({google}) THEN 'gemini'
+            WHEN lower(j.provider) = 'anthropic' THEN 'anthropic-messages'
+            ELSE 'openai-chat'
+        END
     END"""
 
 
@@ -219,27 +246,44 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "model_requested": "j.request.model",
         "model": "coalesce(b.model, b.modelVersion, j.request.model)",
         "provider_native": "coalesce(j.provider, b.provider)",
+        # when no name says who served it: what only one server writes into a body decides (Azure's content
+        # filter results, Groq's x_groq, ...; Bedrock's and Vertex's Anthropic message ids), above the model id;
+        # else, below every host and model id the shared resolution reads, the company whose API the shape is
         "provider": f"""CASE WHEN coalesce(j.provider, b.provider) IS NULL THEN {
             _by_shape(
-                chat="CASE WHEN b.prompt_filter_results IS NOT NULL THEN 'azure' ELSE 'openai' END",
-                responses="'openai'",
-                embeddings="'openai'",
-                anthropic="'anthropic'",
-                gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' ELSE 'google-ai-studio' END",
+                chat=_MARKERS,
+                responses=_MARKERS,
+                embeddings=_MARKERS,
+                anthropic="CASE WHEN starts_with(b.id, 'msg_bdrk_') THEN 'amazon-bedrock' "
+                "WHEN starts_with(b.id, 'msg_vrtx_') THEN 'google-vertex' END",
+                gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' END",
             )
         } END""",
+        # an OpenRouter body (id gen-...) names its upstream in `provider`, or the shared rules read the model id
+        "provider_default": _by_shape(
+            chat="CASE WHEN NOT starts_with(b.id, 'gen-') THEN 'openai' END",
+            responses="CASE WHEN NOT starts_with(b.id, 'gen-') THEN 'openai' END",
+            embeddings="'openai'",
+            anthropic="'anthropic'",
+            gemini="'google-ai-studio'",
+        ),
         "operation": "CASE shape WHEN 'openai-responses' THEN 'responses' WHEN 'openai-embeddings' THEN 'embeddings' "
         "ELSE 'chat' END",
         "source_format": "shape",
         "status": f"""CASE
             WHEN shape = 'openai-responses' AND b.status = 'cancelled' THEN 'cancelled'
-            WHEN {error} OR b.type = 'error' OR b.choices[1].finish_reason = 'error' OR b.choices[1].error IS NOT NULL
+            WHEN {error} OR b.type = 'error' OR b.object = 'error' OR b.choices[1].finish_reason = 'error'
+                OR b.choices[1].error IS NOT NULL
                 OR (shape = 'openai-responses' AND b.status = 'failed') THEN 'error'
             WHEN try_cast(j.status_code AS INTEGER) >= 400 AND b.choices IS NULL AND b.output IS NULL
                 AND b.content IS NULL AND b.candidates IS NULL THEN 'error'
             ELSE 'success'
         END""",
-        "http_status": f"coalesce(j.status_code, CASE WHEN shape = 'gemini' THEN {err.format('code')} END)",
+        # the envelope's status, else one the error body carries (Google's code, Azure's numeric status)
+        "http_status": f"""coalesce(j.status_code, CASE
+            WHEN shape = 'gemini' THEN {err.format("code")}
+            WHEN try_cast({err.format("status")} AS INTEGER) BETWEEN 100 AND 599 THEN {err.format("status")}
+        END)""",
         "error_code": f"""CASE WHEN {error} THEN {
             _by_shape(
                 chat=f"coalesce({err.format('code')}, {err.format('type')})",
@@ -247,7 +291,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
                 anthropic=err.format("type"),
                 gemini=f"coalesce({err.format('status')}, {err.format('code')})",
             )
-        } ELSE b.choices[1].error.code END""",
+        } WHEN b.object = 'error' THEN coalesce(b.code, b.type) ELSE b.choices[1].error.code END""",
         "native_finish_reason": _by_shape(
             chat="b.choices[1].finish_reason",
             responses=f"CASE WHEN NOT coalesce({error}, false) "
@@ -278,7 +322,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
             gemini=f"{g}.thoughtsTokenCount",
         ),
         "cached_prompt_tokens": _by_shape(
-            chat=f"{u}.prompt_tokens_details.cached_tokens",
+            # OpenAI's place, Together's and Moonshot's top-level count, DeepSeek's cache hits
+            chat=f"coalesce({u}.prompt_tokens_details.cached_tokens, {u}.cached_tokens, {u}.prompt_cache_hit_tokens)",
             responses=f"{u}.input_tokens_details.cached_tokens",
             anthropic=f"{u}.cache_read_input_tokens",
             gemini=f"{g}.cachedContentTokenCount",
@@ -294,6 +339,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "latency_ms": "j.latency_ms",
         "ttft_ms": "j.ttft_ms",
         "streamed": "coalesce(j.request.stream, j.stream)",
+        # what a gateway that answers in the provider's shape adds (OpenRouter's usage.cost)
+        "cost_usd": f"{u}.cost",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     rejects = f"""WHEN shape IS NULL THEN 'not an OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or '

@@ -1,0 +1,129 @@
+"""Raw provider bodies: the rules the real-sample corpus (tests/fixtures/real/) does not pin down one by one.
+
+Bodies follow the providers' API references (OpenAI Chat Completions and Responses `output` item types,
+Anthropic Messages, Gemini generateContent, Azure OpenAI's content filter fields); the corpus holds recorded ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.adapters import provider_bodies
+from tests.adapter_support import one, valid
+
+NAME = provider_bodies.NAME
+WHEN = "2025-06-01T12:00:00Z"
+
+
+def responses(*items: dict[str, Any], **over: Any) -> dict[str, Any]:
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1748779200,
+        "status": "completed",
+        "model": "gpt-5",
+        "output": list(items),
+        "usage": {"input_tokens": 10, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 2}},
+    }
+    return body | over
+
+
+@pytest.mark.parametrize(
+    ("item", "calls"),
+    [
+        ({"type": "function_call", "status": "completed"}, 1),
+        ({"type": "local_shell_call"}, 1),  # Codex: the caller runs the shell
+        ({"type": "apply_patch_call"}, 1),
+        ({"type": "computer_call"}, 1),
+        ({"type": "shell_call", "environment": {"type": "local"}}, 1),
+        ({"type": "shell_call", "environment": {"type": "container_auto"}}, 0),  # run in OpenAI's container
+        ({"type": "tool_search_call", "execution": "client"}, 1),
+        ({"type": "tool_search_call", "execution": "server"}, 0),
+        ({"type": "web_search_call"}, 0),  # the provider ran it
+        ({"type": "mcp_call"}, 0),
+    ],
+)
+def test_responses_count_the_tools_the_caller_runs(item, calls):
+    row = valid(one(NAME, responses({"type": "reasoning"}, item)))
+    assert row["tool_calls"] == calls
+    assert row["finish_reason"] == ("tool_calls" if calls else "stop")
+
+
+def test_an_azure_error_with_a_numeric_status_is_no_google_error():
+    body = {"error": {"code": "content_filter", "status": 400, "param": "prompt", "innererror": {"code": "x"}}}
+    row = valid(one(NAME, {"timestamp": WHEN, "request_id": "r1", "response": body}))
+    assert (row["source_format"], row["http_status"], row["error_code"]) == ("openai-chat", 400, "content_filter")
+    assert (row["status"], row["error_class"]) == ("error", "client_error")
+    google = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}
+    row = valid(one(NAME, {"timestamp": WHEN, "request_id": "r2", "response": google}))
+    assert (row["source_format"], row["http_status"], row["error_class"]) == ("gemini", 429, "rate_limit")
+
+
+@pytest.mark.parametrize(
+    ("envelope", "error_class"),
+    [
+        (
+            {"provider": "mistral", "status_code": 422, "response": {"object": "error", "type": "invalid_request"}},
+            "client_error",
+        ),
+        ({"provider": "bedrock", "status_code": 429, "response": {"message": "Too many requests"}}, "rate_limit"),
+    ],
+)
+def test_flat_error_bodies_under_an_http_error_are_errors(envelope, error_class):
+    row = valid(one(NAME, {"timestamp": WHEN, "request_id": "r", **envelope}))
+    assert (row["status"], row["error_class"], row["operation"]) == ("error", error_class, "chat")
+
+
+@pytest.mark.parametrize(
+    ("body", "provider"),
+    [
+        ({"prompt_filter_results": None, "choices": [{"content_filter_results": {}}]}, "azure"),
+        ({"x_groq": {"id": "req_1"}}, "groq"),
+        ({"system_fingerprint": "fp_ollama"}, "ollama"),
+        ({"usage": {"prompt_tokens": 5, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}}, "deepseek"),
+        ({"model": "grok-3-mini"}, "xai"),  # a model id only one API uses, when nothing else says
+        ({}, "openai"),  # the shape's company, last
+        ({"id": "gen-1", "provider": "Fireworks"}, "fireworks"),  # OpenRouter names its upstream
+    ],
+)
+def test_a_bare_chat_body_says_who_served_it(body, provider):
+    base = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1748779200, "model": "gpt-4o"}
+    choices = [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "x"}}]
+    merged = base | {"choices": choices} | body
+    if "choices" in body:
+        merged["choices"] = [choices[0] | body["choices"][0]]
+    assert valid(one(NAME, merged))["provider"] == provider
+
+
+def test_anthropic_bodies_from_bedrock_and_vertex_and_the_model_id_deciding():
+    def message(message_id: str, **envelope: Any) -> dict[str, Any]:
+        body = {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-haiku-4-5",
+            "content": [],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 3, "output_tokens": 1},
+        }
+        return {"timestamp": WHEN, "response": body, **envelope}
+
+    assert valid(one(NAME, message("msg_bdrk_01")))["provider"] == "amazon-bedrock"
+    assert valid(one(NAME, message("msg_vrtx_01")))["provider"] == "google-vertex"
+    assert valid(one(NAME, message("msg_01")))["provider"] == "anthropic"
+    bedrock_id = {"request": {"model": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}}
+    assert valid(one(NAME, message("msg_01", provider="anthropic", **bedrock_id)))["provider"] == "amazon-bedrock"
+
+
+def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai_by_its_shape():
+    body = responses(
+        id="gen-123", model="openai/gpt-oss-20b", usage={"input_tokens": 9, "output_tokens": 3, "cost": 0.002}
+    )
+    row = valid(one(NAME, body))
+    # no shape default for a gen- body: only the model id's vendor prefix speaks (as for every format), so an
+    # unprefixed model leaves the provider unknown
+    assert (row["provider"], row["cost_usd"], row["operation"]) == ("openai", 0.002, "responses")
+    unprefixed = valid(one(NAME, responses(id="gen-124", model="gpt-oss-20b")))
+    assert unprefixed["provider"] is None
