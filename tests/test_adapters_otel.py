@@ -265,3 +265,52 @@ def test_a_cancelled_call_is_a_cancellation_not_an_error(error_type):
     cancelled = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "error.type": error_type}
     row = valid(one("otel", export(span("c1", cancelled, status={"code": 2}))))
     assert (row["status"], row["error_class"]) == ("cancelled", "none")
+
+
+def test_a_call_like_span_wrapping_a_call_is_not_counted_twice():
+    """Google ADK's `call_llm` span names a system and a model, and wraps the `generate_content` span of the same
+    call: only the inner one is a record, whichever order the export lists them in."""
+    wrapper = span("a1", {"gen_ai.system": "gcp.vertex.agent", "gen_ai.request.model": "gemini-2.5-flash"})
+    inner = span(
+        "a2",
+        {
+            "gen_ai.operation.name": "generate_content",
+            "gen_ai.system": "gemini",
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.output_tokens": 2,
+        },
+        parentSpanId="a1",
+    )
+    for spans in ((wrapper, inner), (inner, wrapper)):
+        [row] = adapt("otel", export(*spans))
+        assert valid(row)["request_id"].endswith("/a2")
+        assert (row["provider"], row["prompt_tokens"]) == ("google-ai-studio", 10)
+    alone = span("a3", {"gen_ai.system": "anthropic", "gen_ai.request.model": "claude-sonnet-4"})
+    [row] = adapt("otel", export(alone))
+    assert valid(row)["provider"] == "anthropic"  # a span naming a provider and a model, with no call inside
+
+
+@pytest.mark.parametrize(
+    ("error_type", "error_class"),
+    [
+        ("RuntimeError", "client_error"),
+        ("KeyError", "client_error"),
+        ("openai.RateLimitError", "rate_limit"),
+        ("Whatever", "server_error"),
+    ],
+)
+def test_an_exception_the_caller_raised_is_not_the_providers_fault(error_type, error_class):
+    event = {
+        "timeUnixNano": str(START + 5),
+        "name": "exception",
+        "attributes": [attr("exception.type", error_type), attr("exception.message", "x")],
+    }
+    failed = span(
+        "e1",
+        {k: v for k, v in CHAT.items() if k != "gen_ai.response.finish_reasons"},
+        status={"code": 2},
+        events=[event],
+    )
+    row = valid(one("otel", export(failed)))
+    assert (row["status"], row["error_code"], row["error_class"]) == ("error", error_type, error_class)
