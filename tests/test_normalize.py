@@ -245,3 +245,15 @@ def test_operations(native, operation):
 def test_provider_is_the_company_never_the_framework(fields, provider):
     [row] = normalized(record(**fields))
     assert row["provider"] == provider
+
+
+def test_reference_tables_name_each_native_value_once():
+    """A native value listed twice would join twice and duplicate its records."""
+    import csv
+
+    from schemas.normalize import _TABLES, REFERENCE_DIR
+
+    for filename, key in _TABLES.values():
+        with (REFERENCE_DIR / filename).open() as handle:
+            values = [row[key].strip().lower() for row in csv.DictReader(handle)]
+        assert len(values) == len(set(values)), f"{filename}: {sorted(v for v in set(values) if values.count(v) > 1)}"

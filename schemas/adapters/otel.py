@@ -112,13 +112,21 @@ _SPEC = {
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 #: LangChain's own provider and model names, in the `metadata` JSON that OpenInference's LangChain tracer copies.
 METADATA_PROVIDER, METADATA_MODEL = "$.ls_provider", "$.ls_model_name"
-MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "ai.response.model", "ai.model.id")
+MODEL = (
+    "gen_ai.response.model",
+    "gen_ai.request.model",
+    "llm.model_name",
+    "ai.response.model",
+    "ai.model.id",
+    "langfuse.observation.model.name",
+)
 FINISH = (
     "gen_ai.response.finish_reasons",
     "ai.response.finishReason",
     "llm.finish_reason",
     "gen_ai.response.finish_reason",
     "gen_ai.completion.0.finish_reason",
+    "langfuse.observation.metadata.finish_reason",
 )
 PROMPT = (
     "gen_ai.usage.input_tokens",
@@ -183,6 +191,12 @@ def _attr(name: str) -> str:
     return f"vals[list_position(keys, '{name}')]"
 
 
+def _langfuse_usage(*keys: str) -> str:
+    """A count of Langfuse's `usage_details` (a JSON object in a string), first present of `keys`."""
+    details = _attr("langfuse.observation.usage_details")
+    return "coalesce(" + ", ".join(f"try(json_extract_string({details}, '$.{k}'))" for k in keys) + ")"
+
+
 def _metadata(path: str) -> str:
     """A value of the `metadata` attribute, a JSON object in a string (LangChain's ls_provider, ...)."""
     return f"try(json_extract_string({_attr('metadata')}, '{path}'))"
@@ -220,6 +234,7 @@ def _is_call(keys: str, vals: str) -> str:
         WHEN {a("ai.operationId")} IS NOT NULL
             THEN regexp_matches({a("ai.operationId")}, '\\.(doGenerate|doStream|doEmbed)$')
         WHEN {a("traceloop.span.kind")} IS NOT NULL THEN false
+        WHEN {a("langfuse.observation.type")} IS NOT NULL THEN lower({a("langfuse.observation.type")}) = 'generation'
         WHEN {a("llm.request.type")} IS NOT NULL THEN true
         ELSE ({named}) AND ({modelled})
     END"""
@@ -263,7 +278,9 @@ def _tool_calls() -> str:
     return f"""coalesce(
         CASE WHEN {keyed} > 0 OR {messages} THEN {keyed} END,
         try(json_array_length({_attr("ai.response.toolCalls")})),
-        len(string_split({_attr("gen_ai.tool.call.id")}, ','))
+        -- OpenLIT joins a response's tool calls with commas: names always, ids when the provider gives them
+        len(list_filter(string_split({_attr("gen_ai.tool.name")}, ','), lambda v: trim(v) <> '')),
+        len(list_filter(string_split({_attr("gen_ai.tool.call.id")}, ','), lambda v: trim(v) <> ''))
     )"""
 
 
@@ -312,6 +329,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
         "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",
         "provider_native": f"coalesce({_first(PROVIDER)}, {_metadata(METADATA_PROVIDER)})",
+        # OpenInference's llm.provider "google" names the Google GenAI SDK, whichever of its backends served
+        "provider": f"CASE WHEN {_first(PROVIDER)} = 'google' AND {_attr('llm.provider')} = 'google' THEN 'google' END",
         "provider_host": f"""coalesce(
             {_attr("server.address")} || coalesce(':' || {_attr("server.port")}, ''),
             {_attr("gen_ai.openai.api_base")}
@@ -335,10 +354,10 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "error_code": f"CASE WHEN {failed} THEN {error_type} END",
         "finish_reason": "finish",
         "native_finish_reason": _first_of_list("finish"),
-        "prompt_tokens": _prompt(),
-        "completion_tokens": _first(COMPLETION),
-        "reasoning_tokens": _first(REASONING),
-        "cached_prompt_tokens": _first(CACHE_READ),
+        "prompt_tokens": f"coalesce({_prompt()}, {_langfuse_usage('prompt_tokens', 'input')})",
+        "completion_tokens": f"coalesce({_first(COMPLETION)}, {_langfuse_usage('completion_tokens', 'output')})",
+        "reasoning_tokens": f"coalesce({_first(REASONING)}, {_langfuse_usage('output_reasoning_tokens')})",
+        "cached_prompt_tokens": f"coalesce({_first(CACHE_READ)}, {_langfuse_usage('input_cached_tokens')})",
         "tool_calls": _tool_calls(),
         "latency_ms": latency,
         "ttft_ms": _ttft(latency),
