@@ -118,13 +118,13 @@ users as (
 ),
 providers as (
     -- resolved once per distinct combination: the company that served the call, never a framework or SDK
-    -- (providers.csv lists frameworks with an empty provider); in order of trust: the provider the log
-    -- names, that name without an API-flavour suffix ('openai.chat'), an unknown name slugified, then (when
-    -- no name or only a framework's is given) the host called, the model id's vendor prefix when it names a
-    -- known provider, the shape of the model id (Bedrock's 'us.anthropic.claude-...-v1:0'), the company the
-    -- format implies (a bare Anthropic body). 'openai' names the
-    -- OpenAI SDK, the client of every OpenAI-compatible server, as much as the company: where the host called
-    -- or the model's vendor prefix says the call went elsewhere, the host decides (NULL when it is unknown).
+    -- (providers.csv lists frameworks with an empty provider). In order of trust: what the adapter read from
+    -- the record itself (r_provider); a model id only one platform uses; the provider the log names, that name
+    -- without an API-flavour suffix ('openai.chat'), an unknown name slugified; then (when no name or only a
+    -- framework's is given) the host called, the model id's vendor prefix when it names a known provider, the
+    -- shape of the model id, the company the format implies (a bare Anthropic body: anthropic). 'openai' names
+    -- the OpenAI SDK, the client of every OpenAI-compatible server, as much as the company: where the host
+    -- called or the model's vendor prefix says the call went elsewhere, the host decides (NULL when unknown).
     select
         d.*,
         case
@@ -134,11 +134,9 @@ providers as (
             when m.decides then m.provider
             when mr.decides then mr.provider
             when coalesce(nullif(p.provider, ''), nullif(pf.provider, '')) = 'openai'
-                and d.r_provider is null
                 and (h.provider <> 'openai' or gl_model_vendor(d.model_id) <> 'openai')
                 then h.provider
             else coalesce(
-                lower(d.r_provider),
                 nullif(p.provider, ''),
                 nullif(pf.provider, ''),
                 case
