@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: env browser run test bench dev lint format sample schema clean
+.PHONY: env browser run test test-fast bench dev lint format sample schema clean
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -30,6 +30,9 @@ run: env  ## the main job on data/sample: ingest into ./warehouse and everything
 
 test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
 	$(BIN)/python -m pytest
+
+test-fast: env  ## the edit loop: every test but the slow end-to-end ones (`make test` runs them all)
+	$(BIN)/python -m pytest -m "not slow"
 
 ROWS ?= 2000000
 RUNS ?= 3

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pipelines import bench
 
 ROWS = 5_000
 
 
+@pytest.mark.slow
 def test_bench_end_to_end(tmp_path: Path) -> None:
     results, markdown = tmp_path / "results", tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\nhand-written text stays\n")

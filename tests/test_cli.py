@@ -69,6 +69,7 @@ def test_missing_arguments_are_usage_errors():
     assert "the following arguments are required: SOURCE" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     import signal
     import time
@@ -104,6 +105,7 @@ def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     assert "marked orphaned run" in second.stderr
 
 
+@pytest.mark.slow
 def test_build_then_sql_in_every_output_format(tmp_path):
     warehouse = str(tmp_path / "wh")
     lines = [record(request_id="a", native_finish_reason="tool_use", tool_calls=1), record(request_id="b")]
@@ -125,6 +127,7 @@ def test_build_then_sql_in_every_output_format(tmp_path):
     assert "Claude" in table.stdout and "0.5" in table.stdout
 
 
+@pytest.mark.slow
 def test_sql_errors_are_one_line(tmp_path):
     missing = gatewaylens("sql", "select 1", "--warehouse", str(tmp_path / "nothing"))
     assert missing.returncode == 1

@@ -44,6 +44,7 @@ def test_sql_models_are_assets_with_dependencies_from_their_sql():
     assert defs.resolve_sensor_def("models_after_ingest") is not None
 
 
+@pytest.mark.slow
 def test_dg_check_defs_passes(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     dg_bin = os.path.join(os.path.dirname(sys.executable), "dg")

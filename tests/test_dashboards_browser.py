@@ -17,6 +17,8 @@ from pipelines.lib.storage import Warehouse
 from tests.browser import figure_traces, open_report, screenshot
 from tests.conftest import build_models, record, write_lines
 
+pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
+
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror=alert("provider")>'
 APP = '<img src=x onerror=alert("app")>'

@@ -17,6 +17,8 @@ from pipelines.lib import simulate, simulate_formats
 from pipelines.lib.storage import Warehouse
 from tests.conftest import SAMPLE, mart, quarantined, stored
 
+pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
+
 BAD_LINES = SAMPLE / "rejects" / "bad_lines.jsonl"
 
 

@@ -124,6 +124,7 @@ def _ingest(warehouse: Warehouse, *paths: Path) -> None:
     ingest([str(p) for p in paths], warehouse, hash_key=HASH_KEY)
 
 
+@pytest.mark.slow
 def test_incremental_builds_equal_a_full_rebuild(tmp_path):
     """January, then February, then late records for a January day and a retry that crosses midnight:
     after each ingest only the affected days are rebuilt, and the result equals a rebuild from scratch."""

@@ -89,6 +89,7 @@ def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     assert mart(store, "select count(*) from requests") == [(4,)]
 
 
+@pytest.mark.slow
 def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, tmp_path, monkeypatch):
     """Three landing days in three formats: one Dagster run per day partition, launched at once, each with
     the multiprocess executor, stage into an S3 warehouse; then the main job commits the staged days and

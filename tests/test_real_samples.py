@@ -121,6 +121,7 @@ def test_the_corpus_is_large_and_credited() -> None:
     assert on_disk <= samples, f"samples without expected rows: {sorted(map(str, on_disk - samples))}"
 
 
+@pytest.mark.slow
 def test_the_whole_corpus_ingests_with_every_line_accounted_for(warehouse, run_ingest) -> None:
     report = run_ingest(*sorted({str(path) for path, _reading, _entry in CASES}))
     assert report.balanced
