@@ -83,7 +83,7 @@ REPAIRS: tuple[Repair, ...] = (
         holds=lambda r: _gt(_count(r.get("cached_prompt_tokens")), _count(r.get("prompt_tokens"))),
         fix=lambda r: {"prompt_tokens": _count(r["prompt_tokens"]) + _count(r["cached_prompt_tokens"])},
         sql_holds="{prompt_tokens} >= 0 AND {cached_prompt_tokens} > {prompt_tokens}",
-        sql_fix={"prompt_tokens": "({prompt_tokens} + {cached_prompt_tokens})::VARCHAR"},
+        sql_fix={"prompt_tokens": "({prompt_tokens}::HUGEINT + {cached_prompt_tokens})::VARCHAR"},
     ),
     Repair(
         flag="http_error_on_success",
@@ -111,7 +111,7 @@ REPAIRS: tuple[Repair, ...] = (
         holds=lambda r: _gt(_count(r.get("reasoning_tokens")), _count(r.get("completion_tokens"))),
         fix=lambda r: {"completion_tokens": _count(r["completion_tokens"]) + _count(r["reasoning_tokens"])},
         sql_holds="{completion_tokens} >= 0 AND {reasoning_tokens} > {completion_tokens}",
-        sql_fix={"completion_tokens": "({completion_tokens} + {reasoning_tokens})::VARCHAR"},
+        sql_fix={"completion_tokens": "({completion_tokens}::HUGEINT + {reasoning_tokens})::VARCHAR"},
     ),
     Repair(
         flag="ttft_exceeds_latency",

@@ -447,3 +447,49 @@ def test_partitions_written_before_a_field_existed_are_read_and_merged_as_curren
         ("chat", 2),
         ("embeddings", 1),
     ]
+
+
+def test_a_record_that_gives_way_leaves_its_day_only_after_the_winner_is_written(
+    tmp_path, warehouse, run_ingest, monkeypatch
+):
+    """The stored version of a record is removed after its more complete version is written, in a commit of its
+    own: a failure in between keeps the stored one, and a day that only loses records is rewritten on its own."""
+    run_ingest(write_lines(tmp_path / "a.jsonl", [record(request_id="k", cost_usd=None)]))
+    later = [
+        record(request_id="k", created_at="2025-06-02T00:00:00Z"),
+        record(request_id="n", created_at="2025-06-02T00:00:00Z"),
+    ]
+    path = write_lines(tmp_path / "b.jsonl", later)
+
+    write = ingest_module._write_partition
+
+    def failing(store, day, rows):
+        if day == "2025-06-02":
+            raise OSError("disk full")
+        return write(store, day, rows)
+
+    monkeypatch.setattr(ingest_module, "_write_partition", failing)
+    with pytest.raises(OSError):
+        run_ingest(path, commit_rows=1)
+    assert [(r["request_id"], r["cost_usd"]) for r in stored(warehouse)] == [("k", None)]  # nothing lost
+    monkeypatch.setattr(ingest_module, "_write_partition", write)
+    report = run_ingest(path, commit_rows=1)  # one day per commit group: the losing day in a group of its own
+    assert [(r["request_id"], str(r["date"])) for r in stored(warehouse)] == [("k", "2025-06-02"), ("n", "2025-06-02")]
+    assert (report.written, report.summary()["conflicts"]) == (2, 1)
+
+
+def test_two_records_of_one_line_with_one_key_keep_one(tmp_path, warehouse, run_ingest):
+    """An OTLP export holding the same span twice: one record stored, one duplicate, whatever the content."""
+    from tests.test_adapters_otel import CHAT, export, span
+
+    same = export(span("s1", CHAT), span("s1", CHAT))
+    other = export(span("s2", CHAT), span("s2", dict(CHAT, **{"gen_ai.usage.output_tokens": 999})))
+    report = run_ingest(write_lines(tmp_path / "spans.jsonl", [same, other]))
+    assert (report.written, report.duplicates) == (2, 2)
+    assert len(stored(warehouse)) == 2
+
+
+def test_a_sum_repair_that_overflows_quarantines_the_line_not_the_file(tmp_path, warehouse, run_ingest):
+    lines = [record(request_id="ok"), record(request_id="huge", prompt_tokens=1, cached_prompt_tokens=2**63 - 1)]
+    report = run_ingest(write_lines(tmp_path / "g.jsonl", lines))
+    assert (report.written, report.quarantined) == (1, 1)

@@ -205,14 +205,18 @@ def requests_quality_flags(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     query = "select * from read_parquet($files, union_by_name = true)"
     present = [column[0] for column in con.execute(f"{query} limit 0", {"files": files}).description]
     rows = con.execute(
-        f"""select source_format, count(*) as records, count(*) filter (where len(quality_flags) > 0) as flagged,
-            map_from_entries(list(distinct {{'k': flag, 'v': n}}) filter (where flag is not null)) as flags
-        from (
-            select source_format, quality_flags, flag,
-                count(flag) over (partition by source_format, flag) as n
-            from ({upgraded_select(present, query)})
-            left join unnest(quality_flags) as f(flag) on true
+        f"""with records as (select source_format, quality_flags from ({upgraded_select(present, query)})),
+        flags as (
+            select source_format, map_from_entries(list({{'k': flag, 'v': n}} order by flag)) as flags
+            from (
+                select source_format, flag, count(*) as n
+                from (select source_format, unnest(quality_flags) as flag from records)
+                group by all
+            )
+            group by all
         )
+        select source_format, count(*), count(*) filter (where len(quality_flags) > 0), any_value(flags.flags)
+        from records left join flags using (source_format)
         group by source_format order by source_format""",
         {"files": files},
     ).fetchall()

@@ -337,12 +337,12 @@ def _find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list
     content = [spec.name for spec in field_specs() if not spec.name.startswith("source_")]
     known = " + ".join(f"({name} is not null)::int" for name in content)
     columns = f"request_id, attempt, source_uri, source_line, hash(({', '.join(content)})) as _fp, {known} as _known"
-    keys = f"select date, 1 as _prio, _file, {columns} from read_parquet($staged, {_HIVE})"
+    keys = f"select date, 1 as _prio, _file, coalesce(item, '') as _item, {columns} from read_parquet($staged, {_HIVE})"
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
         keys += f"""
         union all
-        select date, 0, -1, {columns}
+        select date, 0, -1, '', {columns}
         from ({_stored_records(con, stored)}) as stored
         semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
         params["stored"] = stored
@@ -368,40 +368,48 @@ def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
     """Table `ranked` from the key rows `keys` (see `_find_losers`): every row of a key seen more than once,
-    with `lost` (it gives way), `stored`, `conflict` and `resumed`."""
+    with `lost` (it gives way), `stored`, `conflict` and `resumed`. Two orders: the first picks the winning
+    content (records that disagree: the most complete, then the last read), the second keeps, among the rows
+    of that content, the stored one, then the first read, so that a copy never replaces what is stored."""
     con.execute(
         f"""create or replace temp table ranked as
         select
-            date, request_id, attempt, _file, source_line, conflict,
+            date, request_id, attempt, _file, source_uri, source_line, _item, conflict,
             _prio = 0 as stored,
             _rank > 1 as lost,
             winner_prio = 0 and winner = (source_uri, source_line) as resumed
         from (
             select
                 *,
-                row_number() over w as _rank,
-                first_value(_prio) over w as winner_prio,
-                first_value((source_uri, source_line)) over w as winner
+                row_number() over kept as _rank,
+                first_value(_prio) over kept as winner_prio,
+                first_value((source_uri, source_line)) over kept as winner
             from (
-                select *, min(_fp) over k <> max(_fp) over k as conflict
+                select *, first_value(_fp) over content as winning_fp
                 from (
-                    -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
-                    with all_keys as ({keys})
-                    select * from all_keys
-                    semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
-                        using (request_id, attempt)
+                    select *, min(_fp) over k <> max(_fp) over k as conflict
+                    from (
+                        -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
+                        with all_keys as ({keys})
+                        select * from all_keys
+                        semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
+                            using (request_id, attempt)
+                    )
+                    window k as (partition by request_id, attempt)
                 )
-                window k as (partition by request_id, attempt)
+                window content as (
+                    partition by request_id, attempt
+                    order by
+                        case when conflict then -_known else 0 end,
+                        case when conflict then -_prio else 0 end,
+                        case when conflict then -_file else 0 end,
+                        case when conflict then -source_line else 0 end,
+                        _item desc
+                )
             )
-            window w as (
+            window kept as (
                 partition by request_id, attempt
-                order by
-                    -- copies: the stored one, then the first read; records that disagree: the most complete,
-                    -- then the last read
-                    case when conflict then -_known else 0 end,
-                    case when conflict then -_prio else _prio end,
-                    case when conflict then -_file else _file end,
-                    case when conflict then -source_line else source_line end
+                order by _fp <> winning_fp, _prio, _file, source_line, _item
             )
         )""",
         params,
@@ -432,27 +440,41 @@ def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str,
 def _commit_group(
     con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staged: list[str], days: list[str]
 ) -> dict[str, int]:
-    """Write the partitions of `days`: stored rows plus the staged rows that are not losers, sorted (a day
-    whose only stored record gave way to a more complete one elsewhere is left empty).
-
-    Returns the bytes written per day.
-    """
+    """Write the partitions of `days`: stored rows plus the staged rows that did not give way, sorted. Stored rows
+    stay, even those that gave way: they are removed after every winner is written (`_drop_stored_losers`), so
+    that a failure part way never loses a record. Returns the bytes written per day."""
     stored = [p for p in (warehouse.read_path(warehouse.partition_path(day)) for day in days) if p]
-    parts, params = [], {}
-    if staged:
-        parts.append(f"select {RECORD_COLUMNS}, date, _file from read_parquet($staged, {_HIVE})")
-        params["staged"] = staged
+    staged_rows = (
+        f"select {RECORD_COLUMNS}, date, _file, coalesce(item, '') as _item from read_parquet($staged, {_HIVE})"
+    )
+    query = f"""select {RECORD_COLUMNS}, date from ({staged_rows}) as s
+        anti join (select * from ranked where lost and not stored) as l
+            using (date, request_id, attempt, _file, source_line, _item)"""
+    params = {"staged": staged}
     if stored:
-        parts.append(f"select {RECORD_COLUMNS}, date, -1 from ({_stored_records(con, stored)})")
+        query += f" union all select {RECORD_COLUMNS}, date from ({_stored_records(con, stored)})"
         params["stored"] = stored
-    rows = con.sql(
-        f"""select {RECORD_COLUMNS}, date
-        from ({" union all ".join(parts)}) as u
-        anti join (select * from ranked where lost) as l using (date, request_id, attempt, _file, source_line)
-        order by date, {SORT_ORDER}""",
-        params=params,
-    ).to_arrow_table()
-    by_day = dict(_split_by_day(rows))
+    return _write_days(con, warehouse, f"select * from ({query}) order by date, {SORT_ORDER}", params, days)
+
+
+def _drop_stored_losers(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, days: list[str]) -> dict[str, int]:
+    """Rewrite `days` without their stored records that gave way to a more complete one (a day left with none is
+    written empty). Returns the bytes written per day."""
+    stored = [p for p in (warehouse.read_path(warehouse.partition_path(day)) for day in days) if p]
+    if not stored:
+        return {}
+    query = f"""select {RECORD_COLUMNS}, date from ({_stored_records(con, stored)}) as s
+        anti join (select * from ranked where lost and stored) as l
+            using (date, request_id, attempt, source_uri, source_line)
+        order by date, {SORT_ORDER}"""
+    return _write_days(con, warehouse, query, {"stored": stored}, days)
+
+
+def _write_days(
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, query: str, params: dict[str, list[str]], days: list[str]
+) -> dict[str, int]:
+    """Write each of `days` from the rows of `query` (sorted by date), atomically; a day without rows empty."""
+    by_day = dict(_split_by_day(con.sql(query, params=params).to_arrow_table()))
     empty = arrow_schema().empty_table()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(pool.map(lambda day: (day, _write_partition(warehouse, day, by_day.get(day, empty))), sorted(days)))
@@ -699,14 +721,18 @@ def _commit(
     conflicts = "select _file, count(*) from ranked where conflict and not stored group by all"
     for file_index, rows in con.execute(conflicts).fetchall():
         report.files[file_index].conflicts += rows
-    # days of stored records that gave way to a more complete one are rewritten without them
-    for (day,) in con.execute("select distinct date from ranked where lost and stored").fetchall():
-        written[day] = written.get(day, 0) or 1
     changed = sorted((day, rows) for day, rows in written.items() if rows)
     for days in _day_groups(changed, commit_rows):
-        sizes = _commit_group(con, warehouse, [f for day in days for f in by_day.get(day, [])], days)
+        sizes = _commit_group(con, warehouse, [f for day in days for f in by_day[day]], days)
         report.days.extend(sizes)
         report.bytes_written += sum(sizes.values())
+    # only once every winner is written: the stored records that gave way leave their days
+    losing = [
+        day for (day,) in con.execute("select distinct date from ranked where lost and stored order by 1").fetchall()
+    ]
+    sizes = _drop_stored_losers(con, warehouse, losing)
+    report.days = sorted(set(report.days) | set(sizes))
+    report.bytes_written += sum(sizes.values())
 
 
 def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None) -> None:

@@ -222,6 +222,8 @@ def _is_call(keys: str, vals: str) -> str:
     named = " OR ".join(f"list_contains({keys}, '{n}')" for n in PROVIDER)
     modelled = " OR ".join(f"list_contains({keys}, '{n}')" for n in MODEL)
     return f"""CASE
+        -- Logfire exports a long span's start as a `pending_span` copy of it: the span itself is the record
+        WHEN {a("logfire.span_type")} = 'pending_span' THEN false
         WHEN {a("gen_ai.operation.name")} IS NOT NULL
             THEN lower({a("gen_ai.operation.name")}) IN ({_operations()})
                 AND NOT coalesce(
@@ -424,9 +426,10 @@ from (
                     raw,
                     j,
                     n_spans,
-                    list_filter(candidates, lambda x: NOT list_contains(
-                        list_transform(candidates, lambda y: y.span.parentSpanId), x.span.spanId
-                    )) AS calls
+                    list_filter(candidates, lambda x: NOT coalesce(list_contains(
+                        list_transform(candidates, lambda y: y.span.traceId || '/' || y.span.parentSpanId),
+                        x.span.traceId || '/' || x.span.spanId
+                    ), false)) AS calls
                 from (
                 select
                     source_line,

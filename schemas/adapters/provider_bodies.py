@@ -237,7 +237,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
     exprs = {
         # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
         # again is the same record
-        "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, 'body-' || left(sha256(raw), 32))",
+        "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, "
+        "'body-' || left(sha256(rtrim(raw, chr(13) || chr(10))), 32))",
         "attempt": "coalesce(j.attempt, '1')",
         "created_at": f"coalesce({_sql.epoch_or_iso('j.timestamp')}, "
         f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
