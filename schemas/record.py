@@ -269,7 +269,7 @@ def _text_limits() -> dict[str, int]:
     limits = {}
     for name, info in RequestRecord.model_fields.items():
         for meta in info.metadata:
-            if getattr(meta, "max_length", None) and name != "source_format" and info.annotation != list[QualityFlag]:
+            if getattr(meta, "max_length", None) and name != "source_format":
                 limits[name] = meta.max_length
     return limits
 

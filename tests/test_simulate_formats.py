@@ -19,8 +19,8 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.lib import simulate as sim
-from pipelines.lib import simulate_exports as sf_exports
 from pipelines.lib import simulate_formats as sf
+from schemas.adapters import openrouter_activity
 
 START = dt.date(2025, 1, 1)
 FILES = {"openrouter": "gen.jsonl.zst", "litellm": "payloads.jsonl.gz", "otel": "spans.jsonl"}
@@ -499,5 +499,5 @@ def test_an_empty_frame_gives_empty_files(tmp_path: Path) -> None:
     for format in sf.FORMATS:
         path = tmp_path / f"{format}.jsonl.zst"
         assert sf.write(empty, str(path), format) == [str(path)]
-        header = ",".join(sf_exports.ACTIVITY_COLUMNS) + "\n" if format == "openrouter-activity" else ""
+        header = ",".join(openrouter_activity.HEADER) + "\n" if format == "openrouter-activity" else ""
         assert _text(path) == header

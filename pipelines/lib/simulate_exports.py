@@ -32,33 +32,8 @@ from collections.abc import Iterator
 import polars as pl
 
 from pipelines.lib import simulate_formats as sf
+from schemas.adapters import openrouter_activity
 
-ACTIVITY_COLUMNS: tuple[str, ...] = (
-    "generation_id",
-    "created_at",
-    "cost_total",
-    "cost_web_search",
-    "cost_cache",
-    "cost_file_processing",
-    "byok_usage_inference",
-    "tokens_prompt",
-    "tokens_completion",
-    "tokens_reasoning",
-    "tokens_cached",
-    "model_permaslug",
-    "provider_name",
-    "variant",
-    "cancelled",
-    "streamed",
-    "user",
-    "finish_reason_raw",
-    "finish_reason_normalized",
-    "generation_time_ms",
-    "time_to_first_token_ms",
-    "api_key_disabled",
-    "api_key_name",
-    "app_name",
-)
 _SHAPES = ("anthropic", "gemini", "openai", "embeddings")
 
 
@@ -73,7 +48,7 @@ def provider_body_lines(rows: pl.DataFrame) -> Iterator[pl.Series]:
 
 def activity_lines(rows: pl.DataFrame) -> Iterator[pl.Series]:
     """The header, then one CSV row per generation (see the module docstring), in order of arrival."""
-    yield pl.Series("line", [",".join(ACTIVITY_COLUMNS)])
+    yield pl.Series("line", [",".join(openrouter_activity.HEADER)])
     finals = rows.filter(pl.col("attempt") == pl.col("attempt").max().over("request_id"), pl.col("responded"))
     finals = finals.with_columns(arrived=pl.col("created_at").min().over("request_id")).sort("arrived", "request_id")
     for offset, length in sf._chunks(finals.height, sf.CHUNK_ROWS):

@@ -116,6 +116,19 @@ users as (
         sha256($opad || unhex(sha256($ipad || encode(r_user_key)))) as user_hash
     from (select distinct r_user_key from checked where r_user_key is not null)
 ),
+model_platforms as (
+    -- the first rule of provider_model_ids.csv each distinct model id (served or requested) matches
+    select
+        ids.model_id,
+        arg_min({{'provider': provider, 'decides': decides = 'true'}}, match_order::integer) as platform,
+    from (
+        select lower(coalesce(model, model_requested)) as model_id from checked
+        union
+        select lower(model_requested) from checked
+    ) as ids
+    join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
+    group by all
+),
 providers as (
     -- resolved once per distinct combination: the company that served the call, never a framework or SDK
     -- (providers.csv lists frameworks with an empty provider). In order of trust: what the adapter read from
@@ -131,8 +144,8 @@ providers as (
             when d.r_provider is not null then lower(d.r_provider)
             -- a model id only one platform uses (Bedrock's 'anthropic.claude-...-v1:0', its ARNs) names the
             -- platform, whatever maker the log names (the Anthropic SDK's AnthropicBedrock says 'anthropic')
-            when m.decides then m.provider
-            when mr.decides then mr.provider
+            when m.platform.decides then m.platform.provider
+            when mr.platform.decides then mr.platform.provider
             when coalesce(nullif(p.provider, ''), nullif(pf.provider, '')) = 'openai'
                 and (h.provider <> 'openai' or gl_model_vendor(d.model_id) <> 'openai')
                 then h.provider
@@ -145,7 +158,7 @@ providers as (
                 end,
                 h.provider,
                 nullif(pv.provider, ''),
-                m.provider,
+                m.platform.provider,
                 lower(d.r_provider_default)
             )
         end as provider
@@ -170,22 +183,8 @@ providers as (
             or regexp_matches(gl_host_port(hosts.r_provider_host), ref_provider_hosts.pattern)
         group by all
     ) as h on h.r_provider_host = d.r_provider_host
-    left join (
-        select
-            ids.model_id,
-            arg_min(provider, match_order::integer) as provider,
-            arg_min(decides, match_order::integer) = 'true' as decides,
-        from (select distinct lower(coalesce(model, model_requested)) as model_id from checked) as ids
-        join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
-        group by all
-    ) as m on m.model_id = lower(d.model_id)
-    left join (
-        select ids.model_id, arg_min(provider, match_order::integer) as provider, true as decides
-        from (select distinct lower(model_requested) as model_id from checked) as ids
-        join ref_provider_model_ids
-            on ref_provider_model_ids.decides = 'true' and regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
-        group by all
-    ) as mr on mr.model_id = lower(d.model_requested)
+    left join model_platforms as m on m.model_id = lower(d.model_id)
+    left join model_platforms as mr on mr.model_id = lower(d.model_requested)
 ),
 finishes as (
     -- resolved once per distinct pair: the gateway's normalized value wins, then the native one; JSON arrays,

@@ -46,13 +46,9 @@ def is_object(raw: str) -> str:
 
 
 def epoch_seconds(expr: str) -> str:
-    """Epoch seconds (integer or fractional text) as ISO text; text that is no number passes through."""
+    """Epoch seconds (integer or fractional text) as ISO text; any other text (an ISO timestamp, with or without
+    offset) passes through."""
     return f"coalesce(strftime(try(to_timestamp(try_cast({expr} AS DOUBLE))), '{ISO}'), {expr})"
-
-
-def epoch_or_iso(expr: str) -> str:
-    """Epoch seconds as ISO text; any other text (an ISO timestamp, with or without offset) passes through."""
-    return epoch_seconds(expr)
 
 
 def is_error_object(expr: str) -> str:

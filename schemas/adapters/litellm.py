@@ -115,7 +115,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
     e = "j.error_information"
     failed = "j.status = 'failure'"
     error = _first(f"{e}.error_class", f"{e}.error_code")
-    start = _sql.epoch_or_iso("j.startTime")
+    start = _sql.epoch_seconds("j.startTime")
     proxy = ", ".join(f"'{name}'" for name in PROXY_EXCEPTIONS)
     exprs = {
         "request_id": "j.id",

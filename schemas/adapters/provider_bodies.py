@@ -240,7 +240,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
         "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, "
         "'body-' || left(sha256(rtrim(raw, chr(13) || chr(10))), 32))",
         "attempt": "coalesce(j.attempt, '1')",
-        "created_at": f"coalesce({_sql.epoch_or_iso('j.timestamp')}, "
+        "created_at": f"coalesce({_sql.epoch_seconds('j.timestamp')}, "
         f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
         "app_id": "j.app_id",
         "user_key": "j.user",
