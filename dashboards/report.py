@@ -318,8 +318,10 @@ def render_report(
     *,
     warehouse: str = "",
     built_at: dt.datetime | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Report:
-    """The report page for a period, from an open (read-only) connection to the warehouse database."""
+    """The report page for a period, from an open (read-only) connection to the warehouse database. `notes` are
+    caveats about this warehouse that come before the general ones (e.g. unprotected user hashes)."""
     started = time.perf_counter()
     figures = F.build_all(con, period)
     first, last = data_extent(con, period)
@@ -364,7 +366,7 @@ def render_report(
             tiles=tile_rows,
             comparison_text=comparison,
             sections=sections,
-            caveats=CAVEATS,
+            caveats=(*notes, *CAVEATS),
             metrics_doc=METRICS_DOC.as_uri(),
         )
     )

@@ -205,6 +205,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
     from dashboards import figures, report
+    from pipelines.lib import privacy
     from pipelines.lib.models import open_database
     from pipelines.lib.storage import Warehouse
 
@@ -213,7 +214,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = _warehouse(args)
     try:
         with open_database(store, read_only=True) as con:
-            page = report.render_report(con, figures.Range(args.start, args.end, args.grain), warehouse=store.uri())
+            period = figures.Range(args.start, args.end, args.grain)
+            page = report.render_report(con, period, warehouse=store.uri(), notes=tuple(privacy.caveats(store)))
     except (duckdb.Error, FileNotFoundError) as err:
         return _fail(str(err).splitlines()[0])
     out = Warehouse(args.out, _storage_options()) if args.out else store

@@ -128,6 +128,10 @@ def arrow_schema() -> pa.Schema:
     return pa.schema(fields)
 
 
+#: A UTC offset after a time, beyond +-18:00 (ISO 8601 and RFC 3339 allow no more; Python refuses them too).
+_OFFSET_BEYOND_18H = r"\d:\d\d(:\d\d([.,]\d*)?)? ?[+-](18:?(0[1-9]|[1-5]\d)|19|[2-9]\d)(:?\d\d)?$"
+
+
 def _sql_literal(value: object) -> str:
     if value is None:
         return "NULL"
@@ -147,6 +151,8 @@ def typed_expr(spec: FieldSpec, column: str) -> str:
         cast = f"CASE WHEN TRY_CAST({column} AS DOUBLE) = {cast} THEN {cast} END"
     elif spec.base is float:  # finite values only
         cast = f"CASE WHEN isfinite({cast}) THEN {cast} END"
+    elif spec.base is datetime:  # UTC offsets run from -18:00 to +18:00 (DuckDB would take +99:00)
+        cast = f"CASE WHEN NOT regexp_matches({column}, {_sql_literal(_OFFSET_BEYOND_18H)}) THEN {cast} END"
     if spec.default is not None:
         cast = f"CASE WHEN {column} IS NULL THEN {_sql_literal(spec.default)} ELSE {cast} END"
     return cast

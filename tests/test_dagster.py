@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,14 +14,15 @@ import pytest
 from pipelines.definitions import defs
 from pipelines.defs.ingest import landing_sensor, requests, requests_key_unique
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
+from pipelines.lib.privacy import DEV_HASH_KEY, UNPROTECTED
 from tests.conftest import PROJECT_ROOT, record, write_lines
 
 
-def _resources(warehouse: str, landing: str) -> dict[str, dg.ConfigurableResource]:
+def _resources(warehouse: str, landing: str, hash_key: str = "k") -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(url=warehouse),
         "landing": LandingResource(url=landing),
-        "privacy": PrivacyResource(hash_key="k"),
+        "privacy": PrivacyResource(hash_key=hash_key),
     }
 
 
@@ -55,10 +57,10 @@ def test_dg_check_defs_passes(tmp_path):
     assert "All definitions loaded successfully" in result.stdout + result.stderr
 
 
-def _materialize(tmp_path, lines, **config):
+def _materialize(tmp_path, lines, hash_key: str = "k", **config):
     landing = tmp_path / "landing"
     write_lines(landing / "a.jsonl", lines)
-    resources = _resources(str(tmp_path / "wh"), str(landing))
+    resources = _resources(str(tmp_path / "wh"), str(landing), hash_key)
     return dg.materialize(
         [requests, requests_key_unique],
         resources=resources,
@@ -84,6 +86,19 @@ def test_ingest_asset_reports_counts_and_checks(tmp_path):
     assert checks["quarantine_ratio"].passed  # 1/20 = 5% is at the threshold, not above
     assert checks["requests_key_unique"].passed
     assert checks["requests_key_unique"].metadata["records"].value == 19
+
+
+@pytest.mark.parametrize(("key", "warned"), [(DEV_HASH_KEY, 1), ("a-secret", 0)])
+def test_the_public_development_key_is_warned_about_once_per_run(tmp_path, key, warned):
+    instance = dg.DagsterInstance.ephemeral()
+    landing = tmp_path / "landing"
+    write_lines(landing / "a.jsonl", [record()])
+    result = dg.materialize(
+        [requests], resources=_resources(str(tmp_path / "wh"), str(landing), key), instance=instance
+    )
+    logs = instance.all_logs(result.run_id)
+    found = [e for e in logs if e.level == logging.WARNING and UNPROTECTED in (e.user_message or "")]
+    assert len(found) == warned
 
 
 def test_quarantine_ratio_warns_above_threshold(tmp_path):

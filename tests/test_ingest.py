@@ -28,7 +28,8 @@ def test_every_line_is_counted_once(tmp_path, warehouse, run_ingest):
         record(request_id="c", completion_tokens=-5),
     ]
     report = run_ingest(write_lines(tmp_path / "in.jsonl", lines))
-    assert (report.lines, report.written, report.duplicates, report.quarantined) == (6, 2, 1, 3)
+    assert (report.lines, report.written, report.duplicates, report.quarantined, report.ignored) == (6, 2, 1, 2, 1)
+    assert report.files[0].ignored_reasons == {"blank line": 1}  # skipped, and counted
     assert report.balanced
     assert report.days == ["2025-06-01", "2025-06-02"]
     assert [r["request_id"] for r in stored(warehouse)] == ["a", "b"]
@@ -39,7 +40,10 @@ def test_every_line_is_counted_once(tmp_path, warehouse, run_ingest):
     [
         ("{not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),
-        ("   ", "not JSON"),
+        (
+            record(created_at="2025-06-01T12:00:00+99:00"),
+            "created_at is not an ISO 8601 timestamp ('2025-06-01T12:00:00+99:00')",
+        ),
         (record(created_at=None), "created_at missing"),
         (record(request_id=None), "request_id missing"),
         (record(request_id=""), "request_id is empty"),
@@ -95,7 +99,7 @@ def test_quarantine_never_keeps_prompt_or_completion_text(tmp_path, warehouse, r
     rows = quarantined(warehouse)
     assert len(rows) == 2
     assert all(secret not in row["raw"] for row in rows)
-    assert "redacted" in rows[0]["raw"] and "redacted" in rows[1]["raw"]
+    assert "redacted" in rows[0]["raw"] and rows[1]["raw"].startswith('{"broken_json": {"chars": 62')
 
 
 def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path, warehouse, run_ingest):

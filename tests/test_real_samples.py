@@ -62,7 +62,7 @@ def read_sample(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for batch in iter_line_batches(str(path)):
         rows += transform_lines(con, adapter, batch.lines, path.as_uri(), HASH_KEY).to_pylist()
-        rows += [{"source_line": n, "reason": "not valid UTF-8"} for n, _raw in batch.undecodable]
+        rows += [{"source_line": n, "reason": reason} for n, reason, _raw in batch.rejected]
     return sorted(rows, key=lambda r: (r["source_line"], r.get("attempt") or 0, _span_order(r.get("item"))))
 
 

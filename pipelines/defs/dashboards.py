@@ -12,6 +12,7 @@ import duckdb
 
 from dashboards import figures, report
 from pipelines.defs.resources import WarehouseResource
+from pipelines.lib import privacy
 from pipelines.lib.models import open_database
 
 REPORT_FOLDER = "dashboards"
@@ -29,7 +30,8 @@ def _render(store, period: figures.Range) -> report.Report:
     for attempt in range(LOCK_RETRIES):
         try:
             with open_database(store, read_only=True) as con:
-                return report.render_report(con, period, warehouse=store.uri())
+                notes = tuple(privacy.caveats(store))
+                return report.render_report(con, period, warehouse=store.uri(), notes=notes)
         except duckdb.IOException as err:
             if "lock" not in str(err).lower() or attempt == LOCK_RETRIES - 1:
                 raise

@@ -8,6 +8,7 @@ import duckdb
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
+from pipelines.lib.privacy import UNPROTECTED
 from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
 from schemas.bulk import upgraded_select
 
@@ -23,6 +24,11 @@ class IngestConfig(dg.Config):
     """Warn when more than this share of the records read is quarantined."""
     chunk_mb: int = 128
     """Bytes read per batch; peak memory grows with this, not with the file size."""
+
+
+def _warn_if_unprotected(context: dg.AssetExecutionContext, privacy: PrivacyResource) -> None:
+    if privacy.unprotected():
+        context.log.warning(UNPROTECTED)
 
 
 def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult]:
@@ -70,6 +76,7 @@ def landing_days(
     nothing.
     """
     day = context.partition_key
+    _warn_if_unprotected(context, privacy)
     url = landing.day_url(day)
     store = warehouse.get()
     try:
@@ -137,6 +144,7 @@ def requests(
     First it commits what `landing_days` partitions staged (`WAREHOUSE/_staging/`), day by day.
     """
     sources = config.sources or [landing.url]
+    _warn_if_unprotected(context, privacy)
     store = warehouse.get()
     report = commit_staged(store, progress=context.log.info)
     fresh = ingest(

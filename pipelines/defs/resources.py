@@ -12,10 +12,10 @@ from typing import Any
 import dagster as dg
 
 from pipelines.lib.models import Parameters
+from pipelines.lib.privacy import DEV_HASH_KEY, is_development
 from pipelines.lib.storage import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEV_HASH_KEY = "gatewaylens-development-key-not-secret"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -58,6 +58,10 @@ class PrivacyResource(dg.ConfigurableResource):
 
     def key(self) -> bytes:
         return self.hash_key.encode()
+
+    def unprotected(self) -> bool:
+        """The public development key is in use (GATEWAYLENS_HASH_KEY not set): the hashes protect nothing."""
+        return is_development(self.key())
 
 
 class MetricsResource(dg.ConfigurableResource):

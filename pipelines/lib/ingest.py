@@ -42,8 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.lib import quarantine
-from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, INVALID_UTF8, iter_line_batches, nonblank_lines, prefetch
+from pipelines.lib import privacy, quarantine
+from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, iter_line_batches, nonblank_lines, prefetch
 from pipelines.lib.storage import QUARANTINE, STAGING, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
@@ -62,6 +62,7 @@ DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds t
 # per thread, so the limit is per thread: 512 MiB on 2 threads.
 DEDUPE_MIB_PER_THREAD = 256
 REJECTED = "rejected"  # staging partition of rejected rows
+BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
 IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
 
@@ -82,6 +83,7 @@ class FileReport:
     ignored: int = 0
     conflicts: int = 0  # records whose key was already used by a record with other content (see _find_losers)
     uncovered: int = 0  # lines that yielded no row at all (an adapter bug); must stay 0
+    hash_key_id: str | None = None  # the public id of the key that hashed the file's user ids (see privacy)
     ignored_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
     error: str | None = None
@@ -198,14 +200,16 @@ class _Stager:
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None
+        report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
             batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
             for number, batch in enumerate(batches):
                 report.lines += batch.count
-                report.records += len(batch.undecodable)  # one quarantined row per undecodable line
-                rejected = [(n, INVALID_UTF8, raw) for n, raw in batch.undecodable]
+                report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
+                self._count_ignored(report, BLANK_LINE, batch.blank)
+                rejected = list(batch.rejected)
                 if adapter is None:
                     rejects.write_all(batch.lines, unknown)
                     report.records += batch.lines.num_rows
@@ -276,8 +280,13 @@ class _Stager:
             for reason, count in self.con.execute(
                 "select ignored, count(*) from read_parquet(?) group by all order by all", [ignored]
             ).fetchall():
-                report.ignored += count
-                report.ignored_reasons[reason] = report.ignored_reasons.get(reason, 0) + count
+                self._count_ignored(report, reason, count)
+
+    @staticmethod
+    def _count_ignored(report: FileReport, reason: str, count: int) -> None:
+        if count:
+            report.ignored += count
+            report.ignored_reasons[reason] = report.ignored_reasons.get(reason, 0) + count
 
     def discard(self, index: int) -> None:
         """Forget everything staged from file `index` (it failed part way)."""
@@ -561,6 +570,7 @@ def ingest(
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
             _finish_file(warehouse, report.files[index], quarantine_file)
+        _record_keys(warehouse, report)
         con.close()
     if failed := [f for f in report.files if f.error]:
         raise UnreadableSourceError(report, failed)
@@ -685,6 +695,7 @@ def commit_staged(
                 if not file_report.skipped and not file_report.error:
                     name = manifest["quarantine"].get(str(index))
                     _finish_file(warehouse, file_report, os.path.join(local, "staging", name) if name else None)
+            _record_keys(warehouse, batch_report)
         warehouse.fs.rm(warehouse.path(STAGING, batch), recursive=True)
         report.extend(batch_report)
     return report
@@ -733,6 +744,11 @@ def _commit(
     sizes = _drop_stored_losers(con, warehouse, losing)
     report.days = sorted(set(report.days) | set(sizes))
     report.bytes_written += sum(sizes.values())
+
+
+def _record_keys(warehouse: Warehouse, report: IngestReport) -> None:
+    """Note in the warehouse which keys hashed the user ids of the files just finished."""
+    privacy.record_keys(warehouse, {f.hash_key_id for f in report.files if f.hash_key_id and not f.error})
 
 
 def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None) -> None:

@@ -4,36 +4,139 @@ Memory is bounded by the chunk size, not the file size. Line boundaries are foun
 become an Arrow string array over the chunk's own buffer (no Python object per line, no copy); each line
 keeps its terminator, which JSON parsers read as whitespace. Only a chunk that is not valid UTF-8 falls back
 to per-line decoding, so that its bad lines can be quarantined one by one as "not valid UTF-8".
+
+What is read is decided by the content, not the name: gzip, zstd, bzip2 and xz are recognised by their magic
+bytes (a gzip file named `.jsonl` is read as gzip; a `.gz` name on plain text is read as text), and every
+compressed stream is read to its verified end (gzip's CRC and length, zstd frame completion, bzip2 and xz
+end markers): a truncated file raises `IncompleteSourceError` instead of passing for a shorter one.
+
+Lines the reader settles itself, each counted as a line: a UTF-8 byte-order mark at the start of the file is
+not content; blank lines (only whitespace) are counted, not passed on; a line longer than `max_line_bytes`
+is rejected with its length and a short excerpt, never held whole beyond that limit (memory stays bounded
+on a file that is one enormous broken line).
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
+import lzma
 import threading
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from queue import Empty, Queue
+from typing import BinaryIO
 
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
 
 DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024
+#: Longest line read (bytes, terminator included). Real exporters write lines of a few MB at most (an OTLP
+#: export of a large batch); a longer line is almost surely broken, and bounding it bounds memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+EXCERPT_BYTES = 4096
 INVALID_UTF8 = "not valid UTF-8"
 _NEWLINE = ord("\n")
+_BOM = b"\xef\xbb\xbf"
+_COMPRESSED_READ = 4 * 1024 * 1024
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
+
+
+class IncompleteSourceError(OSError):
+    """A compressed stream that ends before its format says it does (a truncated or cut-off file)."""
+
+
+def too_long(length: int, limit: int = MAX_LINE_BYTES) -> str:
+    """The rejection reason of a line of `length` bytes."""
+    return f"line longer than {limit} bytes ({length:,} bytes)"
 
 
 @dataclass
 class LineBatch:
-    """Consecutive lines of one file: `lines` has columns source_line (1-based) and raw."""
+    """Consecutive lines of one file: `lines` has columns source_line (1-based) and raw; `rejected` holds the
+    lines the reader itself rejects, as (line number, reason, excerpt); `blank` counts whitespace-only lines."""
 
     lines: pa.Table
-    undecodable: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    blank: int = 0
 
     @property
     def count(self) -> int:
-        return self.lines.num_rows + len(self.undecodable)
+        return self.lines.num_rows + len(self.rejected) + self.blank
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression whose magic bytes start `head`, or None for uncompressed content."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def _zstd_blocks(raw: BinaryIO, size: int) -> Iterator[bytes]:
+    """Decompressed blocks of about `size` bytes of a zstd stream of one or more frames; raises
+    IncompleteSourceError when the input ends inside a frame."""
+    decompressor = zstandard.ZstdDecompressor()
+    frame = decompressor.decompressobj()
+    pending: list[bytes] = []
+    held = 0
+    in_frame = False
+    while data := raw.read(_COMPRESSED_READ):
+        while data:
+            out = frame.decompress(data)
+            in_frame = not frame.eof
+            data = frame.unused_data if frame.eof else b""
+            if frame.eof:
+                frame = decompressor.decompressobj()
+            if out:
+                pending.append(out)
+                held += len(out)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if in_frame:
+        raise IncompleteSourceError("the zstd stream ends inside a frame (the file is truncated)")
+    if pending:
+        yield b"".join(pending)
+
+
+def _stream_blocks(handle: BinaryIO, size: int, codec: str) -> Iterator[bytes]:
+    try:
+        while block := handle.read(size):
+            yield block
+    except EOFError as err:  # gzip, bz2 and xz: the end-of-stream marker never came
+        raise IncompleteSourceError(f"the {codec} stream ends early (the file is truncated): {err}") from err
+    except (gzip.BadGzipFile, lzma.LZMAError) as err:
+        raise IncompleteSourceError(f"the {codec} stream is corrupt: {err}") from err
+
+
+def iter_blocks(url: str, size: int, **storage_options: typing.Any) -> Iterator[bytes]:
+    """The file's content in blocks of about `size` bytes, decompressed by what its first bytes say."""
+    with fsspec.open(url, "rb", **storage_options) as raw:
+        head = raw.read(8)
+        if raw.seekable():
+            raw.seek(0)
+        codec = compression_of(head)
+        if codec is None:
+            if not raw.seekable():  # nothing to undo the peek with: start again
+                yield head
+            yield from iter(lambda: raw.read(size), b"")
+            return
+        if not raw.seekable():
+            raise IncompleteSourceError(f"{url}: a compressed stream that cannot be re-read after its header")
+        if codec == "zstd":
+            yield from _zstd_blocks(raw, size)
+            return
+        openers = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
+        with openers[codec](raw) as handle:
+            yield from _stream_blocks(handle, size, codec)
 
 
 def _line_table(chunk: memoryview, ends: np.ndarray, first_line: int) -> pa.Table:
@@ -49,79 +152,157 @@ def _decode_lines(chunk: memoryview, first_line: int) -> LineBatch:
     """Decode a chunk that is not valid UTF-8 line by line (rare path)."""
     good_numbers: list[int] = []
     good: list[str] = []
-    bad: list[tuple[int, str]] = []
+    bad: list[tuple[int, str, str]] = []
     pieces = bytes(chunk).split(b"\n")
     if pieces and not pieces[-1]:
         pieces.pop()
     for offset, raw in enumerate(pieces):
         number = first_line + offset
         try:
-            good.append(raw.decode("utf-8"))
+            good.append(raw.decode("utf-8") + "\n")
             good_numbers.append(number)
         except UnicodeDecodeError:
-            bad.append((number, raw.decode("utf-8", errors="replace")))
+            bad.append((number, INVALID_UTF8, raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")))
     table = pa.table({"source_line": pa.array(good_numbers, pa.int64()), "raw": pa.array(good, pa.large_string())})
     return LineBatch(table, bad)
 
 
-def _to_batch(chunk: memoryview, ends: np.ndarray, first_line: int) -> LineBatch:
+def _screen(batch: LineBatch, max_line_bytes: int) -> LineBatch:
+    """Take blank and over-long lines out of the batch (counted: blank ones, rejected: long ones)."""
+    raw = batch.lines.column("raw")
+    if not len(raw):
+        return batch
+    blank = pc.utf8_is_space(raw)
+    long = pc.greater(pc.binary_length(raw), max_line_bytes)
+    drop = pc.or_(blank, long)
+    if not pc.any(drop).as_py():
+        return batch
+    rejected = list(batch.rejected)
+    for index in np.flatnonzero(long.to_numpy(zero_copy_only=False)):
+        text = raw[int(index)].as_py()
+        excerpt = text[:EXCERPT_BYTES]
+        number = batch.lines.column("source_line")[int(index)].as_py()
+        rejected.append((number, too_long(len(text.encode()), max_line_bytes), excerpt))
+    kept = batch.lines.filter(pc.invert(drop))
+    return LineBatch(kept, sorted(rejected), batch.blank + pc.sum(blank).as_py())
+
+
+def _to_batch(chunk: memoryview, ends: np.ndarray, first_line: int, max_line_bytes: int) -> LineBatch:
     try:
-        return LineBatch(_line_table(chunk, ends, first_line))
+        batch = LineBatch(_line_table(chunk, ends, first_line))
     except pa.ArrowInvalid:
-        return _decode_lines(chunk, first_line)
+        batch = _decode_lines(chunk, first_line)
+    return _screen(batch, max_line_bytes)
 
 
 def _merge(parts: list[LineBatch]) -> LineBatch:
     if len(parts) == 1:
         return parts[0]
-    tables = [p.lines for p in parts]
-    return LineBatch(pa.concat_tables(tables), [bad for p in parts for bad in p.undecodable])
+    return LineBatch(
+        pa.concat_tables([p.lines for p in parts]),
+        [bad for p in parts for bad in p.rejected],
+        sum(p.blank for p in parts),
+    )
 
 
 def _line_ends(view: memoryview) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(view, dtype=np.uint8) == _NEWLINE) + 1
 
 
-def iter_line_batches(url: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES, **storage_options) -> Iterator[LineBatch]:
-    """Yield the lines of `url` in order, decompressing .gz/.zst/... by extension.
+@dataclass
+class _Splitter:
+    """Cuts a stream of blocks into numbered lines; a line cut across blocks is carried, up to the limit."""
+
+    max_line_bytes: int
+    next_line: int = 1
+    carry: list[bytes] = field(default_factory=list)
+    carried: int = 0
+    overlong: str | None = None  # excerpt of a line past the limit whose end is not read yet
+    head: bytes | None = b""  # the file's first bytes until a byte-order mark can be told (None after)
+
+    def feed(self, block: bytes) -> LineBatch | None:
+        if self.head is not None:
+            self.head += block
+            if len(self.head) < len(_BOM):
+                return None
+            block, self.head = self.head.removeprefix(_BOM), None
+        view = memoryview(block)
+        ends = _line_ends(view)
+        if not len(ends):
+            self._hold(block)
+            return None
+        parts = [self._close_carried(view[: ends[0]])] if self.carry or self.overlong is not None else []
+        if parts:
+            view, ends = view[ends[0] :], ends[1:] - ends[0]
+        if len(ends):
+            parts.append(_to_batch(view[: ends[-1]], ends, self.next_line, self.max_line_bytes))
+            self.next_line += parts[-1].count
+            view = view[ends[-1] :]
+        self._hold(bytes(view))
+        return _merge(parts)
+
+    def finish(self) -> LineBatch | None:
+        """The last line when the file does not end with a newline."""
+        if self.head:  # a file shorter than a byte-order mark
+            block, self.head = self.head, None
+            return _merge([b for b in (self.feed(block), self.finish()) if b is not None])
+        if not self.carry and self.overlong is None:
+            return None
+        return self._close_carried(memoryview(b""), terminated=False)
+
+    def _hold(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.overlong is not None:
+            self.carried += len(data)
+            return
+        self.carry.append(data)
+        self.carried += len(data)
+        if self.carried > self.max_line_bytes:  # keep an excerpt and the count, not the line
+            self.overlong = b"".join(self.carry)[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+            self.carry = []
+
+    def _close_carried(self, tail: memoryview, terminated: bool = True) -> LineBatch:
+        """The line made of what is carried plus `tail` (up to and including its newline)."""
+        number, length = self.next_line, self.carried + len(tail)
+        self.next_line += 1
+        if self.overlong is not None or length > self.max_line_bytes:
+            excerpt = self.overlong
+            if excerpt is None:
+                start = b"".join([*self.carry, bytes(tail[:EXCERPT_BYTES])])
+                excerpt = start[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+            self.carry, self.carried, self.overlong = [], 0, None
+            empty = pa.table({"source_line": pa.array([], pa.int64()), "raw": pa.array([], pa.large_string())})
+            return LineBatch(empty, [(number, too_long(length, self.max_line_bytes), excerpt)])
+        line = memoryview(b"".join([*self.carry, bytes(tail)]))
+        self.carry, self.carried = [], 0
+        return _to_batch(line, np.array([len(line)]), number, self.max_line_bytes)
+
+
+def iter_line_batches(
+    url: str,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    **storage_options: typing.Any,
+) -> Iterator[LineBatch]:
+    """Yield the lines of `url` in order (see the module docstring for what the reader settles itself).
 
     A final newline does not start an extra line; a last line without a newline is still a line.
     """
-    next_line = 1
-    carry = b""
-    with fsspec.open(url, "rb", compression="infer", **storage_options) as handle:
-        while block := handle.read(chunk_bytes):
-            view = memoryview(block)
-            ends = _line_ends(view)
-            if not len(ends):
-                carry += block
-                continue
-            parts = []
-            if carry:  # the line cut at the end of the previous block: one small copy, not the whole block
-                head = memoryview(carry + block[: ends[0]])
-                parts.append(_to_batch(head, np.array([len(head)]), next_line))
-                view, ends = view[ends[0] :], ends[1:] - ends[0]
-            carry = bytes(view[ends[-1] :]) if len(ends) else bytes(view)
-            if len(ends):
-                parts.append(_to_batch(view[: ends[-1]], ends, next_line + sum(p.count for p in parts)))
-            yield (batch := _merge(parts))
-            next_line += batch.count
-    if carry:
-        view = memoryview(carry)
-        yield _to_batch(view, np.append(_line_ends(view), len(carry)), next_line)
+    splitter = _Splitter(max_line_bytes)
+    for block in iter_blocks(url, chunk_bytes, **storage_options):
+        if (batch := splitter.feed(block)) is not None and batch.count:
+            yield batch
+    if (batch := splitter.finish()) is not None:
+        yield batch
 
 
-def nonblank_lines(url: str, **storage_options) -> Iterator[str]:
-    """The non-blank lines of the file, whole and stripped (decoded leniently), for format detection."""
-    carry = b""
-    with fsspec.open(url, "rb", compression="infer", **storage_options) as handle:
-        while block := handle.read(1 << 20):  # not every decompressor implements readline
-            *complete, carry = (carry + block).split(b"\n")
-            for raw in complete:
-                if text := raw.decode("utf-8", errors="replace").strip():
-                    yield text
-    if text := carry.decode("utf-8", errors="replace").strip():
-        yield text
+def nonblank_lines(url: str, **storage_options: typing.Any) -> Iterator[str]:
+    """The non-blank lines of the file, whole and stripped, for format detection: the same reader in small
+    blocks (lines not valid UTF-8 or past the length limit are left out: they are rejected anyway)."""
+    for batch in iter_line_batches(url, 1 << 20, **storage_options):
+        for raw in batch.lines.column("raw").to_pylist():
+            yield raw.strip()
 
 
 _DONE = object()

@@ -7,6 +7,7 @@ timestamp ('abc')") instead of as a bare "created_at missing".
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -14,11 +15,32 @@ ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
 
 
+#: Every key name an adapter reads (lower case), collected as the adapters build their SQL: names that describe
+#: a log's structure, which the quarantine may show (it redacts every other key; see pipelines.lib.quarantine).
+KEYS_READ: set[str] = set()
+
+
+def remember_keys(spec: Any) -> None:
+    """Add the key names of a `from_json` structure (or a list of names) to KEYS_READ."""
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            KEYS_READ.add(key.lower())
+            remember_keys(value)
+    elif isinstance(spec, list | tuple):
+        for item in spec:
+            if isinstance(item, str):
+                KEYS_READ.add(item.lower())
+            else:
+                remember_keys(item)
+
+
+@functools.lru_cache(maxsize=64)
 def json_object(line: str) -> dict[str, Any] | None:
-    """The line as a JSON object, else None (for the sniff functions, which run in Python on a few lines)."""
+    """The line as a JSON object, else None (for the sniff functions, which run in Python on a few lines; cached,
+    since every adapter sniffs the same lines). Nesting too deep for Python's parser is not an object either."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 
@@ -32,12 +54,26 @@ def has_keys(line: str, keys: frozenset[str]) -> bool:
 def structure(spec: dict[str, Any]) -> str:
     """A `from_json` structure literal: every leaf is read as VARCHAR (numbers keep their text, the shared
     typing casts them) unless given as "JSON"; lists are `[...]`, objects `{...}`."""
+    remember_keys(spec)
     return "'" + json.dumps(spec, separators=(",", ":")).replace("'", "''") + "'"
 
 
+#: JSON escapes of UTF-16 surrogates (`\\ud83d`). A logger that cuts a string inside an emoji leaves one half
+#: alone, which is valid JSON grammar but which DuckDB's parser refuses; the retry parse spells every surrogate
+#: escape as U+FFFD (only text the adapters never read holds them), so the record is not lost for its prompt.
+_SURROGATE_ESCAPE = r"'\\u[dD][89a-fA-F][0-9a-fA-F]{2}'"
+
+
+def lenient(raw: str) -> str:
+    """SQL: the line with every surrogate escape replaced by `\\ufffd` (for a retry once a strict parse failed)."""
+    return rf"regexp_replace({raw}, {_SURROGATE_ESCAPE}, '\\ufffd', 'g')"
+
+
 def parse(raw: str, spec: dict[str, Any]) -> str:
-    """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON)."""
-    return f"try(from_json({raw}, {structure(spec)}))"
+    """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON), retried on the
+    lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone)."""
+    shape = structure(spec)
+    return f"coalesce(try(from_json({raw}, {shape})), try(from_json({lenient(raw)}, {shape})))"
 
 
 def is_object(raw: str) -> str:

@@ -9,7 +9,7 @@ again on ingest. Unknown keys are ignored (so prompt or completion text in a lin
 
 from __future__ import annotations
 
-import json
+from schemas.adapters import _sql
 
 #: Input keys read for each adapter column, first present wins.
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -27,12 +27,9 @@ _SIGNATURE = frozenset({"request_id", "created_at", "status"})
 
 def sniff(first_line: str) -> bool:
     """A canonical line is a JSON object with at least two of request_id, created_at, status at the top level."""
-    try:
-        obj = json.loads(first_line)
-    except ValueError:
-        return False
+    obj = _sql.json_object(first_line)
     # a provider body with created_at and status (OpenAI Responses) names its `object`; a canonical line never does
-    return isinstance(obj, dict) and len(_SIGNATURE & obj.keys()) >= 2 and "object" not in obj
+    return obj is not None and len(_SIGNATURE & obj.keys()) >= 2 and "object" not in obj
 
 
 def _json_path(key: str) -> str:
@@ -45,6 +42,7 @@ def select_sql(columns: tuple[str, ...]) -> str:
     exprs: list[str] = []
     for column in columns:
         keys = _KEYS.get(column, (column,))
+        _sql.remember_keys(keys)
         if not keys:
             exprs.append(f"NULL AS {column}")
             continue
@@ -66,7 +64,12 @@ select
     end as reject,
     {columns_sql}
 from (
-    select source_line, raw, try(json_extract_string(raw, [{path_list}])) as v
+    select
+        source_line,
+        raw,
+        coalesce(
+            try(json_extract_string(raw, [{path_list}])), try(json_extract_string({_sql.lenient("raw")}, [{path_list}]))
+        ) as v
     from lines
 )
 """
