@@ -11,6 +11,7 @@ latency 1250, native tokens 10/25/5/3, total_cost 0.0015 are the SDK docs' own).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -204,6 +205,33 @@ def test_error_body_codes(code, provider_name, error_class):
     metadata = {"provider_name": provider_name} if provider_name else {}
     body = {"id": "gen-e", "created": 1748779200, "error": {"code": code, "message": "x", "metadata": metadata}}
     assert valid(one("openrouter", body))["error_class"] == error_class
+
+
+@pytest.mark.parametrize(
+    ("inner_metadata", "provider", "error_class"),
+    [
+        ({"provider_name": "Google AI Studio", "raw": "{}"}, "google-ai-studio", "server_error"),
+        ({"provider_name": None}, None, "gateway"),  # OpenRouter's own 503: no provider meets the routing
+        ({}, None, "gateway"),
+    ],
+)
+def test_doubly_nested_error_body_is_read_from_its_inner_error(inner_metadata, provider, error_class):
+    """`{"error": {"error": {...}, "code": N}}`: the outer object repeats the code and has no metadata, so the
+    upstream a body names is only in the inner object; the outer code still counts when the inner has none."""
+    inner = {"message": "Provider returned error", "code": 503, "metadata": inner_metadata}
+    body = {"id": "req-1", "created": 1748779200, "error": {"error": inner, "code": 503}}
+    assert openrouter.sniff(json.dumps(body))
+    row = valid(one("openrouter", body))
+    assert (row["http_status"], row["error_code"], row["provider"], row["error_class"]) == (
+        503,
+        "503",
+        provider,
+        error_class,
+    )
+    only_inner_code = {"id": "req-2", "created": 1748779200, "error": {"error": {"message": "x", "code": 402}}}
+    assert openrouter.sniff(json.dumps(only_inner_code))
+    row = valid(one("openrouter", only_inner_code))
+    assert (row["http_status"], row["error_class"]) == (402, "gateway")
 
 
 def test_generation_stats_map_every_field():

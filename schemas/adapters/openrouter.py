@@ -20,7 +20,9 @@ Three shapes, told apart per line (a file may mix them):
   503, ...) and is kept as error_code too; `message` is never read. An error that names no upstream
   (`metadata.provider_name`) with code 401, 402, 403, 404, 429 or 503 is OpenRouter's own refusal (its auth,
   credits, moderation, no allowed endpoint, its rate limit, no provider meeting the routing requirements):
-  error class `gateway`, never counted against a provider.
+  error class `gateway`, never counted against a provider. Some clients log the body doubly nested,
+  `{"error": {"error": {code, message, metadata}, "code": N}}` (the outer object repeats the code and has no
+  metadata): the inner object is read wherever the outer one lacks a field, so a named upstream is not lost.
 * **Generation stats** as `GET /api/v1/generation?id=...` returns them, `{"data": {...}}`: `id`,
   `created_at` (ISO 8601), `model`, `provider_name`, `app_id`, `external_user` (hashed), `streamed`,
   `cancelled`, `finish_reason`, `native_finish_reason`, `api_type` (`completions` -> operation chat,
@@ -53,7 +55,12 @@ _SPEC = {
     "provider": "VARCHAR",
     "choices": _sql.CHOICES,
     "usage": _sql.USAGE,
-    "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
+    "error": {
+        "code": "VARCHAR",
+        "metadata": {"provider_name": "VARCHAR"},
+        # a doubly nested body: OpenRouter's error object under the logged one's `error`
+        "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
+    },
     "data": {
         "id": "VARCHAR",
         "created_at": "VARCHAR",
@@ -95,12 +102,20 @@ def sniff(line: str) -> bool:
     if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:
         # OpenRouter's bodies name the provider (or carry its gen- id); other chat completions are raw bodies
         return "provider" in obj or str(obj["id"]).startswith("gen-")
-    error = obj.get("error")
-    if isinstance(error, dict) and len(obj) <= 4:
-        # OpenRouter's error: an integer code (the HTTP status) and `metadata`, not OpenAI's type/param
-        return "metadata" in error or (isinstance(error.get("code"), int) and "status" not in error)
+    if isinstance(obj.get("error"), dict) and len(obj) <= 4:
+        return _is_error_object(obj["error"])
     data = obj.get("data")
     return isinstance(data, dict) and "id" in data and ("created_at" in data or "provider_name" in data)
+
+
+def _is_error_object(error: object) -> bool:
+    """OpenRouter's error object: an integer code (the HTTP status) and `metadata`, not OpenAI's type/param; or
+    one that wraps such an object under its own `error` (a doubly nested body)."""
+    if not isinstance(error, dict):
+        return False
+    if "metadata" in error or (isinstance(error.get("code"), int) and "status" not in error):
+        return True
+    return _is_error_object(error.get("error"))
 
 
 def select_sql(columns: tuple[str, ...]) -> str:
@@ -111,6 +126,9 @@ def select_sql(columns: tuple[str, ...]) -> str:
     gen = "shape = 'generation'"
     err = "shape = 'error'"
     status_code = "try_cast(pr.status AS INTEGER)"
+    # the error body's fields, from the inner object of a doubly nested body when the outer one lacks them
+    error_code = "coalesce(j.error.code, j.error.error.code)"
+    error_provider = "coalesce(j.error.metadata.provider_name, j.error.error.metadata.provider_name)"
     exprs = {
         "request_id": f"CASE WHEN {gen} THEN {d}.id ELSE j.id END",
         "attempt": "k",
@@ -122,8 +140,8 @@ def select_sql(columns: tuple[str, ...]) -> str:
         f"ELSE coalesce(pr.model_permaslug, {d}.model) END ELSE j.model END",
         "provider": "NULL",
         "provider_native": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.provider_name, pr.provider_name) "
-        f"ELSE pr.provider_name END WHEN {err} THEN j.error.metadata.provider_name ELSE coalesce(j.provider, "
-        "j.error.metadata.provider_name, j.choices[1].error.metadata.provider_name) END",
+        f"ELSE pr.provider_name END WHEN {err} THEN {error_provider} ELSE coalesce(j.provider, "
+        f"{error_provider}, j.choices[1].error.metadata.provider_name) END",
         "status": f"""CASE
             WHEN {err} THEN 'error'
             WHEN {chat} THEN CASE
@@ -136,16 +154,16 @@ def select_sql(columns: tuple[str, ...]) -> str:
             WHEN {d}.finish_reason = 'error' OR {status_code} >= 400 THEN 'error'
             ELSE 'success'
         END""",
-        "http_status": f"CASE WHEN {err} THEN j.error.code WHEN {gen} THEN pr.status "
-        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, j.error.code) END",
-        "error_code": f"CASE WHEN {err} THEN j.error.code "
-        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, j.error.code) END",
+        "http_status": f"CASE WHEN {err} THEN {error_code} WHEN {gen} THEN pr.status "
+        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, {error_code}) END",
+        "error_code": f"CASE WHEN {err} THEN {error_code} "
+        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, {error_code}) END",
         # OpenRouter's own refusals name no upstream provider: its auth (401), credits (402), moderation and
         # guardrails (403), no endpoint or allowed provider (404), its own rate limit (429), no provider meeting
         # the routing requirements (503)
         "error_class": f"""CASE
-            WHEN {err} AND j.error.metadata.provider_name IS NULL
-                AND try_cast(j.error.code AS INTEGER) IN ({", ".join(map(str, GATEWAY_CODES))}) THEN 'gateway'
+            WHEN {err} AND {error_provider} IS NULL
+                AND try_cast({error_code} AS INTEGER) IN ({", ".join(map(str, GATEWAY_CODES))}) THEN 'gateway'
         END""",
         "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
         f"WHEN {gen} AND {final} THEN {d}.finish_reason END",
