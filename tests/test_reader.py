@@ -13,6 +13,8 @@ from pipelines.lib.reader import (
     EXCERPT_BYTES,
     INVALID_UTF8,
     IncompleteSourceError,
+    LineReader,
+    ReadMark,
     iter_line_batches,
     nonblank_lines,
     too_long,
@@ -164,3 +166,62 @@ def test_files_shorter_than_a_byte_order_mark(tmp_path, content, expected):
     path = tmp_path / "x.jsonl"
     path.write_bytes(content)
     assert _lines(path, chunk_bytes=1)[0] == expected
+
+
+def _resume(path, mark=None, **kwargs) -> tuple[list[tuple[int, str]], LineReader]:
+    reader = LineReader(str(path), resume=mark, **kwargs)
+    lines = []
+    for batch in reader:
+        data = batch.lines.to_pydict()
+        lines += [(n, raw.rstrip("\n")) for n, raw in zip(data["source_line"], data["raw"], strict=True)]
+    return lines, reader
+
+
+def test_a_grown_file_is_read_from_where_the_last_read_ended(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"a\nb\n")
+    lines, first = _resume(path)
+    assert lines == [(1, "a"), (2, "b")] and first.mark == ReadMark(4, 2, 2, first.mark.head, first.mark.tail)
+    path.write_bytes(b"a\nb\nc\n")
+    lines, second = _resume(path, first.mark, chunk_bytes=1)
+    assert (lines, second.first_line) == ([(3, "c")], 3)
+    assert (second.mark.offset, second.mark.lines) == (6, 3)
+    assert second.mark == _resume(path)[1].mark  # the same mark as a read from the start
+
+
+def test_a_touched_file_reads_nothing_again(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"a\nb\n")
+    mark = _resume(path)[1].mark
+    lines, again = _resume(path, mark)
+    assert lines == [] and again.mark == mark
+
+
+def test_a_rewritten_file_is_read_from_its_start(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"a\nb\n" + b"x" * 100_000 + b"\n")
+    mark = _resume(path)[1].mark
+    for changed in (b"A\nb\n" + b"x" * 100_000 + b"\nc\n", b"a\nb\n" + b"x" * 99_999 + b"y\nc\n", b"a\n"):
+        path.write_bytes(changed)
+        lines, reader = _resume(path, mark)
+        assert reader.first_line == 1 and lines[0][0] == 1
+
+
+def test_a_line_read_without_its_newline_is_read_again_whole(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"a\nb")
+    mark = _resume(path)[1].mark
+    assert (mark.offset, mark.lines, mark.through_line) == (2, 1, 2)
+    path.write_bytes(b"a\nbc\nd\n")
+    assert _resume(path, mark)[0] == [(2, "bc"), (3, "d")]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_an_appended_compressed_file_resumes_too(tmp_path, codec):
+    path = tmp_path / "x.jsonl.gz"
+    first = b"".join(b"line %d\n" % i for i in range(20_000))
+    path.write_bytes(_COMPRESSORS[codec](first))
+    mark = _resume(path)[1].mark
+    path.write_bytes(_COMPRESSORS[codec](first) + _COMPRESSORS[codec](b"new 1\nnew 2\n"))
+    lines, reader = _resume(path, mark, chunk_bytes=4096)
+    assert lines == [(20_001, "new 1"), (20_002, "new 2")] and reader.mark.lines == 20_002

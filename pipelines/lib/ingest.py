@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.lib import privacy, quarantine
-from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, iter_line_batches, nonblank_lines, prefetch
+from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, LineReader, ReadMark, nonblank_lines, prefetch
 from pipelines.lib.storage import QUARANTINE, STAGING, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
@@ -63,6 +63,7 @@ DEFAULT_COMMIT_ROWS = 1_000_000  # staged rows merged per commit query (bounds t
 DEDUPE_MIB_PER_THREAD = 256
 REJECTED = "rejected"  # staging partition of rejected rows
 BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
+QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
 IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 _HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
 
@@ -84,6 +85,9 @@ class FileReport:
     conflicts: int = 0  # records whose key was already used by a record with other content (see _find_losers)
     uncovered: int = 0  # lines that yielded no row at all (an adapter bug); must stay 0
     hash_key_id: str | None = None  # the public id of the key that hashed the file's user ids (see privacy)
+    first_line: int = 1  # where reading began: past 1 when an earlier version of the file was read (it grew)
+    prior_through_line: int = 0  # the last line an earlier version of the file counted (0: none was read)
+    read_mark: dict[str, Any] | None = None  # how far the file was read (reader.ReadMark), to resume from
     ignored_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
     error: str | None = None
@@ -188,11 +192,14 @@ class _Stager:
     chunk_bytes: int
     storage_options: dict[str, Any]
 
-    def stage(self, source: SourceFile, index: int, report: FileReport, progress: Progress) -> str | None:
+    def stage(
+        self, source: SourceFile, index: int, report: FileReport, progress: Progress, prior: ReadMark | None = None
+    ) -> str | None:
         """Stage one file; returns the local Parquet file of its quarantine rows (None when there are none).
 
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
-        memory.
+        memory. `prior` is how far an earlier version of the same URL was read: a file that only grew is read
+        from there (see reader.LineReader).
         """
         adapter: Adapter | None = None
         try:
@@ -203,9 +210,10 @@ class _Stager:
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
+        report.prior_through_line = prior.through_line if prior else 0
+        reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
-            batches = prefetch(iter_line_batches(source.url, self.chunk_bytes, **self.storage_options))
-            for number, batch in enumerate(batches):
+            for number, batch in enumerate(prefetch(iter(reader))):
                 report.lines += batch.count
                 report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
                 self._count_ignored(report, BLANK_LINE, batch.blank)
@@ -215,10 +223,23 @@ class _Stager:
                     report.records += batch.lines.num_rows
                 else:
                     rejected += self._transform(batch.lines, adapter, source, index, number, report)
-                rejects.write(sorted(rejected))
+                rejects.write(sorted(self._not_quarantined_before(rejected, reader.first_line, report)))
                 progress(f"{Path(source.url).name}: {report.lines:,} lines")
+        report.first_line = reader.first_line
+        report.read_mark = asdict(reader.mark) if reader.mark else None
         report.quarantined = rejects.count
         return quarantine_file if rejects.count else None
+
+    def _not_quarantined_before(
+        self, rejected: list[tuple[int, str, str]], first_line: int, report: FileReport
+    ) -> list[tuple[int, str, str]]:
+        """`rejected` without the rows of a line an earlier read of the file already quarantined (a grown file
+        read again from a line that had no newline yet): those are counted as ignored."""
+        if first_line == 1 or not rejected:
+            return rejected
+        before = [row for row in rejected if row[0] <= report.prior_through_line]
+        self._count_ignored(report, QUARANTINED_BEFORE, len(before))
+        return [row for row in rejected if row[0] > report.prior_through_line]
 
     def _transform(
         self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
@@ -425,25 +446,42 @@ def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list
     )
 
 
-def _count(con: duckdb.DuckDBPyConnection, staged: list[str]) -> list[tuple[str, int, str, int]]:
-    """(day, file index, outcome, rows) of the staged rows; outcome is `new` (to write), `resumed`
-    (written by an earlier, failed run of the same file) or `duplicate`."""
-    return con.execute(
-        f"""with staged as (
-            select date, _file, count(*) as n from read_parquet($staged, {_HIVE}) group by all
-        ),
-        dropped as (
-            select date, _file, case when resumed then 'resumed' else 'duplicate' end as outcome, count(*) as n
-            from ranked where lost and not stored group by all
-        )
-        select s.date, s._file, 'new', s.n - coalesce((select sum(d.n) from dropped as d
-            where d.date = s.date and d._file = s._file), 0)
-        from staged as s
-        union all
-        select date, _file, outcome, n from dropped
-        order by all""",
-        {"staged": staged},
-    ).fetchall()
+def _count(con: duckdb.DuckDBPyConnection, staged: list[str], report: IngestReport) -> list[tuple[str, int, str, int]]:
+    """(day, file index, outcome, rows) of the staged rows; outcome is `new` (to write), `resumed` (written by an
+    earlier, failed run of the same file) or `duplicate`. A line an earlier version of the file counted (up to its
+    `prior_through_line`) is never resumed: found stored, it is a duplicate, not written a second time."""
+    priors = pa.table(
+        {
+            "_file": pa.array(range(len(report.files)), pa.int64()),
+            "through": pa.array([f.prior_through_line for f in report.files], pa.int64()),
+        }
+    )
+    con.register("_prior", priors)
+    try:
+        return con.execute(
+            f"""with staged as (
+                select date, _file, count(*) as n from read_parquet($staged, {_HIVE}) group by all
+            ),
+            dropped as (
+                select
+                    date,
+                    _file,
+                    case when resumed and source_line > through then 'resumed' else 'duplicate' end as outcome,
+                    count(*) as n
+                from ranked join _prior using (_file)
+                where lost and not stored
+                group by all
+            )
+            select s.date, s._file, 'new', s.n - coalesce((select sum(d.n) from dropped as d
+                where d.date = s.date and d._file = s._file), 0)
+            from staged as s
+            union all
+            select date, _file, outcome, n from dropped
+            order by all""",
+            {"staged": staged},
+        ).fetchall()
+    finally:
+        con.unregister("_prior")
 
 
 def _commit_group(
@@ -585,6 +623,13 @@ def _connect(warehouse: Warehouse, scratch: str, threads: int | None) -> duckdb.
     return con
 
 
+def _prior_read(warehouse: Warehouse, source: SourceFile) -> ReadMark | None:
+    """How far the last ingested version of the source's URL was read (None: never, or by an older version)."""
+    entry = warehouse.last_read(source.url)
+    mark = (entry or {}).get("read_mark")
+    return ReadMark(**mark) if mark else None
+
+
 def _stage_files(
     stager: _Stager, files: list[SourceFile], warehouse: Warehouse, report: IngestReport, progress: Progress
 ) -> dict[int, str | None]:
@@ -600,7 +645,7 @@ def _stage_files(
             continue
         progress(f"file {index + 1}/{len(files)}: {source.url}")
         try:
-            quarantines[index] = stager.stage(source, index, file_report, progress)
+            quarantines[index] = stager.stage(source, index, file_report, progress, _prior_read(warehouse, source))
         except Exception as err:
             stager.discard(index)
             file_report.error = f"{type(err).__name__}: {err}".strip().rstrip(":")
@@ -721,7 +766,7 @@ def _commit(
     stored = [p for p in (warehouse.read_path(path) for path in warehouse.partition_paths()) if p]
     _find_losers(con, everything, stored)
     written: dict[str, int] = {}
-    for day, file_index, outcome, rows in _count(con, everything):
+    for day, file_index, outcome, rows in _count(con, everything, report):
         file_report = report.files[file_index]
         if outcome == "duplicate":
             file_report.duplicates += rows
@@ -768,3 +813,4 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
     entry.pop("skipped")
     entry.pop("error")
     warehouse.write_ledger(file_report.key, entry)
+    warehouse.write_last_read(file_report.url, entry | {"key": file_report.key})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import hashlib
 import lzma
 import threading
 import typing
@@ -117,26 +118,55 @@ def _stream_blocks(handle: BinaryIO, size: int, codec: str) -> Iterator[bytes]:
         raise IncompleteSourceError(f"the {codec} stream is corrupt: {err}") from err
 
 
-def iter_blocks(url: str, size: int, **storage_options: typing.Any) -> Iterator[bytes]:
-    """The file's content in blocks of about `size` bytes, decompressed by what its first bytes say."""
+def iter_blocks(url: str, size: int, start: int = 0, **storage_options: typing.Any) -> Iterator[bytes]:
+    """The file's content from content offset `start` on, in blocks of about `size` bytes, decompressed by what
+    its first bytes say. An uncompressed seekable file is read from `start`; a compressed one is decompressed
+    from its beginning and what precedes `start` is dropped."""
     with fsspec.open(url, "rb", **storage_options) as raw:
         head = raw.read(8)
-        if raw.seekable():
+        seekable = raw.seekable()
+        if seekable:
             raw.seek(0)
         codec = compression_of(head)
-        if codec is None:
-            if not raw.seekable():  # nothing to undo the peek with: start again
-                yield head
+        if codec is None and seekable:
+            raw.seek(start)
             yield from iter(lambda: raw.read(size), b"")
             return
-        if not raw.seekable():
+        if codec is not None and not seekable:
             raise IncompleteSourceError(f"{url}: a compressed stream that cannot be re-read after its header")
-        if codec == "zstd":
-            yield from _zstd_blocks(raw, size)
-            return
+        yield from _skip(_decoded(raw, head, codec, size), start)
+
+
+def _decoded(raw: BinaryIO, head: bytes, codec: str | None, size: int) -> Iterator[bytes]:
+    if codec is None:  # a stream that cannot seek back over the peeked header
+        yield head
+        yield from iter(lambda: raw.read(size), b"")
+    elif codec == "zstd":
+        yield from _zstd_blocks(raw, size)
+    else:
         openers = {"gzip": lambda f: gzip.GzipFile(fileobj=f), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
         with openers[codec](raw) as handle:
             yield from _stream_blocks(handle, size, codec)
+
+
+def _skip(blocks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """`blocks` without their first `count` bytes."""
+    for block in blocks:
+        if count >= len(block):
+            count -= len(block)
+            continue
+        yield block[count:] if count else block
+        count = 0
+
+
+def read_range(url: str, start: int, length: int, **storage_options: typing.Any) -> bytes:
+    """`length` content bytes from offset `start` (fewer when the content ends first)."""
+    out = bytearray()
+    for block in iter_blocks(url, max(length, 1 << 16), start, **storage_options):
+        out += block[: length - len(out)]
+        if len(out) >= length:
+            break
+    return bytes(out)
 
 
 def _line_table(chunk: memoryview, ends: np.ndarray, first_line: int) -> pa.Table:
@@ -279,22 +309,120 @@ class _Splitter:
         return _to_batch(line, np.array([len(line)]), number, self.max_line_bytes)
 
 
+@dataclass(frozen=True)
+class ReadMark:
+    """How far a file was read: the content offset just after its last newline, the lines that ended before it,
+    the last line number read (one more than `lines` when the file ended inside a line), and SHA-256
+    fingerprints of its first MARK_WINDOW bytes and of the MARK_WINDOW bytes before the offset.
+
+    A later version of the file (same URL, new size or time) whose content at those two places is unchanged has
+    only grown (a log appended to, or merely touched): its reading resumes at `offset`, numbering lines from
+    `lines + 1`, so lines already ingested are neither read nor counted again. A line the earlier read found
+    without its newline is read again, whole this time."""
+
+    offset: int
+    lines: int
+    through_line: int
+    head: str
+    tail: str
+
+
+MARK_WINDOW = 64 * 1024
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class _Marker:
+    """Follows the content read to produce its ReadMark (a running count, two 64 KiB buffers, no copy of blocks)."""
+
+    total: int = 0
+    aligned: int = 0
+    lines: int = 0
+    head: bytes = b""
+    recent: bytes = b""  # the last MARK_WINDOW bytes read
+    window: bytes = b""  # the last MARK_WINDOW bytes before `aligned`
+
+    def feed(self, block: bytes) -> None:
+        if len(self.head) < MARK_WINDOW:
+            self.head += block[: MARK_WINDOW - len(self.head)]
+        end = block.rfind(b"\n") + 1
+        if end:
+            self.lines += block.count(b"\n")
+            self.aligned = self.total + end
+            self.window = (self.recent + block[max(0, end - MARK_WINDOW) : end])[-MARK_WINDOW:]
+        self.recent = (self.recent + block[-MARK_WINDOW:])[-MARK_WINDOW:]
+        self.total += len(block)
+
+    def mark(self, through_line: int) -> ReadMark:
+        head = self.head[: min(MARK_WINDOW, self.aligned)]
+        return ReadMark(self.aligned, self.lines, through_line, _digest(head), _digest(self.window))
+
+
+def _unchanged_prefix(url: str, mark: ReadMark, **storage_options: typing.Any) -> tuple[bytes, bytes] | None:
+    """The first bytes and the bytes before `mark.offset` when they still match the mark's fingerprints."""
+    head = read_range(url, 0, min(MARK_WINDOW, mark.offset), **storage_options)
+    if _digest(head) != mark.head:
+        return None
+    start = max(0, mark.offset - MARK_WINDOW)
+    tail = read_range(url, start, mark.offset - start, **storage_options)
+    return (head, tail) if _digest(tail) == mark.tail else None
+
+
+class LineReader:
+    """The lines of `url` in order, as LineBatch objects (see the module docstring for what the reader settles
+    itself); after iterating, `mark` says how far it read and `first_line` where it began.
+
+    With `resume` (the mark of an earlier read of the same URL), a file that has only grown is read from where
+    that read ended; any other file is read from its start. A final newline does not start an extra line; a
+    last line without a newline is still a line.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        resume: ReadMark | None = None,
+        **storage_options: typing.Any,
+    ) -> None:
+        self.url, self.chunk_bytes, self.max_line_bytes = url, chunk_bytes, max_line_bytes
+        self.resume, self.storage_options = resume, storage_options
+        self.first_line = 1
+        self.mark: ReadMark | None = None
+
+    def _start(self) -> tuple[int, _Splitter, _Marker]:
+        if self.resume is not None and self.resume.offset:
+            known = _unchanged_prefix(self.url, self.resume, **self.storage_options)
+            if known is not None:
+                head, tail = known
+                offset, self.first_line = self.resume.offset, self.resume.lines + 1
+                splitter = _Splitter(self.max_line_bytes, next_line=self.first_line, head=None)
+                return offset, splitter, _Marker(offset, offset, self.resume.lines, head, tail, tail)
+        self.first_line = 1
+        return 0, _Splitter(self.max_line_bytes), _Marker()
+
+    def __iter__(self) -> Iterator[LineBatch]:
+        start, splitter, marker = self._start()
+        for block in iter_blocks(self.url, self.chunk_bytes, start, **self.storage_options):
+            marker.feed(block)
+            if (batch := splitter.feed(block)) is not None and batch.count:
+                yield batch
+        if (batch := splitter.finish()) is not None:
+            yield batch
+        self.mark = marker.mark(through_line=splitter.next_line - 1)
+
+
 def iter_line_batches(
     url: str,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
     **storage_options: typing.Any,
 ) -> Iterator[LineBatch]:
-    """Yield the lines of `url` in order (see the module docstring for what the reader settles itself).
-
-    A final newline does not start an extra line; a last line without a newline is still a line.
-    """
-    splitter = _Splitter(max_line_bytes)
-    for block in iter_blocks(url, chunk_bytes, **storage_options):
-        if (batch := splitter.feed(block)) is not None and batch.count:
-            yield batch
-    if (batch := splitter.finish()) is not None:
-        yield batch
+    """Yield the lines of `url` in order, from its start (see LineReader)."""
+    return iter(LineReader(url, chunk_bytes, max_line_bytes, **storage_options))
 
 
 def nonblank_lines(url: str, **storage_options: typing.Any) -> Iterator[str]:

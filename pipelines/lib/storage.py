@@ -5,6 +5,7 @@ Layout under the warehouse root (a local folder or an object-store URL):
     requests/date=YYYY-MM-DD/data.parquet     canonical records of one UTC day (one file, replaced atomically)
     quarantine/<file-key>.parquet             rejected lines of one source file, with reasons
     _ledger/<file-key>.json                   one entry per ingested source file (URI, size, etag/checksum, counts)
+    _ledger/_by_url/<url-key>.json            the last version of each source URL ingested, with how far it was read
 
 Atomic publication: a file is written next to its target under a hidden temporary name, then moved over
 the target (a rename on local disks; object stores make a single PUT visible whole). Readers that glob
@@ -13,6 +14,7 @@ the target (a rename on local disks; object stores make a single PUT visible who
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +34,7 @@ from fsspec.implementations.local import LocalFileSystem
 REQUESTS = "requests"
 QUARANTINE = "quarantine"
 LEDGER = "_ledger"
+BY_URL = "_by_url"
 STAGING = "_staging"
 DATA_FILE = "data.parquet"
 STALE_TMP_SECONDS = 3600
@@ -58,8 +61,6 @@ class SourceFile:
     @property
     def key(self) -> str:
         """Stable identifier of this file version (used for the ledger and quarantine file names)."""
-        import hashlib
-
         return hashlib.sha256(f"{self.url}\0{self.size}\0{self.version}".encode()).hexdigest()[:32]
 
 
@@ -210,4 +211,20 @@ class Warehouse:
     def write_ledger(self, key: str, entry: dict[str, Any]) -> None:
         """Record a source file as ingested (atomically: a reader never sees half an entry)."""
         with self.atomic_write(self.path(LEDGER, f"{key}.json")) as local:
+            Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))
+
+    def _by_url_path(self, url: str) -> str:
+        return self.path(LEDGER, BY_URL, hashlib.sha256(url.encode()).hexdigest()[:32] + ".json")
+
+    def last_read(self, url: str) -> dict[str, Any] | None:
+        """The ledger entry of the last version of `url` ingested (None when none was)."""
+        try:
+            with self.fs.open(self._by_url_path(url), "r") as handle:
+                return dict(json.load(handle))
+        except FileNotFoundError:
+            return None
+
+    def write_last_read(self, url: str, entry: dict[str, Any]) -> None:
+        """Record `entry` as the last version of `url` ingested (atomically)."""
+        with self.atomic_write(self._by_url_path(url)) as local:
             Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))
