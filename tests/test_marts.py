@@ -204,6 +204,182 @@ def test_weekly_and_monthly_views_add_up_the_days(outcomes):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Spend, speed, context, error budget (over the same six requests)
+# ---------------------------------------------------------------------------------------------------------
+
+COST = 0.0081  # record()'s cost; the error records report 0.0
+
+
+def test_spend_daily(outcomes):
+    """A request's cost is its attempts' costs together, on its final attempt's provider: r3 = 0.0 (the 529)
+    + 0.0081 on Bedrock. r4 and r6 report a cost of 0: reported, not unknown."""
+    assert mart(outcomes, "select * from spend_daily order by provider, app_id") == [
+        # day, family, provider, app, operation, requests, completed, tool-call completions, cost reported,
+        # zero-cost, coverage, cost, completed with cost, tool-call completions with cost, cost per completed,
+        # cost per tool-call completion, prompt, completion, reasoning, cached tokens
+        (
+            DAY,
+            "Claude",
+            "amazon-bedrock",
+            "app-a",
+            "chat",
+            1,
+            1,
+            1,
+            1,
+            0,
+            1.0,
+            COST,
+            1,
+            1,
+            COST,
+            COST,
+            1200,
+            100,
+            50,
+            200,
+        ),
+        (
+            DAY,
+            "Claude",
+            "anthropic",
+            "app-a",
+            "chat",
+            2,
+            2,
+            1,
+            2,
+            0,
+            1.0,
+            2 * COST,
+            2,
+            1,
+            COST,
+            2 * COST,
+            2400,
+            500,
+            100,
+            400,
+        ),
+        (DAY, "GPT", "openai", "app-a", "chat", 1, 1, 1, 1, 0, 1.0, COST, 1, 1, COST, COST, 1200, 400, 0, 200),
+        (DAY, "GPT", "openai", "app-b", "chat", 2, 0, 0, 2, 2, 1.0, 0.0, 0, 0, None, None, 2400, None, None, None),
+    ]
+
+
+def test_unknown_cost_stays_unknown_and_is_left_out_of_the_cost_per_completion(tmp_path):
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    lines = [
+        record(request_id="a", cost_usd=0.5, tool_calls=1, native_finish_reason="tool_use"),
+        record(request_id="b", cost_usd=None),
+        record(request_id="c", cost_usd=None, created_at="2025-06-02T12:00:00Z"),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "cost.jsonl", lines))
+    build_models(warehouse)
+    query = """select day, requests, cost_reported_requests, cost_coverage, cost_usd, cost_per_completed_request,
+        cost_per_tool_call_completion from spend_daily order by day"""
+    assert mart(warehouse, query) == [
+        (DAY, 2, 1, 0.5, 0.5, 0.5, 0.5),  # b's cost is unknown: not 0, not in the denominator
+        (dt.date(2025, 6, 2), 1, 0, 0.0, None, None, None),
+    ]
+    assert mart(warehouse, "select requests, cost_coverage, cost_usd, days from spend_monthly") == [
+        (3, pytest.approx(1 / 3), 0.5, 2)
+    ]
+
+
+def test_provider_latency_daily(outcomes):
+    """Successful attempts only: r1, r2 on Anthropic, r3's second attempt on Bedrock, r5 on OpenAI; each took
+    2,100 ms with a first token at 450 ms, so generation took 1.65 s: output speed = completion tokens / 1.65."""
+    query = """select provider, model_key, attempts, latency_p50_ms, latency_p99_ms, ttft_attempts, ttft_p90_ms,
+        speed_attempts, tokens_per_second_p10, tokens_per_second_p50, tokens_per_second_p90
+        from provider_latency_daily order by provider"""
+    r1, r2 = 300 / 1.65, 200 / 1.65  # p10 and p90 interpolate between the two
+    assert mart(outcomes, query) == [
+        ("amazon-bedrock", "claude-sonnet-4.5", 1, 2100.0, 2100.0, 1, 450.0, 1, *[pytest.approx(100 / 1.65)] * 3),
+        (
+            "anthropic",
+            "claude-sonnet-4.5",
+            2,
+            2100.0,
+            2100.0,
+            2,
+            450.0,
+            2,
+            pytest.approx(r2 + 0.1 * (r1 - r2)),
+            pytest.approx((r1 + r2) / 2),
+            pytest.approx(r2 + 0.9 * (r1 - r2)),
+        ),
+        ("openai", "gpt-4o-mini", 1, 2100.0, 2100.0, 1, 450.0, 1, *[pytest.approx(400 / 1.65)] * 3),
+    ]
+
+
+def test_latency_of_a_month_comes_from_its_attempts_not_its_days(tmp_path):
+    """Day 1: latencies 100, 200, 300; day 2: 1,000. The month's median is 250 (of the four attempts); the
+    median of the daily medians would be 600. Unstreamed attempts have no time to first token."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    lines = [
+        record(request_id=f"d1-{ms}", latency_ms=ms, streamed=False, created_at="2025-06-01T10:00:00Z")
+        for ms in (100, 200, 300)
+    ] + [record(request_id="d2", latency_ms=1000, created_at="2025-06-02T10:00:00Z")]
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "speed.jsonl", lines))
+    build_models(warehouse)
+    assert mart(warehouse, "select day, latency_p50_ms, ttft_attempts from provider_latency_daily order by day") == [
+        (DAY, 200.0, 0),
+        (dt.date(2025, 6, 2), 1000.0, 1),
+    ]
+    monthly = "select month, days, attempts, latency_p50_ms, ttft_attempts, ttft_p50_ms from provider_latency_monthly"
+    assert mart(warehouse, monthly) == [(DAY, 2, 4, 250.0, 1, 450.0)]
+    assert mart(warehouse, "select week, days, latency_p50_ms from provider_latency_weekly order by week") == [
+        (dt.date(2025, 5, 26), 1, 200.0),  # Sunday 2025-06-01 closes the week of Monday 2025-05-26
+        (dt.date(2025, 6, 2), 1, 1000.0),
+    ]
+
+
+def test_context_length_monthly(outcomes):
+    """Completed requests: Claude r1, r2, r3 (prompts 1,200 each; completions 300, 200, 100; 200 cached each),
+    GPT r5 (1,200 / 400 / 200 cached)."""
+    assert mart(outcomes, "select * from context_length_monthly order by model_family") == [
+        (DAY, "Claude", "chat", 3, 3, 1200.0, 1200.0, 3, 200.0, 280.0, 3, pytest.approx(600 / 3600)),
+        (DAY, "GPT", "chat", 1, 1, 1200.0, 1200.0, 1, 400.0, 400.0, 1, pytest.approx(200 / 1200)),
+    ]
+
+
+def test_provider_error_budget_monthly(outcomes):
+    """Anthropic: 3 attempts, 1 fault (r3's 529) against a budget of 0.003 faults at 99.9%: overspent 333-fold;
+    every window ending at 13:00 holds those 3 attempts, burn 333 > 14.4: page. OpenAI: r4's 429 (12:00) is a
+    fault, r6's 400 (13:00) is the caller's: the last hour holds r6 alone (burn 0), the 6 hours all three."""
+    query = """select provider, attempts, provider_faults, allowed_faults, budget_left, window_end, burn_rate_1h,
+        burn_rate_6h, burn_rate_3d, alert from provider_error_budget_monthly order by provider"""
+    burn = pytest.approx((1 / 3) / 0.001)
+    assert mart(outcomes, query) == [
+        ("amazon-bedrock", 1, 0, pytest.approx(0.001), 1.0, dt.datetime(2025, 6, 1, 13), 0.0, 0.0, 0.0, "ok"),
+        (
+            "anthropic",
+            3,
+            1,
+            pytest.approx(0.003),
+            pytest.approx(1 - 1 / 0.003),
+            dt.datetime(2025, 6, 1, 13),
+            burn,
+            burn,
+            burn,
+            "page",
+        ),
+        (
+            "openai",
+            3,
+            1,
+            pytest.approx(0.003),
+            pytest.approx(1 - 1 / 0.003),
+            dt.datetime(2025, 6, 1, 14),
+            0.0,
+            burn,
+            burn,
+            "page",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Traffic: minutes, bursts, apps
 # ---------------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+-- int_provider_latency_periods: provider_latency_daily's percentiles per ISO week and per calendar month,
+-- computed from the attempts themselves (percentiles of days cannot be combined), in one scan of the attempts
+-- for both periods. Read it through provider_latency_weekly and provider_latency_monthly.
+--
+-- grain: one row per period x period_start x provider x model_key x operation
+-- inputs: stg_gateway__attempts
+-- materialized: table
+-- columns:
+--   period: week or month
+--   period_start: first day of the ISO week (Monday) or of the calendar month
+--   provider: provider that served the attempts
+--   model_key: the model id canonicalized (gl_model_key)
+--   model_family: family of the model
+--   operation: what was asked (chat, responses, embeddings, ...)
+--   days: days of the period with successful attempts
+--   attempts: successful attempts
+--   latency_attempts: of those, attempts that report a latency
+--   latency_p50_ms: median latency (ms)
+--   latency_p75_ms: 75th percentile of latency (ms)
+--   latency_p90_ms: 90th percentile of latency (ms)
+--   latency_p99_ms: 99th percentile of latency (ms)
+--   ttft_attempts: streamed attempts that report a time to first token
+--   ttft_p50_ms: median time to first token of streamed attempts (ms)
+--   ttft_p75_ms: 75th percentile of time to first token (ms)
+--   ttft_p90_ms: 90th percentile of time to first token (ms)
+--   ttft_p99_ms: 99th percentile of time to first token (ms)
+--   speed_attempts: streamed attempts with output tokens and a generation time
+--   tokens_per_second_p10: output speed that 90% of those attempts exceed (tokens/s)
+--   tokens_per_second_p50: median output speed (tokens/s)
+--   tokens_per_second_p90: output speed that 10% of those attempts exceed (tokens/s)
+
+with
+
+attempts as (
+    select * from stg_gateway__attempts
+    where status = 'success' and provider is not null and model_key is not null
+),
+
+timed as (
+    select
+        cast(date_trunc('week', day) as date) as week,
+        cast(date_trunc('month', day) as date) as month,
+        day,
+        provider,
+        model_key,
+        model_family,
+        operation,
+        latency_ms,
+        gl_ttft_ms(streamed, ttft_ms) as ttft_ms,
+        gl_tokens_per_second(streamed, latency_ms, ttft_ms, completion_tokens) as tokens_per_second,
+    from attempts
+),
+
+summed as (
+    select
+        case when grouping(week) = 0 then 'week' else 'month' end as period,
+        coalesce(week, month) as period_start,
+        provider,
+        model_key,
+        any_value(model_family) as model_family,
+        operation,
+        count(distinct day) as days,
+        count(*) as attempts,
+        count(latency_ms) as latency_attempts,
+        gl_latency_percentiles(latency_ms) as latency,
+        count(ttft_ms) as ttft_attempts,
+        gl_latency_percentiles(ttft_ms) as ttft,
+        count(tokens_per_second) as speed_attempts,
+        gl_speed_percentiles(tokens_per_second) as speed,
+    from timed
+    group by grouping sets ((week, provider, model_key, operation), (month, provider, model_key, operation))
+),
+
+final as (
+    select
+        period,
+        period_start,
+        provider,
+        model_key,
+        model_family,
+        operation,
+        days,
+        attempts,
+        latency_attempts,
+        latency[1] as latency_p50_ms,
+        latency[2] as latency_p75_ms,
+        latency[3] as latency_p90_ms,
+        latency[4] as latency_p99_ms,
+        ttft_attempts,
+        ttft[1] as ttft_p50_ms,
+        ttft[2] as ttft_p75_ms,
+        ttft[3] as ttft_p90_ms,
+        ttft[4] as ttft_p99_ms,
+        speed_attempts,
+        speed[1] as tokens_per_second_p10,
+        speed[2] as tokens_per_second_p50,
+        speed[3] as tokens_per_second_p90,
+    from summed
+)
+
+select * from final
