@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,15 @@ def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> l
 
     with models.open_database(warehouse, read_only=True) as con:
         return con.execute(query, params or []).fetchall()
+
+
+def gatewaylens_sql(
+    query: str, warehouse: Warehouse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """`gatewaylens sql QUERY --format json` in process: (exit code, stdout, stderr)."""
+    from pipelines import cli
+
+    monkeypatch.chdir(os.getcwd())  # the test may move; this moves back afterwards
+    code = cli.main(["sql", query, "--warehouse", warehouse.url, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, out, err
