@@ -124,7 +124,7 @@ def gatewaylens_sql(
     """`gatewaylens sql QUERY --format json` in process: (exit code, stdout, stderr)."""
     from pipelines import cli
 
-    monkeypatch.chdir(os.getcwd())  # the test may move; this moves back afterwards
+    monkeypatch.chdir(os.getcwd())  # the command moves into the warehouse; this moves back afterwards
     code = cli.main(["sql", query, "--warehouse", warehouse.url, "--format", "json"])
     out, err = capsys.readouterr()
     return code, out, err

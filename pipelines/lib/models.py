@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib import families
+from pipelines.lib import families, readonly
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
 from schemas.bulk import arrow_schema, upgraded_select
 
@@ -280,8 +280,9 @@ def open_database(
     """A connection to the warehouse database, set up for the models (UTC, the warehouse as the folder that
     relative paths are searched in, so the stored `requests` view reads this warehouse's files).
 
-    A read-only connection gets `requests` as a temporary view over this warehouse's partition files, listed
-    now by absolute path: it shadows the stored view, whose relative paths depend on the working directory.
+    Read-only is the analyst's connection: confined to the warehouse and offline (`readonly.confine`), with
+    `requests` as a temporary view over this warehouse's partition files, listed now by absolute path: it
+    shadows the stored view, whose relative paths DuckDB would check against the process's working directory.
 
     On an object store the file is a local copy: fetched when the stored one is newer, uploaded (one PUT)
     after a successful write, so readers of the store never see a half-written database.
@@ -299,11 +300,13 @@ def open_database(
     try:
         if not warehouse.is_local:
             con.register_filesystem(warehouse.fs)
-        con.execute("set TimeZone = 'UTC'")
-        if warehouse.is_local:
-            con.execute("set file_search_path = ?", [warehouse.root])
         if read_only:
+            readonly.confine(con, warehouse)
             _create_requests_view(con, warehouse, temporary=True)
+        else:
+            con.execute("set TimeZone = 'UTC'")
+            if warehouse.is_local:
+                con.execute("set file_search_path = ?", [warehouse.root])
         yield con
         if not read_only:
             con.execute("checkpoint")
