@@ -84,8 +84,10 @@ def esc(value: Any) -> str:
 
 def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     """Rows of a query as dicts; no rows when a mart does not exist (a warehouse never built)."""
-    # a missing table must stay missing: never let DuckDB scan a Python object of the same name instead
-    con.execute("set python_enable_replacements = false")
+    # a missing table must stay missing: never let DuckDB scan a Python object of the same name instead (an
+    # analyst connection has that off already, and its settings locked: see pipelines/lib/readonly.py)
+    if con.execute("select current_setting('python_enable_replacements')").fetchall()[0][0]:
+        con.execute("set python_enable_replacements = false")
     try:
         cur = con.execute(query, params or [])
     except duckdb.CatalogException:

@@ -179,16 +179,27 @@ def _warehouse(args: argparse.Namespace) -> Any:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Run one query against the warehouse database (read-only) and print the result."""
+    """Run one query against the warehouse database and print the result.
+
+    Read-only and confined to the warehouse (`pipelines.lib.readonly`): one SELECT, which reads no file outside
+    the warehouse, writes none and reaches no network. It runs in the warehouse folder, so a relative path in the
+    query (`read_parquet('requests/date=2025-06-01/data.parquet')`) names a file of the warehouse."""
     import duckdb
     import polars as pl
 
     from pipelines.lib.models import open_database
+    from pipelines.lib.readonly import ReadOnlyQueryError, check_query
 
+    store = _warehouse(args)
     try:
-        with open_database(_warehouse(args), read_only=True) as con:
+        with open_database(store, read_only=True) as con:
+            check_query(con, args.query)
+            if store.is_local:
+                os.chdir(store.root)
             frame = con.sql(args.query).pl()
-    except (duckdb.Error, FileNotFoundError) as err:
+    except duckdb.PermissionException as err:
+        return _fail(f"{str(err).splitlines()[0]} (gatewaylens sql reads only inside {store.uri()})")
+    except (duckdb.Error, FileNotFoundError, ReadOnlyQueryError) as err:
         return _fail(str(err).splitlines()[0])
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
@@ -292,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models whole")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("sql", help="run a query against the warehouse database (read-only) and print the result")
+    p = sub.add_parser(
+        "sql", help="run one SELECT against the warehouse database (read-only, confined to the warehouse) and print it"
+    )
     p.add_argument("query", help='SQL, e.g. "select * from tool_call_rate_monthly"')
     p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")

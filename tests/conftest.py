@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,21 +70,23 @@ def run_ingest(warehouse: Warehouse) -> Callable[..., IngestReport]:
 
 def stored(warehouse: Warehouse, where: str = "true") -> list[dict[str, Any]]:
     """Stored records (with the hive `date` column), ordered by key."""
-    if not warehouse.days():
+    files = [warehouse.duckdb_path(path) for path in warehouse.partition_paths()]  # listed: no glob of the root
+    if not files:
         return []
-    glob = warehouse.uri("requests", "date=*", "*.parquet")
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     if not warehouse.is_local:
         con.register_filesystem(warehouse.fs)
     table = con.sql(
-        f"select * from read_parquet('{glob}', hive_partitioning = true) where {where} order by request_id, attempt"
+        f"select * from read_parquet($files, hive_partitioning = true) where {where} order by request_id, attempt",
+        params={"files": files},
     ).to_arrow_table()
     return table.to_pylist()
 
 
 def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
-    paths = warehouse.fs.glob(warehouse.path("quarantine", "*.parquet"))
+    names = [name for name in warehouse.list_names("quarantine") if name.endswith(".parquet")]
+    paths = [warehouse.path("quarantine", name) for name in names]
     if not paths:
         return []
     con = duckdb.connect()
@@ -113,3 +116,15 @@ def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> l
 
     with models.open_database(warehouse, read_only=True) as con:
         return con.execute(query, params or []).fetchall()
+
+
+def gatewaylens_sql(
+    query: str, warehouse: Warehouse, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """`gatewaylens sql QUERY --format json` in process: (exit code, stdout, stderr)."""
+    from pipelines import cli
+
+    monkeypatch.chdir(os.getcwd())  # the command moves into the warehouse; this moves back afterwards
+    code = cli.main(["sql", query, "--warehouse", warehouse.url, "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, out, err

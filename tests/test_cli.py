@@ -138,3 +138,21 @@ def test_sql_errors_are_one_line(tmp_path):
     assert bad.returncode == 1 and "no_such_mart" in bad.stderr
     write = gatewaylens("sql", "drop table tool_call_rate_daily", "--warehouse", warehouse)
     assert write.returncode == 1 and "read-only" in write.stderr
+    copy = gatewaylens("sql", f"copy (select 1 as a) to '{warehouse}/requests.parquet'", "--warehouse", warehouse)
+    assert copy.returncode == 1 and "COPY statements are not run" in copy.stderr
+    assert not (tmp_path / "wh" / "requests.parquet").exists()
+    environ = "select * from read_text('/proc/self/environ')"
+    secret = gatewaylens("sql", environ, "--warehouse", warehouse, env={"GATEWAYLENS_HASH_KEY": "do-not-print"})
+    assert secret.returncode == 1 and secret.stderr.count("\n") == 1 and "do-not-print" not in secret.stdout
+
+
+@pytest.mark.slow
+def test_a_warehouse_path_with_glob_characters_ingests_builds_and_answers(tmp_path):
+    warehouse = str(tmp_path / "w[1]*")
+    lines = [record(request_id="a"), record(request_id="b", created_at="2025-06-02T00:00:00Z")]
+    ingested = gatewaylens("ingest", str(write_lines(tmp_path / "in.jsonl", lines)), "--warehouse", warehouse)
+    assert ingested.returncode == 0, ingested.stderr
+    built = gatewaylens("build", "--warehouse", warehouse)
+    assert built.returncode == 0, built.stderr
+    query = "select count(*) as n from requests"
+    assert gatewaylens("sql", query, "--warehouse", warehouse, "--format", "csv").stdout.splitlines() == ["n", "2"]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.lib import models
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
-from tests.conftest import HASH_KEY, SAMPLE, build_models, mart, record, write_lines
+from tests.conftest import HASH_KEY, SAMPLE, build_models, gatewaylens_sql, mart, record, write_lines
 
 PROJECT = models.load_project()
 MARTS = {
@@ -229,17 +231,55 @@ def test_the_database_documents_every_mart_and_column(tmp_path):
     assert wide == [], "counts are BIGINT, not HUGEINT (cast sums)"
 
 
-def test_the_database_can_be_copied_and_opened_read_only_elsewhere(tmp_path):
-    warehouse = Warehouse(str(tmp_path / "warehouse"))
-    _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record()]))
-    build_models(warehouse)
-    import duckdb
+def test_a_copied_warehouse_reads_its_own_files(tmp_path, capsys, monkeypatch):
+    """The stored `requests` view names its files relative to the warehouse folder and read-only connections list
+    the warehouse's own, so a copy whose original is gone reads its files (and days ingested into it since)."""
+    original = Warehouse(str(tmp_path / "original"))
+    _ingest(original, write_lines(tmp_path / "a.jsonl", [record(request_id=f"c{i}") for i in range(4)]))
+    build_models(original)
+    root = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(original.root, root)
+    copy = Warehouse(str(root))
+    _ingest(copy, write_lines(tmp_path / "b.jsonl", [record(request_id="late", created_at="2025-06-02T08:00:00Z")]))
+    Path(original.root).rename(tmp_path / "gone")
 
-    copy = tmp_path / "copy.duckdb"
-    shutil.copyfile(models.database_path(warehouse), copy)
-    con = duckdb.connect(str(copy), read_only=True)
-    assert con.execute("select count(*) from requests").fetchall() == [(1,)]
-    assert con.execute("select completed_requests from tool_call_rate_daily").fetchall() == [(1,)]
+    assert mart(copy, "select count(*) from requests") == [(5,)]
+    code, out, err = gatewaylens_sql("select count(*) as n from requests", copy, capsys, monkeypatch)
+    assert (code, err, json.loads(out)) == (0, "", [{"n": 5}])
+
+    # plain DuckDB (the duckdb CLI): started in the warehouse folder, or told where it is
+    database = str(root / models.DATABASE_FILE)
+    monkeypatch.chdir(root)
+    with duckdb.connect(database, read_only=True) as con:
+        assert con.execute("select count(*) from requests").fetchall() == [(5,)]
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect(database, read_only=True) as con:
+        with pytest.raises(duckdb.IOException, match="No files found"):
+            con.execute("select count(*) from requests")
+        con.execute("set file_search_path = ?", [str(root)])
+        assert con.execute("select count(*) from requests").fetchall() == [(5,)]
+        assert con.execute("select completed_requests from tool_call_rate_daily").fetchall() == [(4,)]
+
+
+def test_a_warehouse_path_with_glob_characters_builds_and_reads_its_own_files(tmp_path, capsys, monkeypatch):
+    """`[1]` and `*` in the path: every read is listed or relative to the root, never a glob over it (a glob of
+    `w[1]*` would also match the neighbour `w1-other`)."""
+    neighbour = Warehouse(str(tmp_path / "w1-other"))
+    ingest([str(write_lines(tmp_path / "other.jsonl", [record(request_id="other")]))], neighbour, hash_key=HASH_KEY)
+    warehouse = Warehouse(str(tmp_path / "w[1]*"))
+    lines = [record(request_id=f"g{i}", created_at=f"2025-06-0{1 + i % 2}T12:00:00Z") for i in range(3)]
+    ingest([str(write_lines(tmp_path / "in.jsonl", lines))], warehouse, hash_key=HASH_KEY)
+    ingest([str(write_lines(tmp_path / "more.jsonl", [record(request_id="g9")]))], warehouse, hash_key=HASH_KEY)
+    assert build_models(warehouse)["tool_call_rate_daily"].rows == 2
+    assert mart(warehouse, "select count(*) from requests") == [(4,)]
+    assert mart(warehouse, "select sum(completed_requests) from tool_call_rate_daily") == [(4,)]
+    code, out, err = gatewaylens_sql("select count(*) as n from requests", warehouse, capsys, monkeypatch)
+    assert (code, err, json.loads(out)) == (0, "", [{"n": 4}])
+
+
+def test_a_question_mark_in_the_path_is_refused_before_duckdb_writes(tmp_path):
+    with pytest.raises(ValueError, match=r"cannot write the database at .*'\?'"):
+        build_models(Warehouse(str(tmp_path / "wh?")))
 
 
 def test_the_metrics_reference_is_current():

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 
 import boto3
+import duckdb
 import pytest
 import s3fs
 from moto.server import ThreadedMotoServer
@@ -87,6 +88,54 @@ def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     assert not models.database_path(store).exists()
     assert mart(store, "select completed_requests, tool_call_requests from tool_call_rate_daily") == [(4, 2)]
     assert mart(store, "select count(*) from requests") == [(4,)]
+
+
+def _s3_warehouse(fs: s3fs.S3FileSystem, url: str, options: dict, ids: list[str], build: bool = True) -> Warehouse:
+    """An S3 warehouse at `url`, ingested from the given request ids (and built)."""
+    from tests.conftest import build_models
+
+    landing = f"landing/{url.rsplit('/', 1)[1]}/a.jsonl"
+    fs.pipe(landing, "".join(json.dumps(record(request_id=i)) + "\n" for i in ids).encode())
+    store = Warehouse(url, options)
+    ingest([f"s3://{landing}"], store, hash_key=HASH_KEY, storage_options=options)
+    if build:
+        build_models(store)
+    return store
+
+
+def test_an_s3_warehouse_opens_read_only_confined_to_its_prefix(s3_options, tmp_path, monkeypatch):
+    """allowed_directories holds for the registered fsspec filesystem: the warehouse's objects read, a
+    neighbouring prefix (`w[1]` next to `w1`, which a glob of it would match) and local files do not."""
+    from pipelines.lib import models
+    from pipelines.lib.readonly import ReadOnlyQueryError, check_query
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    fs = s3fs.S3FileSystem(**s3_options)
+    neighbour = _s3_warehouse(fs, "s3://lake/w1", s3_options, ["n1", "n2"], build=False)
+    store = _s3_warehouse(fs, "s3://lake/w[1]", s3_options, ["a", "b", "c"])
+    with models.open_database(store, read_only=True) as con:
+        assert con.execute("select count(*) from requests").fetchall() == [(3,)]
+        assert con.execute("select sum(completed_requests) from tool_call_rate_daily").fetchall() == [(3,)]
+        own = store.duckdb_path(store.partition_path("2025-06-01"))
+        assert con.execute(f"select count(*) from read_parquet('{own}')").fetchall() == [(3,)]
+        for outside in (neighbour.uri("requests", "date=2025-06-01", "data.parquet"), "/etc/passwd"):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(f"select * from read_text('{outside}')")
+        with pytest.raises(ReadOnlyQueryError):
+            check_query(con, f"copy (select 1 as a) to '{own}'")
+
+
+def test_a_copied_s3_warehouse_reads_its_own_objects(s3_options, tmp_path, monkeypatch):
+    from tests.conftest import mart
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    fs = s3fs.S3FileSystem(**s3_options)
+    original = _s3_warehouse(fs, "s3://lake/copied-from", s3_options, ["x", "y"])
+    fs.copy("lake/copied-from", "lake/copied-to", recursive=True)
+    fs.rm("lake/copied-from", recursive=True)
+    copy = Warehouse("s3://lake/copied-to", s3_options)
+    assert not fs.exists(original.path("requests"))
+    assert mart(copy, "select count(*) from requests") == [(2,)]
 
 
 @pytest.mark.slow

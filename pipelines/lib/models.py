@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib import families
+from pipelines.lib import families, readonly
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
 from schemas.bulk import arrow_schema, upgraded_select
 
@@ -277,12 +277,19 @@ def database_path(warehouse: Warehouse, cache_dir: Path | None = None) -> Path:
 def open_database(
     warehouse: Warehouse, *, read_only: bool = False, cache_dir: Path | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse database, set up for the models (UTC, macros, the `requests` view).
+    """A connection to the warehouse database, set up for the models (UTC, the warehouse as the folder that
+    relative paths are searched in, so the stored `requests` view reads this warehouse's files).
+
+    Read-only is the analyst's connection: confined to the warehouse and offline (`readonly.confine`), with
+    `requests` as a temporary view over this warehouse's partition files, listed now by absolute path: it
+    shadows the stored view, whose relative paths DuckDB would check against the process's working directory.
 
     On an object store the file is a local copy: fetched when the stored one is newer, uploaded (one PUT)
     after a successful write, so readers of the store never see a half-written database.
     """
     path = database_path(warehouse, cache_dir)
+    if "?" in str(path) and not read_only:  # DuckDB 2.0 puts the WAL at "<before ?>.wal?<after>", then fails
+        raise ValueError(f"cannot write the database at {path}: DuckDB cannot write a path with '?' in it")
     remote = None if warehouse.is_local else warehouse.path(DATABASE_FILE)
     if remote:
         _fetch(warehouse, remote, path)
@@ -291,9 +298,15 @@ def open_database(
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
-        con.execute("set TimeZone = 'UTC'")
         if not warehouse.is_local:
             con.register_filesystem(warehouse.fs)
+        if read_only:
+            readonly.confine(con, warehouse)
+            _create_requests_view(con, warehouse, temporary=True)
+        else:
+            con.execute("set TimeZone = 'UTC'")
+            if warehouse.is_local:
+                con.execute("set file_search_path = ?", [warehouse.root])
         yield con
         if not read_only:
             con.execute("checkpoint")
@@ -323,15 +336,7 @@ def _remember_version(warehouse: Warehouse, remote: str, local: Path) -> None:
 
 def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehouse, params: Parameters) -> None:
     """Create the `requests` view, the macros and the state tables; set the parameters as variables."""
-    con.execute(f"create or replace view {REQUESTS} as {_requests_sql(warehouse)}")
-    stored = [row[0] for row in con.execute(f"describe {REQUESTS}").fetchall()]
-    con.execute(f"create or replace view {REQUESTS} as {upgraded_select(stored, _requests_sql(warehouse))}")
-    con.execute(
-        f"comment on view {REQUESTS} is "
-        "'Every stored attempt (the canonical request record, one row per upstream attempt), read from the "
-        "date-partitioned Parquet files; the partition column date (a DATE) is the UTC day of created_at: "
-        "a filter on it, by constants or through a join, skips the files of other days.'"
-    )
+    _create_requests_view(con, warehouse, temporary=False)
     con.execute(project.macro_text())
     con.execute(
         "create table if not exists _gl_models (model varchar primary key, build_hash varchar, inputs varchar, "
@@ -344,15 +349,50 @@ def install(con: duckdb.DuckDBPyConnection, project: Project, warehouse: Warehou
         con.execute(f"reset variable {name}")
 
 
-def _requests_sql(warehouse: Warehouse) -> str:
-    """The view's query: every partition file, or an empty relation of the same columns when there are none."""
-    if warehouse.days():
-        parts = (REQUESTS, "date=*", DATA_FILE)
-        pattern = str(Path(warehouse.path(*parts)).resolve()) if warehouse.is_local else warehouse.uri(*parts)
-        return (
-            f"select * from read_parquet({_literal(pattern)}, hive_partitioning = true, hive_types = {{'date': DATE}}, "
-            "union_by_name = true)"
-        )
+#: The stored partitions relative to the warehouse root: the stored view's glob, free of the root's characters.
+REQUESTS_GLOB = f"{REQUESTS}/date=*/{DATA_FILE}"
+_REQUESTS_COMMENT = (
+    "Every stored attempt (the canonical request record, one row per upstream attempt), read from the "
+    "date-partitioned Parquet files; the partition column date (a DATE) is the UTC day of created_at: a filter on "
+    "it, by constants or through a join, skips the files of other days. The files are named relative to the "
+    f"warehouse folder ({REQUESTS_GLOB}), so a copied or moved warehouse reads its own: outside gatewaylens, start "
+    "duckdb in that folder or SET file_search_path to it."
+)
+
+
+def _create_requests_view(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, *, temporary: bool) -> None:
+    """The `requests` view, with fields added since older partitions were written filled with their defaults.
+
+    The stored view (built by `install`) reads `requests/date=*/data.parquet` relative to the warehouse folder, so
+    it follows the folder when it is copied or moved, shows days ingested after the build, and has no glob
+    characters of the root in its pattern. The trade-off: DuckDB resolves a relative path against its
+    `file_search_path` (set by `open_database`) or the working directory, never against the database file, so the
+    duckdb CLI must be started in the warehouse folder or be told `SET file_search_path = '<warehouse>'`. On an
+    object store it reads the (escaped) URI glob: DuckDB does not search fsspec filesystems for relative paths.
+
+    The temporary view (`temporary=True`, on read-only connections) lists this warehouse's partition files by
+    absolute path instead, so neither the working directory nor glob characters matter."""
+    source = _requests_sql(warehouse, listed=temporary)
+    present = [row[0] for row in con.execute(f"describe {source}").fetchall()]
+    kind = "temp view" if temporary else "view"
+    con.execute(f"create or replace {kind} {REQUESTS} as {upgraded_select(present, source)}")
+    if not temporary:
+        con.execute(f"comment on view {REQUESTS} is {_literal(_REQUESTS_COMMENT)}")
+
+
+def _requests_sql(warehouse: Warehouse, *, listed: bool) -> str:
+    """The view's query: the partition files (a relative glob, or `listed` by absolute path), or an empty
+    relation of the same columns when there are none."""
+    paths = warehouse.partition_paths()
+    if paths:
+        if listed:
+            source = "[" + ", ".join(_literal(warehouse.duckdb_path(p)) for p in paths) + "]"
+        elif warehouse.is_local:
+            source = _literal(REQUESTS_GLOB)
+        else:
+            source = _literal(warehouse.duckdb_path(warehouse.path(REQUESTS)) + f"/date=*/{DATA_FILE}")
+        options = "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true"
+        return f"select * from read_parquet({source}, {options})"
     probe = duckdb.connect()
     empty = arrow_schema().empty_table()
     probe.register("empty", empty)

@@ -14,6 +14,7 @@ the target (a rename on local disks; object stores make a single PUT visible who
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -164,14 +165,18 @@ class Warehouse:
         return dict(sorted(fingerprints.items()))
 
     def partition_paths(self) -> list[str]:
-        """Paths of every stored day's partition file."""
-        return [self.partition_path(day) for day in self.days()]
+        """Paths of every stored day's partition file (one recursive listing)."""
+        return [self.partition_path(day) for day in self.partition_fingerprints()]
+
+    def duckdb_path(self, path: str) -> str:
+        """`path` as DuckDB is given it (a URI on object stores), with glob characters escaped (`[` as `[[]`, `*`
+        as `[*]`): DuckDB globs every path it reads, an existing file's too, so `w[1]*/requests/...` would read
+        the partition of a neighbour `w1-other` instead of its own."""
+        return glob.escape(path if self.is_local else self.fs.unstrip_protocol(path))
 
     def read_path(self, path: str) -> str | None:
-        """`path` as DuckDB should read it (a URI for remote stores), or None when it does not exist."""
-        if not self.fs.exists(path):
-            return None
-        return path if self.is_local else self.fs.unstrip_protocol(path)
+        """`path` as DuckDB should read it (see `duckdb_path`), or None when it does not exist."""
+        return self.duckdb_path(path) if self.fs.exists(path) else None
 
     @contextmanager
     def atomic_write(self, target: str) -> Iterator[str]:
