@@ -30,7 +30,15 @@ MARTS = {
     "app_model_mix",
     "failover_daily",
     "app_provider_concentration",
-    *(f"{m}_{p}" for m in ("tool_call_rate", "reasoning_share", "provider_uptime") for p in ("weekly", "monthly")),
+    "spend_daily",
+    "provider_latency_daily",
+    "context_length_monthly",
+    "provider_error_budget_monthly",
+    *(
+        f"{m}_{p}"
+        for m in ("tool_call_rate", "reasoning_share", "provider_uptime", "spend", "provider_latency")
+        for p in ("weekly", "monthly")
+    ),
 }
 
 

@@ -68,7 +68,7 @@ class MetricsResource(dg.ConfigurableResource):
     """The knobs of the metric definitions (see docs/metrics.md). Changing one rebuilds the models that use it."""
 
     slo: float = 0.999
-    """Availability objective of provider_uptime_* (1 - provider faults / attempts)."""
+    """Availability objective of provider_uptime_* (1 - provider faults / attempts) and of the error budget."""
     burst_k: float = 3.0
     """A minute is a burst when its requests reach burst_k x the rolling baseline ..."""
     burst_min: int = 20

@@ -690,6 +690,18 @@ the same text is in the warehouse database as `COMMENT ON` every table and colum
   variant suffixes removed). Unmapped models are family `Other` (the `models_mapped` check lists them);
   requests whose log names no model at all (workload traces) have no family and are left out of the
   per-family marts, though they count in the traffic marts.
+- **Cost.** A request costs what its attempts cost together (failed attempts that were billed included), and
+  the spend marts put it on the family and provider of its final attempt. A log that reports no cost leaves it
+  unknown: spend sums only the requests that report one (`cost_coverage` says what share), never counting the
+  others as free, and cost per completed request or per tool-call completion divides over those same requests.
+  A reported 0 (BYOK, free models) is a reported cost (`zero_cost_requests`).
+- **Speed.** Latency is an attempt's whole duration; time to first token (TTFT) counts for streamed attempts
+  only; output speed is completion tokens per second of generation time (latency minus TTFT) of streamed
+  attempts. The latency marts read successful attempts, report p50/p75/p90/p99 (p10/p50/p90 for speed, where
+  the slow end matters) with the number of attempts behind each, and compute weeks and months from the
+  attempts, since percentiles of days do not combine.
+- **Error budget.** An SLO of `slo` allows (1 - slo) x attempts provider faults a month; a burn rate is a
+  window's fault rate over that allowed rate (1 spends the budget exactly over the period).
 - **Time.** Every timestamp is naive UTC; days, hours and minutes are UTC unless a parameter says otherwise.
 - **Bursts.** A minute is a burst when its arrivals reach `burst_k` x the rolling median of the preceding
   `baseline_minutes` minutes *and* at least `burst_min` requests; consecutive burst minutes, with a single
@@ -702,7 +714,7 @@ models that read it.
 
 | parameter | default | used by |
 |---|---|---|
-| `slo` | 0.999 | provider_uptime_* |
+| `slo` | 0.999 | provider_uptime_*, provider_error_budget_monthly |
 | `burst_k` | 3 | traffic_minutely, bursts |
 | `burst_min` | 20 | traffic_minutely, bursts |
 | `baseline_minutes` | 60 | traffic_minutely, bursts |

@@ -4,7 +4,7 @@
 --
 -- grain: one row per month x provider x model_key x operation
 -- inputs: int_provider_latency_periods
--- materialized: view
+-- materialized: table
 -- columns:
 --   month: first day of the calendar month
 --   provider: provider that served the attempts

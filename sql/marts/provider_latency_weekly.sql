@@ -4,7 +4,7 @@
 --
 -- grain: one row per week x provider x model_key x operation
 -- inputs: int_provider_latency_periods
--- materialized: view
+-- materialized: table
 -- columns:
 --   week: first day (Monday) of the ISO week
 --   provider: provider that served the attempts
