@@ -236,6 +236,30 @@ def test_lock_settings_are_checked():
     assert LockSettings(ttl=6).heartbeat == 2 and LockSettings().heartbeat == 10
 
 
+def test_lock_settings_come_from_the_environment(monkeypatch):
+    from pipelines.defs.resources import resources_from_env
+
+    monkeypatch.setenv("GATEWAYLENS_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("GATEWAYLENS_LOCK_TTL", "120")
+    assert resources_from_env()["warehouse"].get().lock == LockSettings(timeout=0, ttl=120)
+    monkeypatch.setenv("GATEWAYLENS_LOCK_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="GATEWAYLENS_LOCK_TIMEOUT must be a number of seconds, not 'soon'"):
+        resources_from_env()
+
+
+def test_readers_take_no_lock_and_the_models_build_does(tmp_path):
+    from pipelines.lib.models import open_database
+
+    store = _store(tmp_path / "wh")
+    with open_database(store):
+        assert (tmp_path / "wh" / LOCK_FILE).exists()
+    write_lock(tmp_path / "wh" / LOCK_FILE, machine="elsewhere-1", pid=1, purpose="ingest")
+    with open_database(store, read_only=True) as con:
+        assert con.execute("select 1").fetchall() == [(1,)]
+    with pytest.raises(WarehouseLocked, match="ingest"), open_database(store):
+        pass
+
+
 # ---------------------------------------------------------------------------------------------------------
 # What killed runs leave behind
 # ---------------------------------------------------------------------------------------------------------
