@@ -52,25 +52,17 @@ def _instance() -> Any:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _recover_orphaned_runs(instance: Any) -> None:
     """Fail the runs this command started on this host whose process is gone (killed), freeing their slot
     in the `warehouse_writer` pool; otherwise the next run would wait for it forever."""
     import dagster as dg
 
+    from pipelines.lib.scratch import alive
+
     started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={_HOST_TAG: _HOST}))
     for run in started:
         pid = int(run.tags.get(_PID_TAG, "0"))
-        if pid and not _alive(pid):
+        if pid and not alive(pid):
             instance.report_run_failed(run, message=f"gatewaylens process {pid} ended without finishing the run")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             print(f"gatewaylens: marked orphaned run {run.run_id} (pid {pid}) as failed", file=sys.stderr)

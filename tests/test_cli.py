@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, record, write_lines
+from pipelines.lib.ingest import ingest
+from pipelines.lib.lock import warehouse_lock
+from pipelines.lib.scratch import HOST
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
+
+
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
+    """This environment without DAGSTER_HOME (a throwaway Dagster instance, no pool), plus `env`."""
+    return {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | (env or {})
 
 
 def gatewaylens(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         cwd=PROJECT_ROOT,
-        env=environment,
+        env=_environment(env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -156,3 +167,115 @@ def test_a_warehouse_path_with_glob_characters_ingests_builds_and_answers(tmp_pa
     assert built.returncode == 0, built.stderr
     query = "select count(*) as n from requests"
     assert gatewaylens("sql", query, "--warehouse", warehouse, "--format", "csv").stdout.splitlines() == ["n", "2"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Two writers of one warehouse (issue 12): the warehouse lock, without DAGSTER_HOME
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _overlapping_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """Two canonical files over the same three days that share a third of their lines (about 1,300 lines each)."""
+    from pipelines.lib.simulate import simulate, write_canonical
+
+    everything = tmp_path / "all.jsonl"
+    write_canonical(simulate(date(2025, 1, 1), 3, 600, 5), str(everything))
+    lines = everything.read_text().splitlines(keepends=True)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(line for i, line in enumerate(lines) if i % 3 != 2))
+    second.write_text("".join(line for i, line in enumerate(lines) if i % 3 != 0))
+    return first, second
+
+
+def _keys(warehouse: Warehouse) -> tuple[int, set[tuple[str, int]]]:
+    """Rows stored and their distinct (request_id, attempt) keys."""
+    keys = [(row["request_id"], row["attempt"]) for row in stored(warehouse)]
+    return len(keys), set(keys)
+
+
+class _Command:
+    """A `gatewaylens` process in the background whose log lines are read as they come."""
+
+    def __init__(self, *args: str, env: dict[str, str], out: Path) -> None:
+        self.out = out.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", *args],
+            cwd=PROJECT_ROOT,
+            env=_environment(env),
+            stdout=self.out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.waiting = threading.Event()
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if "warehouse lock: waiting" in line:
+                self.waiting.set()
+
+    def finish(self, kill: bool = False) -> int:
+        if kill:
+            self.process.kill()
+        code = self.process.wait(300)
+        self.reader.join()
+        self.out.close()
+        return code
+
+
+@pytest.mark.slow
+def test_two_ingests_at_once_store_every_row(tmp_path):
+    """Two `gatewaylens ingest` commands into one warehouse without DAGSTER_HOME (no Dagster pool) used to
+    lose the rows of whichever merged a day first. Both start while the test holds the warehouse lock, so
+    both must wait for it, then one for the other; every row of either file is stored once, and the two
+    summaries account for every row stored."""
+    first, second = _overlapping_inputs(tmp_path)
+    reference = Warehouse(str(tmp_path / "reference"))
+    ingest([str(first), str(second)], reference, hash_key=HASH_KEY)
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    env = {"GATEWAYLENS_LOCK_TIMEOUT": "300"}
+    commands = []
+    try:
+        with warehouse_lock(warehouse, "the test, until both commands wait"):
+            for n, source in enumerate((first, second)):
+                commands.append(
+                    _Command("ingest", str(source), "--warehouse", warehouse.root, env=env, out=tmp_path / f"{n}")
+                )
+            for command in commands:
+                assert command.waiting.wait(300), "".join(command.lines)[-3000:]
+        codes = [command.finish() for command in commands]
+    finally:
+        for command in commands:
+            if command.process.poll() is None:
+                command.finish(kill=True)
+    assert codes == [0, 0], "".join(commands[0].lines + commands[1].lines)[-3000:]
+    rows, keys = _keys(warehouse)
+    assert (rows, keys) == _keys(reference) and rows == len(keys) > 1500
+    summaries = [(tmp_path / f"{n}").read_text() for n in (0, 1)]
+    written = [int(re.search(r"records = ([\d,]+) written", text)[1].replace(",", "")) for text in summaries]
+    assert sum(written) == rows
+
+
+@pytest.mark.slow
+def test_an_ingest_refused_by_the_lock_names_the_holder_and_a_rerun_stores_everything(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id=f"r{i}") for i in range(20)])
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    with warehouse_lock(warehouse, "a test holding the lock"):
+        refused = gatewaylens(
+            "ingest", str(source), "--warehouse", warehouse.root, env={"GATEWAYLENS_LOCK_TIMEOUT": "0"}
+        )
+    assert refused.returncode == 1
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith("gatewaylens: error: requests: ") and "the warehouse is locked by " in error
+    assert f"on {HOST} (pid {os.getpid()}), a test holding the lock:" in error
+    assert (
+        f"gave up at once (GATEWAYLENS_LOCK_TIMEOUT=0). If that process is gone, delete {warehouse.root}/_lock.json"
+        in error
+    )
+    assert not warehouse.days() and not warehouse.ledger_keys()
+    again = gatewaylens("ingest", str(source), "--warehouse", warehouse.root)
+    assert again.returncode == 0, again.stderr
+    assert _keys(warehouse) == (20, {(f"r{i}", 1) for i in range(20)})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -13,8 +15,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.lib import scratch as scratch_module
 from pipelines.lib.ingest import ingest
-from pipelines.lib.storage import STALE_TMP_SECONDS, Warehouse
+from pipelines.lib.lock_stores import LOCK_FILE
+from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
 
 # The child ingests normally, but stops inside the chosen step (after the first partition is published, or
@@ -57,7 +61,10 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 
 
 @pytest.mark.parametrize("where", ["writing", "published"])
-def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
+def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where, monkeypatch):
+    scratch = tmp_path / "tmp"  # $TMPDIR of the child and of the rerun
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     root = tmp_path / "wh"
     days = ("2025-06-01", "2025-06-02", "2025-06-03")
     base = [record(request_id=f"old-{d}", created_at=f"{d}T00:00:00Z") for d in days]
@@ -69,7 +76,7 @@ def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(source), str(root), str(marker), where],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TMPDIR": str(scratch)},
     )
     deadline = time.monotonic() + 120
     while not marker.exists():
@@ -92,9 +99,13 @@ def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where):
         day = path.parent.name.removeprefix("date=")
         assert ids in ({f"old-{day}"}, {f"old-{day}"} | {f"new-{day}-{i}" for i in range(50)})
 
-    for tmp in root.rglob(".*.tmp"):  # the killed writer's temporary files, aged past the stale limit
-        os.utime(tmp, (time.time() - 2 * STALE_TMP_SECONDS,) * 2)
+    leftovers = [p.name for p in scratch.iterdir()]  # the killed writer's scratch folder and its lock
+    assert leftovers and all(scratch_module.owner_of(name).pid == child.pid for name in leftovers)
+    assert json.loads((root / LOCK_FILE).read_text())["pid"] == child.pid
+    if where == "writing":
+        assert list(root.rglob(".*.tmp"))  # the partition file it was writing
     report = ingest([str(source)], Warehouse(str(root)), hash_key=HASH_KEY)  # not in the ledger: redo it
     assert (report.written, report.duplicates) == (150, 0)  # rows the killed run wrote count as this file's
     assert len(stored(Warehouse(str(root)))) == 153
-    assert not list(root.rglob(".*.tmp"))  # a crashed writer's stale temporary files are cleared
+    assert not list(root.rglob(".*.tmp"))  # removed at the next start, young as they are: their writer ended
+    assert not list(scratch.iterdir()) and not (root / LOCK_FILE).exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -222,3 +223,72 @@ def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, t
     assert rows(store) == rows(reference) and len(rows(store)) > 400
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert _snapshot(store) == _snapshot(reference)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The warehouse lock on S3: a lease object kept with conditional requests, which moto's server enforces
+# (If-None-Match: * on PUT, If-Match on PUT and DELETE, 412 when the condition fails)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _lease_store(s3_options: dict, **settings: float) -> Warehouse:
+    from pipelines.lib.lock import LockSettings
+
+    return Warehouse(f"s3://lake/lock-{uuid.uuid4().hex[:8]}", s3_options, LockSettings(**({"timeout": 0} | settings)))
+
+
+def test_the_lock_on_s3_is_a_lease_a_second_writer_cannot_create(s3_options):
+    from pipelines.lib.lock import warehouse_lock
+    from pipelines.lib.lock_stores import LOCK_FILE
+    from tests.test_lock import refusal_in_another_thread
+
+    store = _lease_store(s3_options)
+    with warehouse_lock(store, "ingest"), warehouse_lock(store, "nested"):
+        lease = json.loads(store.fs.cat_file(store.path(LOCK_FILE)))
+        assert lease["pid"] == os.getpid() and lease["purpose"] == "ingest"
+        refused = refusal_in_another_thread(store)
+    assert f"(pid {os.getpid()}), ingest:" in refused and store.uri(LOCK_FILE) in refused
+    store.fs.invalidate_cache()
+    assert not store.fs.exists(store.path(LOCK_FILE))
+
+
+def test_a_stale_lease_on_s3_is_taken_over_by_one_breaker_only(s3_options):
+    """A lease whose process ended is replaced with If-Match on the etag judged stale: the second breaker's
+    PUT fails the condition and the first breaker's lease stays."""
+    from pipelines.lib import lock, lock_stores, scratch
+    from tests.test_lock import dead_pid
+
+    store = _lease_store(s3_options)
+    record = {"owner": "someone", "host": "h", "machine": scratch.MACHINE, "pid": dead_pid(), "token": "old"}
+    store.fs.pipe_file(store.path(lock_stores.LOCK_FILE), json.dumps(record).encode())
+    first, second = (lock_stores.S3Lease(store.fs, store.path(lock_stores.LOCK_FILE), "lease") for _ in range(2))
+    judged = first.read()
+    assert judged is not None and judged.stale(60) and judged.record["token"] == "old"
+    assert second.take_over(judged, lock._record("second breaker", lock.LockSettings()))
+    assert not first.take_over(judged, lock._record("first breaker", lock.LockSettings()))
+    assert first.read().record["purpose"] == "second breaker"
+    assert second.beat() and not first.beat()
+    assert second.release() and first.read() is None
+
+
+def test_a_lease_replaced_while_held_is_reported_lost_and_not_deleted(s3_options):
+    from pipelines.lib.lock import LockLost, warehouse_lock
+    from pipelines.lib.lock_stores import LOCK_FILE
+
+    store = _lease_store(s3_options)
+    with pytest.raises(LockLost), warehouse_lock(store, "ingest"):
+        store.fs.pipe_file(store.path(LOCK_FILE), b'{"purpose": "the writer that broke it", "token": "t"}')
+    assert json.loads(store.fs.cat_file(store.path(LOCK_FILE)))["purpose"] == "the writer that broke it"
+
+
+def test_a_store_that_ignores_if_none_match_cannot_hold_the_lock(s3_options, monkeypatch):
+    """Some S3-compatible servers accept a conditional PUT and ignore the condition: every writer would get
+    the lock. The second PUT that must be refused shows it, and the writer fails clearly."""
+    from pipelines.lib import lock, lock_stores
+
+    put = lock_stores.S3Lease._put
+    monkeypatch.setattr(lock_stores.S3Lease, "_put", lambda self, body, **_condition: put(self, body))
+    store = _lease_store(s3_options)
+    with pytest.raises(lock_stores.LockError, match="ignores If-None-Match"), lock.warehouse_lock(store, "ingest"):
+        pass
+    assert not store.fs.exists(store.path(lock_stores.LOCK_FILE))

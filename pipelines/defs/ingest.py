@@ -8,6 +8,7 @@ import duckdb
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
+from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.privacy import UNPROTECTED
 from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
 from schemas.bulk import upgraded_select
@@ -141,20 +142,22 @@ def requests(
     validates every line against the canonical record, quarantines rejects with their reason
     (`WAREHOUSE/quarantine/`), deduplicates on (request_id, attempt) and merges touched days atomically.
     Files already in the ledger (`WAREHOUSE/_ledger/`) are skipped, so re-running changes nothing.
-    First it commits what `landing_days` partitions staged (`WAREHOUSE/_staging/`), day by day.
+    First it commits what `landing_days` partitions staged (`WAREHOUSE/_staging/`), day by day. It holds the
+    warehouse lock (`WAREHOUSE/_lock.json`) throughout, so no other writer, whoever started it, merges at once.
     """
     sources = config.sources or [landing.url]
     _warn_if_unprotected(context, privacy)
     store = warehouse.get()
-    report = commit_staged(store, progress=context.log.info)
-    fresh = ingest(
-        sources,
-        store,
-        hash_key=privacy.key(),
-        storage_options=landing.options(),
-        chunk_bytes=config.chunk_mb * 1024 * 1024,
-        progress=context.log.info,
-    )
+    with warehouse_lock(store, "ingest (commit staged days, then new files)", context.log.info):
+        report = commit_staged(store, progress=context.log.info)
+        fresh = ingest(
+            sources,
+            store,
+            hash_key=privacy.key(),
+            storage_options=landing.options(),
+            chunk_bytes=config.chunk_mb * 1024 * 1024,
+            progress=context.log.info,
+        )
     report.extend(fresh)
     summary = report.summary()
     context.log.info(f"ingest: {summary}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.lib.lock import TIMEOUT_ENV, TTL_ENV, LockSettings
 from pipelines.lib.models import Parameters
 from pipelines.lib.privacy import DEV_HASH_KEY, is_development
 from pipelines.lib.storage import Warehouse
@@ -23,12 +24,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str
     storage_options: str = "{}"
+    lock_timeout: float = LockSettings.timeout
+    """Seconds a writer waits for the warehouse lock held by another writer before refusing (0: at once)."""
+    lock_ttl: float = LockSettings.ttl
+    """Seconds without a heartbeat after which a writer's lock is stale and is broken."""
 
     def options(self) -> dict[str, Any]:
         return json.loads(self.storage_options or "{}")
 
     def get(self) -> Warehouse:
-        return Warehouse(self.url, self.options())
+        return Warehouse(self.url, self.options(), LockSettings(timeout=self.lock_timeout, ttl=self.lock_ttl))
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -91,12 +96,25 @@ def _setting(name: str, default: str) -> str | dg.EnvVar:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
+def _seconds(name: str, default: float) -> float:
+    """A number of seconds from an environment variable (`inf` allowed), else the default."""
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     """Resources configured from GATEWAYLENS_* environment variables, with local defaults."""
     storage = _setting("GATEWAYLENS_STORAGE_OPTIONS", "{}")
+    lock = LockSettings(_seconds(TIMEOUT_ENV, LockSettings.timeout), _seconds(TTL_ENV, LockSettings.ttl))
     return {
         "warehouse": WarehouseResource(
-            url=_setting("GATEWAYLENS_WAREHOUSE", str(PROJECT_ROOT / "warehouse")), storage_options=storage
+            url=_setting("GATEWAYLENS_WAREHOUSE", str(PROJECT_ROOT / "warehouse")),
+            storage_options=storage,
+            lock_timeout=lock.timeout,
+            lock_ttl=lock.ttl,
         ),
         "landing": LandingResource(
             url=_setting("GATEWAYLENS_LANDING", str(PROJECT_ROOT / "data" / "sample")),

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,7 +42,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.lib import privacy, quarantine
+from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, LineReader, ReadMark, nonblank_lines, prefetch
+from pipelines.lib.scratch import scratch_dir
 from pipelines.lib.storage import QUARANTINE, STAGING, SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
@@ -599,9 +600,13 @@ def ingest(
     commit_rows: int = DEFAULT_COMMIT_ROWS,
     progress: Progress = lambda _message: None,
 ) -> IngestReport:
-    """Ingest every new file named by `sources` into `warehouse`; see the module docstring."""
+    """Ingest every new file named by `sources` into `warehouse`; see the module docstring.
+
+    Holds the warehouse lock for the whole run: the ledger read at the start decides what is staged, and the
+    commit merges into partitions another writer must not replace meanwhile.
+    """
     report = IngestReport()
-    with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
+    with warehouse_lock(warehouse, "ingest", progress), scratch_dir() as scratch:
         con = _connect(warehouse, scratch, threads)
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
         quarantines = _stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
@@ -681,32 +686,40 @@ def stage(
     day). The batch holds the valid rows by day, each file's quarantine rows and, written last, a manifest of
     the file reports: a batch without its manifest is incomplete and is never committed. Staging a batch
     again replaces it. Files already in the ledger are skipped; unreadable files fail after the others are
-    staged, as in `ingest`.
+    staged, as in `ingest`. Only the publishing of the batch holds the warehouse lock (a commit must not read
+    a batch half replaced, nor remove one published after it read it); the staging before it runs unlocked.
     """
     report = IngestReport()
-    target = warehouse.path(STAGING, batch)
-    with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
+    with scratch_dir() as scratch:
         con = _connect(warehouse, scratch, threads)
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
         quarantines = _stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
         con.close()
-        if warehouse.fs.exists(target):
-            warehouse.fs.rm(target, recursive=True)
-        for folder, _dirs, names in os.walk(stager.staging):
-            if os.path.basename(folder) in (f"date={REJECTED}", f"date={IGNORED}"):
-                continue  # rejected rows are in the quarantine files already
-            for name in names:
-                local = os.path.join(folder, name)
-                warehouse.publish(local, warehouse.path(STAGING, batch, os.path.relpath(local, scratch)))
         manifest = {
             "files": [asdict(f) for f in report.files],
             "quarantine": {str(i): os.path.basename(q) for i, q in quarantines.items() if q},
         }
-        with warehouse.atomic_write(warehouse.path(STAGING, batch, MANIFEST)) as local:
-            Path(local).write_text(json.dumps(manifest))
+        with warehouse_lock(warehouse, f"stage batch {batch}", progress):
+            _publish_batch(warehouse, batch, scratch, manifest)
     if failed := [f for f in report.files if f.error]:
         raise UnreadableSourceError(report, failed)
     return report
+
+
+def _publish_batch(warehouse: Warehouse, batch: str, scratch: str, manifest: dict[str, Any]) -> None:
+    """Replace `WAREHOUSE/_staging/<batch>/` with the valid rows and quarantine files staged under `scratch`,
+    then write its manifest, which marks the batch complete."""
+    target = warehouse.path(STAGING, batch)
+    if warehouse.fs.exists(target):
+        warehouse.fs.rm(target, recursive=True)
+    for folder, _dirs, names in os.walk(os.path.join(scratch, "staging")):
+        if os.path.basename(folder) in (f"date={REJECTED}", f"date={IGNORED}"):
+            continue  # rejected rows are in the quarantine files already
+        for name in names:
+            local = os.path.join(folder, name)
+            warehouse.publish(local, warehouse.path(STAGING, batch, os.path.relpath(local, scratch)))
+    with warehouse.atomic_write(warehouse.path(STAGING, batch, MANIFEST)) as local:
+        Path(local).write_text(json.dumps(manifest))
 
 
 def staged_batches(warehouse: Warehouse) -> list[str]:
@@ -724,26 +737,35 @@ def commit_staged(
 ) -> IngestReport:
     """Phase 2 for every complete staged batch, one batch at a time in name order (landing days: earlier days
     win duplicates), then remove the batch. A crash part way leaves the batch to commit again: rows already
-    written count as written again, not as duplicates (see `_find_losers`), and ledger entries are rewritten."""
+    written count as written again, not as duplicates (see `_find_losers`), and ledger entries are rewritten.
+    Holds the warehouse lock throughout."""
     report = IngestReport()
-    for batch in staged_batches(warehouse):
-        progress(f"commit staged batch {batch}")
-        with tempfile.TemporaryDirectory(prefix="gatewaylens-") as scratch:
-            local = os.path.join(scratch, "batch")
-            warehouse.fs.get(warehouse.path(STAGING, batch) + "/", local + "/", recursive=True)
-            manifest = json.loads(Path(local, MANIFEST).read_text())
-            batch_report = IngestReport(files=[FileReport(**f) for f in manifest["files"]])
-            con = _connect(warehouse, scratch, threads)
-            _commit(con, warehouse, os.path.join(local, "staging"), commit_rows, batch_report)
-            con.close()
-            for index, file_report in enumerate(batch_report.files):
-                if not file_report.skipped and not file_report.error:
-                    name = manifest["quarantine"].get(str(index))
-                    _finish_file(warehouse, file_report, os.path.join(local, "staging", name) if name else None)
-            _record_keys(warehouse, batch_report)
-        warehouse.fs.rm(warehouse.path(STAGING, batch), recursive=True)
-        report.extend(batch_report)
+    with warehouse_lock(warehouse, "commit staged batches", progress):
+        for batch in staged_batches(warehouse):
+            report.extend(_commit_batch(warehouse, batch, threads, commit_rows, progress))
     return report
+
+
+def _commit_batch(
+    warehouse: Warehouse, batch: str, threads: int | None, commit_rows: int, progress: Progress
+) -> IngestReport:
+    """Phase 2 for one complete staged batch, then remove it."""
+    progress(f"commit staged batch {batch}")
+    with scratch_dir() as scratch:
+        local = os.path.join(scratch, "batch")
+        warehouse.fs.get(warehouse.path(STAGING, batch) + "/", local + "/", recursive=True)
+        manifest = json.loads(Path(local, MANIFEST).read_text())
+        batch_report = IngestReport(files=[FileReport(**f) for f in manifest["files"]])
+        con = _connect(warehouse, scratch, threads)
+        _commit(con, warehouse, os.path.join(local, "staging"), commit_rows, batch_report)
+        con.close()
+        for index, file_report in enumerate(batch_report.files):
+            if not file_report.skipped and not file_report.error:
+                name = manifest["quarantine"].get(str(index))
+                _finish_file(warehouse, file_report, os.path.join(local, "staging", name) if name else None)
+        _record_keys(warehouse, batch_report)
+    warehouse.fs.rm(warehouse.path(STAGING, batch), recursive=True)
+    return batch_report
 
 
 class UnreadableSourceError(RuntimeError):

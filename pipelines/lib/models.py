@@ -26,6 +26,7 @@ built in one transaction: a crash leaves the previous tables and state.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -39,6 +40,7 @@ from typing import Any
 import duckdb
 
 from pipelines.lib import families, readonly
+from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
 from schemas.bulk import arrow_schema, upgraded_select
 
@@ -285,36 +287,39 @@ def open_database(
     shadows the stored view, whose relative paths DuckDB would check against the process's working directory.
 
     On an object store the file is a local copy: fetched when the stored one is newer, uploaded (one PUT)
-    after a successful write, so readers of the store never see a half-written database.
+    after a successful write, so readers of the store never see a half-written database. Writing holds the
+    warehouse lock (`pipelines.lib.lock`): two builders would each upload their own copy, and a build must
+    not read partitions an ingest is replacing. Reading takes no lock.
     """
     path = database_path(warehouse, cache_dir)
     if "?" in str(path) and not read_only:  # DuckDB 2.0 puts the WAL at "<before ?>.wal?<after>", then fails
         raise ValueError(f"cannot write the database at {path}: DuckDB cannot write a path with '?' in it")
-    remote = None if warehouse.is_local else warehouse.path(DATABASE_FILE)
-    if remote:
-        _fetch(warehouse, remote, path)
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"no warehouse database at {warehouse.uri(DATABASE_FILE)}: run `gatewaylens build`")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    try:
-        if not warehouse.is_local:
-            con.register_filesystem(warehouse.fs)
-        if read_only:
-            readonly.confine(con, warehouse)
-            _create_requests_view(con, warehouse, temporary=True)
-        else:
-            con.execute("set TimeZone = 'UTC'")
-            if warehouse.is_local:
-                con.execute("set file_search_path = ?", [warehouse.root])
-        yield con
-        if not read_only:
-            con.execute("checkpoint")
-    finally:
-        con.close()
-    if remote and not read_only:
-        warehouse.publish(str(path), remote)
-        _remember_version(warehouse, remote, path)
+    with contextlib.nullcontext() if read_only else warehouse_lock(warehouse, "build the SQL models"):
+        remote = None if warehouse.is_local else warehouse.path(DATABASE_FILE)
+        if remote:
+            _fetch(warehouse, remote, path)
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"no warehouse database at {warehouse.uri(DATABASE_FILE)}: run `gatewaylens build`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            if not warehouse.is_local:
+                con.register_filesystem(warehouse.fs)
+            if read_only:
+                readonly.confine(con, warehouse)
+                _create_requests_view(con, warehouse, temporary=True)
+            else:
+                con.execute("set TimeZone = 'UTC'")
+                if warehouse.is_local:
+                    con.execute("set file_search_path = ?", [warehouse.root])
+            yield con
+            if not read_only:
+                con.execute("checkpoint")
+        finally:
+            con.close()
+        if remote and not read_only:
+            warehouse.publish(str(path), remote)
+            _remember_version(warehouse, remote, path)
 
 
 def _fetch(warehouse: Warehouse, remote: str, local: Path) -> None:

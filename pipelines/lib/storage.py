@@ -6,22 +6,23 @@ Layout under the warehouse root (a local folder or an object-store URL):
     quarantine/<file-key>.parquet             rejected lines of one source file, with reasons
     _ledger/<file-key>.json                   one entry per ingested source file (URI, size, etag/checksum, counts)
     _ledger/_by_url/<url-key>.json            the last version of each source URL ingested, with how far it was read
+    _lock.json                                the writer lock while a writer runs (see pipelines.lib.lock)
 
 Atomic publication: a file is written next to its target under a hidden temporary name, then moved over
 the target (a rename on local disks; object stores make a single PUT visible whole). Readers that glob
-`*.parquet` never see the temporary name.
+`*.parquet` never see the temporary name, which names its writer (`scratch.temporary_name`), so a killed
+writer's file is recognised and removed by the next run (`Warehouse.sweep_temporary_files`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from pipelines.lib.lock import LockSettings
+from pipelines.lib.scratch import MACHINE, owner_of, scratch_dir, temporary_name
+
 REQUESTS = "requests"
 QUARANTINE = "quarantine"
 LEDGER = "_ledger"
@@ -39,6 +43,8 @@ BY_URL = "_by_url"
 STAGING = "_staging"
 DATA_FILE = "data.parquet"
 STALE_TMP_SECONDS = 3600
+#: Folders only holders of the warehouse lock write (the report in `dashboards/` is written without it).
+LOCKED_FOLDERS = (REQUESTS, QUARANTINE, LEDGER, STAGING)
 _HIDDEN_PREFIXES = (".", "_")
 #: Inside folders and globs, only files with these log extensions (optionally compressed) are read, so a
 #: README or script next to the logs is not mistaken for one. A file named explicitly is always read.
@@ -109,12 +115,26 @@ def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> lis
     return files
 
 
+def _leftover(path: Path, locked_out: bool) -> bool:
+    """Whether a temporary file will never be finished: older than STALE_TMP_SECONDS; else, when its name
+    names a process of this machine, that process has ended; else (another machine's, or an older
+    gatewaylens') when no other writer can be writing it (`locked_out`: the caller holds the warehouse lock
+    and the file lies in a folder only lock holders write)."""
+    if time.time() - path.stat().st_mtime > STALE_TMP_SECONDS:
+        return True
+    owner = owner_of(path.name)
+    if owner is not None and owner.machine == MACHINE:
+        return owner.dead_here
+    return locked_out
+
+
 @dataclass
 class Warehouse:
-    """The warehouse root on an fsspec filesystem."""
+    """The warehouse root on an fsspec filesystem, and how its writers share it (`lock`)."""
 
     url: str
     storage_options: dict[str, Any] = field(default_factory=dict)
+    lock: LockSettings = field(default_factory=LockSettings)
 
     def __post_init__(self) -> None:
         self.fs, self.root = url_to_fs(self.url, **self.storage_options)
@@ -188,21 +208,38 @@ class Warehouse:
         if self.is_local:
             folder = Path(target).parent
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.iterdir():  # temporary files a crashed writer left behind
-                ours = stale.name.startswith(f".{Path(target).name}.") and stale.name.endswith(".tmp")
-                if ours and time.time() - stale.stat().st_mtime > STALE_TMP_SECONDS:
-                    stale.unlink(missing_ok=True)
-            tmp = folder / f".{Path(target).name}.{uuid.uuid4().hex}.tmp"
+            for stale in folder.glob(f".{glob.escape(Path(target).name)}.*.tmp"):  # a killed writer's
+                with contextlib.suppress(FileNotFoundError):
+                    if _leftover(stale, locked_out=False):
+                        stale.unlink()
+            tmp = folder / temporary_name(Path(target).name)
             try:
                 yield str(tmp)
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)
             return
-        with tempfile.TemporaryDirectory(prefix="gatewaylens-put-") as scratch:
+        with scratch_dir() as scratch:
             local = os.path.join(scratch, Path(target).name)
             yield local
             self.fs.put_file(local, target)
+
+    def sweep_temporary_files(self) -> list[str]:
+        """Remove the temporary files killed writers left in a local warehouse (see `_leftover`); returns
+        their paths. Call it holding the warehouse lock. An object store has none: it gets whole PUTs."""
+        if not self.is_local or not os.path.isdir(self.root):
+            return []
+        removed = []
+        for folder, _dirs, names in os.walk(self.root):
+            top = Path(folder).relative_to(self.root).parts
+            locked_out = bool(top) and top[0] in LOCKED_FOLDERS
+            for name in names:
+                path = Path(folder, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if name.startswith(".") and name.endswith(".tmp") and _leftover(path, locked_out):
+                        path.unlink()
+                        removed.append(str(path))
+        return removed
 
     def publish(self, local_file: str, target: str) -> None:
         """Copy a finished local file to `target` atomically."""
