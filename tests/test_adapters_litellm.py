@@ -5,18 +5,27 @@ GCS bucket tests: ids, times, metadata, `end_user: ""`, `error_information` of e
 `response`), keys as in `litellm/types/utils.py` `StandardLoggingPayload`. The failure payload follows the
 same TypedDict with `status: "failure"`, `error_str` and `error_information {error_code, error_class,
 llm_provider, traceback, error_message}` as LiteLLM fills them for an exception.
+
+`ROW` is a `LiteLLM_SpendLogs` row as LiteLLM's own spend-logs test expects the proxy to write it
+(`test_spend_logs_payload_success_log_with_router` in BerriAI/litellm's
+`tests/test_litellm/proxy/spend_tracking/test_spend_management_endpoints.py`), times as the Pub/Sub logger publishes
+them (`json.dumps(..., default=str)`); `metadata` is the JSON string `SpendLogsPayload` holds, shortened to the keys
+read. Its failures follow `metadata.status` and `metadata.error_information` as the proxy's failure hook writes them
+(LiteLLM PRs #37365, #37520: `Timeout` 408, `BadRequestError` 400, `ProxyException` 401 with every attribution field
+empty).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from schemas.adapters import litellm
-from tests.adapter_support import one, valid
+from schemas.adapters import canonical, detect, litellm
+from tests.adapter_support import adapt, one, valid
 
 SUCCESS: dict[str, Any] = {
     "id": "chatcmpl-9870a859d6df402795f75dc5fca5b2e0",
@@ -130,6 +139,85 @@ def failure(code: str, error_class: str, provider: str = "anthropic") -> dict[st
     )
 
 
+# SpendLogs rows (LiteLLM_SpendLogs / SpendLogsPayload)
+
+ROW_METADATA: dict[str, Any] = {
+    "applied_guardrails": [],
+    "usage_object": {
+        "completion_tokens": 503,
+        "prompt_tokens": 2095,
+        "total_tokens": 2598,
+        "completion_tokens_details": None,
+        "prompt_tokens_details": {"audio_tokens": None, "cached_tokens": 0},
+    },
+    "additional_usage_values": {"completion_tokens_details": None, "prompt_tokens_details": {"cached_tokens": 0}},
+}
+ROW: dict[str, Any] = {
+    "request_id": "chatcmpl-34df56d5-4807-45c1-bb99-61e52586b802",
+    "call_type": "acompletion",
+    "api_key": "",
+    "cache_hit": "None",
+    "startTime": "2025-03-24 22:02:42.975883+00:00",
+    "endTime": "2025-03-24 22:02:42.989132+00:00",
+    "completionStartTime": "2025-03-24 22:02:42.989132+00:00",
+    "model": "claude-3-7-sonnet-20250219",
+    "user": "",
+    "team_id": "",
+    "metadata": json.dumps(ROW_METADATA),
+    "cache_key": "Cache OFF",
+    "spend": 0.01383,
+    "total_tokens": 2598,
+    "prompt_tokens": 2095,
+    "completion_tokens": 503,
+    "request_tags": "[]",
+    "end_user": "test_user_1",
+    "api_base": "https://api.anthropic.com/v1/messages",
+    "model_group": "my-anthropic-model-group",
+    "model_id": "my-unique-model-id",
+    "requester_ip_address": None,
+    "custom_llm_provider": "anthropic",
+    "messages": "{}",
+    "response": "{}",
+    "proxy_server_request": "{}",
+    "status": "success",
+    "mcp_namespaced_tool_name": None,
+    "agent_id": None,
+}
+
+
+def row(metadata: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]:
+    body = copy.deepcopy(ROW)
+    if metadata is not None:
+        body["metadata"] = json.dumps(metadata)
+    body.update(over)
+    return body
+
+
+def failed_row(code: str, error_class: str, provider: str = "anthropic", **over: Any) -> dict[str, Any]:
+    """A failure as the proxy's failure hook writes it: status in the column and in metadata, error information in
+    metadata, no spend, tokens 0."""
+    error_information = {
+        "error_code": code,
+        "error_class": error_class,
+        "llm_provider": provider,
+        "traceback": "Traceback (most recent call last): ...",
+        "error_message": f"litellm.{error_class}: ...",
+    }
+    return row(
+        metadata={"status": "failure", "error_information": error_information},
+        **{
+            "status": "failure",
+            "spend": 0.0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "endTime": ROW["startTime"],
+            "completionStartTime": ROW["startTime"],
+            **over,
+        },
+    )
+
+
 def test_litellm_fixture_maps_every_field():
     row = valid(one("litellm", SUCCESS))
     assert (row["request_id"], row["attempt"]) == ("chatcmpl-9870a859d6df402795f75dc5fca5b2e0", 1)
@@ -196,8 +284,9 @@ def test_team_user_reasoning_tools_and_cache():
         ("", "Timeout", "timeout"),
     ],
 )
-def test_failures_are_error_attempts_with_their_class(code, error_class, expected):
-    row = valid(one("litellm", failure(code, error_class)))
+@pytest.mark.parametrize("build", [failure, failed_row], ids=["payload", "spendlogs-row"])
+def test_failures_are_error_attempts_with_their_class(build, code, error_class, expected):
+    row = valid(one("litellm", build(code, error_class)))
     assert (row["status"], row["error_code"], row["error_class"]) == ("error", error_class, expected)
     assert row["http_status"] == (int(code) if code else None)
     assert (row["provider"], row["finish_reason"], row["tool_calls"]) == ("anthropic", None, None)
@@ -231,14 +320,191 @@ def test_a_first_token_after_the_last_byte_is_kept_and_flagged():
 
 
 def test_sniff():
-    import json
-
     assert litellm.sniff(json.dumps(SUCCESS))
     assert not litellm.sniff('{"request_id": "r", "created_at": "x", "status": "success"}')
     assert not litellm.sniff('{"id": "gen-1", "created": 1, "choices": []}')
 
 
-def test_a_cancelled_call_is_a_cancellation_not_an_error():
+@pytest.mark.parametrize("build", [failure, failed_row], ids=["payload", "spendlogs-row"])
+def test_a_cancelled_call_is_a_cancellation_not_an_error(build):
     """LiteLLM logs a call the client abandoned as a failure whose class is asyncio's CancelledError."""
-    row = valid(one("litellm", failure("", "CancelledError")))
+    row = valid(one("litellm", build("", "CancelledError")))
     assert (row["status"], row["error_class"], row["http_status"]) == ("cancelled", "none", None)
+
+
+def test_spendlogs_row_maps_every_field():
+    got = valid(one("litellm", ROW))
+    assert got["source_format"] == "litellm-spendlogs"
+    assert (got["request_id"], got["attempt"]) == ("chatcmpl-34df56d5-4807-45c1-bb99-61e52586b802", 1)
+    assert got["created_at"] == datetime(2025, 3, 24, 22, 2, 42, 975883, tzinfo=UTC)
+    assert got["latency_ms"] == pytest.approx(13.249)
+    assert got["ttft_ms"] is None  # completionStartTime = endTime: no first token measured
+    assert (got["model_requested"], got["model"]) == ("my-anthropic-model-group", "claude-3-7-sonnet-20250219")
+    assert (got["provider"], got["provider_native"]) == ("anthropic", "anthropic")
+    assert (got["status"], got["http_status"], got["error_code"], got["error_class"]) == ("success", None, None, "none")
+    assert (got["prompt_tokens"], got["completion_tokens"]) == (2095, 503)
+    assert (got["reasoning_tokens"], got["cached_prompt_tokens"]) == (None, 0)
+    assert (got["cost_usd"], got["operation"]) == (pytest.approx(0.01383), "chat")
+    # the row keeps no response: nothing about how it finished, tools or streaming
+    assert [got[k] for k in ("finish_reason", "native_finish_reason", "tool_calls", "tools_offered", "streamed")] == [
+        None
+    ] * 5
+    assert got["user_hash"] is not None and got["app_id"] is None
+
+
+def test_spendlogs_numbers_as_strings_and_metadata_as_an_object_read_alike():
+    """A table exported through a tool that quotes numbers, with `metadata` as the JSON object Postgres holds."""
+    as_text = row(spend="0.01383", prompt_tokens="2095", completion_tokens="503", total_tokens="2598")
+    as_text["metadata"] = ROW_METADATA
+    columns = ("cost_usd", "prompt_tokens", "completion_tokens", "cached_prompt_tokens", "status", "source_format")
+    assert {c: valid(one("litellm", as_text))[c] for c in columns} == {
+        c: valid(one("litellm", ROW))[c] for c in columns
+    }
+
+
+@pytest.mark.parametrize(
+    ("completion_start", "ttft"),
+    [
+        (None, None),  # not written (older rows, some failure paths)
+        (ROW["endTime"], None),  # LiteLLM's default when no first token was measured
+        ("2025-03-24 22:02:42.980883+00:00", 5.0),  # a first chunk before the end: a time to first token
+    ],
+)
+def test_spendlogs_ttft_only_from_a_first_token_time_of_its_own(completion_start, ttft):
+    got = valid(one("litellm", row(completionStartTime=completion_start)))
+    assert got["ttft_ms"] == (None if ttft is None else pytest.approx(ttft))
+    assert got["latency_ms"] == pytest.approx(13.249)
+
+
+def test_spendlogs_naive_times_of_older_rows_are_utc():
+    """The 2024 shape (the GCS bucket logger's, and a Postgres `timestamp(3)` export): ISO text without offset, no
+    status anywhere, no custom_llm_provider, the response as an `output` list that is not read."""
+    older = {
+        "request_id": "chatcmpl-3946ddc2-bcfe-43f6-9b8e-2427951de85c",
+        "call_type": "acompletion",
+        "api_key": "",
+        "cache_hit": "None",
+        "startTime": "2024-08-01T14:27:12.563246",
+        "endTime": "2024-08-01T14:27:12.572709",
+        "completionStartTime": "2024-08-01T14:27:12.572709",
+        "model": "gpt-3.5-turbo",
+        "user": "",
+        "team_id": "",
+        "metadata": "{}",
+        "cache_key": "Cache OFF",
+        "spend": 0.000054999999999999995,
+        "total_tokens": 30,
+        "prompt_tokens": 10,
+        "completion_tokens": 20,
+        "request_tags": "[]",
+        "end_user": "ishaan-2",
+        "api_base": "",
+        "model_group": "",
+        "model_id": "",
+        "requester_ip_address": None,
+        "output": ['{"finish_reason":"stop","index":0,"message":{"content":"Hi!","role":"assistant"}}'],
+    }
+    got = valid(one("litellm", older))
+    assert got["created_at"] == datetime(2024, 8, 1, 14, 27, 12, 563246, tzinfo=UTC)
+    assert (got["status"], got["model_requested"]) == ("success", "gpt-3.5-turbo")
+    assert got["provider"] is None  # no custom_llm_provider, no api_base: a LiteLLM deployment of any company
+    assert (got["latency_ms"], got["ttft_ms"], got["finish_reason"]) == (pytest.approx(9.463), None, None)
+    assert got["source_format"] == "litellm-spendlogs"
+    assert valid(one("litellm", dict(older, startTime="2025-06-23T06:55:47.49")))["created_at"] == datetime(
+        2025, 6, 23, 6, 55, 47, 490000, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "metadata_status", "expected"),
+    [
+        (None, "failure", "error"),  # rows from before the status column: the status is in metadata
+        (None, "success", "success"),
+        (None, None, "success"),  # rows from before failures were logged to SpendLogs
+        ("failure", "failure", "error"),
+        ("success", None, "success"),  # current rows: metadata.status null, the column says
+    ],
+)
+def test_spendlogs_status_from_the_column_else_metadata(status, metadata_status, expected):
+    failed = failed_row("429", "RateLimitError")
+    metadata = json.loads(failed["metadata"])
+    metadata["status"] = metadata_status
+    if metadata_status != "failure":
+        metadata["error_information"] = None
+    line = dict(failed, metadata=json.dumps(metadata), status=status)
+    if status is None:
+        del line["status"]
+    got = valid(one("litellm", line))
+    assert got["status"] == expected
+    assert got["error_class"] == ("rate_limit" if expected == "error" else "none")
+
+
+@pytest.mark.parametrize(
+    ("code", "error_class"), [("401", "ProxyException"), ("429", "BudgetExceededError"), ("", "ProxyException")]
+)
+def test_spendlogs_proxy_side_failures_are_the_gateways(code, error_class):
+    """Rejected at the proxy's own auth or budget check: no deployment chosen, every attribution field empty."""
+    line = failed_row(
+        code, error_class, provider="", model_id="", model_group="", api_base="", custom_llm_provider="", call_type=""
+    )
+    got = valid(one("litellm", line))
+    assert (got["status"], got["error_class"], got["error_code"]) == ("error", "gateway", error_class)
+    assert (got["provider"], got["operation"]) == (None, "chat")  # call_type "": not said
+
+
+def test_spendlogs_user_and_app():
+    by_end_user = valid(one("litellm", row()))
+    by_user = valid(one("litellm", row(end_user="", user="test_user_1")))
+    assert by_end_user["user_hash"] == by_user["user_hash"] is not None
+    assert valid(one("litellm", row(end_user="", user="")))["user_hash"] is None
+    assert valid(one("litellm", row(team_id="team-42")))["app_id"] == "team-42"
+    aliased = dict(ROW_METADATA, user_api_key_team_alias="checkout-agents", user_api_key_alias="ci-key")
+    assert valid(one("litellm", row(metadata=aliased, team_id="team-42")))["app_id"] == "checkout-agents"
+
+
+def test_spendlogs_reasoning_and_cached_tokens_from_the_usage_in_metadata():
+    usage = {
+        "completion_tokens_details": {"reasoning_tokens": 640},
+        "prompt_tokens_details": {"cached_tokens": 1536},
+    }
+    got = valid(one("litellm", row(metadata={"usage_object": usage})))
+    assert (got["reasoning_tokens"], got["cached_prompt_tokens"]) == (640, 1536)
+    older = valid(one("litellm", row(metadata={"additional_usage_values": usage})))
+    assert (older["reasoning_tokens"], older["cached_prompt_tokens"]) == (640, 1536)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (row(request_id=None), "request_id missing"),
+        (row(startTime="soon"), "created_at is not an ISO 8601 timestamp ('soon')"),
+        (row(status="pending"), "status 'pending' is not one of success|error|cancelled"),
+        (row(spend="free"), "cost_usd"),
+        (dict(ROW, metadata="{not json"), None),  # metadata unreadable: read without it
+    ],
+)
+def test_spendlogs_malformed_rows(line, reason):
+    got = one("litellm", line)
+    if reason is None:
+        assert valid(got)["status"] == "success"
+    else:
+        assert got["reason"] and reason in got["reason"]
+
+
+def test_sniffs_do_not_steal_each_others_lines():
+    """Both LiteLLM shapes are litellm's (told apart per line); canonical lines are canonical's, and a SpendLogs
+    row, which has canonical's request_id and status, is not."""
+    for line in (ROW, SUCCESS, failed_row("401", "ProxyException")):
+        assert litellm.sniff(json.dumps(line))
+        assert not canonical.sniff(json.dumps(line))
+    canonical_line = '{"request_id": "r", "created_at": "2025-01-01T00:00:00Z", "status": "success"}'
+    assert canonical.sniff(canonical_line) and not litellm.sniff(canonical_line)
+    assert detect([json.dumps(ROW)] * 3, "rows.jsonl").name == "litellm"
+
+
+def test_a_file_mixing_payloads_and_rows_reads_each_line_in_its_shape():
+    """A Pub/Sub subscription across LiteLLM's switch from SpendLogs rows to payloads holds both."""
+    rows = adapt("litellm", ROW, SUCCESS, failed_row("429", "RateLimitError"))
+    assert [r["reason"] for r in rows] == [None, None, None]
+    assert [r["source_format"] for r in rows] == ["litellm-spendlogs", "litellm", "litellm-spendlogs"]
+    assert [r["request_id"] for r in rows] == [ROW["request_id"], SUCCESS["id"], ROW["request_id"]]

@@ -28,8 +28,9 @@ _SIGNATURE = frozenset({"request_id", "created_at", "status"})
 def sniff(first_line: str) -> bool:
     """A canonical line is a JSON object with at least two of request_id, created_at, status at the top level."""
     obj = _sql.json_object(first_line)
-    # a provider body with created_at and status (OpenAI Responses) names its `object`; a canonical line never does
-    return obj is not None and len(_SIGNATURE & obj.keys()) >= 2 and "object" not in obj
+    # a provider body with created_at and status (OpenAI Responses) names its `object`, a LiteLLM SpendLogs row with
+    # request_id and status is timed by `startTime`: a canonical line has neither key
+    return obj is not None and len(_SIGNATURE & obj.keys()) >= 2 and not obj.keys() & {"object", "startTime"}
 
 
 def _json_path(key: str) -> str:

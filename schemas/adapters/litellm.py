@@ -1,8 +1,9 @@
-"""LiteLLM `StandardLoggingPayload` JSON lines, as LiteLLM's bucket loggers (GCS, S3) write them.
+"""LiteLLM's two per-request logs, told apart per line: `StandardLoggingPayload`s and `LiteLLM_SpendLogs` rows.
 
-Field definitions: `litellm/types/utils.py` (`StandardLoggingPayload`, `StandardLoggingMetadata`,
-`StandardLoggingPayloadErrorInformation`, `StandardLoggingHiddenParams`) and the proxy's logging spec
-(`docs/my-website/docs/proxy/logging_spec.md`). One payload = one record:
+**StandardLoggingPayload** (`source_format` litellm): the JSON lines LiteLLM's bucket loggers (GCS, S3) and its
+Pub/Sub logger (by default) write. Field definitions: `litellm/types/utils.py` (`StandardLoggingPayload`,
+`StandardLoggingMetadata`, `StandardLoggingPayloadErrorInformation`, `StandardLoggingHiddenParams`) and the proxy's
+logging spec (`docs/my-website/docs/proxy/logging_spec.md`). One payload = one record:
 
 | record | payload |
 | --- | --- |
@@ -25,28 +26,87 @@ Field definitions: `litellm/types/utils.py` (`StandardLoggingPayload`, `Standard
 | tools_offered | length of `model_parameters.tools` |
 | streamed, cost_usd | `stream`, `response_cost` |
 
-Retries and fallbacks: the payload's `trace_id` groups "multiple LLM calls belonging to same overall request
-(e.g. fallbacks/retries)", but a payload carries no attempt number, and LiteLLM's success and failure
-callbacks fire once per call, after the router's retries and fallbacks are exhausted (the attempts in
-between are not logged as payloads; LiteLLM issues #31878, #32574). So each payload is stored as attempt 1 of
-request `id`, and `trace_id` is not kept (the record has no field for it). Two payloads with the same `id`
-(a caller that reuses `litellm_call_id`) collide on the key and the later one counts as a duplicate.
+**SpendLogs rows** (`source_format` litellm-spendlogs): the proxy's `LiteLLM_SpendLogs` table, one row per
+request, as `SpendLogsPayload` (`litellm/proxy/_types.py`, built by `get_logging_payload` in
+`litellm/proxy/spend_tracking/spend_tracking_utils.py`) that the Pub/Sub logger publishes with
+`gcs_pub_sub_use_v1` (and the GCS bucket logger wrote in 2024), or the table exported as JSON lines. A line is a
+row when it has `request_id` or `spend` (a payload has neither); both shapes have `call_type` and `startTime`, so
+one file may hold both (a Pub/Sub subscription across the switch). Where the row differs from a payload:
 
-What this format cannot express: no attempt history (failed attempts before a fallback are not in the log;
-the response headers `x-litellm-attempted-retries/-fallbacks` count only the final model group), no native
-finish reason (LiteLLM rewrites it to OpenAI's vocabulary), cache hits (`cache_hit`) look like provider
-successes, and a failure's tokens are as LiteLLM logged them (0).
+| record | SpendLogs row |
+| --- | --- |
+| request_id | `request_id` (a cache hit's ends in LiteLLM's `_cache_hit<epoch>`: SpendLogs keys are unique) |
+| created_at | `startTime`, a datetime as text (`2025-03-24 22:02:42.975883+00:00`; no offset = UTC) |
+| latency_ms | `endTime` - `startTime` |
+| ttft_ms | `completionStartTime` - `startTime`, only where `completionStartTime` is not `endTime` (below) |
+| app_id | `metadata.user_api_key_team_alias`, else `.user_api_key_team_id`, else `team_id`, else key alias |
+| user_key (hashed) | `end_user`, else `user` (the LiteLLM user owning the key) |
+| model_requested / model | `model_group`, else `model` / `model` (the deployment's; the row keeps no response) |
+| provider_native | `custom_llm_provider`, else `metadata.error_information.llm_provider`; host: `api_base` |
+| status | `status`, else `metadata.status` (rows before the column), else success (below) |
+| http_status, error_code, error_class | from `metadata.error_information`, as for payloads |
+| reasoning / cached tokens | `metadata.usage_object` (else `.additional_usage_values`) token details |
+| cost_usd | `spend` |
+| operation | `call_type` (`""` on some failure rows: not said) |
+
+Readings: LiteLLM writes `endTime` as `completionStartTime` when it measured no first token, and a row has no
+stream flag to tell a one-chunk stream from that, so only a distinct time is a time to first token. A row with no
+status at all comes from before LiteLLM logged failures to SpendLogs: a success. Older rows and table exports
+hold naive datetimes (`2024-08-01T14:27:12.563246`, Postgres `timestamp(3)`), read as UTC like any time without
+offset. The token details are `completion_tokens_details.reasoning_tokens` and
+`prompt_tokens_details.cached_tokens`.
+
+`metadata` is a JSON object in a table export and a string holding one in a `SpendLogsPayload`; both are read.
+`messages`, `response` and `proxy_server_request` (stored only with `store_prompts_in_spend_logs`) are never read.
+
+A failure is the gateway's (`error_class` gateway) when its exception is one the proxy raises itself (auth, key/
+team budgets, its own limits: PROXY_EXCEPTIONS) and no upstream deployment was chosen (`llm_provider` and
+`model_id` empty).
+
+Retries and fallbacks: the payload's `trace_id` (a row's `session_id`) groups "multiple LLM calls belonging to same
+overall request (e.g. fallbacks/retries)", but neither carries an attempt number, and LiteLLM's success and failure
+callbacks fire once per call, after the router's retries and fallbacks are exhausted (the attempts in between are
+not logged; LiteLLM issues #31878, #32574). So each line is stored as attempt 1 of its request, and `trace_id` is
+not kept (the record has no field for it). Two lines with the same id (a caller that reuses `litellm_call_id`)
+collide on the key and the later one counts as a duplicate.
+
+What these logs cannot express: no attempt history (failed attempts before a fallback are not in the log; the
+response headers `x-litellm-attempted-retries/-fallbacks` count only the final model group), no native finish
+reason (LiteLLM rewrites it to OpenAI's vocabulary), cache hits (`cache_hit`) look like provider successes, and a
+failure's tokens are as LiteLLM logged them (0). A SpendLogs row has no finish reason, tool calls, tools offered,
+stream flag or served model (its `response` is `{}` unless prompts are stored, and is not read); failure rows
+written by the proxy's failure hook can carry `endTime` = `startTime` (LiteLLM issue #24888), so their latency is
+as logged, about 0.
 """
 
 from __future__ import annotations
 
 from schemas.adapters import _sql
 
+SPENDLOGS = "litellm-spendlogs"
+
 _RESPONSES_USAGE = {
     "input_tokens": "VARCHAR",
     "output_tokens": "VARCHAR",
     "input_tokens_details": {"cached_tokens": "VARCHAR"},
     "output_tokens_details": {"reasoning_tokens": "VARCHAR"},
+}
+_ERROR_INFORMATION = {"error_code": "VARCHAR", "error_class": "VARCHAR", "llm_provider": "VARCHAR"}
+_USAGE_DETAILS = {
+    "prompt_tokens_details": {"cached_tokens": "VARCHAR"},
+    "completion_tokens_details": {"reasoning_tokens": "VARCHAR"},
+}
+#: `metadata`, read from its text: a payload's object, a SpendLogs row's object or the string holding it.
+_METADATA = {
+    "user_api_key_team_alias": "VARCHAR",
+    "user_api_key_team_id": "VARCHAR",
+    "user_api_key_alias": "VARCHAR",
+    "user_api_key_end_user_id": "VARCHAR",
+    # SpendLogs rows only
+    "status": "VARCHAR",
+    "error_information": _ERROR_INFORMATION,
+    "usage_object": _USAGE_DETAILS,
+    "additional_usage_values": _USAGE_DETAILS,
 }
 _SPEC = {
     "id": "VARCHAR",
@@ -65,12 +125,7 @@ _SPEC = {
     "prompt_tokens": "VARCHAR",
     "completion_tokens": "VARCHAR",
     "end_user": "VARCHAR",
-    "metadata": {
-        "user_api_key_team_alias": "VARCHAR",
-        "user_api_key_team_id": "VARCHAR",
-        "user_api_key_alias": "VARCHAR",
-        "user_api_key_end_user_id": "VARCHAR",
-    },
+    "metadata": "VARCHAR",  # an object's JSON text, or the string a SpendLogs row holds: parsed as _METADATA
     "hidden_params": {"api_base": "VARCHAR"},
     "response": {
         "model": "VARCHAR",
@@ -81,8 +136,13 @@ _SPEC = {
         "output": [_sql.OUTPUT_ITEM],
         "error": "JSON",
     },
-    "error_information": {"error_code": "VARCHAR", "error_class": "VARCHAR", "llm_provider": "VARCHAR"},
+    "error_information": _ERROR_INFORMATION,
     "model_parameters": {"tools": ["JSON"], "stream": "VARCHAR"},
+    # SpendLogs rows only
+    "request_id": "VARCHAR",
+    "spend": "VARCHAR",
+    "user": "VARCHAR",
+    "team_id": "VARCHAR",
 }
 
 #: Exceptions the LiteLLM proxy raises itself (auth, key/team budgets, its own limits, guardrails): when no
@@ -93,7 +153,8 @@ _SIGNATURE = frozenset({"call_type", "startTime"})
 
 
 def sniff(line: str) -> bool:
-    """A JSON object with `call_type` and `startTime` at the top level (StandardLoggingPayload)."""
+    """A JSON object with `call_type` and `startTime` at the top level (a StandardLoggingPayload or a SpendLogs
+    row; which one is told per line when it is read)."""
     return _sql.has_keys(line, _SIGNATURE)
 
 
@@ -109,63 +170,105 @@ def _millis_between(start: str, end: str) -> str:
     return f"coalesce({epochs}, {texts})"
 
 
+def _by_shape(row: str, payload: str) -> str:
+    """SQL: `row` for a SpendLogs row, `payload` for a StandardLoggingPayload."""
+    return f"CASE WHEN spendlogs THEN {row} ELSE {payload} END"
+
+
+def _row_usage(details: str) -> str:
+    """SQL: a SpendLogs row's usage detail (`prompt_tokens_details.cached_tokens`, ...) from `metadata.usage_object`,
+    else `metadata.additional_usage_values`."""
+    return f"coalesce(m.usage_object.{details}, m.additional_usage_values.{details})"
+
+
 def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines` with one JSON parse per line."""
-    m = "j.metadata"
-    e = "j.error_information"
-    failed = "j.status = 'failure'"
-    error = _first(f"{e}.error_class", f"{e}.error_code")
-    start = _sql.epoch_seconds("j.startTime")
+    """SELECT over `lines` with one JSON parse per line (and one of its `metadata` text).
+
+    The subqueries add `spendlogs` (the line is a SpendLogs row: it has `request_id` or `spend`, which a payload
+    has not), `m` (the metadata), `e` (the error information: a payload's own, a row's in its metadata) and
+    `native_status` (a row's `status`, else its metadata's, else success; a payload's `status`)."""
+    failed = "native_status = 'failure'"
+    error = _first("e.error_class", "e.error_code")
     proxy = ", ".join(f"'{name}'" for name in PROXY_EXCEPTIONS)
+    payload_ok = "NOT spendlogs AND native_status = 'success'"
     exprs = {
-        "request_id": "j.id",
+        "request_id": _by_shape("j.request_id", "j.id"),
         "attempt": "1",
-        "created_at": start,
-        "app_id": _first(f"{m}.user_api_key_team_alias", f"{m}.user_api_key_team_id", f"{m}.user_api_key_alias"),
-        "user_key": _first("j.end_user", f"{m}.user_api_key_end_user_id"),
+        "created_at": _sql.epoch_seconds("j.startTime"),
+        "app_id": _first(
+            "m.user_api_key_team_alias",
+            "m.user_api_key_team_id",
+            "CASE WHEN spendlogs THEN j.team_id END",
+            "m.user_api_key_alias",
+        ),
+        "user_key": _first("j.end_user", _by_shape("j.user", "m.user_api_key_end_user_id")),
         "model_requested": _first("j.model_group", "j.model"),
-        "model": _first("j.response.model", "j.model"),
+        "model": _first("CASE WHEN NOT spendlogs THEN j.response.model END", "j.model"),
         "provider": "NULL",
-        "provider_native": _first("j.custom_llm_provider", f"{e}.llm_provider"),
-        "provider_host": _first("j.api_base", "j.hidden_params.api_base"),
-        "operation": "j.call_type",
+        "provider_native": _first("j.custom_llm_provider", "e.llm_provider"),
+        "provider_host": _first("j.api_base", "CASE WHEN NOT spendlogs THEN j.hidden_params.api_base END"),
+        "operation": _by_shape(_first("j.call_type"), "j.call_type"),
         "status": f"""CASE
             WHEN {failed} AND gl_is_cancellation({error}) THEN 'cancelled'
             WHEN {failed} THEN 'error'
             -- a success whose response carries an error object (a failed Responses API call) is an error
-            WHEN j.status = 'success' AND {_sql.is_error_object("j.response.error")} THEN 'error'
-            WHEN j.status = 'success' AND j.response.status = 'failed' THEN 'error'
-            WHEN j.status = 'success' THEN 'success'
-            ELSE j.status
+            WHEN {payload_ok} AND {_sql.is_error_object("j.response.error")} THEN 'error'
+            WHEN {payload_ok} AND j.response.status = 'failed' THEN 'error'
+            WHEN native_status = 'success' THEN 'success'
+            ELSE native_status
         END""",
-        "http_status": f"CASE WHEN try_cast({e}.error_code AS INTEGER) BETWEEN 100 AND 599 THEN {e}.error_code END",
-        "error_code": f"coalesce({error}, CASE WHEN j.status = 'success' THEN "
-        "json_extract_string(j.response.error, '$.code') END)",
+        "http_status": "CASE WHEN try_cast(e.error_code AS INTEGER) BETWEEN 100 AND 599 THEN e.error_code END",
+        "error_code": f"coalesce({error}, "
+        f"CASE WHEN {payload_ok} THEN json_extract_string(j.response.error, '$.code') END)",
         "error_class": f"""CASE
-            WHEN {failed} AND {_first(f"{e}.llm_provider", "j.model_id")} IS NULL
-                AND lower({_first(f"{e}.error_class")}) IN ({proxy}) THEN 'gateway'
+            WHEN {failed} AND {_first("e.llm_provider", "j.model_id")} IS NULL
+                AND lower({_first("e.error_class")}) IN ({proxy}) THEN 'gateway'
         END""",
         "finish_reason": "NULL",
-        "native_finish_reason": "coalesce(j.response.choices[1].finish_reason, "
-        "j.response.incomplete_details.reason, j.response.status)",
+        "native_finish_reason": _by_shape(
+            "NULL",
+            "coalesce(j.response.choices[1].finish_reason, j.response.incomplete_details.reason, j.response.status)",
+        ),
         "prompt_tokens": "coalesce(j.prompt_tokens, j.response.usage.prompt_tokens, j.response.usage.input_tokens)",
         "completion_tokens": "coalesce(j.completion_tokens, j.response.usage.completion_tokens, "
         "j.response.usage.output_tokens)",
-        "reasoning_tokens": "coalesce(j.response.usage.completion_tokens_details.reasoning_tokens, "
-        "j.response.usage.output_tokens_details.reasoning_tokens)",
-        "cached_prompt_tokens": "coalesce(j.response.usage.prompt_tokens_details.cached_tokens, "
-        "j.response.usage.input_tokens_details.cached_tokens)",
-        "tool_calls": f"""coalesce(
+        "reasoning_tokens": _by_shape(
+            _row_usage("completion_tokens_details.reasoning_tokens"),
+            "coalesce(j.response.usage.completion_tokens_details.reasoning_tokens, "
+            "j.response.usage.output_tokens_details.reasoning_tokens)",
+        ),
+        "cached_prompt_tokens": _by_shape(
+            _row_usage("prompt_tokens_details.cached_tokens"),
+            "coalesce(j.response.usage.prompt_tokens_details.cached_tokens, "
+            "j.response.usage.input_tokens_details.cached_tokens)",
+        ),
+        "tool_calls": _by_shape(
+            "NULL",
+            f"""coalesce(
             {_sql.count_tool_calls("j.response.choices")},
             CASE WHEN j.response.output IS NOT NULL THEN {_sql.count_output_tool_calls("j.response.output")} END
         )""",
-        "tools_offered": "len(j.model_parameters.tools)",
+        ),
+        "tools_offered": _by_shape("NULL", "len(j.model_parameters.tools)"),
         "latency_ms": _millis_between("startTime", "endTime"),
-        "ttft_ms": _millis_between("startTime", "completionStartTime"),
+        # a row's completionStartTime is its endTime when LiteLLM measured no first token, and a row has no stream
+        # flag to tell a one-chunk stream from that: only a distinct time is a time to first token
+        "ttft_ms": f"""CASE WHEN NOT spendlogs OR j.completionStartTime IS DISTINCT FROM j.endTime
+            THEN {_millis_between("startTime", "completionStartTime")} END""",
         # the request's own stream flag: the payload's top-level `stream` has been seen true on calls that were
         # not streamed (LiteLLM proxy captures whose request, route and timings all say otherwise)
-        "streamed": "coalesce(j.model_parameters.stream, j.stream)",
-        "cost_usd": "j.response_cost",
+        "streamed": _by_shape("NULL", "coalesce(j.model_parameters.stream, j.stream)"),
+        "cost_usd": _by_shape("j.spend", "j.response_cost"),
+        "source_format": f"CASE WHEN spendlogs THEN '{SPENDLOGS}' END",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
-    return _sql.one_record_per_line(columns_sql, _SPEC)
+    source = f"""
+select
+    *,
+    CASE WHEN spendlogs THEN m.error_information ELSE j.error_information END AS e,
+    CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END AS native_status
+from (
+    select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
+    from {{parsed}}
+)"""
+    return _sql.one_record_per_line(columns_sql, _SPEC, source=source)
