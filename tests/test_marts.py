@@ -130,16 +130,42 @@ def test_requests_roll_up_their_attempts(tmp_path):
 
 
 def test_tool_call_rate_daily(outcomes):
+    """Every completed request offered 3 tools (record's default); Claude's r1 and r3 and GPT's r5 carry tool
+    calls, r2 none: the funnel reads 3 offered, 2 used of Claude's 3."""
     rows = mart(outcomes, "select * from tool_call_rate_daily order by all")
-    assert rows == [(DAY, "Claude", 3, 2, pytest.approx(2 / 3)), (DAY, "GPT", 1, 1, 1.0)]
+    assert rows == [
+        (DAY, "Claude", 3, 2, pytest.approx(2 / 3), 3, 3, 2, 1.0, pytest.approx(2 / 3)),
+        (DAY, "GPT", 1, 1, 1.0, 1, 1, 1, 1.0, 1.0),
+    ]
+
+
+def test_the_tool_funnel_rests_on_the_requests_that_log_tools_offered(tmp_path):
+    """Five completed requests: a (3 tools, 1 call, finish tool_use), b (3 tools, 2 calls, but cut at the token
+    limit: finish length, so not a final tool call), c (no tools), d (tools not logged), e (tools not logged,
+    tool call). Offered: a, b of the three that log it; used: both; final tool call: a, e."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    lines = [
+        record(request_id="a", tools_offered=3, tool_calls=1, native_finish_reason="tool_use"),
+        record(request_id="b", tools_offered=3, tool_calls=2, native_finish_reason="max_tokens"),
+        record(request_id="c", tools_offered=0, tool_calls=0),
+        record(request_id="d", tools_offered=None, tool_calls=0),
+        record(request_id="e", tools_offered=None, tool_calls=1, native_finish_reason="tool_use"),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "funnel.jsonl", lines))
+    build_models(warehouse)
+    assert mart(warehouse, "select * exclude (day, model_family) from tool_call_rate_daily") == [
+        (5, 2, 0.4, 3, 2, 2, pytest.approx(2 / 3), 1.0)
+    ]
 
 
 def test_reasoning_share_daily_excludes_unreported_reasoning(outcomes):
     rows = mart(outcomes, "select * from reasoning_share_daily order by all")
     # Claude: output 300 + 200 + 100; reported 300 + 100; reasoning 100 + 50. GPT reports a real zero.
+    # Both shares: Claude served every output token from a model that reported reasoning that day (r1, r3 did);
+    # gpt-4o-mini reported a real zero, so it was not seen reasoning: 0 of GPT's output is from a capable model.
     assert rows == [
-        (DAY, "Claude", 600, 400, 150, pytest.approx(150 / 400), pytest.approx(400 / 600)),
-        (DAY, "GPT", 400, 400, 0, 0.0, 1.0),
+        (DAY, "Claude", 600, 400, 150, pytest.approx(150 / 400), pytest.approx(400 / 600), 600, 1.0),
+        (DAY, "GPT", 400, 400, 0, 0.0, 1.0, 0, 0.0),
     ]
 
 
@@ -191,8 +217,8 @@ def test_app_provider_concentration(outcomes):
 def test_weekly_and_monthly_views_add_up_the_days(outcomes):
     week = dt.date(2025, 5, 26)  # the ISO week (Monday) of Sunday 2025-06-01
     assert mart(outcomes, "select * from tool_call_rate_weekly order by all") == [
-        (week, "Claude", 1, 3, 2, pytest.approx(2 / 3)),
-        (week, "GPT", 1, 1, 1, 1.0),
+        (week, "Claude", 1, 3, 2, pytest.approx(2 / 3), 3, 3, 2, 1.0, pytest.approx(2 / 3)),
+        (week, "GPT", 1, 1, 1, 1.0, 1, 1, 1, 1.0, 1.0),
     ]
     assert mart(outcomes, "select month, model_family, reasoning_share from reasoning_share_monthly order by all") == [
         (DAY, "Claude", pytest.approx(0.375)),
@@ -560,8 +586,8 @@ def test_only_generation_operations_enter_the_generation_metrics(tmp_path):
         ("image", "image_generation", False),
         ("refused", "chat", True),
     ]
-    assert mart(warehouse, "select * from tool_call_rate_daily") == [(DAY, "GPT", 1, 1, 1.0)]
-    assert mart(warehouse, "select * from reasoning_share_daily") == [(DAY, "GPT", 100, 100, 0, 0.0, 1.0)]
+    assert mart(warehouse, "select * from tool_call_rate_daily") == [(DAY, "GPT", 1, 1, 1.0, 1, 1, 1, 1.0, 1.0)]
+    assert mart(warehouse, "select * from reasoning_share_daily") == [(DAY, "GPT", 100, 100, 0, 0.0, 1.0, 0, 0.0)]
     assert mart(warehouse, "select * from model_mix_daily") == [(DAY, "small", "GPT", 2, 1, 100, 1.0)]
     noon = dt.datetime(2025, 6, 1, 12)
     # 4 attempts, 1 error; the gateway's refusal is in no provider-fault class: fault rate 0

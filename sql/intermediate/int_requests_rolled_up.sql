@@ -31,6 +31,7 @@
 --   reasoning_tokens: reasoning tokens of the final attempt; NULL when not reported
 --   cached_prompt_tokens: cached prompt tokens of the final attempt
 --   tool_calls: tool calls in the final attempt's response
+--   tools_offered: tools the final attempt's request offered (NULL when the log does not say)
 --   final_started_at: when the final attempt started (UTC)
 --   latency_ms: latency of the final attempt
 --   cost_usd: cost of all attempts together
@@ -75,6 +76,7 @@ single_attempt as (
         attempts.reasoning_tokens,
         attempts.cached_prompt_tokens,
         attempts.tool_calls,
+        attempts.tools_offered,
         attempts.created_at as final_started_at,
         attempts.latency_ms,
         attempts.cost_usd,
@@ -108,6 +110,7 @@ rolled as (
                 'reasoning_tokens': reasoning_tokens,
                 'cached_prompt_tokens': cached_prompt_tokens,
                 'tool_calls': tool_calls,
+                'tools_offered': tools_offered,
                 'started_at': created_at,
                 'latency_ms': latency_ms,
             },
@@ -144,6 +147,7 @@ several_attempts as (
         final_attempt.reasoning_tokens as reasoning_tokens,
         final_attempt.cached_prompt_tokens as cached_prompt_tokens,
         final_attempt.tool_calls as tool_calls,
+        final_attempt.tools_offered as tools_offered,
         final_attempt.started_at as final_started_at,
         final_attempt.latency_ms as latency_ms,
         cost_usd,
@@ -182,6 +186,7 @@ final as (
         reasoning_tokens,
         cached_prompt_tokens,
         tool_calls,
+        tools_offered,
         final_started_at,
         latency_ms,
         cost_usd,

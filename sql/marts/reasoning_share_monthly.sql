@@ -14,6 +14,8 @@
 --   reasoning_tokens: reasoning tokens of those requests
 --   reasoning_share: reasoning_tokens / reported_output_tokens
 --   reasoning_coverage: reported_output_tokens / output_tokens
+--   capable_output_tokens: completion tokens served by models reasoning-capable on their day
+--   reasoning_capable_share: capable_output_tokens / output_tokens
 
 with
 
@@ -29,15 +31,18 @@ summed as (
         sum(output_tokens)::bigint as output_tokens,
         sum(reported_output_tokens)::bigint as reported_output_tokens,
         sum(reasoning_tokens)::bigint as reasoning_tokens,
+        sum(capable_output_tokens)::bigint as capable_output_tokens,
     from daily
     group by all
 ),
 
 final as (
     select
-        *,
+        * exclude (capable_output_tokens),
         gl_ratio(reasoning_tokens, reported_output_tokens) as reasoning_share,
         gl_ratio(reported_output_tokens, output_tokens) as reasoning_coverage,
+        capable_output_tokens,
+        gl_ratio(capable_output_tokens, output_tokens) as reasoning_capable_share,
     from summed
 )
 
