@@ -17,7 +17,7 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from dashboards import figures as F
-from dashboards import palette, report
+from dashboards import palette, report, spend_speed
 from pipelines.lib import models
 from pipelines.lib.storage import Warehouse
 from tests.conftest import build_models, record, write_lines
@@ -259,7 +259,7 @@ def test_asset_reads_exactly_the_marts_and_holds_no_writer_pool():
     assert all(m in MODELS and MODELS[m].layer == "marts" for m in F.MARTS)
     assert not dashboards.op.pool
     used = set()
-    for source in (Path(F.__file__).read_text(), Path(report.__file__).read_text()):
+    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, report)):
         used |= set(re.findall(r"\bfrom ([a-z_]+)\b", source)) & set(MODELS)
         for stem in re.findall(r"\bfrom ([a-z_]+)_\{GRAINS\[", source):
             used |= {f"{stem}_{suffix}" for suffix in F.GRAINS.values()}
@@ -318,3 +318,127 @@ def test_png_export_with_chromium(tmp_path: Path, con):
             os.environ["BROWSER_PATH"] = previous
     assert written == [tmp_path / "png" / "tool_call_rate.png"]
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- spend, speed, the tool funnel, the two reasoning shares, the error budget ----------------------------------
+
+
+def _spend_row(month: dt.date, family: str, cost: float | None, requests: int = 10) -> dict[str, Any]:
+    return {
+        "month": month,
+        "model_family": family,
+        "provider": "p",
+        "app_id": "a",
+        "operation": "chat",
+        "days": 28,
+        "requests": requests,
+        "completed_requests": requests,
+        "cost_reported_requests": requests if cost is not None else 0,
+        "cost_usd": cost,
+        "completed_with_cost": requests if cost is not None else 0,
+        "tool_call_completions_with_cost": requests // 2 if cost is not None else 0,
+    }
+
+
+def test_spend_keeps_seven_families_and_sums_the_rest_as_others(con):
+    families = [f"family-{i:02d}" for i in range(12)]
+    make_mart(con, "spend_monthly", [_spend_row(JAN, f, 100.0 - i) for i, f in enumerate(families)])
+    fig = spend_speed.spend_by_family(con, F.Range())
+    assert [trace.name for trace in fig.data] == [*families[:7], "others"]
+    assert fig.data[-1].y == (sum(100.0 - i for i in range(7, 12)),)
+    assert fig.layout.meta["reading"].startswith("$1,134 over 120 requests")
+
+
+def test_unknown_cost_is_said_not_drawn_as_zero(con):
+    make_mart(con, "spend_monthly", [_spend_row(JAN, "Claude", 30.0), _spend_row(JAN, "GPT", None, requests=30)])
+    fig = spend_speed.spend_by_family(con, F.Range())
+    assert [trace.name for trace in fig.data] == ["Claude", "GPT"]
+    assert "25% of requests report a cost: the rest are unknown, not free" in fig.layout.meta["reading"]
+    per = spend_speed.cost_per_completion(con, F.Range())
+    assert [trace.name for trace in per.data] == ["Claude", "Claude"]  # GPT has no reported cost: not a line at $0
+    assert per.data[0].y == (3.0,) and per.data[1].y == (6.0,)
+
+
+def test_tool_funnel_shares_and_their_coverage(con):
+    row = {"month": JAN, "model_family": "Claude", "days": 28, "completed_requests": 100, "tool_call_requests": 40}
+    funnel = {"tools_logged_requests": 80, "tools_offered_requests": 60, "tool_use_requests": 45}
+    make_mart(con, "tool_call_rate_monthly", [{**row, **funnel}, {**row, "model_family": "GPT"}])
+    fig = spend_speed.tool_funnel(con, F.Range())
+    assert [t.y for t in fig.data] == [(0.75, None), (0.75, None), (0.4, 0.4)]  # GPT logs no tools offered
+    assert fig.layout.meta["reading"] == (
+        "Claude: 75% of completed requests offer tools, 75% of those use them, 40% end in a tool call; the first two "
+        "rest on the 80% of requests whose log says how many tools were offered."
+    )
+
+
+def test_the_two_reasoning_shares_are_drawn_and_named_apart(con):
+    tokens = {
+        "output_tokens": 1000,
+        "reported_output_tokens": 500,
+        "reasoning_tokens": 250,
+        "capable_output_tokens": 600,
+    }
+    make_mart(con, "reasoning_share_monthly", [{"month": JAN, "model_family": "Claude", "days": 28, **tokens}])
+    fig = spend_speed.reasoning_two_shares(con, F.Range())
+    assert [t.y for t in fig.data] == [(0.5,), (0.6,)]
+    assert "reasoning is 50% of output tokens" in fig.layout.meta["reading"]
+    assert "served 60% of all output" in fig.layout.meta["reading"]
+
+
+def test_ttft_compares_one_model_across_providers_in_the_last_period(con):
+    def latency(month, provider, model, p50, attempts=10):
+        return {"month": month, "provider": provider, "model_key": model, "model_family": "Qwen", "operation": "chat",
+                "attempts": attempts, "ttft_attempts": attempts, "ttft_p50_ms": p50, "ttft_p90_ms": 2 * p50,
+                "speed_attempts": attempts, "tokens_per_second_p50": 100.0}  # fmt: skip
+
+    make_mart(
+        con,
+        "provider_latency_monthly",
+        [
+            latency(JAN, "a", "qwen3-coder", 900.0),
+            latency(FEB, "a", "qwen3-coder", 500.0),
+            latency(FEB, "b", "qwen3-coder", 800.0),
+            latency(FEB, "a", "solo-model", 100.0, attempts=99),  # one provider: nothing to compare
+        ],
+    )
+    fig = spend_speed.ttft_by_provider(con, F.Range())
+    assert fig.data[0].y == ("a", "b") and fig.data[0].x == (500.0, 800.0)
+    assert (
+        "qwen3-coder in Feb 2025 on 2 providers: median TTFT 500 ms on a to 800 ms on b" in fig.layout.meta["reading"]
+    )
+
+
+def test_error_budget_colours_by_the_burn_rate_alert(con):
+    base = {"month": JAN, "attempts": 1000, "allowed_faults": 1.0, "slo": 0.999, "burn_rate_6h": 0.0}
+    make_mart(
+        con,
+        "provider_error_budget_monthly",
+        [
+            {
+                **base,
+                "provider": "calm",
+                "provider_faults": 0,
+                "budget_left": 1.0,
+                "burn_rate_1h": 0.0,
+                "burn_rate_3d": 0.0,
+                "alert": "ok",
+            },
+            {
+                **base,
+                "provider": "burning",
+                "provider_faults": 3,
+                "budget_left": -2.0,
+                "burn_rate_1h": 20.0,
+                "burn_rate_3d": 3.0,
+                "alert": "page",
+            },
+        ],
+    )
+    fig = spend_speed.error_budget(con, F.Range())
+    bars = fig.data[0]
+    assert bars.y == ("burning", "calm") and bars.x == (-1.0, 1.0)  # overspent budgets are drawn at -100%
+    assert bars.text == ("-200% · burn page", "100% · burn ok")
+    assert (
+        "1 of 2 providers have overspent their budget; burning fast enough to page: burning."
+        in (fig.layout.meta["reading"])
+    )

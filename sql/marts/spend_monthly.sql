@@ -19,8 +19,10 @@
 --   zero_cost_requests: requests whose reported cost is 0 (BYOK, free models)
 --   cost_coverage: cost_reported_requests / requests
 --   cost_usd: cost of the requests that report one, in USD (NULL when none does)
---   cost_per_completed_request: cost_usd / completed requests that report a cost
---   cost_per_tool_call_completion: cost_usd / tool-call completions that report a cost
+--   completed_with_cost: completed requests that report a cost
+--   tool_call_completions_with_cost: tool-call completions that report a cost
+--   cost_per_completed_request: cost_usd / completed_with_cost
+--   cost_per_tool_call_completion: cost_usd / tool_call_completions_with_cost
 --   prompt_tokens: prompt (input) tokens of the final attempts
 --   completion_tokens: completion (output) tokens of the final attempts, reasoning included
 --   reasoning_tokens: reasoning tokens of the final attempts
@@ -71,6 +73,8 @@ final as (
         zero_cost_requests,
         gl_ratio(cost_reported_requests, requests) as cost_coverage,
         cost_usd,
+        completed_with_cost,
+        tool_call_completions_with_cost,
         gl_ratio(cost_usd, completed_with_cost) as cost_per_completed_request,
         gl_ratio(cost_usd, tool_call_completions_with_cost) as cost_per_tool_call_completion,
         prompt_tokens,
