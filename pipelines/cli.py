@@ -203,6 +203,27 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one mart, optionally limited to a range of days, as CSV (stdout or a file) or Parquet (a file)."""
+    import duckdb
+
+    from pipelines.lib.export import ExportError, export_mart
+    from pipelines.lib.models import open_database
+
+    if args.format == "parquet" and not args.out:
+        return _fail("--format parquet writes a file: give --out PATH")
+    if args.start and args.end and args.start > args.end:
+        return _fail(f"--from {args.start} is after --to {args.end}")
+    try:
+        with open_database(_warehouse(args), read_only=True) as con:
+            rows = export_mart(con, args.mart, args.start, args.end, args.format, args.out, _storage_options())
+    except (duckdb.Error, FileNotFoundError, ExportError) as err:
+        return _fail(str(err).splitlines()[0])
+    if args.out:
+        print(f"{args.mart}: {rows:,} rows -> {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the static report from the warehouse database (read-only), optionally with a PNG per figure."""
     import duckdb
@@ -303,6 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=50, help="rows shown in table format (-1: all)")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("export", help="write one mart as CSV or Parquet, optionally for a range of days")
+    p.add_argument("mart", help="a mart name, e.g. spend_monthly (see docs/metrics.md)")
+    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", help="file or fsspec URL to write (default for csv: stdout)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first UTC day (default: all)")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last UTC day (default: all)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="write the static report WAREHOUSE/dashboards/index.html (offline HTML)")
     p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")

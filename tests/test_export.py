@@ -1,0 +1,80 @@
+"""`gatewaylens export`: a mart as CSV or Parquet, for a range of days, through the read-only connection."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import cli
+from pipelines.lib.ingest import ingest
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, build_models, record, write_lines
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Warehouse:
+    """Three requests: 2025-05-31 (Saturday), 2025-06-01 (Sunday) and 2025-06-02 (Monday, a new ISO week)."""
+    root = tmp_path_factory.mktemp("export")
+    store = Warehouse(str(root / "warehouse"))
+    days = ["2025-05-31", "2025-06-01", "2025-06-02"]
+    lines = [record(request_id=f"r-{day}", created_at=f"{day}T12:00:00Z", cost_usd=0.5) for day in days]
+    ingest([str(write_lines(root / "logs.jsonl", lines))], store, hash_key=HASH_KEY)
+    build_models(store)
+    return store
+
+
+def _export(warehouse, capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["export", *args, "--warehouse", warehouse.url])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_daily_mart_for_a_range_of_days(warehouse, capsys):
+    code, out, _ = _export(warehouse, capsys, "spend_daily", "--from", "2025-06-01", "--to", "2025-06-02")
+    assert code == 0
+    assert [(r["day"], r["requests"], r["cost_usd"]) for r in _csv_rows(out)] == [
+        ("2025-06-01", "1", "0.5"),
+        ("2025-06-02", "1", "0.5"),
+    ]
+
+
+def test_a_period_is_kept_when_it_overlaps_the_range(warehouse, capsys):
+    """From Monday 2025-06-02: the week that starts that day; from Sunday 2025-06-01: also the week before."""
+    _, monday, _ = _export(warehouse, capsys, "spend_weekly", "--from", "2025-06-02")
+    _, sunday, _ = _export(warehouse, capsys, "spend_weekly", "--from", "2025-06-01")
+    assert [r["week"] for r in _csv_rows(monday)] == ["2025-06-02"]
+    assert [r["week"] for r in _csv_rows(sunday)] == ["2025-05-26", "2025-06-02"]
+    _, june, _ = _export(warehouse, capsys, "spend_monthly", "--from", "2025-06-15", "--to", "2025-06-20")
+    assert [(r["month"], r["requests"]) for r in _csv_rows(june)] == [("2025-06-01", "2")]
+
+
+def test_parquet_to_a_file_keeps_the_types(warehouse, capsys, tmp_path):
+    target = tmp_path / "spend.parquet"
+    code, _, err = _export(warehouse, capsys, "spend_daily", "--format", "parquet", "--out", str(target))
+    assert code == 0 and "3 rows" in err
+    table = pq.read_table(target)
+    assert table.column("day").to_pylist() == [dt.date(2025, 5, 31), dt.date(2025, 6, 1), dt.date(2025, 6, 2)]
+    assert table.schema.field("requests").type == "int64"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "no mart named 'nope'; marts: app_model_mix"),
+        (["int_requests_rolled_up"], "no mart named 'int_requests_rolled_up'"),
+        (["app_model_mix", "--from", "2025-06-01"], "app_model_mix has no time column"),
+        (["spend_daily", "--format", "parquet"], "--format parquet writes a file: give --out PATH"),
+        (["spend_daily", "--from", "2025-06-02", "--to", "2025-06-01"], "--from 2025-06-02 is after --to 2025-06-01"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_1(warehouse, capsys, args, message):
+    code, out, err = _export(warehouse, capsys, *args)
+    assert code == 1 and out == "" and err.count("\n") == 1 and message in err
