@@ -338,14 +338,6 @@ OPEN_CASES: list[tuple[str, str, str, str, bool | None]] = [
     ("hunyuan-large", "Other", "Tencent", U, True),
     ("hunyuan-turbos-latest", "Other", "Tencent", U, False),
     ("hunyuan-t1", "Other", "Tencent", U, False),
-    # other known models outside the families; any other embedding model is unknown
-    ("amazon.nova-pro-v1:0", "Other", "Amazon", U, False),
-    ("microsoft/phi-4", "Other", "Microsoft", U, True),
-    ("nvidia.nemotron-nano-12b-v2", "Other", "NVIDIA", U, True),
-    ("ibm/granite-3.3-8b-instruct", "Other", "IBM", U, True),
-    ("doubao-seed-1.6", "Other", "ByteDance", U, False),
-    ("nomic-embed-text", "Other", U, U, None),
-    ("my-finetune-v2", "Other", U, U, None),
     # Anthropic publishes no weights; DeepSeek publishes all
     ("claude-sonnet-4-5-20250929", C, "Anthropic", F, False),
     ("claude-haiku-4-5-20251001", C, "Anthropic", S, False),
