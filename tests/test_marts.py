@@ -199,6 +199,113 @@ def test_model_mix_daily(outcomes):
     assert rows == [(DAY, "frontier", "Claude", 3, 2, 600, 0.5), (DAY, "small", "GPT", 3, 1, 400, 0.5)]
 
 
+LLAMA = "meta-llama/llama-3.3-70b-instruct"
+
+
+def _labs() -> list[dict]:
+    """Completed and left-out requests of open- and closed-weight models on two days:
+    2025-06-01: Claude 300 out / 1,200 in; GPT-4o-mini 100 / 1,000; Llama 3.3 70B on Groq 400 / 800; gpt-oss-120b
+      on Groq 200 / 500 (OpenAI, open); left out: a failed Llama request, a request whose log names no model, an
+      embedding request of text-embedding-3-small
+    2025-06-02: deepseek-chat 600 / 2,000; Claude 200 / 1,200; a request whose Claude attempt failed (529) and
+      whose fallback on Groq served Llama 3.3 70B, 200 / 1,000; an unmapped model my-finetune-v2 100 / 100
+    """
+    groq = {"provider_native": "Groq"}
+    day2 = {"created_at": "2025-06-02T09:00:00Z"}
+    return [
+        record(request_id="claude-1", completion_tokens=300, prompt_tokens=1200),
+        record(
+            request_id="mini-1", model=GPT_MINI, provider_native="OpenAI", completion_tokens=100, prompt_tokens=1000
+        ),
+        record(request_id="llama-1", model=LLAMA, completion_tokens=400, prompt_tokens=800, **groq),
+        record(request_id="oss-1", model="openai/gpt-oss-120b", completion_tokens=200, prompt_tokens=500, **groq),
+        _error(request_id="llama-failed", model=LLAMA, http_status=503, **groq),
+        record(request_id="no-model", model=None, completion_tokens=50),
+        record(
+            request_id="embed",
+            model="text-embedding-3-small",
+            provider_native="OpenAI",
+            operation="aembedding",
+            native_finish_reason=None,
+            completion_tokens=None,
+            reasoning_tokens=None,
+            tool_calls=None,
+            prompt_tokens=100,
+            cached_prompt_tokens=None,
+        ),
+        record(
+            request_id="deepseek-2",
+            model="deepseek-chat",
+            provider_native="DeepSeek",
+            completion_tokens=600,
+            prompt_tokens=2000,
+            **day2,
+        ),
+        record(request_id="claude-2", completion_tokens=200, prompt_tokens=1200, **day2),
+        _error(request_id="fallback-2", http_status=529, **day2),
+        record(
+            request_id="fallback-2",
+            attempt=2,
+            created_at="2025-06-02T09:00:02Z",
+            model=LLAMA,
+            completion_tokens=200,
+            prompt_tokens=1000,
+            **groq,
+        ),
+        record(
+            request_id="unmapped-2",
+            model="my-finetune-v2",
+            completion_tokens=100,
+            prompt_tokens=100,
+            cached_prompt_tokens=0,
+            **day2,
+        ),
+    ]
+
+
+def test_lab_mix_daily_and_monthly(tmp_path):
+    """Per lab and open / closed weights, completed generation requests only; shares of each day's output
+    (1,000 tokens on 06-01, 1,100 on 06-02) and of the month's (2,100)."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    _ingest(warehouse, write_lines(tmp_path / "logs" / "labs.jsonl", _labs()))
+    build_models(warehouse)
+    # the request rollup carries open weights from both its single- and several-attempt branches
+    assert mart(
+        warehouse, "select request_id, model_vendor, model_open_weights from int_requests_rolled_up order by 1"
+    ) == [
+        ("claude-1", "Anthropic", False),
+        ("claude-2", "Anthropic", False),
+        ("deepseek-2", "DeepSeek", True),
+        ("embed", "OpenAI", False),
+        ("fallback-2", "Meta", True),
+        ("llama-1", "Meta", True),
+        ("llama-failed", "Meta", True),
+        ("mini-1", "OpenAI", False),
+        ("no-model", None, None),
+        ("oss-1", "OpenAI", True),
+        ("unmapped-2", "unknown", None),  # a model no rule maps: lab unknown, open weights unknown
+    ]
+    day2 = dt.date(2025, 6, 2)
+    assert mart(warehouse, "select * from lab_mix_daily order by day, model_vendor, open_weights") == [
+        (DAY, "Anthropic", False, 1, 300, 1200, 0.3),
+        (DAY, "Meta", True, 1, 400, 800, 0.4),
+        (DAY, "OpenAI", False, 1, 100, 1000, 0.1),
+        (DAY, "OpenAI", True, 1, 200, 500, 0.2),  # gpt-oss: the same lab, open weights
+        (day2, "Anthropic", False, 1, 200, 1200, pytest.approx(200 / 1100)),
+        (day2, "DeepSeek", True, 1, 600, 2000, pytest.approx(600 / 1100)),
+        (day2, "Meta", True, 1, 200, 1000, pytest.approx(200 / 1100)),  # the fallback's final attempt
+        (day2, "unknown", None, 1, 100, 100, pytest.approx(100 / 1100)),
+    ]
+    assert mart(warehouse, "select * from lab_mix_monthly order by model_vendor, open_weights") == [
+        (DAY, "Anthropic", False, 2, 2, 500, 2400, pytest.approx(500 / 2100)),
+        (DAY, "DeepSeek", True, 1, 1, 600, 2000, pytest.approx(600 / 2100)),
+        (DAY, "Meta", True, 2, 2, 600, 1800, pytest.approx(600 / 2100)),
+        (DAY, "OpenAI", False, 1, 1, 100, 1000, pytest.approx(100 / 2100)),
+        (DAY, "OpenAI", True, 1, 1, 200, 500, pytest.approx(200 / 2100)),
+        (DAY, "unknown", None, 1, 1, 100, 100, pytest.approx(100 / 2100)),
+    ]
+
+
 def test_app_model_mix(outcomes):
     rows = mart(outcomes, "select * from app_model_mix order by all")
     # app-a: r1 r2 r3 (Claude, frontier) and r5 (GPT-4o-mini, small); tool calls r1 r3 r5, one on a small model

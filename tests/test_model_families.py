@@ -1,5 +1,6 @@
 """Model families: gl_model_key over real served model ids in every spelling gateways log, the rules in
-sql/seeds/model_families.csv (well formed, each one reachable) and the lookup of pipelines.lib.families."""
+sql/seeds/model_families.csv (well formed, each one reachable, open or closed weights) and the lookup of
+pipelines.lib.families."""
 
 from __future__ import annotations
 
@@ -285,6 +286,137 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
 ]
 # fmt: on
 
+# Open or closed weights where a rule was split on it: both sides of every split, and the calls a reader may
+# doubt. (served model id, model_family, model_vendor, model_tier, open_weights)
+# fmt: off
+OPEN_CASES: list[tuple[str, str, str, str, bool | None]] = [
+    # OpenAI: Whisper's weights are released, the other non-GPT models and GPT are API-only; gpt-oss is open
+    ("whisper-1", "Other", "OpenAI", U, True),
+    ("groq/whisper-large-v3", "Other", "OpenAI", U, True),
+    ("text-embedding-3-large", "Other", "OpenAI", U, False),
+    ("gpt-4o-2024-08-06", "GPT", "OpenAI", F, False),
+    ("openai/gpt-oss-120b", "GPT", "OpenAI", F, True),
+    ("openai/gpt-oss-20b", "GPT", "OpenAI", S, True),
+    # Alibaba: Model Studio embeddings and gte-rerank are API-only; GTE and Qwen3 embeddings are published
+    ("text-embedding-v4", "Other", "Alibaba", U, False),
+    ("gte-rerank-v2", "Other", "Alibaba", U, False),
+    ("Alibaba-NLP/gte-Qwen2-7B-instruct", "Other", "Alibaba", U, True),
+    ("Alibaba-NLP/gte-reranker-modernbert-base", "Other", "Alibaba", U, True),
+    ("Qwen/Qwen3-Reranker-4B", "Other", "Alibaba", U, True),
+    # Google: Gemma (any prefix) vs the API-only models outside Gemini, and Gemini itself
+    ("google/gemma-3-27b-it", "Other", "Google", U, True),
+    ("google/embeddinggemma-300m", "Other", "Google", U, True),
+    ("models/text-embedding-004", "Other", "Google", U, False),
+    ("imagen-4.0-generate-001", "Other", "Google", U, False),
+    ("gemini-2.5-flash", "Gemini", "Google", S, False),
+    ("gemini-2.5-pro", "Gemini", "Google", F, False),
+    # Cohere: Command R / R+ / R7B / A and Aya published under CC-BY-NC (counted open); the rest API-only
+    ("cohere.command-r-plus-v1:0", "Other", "Cohere", U, True),
+    ("command-r7b-12-2024", "Other", "Cohere", U, True),
+    ("CohereForAI/c4ai-command-r7b-12-2024", "Other", "Cohere", U, True),
+    ("command-a-03-2025", "Other", "Cohere", U, True),
+    ("c4ai-aya-expanse-32b", "Other", "Cohere", U, True),
+    ("command-light", "Other", "Cohere", U, False),
+    ("cohere.command-text-v14", "Other", "Cohere", U, False),
+    ("cohere.embed-v4:0", "Other", "Cohere", U, False),
+    # Perplexity: Sonar is API-only, R1 1776 is published
+    ("perplexity/sonar-pro", "Other", "Perplexity", U, False),
+    ("perplexity/r1-1776-distill-llama-70b", "Other", "Perplexity", U, True),
+    # AI21: Jamba-Instruct and Jurassic-2 API-only; Jamba 1.5+ published
+    ("ai21.jamba-instruct-v1:0", "Other", "AI21", U, False),
+    ("j2-ultra", "Other", "AI21", U, False),
+    ("ai21.jamba-1-5-large-v1:0", "Other", "AI21", U, True),
+    ("jamba-large", "Other", "AI21", U, True),
+    # Baidu: ERNIE 4.5 releases by size vs the Qianfan API models
+    ("baidu/ernie-4.5-300b-a47b", "Other", "Baidu", U, True),
+    ("baidu/ERNIE-4.5-21B-A3B-Thinking", "Other", "Baidu", U, True),
+    ("ernie-4.0-8k", "Other", "Baidu", U, False),
+    ("ernie-x1-turbo-32k", "Other", "Baidu", U, False),
+    # Tencent: Hunyuan releases by size and Hunyuan-Large vs the API lines
+    ("tencent/hunyuan-a13b-instruct", "Other", "Tencent", U, True),
+    ("tencent/Hunyuan-MT-7B", "Other", "Tencent", U, True),
+    ("hunyuan-large", "Other", "Tencent", U, True),
+    ("hunyuan-turbos-latest", "Other", "Tencent", U, False),
+    ("hunyuan-t1", "Other", "Tencent", U, False),
+    # Anthropic publishes no weights; DeepSeek publishes all
+    ("claude-sonnet-4-5-20250929", C, "Anthropic", F, False),
+    ("claude-haiku-4-5-20251001", C, "Anthropic", S, False),
+    ("deepseek-chat", "DeepSeek", "DeepSeek", F, True),
+    ("deepseek-r1:1.5b", "DeepSeek", "DeepSeek", S, True),
+    # Llama: published, except Perplexity's llama-3.1-sonar fine-tunes
+    ("meta-llama/llama-3.3-70b-instruct", "Llama", "Meta", F, True),
+    ("meta-llama/llama-4-scout", "Llama", "Meta", S, True),
+    ("llama-3.1-sonar-large-128k-online", "Llama", "Meta", F, False),
+    ("perplexity/llama-3.1-sonar-small-128k-online", "Llama", "Meta", F, False),
+    # Qwen: Model Studio commercial names are API-only, numbered releases are published
+    ("qwen-max", "Qwen", "Alibaba", F, False),
+    ("qwen3-max", "Qwen", "Alibaba", F, False),
+    ("qwen-plus-latest", "Qwen", "Alibaba", F, False),
+    ("qwen-vl-max", "Qwen", "Alibaba", F, False),
+    ("qwen3-coder-plus", "Qwen", "Alibaba", F, False),
+    ("qwq-plus", "Qwen", "Alibaba", F, False),
+    ("qwen-omni-turbo", "Qwen", "Alibaba", F, False),
+    ("qwen-turbo", "Qwen", "Alibaba", S, False),
+    ("qwen3-coder-flash", "Qwen", "Alibaba", S, False),
+    ("qwen/qwen3-coder", "Qwen", "Alibaba", F, True),
+    ("Qwen/Qwen3-235B-A22B-Instruct-2507", "Qwen", "Alibaba", F, True),
+    ("Qwen/Qwen2.5-72B-Instruct-Turbo", "Qwen", "Alibaba", F, True),
+    ("qwen/qwen3-30b-a3b", "Qwen", "Alibaba", S, True),
+    ("Qwen/Qwen2.5-7B-Instruct-Turbo", "Qwen", "Alibaba", S, True),
+    # Mistral: Saba, Codestral as served, the Medium lines are API-only; the rest is published. Ids that key
+    # alike (the key drops the date) count as their -latest alias: Large 1 (2402) counts open, Codestral 22B
+    # (2405) closed.
+    ("mistral-saba-2502", "Mistral", "Mistral", S, False),
+    ("codestral-2501", "Mistral", "Mistral", S, False),
+    ("codestral-latest", "Mistral", "Mistral", S, False),
+    ("mistralai/Codestral-22B-v0.1", "Mistral", "Mistral", S, True),
+    ("codestral-mamba-2407", "Mistral", "Mistral", S, True),
+    ("mistral-small-2409", "Mistral", "Mistral", S, True),
+    ("ministral-3b-2512", "Mistral", "Mistral", S, True),
+    ("mistralai/Mistral-7B-Instruct-v0.3", "Mistral", "Mistral", S, True),
+    ("mistralai/mistral-medium-3.1", "Mistral", "Mistral", F, False),
+    ("magistral-medium-2506", "Mistral", "Mistral", F, False),
+    ("devstral-medium-2507", "Mistral", "Mistral", F, False),
+    ("mistral-large-2411", "Mistral", "Mistral", F, True),
+    ("mistral.mistral-large-2402-v1:0", "Mistral", "Mistral", F, True),
+    ("mistral.mistral-large-3-675b-instruct", "Mistral", "Mistral", F, True),
+    ("open-mixtral-8x22b", "Mistral", "Mistral", F, True),
+    ("devstral-2512", "Mistral", "Mistral", F, True),
+    # MiniMax: the M series and MiniMax-01 are published, abab is API-only
+    ("minimax/minimax-m2", "MiniMax", "MiniMax", F, True),
+    ("MiniMaxAI/MiniMax-Text-01", "MiniMax", "MiniMax", F, True),
+    ("abab6.5s-chat", "MiniMax", "MiniMax", F, False),
+    # Kimi: K2 and Kimi-VL are published; moonshot-v1, kimi-latest, K1.5 are API-only
+    ("moonshotai/kimi-k2", "Kimi", "Moonshot", F, True),
+    ("kimi-k2-turbo-preview", "Kimi", "Moonshot", F, True),
+    ("moonshotai/kimi-vl-a3b-thinking", "Kimi", "Moonshot", S, True),
+    ("moonshot-v1-128k", "Kimi", "Moonshot", F, False),
+    ("kimi-latest", "Kimi", "Moonshot", F, False),
+    ("kimi-k1.5-preview", "Kimi", "Moonshot", F, False),
+    # GLM: the GLM-4 API lines are API-only; 4.5+ and the sized releases are published
+    ("glm-4-flash", "GLM", "Zhipu", S, False),
+    ("glm-4-airx", "GLM", "Zhipu", S, False),
+    ("glm-4.5-flash", "GLM", "Zhipu", S, False),
+    ("z-ai/glm-4.5-air:free", "GLM", "Zhipu", S, True),
+    ("zai-org/GLM-4.7-Flash", "GLM", "Zhipu", S, True),
+    ("THUDM/glm-4-9b-chat", "GLM", "Zhipu", S, True),
+    ("glm-4-plus", "GLM", "Zhipu", F, False),
+    ("glm-4-0520", "GLM", "Zhipu", F, False),
+    ("glm-3-turbo", "GLM", "Zhipu", F, False),
+    ("z-ai/glm-4.6", "GLM", "Zhipu", F, True),
+    ("cerebras/zai-glm-4.6", "GLM", "Zhipu", F, True),
+    # Grok: Grok 1 and Grok 2 (2.5) weights released; Grok 3 / 4 and the fast / mini lines are API-only
+    ("grok-2-1212", "Grok", "xAI", F, True),
+    ("xai-org/grok-1", "Grok", "xAI", F, True),
+    ("grok-2-vision-1212", "Grok", "xAI", F, False),
+    ("x-ai/grok-3", "Grok", "xAI", F, False),
+    ("grok-4-0709", "Grok", "xAI", F, False),
+    ("x-ai/grok-3-mini", "Grok", "xAI", S, False),
+]
+# fmt: on
+
+ALL_IDS = [case[0] for case in CASES] + [case[0] for case in OPEN_CASES]
+
 HOSTILE = [
     "gpt-4o'; drop table model_families; --",
     'claude-3-haiku"',
@@ -312,29 +444,37 @@ def con():
 
 @pytest.fixture(scope="module")
 def mapped(con):
-    rows = families.lookup(con, [case[0] for case in CASES])
+    rows = families.lookup(con, ALL_IDS)
     return {row[0]: row[1:] for row in rows}
 
 
 @pytest.fixture(scope="module")
 def rules(con):
     return con.execute(
-        "select match_order, pattern, model_family, model_vendor, model_tier, note from model_families"
+        "select match_order, pattern, model_family, model_vendor, model_tier, open_weights, note from model_families"
     ).fetchall()
 
 
 def test_case_ids_are_unique_and_many():
-    ids = [case[0] for case in CASES]
-    assert len(ids) == len(set(ids))
-    assert len(ids) >= 80
+    for ids in ([case[0] for case in CASES], [case[0] for case in OPEN_CASES]):
+        assert len(ids) == len(set(ids))
+    assert len(CASES) >= 80
 
 
 @pytest.mark.parametrize(("model", "family", "vendor", "tier", "key"), CASES, ids=[case[0] for case in CASES])
 def test_model_maps(mapped, model, family, vendor, tier, key):
-    got_key, got_family, got_vendor, got_tier = mapped[model]
+    got_key, got_family, got_vendor, got_tier, _ = mapped[model]
     assert (got_family, got_vendor, got_tier) == (family, vendor, tier), got_key
     if key is not None:
         assert got_key == key
+
+
+@pytest.mark.parametrize(
+    ("model", "family", "vendor", "tier", "open_weights"), OPEN_CASES, ids=[case[0] for case in OPEN_CASES]
+)
+def test_model_open_weights(mapped, model, family, vendor, tier, open_weights):
+    got_key, *got = mapped[model]
+    assert tuple(got) == (family, vendor, tier, open_weights), got_key
 
 
 def test_seed_is_well_formed(con, rules):
@@ -342,10 +482,12 @@ def test_seed_is_well_formed(con, rules):
     orders = [row[0] for row in rules]
     assert all(order is not None for order in orders)
     assert len(orders) == len(set(orders)), "match_order must be unique"
-    for order, pattern, family, vendor, tier, note in rules:
+    for order, pattern, family, vendor, tier, open_weights, note in rules:
         assert pattern and family and vendor and tier and note, order
         assert family in families.FAMILIES, (order, family)
         assert tier in families.TIERS, (order, tier)
+        # open or closed for every rule; unknown only where the note says why
+        assert open_weights in (True, False) or "unknown" in note, (order, open_weights)
         # family Other <=> tier unknown: mapped families are frontier or small
         assert (family == "Other") == (tier == "unknown"), (order, family, tier)
         assert pattern == pattern.strip() and pattern.lower() == pattern, (order, pattern)
@@ -376,7 +518,7 @@ def test_every_rule_is_reached_by_a_case(con, rules):
         )
         from (select unnest(?::varchar[]) as model) as m
         """,
-        [[case[0] for case in CASES]],
+        [ALL_IDS],
     ).fetchall()
     reached = {row[0] for row in winners}
     assert {row[0] for row in rules} - reached == set()
@@ -386,20 +528,20 @@ def test_hostile_ids_map_to_other_without_error(con):
     rows = families.lookup(con, [*HOSTILE, None])
     assert len(rows) == len(HOSTILE) + 1
     by_model = {row[0]: row for row in rows}
-    assert by_model[None][1:] == (None, "Other", "unknown", "unknown")
+    assert by_model[None][1:] == (None, "Other", "unknown", "unknown", None)
     assert by_model[""][1] is None and by_model["   "][1] is None
     for model in HOSTILE:
         assert by_model[model][2] in families.FAMILIES
     # still a family when the id is a known model with junk around it
-    assert by_model['claude-3-haiku"'][2:] == ("Claude", "Anthropic", "small")
+    assert by_model['claude-3-haiku"'][2:] == ("Claude", "Anthropic", "small", False)
     assert con.execute("select count(*) from model_families").fetchone()[0] > 0
 
 
 LATERAL_SQL = """
-select m.model, f.model_family, f.model_vendor, f.model_tier
+select m.model, f.model_family, f.model_vendor, f.model_tier, f.open_weights
 from (select distinct unnest(?::varchar[]) as model) as m
 left join lateral (
-    select r.model_family, r.model_vendor, r.model_tier
+    select r.model_family, r.model_vendor, r.model_tier, r.open_weights
     from model_families as r
     where regexp_full_match(gl_model_key(m.model), r.pattern)
     order by r.match_order
@@ -410,35 +552,40 @@ left join lateral (
 
 def test_rule_macro_agrees_with_the_direct_lateral_join(con):
     """gl_model_rule (patterns compiled as constants) picks the same rule as the plain first-match join."""
-    models = [case[0] for case in CASES] + HOSTILE
+    models = ALL_IDS + HOSTILE
     direct = {row[0]: row[1:] for row in con.execute(LATERAL_SQL, [models]).fetchall()}
     fast = {row[0]: row[2:] for row in families.lookup(con, models)}
-    for model, (family, vendor, tier) in direct.items():
-        assert fast[model] == (family or "Other", vendor or "unknown", tier or "unknown"), model
+    for model, (family, vendor, tier, open_weights) in direct.items():
+        assert fast[model] == (family or "Other", vendor or "unknown", tier or "unknown", open_weights), model
 
 
 def _seed(tmp_path, *rows: str):
     path = tmp_path / "rules.csv"
-    path.write_text("match_order,pattern,model_family,model_vendor,model_tier,note\n" + "\n".join(rows) + "\n")
+    header = ",".join(families.SEED_COLUMNS)
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
     return path
 
 
 def test_install_compiles_quotes_in_patterns_safely(tmp_path):
     """Patterns become SQL string literals in gl_model_rule; a quote in a pattern stays data."""
-    seed = _seed(tmp_path, '10,"it\'s.*",GPT,OpenAI,small,quote', "20,.*'\\).*,Claude,Anthropic,frontier,paren")
+    seed = _seed(tmp_path, '10,"it\'s.*",GPT,OpenAI,small,true,quote', "20,.*'\\).*,Claude,Anthropic,frontier,,paren")
     connection = duckdb.connect()
     families.install(connection, seed=seed)
     got = connection.execute("select gl_model_rule(unnest(?::varchar[]))", [["it's-a-model", "x')", "other"]])
     assert [row[0] for row in got.fetchall()] == [10, 20, None]
-    assert connection.execute("select count(*) from model_families").fetchone()[0] == 2
+    assert connection.execute("select open_weights from model_families order by match_order").fetchall() == [
+        (True,),
+        (None,),  # an empty cell is unknown
+    ]
 
 
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        (("10,gpt-(,GPT,OpenAI,small,bad",), "invalid pattern"),
-        (("10,a.*,GPT,OpenAI,small,x", "10,b.*,GPT,OpenAI,small,y"), "unique"),
-        ((",a.*,GPT,OpenAI,small,x",), "match_order"),
+        (("10,gpt-(,GPT,OpenAI,small,false,bad",), "invalid pattern"),
+        (("10,a.*,GPT,OpenAI,small,false,x", "10,b.*,GPT,OpenAI,small,false,y"), "unique"),
+        ((",a.*,GPT,OpenAI,small,false,x",), "match_order"),
+        (("10,a.*,GPT,OpenAI,small,false,x", "20,b.*,GPT,OpenAI,small,yes,y"), "match_order 20: open_weights"),
     ],
 )
 def test_install_rejects_a_broken_seed(tmp_path, rows, message):
@@ -450,7 +597,7 @@ def test_key_is_idempotent(con):
     """A key keys as itself, so keys can be stored and matched again."""
     rows = con.execute(
         "select m, gl_model_key(m), gl_model_key(gl_model_key(m)) from (select unnest(?::varchar[]) as m)",
-        [[case[0] for case in CASES]],
+        [ALL_IDS],
     ).fetchall()
     changed = [(model, key, again) for model, key, again in rows if key != again]
     assert changed == []
@@ -462,11 +609,10 @@ def test_docstring_lookup_runs(con):
     sql = re.search(r"(with models as .*?select \* from final)", doc, re.S).group(1)
     con.execute("create or replace temp table requests as select unnest(?::varchar[]) as model", [["gpt-4o", "zz"]])
     rows = dict((row[0], row[1:]) for row in con.execute(sql).fetchall())
-    assert rows == {"gpt-4o": ("GPT", "OpenAI", "frontier"), "zz": ("Other", "unknown", "unknown")}
+    assert rows == {"gpt-4o": ("GPT", "OpenAI", "frontier", False), "zz": ("Other", "unknown", "unknown", None)}
 
 
 def test_install_is_repeatable_and_typed(con):
     families.install(con)
     types = dict(con.execute("select column_name, column_type from (describe model_families)").fetchall())
-    assert types["match_order"] == "INTEGER"
-    assert all(types[column] == "VARCHAR" for column in families.SEED_COLUMNS if column != "match_order")
+    assert types == families.SEED_COLUMNS

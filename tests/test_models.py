@@ -27,6 +27,8 @@ MARTS = {
     "traffic_hour_of_week",
     "provider_variance",
     "model_mix_daily",
+    "lab_mix_daily",
+    "lab_mix_monthly",
     "app_model_mix",
     "failover_daily",
     "app_provider_concentration",

@@ -1,8 +1,10 @@
-"""Model families: served model id -> model_family, model_vendor, model_tier, as DuckDB macros and a table.
+"""Model families: served model id -> model_family, model_vendor (the lab), model_tier, open_weights, as DuckDB
+macros and a table.
 
 `install(con)` runs every `sql/macros/*.sql` file (today `model_key.sql`: `gl_model_key(model)` and its `gl_`
 helpers), loads the user-editable rules `sql/seeds/model_families.csv` into the table `model_families`
-(match_order INTEGER, pattern, model_family, model_vendor, model_tier, note VARCHAR) and compiles those rules into
+(match_order INTEGER, pattern, model_family, model_vendor, model_tier VARCHAR, open_weights BOOLEAN, note VARCHAR)
+and compiles those rules into
 the macro `gl_model_rule(model_key)`: the `match_order` of the first rule (lowest match_order) whose `pattern`
 (RE2) matches the whole key, NULL when none does. Re-run `install` after editing the CSV.
 
@@ -27,6 +29,7 @@ distinct model once, then join the result to the facts:
             coalesce(f.model_family, 'Other') as model_family,
             coalesce(f.model_vendor, 'unknown') as model_vendor,
             coalesce(f.model_tier, 'unknown') as model_tier,
+            f.open_weights,
         from matched as m
         left join model_families as f
             on m.match_order = f.match_order
@@ -45,7 +48,10 @@ Vocabulary: `model_family` is one of FAMILIES; `model_tier` is `frontier` (the v
 open-weight models of <= 32B total parameters) for every mapped family. Family `Other` always has tier
 `unknown`: either a known model outside the families (Gemma, Nova, embeddings ...; its vendor is known) or an
 id no rule matches (the join gives NULL; the coalesce above makes it Other / unknown / unknown). An asset
-check listing `model_family = 'Other'` shows what to add to the CSV. See sql/seeds/README.md.
+check listing `model_family = 'Other'` shows what to add to the CSV. `model_vendor` is the lab that trains
+the model. `open_weights` is true when the lab publishes the model's weights for download (whatever the
+licence), false when it serves the model only through APIs, NULL when unknown: a rule covering both kinds
+that cannot be split, or an id no rule matches (no coalesce: unknown stays NULL). See sql/seeds/README.md.
 """
 
 from __future__ import annotations
@@ -74,12 +80,14 @@ FAMILIES = (
     "Other",
 )
 TIERS = ("frontier", "small", "unknown")
+#: the seed's columns, in file order, with their types in the table `model_families`
 SEED_COLUMNS = {
     "match_order": "INTEGER",
     "pattern": "VARCHAR",
     "model_family": "VARCHAR",
     "model_vendor": "VARCHAR",
     "model_tier": "VARCHAR",
+    "open_weights": "BOOLEAN",
     "note": "VARCHAR",
 }
 
@@ -99,6 +107,7 @@ select
     coalesce(f.model_family, 'Other') as model_family,
     coalesce(f.model_vendor, 'unknown') as model_vendor,
     coalesce(f.model_tier, 'unknown') as model_tier,
+    f.open_weights,
 from matched as m
 left join model_families as f
     on m.match_order = f.match_order
@@ -120,14 +129,21 @@ def install(con: duckdb.DuckDBPyConnection, seed: Path = SEED, macro_dir: Path =
 def load(con: duckdb.DuckDBPyConnection, seed: Path = SEED) -> None:
     """(Re)load `seed` into the table `model_families` and compile its rules into `gl_model_rule(model_key)`.
 
-    Refuses (naming the row) a rule without order or pattern, a repeated order or an invalid regex, so a bad
-    edit fails the seed, not a model later.
+    Refuses (naming the row) a rule without order or pattern, a repeated order, an invalid regex or an
+    `open_weights` other than true, false or empty, so a bad edit fails the seed, not a model later.
     """
+    # open_weights is read as text, checked, then cast: a plain cast would take 't', '1' or 'yes' and name no row
     con.execute(
         "create or replace table model_families as "
         "select * from read_csv(?, header = true, auto_detect = false, columns = ?) order by match_order",
-        [str(seed), SEED_COLUMNS],
+        [str(seed), {**SEED_COLUMNS, "open_weights": "VARCHAR"}],
     )
+    bad = con.execute(
+        "select match_order, open_weights from model_families where open_weights not in ('true', 'false') limit 1"
+    ).fetchone()
+    if bad:
+        raise ValueError(f"{seed}: match_order {bad[0]}: open_weights must be true, false or empty, not {bad[1]!r}")
+    con.execute("alter table model_families alter open_weights type boolean")
     rules = con.execute("select match_order, pattern from model_families order by match_order").fetchall()
     if any(order is None or not pattern for order, pattern in rules):
         raise ValueError(f"{seed}: every rule needs a match_order and a pattern")
@@ -143,10 +159,12 @@ def load(con: duckdb.DuckDBPyConnection, seed: Path = SEED) -> None:
     con.execute(f"create or replace macro gl_model_rule(model_key) as\n    case{whens}\n    end")
     con.execute(
         "comment on table model_families is 'Ordered regex rules over gl_model_key(model): first match by "
-        "match_order gives model_family, model_vendor, model_tier. Source: sql/seeds/model_families.csv'"
+        "match_order gives model_family, model_vendor (the lab), model_tier, open_weights (NULL = unknown). "
+        "Source: sql/seeds/model_families.csv'"
     )
 
 
 def lookup(con: duckdb.DuckDBPyConnection, models: Sequence[str | None]) -> list[tuple]:
-    """(model, model_key, model_family, model_vendor, model_tier) for each distinct id, after `install(con)`."""
+    """(model, model_key, model_family, model_vendor, model_tier, open_weights) for each distinct id, after
+    `install(con)`."""
     return con.execute(LOOKUP_SQL, [list(models)]).fetchall()

@@ -690,11 +690,14 @@ the same text is in the warehouse database as `COMMENT ON` every table and colum
   after the last byte (`ttft_exceeds_latency`) keeps both values as logged; `http_error_on_success` keeps
   the status the log gave; a shortened id (`long_id`) keys its record as the full id would. The
   `quality_flags` check of the `requests` asset counts each flag per source format.
-- **Model family, vendor, tier** come from the editable seed `sql/seeds/model_families.csv`, matched
-  against the canonical model key (`gl_model_key`: vendor prefixes, Bedrock/Vertex decorations, dates and
-  variant suffixes removed). Unmapped models are family `Other` (the `models_mapped` check lists them);
+- **Model family, vendor, tier, open weights** come from the editable seed `sql/seeds/model_families.csv`,
+  matched against the canonical model key (`gl_model_key`: vendor prefixes, Bedrock/Vertex decorations, dates
+  and variant suffixes removed). Unmapped models are family `Other` (the `models_mapped` check lists them);
   requests whose log names no model at all (workload traces) have no family and are left out of the
-  per-family marts, though they count in the traffic marts.
+  per-family marts, though they count in the traffic marts. The vendor is the lab that trains the model (not
+  the provider that served it). Open weights means the lab publishes the weights for download, whatever the
+  licence (non-commercial ones included); API-only models are closed; unmapped models, and the seed's rules
+  that cover both kinds, leave it NULL (unknown), never counted as either.
 - **Cost.** A request costs what its attempts cost together (failed attempts that were billed included), and
   the spend marts put it on the family and provider of its final attempt. A log that reports no cost leaves it
   unknown: spend sums only the requests that report one (`cost_coverage` says what share), never counting the

@@ -21,8 +21,9 @@
 --   model: model id that served the final attempt (else the requested one)
 --   model_key: the model id canonicalized (vendor prefixes, cloud decorations and dates removed)
 --   model_family: family of the final attempt's model; NULL when the log names no model
---   model_vendor: vendor of that model (unknown when no rule of the seed matches)
+--   model_vendor: the lab that trains that model (unknown when no rule of the seed matches)
 --   model_tier: frontier or small (unknown for family Other)
+--   model_open_weights: the model's weights are published (true) or it is API-only (false); NULL when unknown
 --   status: status of the final attempt (success, error, cancelled)
 --   error_class: error class of the final attempt
 --   finish_reason: normalized finish reason of the final attempt
@@ -68,6 +69,7 @@ single_attempt as (
         attempts.model_family,
         attempts.model_vendor,
         attempts.model_tier,
+        attempts.model_open_weights,
         attempts.status,
         attempts.error_class,
         attempts.finish_reason,
@@ -102,6 +104,7 @@ rolled as (
                 'model_family': model_family,
                 'model_vendor': model_vendor,
                 'model_tier': model_tier,
+                'model_open_weights': model_open_weights,
                 'status': status,
                 'error_class': error_class,
                 'finish_reason': finish_reason,
@@ -139,6 +142,7 @@ several_attempts as (
         final_attempt.model_family as model_family,
         final_attempt.model_vendor as model_vendor,
         final_attempt.model_tier as model_tier,
+        final_attempt.model_open_weights as model_open_weights,
         final_attempt.status as status,
         final_attempt.error_class as error_class,
         final_attempt.finish_reason as finish_reason,
@@ -178,6 +182,7 @@ final as (
         model_family,
         model_vendor,
         model_tier,
+        model_open_weights,
         status,
         error_class,
         finish_reason,

@@ -1,5 +1,6 @@
--- stg_gateway__attempts: every stored upstream attempt, with its UTC day, hour and minute and the family of
--- the model that served it (from the model_families seed; unmapped models are family 'Other').
+-- stg_gateway__attempts: every stored upstream attempt, with its UTC day, hour and minute and the family, lab
+-- (model_vendor), tier and open weights of the model that served it (from the model_families seed; unmapped
+-- models are family 'Other', vendor and tier 'unknown', open weights NULL = unknown).
 -- Timestamps are naive UTC, so every session sees the same hours whatever its TimeZone setting.
 --
 -- grain: one row per attempt (request_id, attempt)
@@ -38,6 +39,7 @@ families as (
         model_families.model_family,
         model_families.model_vendor,
         model_families.model_tier,
+        model_families.open_weights,
     from keyed
     left join model_families
         on model_families.match_order = keyed.match_order
@@ -56,6 +58,8 @@ final as (
         case when families.model_id is not null then coalesce(families.model_family, 'Other') end as model_family,
         case when families.model_id is not null then coalesce(families.model_vendor, 'unknown') end as model_vendor,
         case when families.model_id is not null then coalesce(families.model_tier, 'unknown') end as model_tier,
+        -- NULL when the log names no model and when no rule maps it (unknown: not coalesced)
+        families.open_weights as model_open_weights,
     from attempts
     left join families
         on families.model_id = coalesce(attempts.model, attempts.model_requested)
