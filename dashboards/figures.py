@@ -72,6 +72,7 @@ MARTS = (
     "provider_latency_monthly",
     "context_length_monthly",
     "provider_error_budget_monthly",
+    "lab_mix_daily",
 )
 """Every mart the report reads (and nothing else): the `dashboards` asset depends on exactly these."""
 # -- tool calls and reasoning -------------------------------------------------------------------------------
@@ -841,7 +842,11 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "volume",
         "Volume and model mix",
-        (("volume_by_family", volume_by_family), ("volume_by_tier", volume_by_tier)),
+        (
+            ("volume_by_family", volume_by_family),
+            ("volume_by_tier", volume_by_tier),
+            ("open_weights_share", spend_speed.open_weights_share),
+        ),
     ),
     Section(
         "spend",

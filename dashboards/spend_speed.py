@@ -282,6 +282,90 @@ def reasoning_two_shares(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
     return _base_layout(fig, title, reading)
 
 
+# -- open weights and labs -------------------------------------------------------------------------------------
+
+_WEIGHTS = {True: ("open weights", "#1b9e77"), False: ("closed (API only)", "#7570b3"), None: ("unknown", "#bbbbbb")}
+
+
+def open_weights_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
+    """The share of output tokens served by open-weight and by closed models (left) and by lab (right, the
+    largest seven, then the others), per period: completed generation requests with a known model."""
+    title = "Output tokens by open / closed weights and by lab"
+    col = period.grain
+    data = rows(
+        con,
+        f"""select cast(date_trunc('{col}', day) as date) as period, model_vendor, open_weights,
+            sum(output_tokens)::bigint as output_tokens
+        from lab_mix_daily
+        where day between date_trunc('{col}', ?::date) and ?
+        group by all
+        order by period""",
+        [period.lo, period.hi],
+    )
+    if not any(r["output_tokens"] for r in data):
+        return empty_figure(title, "No output tokens of a known model in this period.")
+    periods = sorted({r["period"] for r in data})
+    total = defaultdict(float)
+    for r in data:
+        total[r["period"]] += r["output_tokens"] or 0
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("open / closed weights", "lab"), horizontal_spacing=0.1)
+    for key, (label, color) in _WEIGHTS.items():
+        tokens = defaultdict(float)
+        for r in data:
+            if r["open_weights"] is key:
+                tokens[r["period"]] += r["output_tokens"] or 0
+        if tokens:
+            _share_trace(fig, periods, tokens, total, label, color, col=1)
+    labs: dict[str, float] = defaultdict(float)
+    for r in data:
+        labs[r["model_vendor"]] += r["output_tokens"] or 0
+    top = _top(labs)
+    for lab in [*top, OTHERS]:
+        tokens = defaultdict(float)
+        for r in data:
+            if (r["model_vendor"] if r["model_vendor"] in top else OTHERS) == lab:
+                tokens[r["period"]] += r["output_tokens"] or 0
+        if tokens:
+            color = palette.NEUTRAL if lab == OTHERS else palette.provider_colors(top).get(lab, palette.NEUTRAL)
+            _share_trace(fig, periods, tokens, total, lab, color, col=2)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    last = periods[-1]
+    open_last = sum(r["output_tokens"] or 0 for r in data if r["period"] == last and r["open_weights"] is True)
+    leader = max((r for r in data if r["period"] == last), key=lambda r: (r["output_tokens"] or 0, r["model_vendor"]))
+    reading = (
+        f"In {_period_label(last, col)}: open-weight models served {pct(open_last / total[last])} of output tokens; "
+        f"the largest lab-and-kind was {leader['model_vendor']} ({pct((leader['output_tokens'] or 0) / total[last])})."
+    )
+    _period_axis(fig, col, set(periods))
+    return _base_layout(fig, title, reading)
+
+
+def _share_trace(
+    fig: go.Figure,
+    periods: list[Any],
+    tokens: dict[Any, float],
+    total: dict[Any, float],
+    name: str,
+    color: str,
+    col: int,
+) -> None:
+    """One stacked bar series of `tokens` as a share of each period's `total`."""
+    fig.add_trace(
+        go.Bar(
+            x=periods,
+            y=[tokens.get(p, 0) / total[p] if total[p] else None for p in periods],
+            customdata=[[tokens.get(p, 0)] for p in periods],
+            name=esc(name),
+            marker={"color": color},
+            legendgroup=f"panel{col}",
+            hovertemplate=f"<b>{esc(name)}</b><br>%{{y:.1%}} of output (%{{customdata[0]:,.0f}} tokens)<extra></extra>",
+        ),
+        row=1,
+        col=col,
+    )
+
+
 # -- speed -----------------------------------------------------------------------------------------------------
 
 

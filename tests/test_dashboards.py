@@ -442,3 +442,28 @@ def test_error_budget_colours_by_the_burn_rate_alert(con):
         "1 of 2 providers have overspent their budget; burning fast enough to page: burning."
         in (fig.layout.meta["reading"])
     )
+
+
+def test_open_weights_and_labs_as_shares_of_each_periods_output(con):
+    def lab(day, vendor, open_weights, tokens):
+        return {"day": day, "model_vendor": vendor, "open_weights": open_weights, "output_tokens": tokens}
+
+    make_mart(
+        con,
+        "lab_mix_daily",
+        [
+            lab(JAN, "Meta", True, 300),
+            lab(JAN, "OpenAI", True, 100),  # gpt-oss: the same lab on both sides
+            lab(JAN, "OpenAI", False, 600),
+            lab(FEB, "unknown", None, 50),
+            lab(FEB, "Anthropic", False, 150),
+        ],
+    )
+    fig = spend_speed.open_weights_share(con, F.Range())
+    weights = {t.name: t.y for t in fig.data if t.legendgroup == "panel1"}
+    assert weights == {"open weights": (0.4, 0.0), "closed (API only)": (0.6, 0.75), "unknown": (0.0, 0.25)}
+    labs = {t.name: t.y for t in fig.data if t.legendgroup == "panel2"}
+    assert labs["OpenAI"] == (0.7, 0.0) and labs["Anthropic"] == (0.0, 0.75)
+    assert fig.layout.meta["reading"] == (
+        "In Feb 2025: open-weight models served 0% of output tokens; the largest lab-and-kind was Anthropic (75%)."
+    )
