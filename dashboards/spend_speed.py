@@ -137,6 +137,8 @@ def cost_per_completion(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
     for family in shown:
         for column, (label, count) in enumerate(panels, start=1):
             kept = [r for r in data if r["model_family"] == family and r[count]]
+            if not kept:  # no tool-call completion with a cost: no line, rather than an empty one
+                continue
             fig.add_trace(
                 go.Scatter(
                     x=[r["period"] for r in kept],
@@ -544,10 +546,13 @@ def error_budget(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
             showlegend=False,
         )
     )
-    for alert, color in _ALERT_COLORS.items():  # the colour key: what the burn rate says now
-        fig.add_trace(go.Bar(x=[None], y=[None], marker={"color": color}, name=f"burn rate: {alert}"))
     fig.add_vline(x=0, line={"color": "#444", "width": 1})
-    fig.update_xaxes(tickformat=".0%", range=[-1.05, 1.05], title="budget left (overspent budgets shown at -100%)")
+    fig.update_xaxes(
+        tickformat=".0%",
+        range=[-1.05, 1.05],
+        title="budget left (overspent budgets drawn at -100%); colour: burn-rate alert "
+        "(red page, orange ticket, green ok)",
+    )
     month, slo = data[0]["month"], data[0]["slo"]
     spent = [r for r in data if r["budget_left"] < 0]
     paging = [r["provider"] for r in data if r["alert"] == "page"]
