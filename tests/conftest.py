@@ -84,6 +84,11 @@ def stored(warehouse: Warehouse, where: str = "true") -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
+def ledger_entries(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every ledger entry of the warehouse (one per ingested file version)."""
+    return [json.loads(warehouse.fs.cat_file(p)) for p in warehouse.fs.glob(warehouse.path("_ledger", "*.json"))]
+
+
 def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
     names = [name for name in warehouse.list_names("quarantine") if name.endswith(".parquet")]
     paths = [warehouse.path("quarantine", name) for name in names]

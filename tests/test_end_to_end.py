@@ -15,7 +15,7 @@ from pipelines.definitions import defs
 from pipelines.defs.resources import LandingResource, MetricsResource, PrivacyResource, WarehouseResource
 from pipelines.lib import simulate, simulate_formats
 from pipelines.lib.storage import Warehouse
-from tests.conftest import SAMPLE, mart, quarantined, stored
+from tests.conftest import SAMPLE, ledger_entries, mart, quarantined, stored
 
 pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
 
@@ -93,13 +93,14 @@ def test_the_bad_lines_file_is_quarantined_with_reasons_or_kept_and_flagged(samp
         7: "status 'done' is not one of success|error|cancelled",
         8: "created_at is not an ISO 8601 timestamp ('last tuesday')",
         9: "attempt (0) is below 1",
-        11: "not JSON",
         12: "not valid UTF-8",
         14: "completion_tokens is negative (-1)",
         16: "created_at (1970-01-01T00:00:00+00:00) is outside 2015..2099",
         17: "prompt_tokens is not an integer ('many')",
     }
     assert "Jane Doe" not in json.dumps(rows)  # line 14 carried prompt text: redacted
+    [entry] = [e for e in ledger_entries(warehouse) if e["url"].endswith("bad_lines.jsonl")]
+    assert entry["ignored_reasons"] == {"blank line": 1}  # line 11 is empty: counted, not quarantined
     # merely inconsistent lines are kept and flagged, not lost
     kept = stored(warehouse, "source_uri like '%bad_lines.jsonl'")
     assert {r["source_line"]: r["quality_flags"] for r in kept} == {
@@ -250,13 +251,14 @@ def test_the_sample_report_in_a_browser(sample_run):
     fetched, nothing failed; the screenshot is kept in test-artifacts/."""
     from pathlib import Path
 
+    from dashboards import figures as F
     from tests.browser import figure_traces, open_report, screenshot
 
     _, warehouse = sample_run
     with open_report(Path(warehouse.path("dashboards", "index.html"))) as loaded:
         assert loaded.console_errors == [] and loaded.blocked == [] and loaded.dialogs == []
         traces = figure_traces(loaded.page)
-        assert len(traces) == 13
+        assert set(traces) == set(F.FIGURES)
         assert all(expected == drawn > 0 for expected, drawn in traces.values()), traces
         tiles = loaded.page.inner_text("#tiles")
         assert "Claude tool-call rate" in tiles and "pts vs Jan 2025" in tiles
