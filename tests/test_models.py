@@ -123,10 +123,11 @@ def test_affected_days_are_the_changed_days_their_neighbours_and_new_range():
 
 
 def _snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:
-    """Every model table's rows, sorted; doubles rounded to 9 digits (parallel sums add in any order)."""
+    """Every model table's rows, sorted; doubles wrapped to compare within a relative 1e-9 (parallel sums add in
+    any order, so the last bits differ; rounding would not do: a value on a rounding boundary rounds both ways)."""
     tables = [m.name for m in PROJECT.models.values() if m.materialized != "view"]
     return {
-        name: [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
+        name: [tuple(pytest.approx(v, rel=1e-9, abs=1e-12) if isinstance(v, float) else v for v in row) for row in rows]
         for name in tables
         for rows in [mart(warehouse, f"select * from {name} order by all")]
     }
