@@ -53,6 +53,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from schemas.sqltext import literal
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROWS = 2_000_000
 DEFAULT_RUNS = 3
@@ -175,7 +177,7 @@ def step_baseline(source: str, out: str, columns: dict[str, str], workdir: str) 
         f"""copy (
             select *, strftime(created_at, '%Y-%m-%d') as date
             from read_json($source, format = 'newline_delimited', columns = {_struct_literal(columns)})
-        ) to {_literal(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
+        ) to {literal(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
         {"source": source},
     )
     seconds = time.perf_counter() - t0
@@ -352,9 +354,9 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     con.execute("create temp table lines as select * from arrow_lines")
     con.unregister("arrow_lines")
     keys = [key for column in INPUT_COLUMNS for key in canonical._KEYS.get(column, (column,))]  # 27 paths
-    paths = "[" + ", ".join(_literal(canonical._json_path(k)) for k in keys) + "]"
-    text_struct = _literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
-    typed_struct = _literal(json.dumps({k: columns.get(k, "VARCHAR") for k in keys}))
+    paths = "[" + ", ".join(literal(canonical._json_path(k)) for k in keys) + "]"
+    text_struct = literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
+    typed_struct = literal(json.dumps({k: columns.get(k, "VARCHAR") for k in keys}))
     params = batch_params(adapter, source, HASH_KEY)
     variants = {
         "transform (adapter + typing + validation + normalization)": (batch_sql(adapter), params),
@@ -384,8 +386,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     mismatched = {}  # per key: rows whose VARCHAR struct value differs from the adapter's text
     for i, key in enumerate(keys):
         count = con.execute(
-            "select count(*) from a join b using (source_line) "
-            f"where a.v[{i + 1}] is distinct from b.v[{_literal(key)}]"
+            f"select count(*) from a join b using (source_line) where a.v[{i + 1}] is distinct from b.v[{literal(key)}]"
         ).fetchall()[0][0]
         if count:
             mismatched[key] = count
@@ -449,12 +450,8 @@ def _tree_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _struct_literal(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in columns.items()) + "}"
+    return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in columns.items()) + "}"
 
 
 # ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pyarrow as pa
 from pydantic.fields import FieldInfo
 
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
+from schemas.sqltext import literal
 
 _DUCKDB_TYPES = {
     str: "VARCHAR",
@@ -132,14 +133,6 @@ def arrow_schema() -> pa.Schema:
 _OFFSET_BEYOND_18H = r"\d:\d\d(:\d\d([.,]\d*)?)? ?[+-](18:?(0[1-9]|[1-5]\d)|19|[2-9]\d)(:?\d\d)?$"
 
 
-def _sql_literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
 def typed_expr(spec: FieldSpec, column: str) -> str:
     """SQL casting the text column `column` to the field's type (NULL where it does not parse)."""
     cast = f"TRY_CAST({column} AS {spec.duckdb_type})"
@@ -152,9 +145,9 @@ def typed_expr(spec: FieldSpec, column: str) -> str:
     elif spec.base is float:  # finite values only
         cast = f"CASE WHEN isfinite({cast}) THEN {cast} END"
     elif spec.base is datetime:  # UTC offsets run from -18:00 to +18:00 (DuckDB would take +99:00)
-        cast = f"CASE WHEN NOT regexp_matches({column}, {_sql_literal(_OFFSET_BEYOND_18H)}) THEN {cast} END"
+        cast = f"CASE WHEN NOT regexp_matches({column}, {literal(_OFFSET_BEYOND_18H)}) THEN {cast} END"
     if spec.default is not None:
-        cast = f"CASE WHEN {column} IS NULL THEN {_sql_literal(spec.default)} ELSE {cast} END"
+        cast = f"CASE WHEN {column} IS NULL THEN {literal(spec.default)} ELSE {cast} END"
     return cast
 
 
@@ -175,7 +168,7 @@ def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
         checks.append(Check(f"{raw} IS NULL", f"'{name} missing'"))
     if spec.choices:
         allowed = "|".join(spec.choices)
-        listed = ", ".join(_sql_literal(c) for c in spec.choices)
+        listed = ", ".join(literal(c) for c in spec.choices)
         checks.append(
             Check(f"{typed} NOT IN ({listed})", f"format('{name} ''{{}}'' is not one of {allowed}', {shown})")
         )
@@ -205,7 +198,7 @@ def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
     if spec.pattern is not None:
         checks.append(
             Check(
-                f"NOT regexp_full_match({typed}, {_sql_literal(spec.pattern)})",
+                f"NOT regexp_full_match({typed}, {literal(spec.pattern)})",
                 f"'{name} does not match {spec.pattern}'",
             )
         )
@@ -234,7 +227,7 @@ def reasons_expr(checks: list[Check]) -> str:
 def _default_sql(spec: FieldSpec) -> str:
     if spec.base is list:
         return "[]::VARCHAR[]"
-    return _sql_literal(spec.default)
+    return literal(spec.default)
 
 
 def upgraded_select(present: list[str], query: str) -> str:

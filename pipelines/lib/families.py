@@ -61,6 +61,8 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.sqltext import literal
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MACRO_DIR = SQL_DIR / "macros"
 SEED = SQL_DIR / "seeds" / "model_families.csv"
@@ -114,11 +116,6 @@ left join model_families as f
 """
 
 
-def _sql_string(value: str) -> str:
-    """A SQL string literal (DuckDB strings have no backslash escapes; a quote is doubled)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def install(con: duckdb.DuckDBPyConnection, seed: Path = SEED, macro_dir: Path = MACRO_DIR) -> None:
     """Create the `gl_` macros of `macro_dir`, then `load` the rules of `seed`."""
     for path in sorted(macro_dir.glob("*.sql")):
@@ -155,7 +152,7 @@ def load(con: duckdb.DuckDBPyConnection, seed: Path = SEED) -> None:
             con.execute("select regexp_full_match('', ?)", [pattern])
         except duckdb.Error as exc:
             raise ValueError(f"{seed}: match_order {order}: invalid pattern {pattern!r}: {exc}") from exc
-    whens = "".join(f"\n        when regexp_full_match(model_key, {_sql_string(p)}) then {int(o)}" for o, p in rules)
+    whens = "".join(f"\n        when regexp_full_match(model_key, {literal(p)}) then {int(o)}" for o, p in rules)
     con.execute(f"create or replace macro gl_model_rule(model_key) as\n    case{whens}\n    end")
     con.execute(
         "comment on table model_families is 'Ordered regex rules over gl_model_key(model): first match by "

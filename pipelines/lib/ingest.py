@@ -50,6 +50,7 @@ from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
 from schemas.bulk import arrow_schema, field_specs, upgraded_select
+from schemas.sqltext import literal
 
 Progress = Callable[[str], None]
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
@@ -165,11 +166,6 @@ class IngestReport:
         }
 
 
-def _sql_string(text: str) -> str:
-    """A SQL string literal (for the few places DuckDB takes no parameter, such as a COPY target)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up for the transform: UTC, reference tables, macros."""
     con = duckdb.connect()
@@ -265,7 +261,7 @@ class _Stager:
                             else '{REJECTED}'
                         end as date
                     from ({batch_sql(adapter)})
-                ) to {_sql_string(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
+                ) to {literal(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
                 batch_params(adapter, source.url, self.hash_key),
             )

@@ -43,6 +43,7 @@ from pipelines.lib import families, readonly
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
 from schemas.bulk import arrow_schema, upgraded_select
+from schemas.sqltext import literal
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = ("staging", "intermediate", "marts")
@@ -382,7 +383,7 @@ def _create_requests_view(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, 
     kind = "temp view" if temporary else "view"
     con.execute(f"create or replace {kind} {REQUESTS} as {upgraded_select(present, source)}")
     if not temporary:
-        con.execute(f"comment on view {REQUESTS} is {_literal(_REQUESTS_COMMENT)}")
+        con.execute(f"comment on view {REQUESTS} is {literal(_REQUESTS_COMMENT)}")
 
 
 def _requests_sql(warehouse: Warehouse, *, listed: bool) -> str:
@@ -391,11 +392,11 @@ def _requests_sql(warehouse: Warehouse, *, listed: bool) -> str:
     paths = warehouse.partition_paths()
     if paths:
         if listed:
-            source = "[" + ", ".join(_literal(warehouse.duckdb_path(p)) for p in paths) + "]"
+            source = "[" + ", ".join(literal(warehouse.duckdb_path(p)) for p in paths) + "]"
         elif warehouse.is_local:
-            source = _literal(REQUESTS_GLOB)
+            source = literal(REQUESTS_GLOB)
         else:
-            source = _literal(warehouse.duckdb_path(warehouse.path(REQUESTS)) + f"/date=*/{DATA_FILE}")
+            source = literal(warehouse.duckdb_path(warehouse.path(REQUESTS)) + f"/date=*/{DATA_FILE}")
         options = "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true"
         return f"select * from read_parquet({source}, {options})"
     probe = duckdb.connect()
@@ -405,10 +406,6 @@ def _requests_sql(warehouse: Warehouse, *, listed: bool) -> str:
     columns = [f"cast(null as {t}) as {name}" for name, t in zip(empty.column_names, types, strict=True)]
     probe.close()
     return f"select {', '.join(columns)}, cast(null as date) as date where false"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -478,9 +475,9 @@ def _check_columns(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 def _comment(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     kind = "view" if model.materialized == "view" else "table"
     text = f"{model.description} Grain: {model.grain}."
-    con.execute(f"comment on {kind} {model.name} is {_literal(text)}")
+    con.execute(f"comment on {kind} {model.name} is {literal(text)}")
     for column, doc in model.columns.items():
-        con.execute(f"comment on column {model.name}.{column} is {_literal(doc)}")
+        con.execute(f"comment on column {model.name}.{column} is {literal(doc)}")
 
 
 def _build_hash(con: duckdb.DuckDBPyConnection, project: Project, model: Model) -> str:

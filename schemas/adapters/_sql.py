@@ -11,6 +11,8 @@ import functools
 import json
 from typing import Any
 
+from schemas.sqltext import literal
+
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
 
@@ -55,7 +57,7 @@ def structure(spec: dict[str, Any]) -> str:
     """A `from_json` structure literal: every leaf is read as VARCHAR (numbers keep their text, the shared
     typing casts them) unless given as "JSON"; lists are `[...]`, objects `{...}`."""
     remember_keys(spec)
-    return "'" + json.dumps(spec, separators=(",", ":")).replace("'", "''") + "'"
+    return literal(json.dumps(spec, separators=(",", ":")))
 
 
 #: JSON escapes of UTF-16 surrogates (`\\ud83d`). A logger that cuts a string inside an emoji leaves one half

@@ -74,6 +74,7 @@ import re
 from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql
+from schemas.sqltext import literal
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -183,10 +184,6 @@ def configure(head: list[str]) -> Adapter:
     return dataclasses.replace(adapter, select_sql=select_sql(INPUT_COLUMNS, header))
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def select_sql(columns: tuple[str, ...], header: tuple[str, ...] = HEADER) -> str:
     """SELECT over `lines` for a file whose header is `header` (lower-case names, in file order)."""
     position = {}
@@ -223,7 +220,7 @@ def select_sql(columns: tuple[str, ...], header: tuple[str, ...] = HEADER) -> st
     expected = len(header)
     split = f"""list_transform(
                 CASE
-                    WHEN contains(line, '"') THEN regexp_extract_all(',' || line, {_quote(",(" + _FIELD + ")")}, 1)
+                    WHEN contains(line, '"') THEN regexp_extract_all(',' || line, {literal(",(" + _FIELD + ")")}, 1)
                     ELSE string_split(line, ',')
                 END,
                 lambda x: nullif(CASE WHEN starts_with(x, '"') THEN replace(x[2:-2], '""', '"') ELSE trim(x) END, '')
@@ -246,7 +243,7 @@ from (
     select
         source_line,
         line,
-        NOT contains(line, '"') OR regexp_full_match(line, {_quote(_ROW)}) AS quoting_ok,
+        NOT contains(line, '"') OR regexp_full_match(line, {literal(_ROW)}) AS quoting_ok,
         {split} AS c
     from (select source_line, trim(raw, {_sql.WHITESPACE} || chr(65279)) AS line from lines)
 )

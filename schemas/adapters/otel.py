@@ -76,6 +76,7 @@ import csv
 
 from schemas import normalize
 from schemas.adapters import _sql
+from schemas.sqltext import literal_list
 
 _VALUE = {
     "stringValue": "VARCHAR",
@@ -210,7 +211,7 @@ def _operations() -> str:
     """The operation names that are model calls, from the operations reference (one home for the names)."""
     with (normalize.REFERENCE_DIR / "operations.csv").open() as handle:
         names = [row["native"].strip().lower() for row in csv.DictReader(handle)]
-    return ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+    return literal_list(names)
 
 
 def _is_call(keys: str, vals: str) -> str:
