@@ -207,7 +207,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the static report from the warehouse database (read-only), optionally with a PNG per figure."""
     import duckdb
 
-    from dashboards import figures, report
+    from dashboards import export, figures, report
     from pipelines.lib import privacy
     from pipelines.lib.models import open_database
     from pipelines.lib.storage import Warehouse
@@ -236,11 +236,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             print("gatewaylens: PNG export writes local files only: use a local --out", file=sys.stderr)
             return 0
         try:
-            written = report.export_pngs(page.figures, Path(out.path(*folder, report.PNG_DIR)))
-        except report.PngUnavailable as err:
+            written = export.export_pngs(page.figures, Path(out.path(*folder, export.PNG_DIR)))
+        except export.PngUnavailable as err:
             print(f"gatewaylens: {err}", file=sys.stderr)
             return 0
-        print(f"  png: {len(written)} files in {out.uri(*folder, report.PNG_DIR)}")
+        print(f"  png: {len(written)} files in {out.uri(*folder, export.PNG_DIR)}")
     return 0
 
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 from plotly.offline import get_plotlyjs
 
+from dashboards import export, headline, palette, report, spend_speed
 from dashboards import figures as F
-from dashboards import palette, report, spend_speed
 from pipelines.lib import models
 from pipelines.lib.storage import Warehouse
 from tests.conftest import build_models, record, write_lines
@@ -228,7 +228,7 @@ def test_report_on_an_empty_warehouse_says_so(con):
     ],
 )
 def test_comparison_periods(first, last, grain, expected):
-    assert report.comparison_periods(first, last, grain) == expected
+    assert headline.comparison_periods(first, last, grain) == expected
 
 
 def test_one_day_of_data_through_the_real_models(tmp_path: Path):
@@ -259,7 +259,7 @@ def test_asset_reads_exactly_the_marts_and_holds_no_writer_pool():
     assert all(m in MODELS and MODELS[m].layer == "marts" for m in F.MARTS)
     assert not dashboards.op.pool
     used = set()
-    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, report)):
+    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, headline, report)):
         used |= set(re.findall(r"\bfrom ([a-z_]+)\b", source)) & set(MODELS)
         for stem in re.findall(r"\bfrom ([a-z_]+)_\{GRAINS\[", source):
             used |= {f"{stem}_{suffix}" for suffix in F.GRAINS.values()}
@@ -310,7 +310,7 @@ def test_png_export_with_chromium(tmp_path: Path, con):
     previous = os.environ.get("BROWSER_PATH")
     os.environ["BROWSER_PATH"] = browser
     try:
-        written = report.export_pngs(figs, tmp_path / "png", scale=1)
+        written = export.export_pngs(figs, tmp_path / "png", scale=1)
     finally:
         if previous is None:
             os.environ.pop("BROWSER_PATH", None)
