@@ -11,11 +11,14 @@ plotly.js bundle and the figure snippets Plotly generates from already-escaped l
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import jinja2
@@ -26,6 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from dashboards import figures as F
 from dashboards import headline
+from dashboards.base import Data
 
 REPORT_FILE = "index.html"
 TEMPLATE = "report.html.j2"
@@ -69,10 +73,65 @@ CAVEATS = (
 )
 
 
+# -- the data behind each figure ------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet: it gets a leading apostrophe."""
+
+
+def figure_data(fig: go.Figure) -> Data:
+    """Per mart, the rows a builder read to draw the figure (empty for an empty state)."""
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    return meta.get("data") or {}
+
+
+def csv_cell(value: Any) -> str:
+    """One value as CSV text: NULL is empty (unknown, never 0), days and times ISO 8601, floats in full."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):  # a label from the logs: text, not a formula
+        return "'" + value
+    return str(value)
+
+
+def to_csv(data: list[dict[str, Any]]) -> str:
+    """Rows as CSV text with a header of their column names."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(data[0]) if data else [])
+    writer.writerows([csv_cell(value) for value in row.values()] for row in data)
+    return buffer.getvalue()
+
+
+def csv_links(name: str, data: Data) -> list[dict[str, Any]]:
+    """One download link per mart a figure read: a `data:` URL, so it works offline from file:// and holds only
+    percent-encoded text (nothing in it can close the attribute or the page)."""
+    return [
+        {
+            "href": "data:text/csv;charset=utf-8," + quote(to_csv(read), safe=","),
+            "download": f"{name}.csv" if len(data) == 1 else f"{name}.{mart}.csv",
+            "mart": mart,
+            "rows": len(read),
+        }
+        for mart, read in data.items()
+        if read
+    ]
+
+
 # -- rendering ----------------------------------------------------------------------------------------------
 
 
 def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
+    """The figure's Plotly snippet and reading; the meta (reading and data) stays out of the snippet, so the data
+    is in the page once, in its CSV link."""
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
     reading = str(meta.get("reading", ""))
     fig.update_layout(meta=None)
@@ -84,7 +143,7 @@ def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
         default_width="100%",
         default_height=f"{fig.layout.height or F.HEIGHT}px",
     )
-    fig.update_layout(meta={"reading": reading})
+    fig.update_layout(meta=meta)
     return snippet, reading
 
 
@@ -116,6 +175,7 @@ def render_report(
                     "reading": reading,
                     "traces": len(fig.data),
                     "empty": not fig.data,
+                    "csv": csv_links(name, figure_data(fig)) if fig.data else [],
                 }
             )
         sections.append({"name": section.name, "heading": section.heading, "figures": items})

@@ -3,12 +3,17 @@ records through the real ingest and model build: traces per family, values, empt
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import decimal
+import io
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import dagster as dg
 import duckdb
@@ -16,7 +21,7 @@ import pyarrow as pa
 import pytest
 from plotly.offline import get_plotlyjs
 
-from dashboards import export, headline, palette, report, spend_speed
+from dashboards import base, export, headline, palette, report, spend_speed
 from dashboards import figures as F
 from pipelines.lib import models
 from pipelines.lib.storage import Warehouse
@@ -442,3 +447,136 @@ def test_error_budget_colours_by_the_burn_rate_alert(con):
         "1 of 2 providers have overspent their budget; burning fast enough to page: burning."
         in (fig.layout.meta["reading"])
     )
+
+
+# -- the data behind every figure -------------------------------------------------------------------------------
+
+PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
+CSV_LINK = re.compile(
+    r'<a class="csv" href="data:text/csv;charset=utf-8,([^"]*)" download="([^"]*)" data-mart="([^"]*)"'
+)
+
+
+def _traffic() -> list[dict[str, Any]]:
+    """Three days of Claude on two providers and GPT on one, a failover, a request without a cost, a burst."""
+    lines = []
+    for day in (1, 2, 3):
+        for i in range(12):
+            lines.append(
+                record(
+                    request_id=f"d{day}-{i}",
+                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
+                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
+                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
+                    ttft_ms=300.0 + 40 * i,
+                    app_id="app-b" if i % 4 == 0 else "app-a",
+                )
+            )
+        lines.append(
+            record(
+                request_id=f"g{day}",
+                created_at=f"2025-06-0{day}T09:00:00Z",
+                model="openai/gpt-4o",
+                provider_native="OpenAI",
+                cost_usd=None,
+            )
+        )
+        lines.append(
+            record(
+                request_id=f"f{day}",
+                created_at=f"2025-06-0{day}T08:00:00Z",
+                status="error",
+                http_status=529,
+                native_finish_reason=None,
+                completion_tokens=None,
+                reasoning_tokens=None,
+                tool_calls=None,
+                ttft_ms=None,
+                cost_usd=0.0,
+            )
+        )
+        lines.append(
+            record(
+                request_id=f"f{day}",
+                attempt=2,
+                created_at=f"2025-06-0{day}T08:00:02Z",
+                provider_native="Amazon Bedrock",
+            )
+        )
+    lines += [record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id="app-c") for i in range(30)]
+    return lines
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(tmp_path_factory) -> Warehouse:
+    from pipelines.lib.ingest import ingest
+
+    root = tmp_path_factory.mktemp("small")
+    warehouse = Warehouse(str(root / "warehouse"))
+    ingest([str(write_lines(root / "traffic.jsonl", _traffic()))], warehouse, hash_key=b"k")
+    build_models(warehouse)
+    return warehouse
+
+
+def _decoded(cell: str, value: Any) -> bool:
+    """Whether a CSV cell says `value`, read back by the value's own type (not by the writer's rules)."""
+    if value is None:
+        return cell == ""
+    if isinstance(value, bool):
+        return cell == str(value).lower()
+    if isinstance(value, dt.datetime):
+        return dt.datetime.fromisoformat(cell) == value
+    if isinstance(value, dt.date):
+        return dt.date.fromisoformat(cell) == value
+    if isinstance(value, int | float | decimal.Decimal):
+        return type(value)(cell) == value
+    return cell == value
+
+
+def test_every_figures_csv_matches_its_mart(small_warehouse: Warehouse, monkeypatch):
+    reads: list[list[dict[str, Any]]] = []
+
+    def recording(con, query, params=None):
+        result = base.rows(con, query, params)
+        reads.append(result)
+        return result
+
+    monkeypatch.setattr(F, "rows", recording)
+    monkeypatch.setattr(spend_speed, "rows", recording)
+    with models.open_database(small_warehouse, read_only=True) as con:
+        page = report.render_report(con, F.Range(grain="day"))
+        columns: dict[str, set[str]] = defaultdict(set)
+        for table, column in con.execute("select table_name, column_name from duckdb_columns()").fetchall():
+            columns[table].add(column)
+    links = {download: (mart, unquote(href)) for href, download, mart in CSV_LINK.findall(page.html)}
+    assert not page.empty_figures, page.empty_figures
+    offered = set()
+    for name, fig in page.figures.items():
+        data = report.figure_data(fig)
+        assert data and all(data.values()), name  # every drawn figure offers what it was drawn from
+        for mart, read in data.items():
+            assert any(read is r for r in reads), (name, mart)  # the very rows the builder read from the mart
+            download = f"{name}.csv" if len(data) == 1 else f"{name}.{mart}.csv"
+            assert links[download][0] == mart
+            offered.add(download)
+            header, *body = list(csv.reader(io.StringIO(links[download][1])))
+            assert header == list(read[0]), (name, mart)  # same columns, in the order read
+            assert set(header) <= columns[mart] | PERIOD_COLUMNS, (name, set(header) - columns[mart])
+            assert len(body) == len(read), (name, mart)
+            for row, cells in zip(read, body, strict=True):
+                assert all(_decoded(c, v) for c, v in zip(cells, row.values(), strict=True)), (name, row, cells)
+    assert offered == set(links)
+    # the data is in the page once: in its link, not also in the figure's JSON
+    assert '"meta":' not in page.html.replace(get_plotlyjs(), "")
+
+
+def test_csv_cells_unknown_is_empty_and_labels_are_never_formulas():
+    rows = [
+        {"day": dt.date(2025, 6, 1), "app_id": '=HYPERLINK("http://x")', "cost_usd": None, "rate": 0.1, "n": 3},
+        {"day": dt.date(2025, 6, 2), "app_id": "a,b", "cost_usd": 0.0, "rate": -0.25, "n": 0},
+    ]
+    assert report.to_csv(rows) == (
+        'day,app_id,cost_usd,rate,n\n2025-06-01,"\'=HYPERLINK(""http://x"")",,0.1,3\n2025-06-02,"a,b",0.0,-0.25,0\n'
+    )
+    assert report.csv_cell(dt.datetime(2025, 6, 1, 3, 0)) == "2025-06-01 03:00:00"
+    assert report.csv_links("f", {"m": []}) == []

@@ -112,8 +112,24 @@ def test_payloads_render_as_text_and_never_run(xss_report: Path):
         assert page.evaluate("() => document.querySelectorAll('img').length") == 0
         assert loaded.dialogs == []
         traces = figure_traces(page)
-        assert all(expected == drawn for expected, drawn in traces.values()), traces
+        assert all(expected == drawn for expected, drawn in traces.values()), {
+            k: v for k, v in traces.items() if v[0] != v[1]
+        }
+        # the data behind a figure downloads from file:// with nothing fetched; its labels are CSV text
+        assert page.locator("a.csv").count() >= len(traces) - len(loaded_empty(page))
+        with page.expect_download() as info:
+            page.locator("#figure-tool_call_rate a.csv").click()
+        assert info.value.suggested_filename == "tool_call_rate.csv"
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("day,model_family,days,completed_requests,") and f"\n{SCRIPT}" not in text
+        assert f",{SCRIPT}Claude," in text
+        assert loaded.blocked == [] and loaded.dialogs == []
+        assert page.evaluate("() => document.querySelectorAll('img').length") == 0
         screenshot(page, "report-xss.png")
+
+
+def loaded_empty(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('.figure.empty-figure')].map(d => d.dataset.figure)")
 
 
 def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
@@ -128,3 +144,4 @@ def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
         traces = figure_traces(loaded.page)
         assert len(traces) == len(F.FIGURES) and all(t == (0, 0) for t in traces.values())
         assert "No data in this period" in loaded.page.inner_text("#tiles")
+        assert loaded.page.locator("a.csv").count() == 0  # an empty state has no data to offer
