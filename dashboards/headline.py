@@ -1,16 +1,27 @@
 """The headline tiles: the last full period of the data against a comparison period (a year earlier when the data
-holds it, else the first full period), and the periods they compare. Reads only the marts in `figures.MARTS`."""
+holds it, else the first full period), and the periods they compare. Reads only the marts in `figures.MARTS`.
+
+Percentiles cannot be averaged: the p90 time to first token of a family served by several providers and models is
+not a mean of their p90s. `pooled_quantile_bounds` gives what the marts do allow, the bounds it lies between.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import duckdb
 
 from dashboards import figures as F
+from dashboards.base import GRAINS
+from dashboards.spend_speed import usd
 
 MIN_TILE_REQUESTS = 100
+SPEED_FAMILIES = 2
+"""The families with a time-to-first-token tile: the largest by completed requests."""
+TTFT_LEVELS = (0.5, 0.75, 0.9, 0.99)
+"""The quantiles provider_latency_{grain} gives (ttft_p50_ms ... ttft_p99_ms): DuckDB's quantile_cont."""
 
 
 # -- periods --------------------------------------------------------------------------------------
@@ -104,6 +115,14 @@ def _sums(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[
     [bursts] = F.rows(
         con, "select count(*) as episodes from bursts where cast(started_at as date) between ? and ?", params
     ) or [{"episodes": 0}]
+    [spend] = F.rows(
+        con,
+        """select sum(cost_usd) as cost_usd, sum(requests)::bigint as requests,
+            sum(cost_reported_requests)::bigint as cost_reported_requests,
+            sum(completed_with_cost)::bigint as completed_with_cost
+        from spend_daily where day between ? and ?""",
+        params,
+    ) or [{"cost_usd": None, "requests": None, "cost_reported_requests": None, "completed_with_cost": None}]
     return {
         "tool": {r["model_family"]: r for r in tool},
         "reasoning": reasoning,
@@ -111,6 +130,7 @@ def _sums(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[
         "below_slo": uptime["below"] or 0,
         "provider_days": uptime["provider_days"] or 0,
         "bursts": bursts["episodes"] or 0,
+        "spend": spend,
     }
 
 
@@ -125,14 +145,26 @@ def _points_change(now: float | None, before: float | None, label: str) -> tuple
     return f"{delta:+.0f} pts vs {label}", "up" if delta > 0.5 else "down" if delta < -0.5 else "flat"
 
 
-def _count_change(now: int, before: int | None, label: str, good_when_down: bool = False) -> tuple[str, str]:
-    if before is None:
+def _count_change(
+    now: float | None,
+    before: float | None,
+    label: str,
+    good_when_down: bool = False,
+    neutral: bool = False,
+    absolute: Any = "{:+,}".format,
+) -> tuple[str, str]:
+    """The relative change (the absolute one from 0), coloured by whether rising is good; `neutral`: never."""
+    if now is None or before is None:
         return "no comparison", "flat"
-    text = f"{now - before:+,} vs {label}" if before == 0 else f"{(now - before) / before:+.0%} vs {label}"
-    if now == before:
+    text = f"{absolute(now - before)} vs {label}" if before == 0 else f"{(now - before) / before:+.0%} vs {label}"
+    if now == before or neutral or (before and abs(now - before) / abs(before) < 0.005):  # "+0%" is flat
         return text, "flat"
     rising = now > before
     return text, ("down" if rising else "up") if good_when_down else ("up" if rising else "down")
+
+
+def _signed_usd(value: float) -> str:
+    return ("+" if value >= 0 else "-") + usd(abs(value))
 
 
 def _headline_families(now: dict[str, Any], before: dict[str, Any], count: int = 3) -> list[str]:
@@ -150,6 +182,113 @@ def _headline_families(now: dict[str, Any], before: dict[str, Any], count: int =
 
         return sorted(movers, key=lambda f: (-change(f), f))[:count]
     return sorted(now, key=lambda f: (-now[f]["completed"], f))[:count]
+
+
+# -- time to first token: bounds, not an average of percentiles ---------------------------------------------------
+
+
+def pooled_quantile_bounds(
+    parts: list[tuple[int, tuple[float, ...]]], level: float = 0.9, levels: tuple[float, ...] = TTFT_LEVELS
+) -> tuple[float | None, float | None]:
+    """Bounds on the `level` quantile (quantile_cont) of the values of several groups pooled, from each group's
+    count n and its quantile_cont values at `levels`; None where the groups' quantiles set no bound.
+
+    In a group of n sorted values x_0..x_(n-1), quantile_cont at l lies between x_floor(h) and x_ceil(h), h = (n-1)l.
+    So at most ceil(h) values lie below it, and at least floor(h) + 1 lie at or below it: each group's count of
+    values <= x is bounded above and below by step functions of x, and so is the pooled count. The pooled quantile
+    lies between x_floor(H) and x_ceil(H) of the pooled values (H = (N-1)level): at or above the first x where the
+    pooled count can reach floor(H) + 1, at or below the first x where it must reach ceil(H) + 1.
+    """
+    parts = [(n, q) for n, q in parts if n > 0]
+    if not parts:
+        return None, None
+    if len(parts) == 1 and level in levels:  # one group: its own quantile
+        value = parts[0][1][levels.index(level)]
+        return value, value
+    h = (sum(n for n, _ in parts) - 1) * level
+    candidates = sorted({v for _, q in parts for v in q})
+
+    def most(x: float) -> int:  # at most this many values are <= x
+        return sum(
+            next((math.ceil((n - 1) * lv) for lv, v in zip(levels, q, strict=True) if v > x), n) for n, q in parts
+        )
+
+    def least(x: float) -> int:  # at least this many values are <= x
+        return sum(
+            max((math.floor((n - 1) * lv) + 1 for lv, v in zip(levels, q, strict=True) if v <= x), default=0)
+            for n, q in parts
+        )
+
+    lower = next((x for x in candidates if most(x) >= math.floor(h) + 1), None)
+    upper = next((x for x in candidates if least(x) >= math.ceil(h) + 1), None)
+    return lower, upper
+
+
+def _ttft(con: duckdb.DuckDBPyConnection, grain: str, start: dt.date, family: str) -> dict[str, Any]:
+    """A family's p90 time to first token in one period: bounds from its provider x model x operation rows."""
+    data = F.rows(
+        con,
+        f"""select ttft_attempts, ttft_p50_ms, ttft_p75_ms, ttft_p90_ms, ttft_p99_ms
+        from provider_latency_{GRAINS[grain]}
+        where {grain} = ? and model_family = ? and ttft_attempts > 0 and ttft_p99_ms is not null""",
+        [start, family],
+    )
+    parts = [
+        (r["ttft_attempts"], (r["ttft_p50_ms"], r["ttft_p75_ms"], r["ttft_p90_ms"], r["ttft_p99_ms"])) for r in data
+    ]
+    lower, upper = pooled_quantile_bounds(parts)
+    return {"lower": lower, "upper": upper, "rows": len(data), "attempts": sum(n for n, _ in parts)}
+
+
+def _ms(value: float) -> tuple[str, str]:
+    return (f"{value:,.0f}", "ms") if value < 1000 else (f"{value / 1000:,.1f}", "s")
+
+
+def ms_range(lower: float | None, upper: float | None) -> str:
+    """'1.2 s', '0.9-2.4 s', '850 ms-1.2 s', 'at least 2.0 s', or 'n/a' when nothing is known."""
+    if lower is None and upper is None:
+        return "n/a"
+    if upper is None:
+        return "at least " + " ".join(_ms(lower))
+    if lower is None:
+        return "at most " + " ".join(_ms(upper))
+    (lo, lo_unit), (hi, hi_unit) = _ms(lower), _ms(upper)
+    if (lo, lo_unit) == (hi, hi_unit):
+        return f"{lo} {lo_unit}"
+    return f"{lo}\u2013{hi} {hi_unit}" if lo_unit == hi_unit else f"{lo} {lo_unit}\u2013{hi} {hi_unit}"
+
+
+def _ttft_tile(now: dict[str, Any], before: dict[str, Any] | None, family: str, label: str) -> dict[str, str]:
+    if not now["rows"]:
+        return {
+            "label": f"{family} p90 time to first token",
+            "value": "n/a",
+            "change": "no streamed request reports it",
+            "direction": "flat",
+        }
+    known_before = before is not None and before["rows"] > 0
+    if not known_before:
+        change, direction = "no comparison", "flat"
+    else:
+        change = f"{ms_range(before['lower'], before['upper'])} in {label}"
+        pairs = [(now[k], before[k]) for k in ("lower", "upper") if now[k] is not None and before[k] is not None]
+        faster = pairs and all(n < b for n, b in pairs)
+        slower = pairs and all(n > b for n, b in pairs)
+        direction = "up" if faster else "down" if slower else "flat"
+    exact = now["lower"] is not None and ms_range(now["lower"], now["upper"]).count("\u2013") == 0
+    note = (
+        f"{now['attempts']:,} streamed requests"
+        if exact and now["rows"] == 1
+        else f"bounds: percentiles of {now['rows']} provider/model rows ({now['attempts']:,} streamed requests) "
+        "cannot be averaged"
+    )
+    return {
+        "label": f"{family} p90 time to first token",
+        "value": ms_range(now["lower"], now["upper"]),
+        "change": change,
+        "direction": direction,
+        "note": note,
+    }
 
 
 def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[str, str]], str]:
@@ -217,6 +356,38 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
             "direction": direction,
         }
     )
+    spend, spend_before = now["spend"], before["spend"] if before else None
+    change, direction = _count_change(
+        spend["cost_usd"], spend_before["cost_usd"] if spend_before else None, label, neutral=True, absolute=_signed_usd
+    )
+    coverage = _ratio(spend["cost_reported_requests"], spend["requests"])
+    coverage_before = _ratio(spend_before["cost_reported_requests"], spend_before["requests"]) if spend_before else None
+    if change != "no comparison" and coverage_before is not None and abs((coverage or 0) - coverage_before) >= 0.01:
+        change += f" ({F.pct(coverage_before)} reported then)"  # the change mixes spend and coverage
+    out.append(
+        {
+            "label": f"Spend ({F.pct(coverage)} of requests report a cost)",
+            "value": usd(spend["cost_usd"]),  # None when no request reports a cost: n/a, never $0
+            "change": change,
+            "direction": direction,
+        }
+    )
+    per = _ratio(spend["cost_usd"], spend["completed_with_cost"])
+    per_before = _ratio(spend_before["cost_usd"], spend_before["completed_with_cost"]) if spend_before else None
+    change, direction = _count_change(per, per_before, label, good_when_down=True, absolute=_signed_usd)
+    out.append(
+        {
+            "label": "Cost per completed request (of those that report a cost)",
+            "value": usd(per),
+            "change": change,
+            "direction": direction,
+        }
+    )
+    largest = sorted(now["tool"], key=lambda f: (-now["tool"][f]["completed"], f))[:SPEED_FAMILIES]
+    for family in largest:
+        ttft_now = _ttft(con, grain, current, family)
+        ttft_before = _ttft(con, grain, previous, family) if previous else None
+        out.append(_ttft_tile(ttft_now, ttft_before, family, label))
     change, direction = _count_change(
         now["below_slo"], before["below_slo"] if before else None, label, good_when_down=True
     )

@@ -580,3 +580,107 @@ def test_csv_cells_unknown_is_empty_and_labels_are_never_formulas():
     )
     assert report.csv_cell(dt.datetime(2025, 6, 1, 3, 0)) == "2025-06-01 03:00:00"
     assert report.csv_links("f", {"m": []}) == []
+
+
+# -- spend and speed tiles --------------------------------------------------------------------------------------
+
+
+def test_pooled_quantile_bounds_hold_the_pooled_p90():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        groups = [
+            rng.lognormal(rng.uniform(5, 9), rng.uniform(0.1, 1.5), size=int(rng.integers(1, 60)))
+            for _ in range(int(rng.integers(1, 6)))
+        ]
+        parts = [(len(g), tuple(float(np.quantile(g, lv)) for lv in headline.TTFT_LEVELS)) for g in groups]
+        truth = float(np.quantile(np.concatenate(groups), 0.9))  # numpy's linear = DuckDB's quantile_cont
+        lower, upper = headline.pooled_quantile_bounds(parts)
+        assert lower is not None and lower <= truth + 1e-9
+        assert upper is None or truth <= upper + 1e-9
+    one = [(40, (100.0, 200.0, 300.0, 900.0))]
+    assert headline.pooled_quantile_bounds(one) == (300.0, 300.0)  # one group: its own p90
+    assert headline.pooled_quantile_bounds([]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "text"),
+    [
+        (1234.0, 1234.0, "1.2 s"),
+        (900.0, 2400.0, "900 ms\u20132.4 s"),
+        (1100.0, 2900.0, "1.1\u20132.9 s"),
+        (2000.0, None, "at least 2.0 s"),
+        (None, None, "n/a"),
+    ],
+)
+def test_ms_range(lower, upper, text):
+    assert headline.ms_range(lower, upper) == text
+
+
+def _tile_marts(con, feb_cost: float | None) -> None:
+    jan, feb = dt.date(2025, 1, 10), dt.date(2025, 2, 10)
+    make_mart(con, "traffic_minutely", [{"minute": dt.datetime(2025, 1, 1), "requests": 1},
+                                        {"minute": dt.datetime(2025, 2, 28, 23, 59), "requests": 1}])  # fmt: skip
+    make_mart(
+        con,
+        "tool_call_rate_daily",
+        [
+            {"day": d, "model_family": f, "completed_requests": n, "tool_call_requests": n // 4}
+            for d in (jan, feb)
+            for f, n in (("Claude", 400), ("GPT", 300), ("Llama", 200))
+        ],
+    )
+    spend = {"model_family": "Claude", "provider": "p", "app_id": "a", "operation": "chat", "requests": 100}
+    make_mart(
+        con,
+        "spend_daily",
+        [
+            {**spend, "day": jan, "cost_usd": 10.0, "cost_reported_requests": 100, "completed_with_cost": 100},
+            {**spend, "day": feb, "cost_usd": feb_cost, "cost_reported_requests": 0 if feb_cost is None else 50,
+             "completed_with_cost": 0 if feb_cost is None else 50},
+        ],
+    )  # fmt: skip
+    latency = {"provider": "p", "operation": "chat", "model_family": "Claude", "attempts": 10}
+    make_mart(
+        con,
+        "provider_latency_monthly",
+        [
+            {**latency, "month": FEB, "model_key": "a", "ttft_attempts": 100, "ttft_p50_ms": 400.0,
+             "ttft_p75_ms": 500.0, "ttft_p90_ms": 600.0, "ttft_p99_ms": 700.0},
+            {**latency, "month": FEB, "model_key": "b", "ttft_attempts": 100, "ttft_p50_ms": 1400.0,
+             "ttft_p75_ms": 1500.0, "ttft_p90_ms": 1600.0, "ttft_p99_ms": 1700.0},
+            {**latency, "month": JAN, "model_key": "a", "ttft_attempts": 10, "ttft_p50_ms": 800.0,
+             "ttft_p75_ms": 900.0, "ttft_p90_ms": 1000.0, "ttft_p99_ms": 1100.0},
+        ],
+    )  # fmt: skip
+
+
+def test_spend_and_speed_tiles(con):
+    _tile_marts(con, feb_cost=4.0)
+    rows, comparison = headline.tiles(con, F.Range(grain="month"))
+    tiles = {t["label"]: t for t in rows}
+    assert "Feb 2025" in comparison and "Jan 2025" in comparison
+    spend = tiles["Spend (50% of requests report a cost)"]
+    assert (spend["value"], spend["change"], spend["direction"]) == (
+        "$4.00",
+        "-60% vs Jan 2025 (100% reported then)",
+        "flat",
+    )
+    per = tiles["Cost per completed request (of those that report a cost)"]
+    assert (per["value"], per["change"], per["direction"]) == ("$0.08", "-20% vs Jan 2025", "up")  # cheaper: good
+    claude = tiles["Claude p90 time to first token"]  # two rows of 100: the pooled p90 is in the slower one's range
+    assert claude["value"] == "1.5\u20131.6 s" and claude["change"] == "1.0 s in Jan 2025"
+    assert claude["direction"] == "down" and claude["note"].endswith("cannot be averaged")
+    gpt = tiles["GPT p90 time to first token"]
+    assert gpt["value"] == "n/a" and gpt["change"] == "no streamed request reports it"
+    assert "Llama p90 time to first token" not in tiles  # the two largest families only
+
+
+def test_unknown_spend_is_na_never_zero(con):
+    _tile_marts(con, feb_cost=None)
+    tiles = {t["label"]: t for t in headline.tiles(con, F.Range(grain="month"))[0]}
+    assert tiles["Spend (0% of requests report a cost)"]["value"] == "n/a"
+    assert tiles["Spend (0% of requests report a cost)"]["change"] == "no comparison"
+    assert tiles["Cost per completed request (of those that report a cost)"]["value"] == "n/a"
+    assert "$0" not in str(tiles)
