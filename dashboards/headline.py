@@ -156,7 +156,8 @@ def _count_change(
     """The relative change (the absolute one from 0), coloured by whether rising is good; `neutral`: never."""
     if now is None or before is None:
         return "no comparison", "flat"
-    text = f"{absolute(now - before)} vs {label}" if before == 0 else f"{(now - before) / before:+.0%} vs {label}"
+    relative = round((now - before) / before, 2) if before else 0.0
+    text = f"{absolute(now - before)} vs {label}" if before == 0 else f"{relative + 0.0:+.0%} vs {label}"  # no -0%
     if now == before or neutral or (before and abs(now - before) / abs(before) < 0.005):  # "+0%" is flat
         return text, "flat"
     rising = now > before
@@ -275,16 +276,16 @@ def _ttft_tile(now: dict[str, Any], before: dict[str, Any] | None, family: str, 
         faster = pairs and all(n < b for n, b in pairs)
         slower = pairs and all(n > b for n, b in pairs)
         direction = "up" if faster else "down" if slower else "flat"
-    exact = now["lower"] is not None and ms_range(now["lower"], now["upper"]).count("\u2013") == 0
+    value = ms_range(now["lower"], now["upper"])
+    requests = f"{now['attempts']:,} streamed request{'s' if now['attempts'] != 1 else ''}"
     note = (
-        f"{now['attempts']:,} streamed requests"
-        if exact and now["rows"] == 1
-        else f"bounds: percentiles of {now['rows']} provider/model rows ({now['attempts']:,} streamed requests) "
-        "cannot be averaged"
+        requests
+        if now["lower"] is not None and now["upper"] is not None and "\u2013" not in value
+        else f"bounds: percentiles of {now['rows']} provider/model rows ({requests}) cannot be averaged"
     )
     return {
         "label": f"{family} p90 time to first token",
-        "value": ms_range(now["lower"], now["upper"]),
+        "value": value,
         "change": change,
         "direction": direction,
         "note": note,

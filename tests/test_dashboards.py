@@ -289,16 +289,18 @@ def test_cli_report_without_a_database_is_one_error_line(tmp_path: Path):
     assert done.stderr.startswith("gatewaylens: error: no warehouse database")
 
 
-def test_cli_report_writes_to_out_and_png_without_a_browser_is_a_message(tmp_path: Path):
+def test_cli_report_writes_to_out_and_png_and_pdf_without_a_browser_are_messages(tmp_path: Path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     build_models(warehouse)  # an empty warehouse: every mart exists and is empty
     out = tmp_path / "slides"
     done = _cli(
-        "report", "--warehouse", str(tmp_path / "warehouse"), "--out", str(out), "--png", "--grain", "week",
+        "report", "--warehouse", str(tmp_path / "warehouse"), "--out", str(out), "--png", "--pdf", "--grain", "week",
         env={"BROWSER_PATH": str(tmp_path / "no-such-browser")},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (out / "index.html").is_file() and not list(out.glob(".*.tmp"))
+    assert not (out / "report.pdf").exists()
+    assert "PDF export needs Chromium and none was found" in done.stderr
     assert "PNG export needs Chromium and none was found" in done.stderr
     assert "Traceback" not in done.stderr
     assert f"dashboards: {out.as_uri()}/index.html" in done.stdout

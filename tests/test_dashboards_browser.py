@@ -5,16 +5,17 @@ renders them as text: no dialog, no injected element, the payload visible in leg
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
+from dashboards import export, report
 from dashboards import figures as F
-from dashboards import report
 from pipelines.lib import models
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
-from tests.browser import figure_traces, open_report, screenshot
+from tests.browser import chromium, figure_traces, open_report, render_pdf, screenshot
 from tests.conftest import build_models, record, write_lines
 
 pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
@@ -145,3 +146,16 @@ def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
         assert len(traces) == len(F.FIGURES) and all(t == (0, 0) for t in traces.values())
         assert "No data in this period" in loaded.page.inner_text("#tiles")
         assert loaded.page.locator("a.csv").count() == 0  # an empty state has no data to offer
+
+
+def test_the_report_prints_to_an_a4_landscape_pdf_one_section_a_page(xss_report: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", chromium())
+    data = export.export_pdf(xss_report.read_text(encoding="utf-8"))
+    assert data.startswith(b"%PDF-")
+    assert re.search(rb"/MediaBox \[0 0 841\.9\d* 594\.9\d*\]", data)  # A4 landscape, in points
+    pages = export.pdf_pages(data)
+    assert pages >= 1 + len(F.SECTIONS)  # the headline page, then every section from a page of its own
+    target = tmp_path / export.PDF_FILE
+    target.write_bytes(data)
+    assert render_pdf(target, "report-pdf-page1.png") == pages  # Chromium's PDF viewer reads the same pages
+    assert b"data:text/csv" not in data  # the download links are left out of the print
