@@ -25,7 +25,7 @@ from dashboards import base, export, headline, palette, report, spend_speed
 from dashboards import figures as F
 from pipelines.lib import models
 from pipelines.lib.storage import Warehouse
-from tests.conftest import build_models, record, write_lines
+from tests.conftest import build_models, built_warehouse, record, three_days, write_lines
 
 PROJECT = models.load_project()
 MODELS = {m.name: m for m in PROJECT.order()}
@@ -459,65 +459,9 @@ CSV_LINK = re.compile(
 )
 
 
-def _traffic() -> list[dict[str, Any]]:
-    """Three days of Claude on two providers and GPT on one, a failover, a request without a cost, a burst."""
-    lines = []
-    for day in (1, 2, 3):
-        for i in range(12):
-            lines.append(
-                record(
-                    request_id=f"d{day}-{i}",
-                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
-                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
-                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
-                    ttft_ms=300.0 + 40 * i,
-                    app_id="app-b" if i % 4 == 0 else "app-a",
-                )
-            )
-        lines.append(
-            record(
-                request_id=f"g{day}",
-                created_at=f"2025-06-0{day}T09:00:00Z",
-                model="openai/gpt-4o",
-                provider_native="OpenAI",
-                cost_usd=None,
-            )
-        )
-        lines.append(
-            record(
-                request_id=f"f{day}",
-                created_at=f"2025-06-0{day}T08:00:00Z",
-                status="error",
-                http_status=529,
-                native_finish_reason=None,
-                completion_tokens=None,
-                reasoning_tokens=None,
-                tool_calls=None,
-                ttft_ms=None,
-                cost_usd=0.0,
-            )
-        )
-        lines.append(
-            record(
-                request_id=f"f{day}",
-                attempt=2,
-                created_at=f"2025-06-0{day}T08:00:02Z",
-                provider_native="Amazon Bedrock",
-            )
-        )
-    lines += [record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id="app-c") for i in range(30)]
-    return lines
-
-
 @pytest.fixture(scope="module")
 def small_warehouse(tmp_path_factory) -> Warehouse:
-    from pipelines.lib.ingest import ingest
-
-    root = tmp_path_factory.mktemp("small")
-    warehouse = Warehouse(str(root / "warehouse"))
-    ingest([str(write_lines(root / "traffic.jsonl", _traffic()))], warehouse, hash_key=b"k")
-    build_models(warehouse)
-    return warehouse
+    return built_warehouse(tmp_path_factory.mktemp("small"), three_days())
 
 
 def _decoded(cell: str, value: Any) -> bool:

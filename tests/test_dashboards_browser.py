@@ -13,10 +13,9 @@ import pytest
 from dashboards import export, report
 from dashboards import figures as F
 from pipelines.lib import models
-from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.browser import chromium, figure_traces, open_report, render_pdf, screenshot
-from tests.conftest import build_models, record, write_lines
+from tests.conftest import build_models, built_warehouse, three_days
 
 pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
 
@@ -34,34 +33,10 @@ LABELS = {  # mart columns that carry labels from logs -> the payload prefixed t
 }
 
 
-def _records() -> list[dict]:
-    lines = []
-    for day in (1, 2, 3):
-        for i in range(12):
-            lines.append(
-                record(
-                    request_id=f"d{day}-{i}",
-                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
-                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
-                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
-                    app_id=APP if i % 4 == 0 else "app-a",
-                )
-            )
-        lines.append(record(request_id=f"x{day}", created_at=f"2025-06-0{day}T09:00:00Z", model=SCRIPT))
-    # a burst from the payload app: 30 requests in one minute after a quiet night
-    lines += [
-        record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id=APP, provider_native="Anthropic")
-        for i in range(30)
-    ]
-    return lines
-
-
 @pytest.fixture(scope="module")
 def xss_report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("xss")
-    warehouse = Warehouse(str(root / "warehouse"))
-    ingest([str(write_lines(root / "payloads.jsonl", _records()))], warehouse, hash_key=b"k")
-    build_models(warehouse)
+    warehouse = built_warehouse(root, three_days(app=APP, odd_model=SCRIPT))
     # the ingest slugs provider names and canonicalizes model ids; put the payloads in every label column of
     # the marts the report reads, as a gateway that passes them through would
     with models.open_database(warehouse) as con:
