@@ -272,9 +272,9 @@ def _ttft_tile(now: dict[str, Any], before: dict[str, Any] | None, family: str, 
         change, direction = "no comparison", "flat"
     else:
         change = f"{ms_range(before['lower'], before['upper'])} in {label}"
-        pairs = [(now[k], before[k]) for k in ("lower", "upper") if now[k] is not None and before[k] is not None]
-        faster = pairs and all(n < b for n, b in pairs)
-        slower = pairs and all(n > b for n, b in pairs)
+        # only ranges that do not overlap say which period was faster
+        faster = None not in (now["upper"], before["lower"]) and now["upper"] < before["lower"]
+        slower = None not in (now["lower"], before["upper"]) and now["lower"] > before["upper"]
         direction = "up" if faster else "down" if slower else "flat"
     value = ms_range(now["lower"], now["upper"])
     requests = f"{now['attempts']:,} streamed request{'s' if now['attempts'] != 1 else ''}"

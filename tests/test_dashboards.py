@@ -630,3 +630,11 @@ def test_unknown_spend_is_na_never_zero(con):
     assert tiles["Spend (0% of requests report a cost)"]["change"] == "no comparison"
     assert tiles["Cost per completed request (of those that report a cost)"]["value"] == "n/a"
     assert "$0" not in str(tiles)
+
+
+def test_ttft_tiles_colour_only_ranges_that_do_not_overlap():
+    now = {"lower": 475.0, "upper": 712.0, "rows": 2, "attempts": 43}
+    before = {"lower": 640.0, "upper": None, "rows": 2, "attempts": 30}
+    assert headline._ttft_tile(now, before, "Claude", "June")["direction"] == "flat"  # may be faster or slower
+    assert headline._ttft_tile({**now, "upper": 600.0}, before, "Claude", "June")["direction"] == "up"
+    assert headline._ttft_tile(now, {**before, "lower": 300.0, "upper": 450.0}, "C", "June")["direction"] == "down"
