@@ -250,15 +250,18 @@ def test_the_sample_report_in_a_browser(sample_run):
     fetched, nothing failed; the screenshot is kept in test-artifacts/."""
     from pathlib import Path
 
+    from dashboards import figures as F
     from tests.browser import figure_traces, open_report, screenshot
 
     _, warehouse = sample_run
     with open_report(Path(warehouse.path("dashboards", "index.html"))) as loaded:
         assert loaded.console_errors == [] and loaded.blocked == [] and loaded.dialogs == []
         traces = figure_traces(loaded.page)
-        assert len(traces) == 13
+        assert list(traces) == list(F.FIGURES)
         assert all(expected == drawn > 0 for expected, drawn in traces.values()), traces
         tiles = loaded.page.inner_text("#tiles")
         assert "Claude tool-call rate" in tiles and "pts vs Jan 2025" in tiles
+        assert "Spend (" in tiles and "p90 time to first token" in tiles
+        assert loaded.page.locator("a.csv").count() == len(F.FIGURES) + 1  # traffic_bursts reads two marts
         shot = screenshot(loaded.page, "report-sample.png")
     assert shot.stat().st_size > 100_000
