@@ -91,7 +91,13 @@ def _period_axis(fig: go.Figure, grain: str, periods: set[Any]) -> None:
         fig.update_xaxes(tick0=min(periods), dtick=dtick, tickformat="%b %Y" if grain == "month" else "%d %b %Y")
 
 
-def _base_layout(fig: go.Figure, title: str, reading: str, **layout: Any) -> go.Figure:
+Data = dict[str, list[dict[str, Any]]]
+"""What a figure was drawn from: per mart, the rows its builder read (columns named as in the mart)."""
+
+
+def _base_layout(fig: go.Figure, title: str, reading: str, data: Data | None = None, **layout: Any) -> go.Figure:
+    """The common layout; `meta` carries the reading and the data (the report strips both before Plotly writes the
+    figure into the page)."""
     fig.update_layout(
         title={"text": title, "x": 0.01, "xanchor": "left"},
         template="plotly_white",
@@ -99,7 +105,7 @@ def _base_layout(fig: go.Figure, title: str, reading: str, **layout: Any) -> go.
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
         legend={"orientation": "v", "x": 1.01, "y": 1},
         hovermode=layout.pop("hovermode", "closest"),
-        meta={"reading": reading},
+        meta={"reading": reading, "data": data or {}},
         **layout,
     )
     return fig

@@ -84,11 +84,10 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, model_family, {_days(col)} as days, completed_requests, tool_call_requests,
-            tool_call_rate
+        f"""select {col}, model_family, {_days(col)} as days, completed_requests, tool_call_requests, tool_call_rate
         from tool_call_rate_{GRAINS[col]}
         where {col} between date_trunc('{col}', ?::date) and ? and model_family is not null
-        order by period""",
+        order by {col}""",
         [period.lo, period.hi],
     )
     if not data:
@@ -99,7 +98,7 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         points = [r for r in data if r["model_family"] == family]
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in points],
+                x=[r[col] for r in points],
                 y=[r["tool_call_rate"] for r in points],
                 customdata=[[r["tool_call_requests"], r["completed_requests"], r["days"]] for r in points],
                 name=esc(family),
@@ -112,14 +111,14 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
             )
         )
     fig.update_yaxes(tickformat=".0%", title="tool calls / completed requests", rangemode="tozero")
-    last = max(r["period"] for r in data)
-    latest = sorted((r for r in data if r["period"] == last), key=lambda r: -(r["tool_call_rate"] or 0))
+    last = max(r[col] for r in data)
+    latest = sorted((r for r in data if r[col] == last), key=lambda r: -(r["tool_call_rate"] or 0))
     top = families[0]
     top_rows = [r for r in data if r["model_family"] == top]
     reading = (
         f"{top} (the largest family): {pct(top_rows[0]['tool_call_rate'])} in "
-        f"{_period_label(top_rows[0]['period'], col)} -> {pct(top_rows[-1]['tool_call_rate'])} in "
-        f"{_period_label(top_rows[-1]['period'], col)}; highest in {_period_label(last, col)}: "
+        f"{_period_label(top_rows[0][col], col)} -> {pct(top_rows[-1]['tool_call_rate'])} in "
+        f"{_period_label(top_rows[-1][col], col)}; highest in {_period_label(last, col)}: "
         f"{latest[0]['model_family']} at {pct(latest[0]['tool_call_rate'])}."
     )
     if "Claude" in families and top != "Claude":
@@ -127,8 +126,8 @@ def tool_call_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         reading += (
             f" Claude: {pct(claude[0]['tool_call_rate'])} -> {pct(claude[-1]['tool_call_rate'])} over the period."
         )
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading, hovermode="closest")
+    _period_axis(fig, period.grain, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"tool_call_rate_{GRAINS[col]}": data}, hovermode="closest")
 
 
 def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -137,12 +136,11 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, model_family, {_days(col)} as days, output_tokens, reported_output_tokens,
-            reasoning_tokens,
-            reasoning_share, reasoning_coverage
+        f"""select {col}, model_family, {_days(col)} as days, output_tokens, reported_output_tokens,
+            reasoning_tokens, reasoning_share, reasoning_coverage
         from reasoning_share_{GRAINS[col]}
         where {col} between date_trunc('{col}', ?::date) and ? and model_family is not null
-        order by period""",
+        order by {col}""",
         [period.lo, period.hi],
     )
     if not data:
@@ -160,7 +158,7 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         if reported:
             fig.add_trace(
                 go.Scatter(
-                    x=[r["period"] for r in reported],
+                    x=[r[col] for r in reported],
                     y=[r["reasoning_share"] for r in reported],
                     customdata=[c for c, r in zip(custom, points, strict=True) if r["reasoning_share"] is not None],
                     name=esc(family),
@@ -184,7 +182,7 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
             )
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in points],
+                x=[r[col] for r in points],
                 y=[r["reasoning_coverage"] or 0 for r in points],
                 customdata=custom,
                 name=f"{esc(family)} coverage" if reported else f"{esc(family)} (reports no reasoning)",
@@ -200,8 +198,8 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         )
     fig.update_yaxes(tickformat=".0%", title="reasoning share", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title="coverage", range=[0, 1.05], row=2, col=1)
-    last = max(r["period"] for r in data)
-    latest = [r for r in data if r["period"] == last]
+    last = max(r[col] for r in data)
+    latest = [r for r in data if r[col] == last]
     shares = [r for r in latest if r["reasoning_share"] is not None]
     tokens = sum(r["reasoning_tokens"] or 0 for r in latest)
     reported_tokens = sum(r["reported_output_tokens"] or 0 for r in latest)
@@ -213,8 +211,8 @@ def reasoning_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         "of all output"
     )
     reading += f"; {', '.join(unreported)} report no reasoning tokens (left out, not zero)." if unreported else "."
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading, height=560)
+    _period_axis(fig, period.grain, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"reasoning_share_{GRAINS[col]}": data}, height=560)
 
 
 # -- volume and mix -----------------------------------------------------------------------------------------
@@ -224,48 +222,50 @@ def _mix(con: duckdb.DuckDBPyConnection, period: Range, key: str) -> list[dict[s
     col = period.grain
     return rows(
         con,
-        f"""select date_trunc('{col}', day)::date as period, {key} as key, sum(requests)::bigint as requests,
+        f"""select date_trunc('{col}', day)::date as {col}, {key}, sum(requests)::bigint as requests,
             sum(tool_call_requests)::bigint as tool_call_requests, count(distinct day) as days
         from model_mix_daily
         where day between ? and ?
         group by all
-        order by period, key""",
+        order by {col}, {key}""",
         [period.lo, period.hi],
     )
 
 
-def _stacked_volume(data: list[dict[str, Any]], period: Range, title: str, color: Callable[[str], str], what: str):
+def _stacked_volume(
+    data: list[dict[str, Any]], period: Range, key: str, title: str, color: Callable[[str], str], what: str
+):
     col = period.grain
     totals: dict[Any, int] = defaultdict(int)
     for r in data:
-        totals[r["period"]] += r["requests"]
-    keys = _families_by_volume([{"model_family": r["key"], "requests": r["requests"]} for r in data], "requests")
+        totals[r[col]] += r["requests"]
+    keys = _families_by_volume([{"model_family": r[key], "requests": r["requests"]} for r in data], "requests")
     fig = go.Figure()
-    for key in keys:
-        points = [r for r in data if r["key"] == key]
+    for name in keys:
+        points = [r for r in data if r[key] == name]
         fig.add_trace(
             go.Bar(
-                x=[r["period"] for r in points],
+                x=[r[col] for r in points],
                 y=[r["requests"] for r in points],
-                customdata=[[r["requests"] / totals[r["period"]], r["tool_call_requests"]] for r in points],
-                name=esc(key),
-                marker={"color": color(key)},
-                hovertemplate=f"<b>{esc(key)}</b> {_hover_period(col)}<br>%{{y:,}} requests "
+                customdata=[[r["requests"] / totals[r[col]], r["tool_call_requests"]] for r in points],
+                name=esc(name),
+                marker={"color": color(name)},
+                hovertemplate=f"<b>{esc(name)}</b> {_hover_period(col)}<br>%{{y:,}} requests "
                 "(%{customdata[0]:.1%} of the period)<br>%{customdata[1]:,} tool calls<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_yaxes(title="requests", tickformat=",d")
     last = max(totals)
-    latest = sorted((r for r in data if r["period"] == last), key=lambda r: -r["requests"])
+    latest = sorted((r for r in data if r[col] == last), key=lambda r: -r["requests"])
     first = min(totals)
     reading = (
         f"{totals[last]:,} requests in {_period_label(last, col)} (vs {totals[first]:,} in "
-        f"{_period_label(first, col)}); the largest {what}: {latest[0]['key']} "
+        f"{_period_label(first, col)}); the largest {what}: {latest[0][key]} "
         f"with {pct(latest[0]['requests'] / totals[last])}."
     )
-    _period_axis(fig, col, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, col, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {"model_mix_daily": data})
 
 
 def volume_by_family(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -274,7 +274,7 @@ def volume_by_family(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure
     data = _mix(con, period, "model_family")
     if not data:
         return empty_figure(title, "No requests with a known model in this period.")
-    return _stacked_volume(data, period, title, palette.family_color, "family")
+    return _stacked_volume(data, period, "model_family", title, palette.family_color, "family")
 
 
 def volume_by_tier(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -283,7 +283,7 @@ def volume_by_tier(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     data = _mix(con, period, "model_tier")
     if not data:
         return empty_figure(title, "No requests with a known model in this period.")
-    return _stacked_volume(data, period, title, palette.tier_color, "tier")
+    return _stacked_volume(data, period, "model_tier", title, palette.tier_color, "tier")
 
 
 # -- providers ----------------------------------------------------------------------------------------------
@@ -301,27 +301,30 @@ def provider_availability(con: duckdb.DuckDBPyConnection, period: Range) -> go.F
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, provider, days, days_below_slo, attempts, provider_faults, availability, slo
+        f"""select {col}, provider, days, days_below_slo, attempts, provider_faults, availability, slo
         from provider_uptime_{GRAINS[col]}
         where {col} between date_trunc('{col}', ?::date) and ?
-        order by period, provider"""
+        order by {col}, provider"""
         if col != "day"
-        else """select day as period, provider, 1 as days, (not meets_slo)::int as days_below_slo, attempts,
-            provider_faults, availability, slo
-        from provider_uptime_daily where day between ? and ? order by period, provider""",
+        else """select day, provider, attempts, provider_faults, availability, slo, meets_slo
+        from provider_uptime_daily where day between ? and ? order by day, provider""",
         [period.lo, period.hi],
     )
     if not data:
         return empty_figure(title, "No provider attempts in this period.")
+
+    def days_below(r: dict[str, Any]) -> int:  # a daily row is one day, below the SLO or not
+        return r["days_below_slo"] if "days_below_slo" in r else int(not r["meets_slo"])
+
     colors = _provider_colors(con)
     fig = go.Figure()
     for provider in sorted({r["provider"] for r in data}):
         points = [r for r in data if r["provider"] == provider]
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in points],
+                x=[r[col] for r in points],
                 y=[r["availability"] for r in points],
-                customdata=[[r["provider_faults"], r["attempts"], r["days_below_slo"], r["days"]] for r in points],
+                customdata=[[r["provider_faults"], r["attempts"], days_below(r), r.get("days", 1)] for r in points],
                 name=esc(provider),
                 mode="lines+markers",
                 marker={"size": 4},
@@ -339,7 +342,7 @@ def provider_availability(con: duckdb.DuckDBPyConnection, period: Range) -> go.F
     fig.update_yaxes(tickformat=".1%", title="availability", range=[max(0.0, min(low, slo) - 0.005), 1.001])
     below = defaultdict(int)
     for r in data:
-        below[r["provider"]] += r["days_below_slo"]
+        below[r["provider"]] += days_below(r)
     days_below = sum(below.values())
     worst = max(below, key=lambda p: (below[p], p))
     misses = sum(1 for r in data if r["availability"] < r["slo"])
@@ -347,8 +350,8 @@ def provider_availability(con: duckdb.DuckDBPyConnection, period: Range) -> go.F
         f"{misses} of {len(data)} provider-{col}s missed the {slo:.1%} SLO; {days_below} provider-days below it in "
         f"all, most for {worst} ({below[worst]} days)."
     )
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, period.grain, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"provider_uptime_{GRAINS[col]}": data})
 
 
 def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -357,14 +360,14 @@ def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
     col = period.grain
     data = rows(
         con,
-        f"""select date_trunc('{col}', hour)::date as period, provider, sum(attempts)::bigint as attempts,
+        f"""select date_trunc('{col}', hour)::date as {col}, provider, sum(attempts)::bigint as attempts,
             sum(errors)::bigint as errors, sum(rate_limited)::bigint as rate_limited,
             sum(timeouts)::bigint as timeouts, sum(server_errors)::bigint as server_errors,
             sum(client_errors)::bigint as client_errors
         from provider_errors_hourly
         where cast(hour as date) between ? and ?
         group by all
-        order by period, provider""",
+        order by {col}, provider""",
         [period.lo, period.hi],
     )
     if not data:
@@ -375,7 +378,7 @@ def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
         points = [r for r in data if r["provider"] == provider]
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in points],
+                x=[r[col] for r in points],
                 y=[r["errors"] / r["attempts"] if r["attempts"] else None for r in points],
                 customdata=[
                     [
@@ -402,11 +405,11 @@ def provider_error_rate(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
     errors = sum(r["errors"] for r in data)
     reading = (
         f"{pct(errors / attempts if attempts else None, 2)} of {attempts:,} attempts failed; the worst "
-        f"{col}: {peak['provider']} in {_period_label(peak['period'], col)} at "
+        f"{col}: {peak['provider']} in {_period_label(peak[col], col)} at "
         f"{pct(peak['errors'] / peak['attempts'] if peak['attempts'] else None, 1)}."
     )
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, period.grain, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {"provider_errors_hourly": data})
 
 
 def availability_heatmap(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -461,7 +464,7 @@ def availability_heatmap(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
         f"{len(below)} provider-days below the {slo:.1%} SLO out of {len(data):,}; the worst: {worst['provider']} on "
         f"{worst['day'].isoformat()} at {pct(worst['availability'], 1)}."
     )
-    return _base_layout(fig, title, reading, height=max(300, 60 + 26 * len(providers)))
+    return _base_layout(fig, title, reading, {"provider_uptime_daily": data}, height=max(300, 60 + 26 * len(providers)))
 
 
 # -- traffic and bursts -------------------------------------------------------------------------------------
@@ -547,7 +550,7 @@ def traffic_bursts(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         )
     else:
         reading = f"No burst episodes in the last {TRAFFIC_WINDOW_DAYS} days of the period."
-    return _base_layout(fig, title, reading)
+    return _base_layout(fig, title, reading, {"traffic_minutely": traffic, "bursts": bursts})
 
 
 def burst_calendar(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -594,7 +597,7 @@ def burst_calendar(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     fig.update_yaxes(title="UTC hour the episode started", range=[24, 0], dtick=3)
     overnight = sum(1 for r in data if r["started_at"].hour < 6)
     reading = f"{len(data):,} burst episodes; {pct(overnight / len(data))} of them start between 00:00 and 06:00 UTC."
-    return _base_layout(fig, title, reading)
+    return _base_layout(fig, title, reading, {"bursts": data})
 
 
 def hour_of_week(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -635,7 +638,7 @@ def hour_of_week(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         f"The busiest slot is {peak['day_name']} {peak['hour']:02d}:00 UTC at {peak['mean_requests']:,.0f} "
         "requests/hour."
     )
-    return _base_layout(fig, title, reading, height=340)
+    return _base_layout(fig, title, reading, {"traffic_hour_of_week": data}, height=340)
 
 
 # -- same model, different provider -------------------------------------------------------------------------
@@ -727,7 +730,7 @@ def provider_variance(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
         if outlier["z_score"] is not None
         else f"Window {window} (trailing, fixed by the mart)."
     )
-    return _base_layout(fig, title, reading, height=max(360, 90 + 22 * len(data)))
+    return _base_layout(fig, title, reading, {"provider_variance": data}, height=max(360, 90 + 22 * len(data)))
 
 
 # -- failover and lock-in -----------------------------------------------------------------------------------
@@ -739,11 +742,11 @@ def failover_recovery(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
     data = rows(
         con,
         """select first_provider, sum(requests)::bigint as requests,
-            sum(requests_with_fallback)::bigint as with_fallback, sum(recovered)::bigint as recovered,
+            sum(requests_with_fallback)::bigint as requests_with_fallback, sum(recovered)::bigint as recovered,
             median(added_latency_ms) as added_latency_ms
         from failover_daily where day between ? and ? and first_provider is not null
         group by all having sum(requests_with_fallback) > 0
-        order by with_fallback desc, first_provider""",
+        order by requests_with_fallback desc, first_provider""",
         [period.lo, period.hi],
     )
     if not data:
@@ -751,13 +754,15 @@ def failover_recovery(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
     colors = _provider_colors(con)
     fig = go.Figure(
         go.Bar(
-            x=[r["recovered"] / r["with_fallback"] for r in data],
+            x=[r["recovered"] / r["requests_with_fallback"] for r in data],
             y=[esc(r["first_provider"]) for r in data],
             orientation="h",
-            customdata=[[r["recovered"], r["with_fallback"], r["requests"], r["added_latency_ms"] or 0] for r in data],
+            customdata=[
+                [r["recovered"], r["requests_with_fallback"], r["requests"], r["added_latency_ms"] or 0] for r in data
+            ],
             marker={"color": [colors.get(r["first_provider"], palette.NEUTRAL) for r in data]},
             name="recovery rate",
-            text=[f"{r['recovered']:,} / {r['with_fallback']:,}" for r in data],
+            text=[f"{r['recovered']:,} / {r['requests_with_fallback']:,}" for r in data],
             textposition="auto",
             hovertemplate="<b>%{y}</b><br>%{x:.1%} recovered: %{customdata[0]:,} of %{customdata[1]:,} requests "
             "with a fallback<br>(%{customdata[2]:,} requests first sent here)<br>added latency, median of daily "
@@ -766,14 +771,14 @@ def failover_recovery(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
     )
     fig.update_xaxes(tickformat=".0%", title="recovered / requests with a fallback", range=[0, 1.02])
     fig.update_yaxes(autorange="reversed")
-    with_fallback = sum(r["with_fallback"] for r in data)
+    with_fallback = sum(r["requests_with_fallback"] for r in data)
     recovered = sum(r["recovered"] for r in data)
-    worst = min(data, key=lambda r: (r["recovered"] / r["with_fallback"], r["first_provider"]))
+    worst = min(data, key=lambda r: (r["recovered"] / r["requests_with_fallback"], r["first_provider"]))
     reading = (
         f"{with_fallback:,} requests needed a fallback, {pct(recovered / with_fallback)} recovered; the lowest "
-        f"recovery after {worst['first_provider']} ({pct(worst['recovered'] / worst['with_fallback'])})."
+        f"recovery after {worst['first_provider']} ({pct(worst['recovered'] / worst['requests_with_fallback'])})."
     )
-    return _base_layout(fig, title, reading, height=max(320, 90 + 26 * len(data)))
+    return _base_layout(fig, title, reading, {"failover_daily": data}, height=max(320, 90 + 26 * len(data)))
 
 
 def app_concentration(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -818,7 +823,7 @@ def app_concentration(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figur
         f"{locked} of {len(data)} apps use a single provider; {concentrated} have an HHI above 0.5 (their requests "
         "concentrated on one or two providers)."
     )
-    return _base_layout(fig, title, reading)
+    return _base_layout(fig, title, reading, {"app_provider_concentration": data})
 
 
 @dataclass(frozen=True)

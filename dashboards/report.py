@@ -1,4 +1,4 @@
-"""The static report: every figure in one self-contained HTML file, and optional PNG exports.
+"""The static report: every figure in one self-contained HTML file (PNG and PDF exports: `dashboards.export`).
 
 `render_report(con, period)` builds the page (pure: connection in, HTML text out); `write_report(...)` writes it
 atomically (a temporary file in the same folder renamed over `index.html`, or one PUT on an object store).
@@ -11,13 +11,14 @@ plotly.js bundle and the figure snippets Plotly generates from already-escaped l
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import os
-import shutil
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import jinja2
@@ -27,13 +28,12 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dashboards import figures as F
+from dashboards import headline
+from dashboards.base import Data
 
 REPORT_FILE = "index.html"
-PNG_DIR = "png"
-MIN_TILE_REQUESTS = 100
 TEMPLATE = "report.html.j2"
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
@@ -61,226 +61,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-# -- periods and tiles --------------------------------------------------------------------------------------
-
-
-def data_extent(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[dt.date | None, dt.date | None]:
-    """First and last UTC day with traffic inside the period (from traffic_minutely)."""
-    [row] = F.rows(
-        con,
-        """select min(cast(minute as date)) as first_day, max(cast(minute as date)) as last_day
-        from traffic_minutely where requests > 0 and cast(minute as date) between ? and ?""",
-        [period.lo, period.hi],
-    ) or [{"first_day": None, "last_day": None}]
-    return row["first_day"], row["last_day"]
-
-
-def latest_data(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
-    """The latest minute with any request in the warehouse: how fresh the data is."""
-    [row] = F.rows(con, "select max(minute) as latest from traffic_minutely where requests > 0") or [{"latest": None}]
-    return row["latest"]
-
-
-def period_start(day: dt.date, grain: str) -> dt.date:
-    if grain == "month":
-        return day.replace(day=1)
-    if grain == "week":
-        return day - dt.timedelta(days=day.weekday())
-    return day
-
-
-def period_end(start: dt.date, grain: str) -> dt.date:
-    if grain == "month":
-        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return following - dt.timedelta(days=1)
-    if grain == "week":
-        return start + dt.timedelta(days=6)
-    return start
-
-
-def year_before(start: dt.date, grain: str) -> dt.date:
-    if grain == "week":
-        return start - dt.timedelta(weeks=52)
-    try:
-        return start.replace(year=start.year - 1)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year - 1, day=28)
-
-
-def comparison_periods(first: dt.date, last: dt.date, grain: str) -> tuple[dt.date, dt.date | None, bool]:
-    """(current, previous, current_is_full): the last full period, and the one a year earlier when the data
-    holds all of it, else the first full period; a partial last period when no period is full."""
-    starts = []
-    start = period_start(first, grain)
-    while start <= last:
-        starts.append(start)
-        start = period_end(start, grain) + dt.timedelta(days=1)
-    full = [s for s in starts if s >= first and period_end(s, grain) <= last]
-    if not full:
-        return starts[-1], None, False
-    current = full[-1]
-    earlier = year_before(current, grain)
-    if earlier in full:
-        return current, earlier, True
-    return current, (full[0] if full[0] != current else None), True
-
-
-def _sums(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:
-    params = [start, end]
-    tool = F.rows(
-        con,
-        """select model_family, sum(completed_requests)::bigint as completed, sum(tool_call_requests)::bigint as tools
-        from tool_call_rate_daily where day between ? and ? and model_family is not null group by all""",
-        params,
-    )
-    [reasoning] = F.rows(
-        con,
-        """select sum(reasoning_tokens)::bigint as reasoning, sum(reported_output_tokens)::bigint as reported,
-            sum(output_tokens)::bigint as output
-        from reasoning_share_daily where day between ? and ?""",
-        params,
-    ) or [{"reasoning": None, "reported": None, "output": None}]
-    [volume] = F.rows(
-        con, "select sum(requests)::bigint as requests from model_mix_daily where day between ? and ?", params
-    ) or [{"requests": None}]
-    [uptime] = F.rows(
-        con,
-        """select count(*) filter (where not meets_slo) as below, count(*) as provider_days
-        from provider_uptime_daily where day between ? and ?""",
-        params,
-    ) or [{"below": 0, "provider_days": 0}]
-    [bursts] = F.rows(
-        con, "select count(*) as episodes from bursts where cast(started_at as date) between ? and ?", params
-    ) or [{"episodes": 0}]
-    return {
-        "tool": {r["model_family"]: r for r in tool},
-        "reasoning": reasoning,
-        "requests": volume["requests"] or 0,
-        "below_slo": uptime["below"] or 0,
-        "provider_days": uptime["provider_days"] or 0,
-        "bursts": bursts["episodes"] or 0,
-    }
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    return num / den if num is not None and den else None
-
-
-def _points_change(now: float | None, before: float | None, label: str) -> tuple[str, str]:
-    if now is None or before is None:
-        return "no comparison", "flat"
-    delta = (now - before) * 100
-    return f"{delta:+.0f} pts vs {label}", "up" if delta > 0.5 else "down" if delta < -0.5 else "flat"
-
-
-def _count_change(now: int, before: int | None, label: str, good_when_down: bool = False) -> tuple[str, str]:
-    if before is None:
-        return "no comparison", "flat"
-    text = f"{now - before:+,} vs {label}" if before == 0 else f"{(now - before) / before:+.0%} vs {label}"
-    if now == before:
-        return text, "flat"
-    rising = now > before
-    return text, ("down" if rising else "up") if good_when_down else ("up" if rising else "down")
-
-
-def _headline_families(now: dict[str, Any], before: dict[str, Any], count: int = 3) -> list[str]:
-    """The families whose tool-call rate moved most between the two periods (among those with at least
-    MIN_TILE_REQUESTS completed requests in both), else the largest ones."""
-    movers = [
-        f
-        for f in now
-        if f in before and now[f]["completed"] >= MIN_TILE_REQUESTS and before[f]["completed"] >= MIN_TILE_REQUESTS
-    ]
-    if movers:
-
-        def change(f: str) -> float:
-            return abs(now[f]["tools"] / now[f]["completed"] - before[f]["tools"] / before[f]["completed"])
-
-        return sorted(movers, key=lambda f: (-change(f), f))[:count]
-    return sorted(now, key=lambda f: (-now[f]["completed"], f))[:count]
-
-
-def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[str, str]], str]:
-    """Headline numbers of the last full period, each with its change against the comparison period."""
-    first, last = data_extent(con, period)
-    if first is None or last is None:
-        return [], ""
-    grain = period.grain
-    current, previous, full = comparison_periods(first, last, grain)
-    now = _sums(con, current, min(period_end(current, grain), last))
-    before = _sums(con, previous, period_end(previous, grain)) if previous else None
-    now_label = F._period_label(current, grain)
-    if previous is None:
-        label = ""
-        comparison = (
-            f"Headline numbers for {now_label}{'' if full else ' (partial)'}; no earlier full period to compare."
-        )
-    else:
-        ago = year_before(current, grain) == previous
-        label = F._period_label(previous, grain) + (" (a year earlier)" if ago else "")
-        comparison = (
-            f"Headline numbers for {now_label}, the last full {grain} of the period, against "
-            f"{F._period_label(previous, grain)}"
-            + (", a year earlier." if ago else ", the first full one (no data a year earlier).")
-        )
-    out = []
-    total_completed = sum(r["completed"] for r in now["tool"].values())
-    total_tools = sum(r["tools"] for r in now["tool"].values())
-    before_rate = (
-        _ratio(sum(r["tools"] for r in before["tool"].values()), sum(r["completed"] for r in before["tool"].values()))
-        if before
-        else None
-    )
-    rate = _ratio(total_tools, total_completed)
-    change, direction = _points_change(rate, before_rate, label)
-    out.append(
-        {"label": "Tool-call rate, all families", "value": F.pct(rate), "change": change, "direction": direction}
-    )
-    for family in _headline_families(now["tool"], before["tool"] if before else {}):
-        r = now["tool"][family]
-        family_rate = _ratio(r["tools"], r["completed"])
-        b = before["tool"].get(family) if before else None
-        change, direction = _points_change(family_rate, _ratio(b["tools"], b["completed"]) if b else None, label)
-        out.append(
-            {"label": f"{family} tool-call rate", "value": F.pct(family_rate), "change": change, "direction": direction}
-        )
-    share = _ratio(now["reasoning"]["reasoning"], now["reasoning"]["reported"])
-    coverage = _ratio(now["reasoning"]["reported"], now["reasoning"]["output"])
-    before_share = _ratio(before["reasoning"]["reasoning"], before["reasoning"]["reported"]) if before else None
-    change, direction = _points_change(share, before_share, label)
-    out.append(
-        {
-            "label": f"Reasoning share of output ({F.pct(coverage)} of output reports it)",
-            "value": F.pct(share),
-            "change": change,
-            "direction": direction,
-        }
-    )
-    change, direction = _count_change(now["requests"], before["requests"] if before else None, label)
-    out.append(
-        {
-            "label": "Requests with a known model",
-            "value": f"{now['requests']:,}",
-            "change": change,
-            "direction": direction,
-        }
-    )
-    change, direction = _count_change(
-        now["below_slo"], before["below_slo"] if before else None, label, good_when_down=True
-    )
-    out.append(
-        {
-            "label": f"Provider-days below the SLO (of {now['provider_days']:,})",
-            "value": f"{now['below_slo']:,}",
-            "change": change,
-            "direction": direction,
-        }
-    )
-    change, direction = _count_change(now["bursts"], before["bursts"] if before else None, label)
-    out.append({"label": "Burst episodes", "value": f"{now['bursts']:,}", "change": change, "direction": direction})
-    return out, comparison
-
-
 CAVEATS = (
     "The first and last periods may be partial: hover a point to see how many days it holds.",
     "Reasoning share counts only output whose log reports reasoning tokens; hollow markers and the coverage panel "
@@ -293,10 +73,65 @@ CAVEATS = (
 )
 
 
+# -- the data behind each figure ------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet: it gets a leading apostrophe."""
+
+
+def figure_data(fig: go.Figure) -> Data:
+    """Per mart, the rows a builder read to draw the figure (empty for an empty state)."""
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    return meta.get("data") or {}
+
+
+def csv_cell(value: Any) -> str:
+    """One value as CSV text: NULL is empty (unknown, never 0), days and times ISO 8601, floats in full."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):  # a label from the logs: text, not a formula
+        return "'" + value
+    return str(value)
+
+
+def to_csv(data: list[dict[str, Any]]) -> str:
+    """Rows as CSV text with a header of their column names."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(data[0]) if data else [])
+    writer.writerows([csv_cell(value) for value in row.values()] for row in data)
+    return buffer.getvalue()
+
+
+def csv_links(name: str, data: Data) -> list[dict[str, Any]]:
+    """One download link per mart a figure read: a `data:` URL, so it works offline from file:// and holds only
+    percent-encoded text (nothing in it can close the attribute or the page)."""
+    return [
+        {
+            "href": "data:text/csv;charset=utf-8," + quote(to_csv(read), safe=","),
+            "download": f"{name}.csv" if len(data) == 1 else f"{name}.{mart}.csv",
+            "mart": mart,
+            "rows": len(read),
+        }
+        for mart, read in data.items()
+        if read
+    ]
+
+
 # -- rendering ----------------------------------------------------------------------------------------------
 
 
 def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
+    """The figure's Plotly snippet and reading; the meta (reading and data) stays out of the snippet, so the data
+    is in the page once, in its CSV link."""
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
     reading = str(meta.get("reading", ""))
     fig.update_layout(meta=None)
@@ -308,7 +143,7 @@ def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
         default_width="100%",
         default_height=f"{fig.layout.height or F.HEIGHT}px",
     )
-    fig.update_layout(meta={"reading": reading})
+    fig.update_layout(meta=meta)
     return snippet, reading
 
 
@@ -324,9 +159,9 @@ def render_report(
     caveats about this warehouse that come before the general ones (e.g. unprotected user hashes)."""
     started = time.perf_counter()
     figures = F.build_all(con, period)
-    first, last = data_extent(con, period)
-    fresh = latest_data(con)
-    tile_rows, comparison = tiles(con, period)
+    first, last = headline.data_extent(con, period)
+    fresh = headline.latest_data(con)
+    tile_rows, comparison = headline.tiles(con, period)
     sections = []
     for section in F.SECTIONS:
         items = []
@@ -340,15 +175,16 @@ def render_report(
                     "reading": reading,
                     "traces": len(fig.data),
                     "empty": not fig.data,
+                    "csv": csv_links(name, figure_data(fig)) if fig.data else [],
                 }
             )
         sections.append({"name": section.name, "heading": section.heading, "figures": items})
     period_text = "no data" if first is None else f"{first.isoformat()} to {last.isoformat()} (UTC)"
     partial = []
     if first is not None:
-        if first != period_start(first, period.grain):
+        if first != headline.period_start(first, period.grain):
             partial.append(f"the first {period.grain} is partial")
-        if last != period_end(period_start(last, period.grain), period.grain):
+        if last != headline.period_end(headline.period_start(last, period.grain), period.grain):
             partial.append(f"the last {period.grain} is partial")
     built = built_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     html_text = (
@@ -388,50 +224,3 @@ def write_report(report: Report, out: Any, target: str) -> None:
     disks: temporary file in the same folder, then `os.replace`; object stores: one PUT)."""
     with out.atomic_write(target) as local:
         Path(local).write_text(report.html, encoding="utf-8")
-
-
-class PngUnavailable(RuntimeError):
-    """PNG export needs a Chromium-based browser on this machine; the message says what to do."""
-
-
-def find_browser() -> str | None:
-    """A Chromium to render PNGs with: BROWSER_PATH when set, else the first Chromium on PATH. Never downloads."""
-    configured = os.environ.get("BROWSER_PATH")
-    if configured:
-        return configured if Path(configured).is_file() else None
-    for name in BROWSERS:
-        if found := shutil.which(name):
-            return found
-    return None
-
-
-def export_pngs(figures: dict[str, go.Figure], folder: Path, *, width: int = 1200, scale: float = 2) -> list[Path]:
-    """One PNG per non-empty figure (for slides), rendered by kaleido in the local Chromium."""
-    browser = find_browser()
-    if browser is None:
-        raise PngUnavailable(
-            "PNG export needs Chromium and none was found (set BROWSER_PATH, or install Debian's chromium: "
-            "apt-get install chromium); the HTML report was written without PNGs"
-        )
-    import kaleido
-
-    os.environ["BROWSER_PATH"] = browser  # kaleido/choreographer look here first; they never download on their own
-    folder.mkdir(parents=True, exist_ok=True)
-    specs = []
-    for name, fig in figures.items():
-        if not fig.data:
-            continue
-        dumped = fig.to_plotly_json()
-        dumped["layout"].pop("meta", None)
-        specs.append(
-            {
-                "fig": dumped,
-                "path": folder / f"{name}.png",
-                "opts": {"format": "png", "width": width, "height": fig.layout.height or F.HEIGHT, "scale": scale},
-            }
-        )
-    try:
-        kaleido.write_fig_from_object_sync(specs, kopts={"mathjax": False, "path": browser}, cancel_on_error=True)
-    except Exception as err:  # a browser that cannot start is a message, not a crash
-        raise PngUnavailable(f"PNG export failed with the browser at {browser}: {type(err).__name__}: {err}") from err
-    return [spec["path"] for spec in specs]

@@ -30,6 +30,7 @@ from dashboards.base import (
 
 MAX_LINES = 8
 OTHERS = "others"
+NO_MODEL = "(no model)"
 
 
 def usd(value: float | None) -> str:
@@ -59,14 +60,14 @@ def _spend(con: duckdb.DuckDBPyConnection, period: Range) -> list[dict[str, Any]
     col = period.grain
     return rows(
         con,
-        f"""select {col} as period, coalesce(model_family, '(no model)') as model_family,
-            sum(requests)::bigint as requests, sum(cost_reported_requests)::bigint as cost_reported_requests,
-            sum(cost_usd) as cost_usd, sum(completed_with_cost)::bigint as completed_with_cost,
+        f"""select {col}, model_family, sum(requests)::bigint as requests,
+            sum(cost_reported_requests)::bigint as cost_reported_requests, sum(cost_usd) as cost_usd,
+            sum(completed_with_cost)::bigint as completed_with_cost,
             sum(tool_call_completions_with_cost)::bigint as tool_call_completions_with_cost
         from spend_{GRAINS[col]}
         where {_in_period(col)}
         group by all
-        order by period, model_family""",
+        order by {col}, model_family nulls last""",
         [period.lo, period.hi],
     )
 
@@ -77,13 +78,15 @@ def spend_by_family(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     data = _spend(con, period)
     if not any(r["cost_usd"] is not None for r in data):
         return empty_figure(title, "No request in this period reports a cost.")
+    col = period.grain
     totals: dict[str, float] = defaultdict(float)
     for r in data:
-        totals[r["model_family"]] += r["cost_usd"] or 0
+        totals[r["model_family"] or NO_MODEL] += r["cost_usd"] or 0
     top = _top(totals)
     stacked: dict[tuple[Any, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in data:
-        key = (r["period"], r["model_family"] if r["model_family"] in top else OTHERS)
+        family = r["model_family"] or NO_MODEL
+        key = (r[col], family if family in top else OTHERS)
         for name in ("cost_usd", "requests", "cost_reported_requests"):
             stacked[key][name] += r[name] or 0
     fig = go.Figure()
@@ -114,15 +117,17 @@ def spend_by_family(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         f" {pct(reported / requests if requests else None)} of requests report a cost: the rest are unknown,"
         " not free."
     )
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, period.grain, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"spend_{GRAINS[col]}": data})
 
 
 def cost_per_completion(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     """What one completed request (left) and one tool-call completion, an agent step (right), cost per family over
     time: the period's cost over the completions that report a cost (failed attempts that were billed included)."""
     title = "Cost per completed request and per tool-call completion"
-    data = [r for r in _spend(con, period) if r["cost_usd"] is not None and r["model_family"] != "(no model)"]
+    col = period.grain
+    read = _spend(con, period)
+    data = [r for r in read if r["cost_usd"] is not None and r["model_family"] is not None]
     if not any(r["completed_with_cost"] for r in data):
         return empty_figure(title, "No completed request with a reported cost in this period.")
     totals: dict[str, float] = defaultdict(float)
@@ -137,11 +142,11 @@ def cost_per_completion(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
     for family in shown:
         for column, (label, count) in enumerate(panels, start=1):
             kept = [r for r in data if r["model_family"] == family and r[count]]
-            if not kept:  # no tool-call completion with a cost: no line, rather than an empty one
+            if not kept:  # no tool-call completion with a cost: no line (an empty trace draws nothing)
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=[r["period"] for r in kept],
+                    x=[r[col] for r in kept],
                     y=[r["cost_usd"] / r[count] for r in kept],
                     customdata=[[r[count]] for r in kept],
                     name=esc(family),
@@ -163,11 +168,11 @@ def cost_per_completion(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fig
     before, after = (usd(r["cost_usd"] / r["completed_with_cost"]) for r in (first, last))
     reading = (
         f"{leader} (the largest spend): {before} per completed request in "
-        f"{_period_label(first['period'], period.grain)} -> {after} in "
-        f"{_period_label(last['period'], period.grain)}; failed attempts that were billed are included."
+        f"{_period_label(first[col], col)} -> {after} in "
+        f"{_period_label(last[col], col)}; failed attempts that were billed are included."
     )
-    _period_axis(fig, period.grain, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, col, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"spend_{GRAINS[col]}": read})
 
 
 # -- tools and reasoning ----------------------------------------------------------------------------------------
@@ -224,7 +229,7 @@ def tool_funnel(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         f"{pct(_ratio(top, 'tool_call_requests', 'completed_requests'))} end in a tool call; the first two rest on the "
         f"{pct(coverage)} of requests whose log says how many tools were offered."
     )
-    return _base_layout(fig, title, reading)
+    return _base_layout(fig, title, reading, {f"tool_call_rate_{GRAINS[col]}": data})
 
 
 def _ratio(row: dict[str, Any], part: str, whole: str) -> float | None:
@@ -239,7 +244,7 @@ def reasoning_two_shares(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
     col = period.grain
     data = rows(
         con,
-        f"""select {col} as period, sum(output_tokens)::bigint as output_tokens,
+        f"""select {col}, sum(output_tokens)::bigint as output_tokens,
             sum(reported_output_tokens)::bigint as reported_output_tokens,
             sum(reasoning_tokens)::bigint as reasoning_tokens,
             sum(capable_output_tokens)::bigint as capable_output_tokens
@@ -247,7 +252,7 @@ def reasoning_two_shares(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
         where {_in_period(col)}
         group by all
         having sum(output_tokens) > 0
-        order by period""",
+        order by {col}""",
         [period.lo, period.hi],
     )
     if not data:
@@ -261,7 +266,7 @@ def reasoning_two_shares(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
         kept = [r for r in data if r[whole]]
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in kept],
+                x=[r[col] for r in kept],
                 y=[r[part] / r[whole] for r in kept],
                 customdata=[[r[part], r[whole]] for r in kept],
                 name=label,
@@ -275,13 +280,13 @@ def reasoning_two_shares(con: duckdb.DuckDBPyConnection, period: Range) -> go.Fi
     fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.2})
     last = data[-1]
     reading = (
-        f"In {_period_label(last['period'], col)}: reasoning is "
+        f"In {_period_label(last[col], col)}: reasoning is "
         f"{pct(_ratio(last, 'reasoning_tokens', 'reported_output_tokens'))} of output tokens where logs report it, and "
         f"models seen reasoning served {pct(_ratio(last, 'capable_output_tokens', 'output_tokens'))} of all output. "
         "Quote the one you mean."
     )
-    _period_axis(fig, col, {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, col, {r[col] for r in data})
+    return _base_layout(fig, title, reading, {f"reasoning_share_{GRAINS[col]}": data})
 
 
 # -- open weights and labs -------------------------------------------------------------------------------------
@@ -389,7 +394,7 @@ def ttft_by_provider(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure
             select model_key from served group by model_key having count(distinct provider) > 1
             order by sum(attempts) desc, model_key limit 1
         )
-        select served.{col} as period, provider, served.model_key, sum(attempts)::bigint as attempts,
+        select served.{col}, provider, served.model_key, sum(attempts)::bigint as attempts,
             sum(ttft_attempts)::bigint as ttft_attempts,
             -- one operation dominates a model; several are weighed by their attempts
             sum(ttft_p50_ms * ttft_attempts) / sum(ttft_attempts) as ttft_p50_ms,
@@ -440,11 +445,11 @@ def ttft_by_provider(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure
     fastest = min(data, key=lambda r: (r["ttft_p50_ms"], r["provider"]))
     slowest = max(data, key=lambda r: (r["ttft_p50_ms"], r["provider"]))
     reading = (
-        f"{model} in {_period_label(data[0]['period'], col)} on {len(data)} providers: median TTFT "
+        f"{model} in {_period_label(data[0][col], col)} on {len(data)} providers: median TTFT "
         f"{fastest['ttft_p50_ms']:,.0f} ms on {fastest['provider']} to {slowest['ttft_p50_ms']:,.0f} ms on "
         f"{slowest['provider']}."
     )
-    return _base_layout(fig, f"{title}: {esc(model)}", reading)
+    return _base_layout(fig, f"{title}: {esc(model)}", reading, {f"provider_latency_{GRAINS[col]}": data})
 
 
 def context_growth(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
@@ -454,14 +459,14 @@ def context_growth(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     title = "Prompt tokens per completed request by model family (median; p90 in the hover)"
     data = rows(
         con,
-        """select month as period, model_family, sum(completed_requests)::bigint as completed_requests,
-            sum(prompt_tokens_p50 * prompt_requests) / nullif(sum(prompt_requests), 0) as prompt_p50,
-            max(prompt_tokens_p90) as prompt_p90, sum(prompt_requests)::bigint as prompt_requests
+        """select month, model_family, sum(completed_requests)::bigint as completed_requests,
+            sum(prompt_tokens_p50 * prompt_requests) / nullif(sum(prompt_requests), 0) as prompt_tokens_p50,
+            max(prompt_tokens_p90) as prompt_tokens_p90, sum(prompt_requests)::bigint as prompt_requests
         from context_length_monthly
         where month between date_trunc('month', ?::date) and ? and gl_is_generation(operation)
         group by all
         having sum(prompt_requests) > 0
-        order by period""",
+        order by month""",
         [period.lo, period.hi],
     )
     if not data:
@@ -475,9 +480,9 @@ def context_growth(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
         points = [r for r in data if r["model_family"] == family]
         fig.add_trace(
             go.Scatter(
-                x=[r["period"] for r in points],
-                y=[r["prompt_p50"] for r in points],
-                customdata=[[r["prompt_p90"], r["prompt_requests"]] for r in points],
+                x=[r["month"] for r in points],
+                y=[r["prompt_tokens_p50"] for r in points],
+                customdata=[[r["prompt_tokens_p90"], r["prompt_requests"]] for r in points],
                 name=esc(family),
                 mode="lines+markers",
                 line={"color": palette.family_color(family), "width": 2},
@@ -488,14 +493,14 @@ def context_growth(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     fig.update_yaxes(title="prompt tokens (median)", rangemode="tozero")
     leader = [r for r in data if r["model_family"] == families[0]]
     first, last = leader[0], leader[-1]
-    growth = last["prompt_p50"] / first["prompt_p50"] if first["prompt_p50"] else None
+    growth = last["prompt_tokens_p50"] / first["prompt_tokens_p50"] if first["prompt_tokens_p50"] else None
     reading = (
-        f"{families[0]}: median prompt {first['prompt_p50']:,.0f} tokens in {first['period']:%b %Y} -> "
-        f"{last['prompt_p50']:,.0f} in {last['period']:%b %Y}"
+        f"{families[0]}: median prompt {first['prompt_tokens_p50']:,.0f} tokens in {first['month']:%b %Y} -> "
+        f"{last['prompt_tokens_p50']:,.0f} in {last['month']:%b %Y}"
         + (f" ({growth:.1f}x)." if growth and first is not last else ".")
     )
-    _period_axis(fig, "month", {r["period"] for r in data})
-    return _base_layout(fig, title, reading)
+    _period_axis(fig, "month", {r["month"] for r in data})
+    return _base_layout(fig, title, reading, {"context_length_monthly": data})
 
 
 # -- error budget ----------------------------------------------------------------------------------------------
@@ -559,4 +564,6 @@ def error_budget(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
     reading = f"{month:%b %Y} at a {slo:.1%} SLO: {len(spent)} of {len(data)} providers have overspent their budget" + (
         f"; burning fast enough to page: {', '.join(paging)}." if paging else "; none burns fast enough to page."
     )
-    return _base_layout(fig, title, reading, height=max(260, 40 * len(data) + 120))
+    return _base_layout(
+        fig, title, reading, {"provider_error_budget_monthly": data}, height=max(260, 40 * len(data) + 120)
+    )

@@ -225,10 +225,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the static report from the warehouse database (read-only), optionally with a PNG per figure."""
+    """Write the static report from the warehouse database (read-only), optionally with a PDF and PNGs."""
     import duckdb
 
-    from dashboards import figures, report
+    from dashboards import export, figures, report
     from pipelines.lib import privacy
     from pipelines.lib.models import open_database
     from pipelines.lib.storage import Warehouse
@@ -252,16 +252,25 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"rendered in {page.render_seconds:.1f}s"
     )
     print(f"  dashboards: {out.uri(*folder, report.REPORT_FILE)}")
+    if args.pdf:  # the exports are extras: without a browser they say so, and the command still succeeds
+        try:
+            pdf = export.export_pdf(page.html)
+        except export.ExportUnavailable as err:
+            print(f"gatewaylens: {err}", file=sys.stderr)
+        else:
+            with out.atomic_write(out.path(*folder, export.PDF_FILE)) as local:
+                Path(local).write_bytes(pdf)
+            print(f"  pdf: {out.uri(*folder, export.PDF_FILE)} ({export.pdf_pages(pdf)} pages)")
     if args.png:
         if not out.is_local:
             print("gatewaylens: PNG export writes local files only: use a local --out", file=sys.stderr)
             return 0
         try:
-            written = report.export_pngs(page.figures, Path(out.path(*folder, report.PNG_DIR)))
-        except report.PngUnavailable as err:
+            written = export.export_pngs(page.figures, Path(out.path(*folder, export.PNG_DIR)))
+        except export.ExportUnavailable as err:
             print(f"gatewaylens: {err}", file=sys.stderr)
             return 0
-        print(f"  png: {len(written)} files in {out.uri(*folder, report.PNG_DIR)}")
+        print(f"  png: {len(written)} files in {out.uri(*folder, export.PNG_DIR)}")
     return 0
 
 
@@ -341,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last UTC day (default: the last with data)")
     p.add_argument("--grain", choices=["day", "week", "month"], default="month", help="grain of the time series")
     p.add_argument("--png", action="store_true", help="also write a PNG per figure (needs Chromium)")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf, A4 landscape (needs Chromium)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="write simulated gateway traffic")

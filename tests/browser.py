@@ -88,6 +88,38 @@ def open_report(path: Path, width: int = 1300) -> Iterator[Loaded]:
             browser.close()
 
 
+PDF_PAGES = """() => { const viewer = document.querySelector('pdf-viewer');
+    const dims = viewer && viewer.documentDimensions;
+    return dims && dims.pageDimensions && dims.pageDimensions.length; }"""
+
+
+def render_pdf(path: Path, screenshot_name: str, width: int = 1123, height: int = 794) -> int:
+    """Open a PDF in Chromium's own PDF viewer (file://, network blocked), screenshot its first page fitted to the
+    window into test-artifacts/, and return how many pages the viewer counted."""
+    browser_path = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(f"{path.resolve().as_uri()}#toolbar=0&view=Fit", wait_until="load")
+            viewer = None
+            for _ in range(100):  # the viewer is an extension frame inside the page
+                viewer = next((f for f in page.frames if f.url.startswith("chrome-extension://")), None)
+                if viewer is not None:
+                    break
+                page.wait_for_timeout(100)
+            assert viewer is not None, "Chromium opened no PDF viewer"
+            pages = viewer.wait_for_function(PDF_PAGES, timeout=60_000).json_value()
+            page.wait_for_timeout(1500)  # the viewer paints the page after it has laid the document out
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / screenshot_name))
+            return int(pages)
+        finally:
+            browser.close()
+
+
 def figure_traces(page: Any) -> dict[str, tuple[int, int]]:
     """Per figure container: (traces the report says it holds, traces drawn in its SVG: one `g.trace` per
     scatter or bar trace, one `.hm` image per heatmap)."""

@@ -47,6 +47,44 @@ def record(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def three_days(app: str = "app-b", odd_model: str = "openai/gpt-4o") -> list[dict[str, Any]]:
+    """Three days (2025-06-01..03) that fill every mart the report reads: Claude on two providers (a tool call in
+    three, `app` one request in four), one `odd_model` request a day on OpenAI without a cost, one failover a day
+    (529, then the other provider), and a burst of 30 requests in a minute from `app` on the last night."""
+    lines = []
+    for day in (1, 2, 3):
+        for i in range(12):
+            lines.append(
+                record(
+                    request_id=f"d{day}-{i}",
+                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
+                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
+                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
+                    ttft_ms=300.0 + 40 * i,
+                    app_id=app if i % 4 == 0 else "app-a",
+                )
+            )
+        day_at = f"2025-06-0{day}T0"
+        lines += [
+            record(request_id=f"x{day}", created_at=f"{day_at}9:00:00Z", model=odd_model, provider_native="OpenAI",
+                   cost_usd=None),
+            record(request_id=f"f{day}", created_at=f"{day_at}8:00:00Z", status="error", http_status=529,
+                   native_finish_reason=None, completion_tokens=None, reasoning_tokens=None, tool_calls=None,
+                   ttft_ms=None, cost_usd=0.0),
+            record(request_id=f"f{day}", attempt=2, created_at=f"{day_at}8:00:02Z", provider_native="Amazon Bedrock"),
+        ]  # fmt: skip
+    lines += [record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id=app) for i in range(30)]
+    return lines
+
+
+def built_warehouse(root: Path, lines: list[dict[str, Any]]) -> Warehouse:
+    """A warehouse under `root` with `lines` ingested and every model built."""
+    warehouse = Warehouse(str(root / "warehouse"))
+    ingest([str(write_lines(root / "lines.jsonl", lines))], warehouse, hash_key=HASH_KEY)
+    build_models(warehouse)
+    return warehouse
+
+
 def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
     """Write JSON lines (dicts are serialized, strings written as they are)."""
     path.parent.mkdir(parents=True, exist_ok=True)

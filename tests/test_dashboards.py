@@ -3,12 +3,17 @@ records through the real ingest and model build: traces per family, values, empt
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import decimal
+import io
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import dagster as dg
 import duckdb
@@ -16,11 +21,11 @@ import pyarrow as pa
 import pytest
 from plotly.offline import get_plotlyjs
 
+from dashboards import base, export, headline, palette, report, spend_speed
 from dashboards import figures as F
-from dashboards import palette, report, spend_speed
 from pipelines.lib import models
 from pipelines.lib.storage import Warehouse
-from tests.conftest import build_models, record, write_lines
+from tests.conftest import build_models, built_warehouse, record, three_days, write_lines
 
 PROJECT = models.load_project()
 MODELS = {m.name: m for m in PROJECT.order()}
@@ -228,7 +233,7 @@ def test_report_on_an_empty_warehouse_says_so(con):
     ],
 )
 def test_comparison_periods(first, last, grain, expected):
-    assert report.comparison_periods(first, last, grain) == expected
+    assert headline.comparison_periods(first, last, grain) == expected
 
 
 def test_one_day_of_data_through_the_real_models(tmp_path: Path):
@@ -259,7 +264,7 @@ def test_asset_reads_exactly_the_marts_and_holds_no_writer_pool():
     assert all(m in MODELS and MODELS[m].layer == "marts" for m in F.MARTS)
     assert not dashboards.op.pool
     used = set()
-    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, report)):
+    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, headline, report)):
         used |= set(re.findall(r"\bfrom ([a-z_]+)\b", source)) & set(MODELS)
         for stem in re.findall(r"\bfrom ([a-z_]+)_\{GRAINS\[", source):
             used |= {f"{stem}_{suffix}" for suffix in F.GRAINS.values()}
@@ -284,16 +289,18 @@ def test_cli_report_without_a_database_is_one_error_line(tmp_path: Path):
     assert done.stderr.startswith("gatewaylens: error: no warehouse database")
 
 
-def test_cli_report_writes_to_out_and_png_without_a_browser_is_a_message(tmp_path: Path):
+def test_cli_report_writes_to_out_and_png_and_pdf_without_a_browser_are_messages(tmp_path: Path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     build_models(warehouse)  # an empty warehouse: every mart exists and is empty
     out = tmp_path / "slides"
     done = _cli(
-        "report", "--warehouse", str(tmp_path / "warehouse"), "--out", str(out), "--png", "--grain", "week",
+        "report", "--warehouse", str(tmp_path / "warehouse"), "--out", str(out), "--png", "--pdf", "--grain", "week",
         env={"BROWSER_PATH": str(tmp_path / "no-such-browser")},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (out / "index.html").is_file() and not list(out.glob(".*.tmp"))
+    assert not (out / "report.pdf").exists()
+    assert "PDF export needs Chromium and none was found" in done.stderr
     assert "PNG export needs Chromium and none was found" in done.stderr
     assert "Traceback" not in done.stderr
     assert f"dashboards: {out.as_uri()}/index.html" in done.stdout
@@ -310,7 +317,7 @@ def test_png_export_with_chromium(tmp_path: Path, con):
     previous = os.environ.get("BROWSER_PATH")
     os.environ["BROWSER_PATH"] = browser
     try:
-        written = report.export_pngs(figs, tmp_path / "png", scale=1)
+        written = export.export_pngs(figs, tmp_path / "png", scale=1)
     finally:
         if previous is None:
             os.environ.pop("BROWSER_PATH", None)
@@ -467,3 +474,192 @@ def test_open_weights_and_labs_as_shares_of_each_periods_output(con):
     assert fig.layout.meta["reading"] == (
         "In Feb 2025: open-weight models served 0% of output tokens; the largest lab-and-kind was Anthropic (75%)."
     )
+
+
+# -- the data behind every figure -------------------------------------------------------------------------------
+
+PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
+CSV_LINK = re.compile(
+    r'<a class="csv" href="data:text/csv;charset=utf-8,([^"]*)" download="([^"]*)" data-mart="([^"]*)"'
+)
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(tmp_path_factory) -> Warehouse:
+    return built_warehouse(tmp_path_factory.mktemp("small"), three_days())
+
+
+def _decoded(cell: str, value: Any) -> bool:
+    """Whether a CSV cell says `value`, read back by the value's own type (not by the writer's rules)."""
+    if value is None:
+        return cell == ""
+    if isinstance(value, bool):
+        return cell == str(value).lower()
+    if isinstance(value, dt.datetime):
+        return dt.datetime.fromisoformat(cell) == value
+    if isinstance(value, dt.date):
+        return dt.date.fromisoformat(cell) == value
+    if isinstance(value, int | float | decimal.Decimal):
+        return type(value)(cell) == value
+    return cell == value
+
+
+def test_every_figures_csv_matches_its_mart(small_warehouse: Warehouse, monkeypatch):
+    reads: list[list[dict[str, Any]]] = []
+
+    def recording(con, query, params=None):
+        result = base.rows(con, query, params)
+        reads.append(result)
+        return result
+
+    monkeypatch.setattr(F, "rows", recording)
+    monkeypatch.setattr(spend_speed, "rows", recording)
+    with models.open_database(small_warehouse, read_only=True) as con:
+        page = report.render_report(con, F.Range(grain="day"))
+        columns: dict[str, set[str]] = defaultdict(set)
+        for table, column in con.execute("select table_name, column_name from duckdb_columns()").fetchall():
+            columns[table].add(column)
+    links = {download: (mart, unquote(href)) for href, download, mart in CSV_LINK.findall(page.html)}
+    assert not page.empty_figures, page.empty_figures
+    offered = set()
+    for name, fig in page.figures.items():
+        data = report.figure_data(fig)
+        assert data and all(data.values()), name  # every drawn figure offers what it was drawn from
+        for mart, read in data.items():
+            assert any(read is r for r in reads), (name, mart)  # the very rows the builder read from the mart
+            download = f"{name}.csv" if len(data) == 1 else f"{name}.{mart}.csv"
+            assert links[download][0] == mart
+            offered.add(download)
+            header, *body = list(csv.reader(io.StringIO(links[download][1])))
+            assert header == list(read[0]), (name, mart)  # same columns, in the order read
+            assert set(header) <= columns[mart] | PERIOD_COLUMNS, (name, set(header) - columns[mart])
+            assert len(body) == len(read), (name, mart)
+            for row, cells in zip(read, body, strict=True):
+                assert all(_decoded(c, v) for c, v in zip(cells, row.values(), strict=True)), (name, row, cells)
+    assert offered == set(links)
+    # the data is in the page once: in its link, not also in the figure's JSON
+    assert '"meta":' not in page.html.replace(get_plotlyjs(), "")
+
+
+def test_csv_cells_unknown_is_empty_and_labels_are_never_formulas():
+    rows = [
+        {"day": dt.date(2025, 6, 1), "app_id": '=HYPERLINK("http://x")', "cost_usd": None, "rate": 0.1, "n": 3},
+        {"day": dt.date(2025, 6, 2), "app_id": "a,b", "cost_usd": 0.0, "rate": -0.25, "n": 0},
+    ]
+    assert report.to_csv(rows) == (
+        'day,app_id,cost_usd,rate,n\n2025-06-01,"\'=HYPERLINK(""http://x"")",,0.1,3\n2025-06-02,"a,b",0.0,-0.25,0\n'
+    )
+    assert report.csv_cell(dt.datetime(2025, 6, 1, 3, 0)) == "2025-06-01 03:00:00"
+    assert report.csv_links("f", {"m": []}) == []
+
+
+# -- spend and speed tiles --------------------------------------------------------------------------------------
+
+
+def test_pooled_quantile_bounds_hold_the_pooled_p90():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        groups = [
+            rng.lognormal(rng.uniform(5, 9), rng.uniform(0.1, 1.5), size=int(rng.integers(1, 60)))
+            for _ in range(int(rng.integers(1, 6)))
+        ]
+        parts = [(len(g), tuple(float(np.quantile(g, lv)) for lv in headline.TTFT_LEVELS)) for g in groups]
+        truth = float(np.quantile(np.concatenate(groups), 0.9))  # numpy's linear = DuckDB's quantile_cont
+        lower, upper = headline.pooled_quantile_bounds(parts)
+        assert lower is not None and lower <= truth + 1e-9
+        assert upper is None or truth <= upper + 1e-9
+    one = [(40, (100.0, 200.0, 300.0, 900.0))]
+    assert headline.pooled_quantile_bounds(one) == (300.0, 300.0)  # one group: its own p90
+    assert headline.pooled_quantile_bounds([]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "text"),
+    [
+        (1234.0, 1234.0, "1.2 s"),
+        (900.0, 2400.0, "900 ms\u20132.4 s"),
+        (1100.0, 2900.0, "1.1\u20132.9 s"),
+        (2000.0, None, "at least 2.0 s"),
+        (None, None, "n/a"),
+    ],
+)
+def test_ms_range(lower, upper, text):
+    assert headline.ms_range(lower, upper) == text
+
+
+def _tile_marts(con, feb_cost: float | None) -> None:
+    jan, feb = dt.date(2025, 1, 10), dt.date(2025, 2, 10)
+    make_mart(con, "traffic_minutely", [{"minute": dt.datetime(2025, 1, 1), "requests": 1},
+                                        {"minute": dt.datetime(2025, 2, 28, 23, 59), "requests": 1}])  # fmt: skip
+    make_mart(
+        con,
+        "tool_call_rate_daily",
+        [
+            {"day": d, "model_family": f, "completed_requests": n, "tool_call_requests": n // 4}
+            for d in (jan, feb)
+            for f, n in (("Claude", 400), ("GPT", 300), ("Llama", 200))
+        ],
+    )
+    spend = {"model_family": "Claude", "provider": "p", "app_id": "a", "operation": "chat", "requests": 100}
+    make_mart(
+        con,
+        "spend_daily",
+        [
+            {**spend, "day": jan, "cost_usd": 10.0, "cost_reported_requests": 100, "completed_with_cost": 100},
+            {**spend, "day": feb, "cost_usd": feb_cost, "cost_reported_requests": 0 if feb_cost is None else 50,
+             "completed_with_cost": 0 if feb_cost is None else 50},
+        ],
+    )  # fmt: skip
+    latency = {"provider": "p", "operation": "chat", "model_family": "Claude", "attempts": 10}
+    make_mart(
+        con,
+        "provider_latency_monthly",
+        [
+            {**latency, "month": FEB, "model_key": "a", "ttft_attempts": 100, "ttft_p50_ms": 400.0,
+             "ttft_p75_ms": 500.0, "ttft_p90_ms": 600.0, "ttft_p99_ms": 700.0},
+            {**latency, "month": FEB, "model_key": "b", "ttft_attempts": 100, "ttft_p50_ms": 1400.0,
+             "ttft_p75_ms": 1500.0, "ttft_p90_ms": 1600.0, "ttft_p99_ms": 1700.0},
+            {**latency, "month": JAN, "model_key": "a", "ttft_attempts": 10, "ttft_p50_ms": 800.0,
+             "ttft_p75_ms": 900.0, "ttft_p90_ms": 1000.0, "ttft_p99_ms": 1100.0},
+        ],
+    )  # fmt: skip
+
+
+def test_spend_and_speed_tiles(con):
+    _tile_marts(con, feb_cost=4.0)
+    rows, comparison = headline.tiles(con, F.Range(grain="month"))
+    tiles = {t["label"]: t for t in rows}
+    assert "Feb 2025" in comparison and "Jan 2025" in comparison
+    spend = tiles["Spend (50% of requests report a cost)"]
+    assert (spend["value"], spend["change"], spend["direction"]) == (
+        "$4.00",
+        "-60% vs Jan 2025 (100% reported then)",
+        "flat",
+    )
+    per = tiles["Cost per completed request (of those that report a cost)"]
+    assert (per["value"], per["change"], per["direction"]) == ("$0.08", "-20% vs Jan 2025", "up")  # cheaper: good
+    claude = tiles["Claude p90 time to first token"]  # two rows of 100: the pooled p90 is in the slower one's range
+    assert claude["value"] == "1.5\u20131.6 s" and claude["change"] == "1.0 s in Jan 2025"
+    assert claude["direction"] == "down" and claude["note"].endswith("cannot be averaged")
+    gpt = tiles["GPT p90 time to first token"]
+    assert gpt["value"] == "n/a" and gpt["change"] == "no streamed request reports it"
+    assert "Llama p90 time to first token" not in tiles  # the two largest families only
+
+
+def test_unknown_spend_is_na_never_zero(con):
+    _tile_marts(con, feb_cost=None)
+    tiles = {t["label"]: t for t in headline.tiles(con, F.Range(grain="month"))[0]}
+    assert tiles["Spend (0% of requests report a cost)"]["value"] == "n/a"
+    assert tiles["Spend (0% of requests report a cost)"]["change"] == "no comparison"
+    assert tiles["Cost per completed request (of those that report a cost)"]["value"] == "n/a"
+    assert "$0" not in str(tiles)
+
+
+def test_ttft_tiles_colour_only_ranges_that_do_not_overlap():
+    now = {"lower": 475.0, "upper": 712.0, "rows": 2, "attempts": 43}
+    before = {"lower": 640.0, "upper": None, "rows": 2, "attempts": 30}
+    assert headline._ttft_tile(now, before, "Claude", "June")["direction"] == "flat"  # may be faster or slower
+    assert headline._ttft_tile({**now, "upper": 600.0}, before, "Claude", "June")["direction"] == "up"
+    assert headline._ttft_tile(now, {**before, "lower": 300.0, "upper": 450.0}, "C", "June")["direction"] == "down"

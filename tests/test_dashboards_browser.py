@@ -5,17 +5,17 @@ renders them as text: no dialog, no injected element, the payload visible in leg
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
+from dashboards import export, report
 from dashboards import figures as F
-from dashboards import report
 from pipelines.lib import models
-from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
-from tests.browser import figure_traces, open_report, screenshot
-from tests.conftest import build_models, record, write_lines
+from tests.browser import chromium, figure_traces, open_report, render_pdf, screenshot
+from tests.conftest import build_models, built_warehouse, three_days
 
 pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
 
@@ -33,34 +33,10 @@ LABELS = {  # mart columns that carry labels from logs -> the payload prefixed t
 }
 
 
-def _records() -> list[dict]:
-    lines = []
-    for day in (1, 2, 3):
-        for i in range(12):
-            lines.append(
-                record(
-                    request_id=f"d{day}-{i}",
-                    created_at=f"2025-06-0{day}T{10 + i % 8:02d}:{i:02d}:00Z",
-                    provider_native="Anthropic" if i % 2 else "Amazon Bedrock",
-                    native_finish_reason="tool_use" if i % 3 == 0 else "end_turn",
-                    app_id=APP if i % 4 == 0 else "app-a",
-                )
-            )
-        lines.append(record(request_id=f"x{day}", created_at=f"2025-06-0{day}T09:00:00Z", model=SCRIPT))
-    # a burst from the payload app: 30 requests in one minute after a quiet night
-    lines += [
-        record(request_id=f"b{i}", created_at=f"2025-06-03T03:00:{i:02d}Z", app_id=APP, provider_native="Anthropic")
-        for i in range(30)
-    ]
-    return lines
-
-
 @pytest.fixture(scope="module")
 def xss_report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("xss")
-    warehouse = Warehouse(str(root / "warehouse"))
-    ingest([str(write_lines(root / "payloads.jsonl", _records()))], warehouse, hash_key=b"k")
-    build_models(warehouse)
+    warehouse = built_warehouse(root, three_days(app=APP, odd_model=SCRIPT))
     # the ingest slugs provider names and canonicalizes model ids; put the payloads in every label column of
     # the marts the report reads, as a gateway that passes them through would
     with models.open_database(warehouse) as con:
@@ -115,7 +91,21 @@ def test_payloads_render_as_text_and_never_run(xss_report: Path):
         assert all(expected == drawn for expected, drawn in traces.values()), {
             k: v for k, v in traces.items() if v[0] != v[1]
         }
+        # the data behind a figure downloads from file:// with nothing fetched; its labels are CSV text
+        assert page.locator("a.csv").count() >= len(traces) - len(loaded_empty(page))
+        with page.expect_download() as info:
+            page.locator("#figure-tool_call_rate a.csv").click()
+        assert info.value.suggested_filename == "tool_call_rate.csv"
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("day,model_family,days,completed_requests,") and f"\n{SCRIPT}" not in text
+        assert f",{SCRIPT}Claude," in text
+        assert loaded.blocked == [] and loaded.dialogs == []
+        assert page.evaluate("() => document.querySelectorAll('img').length") == 0
         screenshot(page, "report-xss.png")
+
+
+def loaded_empty(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('.figure.empty-figure')].map(d => d.dataset.figure)")
 
 
 def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
@@ -130,3 +120,17 @@ def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
         traces = figure_traces(loaded.page)
         assert len(traces) == len(F.FIGURES) and all(t == (0, 0) for t in traces.values())
         assert "No data in this period" in loaded.page.inner_text("#tiles")
+        assert loaded.page.locator("a.csv").count() == 0  # an empty state has no data to offer
+
+
+def test_the_report_prints_to_an_a4_landscape_pdf_one_section_a_page(xss_report: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", chromium())
+    data = export.export_pdf(xss_report.read_text(encoding="utf-8"))
+    assert data.startswith(b"%PDF-")
+    assert re.search(rb"/MediaBox \[0 0 841\.9\d* 594\.9\d*\]", data)  # A4 landscape, in points
+    pages = export.pdf_pages(data)
+    assert pages >= 1 + len(F.SECTIONS)  # the headline page, then every section from a page of its own
+    target = tmp_path / export.PDF_FILE
+    target.write_bytes(data)
+    assert render_pdf(target, "report-pdf-page1.png") == pages  # Chromium's PDF viewer reads the same pages
+    assert b"data:text/csv" not in data  # the download links are left out of the print

@@ -258,9 +258,11 @@ def test_the_sample_report_in_a_browser(sample_run):
     with open_report(Path(warehouse.path("dashboards", "index.html"))) as loaded:
         assert loaded.console_errors == [] and loaded.blocked == [] and loaded.dialogs == []
         traces = figure_traces(loaded.page)
-        assert set(traces) == set(F.FIGURES)
+        assert list(traces) == list(F.FIGURES)
         assert all(expected == drawn > 0 for expected, drawn in traces.values()), traces
         tiles = loaded.page.inner_text("#tiles")
         assert "Claude tool-call rate" in tiles and "pts vs Jan 2025" in tiles
+        assert "Spend (" in tiles and "p90 time to first token" in tiles
+        assert loaded.page.locator("a.csv").count() == len(F.FIGURES) + 1  # traffic_bursts reads two marts
         shot = screenshot(loaded.page, "report-sample.png")
     assert shot.stat().st_size > 100_000

@@ -6,11 +6,12 @@ rename; one PUT on an object store), so a reader never sees half a page.
 """
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from dashboards import figures, report
+from dashboards import export, figures, report
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib import privacy
 from pipelines.lib.models import open_database
@@ -23,6 +24,9 @@ LOCK_WAIT_SECONDS = 2.0
 class DashboardsConfig(dg.Config):
     grain: str = "month"
     """Grain of the time series and of the headline comparison: day, week or month."""
+    pdf: bool = False
+    """Also print the page to WAREHOUSE/dashboards/report.pdf in the local Chromium (about 10 s more). Off by
+    default: scheduled runs need no browser; without one the PDF is skipped with a warning, the HTML still written."""
 
 
 def _render(store, period: figures.Range) -> report.Report:
@@ -39,6 +43,18 @@ def _render(store, period: figures.Range) -> report.Report:
     raise AssertionError("unreachable")
 
 
+def _write_pdf(context: dg.AssetExecutionContext, page: report.Report, store) -> str:
+    """Print the page to PDF next to it; what happened, for the materialization's metadata."""
+    try:
+        data = export.export_pdf(page.html)
+    except export.ExportUnavailable as err:
+        context.log.warning(str(err))
+        return f"not written: {err}"
+    with store.atomic_write(store.path(REPORT_FOLDER, export.PDF_FILE)) as local:
+        Path(local).write_bytes(data)
+    return f"{store.uri(REPORT_FOLDER, export.PDF_FILE)} ({export.pdf_pages(data)} pages)"
+
+
 @dg.asset(
     name="dashboards",
     group_name="dashboards",
@@ -51,11 +67,13 @@ def dashboards(
 ) -> dg.MaterializeResult:
     """The leadership report: tool-call and reasoning trends by model family, volume and mix, provider
     reliability against the SLO, bursts, provider variance, failover and lock-in, as one self-contained HTML file
-    (plotly.js embedded once) that opens offline. Reads only the marts."""
+    (plotly.js embedded once) that opens offline, each figure with its data as CSV; with `pdf: true` also
+    report.pdf for the review. Reads only the marts."""
     store = warehouse.get()
     page = _render(store, figures.Range(grain=config.grain))
     target = store.path(REPORT_FOLDER, report.REPORT_FILE)
     report.write_report(page, store, target)
+    pdf = _write_pdf(context, page, store) if config.pdf else "not asked for (config pdf: true)"
     size = len(page.html.encode())
     context.log.info(f"report: {size:,} bytes, {len(page.figures)} figures, rendered in {page.render_seconds:.1f}s")
     first, last = page.period
@@ -68,6 +86,7 @@ def dashboards(
             "period": f"{first} to {last}" if first else "no data",
             "latest_data": str(page.latest_data) if page.latest_data else "none",
             "render_seconds": round(page.render_seconds, 2),
+            "pdf": pdf,
         }
     )
 
