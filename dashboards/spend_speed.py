@@ -301,26 +301,26 @@ def open_weights_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figu
     col = period.grain
     data = rows(
         con,
-        f"""select cast(date_trunc('{col}', day) as date) as period, model_vendor, open_weights,
+        f"""select cast(date_trunc('{col}', day) as date) as {col}, model_vendor, open_weights,
             sum(output_tokens)::bigint as output_tokens
         from lab_mix_daily
         where day between date_trunc('{col}', ?::date) and ?
         group by all
-        order by period""",
+        order by {col}, model_vendor, open_weights""",
         [period.lo, period.hi],
     )
     if not any(r["output_tokens"] for r in data):
         return empty_figure(title, "No output tokens of a known model in this period.")
-    periods = sorted({r["period"] for r in data})
+    periods = sorted({r[col] for r in data})
     total = defaultdict(float)
     for r in data:
-        total[r["period"]] += r["output_tokens"] or 0
+        total[r[col]] += r["output_tokens"] or 0
     fig = make_subplots(rows=1, cols=2, subplot_titles=("open / closed weights", "lab"), horizontal_spacing=0.1)
     for key, (label, color) in _WEIGHTS.items():
         tokens = defaultdict(float)
         for r in data:
             if r["open_weights"] is key:
-                tokens[r["period"]] += r["output_tokens"] or 0
+                tokens[r[col]] += r["output_tokens"] or 0
         if tokens:
             _share_trace(fig, periods, tokens, total, label, color, col=1)
     labs: dict[str, float] = defaultdict(float)
@@ -331,21 +331,21 @@ def open_weights_share(con: duckdb.DuckDBPyConnection, period: Range) -> go.Figu
         tokens = defaultdict(float)
         for r in data:
             if (r["model_vendor"] if r["model_vendor"] in top else OTHERS) == lab:
-                tokens[r["period"]] += r["output_tokens"] or 0
+                tokens[r[col]] += r["output_tokens"] or 0
         if tokens:
             color = palette.NEUTRAL if lab == OTHERS else palette.provider_colors(top).get(lab, palette.NEUTRAL)
             _share_trace(fig, periods, tokens, total, lab, color, col=2)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     last = periods[-1]
-    open_last = sum(r["output_tokens"] or 0 for r in data if r["period"] == last and r["open_weights"] is True)
-    leader = max((r for r in data if r["period"] == last), key=lambda r: (r["output_tokens"] or 0, r["model_vendor"]))
+    open_last = sum(r["output_tokens"] or 0 for r in data if r[col] == last and r["open_weights"] is True)
+    leader = max((r for r in data if r[col] == last), key=lambda r: (r["output_tokens"] or 0, r["model_vendor"]))
     reading = (
         f"In {_period_label(last, col)}: open-weight models served {pct(open_last / total[last])} of output tokens; "
         f"the largest lab-and-kind was {leader['model_vendor']} ({pct((leader['output_tokens'] or 0) / total[last])})."
     )
     _period_axis(fig, col, set(periods))
-    return _base_layout(fig, title, reading)
+    return _base_layout(fig, title, reading, {"lab_mix_daily": data})
 
 
 def _share_trace(
