@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from pipelines.lib import simulate, simulate_formats
@@ -27,7 +28,9 @@ FORMATS = ("canonical", "openrouter", "litellm", "otel", "provider-bodies", "ope
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory) -> dict[str, Warehouse]:
     root = tmp_path_factory.mktemp("formats")
-    frame = simulate.simulate(dt.date(2025, 9, 1), 2, 400, seed=21)
+    # two weekdays, the second with the scheduled outage of day 6 (background provider faults are rare)
+    frame = simulate.simulate(dt.date(2025, 9, 3), 7, 400, seed=21)
+    frame = frame.filter(pl.col("created_at").min().over("request_id").dt.date() >= dt.date(2025, 9, 8))
     built = {}
     for name in FORMATS:
         path = root / (f"{name}.csv" if name == "openrouter-activity" else f"{name}.jsonl")

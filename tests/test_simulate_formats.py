@@ -187,6 +187,8 @@ def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: 
         assert last["status"] == (None if record["cancelled"] else 200)
         assert all(isinstance(r["status"], int) and r["status"] >= 400 and r["id"] is None for r in failed)
         assert record["latency"] is None or record["generation_time"] >= record["latency"]  # embeddings: no TTFT
+        assert record["is_byok"] == last["is_byok"] == (record["total_cost"] == 0)  # BYOK: a reported zero
+    assert any(record["is_byok"] for record in records)
     attempts = {
         request_id: group.sort("attempt")
         for (request_id,), group in frame.filter(pl.col("request_id").is_in(served["request_id"].to_list())).group_by(
@@ -194,7 +196,7 @@ def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: 
         )
     }
     fallbacks = [r for r in records if len(r["provider_responses"]) > 1]
-    assert len(fallbacks) > 10
+    assert len(fallbacks) > 5  # the outage's fallbacks (background faults are rare)
     for record in fallbacks:
         expected = attempts[record["id"]]
         names = expected["provider_native"].replace(sf.OPENROUTER_PROVIDER_NAME).to_list()
@@ -233,7 +235,8 @@ def test_litellm_is_one_standard_logging_payload_per_attempt(frame: pl.DataFrame
             assert payload["status"] == "success" and payload["id"] == payload["response"]["id"]
             choice = payload["response"]["choices"][0]
             assert choice["finish_reason"] in OPENAI_FINISH
-            assert (choice["finish_reason"] == "tool_calls") == (row["tool_calls"] > 0)
+            cut = row["native_finish_reason"] in sf.LENGTH_REASONS  # a tool call cut at the limit says length
+            assert (choice["finish_reason"] == "tool_calls") == (row["tool_calls"] > 0 and not cut)
             assert len(choice["message"]["tool_calls"] or []) == row["tool_calls"]
             usage = payload["response"]["usage"]
             assert usage["prompt_tokens_details"]["cached_tokens"] == row["cached_prompt_tokens"]
@@ -308,7 +311,7 @@ def _facts(frame: pl.DataFrame, day: pl.Expr, *, gemini_tool_calls: bool = True)
     """Per day: completed requests, tool-call finishes and reasoning tokens of successful attempts, and error
     attempts."""
     success = pl.col("status") == "success"
-    tool = success & (pl.col("tool_calls") > 0)
+    tool = success & (pl.col("tool_calls") > 0) & ~pl.col("native_finish_reason").is_in(sf.LENGTH_REASONS)
     if not gemini_tool_calls:
         tool = tool & (pl.col("native_finish_reason") != "STOP")
     return (

@@ -4,7 +4,8 @@ bodies (an in-house proxy's log) and OpenRouter's activity CSV export.
 
 Deterministic: the same seeds give the same bytes. Canonical months are .jsonl.zst except one .jsonl.gz so
 that both decompressors are exercised by `make run`; the format samples are .jsonl.zst.
-`rejects/bad_lines.jsonl` is written by hand, not here.
+`rejects/bad_lines.jsonl` is written by hand, not here, except its line `DUPLICATE_LINE`: an exact copy of the
+first canonical record (the sample's duplicate), refreshed here so that it stays one.
 
 Each gateway format carries different traffic from the canonical sample: its own seed (so its own request ids,
 "gen-<seed>-..."), simulated over the same 13 months so that its trends sit on the same timeline, of which
@@ -14,6 +15,7 @@ two months are kept (requests whole, by the month of their first attempt).
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +33,9 @@ OUT = HERE / "canonical"
 #: regenerating keeps its bytes).
 GZIP_MONTH = "2025-06"
 CANONICAL_GZIP_MTIME = 0x6B072808
+#: The line of rejects/bad_lines.jsonl that copies the first canonical record (1-based).
+BAD_LINES = HERE / "rejects" / "bad_lines.jsonl"
+DUPLICATE_LINE = 13
 #: format -> (seed, months kept); 70 requests a day on average (the whole sample stays under 5 MB).
 FORMAT_SAMPLES: dict[str, tuple[int, tuple[str, ...]]] = {
     "openrouter": (101, ("2025-03", "2025-04")),
@@ -58,6 +63,19 @@ def canonical() -> None:
         else:
             write_canonical(part.drop("_month"), str(OUT / f"requests-{month}.jsonl.zst"))
     print(f"{frame.height:,} attempts in {len(list(OUT.iterdir()))} files under {OUT}")
+    _refresh_duplicate(frame.head(1))
+
+
+def _refresh_duplicate(first: pl.DataFrame) -> None:
+    """Line DUPLICATE_LINE of the bad lines becomes the first canonical record, as the sample writes it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "first.jsonl"
+        write_canonical(first, str(copy))
+        record = copy.read_bytes().rstrip(b"\n")
+    lines = BAD_LINES.read_bytes().split(b"\n")
+    assert lines[DUPLICATE_LINE - 1].startswith(b'{"request_id":"gen-'), "the duplicate line moved"
+    lines[DUPLICATE_LINE - 1] = record
+    BAD_LINES.write_bytes(b"\n".join(lines))
 
 
 def _write_gzip(part: pl.DataFrame, path: Path) -> None:

@@ -11,28 +11,48 @@ The model of traffic
 * Apps. Interactive apps (`INTERACTIVE_APPS`) get Zipf-distributed volume (`APP_ZIPF_EXPONENT`). Agent apps
   route planning calls to a frontier model and many more tool-execution calls to small models; the other
   apps use a single model (one uses a router alias). Each app has its own user pool, prompt and completion
-  size, cache reuse, streaming share and number of tools offered.
+  size, cache reuse, streaming share, number of tools offered and share of requests that offer any
+  (`App.tools_share`: plain chat and translation offer none, the summarizer some).
+* Context growth. Agent apps' prompts grow by `AGENT_PROMPT_GROWTH` per 365 days and their completions by
+  `AGENT_COMPLETION_GROWTH` (compounding from the first day: a year in, prompts are 4x and completions 2.5x
+  what they were), as OpenRouter measured for agentic traffic; the other apps keep their sizes.
 * Overnight batches. `BATCH_JOBS` fire on most nights at a fixed UTC minute and send a burst of requests
   within 10-20 minutes. A burst never averages fewer than `BURST_MIN_PER_MINUTE` requests per minute, so it
   is visible even at tiny volumes (at `requests_per_day` below ~500 the floor makes bursts a larger share
   of the day than their nominal `share`).
 * Models and providers. `MODELS` is the catalogue: family, vendor, tier, whether the model reports reasoning,
   the providers serving it (with routing weights), prices and speed. Claude runs on Anthropic, Google Vertex
-  and Amazon Bedrock; open models on several inference providers.
-* Outcomes. Each attempt fails with a small background rate (`BACKGROUND_ERROR_RATE`, mix of 429/5xx/4xx
-  and timeouts) or is cancelled (`CANCEL_RATE`). During the scheduled outages (`OUTAGES`, deterministic
-  offsets from `start`, repeating every `OUTAGE_CYCLE_DAYS`) one provider fails most attempts. A retryable
-  failure falls back, with probability `FAILOVER_SHARE`, to another provider of the same model as attempt 2
-  of the same request, a moment later.
+  and Amazon Bedrock; open models on several inference providers. The closed frontier models (Claude, GPT,
+  Gemini) cost 4-50x the small ones per token, the open frontier models (DeepSeek, Kimi, GLM) 2-8x. Each
+  provider has a speed profile (`PROVIDER_SPEED`: a time-to-first-token multiplier and an output speed
+  multiplier), so the same model is clearly slower on some hosts (Novita, Bedrock) than on others (Fireworks,
+  Anthropic).
+* Cost. Cost is tokens times the model's price and the provider's price factor (`PROVIDER_PRICE_FACTOR`),
+  cached prompt tokens at `CACHED_PRICE_FACTOR`. A share of one app's requests (`BYOK_SHARE`) run on the
+  customer's own provider key: the gateway reports their cost as 0 (a reported zero, not unknown).
+* Outcomes. Each attempt fails with a small background provider-fault rate (`BACKGROUND_FAULT_RATE`: 429,
+  5xx and timeouts, well under the 0.1% a 99.9% SLO allows), fails as the client's fault (`CLIENT_ERROR_RATE`,
+  4xx) or is cancelled (`CANCEL_RATE`). During the scheduled outages (`OUTAGES`, deterministic offsets from
+  `start`, repeating every `OUTAGE_CYCLE_DAYS`) one provider fails most attempts. Two one-off incidents
+  (`INCIDENTS`) spend a provider's error budget: `BROWNOUT` fails most of one provider's attempts in the last
+  hours of one calendar month (its burn rates at the month's end call for a page), `SLOW_BURN` raises another
+  provider's fault rate to a few times the budget for a whole month (overspent; a ticket where six hours hold
+  a few hundred of its attempts). A retryable failure falls back, with probability `FAILOVER_SHARE`, to
+  another provider of the same model as attempt 2 of the same request, a moment later.
 * Retrieval. The RAG apps in `EMBEDDING_APPS` embed the user's query before a share of their requests: an
   `embeddings` call (operation embeddings, `EMBEDDING_MODEL` on OpenAI, prompt tokens only) a moment before the
   request, as a request of its own ("<request id>-emb"). It is drawn from its own random stream, so the other
   rows are the same with or without it. Every other row is operation chat.
 * Responses. The share of successful responses that end in a tool call follows `TOOL_CALL_SHARE` per model
-  family (a linear trend over the first 365 days), with one deviating provider (`TOOL_CALL_OVERRIDES`).
-  Reasoning models report reasoning tokens whose share of output follows `REASONING_SHARE` (except the
-  (model, provider) pairs in `REASONING_UNREPORTED`, which report NULL). Tokens are log-normal; latency is
-  time to first token plus generation time at the model's speed; cost is tokens times the model's price.
+  family (a linear trend over the first 365 days), with one deviating provider (`TOOL_CALL_OVERRIDES`). Only a
+  request that offers tools can get a tool call, so the share is drawn among those requests, scaled by the
+  family's share of requests offering tools (a family cannot exceed that share). `TOOL_CALL_CUT_SHARE` of the
+  other responses to requests offering tools carry a tool call but are cut at the output limit (finish
+  `length`), so more requests use their tools than end in a tool call. `TOOLS_UNLOGGED_APPS` do not log how
+  many tools they offered (NULL). Reasoning models report reasoning tokens whose share of output follows
+  `REASONING_SHARE` (except the (model, provider) pairs in `REASONING_UNREPORTED`, which report NULL). Tokens
+  are log-normal; latency is time to first token (the provider's multiplier times the model's median and the
+  prompt's prefill, plus the reasoning) plus generation at the model's speed times the provider's.
 
 Output
 ------
@@ -42,7 +62,8 @@ vocabulary (`NATIVE_FINISH`); error rows have http_status and error_code in the 
 (`ERROR_VOCAB`), no tokens, no finish reason, no ttft and cost 0; cancelled rows have no http_status and
 partial output. `write_canonical` writes such a frame as (compressed) JSON lines for the ingest.
 
-Everything is vectorized with NumPy (loops only over apps, models, providers, batch jobs and outage windows)
+Everything is vectorized with NumPy (loops only over apps, models, families, providers, batch jobs and outage
+and incident windows)
 and drawn from one `numpy.random.default_rng(seed)`, so the same arguments give the same frame.
 """
 
@@ -116,6 +137,16 @@ REASONING_SHARE = Trend(0.20, 0.50, cap=0.70)
 REASONING_CONCENTRATION = 6.0
 #: (model, provider) pairs that do not report reasoning tokens (NULL), so reasoning coverage is below 100%.
 REASONING_UNREPORTED: frozenset[tuple[str, str]] = frozenset({("anthropic/claude-sonnet-4.5", "Amazon Bedrock")})
+#: Share of the successful responses to requests offering tools that do not end in a tool call but carry one,
+#: cut at the output limit while writing it (finish `length`): tool use beyond the final tool calls.
+TOOL_CALL_CUT_SHARE = 0.03
+#: Apps whose logs do not say how many tools a request offered (tools_offered NULL), so the funnel's coverage is
+#: below 100%.
+TOOLS_UNLOGGED_APPS: frozenset[str] = frozenset({"app-email-assistant"})
+#: Agent apps' prompt and completion size multipliers per TREND_DAYS, compounding from day 0 (OpenRouter's 2025
+#: study: prompt tokens per request up about 4x in a year, programming prompts near 20K; completions 2-3x).
+AGENT_PROMPT_GROWTH = 4.0
+AGENT_COMPLETION_GROWTH = 2.5
 
 # ----------------------------------------------------------------------------
 # Model catalogue
@@ -181,6 +212,23 @@ FAMILY_FINISH_DIALECT: dict[str, str] = {"claude": "anthropic", "gemini": "gemin
 PROVIDER_PRICE_FACTOR: dict[str, float] = {"DeepInfra": 0.8, "Novita": 0.9, "Fireworks": 1.1}
 #: Price of a cached prompt token relative to an uncached one.
 CACHED_PRICE_FACTOR = 0.25
+#: App -> share of its requests sent on the customer's own provider key (BYOK): the gateway reports cost 0.
+BYOK_SHARE: dict[str, float] = {"app-agent-sandbox": 0.2}
+#: Speed profile per provider: (time-to-first-token multiplier, output tokens-per-second multiplier), applied to
+#: every model it serves; providers not listed: (1.0, 1.0). Fireworks is the fast open-model host, Novita the
+#: slow one (its p90 time to first token 1.6-2x Fireworks' on the same model); Bedrock serves Claude slower than
+#: Anthropic.
+PROVIDER_SPEED: dict[str, tuple[float, float]] = {
+    "Fireworks": (0.80, 1.30),
+    "Together": (0.90, 1.15),
+    "DeepInfra": (1.15, 0.85),
+    "Alibaba": (1.25, 0.90),
+    "Novita": (1.40, 0.80),
+    "Google Vertex": (1.10, 0.95),
+    "Amazon Bedrock": (1.50, 0.80),
+    "Azure": (1.20, 0.90),
+    "Google AI Studio": (0.90, 1.05),
+}
 
 # ----------------------------------------------------------------------------
 # Apps
@@ -200,8 +248,10 @@ class Route:
 
 @dataclass(frozen=True)
 class App:
-    """A calling application: its routes, user pool size, tools offered per request (inclusive range),
-    share of streamed requests, median prompt and completion tokens and mean cached share of the prompt."""
+    """A calling application: its routes, user pool size, tools offered per request that offers any
+    (inclusive range), share of streamed requests, median prompt and completion tokens (on day 0), mean cached
+    share of the prompt, share of requests that offer tools (the others offer none) and the prompt and
+    completion size multipliers per TREND_DAYS."""
 
     app_id: str
     routes: tuple[Route, ...]
@@ -211,14 +261,37 @@ class App:
     prompt_median: float
     completion_median: float
     cache_share: float
+    tools_share: float = 1.0
+    prompt_growth: float = 1.0
+    completion_growth: float = 1.0
 
 
 def _agent(app_id: str, routes: tuple[Route, ...], users: int, prompt: float) -> App:
-    return App(app_id, routes, users, (8, 40), 0.9, prompt, 250, 0.6)
+    return App(
+        app_id,
+        routes,
+        users,
+        (8, 40),
+        0.9,
+        prompt,
+        250,
+        0.6,
+        prompt_growth=AGENT_PROMPT_GROWTH,
+        completion_growth=AGENT_COMPLETION_GROWTH,
+    )
 
 
-def _single(app_id: str, model: str, users: int, prompt: float, completion: float, requested: str | None = None) -> App:
-    return App(app_id, (Route(model, 1.0, requested=requested),), users, (1, 6), 0.8, prompt, completion, 0.2)
+def _single(
+    app_id: str,
+    model: str,
+    users: int,
+    prompt: float,
+    completion: float,
+    requested: str | None = None,
+    tools_share: float = 1.0,
+) -> App:
+    route = (Route(model, 1.0, requested=requested),)
+    return App(app_id, route, users, (1, 6), 0.8, prompt, completion, 0.2, tools_share=tools_share)
 
 
 _SONNET = "anthropic/claude-sonnet-4.5"
@@ -235,7 +308,7 @@ INTERACTIVE_APPS: tuple[App, ...] = (
         users=400,
         prompt=3000,
     ),
-    _single("app-chat-web", "openai/gpt-4o", users=3000, prompt=1500, completion=350),
+    _single("app-chat-web", "openai/gpt-4o", users=3000, prompt=1500, completion=350, tools_share=0.0),  # plain chat
     _agent(
         "app-support-agent",
         (
@@ -247,7 +320,8 @@ INTERACTIVE_APPS: tuple[App, ...] = (
         prompt=2500,
     ),
     _single("app-sql-assistant", "anthropic/claude-3.5-sonnet", users=300, prompt=4000, completion=300),
-    _single("app-doc-summarizer", "google/gemini-2.5-pro", users=500, prompt=9000, completion=500),
+    # the summarizer offers its fetch tool only when a document is linked, not pasted
+    _single("app-doc-summarizer", "google/gemini-2.5-pro", users=500, prompt=9000, completion=500, tools_share=0.4),
     _agent(
         "app-research-agent",
         (
@@ -259,7 +333,7 @@ INTERACTIVE_APPS: tuple[App, ...] = (
         prompt=3500,
     ),
     _single("app-email-assistant", _SONNET, users=900, prompt=2000, completion=300),
-    _single("app-translation", "mistralai/mistral-small", users=600, prompt=1200, completion=400),
+    _single("app-translation", "mistralai/mistral-small", users=600, prompt=1200, completion=400, tools_share=0.0),
     _single("app-code-review", "z-ai/glm-4.6", users=150, prompt=6000, completion=450),
     _single("app-agent-sandbox", "moonshotai/kimi-k2", users=120, prompt=3000, completion=300),
     _single("app-reasoning-lab", "openai/o3", users=80, prompt=2500, completion=600),
@@ -341,9 +415,12 @@ INTERACTIVE_SHARE = 1.0 - sum(job.share for job in BATCH_JOBS)
 OK, SERVER, RATE_LIMIT, CLIENT, TIMEOUT, CANCELLED = range(6)
 #: Outcome kinds the gateway retries on another provider.
 RETRYABLE = (SERVER, RATE_LIMIT, TIMEOUT)
-#: Background (no outage) error rate per attempt, and the mix of error kinds.
-BACKGROUND_ERROR_RATE = 0.007
-BACKGROUND_ERROR_MIX: dict[int, float] = {RATE_LIMIT: 0.35, SERVER: 0.30, TIMEOUT: 0.20, CLIENT: 0.15}
+#: Background (no outage) provider-fault rate per attempt (rate limits, 5xx, timeouts: what an error budget
+#: counts), and the mix of fault kinds. 0.02%: a month of a 99.9% SLO's budget (0.1%) is rarely spent.
+BACKGROUND_FAULT_RATE = 0.0002
+BACKGROUND_FAULT_MIX: dict[int, float] = {RATE_LIMIT: 0.45, SERVER: 0.35, TIMEOUT: 0.20}
+#: Share of attempts rejected as the client's fault (4xx: invalid request, context too long): never a fault.
+CLIENT_ERROR_RATE = 0.001
 #: Share of attempts the client cancels.
 CANCEL_RATE = 0.003
 #: Median milliseconds until an error is returned, per kind (log-normal, sigma ERROR_LATENCY_SIGMA).
@@ -411,9 +488,35 @@ OUTAGES: tuple[Outage, ...] = (
 )
 OUTAGE_CYCLE_DAYS = 120
 #: During an outage: share of the provider's attempts that fail, and the share of those failures that are 429s
-#: (the rest are 5xx).
+#: (the rest are 5xx). Incidents (below) fail in the same mix.
 OUTAGE_FAIL_SHARE = 0.85
 OUTAGE_RATE_LIMIT_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A one-off raised fault rate of one provider in calendar month `month` of the run (1 = the month of
+    `start`): over its last `last_hours` hours, or the whole month when `last_hours` is None. Clipped to the
+    run; a run that does not reach the month has no incident."""
+
+    provider: str
+    month: int
+    fault_rate: float
+    last_hours: float | None = None
+
+
+#: A brownout at the end of the 12th month (2025-12-31 in the sample): from 16:00 UTC, 80% of Anthropic's
+#: attempts are overloaded or rate-limited. Its 1-hour and 6-hour burn rates at the month's end (~800 against
+#: a 99.9% SLO) are far above the page thresholds (14.4 and 6). The rate is that of a severe brownout because at
+#: the sample's volume Anthropic sees one or two attempts an hour in the evening: the 1-hour window rests on them.
+BROWNOUT = Incident("Anthropic", month=12, fault_rate=0.8, last_hours=8.0)
+#: A slow burn over the whole 8th month (2025-08 in the sample): DeepInfra's fault rate at 0.4%, a burn rate of
+#: 4 (the month's budget gone in about a week): above the ticket threshold (3-day burn 1), below the page ones.
+#: The alert needs volume to show: a 6-hour window of fewer than ~170 attempts pages on any single fault, and at
+#: the sample's volume the last three days of the month see one fault or none; the month's budget is overspent
+#: at any volume.
+SLOW_BURN = Incident("DeepInfra", month=8, fault_rate=0.004)
+INCIDENTS: tuple[Incident, ...] = (BROWNOUT, SLOW_BURN)
 #: Share of retryable failures that fall back to another provider of the same model (attempt 2).
 FAILOVER_SHARE = 0.8
 #: Median delay between the failed attempt's end and the fallback attempt (log-normal, sigma 0.8).
@@ -471,6 +574,8 @@ _MODEL_PRICE_OUT = np.array([m.price_out for m in MODELS]) / 1e6
 _MODEL_TPS = np.array([float(m.tokens_per_s) for m in MODELS])
 _MODEL_TTFT = np.array([float(m.ttft_ms) for m in MODELS])
 _PROVIDER_PRICE = np.array([PROVIDER_PRICE_FACTOR.get(p, 1.0) for p in PROVIDERS])
+_PROVIDER_TTFT = np.array([PROVIDER_SPEED.get(p, (1.0, 1.0))[0] for p in PROVIDERS])
+_PROVIDER_TPS = np.array([PROVIDER_SPEED.get(p, (1.0, 1.0))[1] for p in PROVIDERS])
 _UNREPORTED = np.zeros((len(MODELS), len(PROVIDERS)), dtype=bool)
 for _model, _provider in REASONING_UNREPORTED:
     _UNREPORTED[MODEL_INDEX[_model], PROVIDER_INDEX[_provider]] = True
@@ -497,6 +602,12 @@ _APP_PROMPT = np.array([a.prompt_median for a in ALL_APPS])
 _APP_COMPLETION = np.array([a.completion_median for a in ALL_APPS])
 _APP_CACHE = np.array([a.cache_share for a in ALL_APPS])
 _APP_STREAM = np.array([a.stream_share for a in ALL_APPS])
+_APP_TOOLS_SHARE = np.array([a.tools_share for a in ALL_APPS])
+_APP_TOOLS_LOGGED = np.array([a.app_id not in TOOLS_UNLOGGED_APPS for a in ALL_APPS])
+_APP_PROMPT_GROWTH = np.array([a.prompt_growth for a in ALL_APPS])
+_APP_COMPLETION_GROWTH = np.array([a.completion_growth for a in ALL_APPS])
+_APP_BYOK = np.array([BYOK_SHARE.get(a.app_id, 0.0) for a in ALL_APPS])
+assert set(TOOLS_UNLOGGED_APPS) | set(BYOK_SHARE) <= set(_APP_IDS), "unknown app in TOOLS_UNLOGGED_APPS or BYOK_SHARE"
 _ROLE_PROMPT = np.array([ROLE_PROMPT_FACTOR[r] for r in _ROLES])
 _ROLE_COMPLETION = np.array([ROLE_COMPLETION_FACTOR[r] for r in _ROLES])
 
@@ -548,7 +659,8 @@ def simulate(start: dt.date, days: int, requests_per_day: int, seed: int) -> pl.
     start = dt.date(start.year, start.month, start.day)
     t0 = (start - EPOCH).days * US_PER_DAY
     requests = _requests(rng, start, days, requests_per_day, t0)
-    rows = _attempts(rng, requests, _outage_windows(t0, days))
+    windows = [(p, b, e, OUTAGE_FAIL_SHARE) for p, b, e in _outage_windows(t0, days)] + _incident_windows(start, days)
+    rows = _attempts(rng, requests, windows)
     _responses(rng, rows, requests, t0)
     frame = _frame(rows, requests, seed)
     return _with_embeddings(frame, np.random.default_rng(seed + EMBEDDING_SEED_OFFSET))
@@ -561,6 +673,16 @@ def outage_windows(start: dt.date, days: int) -> list[tuple[str, dt.datetime, dt
     return [
         (PROVIDERS[p], epoch + dt.timedelta(microseconds=s), epoch + dt.timedelta(microseconds=e))
         for p, s, e in _outage_windows(t0, days)
+    ]
+
+
+def incident_windows(start: dt.date, days: int) -> list[tuple[str, dt.datetime, dt.datetime, float]]:
+    """The incidents (`INCIDENTS`) of a simulation from `start` over `days` days: (provider, begin, end,
+    fault rate), begin and end in UTC."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return [
+        (PROVIDERS[p], epoch + dt.timedelta(microseconds=b), epoch + dt.timedelta(microseconds=e), rate)
+        for p, b, e, rate in _incident_windows(dt.date(start.year, start.month, start.day), days)
     ]
 
 
@@ -648,7 +770,7 @@ def _requests(rng: np.random.Generator, start: dt.date, days: int, per_day: int,
     req: Arrays = {"t": t[order] + t0, "app": np.concatenate([app_i, app_b])[order]}
     _assign_routes(rng, req)
     req["provider"] = _pick_providers(rng, req["model"])
-    _assign_request_sizes(rng, req)
+    _assign_request_sizes(rng, req, (req["t"] - t0) / US_PER_DAY)
     return req
 
 
@@ -693,15 +815,22 @@ def _exclusion_groups(
     return groups
 
 
-def _assign_request_sizes(rng: np.random.Generator, req: Arrays) -> None:
-    """User, prompt tokens, completion median, cached share, tools offered and streaming of each request,
-    from per-app attribute tables indexed by the app code."""
+def _assign_request_sizes(rng: np.random.Generator, req: Arrays, day: np.ndarray) -> None:
+    """User, prompt tokens, completion median, cached share, tools offered (and whether the log says how many),
+    BYOK and streaming of each request, from per-app attribute tables indexed by the app code; sizes grow with
+    the (fractional) `day` counted from the start."""
     app, role, n = req["app"], req["role"], req["app"].size
     users = _APP_USERS[app]
     req["user"] = _USER_OFFSET[app] + (users * rng.random(n) ** USER_SKEW).astype(np.int64)
-    req["tools_offered"] = _APP_TOOLS_MIN[app] + (rng.random(n) * _APP_TOOLS_SPAN[app]).astype(np.int64)
-    req["completion_median"] = _APP_COMPLETION[app] * _ROLE_COMPLETION[role]
-    prompt = _APP_PROMPT[app] * _ROLE_PROMPT[role] * np.exp(PROMPT_SIGMA * rng.standard_normal(n))
+    tools = _APP_TOOLS_MIN[app] + (rng.random(n) * _APP_TOOLS_SPAN[app]).astype(np.int64)
+    req["offers_tools"] = rng.random(n) < _APP_TOOLS_SHARE[app]
+    req["tools_offered"] = np.where(req["offers_tools"], tools, 0)
+    req["tools_logged"] = _APP_TOOLS_LOGGED[app]
+    req["byok"] = rng.random(n) < _APP_BYOK[app]
+    years = day / TREND_DAYS
+    req["completion_median"] = _APP_COMPLETION[app] * _ROLE_COMPLETION[role] * _APP_COMPLETION_GROWTH[app] ** years
+    prompt = _APP_PROMPT[app] * _ROLE_PROMPT[role] * _APP_PROMPT_GROWTH[app] ** years
+    prompt *= np.exp(PROMPT_SIGMA * rng.standard_normal(n))
     req["prompt"] = np.clip(np.rint(prompt), 16, MAX_PROMPT_TOKENS).astype(np.int64)
     req["cache_frac"] = np.zeros(n)
     for code, entry in enumerate(ALL_APPS):  # Beta(4s, 4(1-s)): mean s, drawn with scalar parameters (faster)
@@ -729,21 +858,41 @@ def _outage_windows(t0: int, days: int) -> list[tuple[int, int, int]]:
     return windows
 
 
+def _incident_windows(start: dt.date, days: int) -> list[tuple[int, int, int, float]]:
+    """(provider code, begin, end, fault rate) of the incidents within the run, in microseconds since the epoch."""
+    run_begin = (start - EPOCH).days * US_PER_DAY
+    run_end = run_begin + days * US_PER_DAY
+    windows = []
+    for incident in INCIDENTS:
+        first = start.year * 12 + start.month - 1 + incident.month - 1  # months since year 0 of its first day
+        month_begin = (dt.date(first // 12, first % 12 + 1, 1) - EPOCH).days * US_PER_DAY
+        month_end = (dt.date((first + 1) // 12, (first + 1) % 12 + 1, 1) - EPOCH).days * US_PER_DAY
+        begin = month_begin if incident.last_hours is None else month_end - round(incident.last_hours * US_PER_HOUR)
+        begin, end = max(begin, run_begin), min(month_end, run_end)
+        if begin < end:
+            windows.append((PROVIDER_INDEX[incident.provider], begin, end, incident.fault_rate))
+    return windows
+
+
 def _outcomes(
-    rng: np.random.Generator, provider: np.ndarray, t: np.ndarray, windows: list[tuple[int, int, int]]
+    rng: np.random.Generator, provider: np.ndarray, t: np.ndarray, windows: list[tuple[int, int, int, float]]
 ) -> np.ndarray:
-    """Outcome kind of each attempt: background errors and cancellations, overlaid by outage failures."""
+    """Outcome kind of each attempt: background faults, client errors and cancellations, overlaid by the
+    failures of the outage and incident windows (each a provider, a time range and a failing share)."""
     n = provider.size
     u = rng.random(n)
     kind = np.full(n, OK, dtype=np.int64)
-    background = u < BACKGROUND_ERROR_RATE
-    mix = np.array(list(BACKGROUND_ERROR_MIX.values()))
-    kind[background] = rng.choice(list(BACKGROUND_ERROR_MIX), size=int(background.sum()), p=mix / mix.sum())
-    kind[(u >= BACKGROUND_ERROR_RATE) & (u < BACKGROUND_ERROR_RATE + CANCEL_RATE)] = CANCELLED
-    down = np.zeros(n, dtype=bool)
-    for code, begin, end in windows:
-        down |= (provider == code) & (t >= begin) & (t < end)
-    failed = down & (rng.random(n) < OUTAGE_FAIL_SHARE)
+    fault = u < BACKGROUND_FAULT_RATE
+    mix = np.array(list(BACKGROUND_FAULT_MIX.values()))
+    kind[fault] = rng.choice(list(BACKGROUND_FAULT_MIX), size=int(fault.sum()), p=mix / mix.sum())
+    client_end = BACKGROUND_FAULT_RATE + CLIENT_ERROR_RATE
+    kind[(u >= BACKGROUND_FAULT_RATE) & (u < client_end)] = CLIENT
+    kind[(u >= client_end) & (u < client_end + CANCEL_RATE)] = CANCELLED
+    failing = np.zeros(n)
+    for code, begin, end, share in windows:
+        inside = (provider == code) & (t >= begin) & (t < end)
+        failing[inside] = np.maximum(failing[inside], share)
+    failed = rng.random(n) < failing
     throttled = rng.random(int(failed.sum())) < OUTAGE_RATE_LIMIT_SHARE
     kind[failed] = np.where(throttled, RATE_LIMIT, SERVER)
     return kind
@@ -757,7 +906,7 @@ def _error_latency(rng: np.random.Generator, kind: np.ndarray) -> np.ndarray:
     return median * np.exp(ERROR_LATENCY_SIGMA * rng.standard_normal(kind.size))
 
 
-def _attempts(rng: np.random.Generator, req: Arrays, windows: list[tuple[int, int, int]]) -> Arrays:
+def _attempts(rng: np.random.Generator, req: Arrays, windows: list[tuple[int, int, int, float]]) -> Arrays:
     """Attempt rows: every request's first attempt plus a fallback attempt for retried failures."""
     t1, provider1 = req["t"], req["provider"]
     kind1 = _outcomes(rng, provider1, t1, windows)
@@ -798,6 +947,15 @@ def _tool_call_share(model: np.ndarray, provider: np.ndarray, day: np.ndarray) -
     return share
 
 
+def _offering_share(req: Arrays) -> np.ndarray:
+    """Share of each model family's requests that offer tools, over the whole run (1 for a family none of whose
+    requests does): the tool-call share of a family is drawn among those requests, divided by this."""
+    family = _MODEL_FAMILY[req["model"]]
+    requests = np.bincount(family, minlength=len(FAMILIES))
+    offering = np.bincount(family, weights=req["offers_tools"], minlength=len(FAMILIES))
+    return np.where(offering > 0, offering / np.maximum(requests, 1), 1.0)
+
+
 def _output_tokens(
     rng: np.random.Generator, median: np.ndarray, model: np.ndarray, tool: np.ndarray, day: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -820,17 +978,19 @@ def _output_tokens(
 def _latency(
     rng: np.random.Generator,
     model: np.ndarray,
+    provider: np.ndarray,
     prompt: np.ndarray,
     completion: np.ndarray,
     reasoning: np.ndarray,
     streamed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Latency and time to first token (ms). The first visible token waits for the prompt and the thinking;
-    the rest streams at the model's speed. A non-streamed response's first byte is its last."""
+    """Latency and time to first token (ms). The first visible token waits for the prompt (the model's median
+    and the prefill, times the provider's multiplier) and the thinking; the rest streams at the model's speed
+    times the provider's. A non-streamed response's first byte is its last."""
     n = model.size
-    ms_per_token = 1000.0 / _MODEL_TPS[model]
-    ttft = _MODEL_TTFT[model] * np.exp(TTFT_SIGMA * rng.standard_normal(n))
-    ttft += prompt / 1000.0 * PROMPT_MS_PER_1K_TOKENS + reasoning * ms_per_token
+    ms_per_token = 1000.0 / (_MODEL_TPS[model] * _PROVIDER_TPS[provider])
+    ttft = _MODEL_TTFT[model] * np.exp(TTFT_SIGMA * rng.standard_normal(n)) + prompt / 1000.0 * PROMPT_MS_PER_1K_TOKENS
+    ttft = ttft * _PROVIDER_TTFT[provider] + reasoning * ms_per_token
     generation = (completion - reasoning) * ms_per_token * np.exp(GENERATION_SIGMA * rng.standard_normal(n))
     latency = ttft + generation
     return latency, np.where(streamed, ttft, latency)
@@ -857,15 +1017,18 @@ def _responses(rng: np.random.Generator, rows: Arrays, req: Arrays, t0: int) -> 
     n = kind.size
     success, cancelled = kind == OK, kind == CANCELLED
     day = (rows["t"] - t0) / US_PER_DAY
-    tool = success & (rng.random(n) < _tool_call_share(model, provider, day))
-    length = success & ~tool & (rng.random(n) < LENGTH_SHARE)
+    offers = req["offers_tools"][r]
+    family_share = _tool_call_share(model, provider, day) / _offering_share(req)[_MODEL_FAMILY[model]]
+    tool = success & offers & (rng.random(n) < family_share)
+    cut = success & offers & ~tool & (rng.random(n) < TOOL_CALL_CUT_SHARE)  # a tool call cut at the limit
+    length = success & ~tool & (cut | (rng.random(n) < LENGTH_SHARE))
     completion, reasoning = _output_tokens(rng, req["completion_median"][r], model, tool, day)
     kept = np.where(cancelled, rng.random(n), 1.0)  # a cancelled response stops part way
     completion = np.floor(completion * kept)
     reasoning = np.minimum(np.floor(reasoning * kept), completion)
     prompt = req["prompt"][r]
     cached = np.where(rows["attempt"] == 1, np.floor(prompt * req["cache_frac"][r]), 0.0)  # fallback: cold cache
-    latency, ttft = _latency(rng, model, prompt, completion, reasoning, req["streamed"][r])
+    latency, ttft = _latency(rng, model, provider, prompt, completion, reasoning, req["streamed"][r])
     http, error_code = _error_fields(rng, provider, kind)
     price = _PROVIDER_PRICE[provider]
     cost = price * ((prompt - cached + cached * CACHED_PRICE_FACTOR) * _MODEL_PRICE_IN[model])
@@ -878,14 +1041,14 @@ def _responses(rng: np.random.Generator, rows: Arrays, req: Arrays, t0: int) -> 
         completion=completion.astype(np.int64),
         reasoning=reasoning.astype(np.int64),
         reasoning_reported=_MODEL_REASONING[model] & ~_UNREPORTED[model, provider] & responded,
-        tool_calls=np.where(tool, 1 + rng.poisson(EXTRA_TOOL_CALLS_MEAN, n), 0),
+        tool_calls=np.where(tool | cut, 1 + rng.poisson(EXTRA_TOOL_CALLS_MEAN, n), 0),
         native=_FINISH_CODE[_MODEL_DIALECT[model], np.where(tool, 1, np.where(length, 2, 0))],
         gemini_tool=tool & (_MODEL_DIALECT[model] == _DIALECTS.index("gemini")),
         latency=np.round(np.where(responded, latency, rows["error_ms"]), 3),  # rounding keeps ttft <= latency
         ttft=np.round(ttft, 3),
         http=np.where(success, 200, http),
         error_code=error_code,
-        cost=np.where(responded, np.round(cost, 10), 0.0),
+        cost=np.where(responded & ~req["byok"][r], np.round(cost, 10), 0.0),
     )
 
 
@@ -934,7 +1097,7 @@ def _frame(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
             "reasoning_tokens": np.where(c["reasoning_reported"], c["reasoning"], -1),
             "cached_prompt_tokens": np.where(responded, c["cached"], -1),
             "tool_calls": np.where(success, c["tool_calls"], -1),
-            "tools_offered": req["tools_offered"][r],
+            "tools_offered": np.where(req["tools_logged"][r], req["tools_offered"][r], -1),
             "latency_ms": c["latency"],
             "ttft_ms": np.where(responded, c["ttft"], np.nan),
             "streamed": req["streamed"][r],
@@ -947,6 +1110,7 @@ def _frame(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
         "completion_tokens",
         "reasoning_tokens",
         "cached_prompt_tokens",
+        "tools_offered",
     )
     frame = codes.select(
         request_id=_padded(f"gen-{seed}-", "req", max(9, len(str(req["t"].size)))),
@@ -962,7 +1126,6 @@ def _frame(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
         native_finish_reason=_names(_FINISH_NAMES, "native"),
         finish_reason=_names(("tool_calls",), "override"),
         **{name: pl.when(pl.col(name) >= 0).then(pl.col(name)) for name in (*nullable, "tool_calls")},
-        tools_offered=pl.col("tools_offered"),
         latency_ms=pl.col("latency_ms"),
         ttft_ms=pl.col("ttft_ms").fill_nan(None),
         streamed=pl.col("streamed"),

@@ -26,7 +26,8 @@ Shapes (each checked against the real source)
   field) carries the pseudonymous end-user id (see below). A request whose every attempt failed has no
   generation record (OpenRouter bills and records generations only; the caller just receives the error JSON), so
   it is not written at all. A cancelled attempt has no HTTP status here either (``status`` null, as in the
-  canonical record).
+  canonical record). A request on the customer's own key (the simulator's BYOK requests, whose responses cost
+  0) has ``is_byok`` true and ``total_cost`` 0.
 * ``litellm``: one ``StandardLoggingPayload`` per line (``litellm/types/utils.py``; fields as
   ``get_standard_logging_object_payload`` in ``litellm_logging.py`` fills them), one line per ATTEMPT. The attempts
   of one request share ``trace_id`` (the TypedDict: "Trace multiple LLM calls belonging to same overall request
@@ -72,6 +73,9 @@ End users: no format ever carries the simulator's raw ``user_id``. Each user bec
 ``eu-`` + 32 hex digits of SHA-256 of the id (what an application passes in the request's ``user`` field when it
 follows OpenAI's advice to send a hash), written where the real format has an end-user field.
 
+A response that carries a tool call but was cut at the output limit finishes ``length`` in every format (in
+OpenAI's vocabulary too: the limit, not the call, ended it), as the ingest reads it.
+
 Quirks of real logs, in realistic proportions (each kept and read alike on ingest): OpenRouter generations
 served by an upstream in ``OPENROUTER_REASONING_OUTSIDE`` count reasoning beside the completion tokens;
 ``OTEL_JSON_FINISH_SIXTEENTHS``/16 of the OTel spans write their finish reasons as a JSON list inside a string.
@@ -93,8 +97,8 @@ litellm       ``native_finish_reason`` (LiteLLM maps it to the OpenAI vocabulary
 otel          ``streamed``, ``ttft_ms``, ``cost_usd``, users, ``tool_calls`` count, ``tools_offered``, and a
               Gemini function call (its native finish reason is ``STOP``; only message content, which is
               not written, would show the call)
-provider-     cancelled attempts, cost (see ``pipelines.lib.simulate_exports``)
-bodies
+provider-     cancelled attempts, cost, ``tools_offered`` 0 (read as not logged; see
+bodies        ``pipelines.lib.simulate_exports``)
 openrouter-   failed attempts, error codes, ``tool_calls`` count, ``tools_offered``, ``model_requested``
 activity
 ============  ==============================================================================================
@@ -338,14 +342,15 @@ def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
         success=success,
         cancelled=cancelled,
         responded=success | cancelled,
-        tool=(success & (pl.col("tool_calls") > 0)).fill_null(False),
+        tool=(success & (pl.col("tool_calls") > 0)).fill_null(False),  # carries tool calls (maybe cut at the limit)
+        byok=((success | cancelled) & (pl.col("cost_usd") == 0)).fill_null(False),  # the BYOK requests' cost is 0
         **{name: _lookup("provider_native", mapping, pl.String()) for name, mapping in vocab.items()},
     ).with_columns(
         response_id=pl.when(pl.col("responded")).then(pl.concat_str(pl.lit("chatcmpl-"), pl.col("att_hash"))),
-        openai_finish=pl.when(pl.col("tool"))
-        .then(pl.lit("tool_calls"))
-        .when(pl.col("native_finish_reason").is_in(LENGTH_REASONS))
+        openai_finish=pl.when(pl.col("native_finish_reason").is_in(LENGTH_REASONS))
         .then(pl.lit("length"))
+        .when(pl.col("tool"))
+        .then(pl.lit("tool_calls"))
         .when(pl.col("success"))
         .then(pl.lit("stop")),
         llm_provider=pl.col("llm_provider").fill_null(pl.col("provider_native").str.to_lowercase()),
@@ -409,7 +414,7 @@ def _openrouter(rows: pl.DataFrame) -> Iterator[pl.Series]:
         latency=pl.col("latency_ms"),
         id=pl.col("response_id"),
         model_permaslug=pl.col("model"),
-        is_byok=pl.lit(False),
+        is_byok=pl.col("byok"),
     )
     per_request = rows.group_by("request_id").agg(
         provider_responses=entry.sort_by("attempt"),
@@ -471,7 +476,7 @@ def _openrouter_lines(final: pl.DataFrame) -> pl.Series:
         web_search_engine=_null(),
         origin=pl.lit(""),
         usage=pl.col("cost_usd"),
-        is_byok=pl.lit(False),
+        is_byok=pl.col("byok"),
         external_user=pl.col("end_user"),
         api_type=pl.col("operation").replace_strict(OPENROUTER_API_TYPE, return_dtype=pl.String),
         preset_id=_null(),
