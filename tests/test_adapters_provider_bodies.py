@@ -127,3 +127,17 @@ def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai
     assert (row["provider"], row["cost_usd"], row["operation"]) == ("openai", 0.002, "responses")
     unprefixed = valid(one(NAME, responses(id="gen-124", model="gpt-oss-20b")))
     assert unprefixed["provider"] is None
+
+
+@pytest.mark.parametrize(
+    ("request_part", "offered"),
+    [
+        ({"model": "gpt-5", "tools": []}, 0),  # offered none: a known zero, not unknown
+        ({"model": "gpt-5", "tools": [{"type": "function"}, {"type": "function"}]}, 2),
+        ({"model": "gemini-2.5-pro", "tools": [{"functionDeclarations": [{"name": "a"}, {"name": "b"}]}]}, 2),
+        ({"model": "gpt-5"}, None),  # the envelope does not say
+    ],
+)
+def test_tools_offered_counts_the_request_tools_and_an_empty_list_is_zero(request_part, offered):
+    line = {"timestamp": WHEN, "request_id": "r1", "request": request_part, "response": responses()}
+    assert valid(one(NAME, line))["tools_offered"] == offered

@@ -295,3 +295,46 @@ def test_a_question_mark_in_the_path_is_refused_before_duckdb_writes(tmp_path):
 
 def test_the_metrics_reference_is_current():
     assert models.METRICS_DOC.read_text() == models.render_docs(), "run `make schema` to regenerate docs/metrics.md"
+
+
+def test_whole_periods_widen_days_to_their_weeks_and_months():
+    days = [dt.date(2025, 1, 31), dt.date(2025, 2, 1)]
+    assert models.whole_periods(days, None) == days
+    weeks = models.whole_periods(days, "week")  # Friday and Saturday of the week of Monday 2025-01-27
+    assert (weeks[0], weeks[-1], len(weeks)) == (dt.date(2025, 1, 27), dt.date(2025, 2, 2), 7)
+    months = models.whole_periods(days, "month")
+    assert (months[0], months[-1], len(months)) == (dt.date(2025, 1, 1), dt.date(2025, 2, 28), 59)
+    assert models.period_end(dt.date(2024, 2, 10), "month") == dt.date(2024, 2, 29)
+    assert models.period_end(dt.date(2025, 12, 31), "month") == dt.date(2025, 12, 31)
+
+
+def test_a_period_model_recomputes_the_whole_month_of_a_late_day_and_nothing_else(tmp_path):
+    """Latencies 100 and 300 on 2025-01-10, 500 on 2025-02-10; a late record (900) for 2025-01-20 changes January's
+    median from its attempts (100, 300, 900: 300), while February is not recomputed."""
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    first = [
+        record(request_id="a", latency_ms=100, created_at="2025-01-10T10:00:00Z"),
+        record(request_id="b", latency_ms=300, created_at="2025-01-10T11:00:00Z"),
+        record(request_id="c", latency_ms=500, created_at="2025-02-10T10:00:00Z"),
+    ]
+    _ingest(warehouse, write_lines(tmp_path / "a.jsonl", first))
+    build_models(warehouse)
+    query = "select month, days, attempts, latency_p50_ms from provider_latency_monthly order by month"
+    assert mart(warehouse, query) == [(dt.date(2025, 1, 1), 1, 2, 200.0), (dt.date(2025, 2, 1), 1, 1, 500.0)]
+    late = [record(request_id="d", latency_ms=900, created_at="2025-01-20T10:00:00Z")]
+    _ingest(warehouse, write_lines(tmp_path / "b.jsonl", late))
+    result = build_models(warehouse)["provider_latency_monthly"]
+    assert result.mode == "incremental"
+    assert mart(warehouse, query) == [(dt.date(2025, 1, 1), 2, 3, 300.0), (dt.date(2025, 2, 1), 1, 1, 500.0)]
+
+
+def test_a_partition_period_must_be_a_week_or_a_month(tmp_path):
+    path = tmp_path / "marts" / "bad_period.sql"
+    path.parent.mkdir()
+    path.write_text(
+        "-- bad_period: x\n--\n-- grain: one row per day\n-- inputs: requests\n-- materialized: incremental\n"
+        "-- partition_day: day\n-- partition_period: quarter\n-- columns:\n--   day: d\n\n"
+        "select date as day from requests"
+    )
+    with pytest.raises(models.ModelError, match="partition_period is one of week, month"):
+        models.parse_model(path)

@@ -15,6 +15,10 @@ Materializations:
   result depend on the days next to it), reading one more day of context on each side. A change of the
   model's SQL, its macros, its seeds or its parameters rebuilds it whole; a full rebuild and an incremental
   one give the same rows (a test holds them to it).
+  A model whose rows are whole weeks or months (percentiles of a period, which cannot be added up from days)
+  also names its `partition_period` (`week` or `month`), and its `partition_day` gives a row's period start:
+  the affected days are widened to the whole periods that hold them, those periods' rows are recomputed from
+  their days (plus a day of context on each side), and no other period is touched.
 
 A `table` is rebuilt only when its SQL, macros, seeds or parameters changed or one of its inputs was rebuilt
 since (each build of a model gets a new version; the `requests` input is the set of partition fingerprints),
@@ -50,7 +54,8 @@ LAYERS = ("staging", "intermediate", "marts")
 MATERIALIZATIONS = ("view", "table", "incremental")
 SOURCES = frozenset({REQUESTS})  # tables the ingest provides
 DATABASE_FILE = "gatewaylens.duckdb"
-_HEADER_KEYS = ("grain", "inputs", "materialized", "partition_day", "columns")
+_HEADER_KEYS = ("grain", "inputs", "materialized", "partition_day", "partition_period", "columns")
+PERIODS = ("week", "month")
 _VARIABLE = re.compile(r"getvariable\('(gl_[a-z_]+)'\)")
 
 
@@ -71,6 +76,7 @@ class Model:
     materialized: str
     inputs: tuple[str, ...]
     partition_day: str | None = None
+    partition_period: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -100,6 +106,7 @@ def parse_model(path: Path) -> Model:
         materialized=fields.get("materialized", ""),
         inputs=tuple(sorted(i.strip() for i in fields.get("inputs", "").split(",") if i.strip())),
         partition_day=fields.get("partition_day"),
+        partition_period=fields.get("partition_period"),
         columns=columns,
     )
     _validate(model)
@@ -135,6 +142,8 @@ def _validate(model: Model) -> None:
         raise ModelError(f"{where}: materialized must be one of {', '.join(MATERIALIZATIONS)}")
     if (model.materialized == "incremental") != bool(model.partition_day):
         raise ModelError(f"{where}: an incremental model, and only one, names its partition_day")
+    if model.partition_period is not None and (model.partition_period not in PERIODS or not model.partition_day):
+        raise ModelError(f"{where}: partition_period is one of {', '.join(PERIODS)}, on an incremental model")
     if model.materialized != "view" and not model.columns:
         raise ModelError(f"{where}: tables document their columns ('-- columns:')")
     read = tuple(sorted(tables_read(model.sql)))
@@ -563,7 +572,7 @@ def _build_incremental(
         result = BuildResult(model.name, "full", _rows(con, model.name), sorted(current))
     else:
         affected = affected_days(_recorded_days(con, model.name), current)
-        for first, last in day_runs(affected):
+        for first, last in day_runs(whole_periods(affected, model.partition_period)):
             _rebuild_days(con, model, first, last)
         mode = "incremental" if affected else "unchanged"
         result = BuildResult(model.name, mode, _rows(con, model.name), [d.isoformat() for d in affected])
@@ -571,6 +580,29 @@ def _build_incremental(
         _record_model(con, model.name, build_hash, "")
         _record_days(con, model.name, current)
     return result
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first day of the ISO week (Monday) or calendar month holding `day`."""
+    return day - dt.timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+def period_end(day: dt.date, period: str) -> dt.date:
+    """The last day of the ISO week (Sunday) or calendar month holding `day`."""
+    if period == "week":
+        return period_start(day, period) + dt.timedelta(days=6)
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def whole_periods(days: list[dt.date], period: str | None) -> list[dt.date]:
+    """`days` widened to every day of the weeks or months that hold them (unchanged without a period)."""
+    if period is None:
+        return days
+    widened: set[dt.date] = set()
+    for start in sorted({period_start(day, period) for day in days}):
+        widened.update(start + dt.timedelta(days=i) for i in range((period_end(start, period) - start).days + 1))
+    return sorted(widened)
 
 
 def affected_days(before: dict[str, str], after: dict[str, str]) -> list[dt.date]:
@@ -751,7 +783,9 @@ def _model_doc(model: Model) -> str:
         f"### `{model.name}`\n",
         model.description + "\n",
         f"- grain: {model.grain}",
-        f"- materialized: {model.materialized}" + (f" (by `{model.partition_day}`)" if model.partition_day else ""),
+        f"- materialized: {model.materialized}"
+        + (f" (by `{model.partition_day}`)" if model.partition_day else "")
+        + (f", whole {model.partition_period}s" if model.partition_period else ""),
         f"- inputs: {', '.join(f'`{i}`' for i in model.inputs)}",
         f"- source: `{model.path.relative_to(SQL_DIR.parent)}`\n",
     ]

@@ -20,9 +20,9 @@ attempts as the canonical frame wherever the format can express them:
   ``false``, a missing number is an empty cell; ``api_key_name`` is the app's key name and ``app_name`` the app.
 
 What these cannot express: provider bodies carry no client abort (nothing came back: a cancelled attempt is
-not written), no cost, and no request that offered no tools (its empty ``request.tools`` list reads as tools not
-logged, NULL, as does the missing list of an app that does not log them); the activity CSV carries no failed
-attempt, error code or tool-call count, and no tools offered.
+not written) and no cost (an empty ``request.tools`` list is a request that offered none, 0; an app that does not
+log its tools has no list, NULL); the activity CSV carries no failed attempt, error code or tool-call count, and
+no tools offered.
 """
 
 from __future__ import annotations

@@ -97,8 +97,8 @@ litellm       ``native_finish_reason`` (LiteLLM maps it to the OpenAI vocabulary
 otel          ``streamed``, ``ttft_ms``, ``cost_usd``, users, ``tool_calls`` count, ``tools_offered``, and a
               Gemini function call (its native finish reason is ``STOP``; only message content, which is
               not written, would show the call)
-provider-     cancelled attempts, cost, ``tools_offered`` 0 (read as not logged; see
-bodies        ``pipelines.lib.simulate_exports``)
+provider-     cancelled attempts, cost (see ``pipelines.lib.simulate_exports``)
+bodies
 openrouter-   failed attempts, error codes, ``tool_calls`` count, ``tools_offered``, ``model_requested``
 activity
 ============  ==============================================================================================

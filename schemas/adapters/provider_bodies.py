@@ -199,11 +199,12 @@ def _shape_sql(b: str) -> str:
 
 
 def _count_tools(tools: str) -> str:
-    """Tools declared in a request: Gemini groups functions in `functionDeclarations`, which count one each."""
+    """Tools declared in a request: Gemini groups functions in `functionDeclarations`, which count one each. An
+    empty list is 0 tools offered (a request that offered none); only a missing list is unknown."""
     each = (
         "coalesce(json_array_length(t, '$.functionDeclarations'), json_array_length(t, '$.function_declarations'), 1)"
     )
-    return f"list_sum(list_transform({tools}, lambda t: {each}))"
+    return f"CASE WHEN {tools} IS NOT NULL THEN coalesce(list_sum(list_transform({tools}, lambda t: {each})), 0) END"
 
 
 def _sum(first: str, *others: str) -> str:

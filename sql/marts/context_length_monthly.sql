@@ -1,11 +1,14 @@
 -- context_length_monthly: how long the contexts agents send are, and how long the answers, per calendar month,
 -- model family and operation: percentiles of prompt and completion tokens per completed request, and the
 -- share of prompt tokens read from a cache. Prompts that grow month over month are the signature of agents
--- carrying long histories; a rising cached share is what keeps them affordable.
+-- carrying long histories; a rising cached share is what keeps them affordable. Incremental by whole months: a
+-- changed day recomputes its month from the month's requests (percentiles do not add up from days).
 --
 -- grain: one row per month x model_family x operation
 -- inputs: int_requests_rolled_up
--- materialized: table
+-- materialized: incremental
+-- partition_day: month
+-- partition_period: month
 -- columns:
 --   month: first day of the calendar month
 --   model_family: family of the model that served the final attempt
@@ -25,6 +28,7 @@ with
 completed as (
     select * from int_requests_rolled_up
     where status = 'success' and model_family is not null
+        and day between gl_context_from() and gl_context_to()
 ),
 
 summed as (

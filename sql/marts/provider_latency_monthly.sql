@@ -1,10 +1,13 @@
--- provider_latency_monthly: provider_latency_daily per calendar month, its percentiles computed from the period's
--- attempts (int_provider_latency_periods), not from its days. The first and last periods may be partial: `days`
--- says how many days had successful attempts.
+-- provider_latency_monthly: provider_latency_daily per calendar month, its percentiles computed from
+-- the month's attempts, never from its days (percentiles do not add up). Incremental by whole months: a changed
+-- day recomputes its month. The first and last periods may be partial: `days` says how many days had successful
+-- attempts.
 --
 -- grain: one row per month x provider x model_key x operation
--- inputs: int_provider_latency_periods
--- materialized: table
+-- inputs: stg_gateway__attempts
+-- materialized: incremental
+-- partition_day: month
+-- partition_period: month
 -- columns:
 --   month: first day of the calendar month
 --   provider: provider that served the attempts
@@ -30,16 +33,68 @@
 
 with
 
-periods as (
-    select * from int_provider_latency_periods
-    where period = 'month'
+attempts as (
+    select * from stg_gateway__attempts
+    where status = 'success' and provider is not null and model_key is not null
+),
+
+timed as (
+    select
+        cast(date_trunc('month', day) as date) as month,
+        day,
+        provider,
+        model_key,
+        model_family,
+        operation,
+        latency_ms,
+        gl_ttft_ms(streamed, ttft_ms) as ttft_ms,
+        gl_tokens_per_second(streamed, latency_ms, ttft_ms, completion_tokens) as tokens_per_second,
+    from attempts
+),
+
+summed as (
+    select
+        month,
+        provider,
+        model_key,
+        any_value(model_family) as model_family,
+        operation,
+        count(distinct day) as days,
+        count(*) as attempts,
+        count(latency_ms) as latency_attempts,
+        gl_latency_percentiles(latency_ms) as latency,
+        count(ttft_ms) as ttft_attempts,
+        gl_latency_percentiles(ttft_ms) as ttft,
+        count(tokens_per_second) as speed_attempts,
+        gl_speed_percentiles(tokens_per_second) as speed,
+    from timed
+    group by month, provider, model_key, operation
 ),
 
 final as (
     select
-        period_start as month,
-        * exclude (period, period_start),
-    from periods
+        month,
+        provider,
+        model_key,
+        model_family,
+        operation,
+        days,
+        attempts,
+        latency_attempts,
+        latency[1] as latency_p50_ms,
+        latency[2] as latency_p75_ms,
+        latency[3] as latency_p90_ms,
+        latency[4] as latency_p99_ms,
+        ttft_attempts,
+        ttft[1] as ttft_p50_ms,
+        ttft[2] as ttft_p75_ms,
+        ttft[3] as ttft_p90_ms,
+        ttft[4] as ttft_p99_ms,
+        speed_attempts,
+        speed[1] as tokens_per_second_p10,
+        speed[2] as tokens_per_second_p50,
+        speed[3] as tokens_per_second_p90,
+    from summed
 )
 
 select * from final
