@@ -8,7 +8,23 @@ create or replace macro gl_tokens_per_second(streamed, latency_ms, ttft_ms, comp
         when streamed and latency_ms > ttft_ms and completion_tokens > 0
             then completion_tokens / ((latency_ms - ttft_ms) / 1000.0)
     end;
--- the percentiles the latency marts report, as a list: p50, p75, p90, p99 (continuous: interpolated)
-create or replace macro gl_latency_percentiles(value) as quantile_cont(value, [0.5, 0.75, 0.9, 0.99]);
--- output speed is reported at p10 (the slow tenth a stream reader notices), p50 and p90
-create or replace macro gl_speed_percentiles(value) as quantile_cont(value, [0.1, 0.5, 0.9]);
+-- The columns every latency mart reports over a group of attempts, as one struct (`stats.*` spreads it): each
+-- percentile set with the number of attempts it rests on. Latency and TTFT at p50, p75, p90, p99; output speed at
+-- p10 (the slow tenth a stream reader notices), p50 and p90; continuous (interpolated). The repeated quantile
+-- expressions are one aggregate each: DuckDB computes identical aggregates once.
+create or replace macro gl_speed_stats(latency_ms, ttft_ms, tokens_per_second) as {
+    'latency_attempts': count(latency_ms),
+    'latency_p50_ms': quantile_cont(latency_ms, [0.5, 0.75, 0.9, 0.99])[1],
+    'latency_p75_ms': quantile_cont(latency_ms, [0.5, 0.75, 0.9, 0.99])[2],
+    'latency_p90_ms': quantile_cont(latency_ms, [0.5, 0.75, 0.9, 0.99])[3],
+    'latency_p99_ms': quantile_cont(latency_ms, [0.5, 0.75, 0.9, 0.99])[4],
+    'ttft_attempts': count(ttft_ms),
+    'ttft_p50_ms': quantile_cont(ttft_ms, [0.5, 0.75, 0.9, 0.99])[1],
+    'ttft_p75_ms': quantile_cont(ttft_ms, [0.5, 0.75, 0.9, 0.99])[2],
+    'ttft_p90_ms': quantile_cont(ttft_ms, [0.5, 0.75, 0.9, 0.99])[3],
+    'ttft_p99_ms': quantile_cont(ttft_ms, [0.5, 0.75, 0.9, 0.99])[4],
+    'speed_attempts': count(tokens_per_second),
+    'tokens_per_second_p10': quantile_cont(tokens_per_second, [0.1, 0.5, 0.9])[1],
+    'tokens_per_second_p50': quantile_cont(tokens_per_second, [0.1, 0.5, 0.9])[2],
+    'tokens_per_second_p90': quantile_cont(tokens_per_second, [0.1, 0.5, 0.9])[3]
+};

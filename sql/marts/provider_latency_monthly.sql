@@ -61,12 +61,7 @@ summed as (
         operation,
         count(distinct day) as days,
         count(*) as attempts,
-        count(latency_ms) as latency_attempts,
-        gl_latency_percentiles(latency_ms) as latency,
-        count(ttft_ms) as ttft_attempts,
-        gl_latency_percentiles(ttft_ms) as ttft,
-        count(tokens_per_second) as speed_attempts,
-        gl_speed_percentiles(tokens_per_second) as speed,
+        gl_speed_stats(latency_ms, ttft_ms, tokens_per_second) as stats,
     from timed
     group by month, provider, model_key, operation
 ),
@@ -80,20 +75,7 @@ final as (
         operation,
         days,
         attempts,
-        latency_attempts,
-        latency[1] as latency_p50_ms,
-        latency[2] as latency_p75_ms,
-        latency[3] as latency_p90_ms,
-        latency[4] as latency_p99_ms,
-        ttft_attempts,
-        ttft[1] as ttft_p50_ms,
-        ttft[2] as ttft_p75_ms,
-        ttft[3] as ttft_p90_ms,
-        ttft[4] as ttft_p99_ms,
-        speed_attempts,
-        speed[1] as tokens_per_second_p10,
-        speed[2] as tokens_per_second_p50,
-        speed[3] as tokens_per_second_p90,
+        stats.*,
     from summed
 )
 
