@@ -272,10 +272,16 @@ def _broken(text: str, reason: str, position: int | None) -> str:
 
 def redact(raw: str) -> str:
     """The line without prompt/completion text, user ids or unknown key names, cut to MAX_RAW_CHARS."""
+    return _redacted(raw)[0]
+
+
+def _redacted(raw: str) -> tuple[str, bool]:
+    """The redacted line (see `redact`), and whether it nests deeper than MAX_DEPTH (one depth scan per line)."""
     stripped = raw.strip()
+    deep = False
     if not stripped.startswith(("{", "[")):
         text = f"[not JSON: {len(raw)} chars, content not kept]"
-    elif nesting_depth(stripped) > MAX_DEPTH:
+    elif deep := nesting_depth(stripped) > MAX_DEPTH:
         text = _broken(stripped, DEEP, None)
     else:
         try:
@@ -293,7 +299,7 @@ def redact(raw: str) -> str:
             text = json.dumps(top, ensure_ascii=False)
     if len(text) > MAX_RAW_CHARS:
         text = text[:MAX_RAW_CHARS] + f"... [{len(text) - MAX_RAW_CHARS} more chars]"
-    return writable(text)
+    return writable(text), deep
 
 
 def writable(text: str) -> str:
@@ -356,8 +362,8 @@ def rows(source_uri: str, source_format: str | None, rejected: list[tuple[int, s
     deep: set[int] = set()
     for n, _, raw in rejected:
         if n not in redacted:
-            redacted[n] = redact(raw)
-            if raw.lstrip().startswith(("{", "[")) and nesting_depth(raw) > MAX_DEPTH:
+            redacted[n], too_deep = _redacted(raw)
+            if too_deep:
                 deep.add(n)
     reasons = [
         writable(f"{DEEP}; {reason}" if n in deep and DEEP not in reason else reason) for n, reason, _ in rejected
