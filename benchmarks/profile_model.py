@@ -16,7 +16,10 @@ import shutil
 import tempfile
 import time
 
-from pipelines.lib import models
+from pipelines.lib.sqlmodels.database import DATABASE_FILE
+from pipelines.lib.sqlmodels.engine import open_build
+from pipelines.lib.sqlmodels.parameters import Parameters
+from pipelines.lib.sqlmodels.project import load_project
 from pipelines.lib.storage import Warehouse
 
 
@@ -44,11 +47,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gatewaylens-profile-") as scratch:
         # a warehouse whose requests are the original's (symlinked) and whose database is a copy
         os.symlink(os.path.abspath(os.path.join(args.warehouse, "requests")), os.path.join(scratch, "requests"))
-        shutil.copy(os.path.join(args.warehouse, models.DATABASE_FILE), scratch)
+        shutil.copy(os.path.join(args.warehouse, DATABASE_FILE), scratch)
         warehouse = Warehouse(scratch)
-        project = models.load_project()
-        with models.open_database(warehouse) as con:
-            models.install(con, project, warehouse, models.Parameters())
+        project = load_project()
+        with open_build(warehouse, project, Parameters()) as builder:
+            con = builder.con
             profile = os.path.join(scratch, "profile.json")
             con.execute("set enable_profiling = 'json'")
             con.execute("set profiling_output = ?", [profile])

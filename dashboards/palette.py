@@ -1,6 +1,6 @@
 """One palette for every figure: a model family, tier or provider has the same colour everywhere.
 
-Family colours follow the seed's families (`sql/seeds/model_families.csv`); a family the seed adds later gets a
+Family colours follow the seed's families (`schemas/reference/model_families.csv`); a family the seed adds later gets a
 stable colour from the fallback list (by a hash of its name, so it never changes between reports).
 """
 

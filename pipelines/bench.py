@@ -93,7 +93,8 @@ def _child_main(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    from pipelines.lib import ingest, models  # noqa: F401
+    from pipelines.lib import ingest  # noqa: F401
+    from pipelines.lib.sqlmodels import engine  # noqa: F401
     from schemas.record import RequestRecord  # noqa: F401
 
     floor = _peak_rss_mib()
@@ -297,28 +298,28 @@ def step_setup_history(source: str, warehouse_dir: str, workdir: str) -> dict[st
 
 def step_build(warehouse_dir: str, full_refresh: bool) -> dict[str, Any]:
     """Build every seed and SQL model (as `gatewaylens build` does); seconds per model."""
-    from pipelines.lib import models
+    from pipelines.lib.sqlmodels.database import database_path
+    from pipelines.lib.sqlmodels.engine import open_build
+    from pipelines.lib.sqlmodels.parameters import Parameters
+    from pipelines.lib.sqlmodels.project import load_project
     from pipelines.lib.storage import Warehouse
 
     warehouse = Warehouse(warehouse_dir)
     t0 = time.perf_counter()
-    project = models.load_project()
     per_model: dict[str, float] = {}
     modes: dict[str, str] = {}
     days: dict[str, int] = {}  # days recomputed, per incremental model
-    with models.open_database(warehouse) as con:
-        models.install(con, project, warehouse, models.Parameters())
-        for name, path in project.seeds.items():
-            models.build_seed(con, name, path)
-        for model in project.order():
+    with open_build(warehouse, load_project(), Parameters(), full_refresh=full_refresh) as builder:
+        m0 = time.perf_counter()
+        for result in builder.build():
+            if result.name in builder.project.models:
+                per_model[result.name] = round(time.perf_counter() - m0, 3)
+                modes[result.name] = result.mode
+                if result.days:
+                    days[result.name] = len(result.days)
             m0 = time.perf_counter()
-            result = models.build_model(con, project, model.name, warehouse, full_refresh=full_refresh)
-            per_model[model.name] = round(time.perf_counter() - m0, 3)
-            modes[model.name] = result.mode
-            if result.days:
-                days[model.name] = len(result.days)
         seconds = time.perf_counter() - t0
-        rows = con.execute("select count(*) from requests").fetchall()[0][0]
+        rows = builder.con.execute("select count(*) from requests").fetchall()[0][0]
     return {
         "seconds": seconds,
         "rows": rows,
@@ -326,7 +327,7 @@ def step_build(warehouse_dir: str, full_refresh: bool) -> dict[str, Any]:
         "per_model": per_model,
         "modes": modes,
         "days_recomputed": days,
-        "bytes": os.path.getsize(models.database_path(warehouse)),
+        "bytes": os.path.getsize(database_path(warehouse)),
     }
 
 
@@ -434,7 +435,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
 def step_report(warehouse_dir: str, out: str) -> dict[str, Any]:
     """Render the static report (monthly grain, the whole period) from the built database and write it."""
     from dashboards import figures, report
-    from pipelines.lib.models import open_database
+    from pipelines.lib.sqlmodels.database import open_database
     from pipelines.lib.storage import Warehouse
 
     store = Warehouse(warehouse_dir)

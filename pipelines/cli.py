@@ -179,8 +179,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
-    from pipelines.lib.models import open_database
     from pipelines.lib.readonly import ReadOnlyQueryError, check_query
+    from pipelines.lib.sqlmodels.database import open_database
 
     store = _warehouse(args)
     try:
@@ -208,7 +208,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipelines.lib.export import ExportError, export_mart
-    from pipelines.lib.models import open_database
+    from pipelines.lib.sqlmodels.database import open_database
 
     if args.format == "parquet" and not args.out:
         return _fail("--format parquet writes a file: give --out PATH")
@@ -230,7 +230,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from dashboards import export, figures, report
     from pipelines.lib import privacy
-    from pipelines.lib.models import open_database
+    from pipelines.lib.sqlmodels.database import open_database
     from pipelines.lib.storage import Warehouse
 
     if args.start and args.end and args.start > args.end:
@@ -289,7 +289,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from pipelines.lib.models import METRICS_DOC, render_docs
+    from pipelines.lib.sqlmodels.docs import METRICS_DOC, render_docs
     from schemas.jsonschema import ARTEFACTS
 
     artefacts = {**ARTEFACTS, METRICS_DOC: render_docs}

@@ -140,24 +140,19 @@ def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 def build_models(warehouse: Warehouse, params: Any = None, full_refresh: bool = False) -> dict[str, Any]:
     """Build the seeds and every SQL model into the warehouse database; returns the build results by name."""
-    from pipelines.lib import models
+    from pipelines.lib.sqlmodels.engine import open_build
+    from pipelines.lib.sqlmodels.parameters import Parameters
+    from pipelines.lib.sqlmodels.project import load_project
 
-    project = models.load_project()
-    results = {}
-    with models.open_database(warehouse) as con:
-        models.install(con, project, warehouse, params or models.Parameters())
-        for name, path in project.seeds.items():
-            results[name] = models.build_seed(con, name, path)
-        for model in project.order():
-            results[model.name] = models.build_model(con, project, model.name, warehouse, full_refresh=full_refresh)
-    return results
+    with open_build(warehouse, load_project(), params or Parameters(), full_refresh=full_refresh) as builder:
+        return {result.name: result for result in builder.build()}
 
 
 def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Rows of a query against the built warehouse database (read-only, as an analyst opens it)."""
-    from pipelines.lib import models
+    from pipelines.lib.sqlmodels.database import open_database
 
-    with models.open_database(warehouse, read_only=True) as con:
+    with open_database(warehouse, read_only=True) as con:
         return con.execute(query, params or []).fetchall()
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib import models
 from pipelines.lib.ingest import ingest
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.scratch import HOST
+from pipelines.lib.sqlmodels import project
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
 
@@ -126,10 +126,10 @@ def test_build_then_sql_in_every_output_format(tmp_path):
     )
     built = gatewaylens("build", "--warehouse", warehouse)
     assert built.returncode == 0, built.stderr
-    assert f"models: {len(models.load_project().models)} built" in built.stdout
+    assert f"models: {len(project.load_project().models)} built" in built.stdout
     assert f"database: file://{warehouse}/gatewaylens.duckdb" in built.stdout
     again = gatewaylens("build", "--warehouse", warehouse)
-    assert f"({len(models.load_project().models) - 1} unchanged, 1 view)" in again.stdout
+    assert f"({len(project.load_project().models) - 1} unchanged, 1 view)" in again.stdout
 
     query = "select model_family, completed_requests, tool_call_rate from tool_call_rate_daily"
     csv = gatewaylens("sql", query, "--warehouse", warehouse, "--format", "csv")

@@ -15,7 +15,7 @@ from pipelines.definitions import defs
 from pipelines.defs.ingest import landing_sensor, requests, requests_key_unique
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.privacy import DEV_HASH_KEY, UNPROTECTED
-from tests.conftest import PROJECT_ROOT, record, write_lines
+from tests.conftest import PROJECT_ROOT, mart, record, write_lines
 
 
 def _resources(warehouse: str, landing: str, hash_key: str = "k") -> dict[str, dg.ConfigurableResource]:
@@ -137,3 +137,34 @@ def test_sensor_skips_files_already_ingested(tmp_path):
     resources = _resources(str(tmp_path / "wh"), str(tmp_path / "landing"))
     with dg.build_sensor_context(resources=resources) as context:
         assert isinstance(landing_sensor(context), dg.SkipReason)
+
+
+def test_the_sql_models_build_in_one_op_and_a_selection_builds_only_itself(tmp_path):
+    """One step builds every selected model (one connection, one upload); the others are left alone, and each
+    built model reports its own materialization and checks."""
+    from pipelines.defs.models import sql_models
+    from pipelines.defs.resources import MetricsResource
+    from pipelines.lib.ingest import ingest
+    from pipelines.lib.storage import Warehouse
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    source = write_lines(tmp_path / "a.jsonl", [record(request_id=f"r{i}") for i in range(3)])
+    ingest([str(source)], warehouse, hash_key=b"k")
+    selection = ["model_families", "stg_gateway__attempts", "int_requests_rolled_up", "tool_call_rate_daily"]
+    result = dg.materialize(
+        [sql_models],
+        selection=selection,
+        resources={"warehouse": WarehouseResource(url=warehouse.url), "metrics": MetricsResource()},
+    )
+    assert result.success
+    built = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert built == selection  # dependency order
+    assert len({e.step_key for e in result.all_events if e.step_key}) == 1
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        ("int_requests_rolled_up", "grain_unique"): True,
+        ("int_requests_rolled_up", "models_mapped"): True,
+        ("tool_call_rate_daily", "grain_unique"): True,
+    }
+    assert mart(warehouse, "select sum(completed_requests) from tool_call_rate_daily") == [(3,)]
+    assert mart(warehouse, "select count(*) from duckdb_tables() where table_name = 'spend_daily'") == [(0,)]

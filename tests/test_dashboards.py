@@ -23,11 +23,12 @@ from plotly.offline import get_plotlyjs
 
 from dashboards import base, export, headline, palette, report, spend_speed
 from dashboards import figures as F
-from pipelines.lib import models
+from pipelines.lib.sqlmodels import database
+from pipelines.lib.sqlmodels.project import load_project
 from pipelines.lib.storage import Warehouse
 from tests.conftest import build_models, built_warehouse, record, three_days, write_lines
 
-PROJECT = models.load_project()
+PROJECT = load_project()
 MODELS = {m.name: m for m in PROJECT.order()}
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 SCRIPT = "<script>alert(1)</script>"
@@ -246,7 +247,7 @@ def test_one_day_of_data_through_the_real_models(tmp_path: Path):
 
     ingest([str(write_lines(tmp_path / "one_day.jsonl", lines))], warehouse, hash_key=b"k")
     build_models(warehouse)
-    with models.open_database(warehouse, read_only=True) as db:
+    with database.open_database(warehouse, read_only=True) as db:
         rendered = report.render_report(db, F.Range(grain="week"))
         claude = F.tool_call_rate(db, F.Range(grain="day"))
     assert rendered.period == (dt.date(2025, 6, 1), dt.date(2025, 6, 1))
@@ -514,7 +515,7 @@ def test_every_figures_csv_matches_its_mart(small_warehouse: Warehouse, monkeypa
 
     monkeypatch.setattr(F, "rows", recording)
     monkeypatch.setattr(spend_speed, "rows", recording)
-    with models.open_database(small_warehouse, read_only=True) as con:
+    with database.open_database(small_warehouse, read_only=True) as con:
         page = report.render_report(con, F.Range(grain="day"))
         columns: dict[str, set[str]] = defaultdict(set)
         for table, column in con.execute("select table_name, column_name from duckdb_columns()").fetchall():

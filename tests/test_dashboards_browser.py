@@ -12,7 +12,7 @@ import pytest
 
 from dashboards import export, report
 from dashboards import figures as F
-from pipelines.lib import models
+from pipelines.lib.sqlmodels import database
 from pipelines.lib.storage import Warehouse
 from tests.browser import chromium, figure_traces, open_report, render_pdf, screenshot
 from tests.conftest import build_models, built_warehouse, three_days
@@ -39,7 +39,7 @@ def xss_report(tmp_path_factory) -> Path:
     warehouse = built_warehouse(root, three_days(app=APP, odd_model=SCRIPT))
     # the ingest slugs provider names and canonicalizes model ids; put the payloads in every label column of
     # the marts the report reads, as a gateway that passes them through would
-    with models.open_database(warehouse) as con:
+    with database.open_database(warehouse) as con:
         for mart in F.MARTS:
             columns = {
                 r[0]
@@ -48,7 +48,7 @@ def xss_report(tmp_path_factory) -> Path:
             for column, payload in LABELS.items():
                 if column in columns:
                     con.execute(f"update {mart} set {column} = ? || coalesce({column}, '')", [payload])
-    with models.open_database(warehouse, read_only=True) as con:
+    with database.open_database(warehouse, read_only=True) as con:
         page = report.render_report(con, F.Range(grain="day"))
     target = root / "index.html"
     report.write_report(page, warehouse, str(target))
@@ -111,7 +111,7 @@ def loaded_empty(page) -> list[str]:
 def test_an_empty_warehouse_renders_its_empty_states(tmp_path: Path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     build_models(warehouse)
-    with models.open_database(warehouse, read_only=True) as con:
+    with database.open_database(warehouse, read_only=True) as con:
         page = report.render_report(con, F.Range(dt.date(2025, 1, 1), dt.date(2025, 1, 31)))
     target = tmp_path / "index.html"
     report.write_report(page, warehouse, str(target))

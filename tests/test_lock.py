@@ -248,7 +248,7 @@ def test_lock_settings_come_from_the_environment(monkeypatch):
 
 
 def test_readers_take_no_lock_and_the_models_build_does(tmp_path):
-    from pipelines.lib.models import open_database
+    from pipelines.lib.sqlmodels.database import open_database
 
     store = _store(tmp_path / "wh")
     with open_database(store):

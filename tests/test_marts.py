@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib.models import Parameters
+from pipelines.lib.sqlmodels.parameters import Parameters
 from pipelines.lib.storage import Warehouse
 from tests.conftest import build_models, mart, record, write_lines
 

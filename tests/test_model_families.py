@@ -1,5 +1,5 @@
 """Model families: gl_model_key over real served model ids in every spelling gateways log, the rules in
-sql/seeds/model_families.csv (well formed, each one reachable, open or closed weights) and the lookup of
+schemas/reference/model_families.csv (well formed, each one reachable, open or closed weights) and the lookup of
 pipelines.lib.families."""
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib import models
 from pipelines.lib.ingest import ingest
+from pipelines.lib.sqlmodels import docs, engine, project
+from pipelines.lib.sqlmodels.database import DATABASE_FILE
+from pipelines.lib.sqlmodels.parameters import Parameters
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, SAMPLE, build_models, gatewaylens_sql, mart, record, write_lines
 
-PROJECT = models.load_project()
+PROJECT = project.load_project()
 MARTS = {
     "tool_call_rate_daily",
     "reasoning_share_daily",
@@ -57,7 +59,7 @@ def test_every_contracted_mart_exists_with_a_documented_grain_and_columns():
 def test_inputs_come_from_the_sql_and_order_puts_inputs_first():
     order = [m.name for m in PROJECT.order()]
     for model in PROJECT.models.values():
-        assert set(model.inputs) == models.tables_read(model.sql)
+        assert set(model.inputs) == project.tables_read(model.sql)
         for dep in model.inputs:
             if dep in PROJECT.models:
                 assert order.index(dep) < order.index(model.name)
@@ -65,7 +67,7 @@ def test_inputs_come_from_the_sql_and_order_puts_inputs_first():
 
 def test_tables_read_ignores_common_table_expressions():
     sql = "with a as (select * from x) select * from a join y using (k) where k in (select k from z)"
-    assert models.tables_read(sql) == {"x", "y", "z"}
+    assert project.tables_read(sql) == {"x", "y", "z"}
 
 
 def _write_model(tmp_path: Path, layer: str, name: str, text: str) -> Path:
@@ -78,7 +80,6 @@ def _write_model(tmp_path: Path, layer: str, name: str, text: str) -> Path:
 GOOD_HEADER = """-- m: a model
 --
 -- grain: one row per k
--- inputs: requests
 -- materialized: table
 -- columns:
 --   k: the key
@@ -92,30 +93,30 @@ GOOD_HEADER = """-- m: a model
         (GOOD_HEADER.replace("-- grain: one row per k\n", ""), "state the grain"),
         (GOOD_HEADER.replace("table", "ephemeral"), "materialized must be one of"),
         (GOOD_HEADER.replace("table", "incremental"), "names its partition_day"),
-        (GOOD_HEADER.replace("requests", "requests, elsewhere"), "header inputs"),
+        (GOOD_HEADER + "-- inputs: requests\n", "inputs are the tables its SQL reads"),
         (GOOD_HEADER.split("-- columns:")[0], "document their columns"),
     ],
 )
 def test_a_model_that_breaks_the_conventions_is_refused(tmp_path, header, message):
     path = _write_model(tmp_path, "marts", "m", header + "select 1 as k from requests\n")
-    with pytest.raises(models.ModelError, match=message):
-        models.parse_model(path)
+    with pytest.raises(project.ModelError, match=message):
+        project.parse_model(path)
 
 
 def test_a_model_reading_an_unknown_table_is_refused(tmp_path):
-    _write_model(tmp_path, "marts", "m", GOOD_HEADER.replace("requests", "nowhere") + "select 1 as k from nowhere\n")
-    with pytest.raises(models.ModelError, match="unknown tables"):
-        models.load_project(tmp_path / "sql")
+    _write_model(tmp_path, "marts", "m", GOOD_HEADER + "select 1 as k from nowhere\n")
+    with pytest.raises(project.ModelError, match="unknown tables"):
+        project.load_project(tmp_path / "sql")
 
 
 def test_affected_days_are_the_changed_days_their_neighbours_and_new_range():
     before = {"2025-01-01": "a", "2025-01-02": "b", "2025-01-03": "c"}
     after = {**before, "2025-01-02": "B", "2025-01-06": "f"}
-    days = [d.isoformat() for d in models.affected_days(before, after)]
+    days = [d.isoformat() for d in engine.affected_days(before, after)]
     # 01-02 changed (01..03), 01-06 new (05..07), and 01-03..01-06 is the grown range (zero-filled days)
     assert days == [f"2025-01-0{i}" for i in range(1, 8)]
-    assert models.affected_days(before, before) == []
-    assert models.day_runs([dt.date(2025, 1, d) for d in (1, 2, 3, 7, 9, 10)]) == [
+    assert engine.affected_days(before, before) == []
+    assert engine.day_runs([dt.date(2025, 1, d) for d in (1, 2, 3, 7, 9, 10)]) == [
         (dt.date(2025, 1, 1), dt.date(2025, 1, 3)),
         (dt.date(2025, 1, 7), dt.date(2025, 1, 7)),
         (dt.date(2025, 1, 9), dt.date(2025, 1, 10)),
@@ -207,7 +208,7 @@ def test_a_changed_parameter_rebuilds_only_the_models_that_use_it(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record()]))
     build_models(warehouse)
-    results = build_models(warehouse, models.Parameters(burst_k=5))
+    results = build_models(warehouse, Parameters(burst_k=5))
     assert results["traffic_minutely"].mode == "full"
     assert results["bursts"].mode == "table"  # its input changed
     assert results["tool_call_rate_daily"].mode == "unchanged"
@@ -259,7 +260,7 @@ def test_a_copied_warehouse_reads_its_own_files(tmp_path, capsys, monkeypatch):
     assert (code, err, json.loads(out)) == (0, "", [{"n": 5}])
 
     # plain DuckDB (the duckdb CLI): started in the warehouse folder, or told where it is
-    database = str(root / models.DATABASE_FILE)
+    database = str(root / DATABASE_FILE)
     monkeypatch.chdir(root)
     with duckdb.connect(database, read_only=True) as con:
         assert con.execute("select count(*) from requests").fetchall() == [(5,)]
@@ -294,18 +295,18 @@ def test_a_question_mark_in_the_path_is_refused_before_duckdb_writes(tmp_path):
 
 
 def test_the_metrics_reference_is_current():
-    assert models.METRICS_DOC.read_text() == models.render_docs(), "run `make schema` to regenerate docs/metrics.md"
+    assert docs.METRICS_DOC.read_text() == docs.render_docs(), "run `make schema` to regenerate docs/metrics.md"
 
 
 def test_whole_periods_widen_days_to_their_weeks_and_months():
     days = [dt.date(2025, 1, 31), dt.date(2025, 2, 1)]
-    assert models.whole_periods(days, None) == days
-    weeks = models.whole_periods(days, "week")  # Friday and Saturday of the week of Monday 2025-01-27
+    assert engine.whole_periods(days, None) == days
+    weeks = engine.whole_periods(days, "week")  # Friday and Saturday of the week of Monday 2025-01-27
     assert (weeks[0], weeks[-1], len(weeks)) == (dt.date(2025, 1, 27), dt.date(2025, 2, 2), 7)
-    months = models.whole_periods(days, "month")
+    months = engine.whole_periods(days, "month")
     assert (months[0], months[-1], len(months)) == (dt.date(2025, 1, 1), dt.date(2025, 2, 28), 59)
-    assert models.period_end(dt.date(2024, 2, 10), "month") == dt.date(2024, 2, 29)
-    assert models.period_end(dt.date(2025, 12, 31), "month") == dt.date(2025, 12, 31)
+    assert engine.period_end(dt.date(2024, 2, 10), "month") == dt.date(2024, 2, 29)
+    assert engine.period_end(dt.date(2025, 12, 31), "month") == dt.date(2025, 12, 31)
 
 
 def test_a_period_model_recomputes_the_whole_month_of_a_late_day_and_nothing_else(tmp_path):
@@ -332,9 +333,9 @@ def test_a_partition_period_must_be_a_week_or_a_month(tmp_path):
     path = tmp_path / "marts" / "bad_period.sql"
     path.parent.mkdir()
     path.write_text(
-        "-- bad_period: x\n--\n-- grain: one row per day\n-- inputs: requests\n-- materialized: incremental\n"
+        "-- bad_period: x\n--\n-- grain: one row per day\n-- materialized: incremental\n"
         "-- partition_day: day\n-- partition_period: quarter\n-- columns:\n--   day: d\n\n"
         "select date as day from requests"
     )
-    with pytest.raises(models.ModelError, match="partition_period is one of week, month"):
-        models.parse_model(path)
+    with pytest.raises(project.ModelError, match="partition_period is one of week, month"):
+        project.parse_model(path)

@@ -68,7 +68,7 @@ def test_ingest_from_s3_into_an_s3_warehouse(s3_options):
 def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     """The database is built in a local copy, uploaded whole, and its `requests` view reads s3:// paths
     through the fsspec filesystem; a second machine (an empty cache) fetches it and sees the same marts."""
-    from pipelines.lib import models
+    from pipelines.lib.sqlmodels import database
     from tests.conftest import build_models, mart
 
     monkeypatch.setenv("HOME", str(tmp_path / "home-1"))
@@ -86,7 +86,7 @@ def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     assert fs.exists("lake/models/gatewaylens.duckdb")
 
     monkeypatch.setenv("HOME", str(tmp_path / "home-2"))
-    assert not models.database_path(store).exists()
+    assert not database.database_path(store).exists()
     assert mart(store, "select completed_requests, tool_call_requests from tool_call_rate_daily") == [(4, 2)]
     assert mart(store, "select count(*) from requests") == [(4,)]
 
@@ -107,14 +107,14 @@ def _s3_warehouse(fs: s3fs.S3FileSystem, url: str, options: dict, ids: list[str]
 def test_an_s3_warehouse_opens_read_only_confined_to_its_prefix(s3_options, tmp_path, monkeypatch):
     """allowed_directories holds for the registered fsspec filesystem: the warehouse's objects read, a
     neighbouring prefix (`w[1]` next to `w1`, which a glob of it would match) and local files do not."""
-    from pipelines.lib import models
     from pipelines.lib.readonly import ReadOnlyQueryError, check_query
+    from pipelines.lib.sqlmodels import database
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     fs = s3fs.S3FileSystem(**s3_options)
     neighbour = _s3_warehouse(fs, "s3://lake/w1", s3_options, ["n1", "n2"], build=False)
     store = _s3_warehouse(fs, "s3://lake/w[1]", s3_options, ["a", "b", "c"])
-    with models.open_database(store, read_only=True) as con:
+    with database.open_database(store, read_only=True) as con:
         assert con.execute("select count(*) from requests").fetchall() == [(3,)]
         assert con.execute("select sum(completed_requests) from tool_call_rate_daily").fetchall() == [(3,)]
         own = store.duckdb_path(store.partition_path("2025-06-01"))

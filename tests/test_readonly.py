@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib import models
 from pipelines.lib.ingest import ingest
 from pipelines.lib.readonly import ReadOnlyQueryError, check_query
+from pipelines.lib.sqlmodels import database
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, gatewaylens_sql, record, write_lines
 
@@ -75,7 +75,7 @@ def test_each_attack_fails_with_one_line_and_exit_1(built, attack, capsys, monke
 @pytest.mark.parametrize("attack", STOPPED_BY_SETTINGS)
 def test_the_read_only_connection_stops_them_without_the_query_check(built, attack):
     """Defence in depth: `open_database(read_only=True)` alone refuses these (the dashboards rely on it)."""
-    with models.open_database(built, read_only=True) as con:
+    with database.open_database(built, read_only=True) as con:
         query = _query(ATTACKS[attack][0], built)
         with pytest.raises(duckdb.Error):
             con.sql(query).fetchall()
@@ -85,7 +85,7 @@ def test_the_settings_alone_would_let_a_copy_write_inside_the_warehouse(tmp_path
     """Why `check_query` exists: DuckDB's allowed_directories does not tell reading from writing."""
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     build_models(warehouse)
-    with models.open_database(warehouse, read_only=True) as con:
+    with database.open_database(warehouse, read_only=True) as con:
         con.execute(f"copy (select 1 as a) to '{warehouse.path('written.csv')}'")
         with pytest.raises(ReadOnlyQueryError):
             check_query(con, f"copy (select 1 as a) to '{warehouse.path('again.csv')}'")

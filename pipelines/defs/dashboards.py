@@ -14,7 +14,7 @@ import duckdb
 from dashboards import export, figures, report
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib import privacy
-from pipelines.lib.models import open_database
+from pipelines.lib.sqlmodels.database import open_database
 
 REPORT_FOLDER = "dashboards"
 LOCK_RETRIES = 30

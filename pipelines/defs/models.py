@@ -1,28 +1,63 @@
-"""SQL models: one Dagster asset per `sql/<layer>/<name>.sql` (group = layer) and per seed CSV.
+"""SQL models: one Dagster asset per `sql/<layer>/<name>.sql` (group = layer) and per seed, built together.
 
-Dependencies come from the tables each SQL reads (see `pipelines.lib.models`), so adding a model is adding a
-file. Every model asset writes the one DuckDB file, so they share the `duckdb_writer` pool (limit 1).
+Dependencies come from the tables each SQL reads (see `pipelines.lib.sqlmodels.project`), so adding a model is
+adding a file. Every model writes the one DuckDB file, so they are one multi-asset, subsettable as dagster-dbt's
+are: a run opens the database once (one connection, one listing of the partitions and, on an object store, one
+upload), builds the selected models in dependency order and reports each one's materialization and checks.
 A run tagged `gatewaylens/full_refresh=true` rebuilds incremental models whole.
 """
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.resources import MetricsResource, WarehouseResource
-from pipelines.lib import models as sql
+from pipelines.lib.sqlmodels.database import DATABASE_FILE
+from pipelines.lib.sqlmodels.engine import BuildResult, open_build
+from pipelines.lib.sqlmodels.project import LAYERS, SQL_DIR, SqlModel, load_project
+from pipelines.lib.storage import REQUESTS
 
 DUCKDB_POOL = "duckdb_writer"
 FULL_REFRESH_TAG = "gatewaylens/full_refresh"
-PROJECT = sql.load_project()
+PROJECT = load_project()
 UNMAPPED_CHECK_MODEL = "int_requests_rolled_up"
 
 
-def _column_schema(model: sql.Model) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, description=doc) for name, doc in model.columns.items()])
+def _relative(path) -> str:
+    return str(path.relative_to(SQL_DIR.parent))
 
 
-def _check_specs(model: sql.Model) -> list[dg.AssetCheckSpec]:
+def _model_spec(model: SqlModel) -> dg.AssetSpec:
+    columns = [dg.TableColumn(name, description=doc) for name, doc in model.columns.items()]
+    return dg.AssetSpec(
+        model.name,
+        group_name=model.layer,
+        deps=[dg.AssetKey(dep) for dep in model.inputs],
+        kinds={"duckdb", "sql"},
+        description=f"{model.description}\n\nGrain: {model.grain}. Materialized: {model.materialized}.",
+        metadata={
+            "sql": dg.MetadataValue.path(_relative(model.path)),
+            "grain": model.grain,
+            "materialized": model.materialized,
+            "dagster/column_schema": dg.TableSchema(columns=columns),
+        },
+    )
+
+
+def _seed_spec(name: str) -> dg.AssetSpec:
+    path = PROJECT.seeds[name]
+    return dg.AssetSpec(
+        name,
+        group_name="seeds",
+        kinds={"duckdb", "csv"},
+        description=f"Reference data users may edit: {_relative(path)}, loaded as a table.",
+        metadata={"csv": dg.MetadataValue.path(_relative(path))},
+    )
+
+
+def _check_specs(model: SqlModel) -> list[dg.AssetCheckSpec]:
     specs = []
     if model.grain_columns and model.materialized != "view":
         grain = ", ".join(model.grain_columns)
@@ -32,104 +67,98 @@ def _check_specs(model: sql.Model) -> list[dg.AssetCheckSpec]:
             dg.AssetCheckSpec(
                 "models_mapped",
                 asset=model.name,
-                description="Every served model id matches a rule of sql/seeds/model_families.csv; the ones no "
-                "rule matches (family Other, vendor unknown) are listed with their request counts.",
+                description="Every served model id matches a rule of schemas/reference/model_families.csv; the "
+                "ones no rule matches (family Other, vendor unknown) are listed with their request counts.",
             )
         )
     return specs
 
 
-def _grain_check(con, model: sql.Model) -> dg.AssetCheckResult:
+def _grain_check(con: duckdb.DuckDBPyConnection, model: SqlModel) -> dg.AssetCheckResult:
     columns = ", ".join(model.grain_columns)
     rows, keys = con.execute(f"select count(*), count(distinct ({columns})) from {model.name}").fetchall()[0]
     return dg.AssetCheckResult(
+        asset_key=model.name,
         check_name="grain_unique",
         passed=rows == keys,
         metadata={"rows": rows, "distinct_grain_keys": keys, "grain": model.grain},
     )
 
 
-def _unmapped_check(con) -> dg.AssetCheckResult:
+def _unmapped_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     unmapped = con.execute(
         f"""select model, count(*) as requests from {UNMAPPED_CHECK_MODEL}
         where model_family = 'Other' and model_vendor = 'unknown'
         group by model order by requests desc, model limit 100"""
     ).fetchall()
     return dg.AssetCheckResult(
+        asset_key=UNMAPPED_CHECK_MODEL,
         check_name="models_mapped",
         passed=not unmapped,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "unmapped_models": len(unmapped),
-            "unmapped (model, requests)": json.dumps(unmapped),
-        },
+        metadata={"unmapped_models": len(unmapped), "unmapped (model, requests)": json.dumps(unmapped)},
     )
 
 
-def model_asset(model: sql.Model) -> dg.AssetsDefinition:
-    """The asset that builds one SQL model in the warehouse database."""
+def _checks(con: duckdb.DuckDBPyConnection, name: str, selected: set[dg.AssetCheckKey]) -> list:
+    """The selected checks of one built model, run on the connection that built it."""
+    model = PROJECT.models.get(name)
+    if model is None:
+        return []
+    results = []
+    if dg.AssetCheckKey(dg.AssetKey(name), "grain_unique") in selected:
+        results.append(_grain_check(con, model))
+    if dg.AssetCheckKey(dg.AssetKey(name), "models_mapped") in selected:
+        results.append(_unmapped_check(con))
+    return results
 
-    @dg.asset(
-        name=model.name,
-        group_name=model.layer,
-        deps=[dg.AssetKey(dep) for dep in model.inputs],
-        pool=DUCKDB_POOL,
-        kinds={"duckdb", "sql"},
-        description=f"{model.description}\n\nGrain: {model.grain}. Materialized: {model.materialized}.",
-        metadata={
-            "sql": dg.MetadataValue.path(str(model.path.relative_to(sql.SQL_DIR.parent))),
-            "grain": model.grain,
-            "materialized": model.materialized,
-            "dagster/column_schema": _column_schema(model),
-        },
-        check_specs=_check_specs(model),
+
+def _materialization(result: BuildResult, database: str) -> dg.MaterializeResult:
+    if result.name in PROJECT.seeds:  # a seed is loaded whole: no mode, no days
+        return dg.MaterializeResult(asset_key=result.name, metadata={"rows": result.rows})
+    return dg.MaterializeResult(
+        asset_key=result.name, metadata={**result.metadata(), "database": dg.MetadataValue.path(database)}
     )
-    def _build(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, metrics: MetricsResource
-    ) -> dg.MaterializeResult:
-        store = warehouse.get()
-        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        with sql.open_database(store) as con:
-            sql.install(con, PROJECT, store, metrics.parameters())
-            result = sql.build_model(con, PROJECT, model.name, store, full_refresh=full_refresh)
-            checks = []
-            if model.grain_columns and model.materialized != "view":
-                checks.append(_grain_check(con, model))
-            if model.name == UNMAPPED_CHECK_MODEL:
-                checks.append(_unmapped_check(con))
-        context.log.info(f"{model.name}: {result.mode}, {result.rows:,} rows, {len(result.days)} days rebuilt")
-        return dg.MaterializeResult(
-            metadata={**result.metadata(), "database": dg.MetadataValue.path(store.uri(sql.DATABASE_FILE))},
-            check_results=checks,
-        )
-
-    return _build
 
 
-def seed_asset(name: str) -> dg.AssetsDefinition:
-    """The asset that loads one seed CSV as a table."""
-    path = PROJECT.seeds[name]
+@dg.multi_asset(
+    name="sql_models",
+    specs=[_seed_spec(name) for name in PROJECT.seeds] + [_model_spec(m) for m in PROJECT.order()],
+    check_specs=[spec for model in PROJECT.order() for spec in _check_specs(model)],
+    can_subset=True,
+    pool=DUCKDB_POOL,
+    description="Build the selected SQL models (seeds, staging, intermediate, marts) into the warehouse database "
+    "in one transaction per model, on one connection.",
+)
+def sql_models(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, metrics: MetricsResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Build the selected models in dependency order. A model that fails stops the run after the models built
+    before it are kept (and, on an object store, published): each is its own transaction."""
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    checks = set(context.selected_asset_check_keys)
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    store = warehouse.get()
+    database = store.uri(DATABASE_FILE)
+    failure: Exception | None = None
+    with open_build(store, PROJECT, metrics.parameters(), full_refresh=full_refresh) as builder:
+        results = builder.build(selected)
+        while True:
+            try:
+                result = next(results)
+            except StopIteration:
+                break
+            except Exception as exc:  # keep what was built: leave the database cleanly, then fail
+                failure = exc
+                break
+            context.log.info(f"{result.name}: {result.mode}, {result.rows:,} rows, {len(result.days)} days rebuilt")
+            yield _materialization(result, database)
+            yield from _checks(builder.con, result.name, checks)
+    if failure is not None:
+        raise failure
 
-    @dg.asset(
-        name=name,
-        group_name="seeds",
-        pool=DUCKDB_POOL,
-        kinds={"duckdb", "csv"},
-        description=f"Reference data users may edit: {path.relative_to(sql.SQL_DIR.parent)}, loaded as a table.",
-        metadata={"csv": dg.MetadataValue.path(str(path.relative_to(sql.SQL_DIR.parent)))},
-    )
-    def _load(warehouse: WarehouseResource, metrics: MetricsResource) -> dg.MaterializeResult:
-        store = warehouse.get()
-        with sql.open_database(store) as con:
-            sql.install(con, PROJECT, store, metrics.parameters())
-            result = sql.build_seed(con, name, path)
-        return dg.MaterializeResult(metadata={"rows": result.rows})
 
-    return _load
-
-
-model_assets = [seed_asset(name) for name in PROJECT.seeds] + [model_asset(m) for m in PROJECT.order()]
-SQL_SELECTION = dg.AssetSelection.groups("seeds", *sql.LAYERS)
+SQL_SELECTION = dg.AssetSelection.groups("seeds", *LAYERS)
 
 models_job = dg.define_asset_job(
     "models_job",
@@ -139,7 +168,7 @@ models_job = dg.define_asset_job(
 
 
 @dg.asset_sensor(
-    asset_key=dg.AssetKey("requests"),
+    asset_key=dg.AssetKey(REQUESTS),
     job=models_job,
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
@@ -149,4 +178,8 @@ def models_after_ingest(context: dg.SensorEvaluationContext, asset_event: dg.Eve
     return dg.RunRequest(run_key=str(asset_event.storage_id))
 
 
-defs = dg.Definitions(assets=model_assets, jobs=[models_job], sensors=[models_after_ingest])
+defs = dg.Definitions(
+    assets=[sql_models],
+    jobs=[models_job],
+    sensors=[models_after_ingest],
+)

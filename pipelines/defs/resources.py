@@ -12,8 +12,8 @@ from typing import Any
 import dagster as dg
 
 from pipelines.lib.lock import TIMEOUT_ENV, TTL_ENV, LockSettings
-from pipelines.lib.models import Parameters
 from pipelines.lib.privacy import DEV_HASH_KEY, is_development
+from pipelines.lib.sqlmodels.parameters import Parameters
 from pipelines.lib.storage import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipelines.lib.models import load_project
+from pipelines.lib.sqlmodels.project import load_project
 
 _PERIODS = {"week": "week", "month": "month", "hour": "hour", "minute": "minute"}
 

@@ -2,7 +2,7 @@
 macros and a table.
 
 `install(con)` runs every `sql/macros/*.sql` file (today `model_key.sql`: `gl_model_key(model)` and its `gl_`
-helpers), loads the user-editable rules `sql/seeds/model_families.csv` into the table `model_families`
+helpers), loads the user-editable rules `schemas/reference/model_families.csv` into the table `model_families`
 (match_order INTEGER, pattern, model_family, model_vendor, model_tier VARCHAR, open_weights BOOLEAN, note VARCHAR)
 and compiles those rules into
 the macro `gl_model_rule(model_key)`: the `match_order` of the first rule (lowest match_order) whose `pattern`
@@ -51,7 +51,7 @@ id no rule matches (the join gives NULL; the coalesce above makes it Other / unk
 check listing `model_family = 'Other'` shows what to add to the CSV. `model_vendor` is the lab that trains
 the model. `open_weights` is true when the lab publishes the model's weights for download (whatever the
 licence), false when it serves the model only through APIs, NULL when unknown: a rule covering both kinds
-that cannot be split, or an id no rule matches (no coalesce: unknown stays NULL). See sql/seeds/README.md.
+that cannot be split, or an id no rule matches (no coalesce: unknown stays NULL). See schemas/reference/README.md.
 """
 
 from __future__ import annotations
@@ -61,11 +61,12 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.normalize import REFERENCE_DIR
 from schemas.sqltext import literal
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MACRO_DIR = SQL_DIR / "macros"
-SEED = SQL_DIR / "seeds" / "model_families.csv"
+SEED = REFERENCE_DIR / "model_families.csv"
 
 FAMILIES = (
     "Claude",
@@ -157,7 +158,7 @@ def load(con: duckdb.DuckDBPyConnection, seed: Path = SEED) -> None:
     con.execute(
         "comment on table model_families is 'Ordered regex rules over gl_model_key(model): first match by "
         "match_order gives model_family, model_vendor (the lab), model_tier, open_weights (NULL = unknown). "
-        "Source: sql/seeds/model_families.csv'"
+        "Source: schemas/reference/model_families.csv'"
     )
 
 

@@ -5,7 +5,6 @@
 -- (defaults 0, 6, UTC).
 --
 -- grain: one row per hour x app_id
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: cast(hour as date)
 -- columns:

@@ -2,7 +2,6 @@
 -- small table the per-app mix and concentration marts add up, instead of rescanning every request.
 --
 -- grain: one row per day x app_id x provider x model_key
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

@@ -3,7 +3,6 @@
 -- attempt succeeded, and its outcome (status, finish reason, tokens, model, provider) is that attempt's.
 --
 -- grain: one row per request_id
--- inputs: stg_gateway__attempts
 -- materialized: incremental
 -- partition_day: day
 -- columns:

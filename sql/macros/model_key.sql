@@ -1,5 +1,5 @@
 -- gl_model_key(model): canonical key of a served model id, the string the patterns in
--- sql/seeds/model_families.csv are matched against (regexp_full_match). Pure string functions, vectorized;
+-- schemas/reference/model_families.csv are matched against (regexp_full_match). Pure string functions, vectorized;
 -- NULL or blank ids give NULL. Steps, in order:
 --   1. gl_model_key_path: lowercase, trim, blanks/underscores -> '-', other characters outside
 --      [a-z0-9.:/@~-] (quotes, brackets, non-ASCII) dropped; OpenAI fine-tune ids

@@ -4,7 +4,6 @@
 -- generate no text (embeddings, images, ...: gl_is_generation), are left out.
 --
 -- grain: one row per app_id
--- inputs: int_app_usage_daily
 -- materialized: table
 -- columns:
 --   app_id: the calling application (NULL when the log names none)

@@ -7,7 +7,6 @@
 -- (see int_app_arrivals_hourly).
 --
 -- grain: one row per app_id
--- inputs: int_app_arrivals_hourly
 -- materialized: table
 -- columns:
 --   app_id: the calling application (NULL when the log names none)

@@ -3,7 +3,6 @@
 -- show up here as the same app at the same hour, night after night.
 --
 -- grain: one row per burst_id (one burst episode)
--- inputs: int_requests_rolled_up, traffic_minutely
 -- materialized: table
 -- columns:
 --   burst_id: episode number, in order of start

@@ -5,7 +5,6 @@
 -- changed day recomputes its month from the month's requests (percentiles do not add up from days).
 --
 -- grain: one row per month x model_family x operation
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: month
 -- partition_period: month

@@ -4,7 +4,6 @@
 -- first attempt's start to the final attempt's start among recovered requests: what failing over cost.
 --
 -- grain: one row per day x first_provider
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

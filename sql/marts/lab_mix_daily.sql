@@ -7,7 +7,6 @@
 -- gl_is_generation) are left out.
 --
 -- grain: one row per day x model_vendor x open_weights
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

@@ -4,7 +4,6 @@
 -- `days` says how many days had requests.
 --
 -- grain: one row per month x model_vendor x open_weights
--- inputs: lab_mix_daily
 -- materialized: table
 -- columns:
 --   month: first day of the calendar month

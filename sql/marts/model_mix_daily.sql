@@ -4,7 +4,6 @@
 -- (embeddings, images, ...: gl_is_generation), are left out.
 --
 -- grain: one row per day x model_tier x model_family
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

@@ -8,7 +8,6 @@
 -- failures and client errors never count.
 --
 -- grain: one row per month x provider
--- inputs: provider_errors_hourly
 -- materialized: table
 -- columns:
 --   month: first day of the calendar month

@@ -5,7 +5,6 @@
 -- provider are left out.
 --
 -- grain: one row per hour x provider
--- inputs: stg_gateway__attempts
 -- materialized: incremental
 -- partition_day: cast(hour as date)
 -- columns:

@@ -6,7 +6,6 @@
 -- (provider_latency_weekly, provider_latency_monthly), never from these days.
 --
 -- grain: one row per day x provider x model_key x operation
--- inputs: stg_gateway__attempts
 -- materialized: incremental
 -- partition_day: day
 -- columns:

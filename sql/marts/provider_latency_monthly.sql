@@ -4,7 +4,6 @@
 -- attempts.
 --
 -- grain: one row per month x provider x model_key x operation
--- inputs: stg_gateway__attempts
 -- materialized: incremental
 -- partition_day: month
 -- partition_period: month

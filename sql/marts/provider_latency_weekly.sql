@@ -4,7 +4,6 @@
 -- attempts.
 --
 -- grain: one row per week x provider x model_key x operation
--- inputs: stg_gateway__attempts
 -- materialized: incremental
 -- partition_day: week
 -- partition_period: week

@@ -3,7 +3,6 @@
 -- errors (see provider_errors_hourly). A day with no attempts has no row.
 --
 -- grain: one row per day x provider
--- inputs: provider_errors_hourly
 -- materialized: table
 -- columns:
 --   day: UTC day

@@ -3,7 +3,6 @@
 -- partial: `days` says how many days had attempts.
 --
 -- grain: one row per month x provider
--- inputs: provider_uptime_daily
 -- materialized: table
 -- columns:
 --   month: first day of the calendar month

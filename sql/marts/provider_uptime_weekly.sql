@@ -3,7 +3,6 @@
 -- partial: `days` says how many days had attempts.
 --
 -- grain: one row per week x provider
--- inputs: provider_uptime_daily
 -- materialized: table
 -- columns:
 --   week: first day (Monday) of the ISO week

@@ -8,7 +8,6 @@
 -- operations that generate text count (gl_is_generation).
 --
 -- grain: one row per model x provider
--- inputs: int_requests_rolled_up, stg_gateway__attempts
 -- materialized: table
 -- columns:
 --   window_start: first day of the window

@@ -8,7 +8,6 @@
 -- embedding's tokens are no output).
 --
 -- grain: one row per day x model_family
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

@@ -3,7 +3,6 @@
 -- excluded. The first and last periods may be partial: `days` says how many days had data.
 --
 -- grain: one row per month x model_family
--- inputs: reasoning_share_daily
 -- materialized: table
 -- columns:
 --   month: first day of the calendar month

@@ -3,7 +3,6 @@
 -- excluded. The first and last periods may be partial: `days` says how many days had data.
 --
 -- grain: one row per week x model_family
--- inputs: reasoning_share_daily
 -- materialized: table
 -- columns:
 --   week: first day (Monday) of the ISO week

@@ -6,7 +6,6 @@
 -- BYOK request, a free model) is a reported cost, counted in zero_cost_requests.
 --
 -- grain: one row per day x model_family x provider x app_id x operation
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: day
 -- columns:

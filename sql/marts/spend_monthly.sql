@@ -3,7 +3,6 @@
 -- says how many days had requests.
 --
 -- grain: one row per month x model_family x provider x app_id x operation
--- inputs: spend_daily
 -- materialized: table
 -- columns:
 --   month: first day of the calendar month

@@ -2,7 +2,6 @@
 -- UTC, over every such hour in the covered period (quiet hours count as zero), for the weekly heatmap.
 --
 -- grain: one row per dow x hour
--- inputs: traffic_minutely
 -- materialized: table
 -- columns:
 --   dow: ISO weekday, 1 = Monday ... 7 = Sunday

@@ -7,7 +7,6 @@
 -- is not dragged up by the burst's own first minutes the way a mean would be.
 --
 -- grain: one row per minute
--- inputs: int_requests_rolled_up
 -- materialized: incremental
 -- partition_day: cast(minute as date)
 -- columns:

@@ -4,7 +4,6 @@
 -- Timestamps are naive UTC, so every session sees the same hours whatever its TimeZone setting.
 --
 -- grain: one row per attempt (request_id, attempt)
--- inputs: model_families, requests
 -- materialized: view
 
 with
