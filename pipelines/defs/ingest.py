@@ -7,7 +7,7 @@ import duckdb
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
-from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
+from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage_batch
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.privacy import UNPROTECTED
 from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
@@ -85,7 +85,7 @@ def landing_days(
     except SourceError as err:
         context.log.info(f"{day}: {err}")
         return dg.MaterializeResult(metadata={"files": 0, "records": 0, "source": url})
-    report = stage(
+    report = stage_batch(
         [url],
         store,
         batch=f"date={day}",
