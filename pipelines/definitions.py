@@ -10,7 +10,7 @@ from pipelines.settings import Settings
 
 main_job = dg.define_asset_job(
     "main",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("landing_days"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ingest.staged_days),
     description="Everything but the per-day staging: ingest the sources (and commit staged days), then every "
     "downstream asset.",
 )

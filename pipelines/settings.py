@@ -61,7 +61,7 @@ class Settings:
         default="",
         metadata=_about(
             "GATEWAYLENS_LANDING_DAILY",
-            "The landing files of one UTC day, for the partitioned `landing_days` asset: a URL template with {date} "
+            "The landing files of one UTC day, for the partitioned `staged_days` asset: a URL template with {date} "
             "(YYYY-MM-DD) or {year}, {month}, {day}, e.g. s3://logs/gateway/{year}/{month}/{day}/.",
         ),
     )
