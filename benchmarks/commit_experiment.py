@@ -5,7 +5,7 @@
 Takes the stored records of an ingested warehouse (e.g. `make bench ... --keep`, or `gatewaylens ingest`) as
 if they were freshly staged, and writes them as date partitions three ways, each timed (best of `--runs`):
 
-* `arrow`: what `pipelines.lib.ingest._commit_group` does today: one DuckDB query (union, sort by date and
+* `arrow`: what `pipelines.lib.ingest.commit._commit_group` does today: one DuckDB query (union, sort by date and
   the storage order) -> Arrow table -> split by day -> `pyarrow.parquet.write_table` per day on a thread pool
   with the ingest's own Parquet options;
 * `duckdb_sorted`: one DuckDB `COPY (... order by date, storage order) TO ... (PARTITION_BY (date), zstd)`;
@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines.lib.ingest import RECORD_COLUMNS, SORT_ORDER, _parquet_options, _split_by_day
+from pipelines.lib.ingest.commit import SORT_ORDER, _parquet_options, _split_by_day
+from pipelines.lib.ingest.stage import RECORD_COLUMNS
 from schemas.bulk import arrow_schema
 
 

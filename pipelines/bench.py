@@ -232,13 +232,13 @@ def _instrument_ingest(module: Any) -> dict[str, float]:
 
         return wrapper
 
-    stager = module._Stager
+    stager, commit = module.stage.FileStager, module.commit  # each function wrapped where it is looked up
     stager._transform = timed("stage_total", stager._transform)
     stager._account = timed("account", stager._account)
     stager._rejects = timed("rejects", stager._rejects)
-    module._find_losers = timed("find_losers", module._find_losers)
-    module._commit_group = timed("commit_group", module._commit_group)
-    module._write_partition = timed("write_partition_thread_s", module._write_partition)
+    commit.find_losers = timed("find_losers", commit.find_losers)
+    commit._commit_group = timed("commit_group", commit._commit_group)
+    commit._write_partition = timed("write_partition_thread_s", commit._write_partition)
     return phases
 
 

@@ -1,21 +1,25 @@
 """The `gatewaylens` command line.
 
 `ingest` and `run` execute the Dagster jobs of `pipelines.definitions` in process (the same assets the
-scheduler runs; no second implementation). Flags map onto the GATEWAYLENS_* settings the resources read.
-With DAGSTER_HOME set, runs are recorded in that instance and show up in the Dagster UI (`make dev`).
+scheduler runs; no second implementation). Every command starts from the settings of `pipelines.settings`
+(the GATEWAYLENS_* variables), with its flags on top (`--warehouse` wins), and the jobs run with the
+resources of those settings. With DAGSTER_HOME set, runs are recorded in that instance and show up in the
+Dagster UI (`make dev`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 _HOST_TAG = "gatewaylens/host"
 _PID_TAG = "gatewaylens/pid"
@@ -28,19 +32,20 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> int:
     return code
 
 
-def _apply_settings(args: argparse.Namespace) -> None:
-    if getattr(args, "warehouse", None):
-        os.environ["GATEWAYLENS_WAREHOUSE"] = args.warehouse
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of this command: the environment's, with `--warehouse` (where the command has it) on top."""
+    from pipelines.settings import Settings
+
+    return Settings.from_env(warehouse=getattr(args, "warehouse", None))
 
 
-def _check_sources(sources: Sequence[str]) -> str | None:
+def _check_sources(sources: Sequence[str], settings: Settings) -> str | None:
     """The first problem with the sources, as one line, or None."""
     from pipelines.lib.storage import list_sources
 
-    options = _storage_options()
     for url in sources:
         try:
-            list_sources(url, options)
+            list_sources(url, settings.storage_options)
         except Exception as err:
             return str(err) if str(err) else f"{type(err).__name__}: {url}"
     return None
@@ -68,13 +73,16 @@ def _recover_orphaned_runs(instance: Any) -> None:
             print(f"gatewaylens: marked orphaned run {run.run_id} (pid {pid}) as failed", file=sys.stderr)
 
 
-def _execute(job_name: str, run_config: dict[str, Any], extra_tags: dict[str, str] | None = None) -> int:
-    """Run a job of the code location in process; print the ingest summary or one error line."""
+def _execute(
+    job_name: str, run_config: dict[str, Any], settings: Settings, extra_tags: dict[str, str] | None = None
+) -> int:
+    """Run a job of the code location, with the resources of `settings`, in process; print the ingest summary
+    or one error line."""
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import definitions
 
-    job = defs.resolve_job_def(job_name)
+    job = definitions(settings).resolve_job_def(job_name)
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with _instance() as instance:
         _recover_orphaned_runs(instance)
@@ -135,39 +143,25 @@ def _print_outputs(result: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    _apply_settings(args)
-    problem = _check_sources(args.sources)
+    settings = _settings(args)
+    problem = _check_sources(args.sources, settings)
     if problem:
         return _fail(problem)
     config = {"ops": {"requests": {"config": {"sources": list(args.sources)}}}}
-    return _execute("ingest_job", config)
+    return _execute("ingest_job", config, settings)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _apply_settings(args)
+    settings = _settings(args)
     sources = [args.source] if args.source else []
-    if sources and (problem := _check_sources(sources)):
+    if sources and (problem := _check_sources(sources, settings)):
         return _fail(problem)
-    return _execute("main", {"ops": {"requests": {"config": {"sources": sources}}}})
+    return _execute("main", {"ops": {"requests": {"config": {"sources": sources}}}}, settings)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    _apply_settings(args)
     tags = {"gatewaylens/full_refresh": "true"} if args.full_refresh else {}
-    return _execute("models_job", {}, tags)
-
-
-def _storage_options() -> dict[str, Any]:
-    return json.loads(os.environ.get("GATEWAYLENS_STORAGE_OPTIONS") or "{}")
-
-
-def _warehouse(args: argparse.Namespace) -> Any:
-    """The warehouse named by --warehouse, else GATEWAYLENS_WAREHOUSE, else ./warehouse (as the resources)."""
-    from pipelines.defs.resources import PROJECT_ROOT
-    from pipelines.lib.storage import Warehouse
-
-    url = args.warehouse or os.environ.get("GATEWAYLENS_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
-    return Warehouse(url, _storage_options())
+    return _execute("models_job", {}, _settings(args), tags)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -182,15 +176,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from pipelines.lib.readonly import ReadOnlyQueryError, check_query
     from pipelines.lib.sqlmodels.database import open_database
 
-    store = _warehouse(args)
+    warehouse = _settings(args).open_warehouse()
     try:
-        with open_database(store, read_only=True) as con:
+        with open_database(warehouse, read_only=True) as con:
             check_query(con, args.query)
-            if store.is_local:
-                os.chdir(store.root)
+            if warehouse.is_local:
+                os.chdir(warehouse.root)
             frame = con.sql(args.query).pl()
     except duckdb.PermissionException as err:
-        return _fail(f"{str(err).splitlines()[0]} (gatewaylens sql reads only inside {store.uri()})")
+        return _fail(f"{str(err).splitlines()[0]} (gatewaylens sql reads only inside {warehouse.uri()})")
     except (duckdb.Error, FileNotFoundError, ReadOnlyQueryError) as err:
         return _fail(str(err).splitlines()[0])
     if args.format == "csv":
@@ -214,9 +208,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail("--format parquet writes a file: give --out PATH")
     if args.start and args.end and args.start > args.end:
         return _fail(f"--from {args.start} is after --to {args.end}")
+    settings = _settings(args)
     try:
-        with open_database(_warehouse(args), read_only=True) as con:
-            rows = export_mart(con, args.mart, args.start, args.end, args.format, args.out, _storage_options())
+        with open_database(settings.open_warehouse(), read_only=True) as con:
+            rows = export_mart(con, args.mart, args.start, args.end, args.format, args.out, settings.storage_options)
     except (duckdb.Error, FileNotFoundError, ExportError) as err:
         return _fail(str(err).splitlines()[0])
     if args.out:
@@ -235,14 +230,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.start and args.end and args.start > args.end:
         return _fail(f"--from {args.start} is after --to {args.end}")
-    store = _warehouse(args)
+    settings = _settings(args)
+    warehouse = settings.open_warehouse()
     try:
-        with open_database(store, read_only=True) as con:
+        with open_database(warehouse, read_only=True) as con:
             period = figures.Range(args.start, args.end, args.grain)
-            page = report.render_report(con, period, warehouse=store.uri(), notes=tuple(privacy.caveats(store)))
+            notes = tuple(privacy.caveats(warehouse))
+            page = report.render_report(con, period, warehouse=warehouse.uri(), notes=notes)
     except (duckdb.Error, FileNotFoundError) as err:
         return _fail(str(err).splitlines()[0])
-    out = Warehouse(args.out, _storage_options()) if args.out else store
+    out = Warehouse(args.out, settings.storage_options) if args.out else warehouse
     folder = () if args.out else ("dashboards",)
     report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
     first, last = page.period
@@ -306,22 +303,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+WAREHOUSE_HELP = "warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatewaylens", description="Agent-traffic analytics from gateway logs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="ingest log files (fsspec URLs: files, folders, globs) into the warehouse")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("run", help="run the main job: ingest, then everything downstream")
     p.add_argument("--source", help="source URL (default: GATEWAYLENS_LANDING or data/sample)")
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("build", help="build the SQL models into WAREHOUSE/gatewaylens.duckdb (incrementally)")
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models whole")
     p.set_defaults(func=cmd_build)
 
@@ -329,14 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sql", help="run one SELECT against the warehouse database (read-only, confined to the warehouse) and print it"
     )
     p.add_argument("query", help='SQL, e.g. "select * from tool_call_rate_monthly"')
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=50, help="rows shown in table format (-1: all)")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("export", help="write one mart as CSV or Parquet, optionally for a range of days")
     p.add_argument("mart", help="a mart name, e.g. spend_monthly (see docs/metrics.md)")
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--out", help="file or fsspec URL to write (default for csv: stdout)")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first UTC day (default: all)")
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="write the static report WAREHOUSE/dashboards/index.html (offline HTML)")
-    p.add_argument("--warehouse", help="warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)")
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--out", help="output folder or URL for index.html (default: WAREHOUSE/dashboards)")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first UTC day (default: the first with data)")
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last UTC day (default: the last with data)")
@@ -383,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from pipelines.settings import SettingsError
+
+    try:
+        return args.func(args)
+    except SettingsError as err:
+        return _fail(str(err))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib import ingest as ingest_module
+from pipelines.lib.ingest import stage
 from schemas.adapters import BY_NAME, detect
 from tests.conftest import quarantined, record, stored, write_lines
 from tests.test_adapters_litellm import SUCCESS, failure
@@ -125,7 +125,7 @@ def test_a_line_that_yields_nothing_keeps_the_file_from_being_marked_done(tmp_pa
     lossy = dataclasses.replace(
         canonical, name="lossy", select_sql=f"select * from ({canonical.select_sql}) where source_line <> 2"
     )
-    monkeypatch.setattr(ingest_module, "detect", lambda lines, source: lossy)
+    monkeypatch.setattr(stage, "detect", lambda lines, source: lossy)
     source = write_lines(tmp_path / "x.jsonl", [record(request_id="a"), record(request_id="b")])
     with pytest.raises(RuntimeError, match=r"2 lines read \(1 yielded no record\)"):
         run_ingest(source)

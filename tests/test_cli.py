@@ -75,6 +75,22 @@ def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
 
 
+def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
+    env = {"GATEWAYLENS_WAREHOUSE": str(tmp_path / "from-env")}
+    result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "from-flag"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert [r["request_id"] for r in stored(Warehouse(str(tmp_path / "from-flag")))] == ["a"]
+    assert not (tmp_path / "from-env").exists()
+
+
+def test_a_bad_setting_is_one_line_and_exit_1(tmp_path):
+    result = gatewaylens("sql", "select 1", env={"GATEWAYLENS_STORAGE_OPTIONS": "{oops"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("gatewaylens: error: GATEWAYLENS_STORAGE_OPTIONS must be a JSON object: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_missing_arguments_are_usage_errors():
     result = gatewaylens("ingest")
     assert result.returncode == 2

@@ -27,10 +27,11 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
+    import pyarrow.parquet as pq
     from pipelines.lib import ingest as ingest_module, storage
 
     source, root, marker, where = sys.argv[1:5]
-    write_table = ingest_module.pq.write_table
+    write_table = pq.write_table
     replace = storage.os.replace
 
     def pause():
@@ -49,7 +50,7 @@ CHILD = textwrap.dedent(
         if where == "published" and dst.endswith("data.parquet"):
             pause()
 
-    ingest_module.pq.write_table = write_half
+    pq.write_table = write_half
     storage.os.replace = replace_then_pause
     ingest_module.ingest([source], storage.Warehouse(root), hash_key=b"test-key")
     """

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` 
 BAD_LINES = SAMPLE / "rejects" / "bad_lines.jsonl"
 
 
-MAIN = dg.AssetSelection.all() - dg.AssetSelection.assets("landing_days")  # as the `main` job
+MAIN = dg.AssetSelection.all() - dg.AssetSelection.assets("staged_days")  # as the `main` job
 
 
 @pytest.fixture(scope="module")

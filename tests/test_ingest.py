@@ -13,6 +13,7 @@ import pytest
 import zstandard
 
 from pipelines.lib import ingest as ingest_module
+from pipelines.lib.ingest import commit
 from pipelines.lib.storage import SourceError, Warehouse
 from schemas.bulk import arrow_schema
 from tests.conftest import HASH_KEY, build_models, mart, quarantined, record, stored, write_lines
@@ -137,11 +138,11 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
     import datetime as dt
     import json
 
-    from pipelines.lib import ingest as ingest_module
+    from pipelines.lib.ingest import dedupe
     from pipelines.lib.simulate import simulate, write_canonical
 
     spilled: list[int] = []
-    rank_keys = ingest_module._rank_keys
+    rank_keys = dedupe._rank_keys
 
     def profiled(con, keys, params):
         profile = tmp_path / "profile.json"
@@ -151,8 +152,8 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
         con.execute("pragma disable_profiling")
         spilled.append(json.loads(profile.read_text())["system"]["total_bytes_spilled"])
 
-    monkeypatch.setattr(ingest_module, "DEDUPE_MIB_PER_THREAD", 32)  # 64 MiB on the 2 threads below
-    monkeypatch.setattr(ingest_module, "_rank_keys", profiled)
+    monkeypatch.setattr(dedupe, "DEDUPE_MIB_PER_THREAD", 32)  # 64 MiB on the 2 threads below
+    monkeypatch.setattr(dedupe, "_rank_keys", profiled)
     frame = simulate(dt.date(2025, 6, 1), 2, 60_000, seed=3)
     first = run_ingest(*write_canonical(frame, str(tmp_path / "a.jsonl")), threads=2)
     again = run_ingest(*write_canonical(frame, str(tmp_path / "copy.jsonl")), threads=2)
@@ -165,17 +166,17 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
 def test_a_dedupe_that_cannot_fit_its_limit_finishes_without_it(tmp_path, warehouse, run_ingest, monkeypatch):
     """Below what DuckDB needs even to spill, the dedupe fails under its limit and is redone without it: the run
     uses more memory instead of failing."""
-    from pipelines.lib import ingest as ingest_module
+    from pipelines.lib.ingest import dedupe
 
     calls: list[int] = []
-    rank_keys = ingest_module._rank_keys
+    rank_keys = dedupe._rank_keys
 
     def counted(con, keys, params):
         calls.append(1)
         rank_keys(con, keys, params)
 
-    monkeypatch.setattr(ingest_module, "DEDUPE_MIB_PER_THREAD", 1)  # 2 MiB on the 2 threads below
-    monkeypatch.setattr(ingest_module, "_rank_keys", counted)
+    monkeypatch.setattr(dedupe, "DEDUPE_MIB_PER_THREAD", 1)  # 2 MiB on the 2 threads below
+    monkeypatch.setattr(dedupe, "_rank_keys", counted)
     rows = [record(request_id=f"r{i}") for i in range(5)]
     run_ingest(write_lines(tmp_path / "a.jsonl", rows), threads=2)
     report = run_ingest(write_lines(tmp_path / "copy.jsonl", rows), threads=2)
@@ -302,7 +303,7 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
         )
     )
     before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
-    real_write = ingest_module.pq.write_table
+    real_write = pq.write_table
     failed: list[Path] = []
 
     def flaky_write(table, where, **kwargs):
@@ -312,11 +313,11 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
             raise OSError("disk full")
         return real_write(table, where, **kwargs)
 
-    monkeypatch.setattr(ingest_module.pq, "write_table", flaky_write)
+    monkeypatch.setattr(pq, "write_table", flaky_write)
     new = [record(request_id=f"new{d}", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
     with pytest.raises(OSError, match="disk full"):
         run_ingest(write_lines(tmp_path / "new.jsonl", new))
-    monkeypatch.setattr(ingest_module.pq, "write_table", real_write)
+    monkeypatch.setattr(pq, "write_table", real_write)
     after = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
     day2 = Path(warehouse.partition_path("2025-06-02"))
     assert failed and after[day2] == before[day2]  # untouched
@@ -401,7 +402,7 @@ def test_detection_survives_a_junk_head_and_a_huge_first_line(tmp_path, warehous
 
 def test_day_groups_pack_consecutive_days_up_to_the_row_budget():
     days = [("d1", 5), ("d2", 5), ("d3", 20), ("d4", 1)]
-    assert ingest_module._day_groups(days, 10) == [["d1", "d2"], ["d3"], ["d4"]]
+    assert commit._day_groups(days, 10) == [["d1", "d2"], ["d3"], ["d4"]]
 
 
 def test_one_file_reached_through_several_spellings_is_read_once(tmp_path, run_ingest):
@@ -465,18 +466,18 @@ def test_a_record_that_gives_way_leaves_its_day_only_after_the_winner_is_written
     ]
     path = write_lines(tmp_path / "b.jsonl", later)
 
-    write = ingest_module._write_partition
+    write = commit._write_partition
 
     def failing(store, day, rows):
         if day == "2025-06-02":
             raise OSError("disk full")
         return write(store, day, rows)
 
-    monkeypatch.setattr(ingest_module, "_write_partition", failing)
+    monkeypatch.setattr(commit, "_write_partition", failing)
     with pytest.raises(OSError):
         run_ingest(path, commit_rows=1)
     assert [(r["request_id"], r["cost_usd"]) for r in stored(warehouse)] == [("k", None)]  # nothing lost
-    monkeypatch.setattr(ingest_module, "_write_partition", write)
+    monkeypatch.setattr(commit, "_write_partition", write)
     report = run_ingest(path, commit_rows=1)  # one day per commit group: the losing day in a group of its own
     assert [(r["request_id"], str(r["date"])) for r in stored(warehouse)] == [("k", "2025-06-02"), ("n", "2025-06-02")]
     assert (report.written, report.summary()["conflicts"]) == (2, 1)

@@ -237,14 +237,14 @@ def test_lock_settings_are_checked():
 
 
 def test_lock_settings_come_from_the_environment(monkeypatch):
-    from pipelines.defs.resources import resources_from_env
+    from pipelines.defs.resources import resources_for
 
     monkeypatch.setenv("GATEWAYLENS_LOCK_TIMEOUT", "0")
     monkeypatch.setenv("GATEWAYLENS_LOCK_TTL", "120")
-    assert resources_from_env()["warehouse"].get().lock == LockSettings(timeout=0, ttl=120)
+    assert resources_for()["warehouse"].get().lock == LockSettings(timeout=0, ttl=120)
     monkeypatch.setenv("GATEWAYLENS_LOCK_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="GATEWAYLENS_LOCK_TIMEOUT must be a number of seconds, not 'soon'"):
-        resources_from_env()
+        resources_for()
 
 
 def test_readers_take_no_lock_and_the_models_build_does(tmp_path):

@@ -339,3 +339,13 @@ def test_a_partition_period_must_be_a_week_or_a_month(tmp_path):
     )
     with pytest.raises(project.ModelError, match="partition_period is one of week, month"):
         project.parse_model(path)
+
+
+def test_the_parameter_table_is_generated_from_parameters_and_the_sql():
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")[2:5] for line in docs.parameter_table(PROJECT).splitlines()[2:]
+    }
+    assert list(rows) == [knob.name for knob in Parameters.documented()]
+    assert rows["burst_k"][0].strip() == "3"
+    assert "traffic_minutely" in rows["burst_k"][2] and "provider_uptime_daily" in rows["slo"][2]
+    assert all(knob.doc for knob in Parameters.documented())

@@ -187,7 +187,7 @@ def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, t
     dagster = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions", "-a", "defs"]
     runs = [
         subprocess.Popen(
-            [*dagster, "-j", "landing_job", "--tags", json.dumps({"dagster/partition": day})],
+            [*dagster, "-j", "staging_job", "--tags", json.dumps({"dagster/partition": day})],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage, staged_batches
+from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage_batch, staged_batches
 from pipelines.lib.storage import STAGING, Warehouse
 from tests.conftest import HASH_KEY, record, stored, write_lines
 
@@ -28,8 +28,8 @@ def test_staged_batches_commit_to_what_one_ingest_writes(tmp_path):
 
     staged = Warehouse(str(tmp_path / "staged"))
     # the later day is staged first: batches commit in name order all the same
-    stage([str(second)], staged, batch="date=2025-06-02", hash_key=HASH_KEY)
-    stage([str(first)], staged, batch="date=2025-06-01", hash_key=HASH_KEY)
+    stage_batch([str(second)], staged, batch="date=2025-06-02", hash_key=HASH_KEY)
+    stage_batch([str(first)], staged, batch="date=2025-06-01", hash_key=HASH_KEY)
     assert stored(staged) == [] and staged.ledger_keys() == set()  # nothing visible before the commit
     assert staged_batches(staged) == ["date=2025-06-01", "date=2025-06-02"]
 
@@ -53,7 +53,7 @@ def test_staged_batches_commit_to_what_one_ingest_writes(tmp_path):
 def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp_path):
     first, _ = _days(tmp_path)
     warehouse = Warehouse(str(tmp_path / "wh"))
-    stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    stage_batch([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
     manifest = warehouse.path(STAGING, "date=2025-06-01", MANIFEST)
     files = json.loads(warehouse.fs.cat(manifest))["files"]
     assert [f["records"] for f in files] == [3]
@@ -61,10 +61,10 @@ def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp
     assert staged_batches(warehouse) == []
     assert commit_staged(warehouse).records == 0 and stored(warehouse) == []
 
-    stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    stage_batch([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
     assert commit_staged(warehouse).written == 2
     # staged again after the commit: the file is in the ledger now, so the batch stages nothing
-    again = stage([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    again = stage_batch([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
     assert again.skipped_files == 1
     assert commit_staged(warehouse).records == 0
     assert len(stored(warehouse)) == 2

@@ -1,5 +1,6 @@
-"""Ingest: the `requests` asset, its checks, and the sensor and schedule that keep it fed."""
+"""Ingest: the `staged_days` and `requests` assets, their checks, and the sensor and schedule that keep them fed."""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -7,10 +8,10 @@ import duckdb
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
-from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage
+from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage_batch
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.privacy import UNPROTECTED
-from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, list_sources
+from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, Warehouse, list_sources
 from schemas.bulk import upgraded_select
 
 WRITER_POOL = "warehouse_writer"
@@ -24,7 +25,11 @@ class IngestConfig(dg.Config):
     quarantine_warn_ratio: float = 0.05
     """Warn when more than this share of the records read is quarantined."""
     chunk_mb: int = 128
-    """Bytes read per batch; peak memory grows with this, not with the file size."""
+    """Megabytes read per batch; peak memory grows with this, not with the file size."""
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_mb * 1024 * 1024
 
 
 def _warn_if_unprotected(context: dg.AssetExecutionContext, privacy: PrivacyResource) -> None:
@@ -56,12 +61,17 @@ def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult
     ]
 
 
+#: The freshness of `requests` (Dagster's freshness policy; red in the UI): the daily schedule lands every day,
+#: so a day and a bit without a new materialization warns, two days fail: a stalled landing shows.
+REQUESTS_WARN_AFTER = dt.timedelta(hours=26)
+REQUESTS_FAIL_AFTER = dt.timedelta(hours=50)
+
 @dg.asset(
     group_name="ingest",
     partitions_def=daily_partitions,
     kinds={"parquet"},
 )
-def landing_days(
+def staged_days(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
     warehouse: WarehouseResource,
@@ -76,22 +86,29 @@ def landing_days(
     changes until `requests` commits the staged days, one writer at a time. A day without files stages
     nothing.
     """
-    day = context.partition_key
     _warn_if_unprotected(context, privacy)
+    return _stage_day(context, config, warehouse.get(), landing, privacy.key())
+
+
+def _stage_day(
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: Warehouse, landing: LandingResource, key: bytes
+) -> dg.MaterializeResult:
+    """Stage the landing files of the run's partition day as the batch `date=YYYY-MM-DD` (see `staged_days`)."""
+    day = context.partition_key
     url = landing.day_url(day)
-    store = warehouse.get()
     try:
         list_sources(url, landing.options())
     except SourceError as err:
         context.log.info(f"{day}: {err}")
         return dg.MaterializeResult(metadata={"files": 0, "records": 0, "source": url})
-    report = stage(
+    batch = f"date={day}"
+    report = stage_batch(
         [url],
-        store,
-        batch=f"date={day}",
-        hash_key=privacy.key(),
+        warehouse,
+        batch=batch,
+        hash_key=key,
         storage_options=landing.options(),
-        chunk_bytes=config.chunk_mb * 1024 * 1024,
+        chunk_bytes=config.chunk_bytes,
         progress=context.log.info,
     )
     summary = report.summary()
@@ -103,7 +120,7 @@ def landing_days(
             "records": summary["records"],
             "staged_quarantined": summary["quarantined"],
             "source": url,
-            "staging": dg.MetadataValue.path(store.uri(STAGING, f"date={day}")),
+            "staging": dg.MetadataValue.path(warehouse.uri(STAGING, batch)),
         }
     )
 
@@ -111,8 +128,9 @@ def landing_days(
 @dg.asset(
     group_name="ingest",
     pool=WRITER_POOL,
-    deps=[landing_days],
+    deps=[staged_days],
     kinds={"parquet", "duckdb"},
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=REQUESTS_FAIL_AFTER, warn_window=REQUESTS_WARN_AFTER),
     check_specs=[
         dg.AssetCheckSpec(
             "lines_conserved",
@@ -142,20 +160,26 @@ def requests(
     validates every line against the canonical record, quarantines rejects with their reason
     (`WAREHOUSE/quarantine/`), deduplicates on (request_id, attempt) and merges touched days atomically.
     Files already in the ledger (`WAREHOUSE/_ledger/`) are skipped, so re-running changes nothing.
-    First it commits what `landing_days` partitions staged (`WAREHOUSE/_staging/`), day by day. It holds the
+    First it commits what `staged_days` partitions staged (`WAREHOUSE/_staging/`), day by day. It holds the
     warehouse lock (`WAREHOUSE/_lock.json`) throughout, so no other writer, whoever started it, merges at once.
     """
-    sources = config.sources or [landing.url]
     _warn_if_unprotected(context, privacy)
-    store = warehouse.get()
-    with warehouse_lock(store, "ingest (commit staged days, then new files)", context.log.info):
-        report = commit_staged(store, progress=context.log.info)
+    return _commit_and_ingest(context, config, warehouse.get(), landing, privacy.key())
+
+
+def _commit_and_ingest(
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: Warehouse, landing: LandingResource, key: bytes
+) -> dg.MaterializeResult:
+    """Commit the staged days, then ingest the new files of the sources (see `requests`), under one lock."""
+    sources = config.sources or [landing.url]
+    with warehouse_lock(warehouse, "ingest (commit staged days, then new files)", context.log.info):
+        report = commit_staged(warehouse, progress=context.log.info)
         fresh = ingest(
             sources,
-            store,
-            hash_key=privacy.key(),
+            warehouse,
+            hash_key=key,
             storage_options=landing.options(),
-            chunk_bytes=config.chunk_mb * 1024 * 1024,
+            chunk_bytes=config.chunk_bytes,
             progress=context.log.info,
         )
     report.extend(fresh)
@@ -168,31 +192,30 @@ def requests(
                 for k, v in summary.items()
             },
             "days": json.dumps(report.days),
-            "warehouse": dg.MetadataValue.path(store.uri(REQUESTS)),
-            "quarantine": dg.MetadataValue.path(store.uri(QUARANTINE)),
-            "ledger": dg.MetadataValue.path(store.uri(LEDGER)),
+            "warehouse": dg.MetadataValue.path(warehouse.uri(REQUESTS)),
+            "quarantine": dg.MetadataValue.path(warehouse.uri(QUARANTINE)),
+            "ledger": dg.MetadataValue.path(warehouse.uri(LEDGER)),
             "sources": json.dumps(sources),
         },
         check_results=_checks(report, config.quarantine_warn_ratio),
     )
 
 
-def _stored(warehouse: WarehouseResource) -> tuple[duckdb.DuckDBPyConnection, list[str]] | None:
+def _stored(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, list[str]] | None:
     """A connection that reads the warehouse and its stored partition files; None when nothing is stored."""
-    store = warehouse.get()
-    files = [path for path in (store.read_path(p) for p in store.partition_paths()) if path]
+    files = [path for path in (warehouse.read_path(p) for p in warehouse.partition_paths()) if path]
     if not files:
         return None
     con = duckdb.connect()
-    if not store.is_local:
-        con.register_filesystem(store.fs)
+    if not warehouse.is_local:
+        con.register_filesystem(warehouse.fs)
     return con, files
 
 
 @dg.asset_check(asset=requests, blocking=True)
 def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """(request_id, attempt) identifies exactly one stored record across all days."""
-    if (stored := _stored(warehouse)) is None:
+    if (stored := _stored(warehouse.get())) is None:
         return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
     con, files = stored
     records, keys = con.execute(
@@ -210,7 +233,7 @@ FLAGGED_WARN_SHARE = 0.1
 def requests_quality_flags(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Soft inconsistencies kept in the stored records (reasoning beyond completion, a long id, ...), counted
     per source format and flag; warns when a format has more than 10% of its records flagged."""
-    if (stored := _stored(warehouse)) is None:
+    if (stored := _stored(warehouse.get())) is None:
         return dg.AssetCheckResult(passed=True, metadata={"records": 0, "flagged": 0})
     con, files = stored
     query = "select * from read_parquet($files, union_by_name = true)"
@@ -246,9 +269,9 @@ def requests_quality_flags(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-landing_job = dg.define_asset_job(
-    "landing_job",
-    selection=dg.AssetSelection.assets(landing_days),
+staging_job = dg.define_asset_job(
+    "staging_job",
+    selection=dg.AssetSelection.assets(staged_days),
     partitions_def=daily_partitions,
     description="Stage one landing day (backfills run one per day, in parallel).",
 )
@@ -303,9 +326,9 @@ daily_ingest_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[landing_days, requests],
+    assets=[staged_days, requests],
     asset_checks=[requests_key_unique, requests_quality_flags],
-    jobs=[landing_job, ingest_job],
+    jobs=[staging_job, ingest_job],
     sensors=[landing_sensor],
     schedules=[daily_ingest_schedule],
 )

@@ -1,14 +1,11 @@
 """Partitions, defined once and imported everywhere: UTC days of landing data.
 
-The first day comes from GATEWAYLENS_PARTITIONS_START (YYYY-MM-DD; default 2025-01-01, the sample's first
-day); partitions run to the current day.
+The first day is the setting `partitions_start` (GATEWAYLENS_PARTITIONS_START, see `pipelines.settings`);
+partitions run to the current day.
 """
-
-import os
 
 import dagster as dg
 
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("GATEWAYLENS_PARTITIONS_START", "2025-01-01"),
-    timezone="UTC",
-)
+from pipelines.settings import Settings
+
+daily_partitions = dg.DailyPartitionsDefinition(start_date=Settings.from_env().partitions_start, timezone="UTC")

@@ -1,65 +1,68 @@
-"""Resources: where the warehouse and the landing files live, and the key for user hashes.
+"""Resources: where the warehouse and the landing files live, the key for user hashes, the metric parameters.
 
-Local (default) and object-store deployments differ only in these values, set by environment variables
-(see README and .env.example); asset code never branches on the environment.
+Local (default) and object-store deployments differ only in these values, built from `pipelines.settings`
+(the GATEWAYLENS_* environment variables, see README and .env.example); asset code never branches on the
+environment.
 """
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pydantic
 
-from pipelines.lib.lock import TIMEOUT_ENV, TTL_ENV, LockSettings
-from pipelines.lib.privacy import DEV_HASH_KEY, is_development
+from pipelines.lib.lock import LockSettings
+from pipelines.lib.privacy import is_development
 from pipelines.lib.sqlmodels.parameters import Parameters
 from pipelines.lib.storage import Warehouse
+from pipelines.settings import Settings, parse_storage_options
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _described(name: str, **default: Any) -> Any:
+    """A resource field that configures setting `name`, described (in the UI) as the setting is."""
+    return pydantic.Field(description=Settings.doc(name), **default)
 
 
-class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse root: a local folder or an fsspec URL such as s3://bucket/gatewaylens."""
+class _StorageResource(dg.ConfigurableResource):
+    """A resource on an fsspec filesystem, with its storage options as JSON text (parsed by `options`)."""
 
-    url: str
-    storage_options: str = "{}"
-    lock_timeout: float = LockSettings.timeout
-    """Seconds a writer waits for the warehouse lock held by another writer before refusing (0: at once)."""
-    lock_ttl: float = LockSettings.ttl
-    """Seconds without a heartbeat after which a writer's lock is stale and is broken."""
+    storage_options: str = _described("storage_options", default="{}")
 
     def options(self) -> dict[str, Any]:
-        return json.loads(self.storage_options or "{}")
+        return parse_storage_options(self.storage_options)
+
+
+class WarehouseResource(_StorageResource):
+    """The warehouse root, and how its writers share it (the warehouse lock)."""
+
+    url: str = _described("warehouse")
+    lock_timeout: float = _described("lock_timeout", default=LockSettings.timeout)
+    lock_ttl: float = _described("lock_ttl", default=LockSettings.ttl)
 
     def get(self) -> Warehouse:
         return Warehouse(self.url, self.options(), LockSettings(timeout=self.lock_timeout, ttl=self.lock_ttl))
 
 
-class LandingResource(dg.ConfigurableResource):
-    """Where new gateway log files arrive (any fsspec URL: folder, glob, s3:// prefix)."""
+class LandingResource(_StorageResource):
+    """Where new gateway log files arrive, all of them and one UTC day's."""
 
-    url: str
-    storage_options: str = "{}"
-    daily_url: str = ""
-    """The landing files of one UTC day, for the partitioned `landing_days` asset: a URL template with
-    {date} (YYYY-MM-DD) or {year}, {month}, {day}, e.g. s3://logs/gateway/{year}/{month}/{day}/."""
+    url: str = _described("landing")
+    daily_url: str = _described("landing_daily", default="")
 
     def day_url(self, day: str) -> str:
         """`daily_url` for one day (YYYY-MM-DD)."""
         if not self.daily_url:
-            raise ValueError("no daily landing URL: set GATEWAYLENS_LANDING_DAILY, e.g. s3://logs/{date}/")
+            raise ValueError(
+                f"no daily landing URL: set {Settings.env_name('landing_daily')}, e.g. s3://logs/{{date}}/"
+            )
         year, month, dom = day.split("-")
         return self.daily_url.format(date=day, year=year, month=month, day=dom)
-
-    def options(self) -> dict[str, Any]:
-        return json.loads(self.storage_options or "{}")
 
 
 class PrivacyResource(dg.ConfigurableResource):
     """The secret key of the keyed hash (HMAC-SHA256) that replaces end-user identifiers."""
 
-    hash_key: str
+    hash_key: str = _described("hash_key")
 
     def key(self) -> bytes:
         return self.hash_key.encode()
@@ -69,58 +72,46 @@ class PrivacyResource(dg.ConfigurableResource):
         return is_development(self.key())
 
 
-class MetricsResource(dg.ConfigurableResource):
-    """The knobs of the metric definitions (see docs/metrics.md). Changing one rebuilds the models that use it."""
-
-    slo: float = 0.999
-    """Availability objective of provider_uptime_* (1 - provider faults / attempts) and of the error budget."""
-    burst_k: float = 3.0
-    """A minute is a burst when its requests reach burst_k x the rolling baseline ..."""
-    burst_min: int = 20
-    """... and at least burst_min requests."""
-    baseline_minutes: int = 60
-    """Minutes of the rolling median baseline of traffic_minutely."""
-    overnight_tz: str = "UTC"
-    """Time zone of the overnight window of app_traffic_profile (an IANA name)."""
-    overnight_start_hour: int = 0
-    overnight_end_hour: int = 6
-    variance_days: int = 28
-    """Trailing days of provider_variance."""
-
+class _MetricsResource(dg.ConfigurableResource):
     def parameters(self) -> Parameters:
-        return Parameters(**{name: getattr(self, name) for name in Parameters.__dataclass_fields__})
+        return Parameters(**{p.name: getattr(self, p.name) for p in Parameters.documented()})
 
 
-def _setting(name: str, default: str) -> str | dg.EnvVar:
-    """An environment variable when it is set (shown as such in the UI), else the local default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+#: The knobs of the metric definitions: one field per field of `Parameters`, with its default, and its meaning
+#: (`Parameters`' field metadata) as the field's description in the UI.
+MetricsResource = pydantic.create_model(
+    "MetricsResource",
+    __base__=_MetricsResource,
+    __module__=__name__,
+    __doc__="The knobs of the metric definitions (see docs/metrics.md). Changing one rebuilds the models that use it.",
+    **{p.name: (p.type, pydantic.Field(default=p.default, description=p.doc)) for p in Parameters.documented()},
+)
 
 
-def _seconds(name: str, default: float) -> float:
-    """A number of seconds from an environment variable (`inf` allowed), else the default."""
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+def resources_for(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources of `settings` (default: read from the GATEWAYLENS_* environment variables).
 
+    A setting read from its environment variable is passed on as `dg.EnvVar`, resolved when a run starts, so
+    that the UI and the run's config show the variable's name, not its value (the hash key; credentials in
+    the storage options)."""
+    settings = settings or Settings.from_env()
 
-def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    """Resources configured from GATEWAYLENS_* environment variables, with local defaults."""
-    storage = _setting("GATEWAYLENS_STORAGE_OPTIONS", "{}")
-    lock = LockSettings(_seconds(TIMEOUT_ENV, LockSettings.timeout), _seconds(TTL_ENV, LockSettings.ttl))
+    def setting(name: str, value: str) -> str | dg.EnvVar:
+        return dg.EnvVar(Settings.env_name(name)) if name in settings.from_environment else value
+
+    storage = setting("storage_options", json.dumps(settings.storage_options))
     return {
         "warehouse": WarehouseResource(
-            url=_setting("GATEWAYLENS_WAREHOUSE", str(PROJECT_ROOT / "warehouse")),
+            url=setting("warehouse", settings.warehouse),
             storage_options=storage,
-            lock_timeout=lock.timeout,
-            lock_ttl=lock.ttl,
+            lock_timeout=settings.lock_timeout,
+            lock_ttl=settings.lock_ttl,
         ),
         "landing": LandingResource(
-            url=_setting("GATEWAYLENS_LANDING", str(PROJECT_ROOT / "data" / "sample")),
+            url=setting("landing", settings.landing),
             storage_options=storage,
-            daily_url=_setting("GATEWAYLENS_LANDING_DAILY", ""),
+            daily_url=setting("landing_daily", settings.landing_daily),
         ),
-        "privacy": PrivacyResource(hash_key=_setting("GATEWAYLENS_HASH_KEY", DEV_HASH_KEY)),
+        "privacy": PrivacyResource(hash_key=setting("hash_key", settings.hash_key)),
         "metrics": MetricsResource(),
     }

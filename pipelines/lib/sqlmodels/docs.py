@@ -27,9 +27,10 @@ def render_docs(project: Project | None = None) -> str:
 def parameter_table(project: Project) -> str:
     """One row per parameter: its default, its meaning and the models whose SQL reads it."""
     lines = ["| parameter | default | meaning | read by |", "|---|---|---|---|"]
-    for name, default, _, doc in Parameters.documented():
-        readers = sorted(m.name for m in project.models.values() if f"gl_{name}" in project.variables_of(m.name))
-        lines.append(f"| `{name}` | {default} | {doc} | {', '.join(readers) or '(no model)'} |")
+    for knob in Parameters.documented():
+        readers = sorted(m for m in project.models if f"gl_{knob.name}" in project.variables_of(m))
+        default = f"{knob.default:g}" if isinstance(knob.default, float) else knob.default  # 3, not 3.0
+        lines.append(f"| `{knob.name}` | {default} | {knob.doc} | {', '.join(readers) or '(no model)'} |")
     return "\n".join(lines)
 
 

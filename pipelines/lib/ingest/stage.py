@@ -1,0 +1,269 @@
+"""Phase 1, staging: each new source file's records into a local staging folder, partitioned by UTC day.
+
+A file is streamed in chunks (a background thread reads the next chunk meanwhile); each chunk of lines goes
+through the format's adapter and the shared transform in one DuckDB statement that writes valid records to
+the staging folder (`date=YYYY-MM-DD/`), rejected ones under `date=rejected/` and lines that yield no record
+by design (a CSV header, an OTel export without a GenAI span) under `date=ignored/`. The rejected records go,
+with their reasons, to a per-file quarantine file, batch by batch; the ignored lines are counted by reason.
+
+Every line read must yield at least one row (checked per batch: the distinct line numbers staged equal the
+batch's lines); a line that yields nothing is counted as `uncovered` and keeps its file from being marked done.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines.lib import privacy, quarantine
+from pipelines.lib.ingest.report import FileReport, IngestReport
+from pipelines.lib.lock import Progress
+from pipelines.lib.reader import LineReader, ReadMark, nonblank_lines, prefetch
+from pipelines.lib.storage import SourceFile, Warehouse, list_sources
+from pipelines.lib.transform import batch_params, batch_sql
+from schemas import normalize
+from schemas.adapters import Adapter, UnknownFormatError, detect
+from schemas.bulk import field_specs
+from schemas.sqltext import literal
+
+RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
+SCAN_CHUNK_ROWS = 16_384
+REJECTED = "rejected"  # staging partition of rejected rows
+IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
+BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
+QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
+
+#: A rejected record: (line number, reason, the raw line).
+Reject = tuple[int, str, str]
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up for the transform: UTC, reference tables, macros."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set preserve_insertion_order = false")
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    if memory_limit:
+        con.execute("set memory_limit = ?", [memory_limit])
+    normalize.install(con)
+    return con
+
+
+def run_connection(warehouse: Warehouse, scratch: str, threads: int | None) -> duckdb.DuckDBPyConnection:
+    """The connection of one ingest run: the transform's, spilling into `scratch`, reading `warehouse`'s files."""
+    con = connect(threads=threads)
+    con.execute("set temp_directory = ?", [os.path.join(scratch, "spill")])
+    if not warehouse.is_local:
+        con.register_filesystem(warehouse.fs)  # DuckDB reads stored partitions through fsspec
+    return con
+
+
+@dataclass
+class FileStager:
+    """Stages source files into one local staging folder: the connection, the folder and the hash key."""
+
+    con: duckdb.DuckDBPyConnection
+    staging: str
+    hash_key: bytes
+    chunk_bytes: int
+    storage_options: dict[str, Any]
+
+    def stage_file(
+        self, source: SourceFile, index: int, report: FileReport, progress: Progress, prior: ReadMark | None = None
+    ) -> str | None:
+        """Stage the records of one file (number `index` of the run); returns the local Parquet file of its
+        quarantine rows (None when there are none).
+
+        Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
+        memory. `prior` is how far an earlier version of the same URL was read: a file that only grew is read
+        from there (see reader.LineReader).
+        """
+        adapter: Adapter | None = None
+        try:
+            adapter = detect(nonblank_lines(source.url, **self.storage_options), source.url)
+        except UnknownFormatError as err:
+            unknown = str(err).split(": ", 1)[1]
+        report.source_format = adapter.name if adapter else None
+        report.hash_key_id = privacy.key_id(self.hash_key)
+        os.makedirs(self.staging, exist_ok=True)
+        quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
+        report.prior_through_line = prior.through_line if prior else 0
+        reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
+        with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
+            for number, batch in enumerate(prefetch(iter(reader))):
+                report.lines += batch.count
+                report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
+                report.count_ignored(BLANK_LINE, batch.blank)
+                rejected = list(batch.rejected)
+                if adapter is None:
+                    rejects.write_all(batch.lines, unknown)
+                    report.records += batch.lines.num_rows
+                else:
+                    rejected += self._transform(batch.lines, adapter, source, index, number, report)
+                rejects.write(sorted(self._not_quarantined_before(rejected, reader.first_line, report)))
+                progress(f"{Path(source.url).name}: {report.lines:,} lines")
+        report.first_line = reader.first_line
+        report.read_mark = asdict(reader.mark) if reader.mark else None
+        report.quarantined = rejects.count
+        return quarantine_file if rejects.count else None
+
+    @staticmethod
+    def _not_quarantined_before(rejected: list[Reject], first_line: int, report: FileReport) -> list[Reject]:
+        """`rejected` without the rows of a line an earlier read of the file already quarantined (a grown file
+        read again from a line that had no newline yet): those are counted as ignored."""
+        if first_line == 1 or not rejected:
+            return rejected
+        before = [row for row in rejected if row[0] <= report.prior_through_line]
+        report.count_ignored(QUARANTINED_BEFORE, len(before))
+        return [row for row in rejected if row[0] > report.prior_through_line]
+
+    def _transform(
+        self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
+    ) -> list[Reject]:
+        """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`,
+        lines yielding no record by design under `date=ignored`. Then count the batch's rows (records,
+        ignored by reason, lines covered) into `report` and return its quarantine rows."""
+        # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
+        self.con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_CHUNK_ROWS)))
+        try:
+            self.con.execute(
+                f"""copy (
+                    select
+                        {RECORD_COLUMNS},
+                        item,
+                        ignored,
+                        reason,
+                        {index} as _file,
+                        case
+                            when ignored is not null then '{IGNORED}'
+                            when reason is null then strftime(created_at, '%Y-%m-%d')
+                            else '{REJECTED}'
+                        end as date
+                    from ({batch_sql(adapter)})
+                ) to {literal(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
+                    FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
+                batch_params(adapter, source.url, self.hash_key),
+            )
+        finally:
+            self.con.unregister("lines")
+        self._account(lines, index, number, report)
+        return self._rejects(lines, index, number)
+
+    def _batch_files(self, index: int, number: int, folder: str | None = None) -> list[str]:
+        """Staged files of batch `number` of file `index`, in one `date=` folder or in all of them."""
+        prefix = f"f{index}_b{number}_"
+        folders = (
+            [f"date={folder}"] if folder else sorted(os.listdir(self.staging)) if os.path.isdir(self.staging) else []
+        )
+        files = []
+        for name in folders:
+            path = os.path.join(self.staging, name)
+            if os.path.isdir(path):
+                files.extend(os.path.join(path, f) for f in sorted(os.listdir(path)) if f.startswith(prefix))
+        return files
+
+    def _account(self, lines: pa.Table, index: int, number: int, report: FileReport) -> None:
+        """Count the batch's staged rows into `report`: records, ignored lines by reason, and lines that
+        yielded no row at all (`uncovered`, which keeps the file from being marked done)."""
+        files = self._batch_files(index, number)
+        records, covered = (
+            self.con.execute("select count(*), count(distinct source_line) from read_parquet(?)", [files]).fetchall()[0]
+            if files
+            else (0, 0)
+        )
+        report.records += records
+        report.uncovered += lines.num_rows - covered
+        if ignored := self._batch_files(index, number, IGNORED):
+            for reason, count in self.con.execute(
+                "select ignored, count(*) from read_parquet(?) group by all order by all", [ignored]
+            ).fetchall():
+                report.count_ignored(reason, count)
+
+    def discard(self, index: int) -> None:
+        """Forget everything staged from file `index` (it failed part way)."""
+        prefix = f"f{index}_"
+        for folder in os.listdir(self.staging) if os.path.isdir(self.staging) else []:
+            path = os.path.join(self.staging, folder)
+            if os.path.isdir(path):
+                for name in os.listdir(path):
+                    if name.startswith(prefix):
+                        os.remove(os.path.join(path, name))
+                if not os.listdir(path):
+                    os.rmdir(path)
+
+    def _rejects(self, lines: pa.Table, index: int, number: int) -> list[Reject]:
+        """(line number, reason, raw line) of the batch's rejected records, read back from staging: one row per
+        rejected record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat
+        gpt-4o): ...") when the line holds several."""
+        files = self._batch_files(index, number, REJECTED)
+        if not files:
+            return []
+        found = self.con.execute(
+            """select source_line, case when item is null then reason else item || ': ' || reason end
+            from read_parquet(?) order by source_line, item""",
+            [files],
+        ).fetchall()
+        numbers = lines.column("source_line").to_numpy()
+        raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
+        return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]
+
+
+def expand_sources(sources: list[str], storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
+    """All files named by the source URLs, each once, in the order given."""
+    seen: dict[str, SourceFile] = {}
+    for url in sources:
+        for source in list_sources(url, storage_options):
+            seen.setdefault(source.url, source)
+    return list(seen.values())
+
+
+def _prior_read(warehouse: Warehouse, source: SourceFile) -> ReadMark | None:
+    """How far the last ingested version of the source's URL was read (None: never, or by an older version)."""
+    entry = warehouse.last_read(source.url)
+    mark = (entry or {}).get("read_mark")
+    return ReadMark(**mark) if mark else None
+
+
+def stage_files(
+    stager: FileStager, files: list[SourceFile], warehouse: Warehouse, report: IngestReport, progress: Progress
+) -> dict[int, str | None]:
+    """Stage every file not in the ledger, each with its report in `report`; returns the local quarantine file
+    of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on."""
+    done = warehouse.ledger_keys()
+    quarantines: dict[int, str | None] = {}
+    for index, source in enumerate(files):
+        file_report = FileReport(url=source.url, key=source.key, size=source.size)
+        report.files.append(file_report)
+        if source.key in done:
+            file_report.skipped = True
+            progress(f"skip {source.url} (already ingested)")
+            continue
+        progress(f"file {index + 1}/{len(files)}: {source.url}")
+        try:
+            prior = _prior_read(warehouse, source)
+            quarantines[index] = stager.stage_file(source, index, file_report, progress, prior)
+        except Exception as err:
+            stager.discard(index)
+            file_report.fail(err)
+            progress(f"cannot read {source.url}: {file_report.error}")
+    return quarantines
+
+
+def staged_files(staging: str) -> dict[str, list[str]]:
+    """Staged Parquet files of valid records by day (listed, not globbed: paths may hold glob characters)."""
+    files: dict[str, list[str]] = {}
+    if not os.path.isdir(staging):
+        return files
+    for folder in sorted(os.listdir(staging)):
+        day = folder.removeprefix("date=")
+        if folder.startswith("date=") and day not in (REJECTED, IGNORED):
+            names = sorted(os.listdir(os.path.join(staging, folder)))
+            files[day] = [os.path.join(staging, folder, name) for name in names]
+    return files
