@@ -118,7 +118,8 @@ def _scratch_tempdir(workdir: str) -> None:
 def step_simulate(out: str, start: dt.date, days: int, rows: int, seed: int) -> dict[str, Any]:
     """Simulate `days` days from `start` and write exactly `rows` canonical lines to `out`, in pieces of at
     most SIMULATE_PIECE_ROWS rows (each its own simulation with its own seed: request ids never collide)."""
-    from pipelines.lib.simulate import simulate, write_canonical
+    from devkit.simulate import simulate
+    from devkit.simulate.formats.canonical import write_canonical
 
     t0 = time.perf_counter()
     per_day = rows / days
@@ -158,7 +159,7 @@ def _columns() -> dict[str, str]:
     """The canonical input keys and their DuckDB types (what `simulate` writes)."""
     import polars as pl
 
-    from pipelines.lib.simulate import COLUMNS
+    from devkit.simulate.records import COLUMNS
 
     types = {pl.String(): "VARCHAR", pl.Int64(): "BIGINT", pl.Float64(): "DOUBLE", pl.Boolean(): "BOOLEAN"}
     return {k: "TIMESTAMPTZ" if isinstance(v, pl.Datetime) else types[v] for k, v in COLUMNS.items()}

@@ -137,8 +137,9 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
     import datetime as dt
     import json
 
+    from devkit.simulate import simulate
+    from devkit.simulate.formats.canonical import write_canonical
     from pipelines.lib import ingest as ingest_module
-    from pipelines.lib.simulate import simulate, write_canonical
 
     spilled: list[int] = []
     rank_keys = ingest_module._rank_keys
