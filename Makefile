@@ -37,7 +37,7 @@ test-fast: env  ## the edit loop: every test but the slow end-to-end ones (`make
 ROWS ?= 2000000
 RUNS ?= 3
 bench: env  ## benchmarks (ROWS=2000000 RUNS=3 [WORKDIR=dir]): JSON in benchmarks/results/, table in BENCHMARKS.md
-	$(BIN)/python -m pipelines.bench --rows $(ROWS) --runs $(RUNS) $(if $(WORKDIR),--workdir $(WORKDIR))
+	$(BIN)/python -m devkit.bench --rows $(ROWS) --runs $(RUNS) $(if $(WORKDIR),--workdir $(WORKDIR))
 
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev

@@ -272,7 +272,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from pipelines.lib import simulate, simulate_formats
+    import devkit.simulate as simulate  # a development tool: imported only when this command runs
+    from devkit.simulate import formats as simulate_formats
 
     if args.format not in simulate_formats.FORMATS:
         print(f"unknown format {args.format!r}: one of {', '.join(simulate_formats.FORMATS)}", file=sys.stderr)

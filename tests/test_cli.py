@@ -104,7 +104,8 @@ def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
 
     import dagster as dg
 
-    from pipelines.lib.simulate import simulate, write_canonical
+    from devkit.simulate import simulate
+    from devkit.simulate.formats.canonical import write_canonical
     from tests.conftest import PROJECT_ROOT as ROOT
 
     home = tmp_path / "dagster_home"
@@ -194,7 +195,8 @@ def test_a_warehouse_path_with_glob_characters_ingests_builds_and_answers(tmp_pa
 
 def _overlapping_inputs(tmp_path: Path) -> tuple[Path, Path]:
     """Two canonical files over the same three days that share a third of their lines (about 1,300 lines each)."""
-    from pipelines.lib.simulate import simulate, write_canonical
+    from devkit.simulate import simulate
+    from devkit.simulate.formats.canonical import write_canonical
 
     everything = tmp_path / "all.jsonl"
     write_canonical(simulate(date(2025, 1, 1), 3, 600, 5), str(everything))

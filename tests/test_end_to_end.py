@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from data.sample import generate
+from devkit.simulate import effects, formats, traffic
 from pipelines.definitions import defs
 from pipelines.defs.resources import LandingResource, MetricsResource, PrivacyResource, WarehouseResource
-from pipelines.lib import simulate, simulate_formats
 from pipelines.lib.storage import Warehouse
 from tests.conftest import SAMPLE, ledger_entries, mart, quarantined, stored
 
@@ -192,13 +192,13 @@ def test_the_deviating_provider_stands_out(sample_run):
     [(model, provider, z)] = mart(
         warehouse, "select model, provider, z_score from provider_variance order by abs(z_score) desc limit 1"
     )
-    [(slug, host)] = simulate.TOOL_CALL_OVERRIDES
+    [(slug, host)] = traffic.TOOL_CALL_OVERRIDES
     assert slug.endswith(model) and provider == host.lower() and abs(z) > 3
 
 
 #: Attempts of a provider in the hours of an outage for it to show: all of them succeeding then has a chance
 #: below 1% ((1 - OUTAGE_FAIL_SHARE) ** 3).
-OUTAGE_MIN_ATTEMPTS = math.ceil(math.log(0.01) / math.log(1 - simulate.OUTAGE_FAIL_SHARE))
+OUTAGE_MIN_ATTEMPTS = math.ceil(math.log(0.01) / math.log(1 - effects.OUTAGE_FAIL_SHARE))
 
 
 def test_outages_show_in_provider_uptime(sample_run):
@@ -206,7 +206,7 @@ def test_outages_show_in_provider_uptime(sample_run):
     a window) makes its provider's day miss the SLO."""
     _, warehouse = sample_run
     seen = 0
-    for host, begin, end in simulate.outage_windows(generate.START, generate.DAYS):
+    for host, begin, end in effects.outage_windows(generate.START, generate.DAYS):
         provider = host.lower().replace(" ", "-")
         [(in_window,)] = mart(
             warehouse,
@@ -240,14 +240,14 @@ def test_frontier_planners_cost_many_times_their_small_executors(sample_run):
     planners read and write at least min(role factors) times the tokens at prices at least the smaller per-token
     price ratio higher, less the spread of the hosts' price factors."""
     _, warehouse = sample_run
-    by_slug = {m.slug: m for m in simulate.MODELS}
-    roles = simulate.ROLE_PROMPT_FACTOR, simulate.ROLE_COMPLETION_FACTOR
+    by_slug = {m.slug: m for m in traffic.MODELS}
+    roles = traffic.ROLE_PROMPT_FACTOR, traffic.ROLE_COMPLETION_FACTOR
     role_ratio = min(factor["planner"] / factor["executor"] for factor in roles)
-    host_spread = max([*simulate.PROVIDER_PRICE_FACTOR.values(), 1.0]) / min(
-        [*simulate.PROVIDER_PRICE_FACTOR.values(), 1.0]
+    host_spread = max([*traffic.PROVIDER_PRICE_FACTOR.values(), 1.0]) / min(
+        [*traffic.PROVIDER_PRICE_FACTOR.values(), 1.0]
     )
     compared = 0
-    for app in simulate.INTERACTIVE_APPS:
+    for app in traffic.INTERACTIVE_APPS:
         planners = [by_slug[r.model] for r in app.routes if r.role == "planner" and by_slug[r.model].tier == "frontier"]
         executors = [by_slug[r.model] for r in app.routes if r.role == "executor" and by_slug[r.model].tier == "small"]
         per_family = dict(
@@ -269,8 +269,8 @@ def test_frontier_planners_cost_many_times_their_small_executors(sample_run):
 
 def test_zero_cost_byok_requests_are_reported_not_unknown(sample_run):
     _, warehouse = sample_run
-    for app, share in simulate.BYOK_SHARE.items():
-        ids = [app, str(simulate_formats.app_number(app))]  # the OpenRouter sample names apps by number
+    for app, share in traffic.BYOK_SHARE.items():
+        ids = [app, str(formats.app_number(app))]  # the OpenRouter sample names apps by number
         [(zero, reported, requests)] = mart(
             warehouse,
             "select sum(zero_cost_requests), sum(cost_reported_requests), sum(requests) from spend_monthly "
@@ -285,8 +285,8 @@ def test_the_same_model_is_clearly_slower_on_its_slow_provider(sample_run):
     token of the slow one is at least the smaller planted ratio (time to first token, output speed: every part
     of it is scaled by one of them) less a tenth for sampling; its median output speed is the speed ratio."""
     _, warehouse = sample_run
-    hosts = [p for p, _ in simulate.MODELS[simulate.MODEL_INDEX["qwen/qwen3-coder"]].providers]
-    speed = {p: simulate.PROVIDER_SPEED.get(p, (1.0, 1.0)) for p in hosts}
+    hosts = [p for p, _ in traffic.MODELS[traffic.MODEL_INDEX["qwen/qwen3-coder"]].providers]
+    speed = {p: traffic.PROVIDER_SPEED.get(p, (1.0, 1.0)) for p in hosts}
     slow, fast = max(hosts, key=lambda p: speed[p][0]), min(hosts, key=lambda p: speed[p][0])
     ttft_ratio, tps_ratio = speed[slow][0] / speed[fast][0], speed[fast][1] / speed[slow][1]
     rows = mart(
@@ -310,17 +310,17 @@ def test_agent_prompts_grow_over_the_year(sample_run):
     full month over the first month's is the planted growth over the months' distance."""
     _, warehouse = sample_run
     apps_of: dict[str, set[str]] = {}
-    for app in simulate.ALL_APPS:
+    for app in traffic.ALL_APPS:
         for route in app.routes:
-            family = simulate.MODELS[simulate.MODEL_INDEX[route.model]].family
+            family = traffic.MODELS[traffic.MODEL_INDEX[route.model]].family
             apps_of.setdefault(family, set()).add(app.app_id)
-    growth = {a.app_id: a.prompt_growth for a in simulate.ALL_APPS}
-    agents = sorted(f for f, apps in apps_of.items() if all(growth[a] == simulate.AGENT_PROMPT_GROWTH for a in apps))
+    growth = {a.app_id: a.prompt_growth for a in traffic.ALL_APPS}
+    agents = sorted(f for f, apps in apps_of.items() if all(growth[a] == traffic.AGENT_PROMPT_GROWTH for a in apps))
     assert {"qwen", "minimax"} <= set(agents)
     end = generate.START + dt.timedelta(days=generate.DAYS)  # exclusive
     last = (end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # the last month the sample covers whole
     first = generate.START.replace(day=1)
-    years = ((last + dt.timedelta(days=15)) - (first + dt.timedelta(days=15))).days / simulate.TREND_DAYS
+    years = ((last + dt.timedelta(days=15)) - (first + dt.timedelta(days=15))).days / traffic.TREND_DAYS
     compared = 0
     for family in agents:
         [(p_first, c_first, n_first)], [(p_last, c_last, n_last)] = (
@@ -335,8 +335,8 @@ def test_agent_prompts_grow_over_the_year(sample_run):
         assert p_last / p_first > 2, family
         if min(n_first, n_last) < 300:  # a median of fewer requests is too loose to compare (prompt sigma 0.9)
             continue
-        assert p_last / p_first == pytest.approx(simulate.AGENT_PROMPT_GROWTH**years, rel=0.3), family
-        assert c_last / c_first == pytest.approx(simulate.AGENT_COMPLETION_GROWTH**years, rel=0.3), family
+        assert p_last / p_first == pytest.approx(traffic.AGENT_PROMPT_GROWTH**years, rel=0.3), family
+        assert c_last / c_first == pytest.approx(traffic.AGENT_COMPLETION_GROWTH**years, rel=0.3), family
         compared += 1
     assert compared >= 2
 
@@ -356,8 +356,8 @@ def test_the_tool_funnel(sample_run):
     )
     funnel = {family: values for family, *values in rows}
     partial = {
-        simulate.MODELS[simulate.MODEL_INDEX[r.model]].family
-        for a in simulate.ALL_APPS
+        traffic.MODELS[traffic.MODEL_INDEX[r.model]].family
+        for a in traffic.ALL_APPS
         if a.tools_share < 1
         for r in a.routes
     }
@@ -373,7 +373,7 @@ def test_the_brownout_pages_and_most_provider_months_are_ok(sample_run):
     at a background fault rate of 0.02% a provider's last three days (a few hundred attempts at most here) rarely
     meet a fault, so well over nine provider-months in ten are ok."""
     _, warehouse = sample_run
-    brownout, slow = simulate.BROWNOUT, simulate.SLOW_BURN
+    brownout, slow = effects.BROWNOUT, effects.SLOW_BURN
     [(alert, burn_6h)] = mart(
         warehouse,
         "select alert, burn_rate_6h from provider_error_budget_monthly where provider = ? and month = ?",
@@ -394,9 +394,9 @@ def test_the_brownout_pages_and_most_provider_months_are_ok(sample_run):
 
 def test_overnight_batch_apps_and_their_bursts(sample_run):
     _, warehouse = sample_run
-    names = {job.app_id for job in simulate.BATCH_JOBS}
+    names = {job.app_id for job in traffic.BATCH_JOBS}
     # the OpenRouter sample names apps by number, as OpenRouter does
-    batch = names | {str(simulate_formats.app_number(name)) for name in names}
+    batch = names | {str(formats.app_number(name)) for name in names}
     profile = dict(mart(warehouse, "select app_id, overnight_share from app_traffic_profile"))
     assert all(profile[app] > 0.9 for app in batch)
     assert all(share < 0.5 for app, share in profile.items() if app not in batch)

@@ -1,8 +1,8 @@
 """The same simulated traffic, carried by each log format, gives the same metrics wherever the format can express
-them: the writers (pipelines.lib.simulate_formats), the adapters (schemas.adapters), the ingest and the SQL
+them: the writers (devkit.simulate.formats), the adapters (schemas.adapters), the ingest and the SQL
 models all take part.
 
-What a format cannot express is left out of its comparison, as documented in simulate_formats and the adapters:
+What a format cannot express is left out of its comparison, as documented in the writers and the adapters:
 OpenRouter has no record of a request whose every attempt failed (so no errors of those), OTel carries a
 Gemini tool call only in message content (its finish reason stays STOP), raw provider bodies carry no client
 abort. The simulated traffic includes embedding calls: every format must keep them out of the generation metrics.
@@ -15,26 +15,24 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from pipelines.lib import simulate, simulate_formats
+from devkit.simulate import formats, simulate
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, mart
 
 pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
 
-FORMATS = ("canonical", "openrouter", "litellm", "otel", "provider-bodies", "openrouter-activity")
-
 
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory) -> dict[str, Warehouse]:
     root = tmp_path_factory.mktemp("formats")
     # two weekdays, the second with the scheduled outage of day 6 (background provider faults are rare)
-    frame = simulate.simulate(dt.date(2025, 9, 3), 7, 400, seed=21)
+    frame = simulate(dt.date(2025, 9, 3), 7, 400, seed=21)
     frame = frame.filter(pl.col("created_at").min().over("request_id").dt.date() >= dt.date(2025, 9, 8))
     built = {}
-    for name in FORMATS:
+    for name in formats.FORMATS:
         path = root / (f"{name}.csv" if name == "openrouter-activity" else f"{name}.jsonl")
-        simulate_formats.write(frame, str(path), name)
+        formats.write(frame, str(path), name)
         warehouse = Warehouse(str(root / f"warehouse-{name}"))
         report = ingest([str(path)], warehouse, hash_key=HASH_KEY)
         assert report.quarantined == 0 and report.balanced, name
@@ -97,7 +95,7 @@ def test_provider_errors_agree(marts, name):
     assert _errors(marts[name]) == expected
 
 
-@pytest.mark.parametrize("name", FORMATS)
+@pytest.mark.parametrize("name", formats.FORMATS)
 def test_every_format_keeps_embeddings_as_traffic_not_generation(marts, name):
     operations = mart(marts[name], "select operation, is_generation, count(*) from int_requests_rolled_up group by all")
     assert {op: gen for op, gen, _n in operations} == {"chat": True, "embeddings": False}

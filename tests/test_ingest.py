@@ -138,8 +138,9 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
     import datetime as dt
     import json
 
+    from devkit.simulate import simulate
+    from devkit.simulate.formats.canonical import write_canonical
     from pipelines.lib.ingest import dedupe
-    from pipelines.lib.simulate import simulate, write_canonical
 
     spilled: list[int] = []
     rank_keys = dedupe._rank_keys

@@ -150,18 +150,18 @@ def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, t
 
     import dagster as dg
 
-    from pipelines.lib import simulate, simulate_formats
+    from devkit.simulate import formats, simulate
     from tests.conftest import PROJECT_ROOT, build_models, stored
     from tests.test_models import _snapshot
 
-    frame = simulate.simulate(dt.date(2025, 6, 1), 3, 150, seed=9)
+    frame = simulate(dt.date(2025, 6, 1), 3, 150, seed=9)
     fs = s3fs.S3FileSystem(**s3_options)
     local_files = []
     for day, name in zip(("2025-06-01", "2025-06-02", "2025-06-03"), ("canonical", "litellm", "otel"), strict=True):
         part = frame.filter(frame["created_at"].dt.strftime("%Y-%m-%d") == day)
         local = tmp_path / "landing" / day / f"{name}.jsonl"
         local.parent.mkdir(parents=True)
-        simulate_formats.write(part, str(local), name)
+        formats.write(part, str(local), name)
         fs.put_file(str(local), f"landing/daily/{day}/{name}.jsonl")
         local_files.append(str(local))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,13 @@ import fsspec
 import polars as pl
 import pytest
 
+import schemas.adapters
+from devkit.simulate import formats, simulate
+from devkit.simulate.formats._shared import LENGTH_REASONS, REDACTED
+from devkit.simulate.formats.canonical import write_canonical
+from devkit.simulate.formats.openrouter import OPENROUTER_PROVIDER_NAME
 from pipelines.cli import main
-from pipelines.lib import simulate as sim
-from pipelines.lib import simulate_formats as sf
-from schemas.adapters import openrouter_activity
+from schemas.adapters import ADAPTERS, openrouter_activity
 
 START = dt.date(2025, 1, 1)
 FILES = {"openrouter": "gen.jsonl.zst", "litellm": "payloads.jsonl.gz", "otel": "spans.jsonl"}
@@ -112,7 +116,7 @@ OPENAI_FINISH = {"stop", "tool_calls", "length", "content_filter"}
 @pytest.fixture(scope="module")
 def frame() -> pl.DataFrame:
     """8 days at 500 requests a day: includes the Anthropic outage of day 6 (fallbacks, fully failed requests)."""
-    return sim.simulate(START, 8, 500, seed=11)
+    return simulate(START, 8, 500, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +125,7 @@ def written(frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> di
     folder = tmp_path_factory.mktemp("formats")
     paths = {name: folder / file for name, file in FILES.items()}
     for name, path in paths.items():
-        assert sf.write(frame, str(path), name) == [str(path)]
+        assert formats.write(frame, str(path), name) == [str(path)]
     return paths
 
 
@@ -199,7 +203,7 @@ def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: 
     assert len(fallbacks) > 5  # the outage's fallbacks (background faults are rare)
     for record in fallbacks:
         expected = attempts[record["id"]]
-        names = expected["provider_native"].replace(sf.OPENROUTER_PROVIDER_NAME).to_list()
+        names = expected["provider_native"].replace(OPENROUTER_PROVIDER_NAME).to_list()
         assert [r["provider_name"] for r in record["provider_responses"]] == names
         assert [r["status"] for r in record["provider_responses"][:-1]] == expected["http_status"].to_list()[:-1]
         assert record["created_at"] == expected["created_at"][0].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
@@ -227,7 +231,11 @@ def test_litellm_is_one_standard_logging_payload_per_attempt(frame: pl.DataFrame
         assert payload["model"] == row["model"] and payload["model_group"] == row["model_requested"]
         assert payload["metadata"]["user_api_key_team_alias"] == row["app_id"]
         assert re.fullmatch(r"[0-9a-f]{64}", payload["metadata"]["user_api_key_hash"])
-        assert payload["end_user"] == payload["metadata"]["user_api_key_end_user_id"] == sf.end_user_id(row["user_id"])
+        assert (
+            payload["end_user"]
+            == payload["metadata"]["user_api_key_end_user_id"]
+            == formats.end_user_id(row["user_id"])
+        )
         if row["status"] == "success" and row["operation"] == "embeddings":
             assert payload["response"]["object"] == "list" and payload["response"]["choices"] is None
             assert payload["response"]["usage"]["prompt_tokens"] == row["prompt_tokens"]
@@ -235,7 +243,7 @@ def test_litellm_is_one_standard_logging_payload_per_attempt(frame: pl.DataFrame
             assert payload["status"] == "success" and payload["id"] == payload["response"]["id"]
             choice = payload["response"]["choices"][0]
             assert choice["finish_reason"] in OPENAI_FINISH
-            cut = row["native_finish_reason"] in sf.LENGTH_REASONS  # a tool call cut at the limit says length
+            cut = row["native_finish_reason"] in LENGTH_REASONS  # a tool call cut at the limit says length
             assert (choice["finish_reason"] == "tool_calls") == (row["tool_calls"] > 0 and not cut)
             assert len(choice["message"]["tool_calls"] or []) == row["tool_calls"]
             usage = payload["response"]["usage"]
@@ -311,7 +319,7 @@ def _facts(frame: pl.DataFrame, day: pl.Expr, *, gemini_tool_calls: bool = True)
     """Per day: completed requests, tool-call finishes and reasoning tokens of successful attempts, and error
     attempts."""
     success = pl.col("status") == "success"
-    tool = success & (pl.col("tool_calls") > 0) & ~pl.col("native_finish_reason").is_in(sf.LENGTH_REASONS)
+    tool = success & (pl.col("tool_calls") > 0) & ~pl.col("native_finish_reason").is_in(LENGTH_REASONS)
     if not gemini_tool_calls:
         tool = tool & (pl.col("native_finish_reason") != "STOP")
     return (
@@ -447,7 +455,7 @@ def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
 
 def test_no_text_and_no_raw_user_ids(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     raw_users = set(frame["user_id"].unique().to_list())
-    pseudonyms = {sf.end_user_id(u) for u in raw_users}
+    pseudonyms = {formats.end_user_id(u) for u in raw_users}
     for format, path in written.items():
         text = _text(path)
         assert not re.search(r"user-\d{5}", text), format
@@ -455,7 +463,7 @@ def test_no_text_and_no_raw_user_ids(frame: pl.DataFrame, written: dict[str, Pat
         assert not {value for _, value in strings} & raw_users
         for key, value in strings:
             if key in ("content", "text", "prompt", "completion", "input", "output"):
-                assert value == sf.REDACTED, (format, key, value)
+                assert value == REDACTED, (format, key, value)
             assert len(value) <= 128, (format, key)
         users = {value for key, value in strings if key in ("external_user", "end_user", "user_api_key_end_user_id")}
         assert users <= pseudonyms
@@ -465,7 +473,7 @@ def test_no_text_and_no_raw_user_ids(frame: pl.DataFrame, written: dict[str, Pat
 def test_same_frame_same_bytes(frame: pl.DataFrame, written: dict[str, Path], tmp_path: Path) -> None:
     for format, path in written.items():
         again = tmp_path / path.name
-        sf.write(sim.simulate(START, 8, 500, seed=11), str(again), format)
+        formats.write(simulate(START, 8, 500, seed=11), str(again), format)
         assert again.read_bytes() == path.read_bytes(), format
     magic = {".zst": b"\x28\xb5\x2f\xfd", ".gz": b"\x1f\x8b"}
     assert written["openrouter"].read_bytes()[:4] == magic[".zst"]
@@ -473,19 +481,32 @@ def test_same_frame_same_bytes(frame: pl.DataFrame, written: dict[str, Path], tm
 
 
 def test_rows_per_file_splits_lines_and_keeps_requests_whole(frame: pl.DataFrame, tmp_path: Path) -> None:
-    urls = sf.write(frame, str(tmp_path / "or"), "openrouter", rows_per_file=1000, suffix=".jsonl.zst")
+    urls = formats.write(frame, str(tmp_path / "or"), "openrouter", rows_per_file=1000, suffix=".jsonl.zst")
     assert urls[0].endswith("/openrouter-0000.jsonl.zst") and len(urls) > 1
     counts = [len(_text(Path(url)).splitlines()) for url in urls]
     assert all(c == 1000 for c in counts[:-1]) and 0 < counts[-1] <= 1000
     assert sum(counts) == _final_attempts(frame).filter(pl.col("status") != "error").height
 
 
+def test_each_writer_module_is_named_like_the_module_reading_its_format() -> None:
+    """devkit/simulate/formats/<name>.py writes what schemas/adapters/<name>.py reads: every writer module (the
+    files, not a list) is registered once, has a reader of its name, and writes every format that reader reads."""
+    writers = {m.name for m in pkgutil.iter_modules(formats.__path__) if not m.name.startswith("_")}
+    readers = {m.name for m in pkgutil.iter_modules(schemas.adapters.__path__) if not m.name.startswith("_")}
+    assert writers, "no writer modules found"
+    assert writers <= readers, f"writers without a reader of their name: {sorted(writers - readers)}"
+    registered = [formats.module_name(module) for module in formats.WRITERS.values()]
+    assert sorted(registered) == sorted(writers), "a writer module is missing from formats.WRITERS, or listed twice"
+    read_by_writers = [adapter.name for adapter in ADAPTERS if formats.reader_module(adapter) in writers]
+    assert list(formats.FORMATS) == read_by_writers  # one format per writer, named as its adapter
+
+
 def test_canonical_is_the_simulators_writer(frame: pl.DataFrame, tmp_path: Path) -> None:
-    sf.write(frame, str(tmp_path / "a.jsonl.zst"), "canonical")
-    sim.write_canonical(frame, str(tmp_path / "b.jsonl.zst"))
+    formats.write(frame, str(tmp_path / "a.jsonl.zst"), "canonical")
+    write_canonical(frame, str(tmp_path / "b.jsonl.zst"))
     assert (tmp_path / "a.jsonl.zst").read_bytes() == (tmp_path / "b.jsonl.zst").read_bytes()
     with pytest.raises(ValueError, match="unknown format"):
-        sf.write(frame, str(tmp_path / "c.jsonl"), "portkey")
+        formats.write(frame, str(tmp_path / "c.jsonl"), "portkey")
 
 
 def test_cli_simulate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -494,13 +515,13 @@ def test_cli_simulate_format(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*argv, "--out", str(out)]) == 0
     assert "otel file(s)" in capsys.readouterr().out
     spans = list(_spans(out))
-    assert len(spans) == sim.simulate(START, 1, 200, seed=3).height
+    assert len(spans) == simulate(START, 1, 200, seed=3).height
 
 
 def test_an_empty_frame_gives_empty_files(tmp_path: Path) -> None:
-    empty = sim.simulate(START, 0, 100, seed=1)
-    for format in sf.FORMATS:
+    empty = simulate(START, 0, 100, seed=1)
+    for format in formats.FORMATS:
         path = tmp_path / f"{format}.jsonl.zst"
-        assert sf.write(empty, str(path), format) == [str(path)]
+        assert formats.write(empty, str(path), format) == [str(path)]
         header = ",".join(openrouter_activity.HEADER) + "\n" if format == "openrouter-activity" else ""
         assert _text(path) == header

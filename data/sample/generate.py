@@ -20,8 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lib.simulate import simulate, write_canonical
-from pipelines.lib.simulate_formats import write
+from devkit.simulate import simulate
+from devkit.simulate.formats import write
+from devkit.simulate.formats.canonical import write_canonical
 
 START = dt.date(2025, 1, 1)
 DAYS = 395  # 13 months: 2025-01-01 .. 2026-01-30

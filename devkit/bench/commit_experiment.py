@@ -1,6 +1,6 @@
 """Experiment behind an optimization idea for the ingest's commit phase (not part of `make bench`).
 
-    .venv/bin/python benchmarks/commit_experiment.py WAREHOUSE_DIR [--runs 3]
+    .venv/bin/python -m devkit.bench.commit_experiment WAREHOUSE_DIR [--runs 3]
 
 Takes the stored records of an ingested warehouse (e.g. `make bench ... --keep`, or `gatewaylens ingest`) as
 if they were freshly staged, and writes them as date partitions three ways, each timed (best of `--runs`):

@@ -1,6 +1,6 @@
 """DuckDB's operator profile of one SQL model's full build (not part of `make bench`).
 
-    .venv/bin/python benchmarks/profile_model.py WAREHOUSE_DIR MODEL [--top 12]
+    .venv/bin/python -m devkit.bench.profile_model WAREHOUSE_DIR MODEL [--top 12]
 
 Opens a copy of the warehouse database (the warehouse is not changed), installs the macros and the `requests`
 view, builds the model's upstream models, then runs the model's SELECT once with JSON profiling and prints the

@@ -1,0 +1,35 @@
+"""Benchmarks: the ingest and the SQL models against a bare DuckDB baseline, on one simulated file.
+
+    python -m devkit.bench [--rows 2000000] [--runs 3] [--workdir DIR] [--naive-rows 200000]
+
+One run simulates a canonical JSON-lines file of `--rows` rows over 30 days (plus, for the incremental
+steps, 30 earlier days and one later day of the same rows per day), then measures on that same file:
+
+1. `baseline`: DuckDB `read_json` with the canonical keys and types given explicitly, then
+   `COPY ... (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))`: no validation, no dedupe.
+2. `ingest`: `pipelines.lib.ingest.ingest` of the file into an empty warehouse (validation, quarantine,
+   dedupe, atomic day writes, ledger), with the time split by phase.
+3. `naive`: what one writes without gatewaylens, on the first `--naive-rows` lines: per line, the input
+   keys mapped onto the record (`user_id` replaced by its HMAC `user_hash`, the three lineage fields
+   appended) by string surgery, `RequestRecord.model_validate_json`, then one Arrow table, then Parquet
+   partitioned by day. No normalization (provider, error class), no dedupe, no quarantine file.
+4. `full_build`: every seed and SQL model built from scratch over the ingested 30 days.
+5. `incremental_{30,60}d`: one new day ingested, then the models built incrementally, on top of a 30-day and
+   a 60-day warehouse (each run on a fresh copy); ingest and build are separate processes.
+6. `report`: the static report (`dashboards.report`), rendered from the built database and written.
+
+Once per run, `profile` (not timed as a step) runs DuckDB's profiler over the ingest's transform statement on
+the file's first batch and times its JSON parse done several ways (`step_profile`).
+
+Every measured run is its own spawned process, so `ru_maxrss` of the child is the peak resident memory of
+that step alone (it includes the interpreter and libraries: `rss_after_imports_mib`). Times are wall
+clock around the step's work only, after imports. The load average is recorded next to every run.
+
+Results: a JSON file in `--results-dir` (default `benchmarks/results/`) and, unless `--markdown ''`, a
+section of `BENCHMARKS.md` between markers per row count, replaced by a rerun at the same size.
+
+Modules: `runs` (the run: every step `--runs` times, each in its own process, and the result document),
+`measurements` (the steps), `transform_profile` (the profile of the ingest's transform), `markdown` (the
+section of BENCHMARKS.md and the targets), `cli` (`python -m devkit.bench`). `commit_experiment` and
+`profile_model` are one-off tools over a warehouse, not part of a run.
+"""

@@ -1,0 +1,51 @@
+"""`python -m devkit.bench` (`make bench`): run the benchmark, write its JSON result and its section of
+BENCHMARKS.md, print the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import devkit.bench
+from devkit.bench.markdown import markdown, targets, update_markdown
+from devkit.bench.runs import DEFAULT_NAIVE_ROWS, DEFAULT_ROWS, DEFAULT_RUNS, ROOT, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark as the arguments say; write the JSON result and the markdown section; 0."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit.bench", description=devkit.bench.__doc__.split("\n\n", 1)[0]
+    )
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the 30-day file (default 2M)")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="measured runs per step (default 3)")
+    parser.add_argument("--naive-rows", type=int, default=DEFAULT_NAIVE_ROWS, help="lines of the naive slice")
+    parser.add_argument("--workdir", help="scratch folder on local disk (default: a new temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the workdir's inputs and warehouses")
+    parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--markdown", default=str(ROOT / "BENCHMARKS.md"), help="'' to skip")
+    args = parser.parse_args(argv)
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="gatewaylens-bench-", dir=args.workdir)
+    try:
+        result = run(args.rows, args.runs, workdir, args.naive_rows, log=lambda line: print(line, flush=True))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(args.results_dir, exist_ok=True)
+    stamp = result["started"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    json_path = os.path.join(args.results_dir, f"{stamp}-{args.rows}.json")
+    with open(json_path, "w") as out:
+        json.dump(result, out, indent=1, default=str)
+    shown = os.path.relpath(json_path, ROOT) if json_path.startswith(str(ROOT)) else json_path
+    if args.markdown:
+        update_markdown(Path(args.markdown), markdown(result, shown), args.rows)
+    print(f"wrote {shown}" + (f" and {args.markdown}" if args.markdown else ""))
+    for target, measured, verdict in targets(result):
+        print(f"  {target}: {measured} ({verdict})")
+    return 0
