@@ -1,5 +1,5 @@
 """The headline tiles: the last full period of the data against a comparison period (a year earlier when the data
-holds it, else the first full period), and the periods they compare. Reads only the marts in `figures.MARTS`.
+holds it, else the first full period), and the periods they compare. Reads only the marts in `MARTS`.
 
 Percentiles cannot be averaged: the p90 time to first token of a family served by several providers and models is
 not a mean of their p90s. `pooled_quantile_bounds` gives what the marts do allow, the bounds it lies between.
@@ -13,23 +13,32 @@ from typing import Any
 
 import duckdb
 
-from dashboards import figures as F
-from dashboards.base import GRAINS
-from dashboards.spend_speed import usd
+from dashboards.base import GRAINS, Range, pct, per_grain, period_label, rows, usd
 
 MIN_TILE_REQUESTS = 100
 SPEED_FAMILIES = 2
 """The families with a time-to-first-token tile: the largest by completed requests."""
 TTFT_LEVELS = (0.5, 0.75, 0.9, 0.99)
 """The quantiles provider_latency_{grain} gives (ttft_p50_ms ... ttft_p99_ms): DuckDB's quantile_cont."""
+MARTS = (
+    "traffic_minutely",
+    "tool_call_rate_daily",
+    "reasoning_share_daily",
+    "model_mix_daily",
+    "provider_uptime_daily",
+    "bursts",
+    "spend_daily",
+    *per_grain("provider_latency"),
+)
+"""The marts the header and the tiles read (a test runs every query and checks)."""
 
 
 # -- periods --------------------------------------------------------------------------------------
 
 
-def data_extent(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[dt.date | None, dt.date | None]:
+def data_extent(con: duckdb.DuckDBPyConnection, period: Range) -> tuple[dt.date | None, dt.date | None]:
     """First and last UTC day with traffic inside the period (from traffic_minutely)."""
-    [row] = F.rows(
+    [row] = rows(
         con,
         """select min(cast(minute as date)) as first_day, max(cast(minute as date)) as last_day
         from traffic_minutely where requests > 0 and cast(minute as date) between ? and ?""",
@@ -40,7 +49,7 @@ def data_extent(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[dt.dat
 
 def latest_data(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The latest minute with any request in the warehouse: how fresh the data is."""
-    [row] = F.rows(con, "select max(minute) as latest from traffic_minutely where requests > 0") or [{"latest": None}]
+    [row] = rows(con, "select max(minute) as latest from traffic_minutely where requests > 0") or [{"latest": None}]
     return row["latest"]
 
 
@@ -90,32 +99,32 @@ def comparison_periods(first: dt.date, last: dt.date, grain: str) -> tuple[dt.da
 
 def _sums(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:
     params = [start, end]
-    tool = F.rows(
+    tool = rows(
         con,
         """select model_family, sum(completed_requests)::bigint as completed, sum(tool_call_requests)::bigint as tools
         from tool_call_rate_daily where day between ? and ? and model_family is not null group by all""",
         params,
     )
-    [reasoning] = F.rows(
+    [reasoning] = rows(
         con,
         """select sum(reasoning_tokens)::bigint as reasoning, sum(reported_output_tokens)::bigint as reported,
             sum(output_tokens)::bigint as output
         from reasoning_share_daily where day between ? and ?""",
         params,
     ) or [{"reasoning": None, "reported": None, "output": None}]
-    [volume] = F.rows(
+    [volume] = rows(
         con, "select sum(requests)::bigint as requests from model_mix_daily where day between ? and ?", params
     ) or [{"requests": None}]
-    [uptime] = F.rows(
+    [uptime] = rows(
         con,
         """select count(*) filter (where not meets_slo) as below, count(*) as provider_days
         from provider_uptime_daily where day between ? and ?""",
         params,
     ) or [{"below": 0, "provider_days": 0}]
-    [bursts] = F.rows(
+    [bursts] = rows(
         con, "select count(*) as episodes from bursts where cast(started_at as date) between ? and ?", params
     ) or [{"episodes": 0}]
-    [spend] = F.rows(
+    [spend] = rows(
         con,
         """select sum(cost_usd) as cost_usd, sum(requests)::bigint as requests,
             sum(cost_reported_requests)::bigint as cost_reported_requests,
@@ -227,7 +236,7 @@ def pooled_quantile_bounds(
 
 def _ttft(con: duckdb.DuckDBPyConnection, grain: str, start: dt.date, family: str) -> dict[str, Any]:
     """A family's p90 time to first token in one period: bounds from its provider x model x operation rows."""
-    data = F.rows(
+    data = rows(
         con,
         f"""select ttft_attempts, ttft_p50_ms, ttft_p75_ms, ttft_p90_ms, ttft_p99_ms
         from provider_latency_{GRAINS[grain]}
@@ -292,7 +301,7 @@ def _ttft_tile(now: dict[str, Any], before: dict[str, Any] | None, family: str, 
     }
 
 
-def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[str, str]], str]:
+def tiles(con: duckdb.DuckDBPyConnection, period: Range) -> tuple[list[dict[str, str]], str]:
     """Headline numbers of the last full period, each with its change against the comparison period."""
     first, last = data_extent(con, period)
     if first is None or last is None:
@@ -301,7 +310,7 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
     current, previous, full = comparison_periods(first, last, grain)
     now = _sums(con, current, min(period_end(current, grain), last))
     before = _sums(con, previous, period_end(previous, grain)) if previous else None
-    now_label = F._period_label(current, grain)
+    now_label = period_label(current, grain)
     if previous is None:
         label = ""
         comparison = (
@@ -309,10 +318,10 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
         )
     else:
         ago = year_before(current, grain) == previous
-        label = F._period_label(previous, grain) + (" (a year earlier)" if ago else "")
+        label = period_label(previous, grain) + (" (a year earlier)" if ago else "")
         comparison = (
             f"Headline numbers for {now_label}, the last full {grain} of the period, against "
-            f"{F._period_label(previous, grain)}"
+            f"{period_label(previous, grain)}"
             + (", a year earlier." if ago else ", the first full one (no data a year earlier).")
         )
     out = []
@@ -325,16 +334,14 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
     )
     rate = _ratio(total_tools, total_completed)
     change, direction = _points_change(rate, before_rate, label)
-    out.append(
-        {"label": "Tool-call rate, all families", "value": F.pct(rate), "change": change, "direction": direction}
-    )
+    out.append({"label": "Tool-call rate, all families", "value": pct(rate), "change": change, "direction": direction})
     for family in _headline_families(now["tool"], before["tool"] if before else {}):
         r = now["tool"][family]
         family_rate = _ratio(r["tools"], r["completed"])
         b = before["tool"].get(family) if before else None
         change, direction = _points_change(family_rate, _ratio(b["tools"], b["completed"]) if b else None, label)
         out.append(
-            {"label": f"{family} tool-call rate", "value": F.pct(family_rate), "change": change, "direction": direction}
+            {"label": f"{family} tool-call rate", "value": pct(family_rate), "change": change, "direction": direction}
         )
     share = _ratio(now["reasoning"]["reasoning"], now["reasoning"]["reported"])
     coverage = _ratio(now["reasoning"]["reported"], now["reasoning"]["output"])
@@ -342,8 +349,8 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
     change, direction = _points_change(share, before_share, label)
     out.append(
         {
-            "label": f"Reasoning share of output ({F.pct(coverage)} of output reports it)",
-            "value": F.pct(share),
+            "label": f"Reasoning share of output ({pct(coverage)} of output reports it)",
+            "value": pct(share),
             "change": change,
             "direction": direction,
         }
@@ -364,10 +371,10 @@ def tiles(con: duckdb.DuckDBPyConnection, period: F.Range) -> tuple[list[dict[st
     coverage = _ratio(spend["cost_reported_requests"], spend["requests"])
     coverage_before = _ratio(spend_before["cost_reported_requests"], spend_before["requests"]) if spend_before else None
     if change != "no comparison" and coverage_before is not None and abs((coverage or 0) - coverage_before) >= 0.01:
-        change += f" ({F.pct(coverage_before)} reported then)"  # the change mixes spend and coverage
+        change += f" ({pct(coverage_before)} reported then)"  # the change mixes spend and coverage
     out.append(
         {
-            "label": f"Spend ({F.pct(coverage)} of requests report a cost)",
+            "label": f"Spend ({pct(coverage)} of requests report a cost)",
             "value": usd(spend["cost_usd"]),  # None when no request reports a cost: n/a, never $0
             "change": change,
             "direction": direction,
