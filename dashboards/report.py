@@ -29,6 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from dashboards import figures, headline
 from dashboards.base import GRAINS, HEIGHT, Data, Range
+from dashboards.periods import period_end, period_start
 
 REPORT_FILE = "index.html"
 TEMPLATE = "report.html.j2"
@@ -184,9 +185,9 @@ def render_report(
     period_text = "no data" if first is None else f"{first.isoformat()} to {last.isoformat()} (UTC)"
     partial = []
     if first is not None:
-        if first != headline.period_start(first, period.grain):
+        if first != period_start(first, period.grain):
             partial.append(f"the first {period.grain} is partial")
-        if last != headline.period_end(headline.period_start(last, period.grain), period.grain):
+        if last != period_end(period_start(last, period.grain), period.grain):
             partial.append(f"the last {period.grain} is partial")
     built = built_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     html_text = (

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 from plotly.offline import get_plotlyjs
 
-from dashboards import base, export, headline, palette, report
+from dashboards import base, export, headline, palette, periods, report
 from dashboards import figures as F
 from dashboards.base import Range
 from dashboards.figures import agents, providers, reliability, speed, spend, volume
@@ -235,7 +235,7 @@ def test_report_on_an_empty_warehouse_says_so(con):
     ],
 )
 def test_comparison_periods(first, last, grain, expected):
-    assert headline.comparison_periods(first, last, grain) == expected
+    assert periods.comparison_periods(first, last, grain) == expected
 
 
 def test_one_day_of_data_through_the_real_models(tmp_path: Path):
