@@ -1,12 +1,24 @@
-"""What every figure builder shares: the report's period, safe labels, reading the marts, the common layout and
-the empty state. The builders themselves live by report section (`dashboards.figures`, `dashboards.spend_speed`)."""
+"""What every figure shares: the report's period, the figure contract (`Figure`: the marts it reads, its query, its
+drawing, its reading), and the helpers of each of those three parts. The figures themselves live by report
+section in `dashboards.figures`.
+
+A figure is built in three steps, each a plain function so it can be read (and tested) alone:
+
+- query: a read-only DuckDB connection and the period in, the rows read from the marts out (`Read`). It reads only
+  the marts the figure declares in `Figure.marts` (a test runs every query and checks);
+- draw: the rows in, a Plotly figure out: traces, axes, colours (`dashboards.palette`); labels from logs escaped;
+- reading: the rows in, one line of plain text saying what the figure shows (the report escapes it).
+
+`Figure.__call__` runs them, gives the common layout, and returns the empty state when there is nothing to draw.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -21,6 +33,9 @@ BURST_BAND_MINUTES = 15
 TRAFFIC_WINDOW_DAYS = 7
 WILSON_Z = 1.96
 HEIGHT = 420
+MAX_LINES = 8
+"""A chart never draws more series than this on one axis: the rest are summed as OTHERS or left to the hover."""
+OTHERS = "others"
 
 
 @dataclass(frozen=True)
@@ -44,12 +59,84 @@ class Range:
         return self.end or MAX_DATE
 
 
-def esc(value: Any) -> str:
-    """A label from the logs, safe to hand to Plotly (which renders some HTML in labels)."""
-    return html.escape("" if value is None else str(value), quote=False)  # Plotly does not decode &quot;
+# -- the figure contract --------------------------------------------------------------------------------------
+
+Row = dict[str, Any]
+Data = dict[str, list[Row]]
+"""What a figure was drawn from: per mart, the rows its query read (columns named as in the mart)."""
 
 
-def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Read:
+    """What a figure's query read: per mart, the rows it is drawn from (the report offers each as CSV), and, for
+    the figures coloured by provider, the colour of every provider of the warehouse (the same in every figure)."""
+
+    data: Data
+    colors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows of a figure that reads one mart."""
+        [only] = self.data.values()
+        return only
+
+
+def _any_rows(read: Read) -> bool:
+    return any(read.data.values())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report: its name (the figure's id, CSV and PNG name), title, the marts its query reads,
+    its three parts (query, draw, reading) and its empty state: the message shown when `drawable` says there is
+    nothing to draw. `height` (px) may depend on what was read; `subject`, when given, names what the drawn figure
+    is about after its title (the model the speed figure compares). Call it like a builder: `fig(con, period)`."""
+
+    name: str
+    title: str
+    marts: tuple[str, ...]
+    query: Callable[[duckdb.DuckDBPyConnection, Range], Read]
+    draw: Callable[[Read, Range], go.Figure]
+    reading: Callable[[Read, Range], str]
+    empty: str
+    drawable: Callable[[Read], bool] = _any_rows
+    height: int | Callable[[Read], int] = HEIGHT
+    subject: Callable[[Read], str] | None = None
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, period: Range) -> go.Figure:
+        """The figure for a period: read, then drawn with its reading, or the empty state that says why not."""
+        read = self.query(con, period)
+        if not self.drawable(read):
+            return empty_figure(self.title, self.empty)
+        fig = self.draw(read, period)
+        title = f"{self.title}: {esc(self.subject(read))}" if self.subject else self.title
+        height = self.height(read) if callable(self.height) else self.height
+        return _base_layout(fig, title, self.reading(read, period), read.data, height=height)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the report: its id, its heading and its figures, in page order."""
+
+    name: str
+    heading: str
+    figures: tuple[Figure, ...]
+
+
+# -- query: reading the marts ---------------------------------------------------------------------------------
+
+
+def per_grain(stem: str) -> tuple[str, ...]:
+    """The daily, weekly and monthly marts of a metric (`tool_call_rate` -> `tool_call_rate_daily`, ...)."""
+    return tuple(mart(stem, grain) for grain in GRAINS)
+
+
+def mart(stem: str, grain: str) -> str:
+    """The mart of a metric at a grain."""
+    return f"{stem}_{GRAINS[grain]}"
+
+
+def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[Row]:
     """Rows of a query as dicts; no rows when a mart does not exist (a warehouse never built)."""
     # a missing table must stay missing: never let DuckDB scan a Python object of the same name instead (an
     # analyst connection has that off already, and its settings locked: see pipelines/lib/readonly.py)
@@ -63,36 +150,47 @@ def rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = 
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def pct(value: float | None, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+def in_period(col: str) -> str:
+    """The filter of a weekly or monthly mart's period column: every period the range touches."""
+    return f"{col} between date_trunc('{col}', ?::date) and ?"
 
 
-def _period_label(day: dt.date, grain: str) -> str:
-    if grain == "month":
-        return day.strftime("%b %Y")
-    if grain == "week":
-        return f"week of {day.isoformat()}"
-    return day.isoformat()
-
-
-def _hover_period(grain: str) -> str:
-    return {"month": "%{x|%b %Y}", "week": "week of %{x|%Y-%m-%d}", "day": "%{x|%Y-%m-%d}"}[grain]
-
-
-def _days(grain: str) -> str:
+def days_column(grain: str) -> str:
     """The `days` column of a weekly or monthly mart; a daily row is one day."""
     return "1" if grain == "day" else "days"
 
 
-def _period_axis(fig: go.Figure, grain: str, periods: set[Any]) -> None:
+# -- draw: the common layout, axes and series -----------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """A label from the logs, safe to hand to Plotly (which renders some HTML in labels)."""
+    return html.escape("" if value is None else str(value), quote=False)  # Plotly does not decode &quot;
+
+
+def hover_period(grain: str) -> str:
+    """The period of a point in hover text, as the x axis shows it."""
+    return {"month": "%{x|%b %Y}", "week": "week of %{x|%Y-%m-%d}", "day": "%{x|%Y-%m-%d}"}[grain]
+
+
+def period_axis(fig: go.Figure, grain: str, periods: set[Any]) -> None:
     """One tick per period when there are few (no 06:00 ticks on three days of data), else Plotly's choice."""
     if len(periods) <= 16:
         dtick = {"month": "M1", "week": 7 * 86_400_000, "day": 86_400_000}[grain]
         fig.update_xaxes(tick0=min(periods), dtick=dtick, tickformat="%b %Y" if grain == "month" else "%d %b %Y")
 
 
-Data = dict[str, list[dict[str, Any]]]
-"""What a figure was drawn from: per mart, the rows its builder read (columns named as in the mart)."""
+def families_by_volume(data: list[Row], weight: str) -> list[str]:
+    """Model families, largest `weight` first (ties by name): the order of their series."""
+    totals: dict[str, float] = defaultdict(float)
+    for row in data:
+        totals[row["model_family"]] += row[weight] or 0
+    return sorted(totals, key=lambda f: (-totals[f], f))
+
+
+def top(totals: dict[str, float], keep: int = MAX_LINES - 1) -> list[str]:
+    """The `keep` largest keys (ties by name); the caller sums the rest as OTHERS."""
+    return sorted(totals, key=lambda k: (-totals[k], k))[:keep]
 
 
 def _base_layout(fig: go.Figure, title: str, reading: str, data: Data | None = None, **layout: Any) -> go.Figure:
@@ -112,7 +210,7 @@ def _base_layout(fig: go.Figure, title: str, reading: str, data: Data | None = N
 
 
 def empty_figure(title: str, message: str) -> go.Figure:
-    """A figure with no traces that says why: the empty state of every builder."""
+    """A figure with no traces that says why: the empty state of every figure."""
     fig = go.Figure()
     fig.add_annotation(
         text=esc(message), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 16, "color": "#666"}
@@ -122,8 +220,28 @@ def empty_figure(title: str, message: str) -> go.Figure:
     return _base_layout(fig, title, message, height=260)
 
 
-def _families_by_volume(data: list[dict[str, Any]], weight: str) -> list[str]:
-    totals: dict[str, float] = defaultdict(float)
-    for row in data:
-        totals[row["model_family"]] += row[weight] or 0
-    return sorted(totals, key=lambda f: (-totals[f], f))
+# -- reading: numbers in plain text ---------------------------------------------------------------------------
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def usd(value: float | None) -> str:
+    """Dollars with the precision small numbers need ($0.0042, $12.30, $1,234)."""
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.2g}" if value else "$0"
+
+
+def period_label(day: dt.date, grain: str) -> str:
+    """A period as a reading names it: 'Jun 2025', 'week of 2025-06-02', '2025-06-01'."""
+    if grain == "month":
+        return day.strftime("%b %Y")
+    if grain == "week":
+        return f"week of {day.isoformat()}"
+    return day.isoformat()

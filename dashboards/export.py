@@ -13,7 +13,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboards import figures as F
+from dashboards.base import HEIGHT
 
 PNG_DIR = "png"
 PDF_FILE = "report.pdf"
@@ -77,7 +77,7 @@ def export_pngs(figures: dict[str, go.Figure], folder: Path, *, width: int = 120
             {
                 "fig": dumped,
                 "path": folder / f"{name}.png",
-                "opts": {"format": "png", "width": width, "height": fig.layout.height or F.HEIGHT, "scale": scale},
+                "opts": {"format": "png", "width": width, "height": fig.layout.height or HEIGHT, "scale": scale},
             }
         )
     try:

@@ -27,14 +27,17 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from dashboards import figures as F
-from dashboards import headline
-from dashboards.base import Data
+from dashboards import figures, headline
+from dashboards.base import GRAINS, HEIGHT, Data, Range
+from dashboards.periods import period_end, period_start
 
 REPORT_FILE = "index.html"
 TEMPLATE = "report.html.j2"
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+MARTS: tuple[str, ...] = tuple(sorted({*figures.MARTS, *headline.MARTS}))
+"""Every mart the report reads, derived from what its figures and its headline declare: the Dagster asset
+`dashboards` depends on exactly these."""
 
 
 @dataclass
@@ -141,7 +144,7 @@ def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
         div_id=f"plot-{name}",
         config=PLOTLY_CONFIG,
         default_width="100%",
-        default_height=f"{fig.layout.height or F.HEIGHT}px",
+        default_height=f"{fig.layout.height or HEIGHT}px",
     )
     fig.update_layout(meta=meta)
     return snippet, reading
@@ -149,7 +152,7 @@ def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
 
 def render_report(
     con: duckdb.DuckDBPyConnection,
-    period: F.Range,
+    period: Range,
     *,
     warehouse: str = "",
     built_at: dt.datetime | None = None,
@@ -158,15 +161,15 @@ def render_report(
     """The report page for a period, from an open (read-only) connection to the warehouse database. `notes` are
     caveats about this warehouse that come before the general ones (e.g. unprotected user hashes)."""
     started = time.perf_counter()
-    figures = F.build_all(con, period)
+    drawn = figures.build_all(con, period)
     first, last = headline.data_extent(con, period)
     fresh = headline.latest_data(con)
     tile_rows, comparison = headline.tiles(con, period)
     sections = []
-    for section in F.SECTIONS:
+    for section in figures.SECTIONS:
         items = []
-        for name, _ in section.builders:
-            fig = figures[name]
+        for figure in section.figures:
+            name, fig = figure.name, drawn[figure.name]
             snippet, reading = _figure_html(name, fig)
             items.append(
                 {
@@ -182,9 +185,9 @@ def render_report(
     period_text = "no data" if first is None else f"{first.isoformat()} to {last.isoformat()} (UTC)"
     partial = []
     if first is not None:
-        if first != headline.period_start(first, period.grain):
+        if first != period_start(first, period.grain):
             partial.append(f"the first {period.grain} is partial")
-        if last != headline.period_end(headline.period_start(last, period.grain), period.grain):
+        if last != period_end(period_start(last, period.grain), period.grain):
             partial.append(f"the last {period.grain} is partial")
     built = built_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     html_text = (
@@ -194,7 +197,7 @@ def render_report(
             plotlyjs=Markup(get_plotlyjs()),
             plotly_version=plotly.__version__,
             period_text=period_text,
-            grain_adjective=F.GRAINS[period.grain],
+            grain_adjective=GRAINS[period.grain],
             partial_note="; ".join(partial),
             latest_data=f"{fresh.isoformat(sep=' ', timespec='minutes')} UTC" if fresh else "none",
             built_at=f"{built.isoformat(sep=' ')} UTC",
@@ -208,7 +211,7 @@ def render_report(
     )
     return Report(
         html=html_text,
-        figures=figures,
+        figures=drawn,
         period=(first, last),
         latest_data=fresh,
         render_seconds=time.perf_counter() - started,

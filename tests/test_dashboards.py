@@ -21,10 +21,12 @@ import pyarrow as pa
 import pytest
 from plotly.offline import get_plotlyjs
 
-from dashboards import base, export, headline, palette, report, spend_speed
+from dashboards import base, export, headline, palette, periods, report
 from dashboards import figures as F
+from dashboards.base import Range
+from dashboards.figures import agents, providers, reliability, speed, spend, volume
 from pipelines.lib.sqlmodels import database
-from pipelines.lib.sqlmodels.project import load_project
+from pipelines.lib.sqlmodels.project import load_project, tables_read
 from pipelines.lib.storage import Warehouse
 from tests.conftest import build_models, built_warehouse, record, three_days, write_lines
 
@@ -72,7 +74,7 @@ def test_tool_call_rate_one_trace_per_family_with_its_colour_and_values(con):
         "tool_call_rate_monthly",
         tool_rows("Claude", [(JAN, 100, 5), (FEB, 200, 40)]) + tool_rows("GPT", [(JAN, 300, 30), (FEB, 300, 60)]),
     )
-    fig = F.tool_call_rate(con, F.Range(grain="month"))
+    fig = agents.tool_call_rate(con, Range(grain="month"))
     assert [t.name for t in fig.data] == ["GPT", "Claude"]  # by volume
     claude = fig.data[1]
     assert list(claude.x) == [JAN, FEB] and list(claude.y) == pytest.approx([0.05, 0.2])
@@ -84,7 +86,7 @@ def test_tool_call_rate_one_trace_per_family_with_its_colour_and_values(con):
 
 def test_range_filters_periods(con):
     make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5), (FEB, 200, 40), (MAR, 10, 1)]))
-    fig = F.tool_call_rate(con, F.Range(dt.date(2025, 2, 10), dt.date(2025, 2, 20), "month"))
+    fig = agents.tool_call_rate(con, Range(dt.date(2025, 2, 10), dt.date(2025, 2, 20), "month"))
     assert list(fig.data[0].x) == [FEB]
 
 
@@ -98,14 +100,14 @@ def test_a_family_without_data_has_no_trace_and_the_same_colours_elsewhere(con):
             {"day": dt.date(2025, 1, 3), "model_tier": "small", "model_family": "Mistral", "requests": 30},
         ],
     )
-    rate = F.tool_call_rate(con, F.Range())
-    volume = F.volume_by_family(con, F.Range())
+    rate = agents.tool_call_rate(con, Range())
+    by_family = volume.volume_by_family(con, Range())
     assert [t.name for t in rate.data] == ["Claude"]
-    assert {t.name: t.marker.color for t in volume.data} == {
+    assert {t.name: t.marker.color for t in by_family.data} == {
         "Mistral": palette.FAMILY_COLORS["Mistral"],
         "Claude": palette.FAMILY_COLORS["Claude"],
     }
-    assert [list(c) for c in volume.data[1].customdata] == [[0.25, None]]
+    assert [list(c) for c in by_family.data[1].customdata] == [[0.25, None]]
 
 
 def test_reasoning_share_marks_low_coverage_and_leaves_unreported_families_out(con):
@@ -120,7 +122,7 @@ def test_reasoning_share_marks_low_coverage_and_leaves_unreported_families_out(c
              "reasoning_tokens": 0, "reasoning_share": None, "reasoning_coverage": 0.0},
         ],
     )  # fmt: skip
-    fig = F.reasoning_share(con, F.Range())
+    fig = agents.reasoning_share(con, Range())
     names = [t.name for t in fig.data]
     assert names == ["Claude", "Claude coverage", "Llama (reports no reasoning)"]
     assert list(fig.data[0].marker.symbol) == ["circle-open"]  # coverage 30% < 50%: hollow
@@ -129,10 +131,10 @@ def test_reasoning_share_marks_low_coverage_and_leaves_unreported_families_out(c
 
 
 def test_wilson_interval():
-    lo, hi = F.wilson(10, 100)
+    lo, hi = providers.wilson(10, 100)
     assert (round(lo, 4), round(hi, 4)) == (0.0552, 0.1744)
-    assert F.wilson(0, 0) == (0.0, 1.0)
-    lo, hi = F.wilson(0, 20)
+    assert providers.wilson(0, 0) == (0.0, 1.0)
+    lo, hi = providers.wilson(0, 20)
     assert lo == 0.0 and 0 < hi < 0.2
 
 
@@ -148,7 +150,7 @@ def test_provider_variance_interval_and_model_rate(con):
              "tool_call_rate": 0.5, "model_tool_call_rate": 0.3, "deviation": 0.2, "z_score": 4.4},
         ],
     )  # fmt: skip
-    fig = F.provider_variance(con, F.Range())
+    fig = providers.provider_variance(con, Range())
     qwen, overall = fig.data
     assert qwen.name == "Qwen" and overall.name == "model's rate, all providers"
     assert list(qwen.y) == ["qwen3-coder · novita", "qwen3-coder · together"]
@@ -160,7 +162,7 @@ def test_provider_variance_interval_and_model_rate(con):
 
 
 def test_every_builder_has_an_empty_state_on_an_empty_database(con):
-    for name, fig in F.build_all(con, F.Range()).items():
+    for name, fig in F.build_all(con, Range()).items():
         assert not fig.data, name
         assert fig.layout.annotations[0].text, name
         assert fig.layout.meta["reading"], name
@@ -180,8 +182,8 @@ def test_labels_from_logs_are_escaped_before_plotly(con):
         "z_score": 0.0,
     }
     make_mart(con, "provider_variance", [{**common, "provider": IMG}, {**common, "provider": "b"}])  # fmt: skip
-    rate = F.tool_call_rate(con, F.Range())
-    variance = F.provider_variance(con, F.Range())
+    rate = agents.tool_call_rate(con, Range())
+    variance = providers.provider_variance(con, Range())
     assert rate.data[0].name == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert "&lt;script&gt;" in rate.data[0].hovertemplate and "<script>" not in rate.data[0].hovertemplate
     assert variance.data[0].y[0] == "&lt;img src=x onerror=alert(1)&gt; · &lt;img src=x onerror=alert(1)&gt;"
@@ -200,7 +202,7 @@ def test_labels_from_logs_are_escaped_before_plotly(con):
             }
         ],
     )
-    page = report.render_report(con, F.Range()).html
+    page = report.render_report(con, Range()).html
     assert SCRIPT not in page and IMG not in page
     # the tiles (Jinja2 autoescape) carry the family name as text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; tool-call rate" in page
@@ -208,7 +210,7 @@ def test_labels_from_logs_are_escaped_before_plotly(con):
 
 def test_report_embeds_plotly_once_and_loads_nothing(con):
     make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5)]))
-    page = report.render_report(con, F.Range()).html
+    page = report.render_report(con, Range()).html
     bundle = get_plotlyjs()
     assert page.count(bundle[:300]) == 1
     assert len(page) < len(bundle) + 2_000_000
@@ -217,7 +219,7 @@ def test_report_embeds_plotly_once_and_loads_nothing(con):
 
 
 def test_report_on_an_empty_warehouse_says_so(con):
-    rendered = report.render_report(con, F.Range())
+    rendered = report.render_report(con, Range())
     assert rendered.period == (None, None) and rendered.tiles == []
     assert "No data in this period" in rendered.html and "Period: no data" in rendered.html
     assert len(rendered.empty_figures) == len(F.FIGURES)
@@ -234,7 +236,7 @@ def test_report_on_an_empty_warehouse_says_so(con):
     ],
 )
 def test_comparison_periods(first, last, grain, expected):
-    assert headline.comparison_periods(first, last, grain) == expected
+    assert periods.comparison_periods(first, last, grain) == expected
 
 
 def test_one_day_of_data_through_the_real_models(tmp_path: Path):
@@ -248,8 +250,8 @@ def test_one_day_of_data_through_the_real_models(tmp_path: Path):
     ingest([str(write_lines(tmp_path / "one_day.jsonl", lines))], warehouse, hash_key=b"k")
     build_models(warehouse)
     with database.open_database(warehouse, read_only=True) as db:
-        rendered = report.render_report(db, F.Range(grain="week"))
-        claude = F.tool_call_rate(db, F.Range(grain="day"))
+        rendered = report.render_report(db, Range(grain="week"))
+        claude = agents.tool_call_rate(db, Range(grain="day"))
     assert rendered.period == (dt.date(2025, 6, 1), dt.date(2025, 6, 1))
     assert {t.name: list(t.y) for t in claude.data} == {"Claude": [1.0], "GPT": [0.0]}
     tiles = {t["label"]: t for t in rendered.tiles}
@@ -258,18 +260,50 @@ def test_one_day_of_data_through_the_real_models(tmp_path: Path):
     assert "no earlier full period" in rendered.html
 
 
-def test_asset_reads_exactly_the_marts_and_holds_no_writer_pool():
+def test_the_report_reads_the_marts_its_figures_and_tiles_declare():
+    """The list of marts is derived, never kept by hand: the asset depends on what the figures and the headline
+    declare, and each is a mart model of sql/marts/."""
     from pipelines.defs.dashboards import dashboards
 
-    assert set(dashboards.dependency_keys) == {dg.AssetKey(m) for m in F.MARTS}
-    assert all(m in MODELS and MODELS[m].layer == "marts" for m in F.MARTS)
+    declared = {mart for figure in F.FIGURES.values() for mart in figure.marts} | set(headline.MARTS)
+    assert set(report.MARTS) == declared
+    assert set(dashboards.dependency_keys) == {dg.AssetKey(m) for m in declared}
     assert not dashboards.op.pool
-    used = set()
-    for source in (Path(module.__file__).read_text() for module in (F, spend_speed, headline, report)):
-        used |= set(re.findall(r"\bfrom ([a-z_]+)\b", source)) & set(MODELS)
-        for stem in re.findall(r"\bfrom ([a-z_]+)_\{GRAINS\[", source):
-            used |= {f"{stem}_{suffix}" for suffix in F.GRAINS.values()}
-    assert used == set(F.MARTS)
+    marts = Path(__file__).resolve().parents[1] / "sql" / "marts"
+    assert {m for m in declared if not (marts / f"{m}.sql").is_file() or MODELS[m].layer != "marts"} == set()
+
+
+class _Recording:
+    """A connection that notes the tables every statement run through it reads (from DuckDB's parse tree)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.tables = con, set()
+
+    def execute(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        self.tables |= tables_read(query)
+        return self.con.execute(query, params or [])
+
+
+@pytest.mark.parametrize("name", list(F.FIGURES))
+def test_a_figure_reads_exactly_the_marts_it_declares(small_warehouse: Warehouse, name: str):
+    figure, read = F.FIGURES[name], set()
+    with database.open_database(small_warehouse, read_only=True) as con:
+        for grain in base.GRAINS:
+            recording = _Recording(con)
+            assert figure(recording, Range(grain=grain)).data, grain  # drawn: every query it makes was run
+            read |= recording.tables
+    assert read == set(figure.marts)
+
+
+def test_the_tiles_read_exactly_the_marts_they_declare(small_warehouse: Warehouse):
+    read = set()
+    with database.open_database(small_warehouse, read_only=True) as con:
+        for grain in base.GRAINS:
+            recording = _Recording(con)
+            assert headline.tiles(recording, Range(grain=grain))[0], grain
+            assert headline.latest_data(recording) is not None
+            read |= recording.tables
+    assert read == set(headline.MARTS)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -312,7 +346,7 @@ def test_png_export_with_chromium(tmp_path: Path, con):
 
     browser = chromium()
     make_mart(con, "tool_call_rate_monthly", tool_rows("Claude", [(JAN, 100, 5), (FEB, 100, 9)]))
-    figs = {"tool_call_rate": F.tool_call_rate(con, F.Range()), "empty": F.volume_by_tier(con, F.Range())}
+    figs = {"tool_call_rate": agents.tool_call_rate(con, Range()), "empty": volume.volume_by_tier(con, Range())}
     import os
 
     previous = os.environ.get("BROWSER_PATH")
@@ -351,7 +385,7 @@ def _spend_row(month: dt.date, family: str, cost: float | None, requests: int = 
 def test_spend_keeps_seven_families_and_sums_the_rest_as_others(con):
     families = [f"family-{i:02d}" for i in range(12)]
     make_mart(con, "spend_monthly", [_spend_row(JAN, f, 100.0 - i) for i, f in enumerate(families)])
-    fig = spend_speed.spend_by_family(con, F.Range())
+    fig = spend.spend_by_family(con, Range())
     assert [trace.name for trace in fig.data] == [*families[:7], "others"]
     assert fig.data[-1].y == (sum(100.0 - i for i in range(7, 12)),)
     assert fig.layout.meta["reading"].startswith("$1,134 over 120 requests")
@@ -359,10 +393,10 @@ def test_spend_keeps_seven_families_and_sums_the_rest_as_others(con):
 
 def test_unknown_cost_is_said_not_drawn_as_zero(con):
     make_mart(con, "spend_monthly", [_spend_row(JAN, "Claude", 30.0), _spend_row(JAN, "GPT", None, requests=30)])
-    fig = spend_speed.spend_by_family(con, F.Range())
+    fig = spend.spend_by_family(con, Range())
     assert [trace.name for trace in fig.data] == ["Claude", "GPT"]
     assert "25% of requests report a cost: the rest are unknown, not free" in fig.layout.meta["reading"]
-    per = spend_speed.cost_per_completion(con, F.Range())
+    per = spend.cost_per_completion(con, Range())
     assert [trace.name for trace in per.data] == ["Claude", "Claude"]  # GPT has no reported cost: not a line at $0
     assert per.data[0].y == (3.0,) and per.data[1].y == (6.0,)
 
@@ -371,7 +405,7 @@ def test_tool_funnel_shares_and_their_coverage(con):
     row = {"month": JAN, "model_family": "Claude", "days": 28, "completed_requests": 100, "tool_call_requests": 40}
     funnel = {"tools_logged_requests": 80, "tools_offered_requests": 60, "tool_use_requests": 45}
     make_mart(con, "tool_call_rate_monthly", [{**row, **funnel}, {**row, "model_family": "GPT"}])
-    fig = spend_speed.tool_funnel(con, F.Range())
+    fig = agents.tool_funnel(con, Range())
     assert [t.y for t in fig.data] == [(0.75, None), (0.75, None), (0.4, 0.4)]  # GPT logs no tools offered
     assert fig.layout.meta["reading"] == (
         "Claude: 75% of completed requests offer tools, 75% of those use them, 40% end in a tool call; the first two "
@@ -387,7 +421,7 @@ def test_the_two_reasoning_shares_are_drawn_and_named_apart(con):
         "capable_output_tokens": 600,
     }
     make_mart(con, "reasoning_share_monthly", [{"month": JAN, "model_family": "Claude", "days": 28, **tokens}])
-    fig = spend_speed.reasoning_two_shares(con, F.Range())
+    fig = agents.reasoning_two_shares(con, Range())
     assert [t.y for t in fig.data] == [(0.5,), (0.6,)]
     assert "reasoning is 50% of output tokens" in fig.layout.meta["reading"]
     assert "served 60% of all output" in fig.layout.meta["reading"]
@@ -409,7 +443,7 @@ def test_ttft_compares_one_model_across_providers_in_the_last_period(con):
             latency(FEB, "a", "solo-model", 100.0, attempts=99),  # one provider: nothing to compare
         ],
     )
-    fig = spend_speed.ttft_by_provider(con, F.Range())
+    fig = speed.ttft_by_provider(con, Range())
     assert fig.data[0].y == ("a", "b") and fig.data[0].x == (500.0, 800.0)
     assert (
         "qwen3-coder in Feb 2025 on 2 providers: median TTFT 500 ms on a to 800 ms on b" in fig.layout.meta["reading"]
@@ -442,7 +476,7 @@ def test_error_budget_colours_by_the_burn_rate_alert(con):
             },
         ],
     )
-    fig = spend_speed.error_budget(con, F.Range())
+    fig = reliability.error_budget(con, Range())
     bars = fig.data[0]
     assert bars.y == ("burning", "calm") and bars.x == (-1.0, 1.0)  # overspent budgets are drawn at -100%
     assert bars.text == ("-200% · burn page", "100% · burn ok")
@@ -467,7 +501,7 @@ def test_open_weights_and_labs_as_shares_of_each_periods_output(con):
             lab(FEB, "Anthropic", False, 150),
         ],
     )
-    fig = spend_speed.open_weights_share(con, F.Range())
+    fig = volume.open_weights_share(con, Range())
     weights = {t.name: t.y for t in fig.data if t.legendgroup == "panel1"}
     assert weights == {"open weights": (0.4, 0.0), "closed (API only)": (0.6, 0.75), "unknown": (0.0, 0.25)}
     labs = {t.name: t.y for t in fig.data if t.legendgroup == "panel2"}
@@ -513,10 +547,10 @@ def test_every_figures_csv_matches_its_mart(small_warehouse: Warehouse, monkeypa
         reads.append(result)
         return result
 
-    monkeypatch.setattr(F, "rows", recording)
-    monkeypatch.setattr(spend_speed, "rows", recording)
+    for module in {sys.modules[figure.query.__module__] for figure in F.FIGURES.values()}:
+        monkeypatch.setattr(module, "rows", recording)
     with database.open_database(small_warehouse, read_only=True) as con:
-        page = report.render_report(con, F.Range(grain="day"))
+        page = report.render_report(con, Range(grain="day"))
         columns: dict[str, set[str]] = defaultdict(set)
         for table, column in con.execute("select table_name, column_name from duckdb_columns()").fetchall():
             columns[table].add(column)
@@ -630,7 +664,7 @@ def _tile_marts(con, feb_cost: float | None) -> None:
 
 def test_spend_and_speed_tiles(con):
     _tile_marts(con, feb_cost=4.0)
-    rows, comparison = headline.tiles(con, F.Range(grain="month"))
+    rows, comparison = headline.tiles(con, Range(grain="month"))
     tiles = {t["label"]: t for t in rows}
     assert "Feb 2025" in comparison and "Jan 2025" in comparison
     spend = tiles["Spend (50% of requests report a cost)"]
@@ -651,7 +685,7 @@ def test_spend_and_speed_tiles(con):
 
 def test_unknown_spend_is_na_never_zero(con):
     _tile_marts(con, feb_cost=None)
-    tiles = {t["label"]: t for t in headline.tiles(con, F.Range(grain="month"))[0]}
+    tiles = {t["label"]: t for t in headline.tiles(con, Range(grain="month"))[0]}
     assert tiles["Spend (0% of requests report a cost)"]["value"] == "n/a"
     assert tiles["Spend (0% of requests report a cost)"]["change"] == "no comparison"
     assert tiles["Cost per completed request (of those that report a cost)"]["value"] == "n/a"

@@ -40,7 +40,7 @@ def xss_report(tmp_path_factory) -> Path:
     # the ingest slugs provider names and canonicalizes model ids; put the payloads in every label column of
     # the marts the report reads, as a gateway that passes them through would
     with database.open_database(warehouse) as con:
-        for mart in F.MARTS:
+        for mart in report.MARTS:
             columns = {
                 r[0]
                 for r in con.execute("select column_name from duckdb_columns() where table_name = ?", [mart]).fetchall()

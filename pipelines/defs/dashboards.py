@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 
 from dashboards import export, figures, report
+from dashboards.base import Range
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib import privacy
 from pipelines.lib.sqlmodels.database import open_database
@@ -29,7 +30,7 @@ class DashboardsConfig(dg.Config):
     default: scheduled runs need no browser; without one the PDF is skipped with a warning, the HTML still written."""
 
 
-def _render(store, period: figures.Range) -> report.Report:
+def _render(store, period: Range) -> report.Report:
     """Render from a read-only connection; wait while another process holds the database for writing."""
     for attempt in range(LOCK_RETRIES):
         try:
@@ -58,7 +59,7 @@ def _write_pdf(context: dg.AssetExecutionContext, page: report.Report, store) ->
 @dg.asset(
     name="dashboards",
     group_name="dashboards",
-    deps=[dg.AssetKey(mart) for mart in figures.MARTS],
+    deps=[dg.AssetKey(mart) for mart in report.MARTS],  # derived from what the figures and tiles declare
     kinds={"plotly", "html"},
     metadata={"figures": len(figures.FIGURES), "file": f"WAREHOUSE/{REPORT_FOLDER}/{report.REPORT_FILE}"},
 )
@@ -70,7 +71,7 @@ def dashboards(
     (plotly.js embedded once) that opens offline, each figure with its data as CSV; with `pdf: true` also
     report.pdf for the review. Reads only the marts."""
     store = warehouse.get()
-    page = _render(store, figures.Range(grain=config.grain))
+    page = _render(store, Range(grain=config.grain))
     target = store.path(REPORT_FOLDER, report.REPORT_FILE)
     report.write_report(page, store, target)
     pdf = _write_pdf(context, page, store) if config.pdf else "not asked for (config pdf: true)"

@@ -66,6 +66,7 @@ def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult
 REQUESTS_WARN_AFTER = dt.timedelta(hours=26)
 REQUESTS_FAIL_AFTER = dt.timedelta(hours=50)
 
+
 @dg.asset(
     group_name="ingest",
     partitions_def=daily_partitions,
