@@ -9,10 +9,10 @@ import lzma
 import pytest
 import zstandard
 
+from pipelines.lib.blocks import IncompleteSourceError
 from pipelines.lib.reader import (
     EXCERPT_BYTES,
     INVALID_UTF8,
-    IncompleteSourceError,
     LineReader,
     ReadMark,
     iter_line_batches,

@@ -68,6 +68,9 @@ What this format cannot express: no attempt history (each span is one request; r
 HTTP child spans), no tool-call count where an instrumentation writes tool calls only in opt-in message
 content (gatewaylens never reads content), no finish reason where it lives only in content (OpenInference's
 `output.value`, `gen_ai.output.messages`), usually no cost.
+
+(Over 400 lines on purpose: this docstring is the format's reference, and the SQL pieces below each read one
+field across a dozen instrumentations; split, a reader would have to join them again to see one field's rules.)
 """
 
 from __future__ import annotations
