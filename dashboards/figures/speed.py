@@ -133,7 +133,7 @@ def context_growth_query(con: duckdb.DuckDBPyConnection, period: Range) -> Read:
         where month between date_trunc('month', ?::date) and ? and gl_is_generation(operation)
         group by all
         having sum(prompt_requests) > 0
-        order by month"""
+        order by month, model_family"""
     return Read({"context_length_monthly": rows(con, query, [period.lo, period.hi])})
 
 

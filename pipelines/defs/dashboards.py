@@ -16,6 +16,7 @@ from dashboards.base import Range
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib import privacy
 from pipelines.lib.sqlmodels.database import open_database
+from pipelines.lib.storage import Warehouse
 
 REPORT_FOLDER = "dashboards"
 LOCK_RETRIES = 30
@@ -30,13 +31,13 @@ class DashboardsConfig(dg.Config):
     default: scheduled runs need no browser; without one the PDF is skipped with a warning, the HTML still written."""
 
 
-def _render(store, period: Range) -> report.Report:
+def _render(warehouse: Warehouse, period: Range) -> report.Report:
     """Render from a read-only connection; wait while another process holds the database for writing."""
     for attempt in range(LOCK_RETRIES):
         try:
-            with open_database(store, read_only=True) as con:
-                notes = tuple(privacy.caveats(store))
-                return report.render_report(con, period, warehouse=store.uri(), notes=notes)
+            with open_database(warehouse, read_only=True) as con:
+                notes = tuple(privacy.caveats(warehouse))
+                return report.render_report(con, period, warehouse=warehouse.uri(), notes=notes)
         except duckdb.IOException as err:
             if "lock" not in str(err).lower() or attempt == LOCK_RETRIES - 1:
                 raise
@@ -44,16 +45,16 @@ def _render(store, period: Range) -> report.Report:
     raise AssertionError("unreachable")
 
 
-def _write_pdf(context: dg.AssetExecutionContext, page: report.Report, store) -> str:
+def _write_pdf(context: dg.AssetExecutionContext, page: report.Report, warehouse: Warehouse) -> str:
     """Print the page to PDF next to it; what happened, for the materialization's metadata."""
     try:
         data = export.export_pdf(page.html)
     except export.ExportUnavailable as err:
         context.log.warning(str(err))
         return f"not written: {err}"
-    with store.atomic_write(store.path(REPORT_FOLDER, export.PDF_FILE)) as local:
+    with warehouse.atomic_write(warehouse.path(REPORT_FOLDER, export.PDF_FILE)) as local:
         Path(local).write_bytes(data)
-    return f"{store.uri(REPORT_FOLDER, export.PDF_FILE)} ({export.pdf_pages(data)} pages)"
+    return f"{warehouse.uri(REPORT_FOLDER, export.PDF_FILE)} ({export.pdf_pages(data)} pages)"
 
 
 @dg.asset(
@@ -70,17 +71,20 @@ def dashboards(
     reliability against the SLO, bursts, provider variance, failover and lock-in, as one self-contained HTML file
     (plotly.js embedded once) that opens offline, each figure with its data as CSV; with `pdf: true` also
     report.pdf for the review. Reads only the marts."""
-    store = warehouse.get()
-    page = _render(store, Range(grain=config.grain))
-    target = store.path(REPORT_FOLDER, report.REPORT_FILE)
-    report.write_report(page, store, target)
-    pdf = _write_pdf(context, page, store) if config.pdf else "not asked for (config pdf: true)"
+    return _publish(context, warehouse.get(), config)
+
+
+def _publish(context: dg.AssetExecutionContext, warehouse: Warehouse, config: DashboardsConfig) -> dg.MaterializeResult:
+    """Render the report from `warehouse`'s marts, write it (and the PDF when asked) into it, say what was done."""
+    page = _render(warehouse, Range(grain=config.grain))
+    report.write_report(page, warehouse, warehouse.path(REPORT_FOLDER, report.REPORT_FILE))
+    pdf = _write_pdf(context, page, warehouse) if config.pdf else "not asked for (config pdf: true)"
     size = len(page.html.encode())
     context.log.info(f"report: {size:,} bytes, {len(page.figures)} figures, rendered in {page.render_seconds:.1f}s")
     first, last = page.period
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(store.uri(REPORT_FOLDER, report.REPORT_FILE)),
+            "path": dg.MetadataValue.path(warehouse.uri(REPORT_FOLDER, report.REPORT_FILE)),
             "bytes": size,
             "figures": len(page.figures),
             "empty_figures": ", ".join(page.empty_figures) or "none",

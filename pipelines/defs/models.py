@@ -16,8 +16,9 @@ import duckdb
 from pipelines.defs.resources import MetricsResource, WarehouseResource
 from pipelines.lib.sqlmodels.database import DATABASE_FILE
 from pipelines.lib.sqlmodels.engine import BuildResult, open_build
+from pipelines.lib.sqlmodels.parameters import Parameters
 from pipelines.lib.sqlmodels.project import LAYERS, SQL_DIR, SqlModel, load_project
-from pipelines.lib.storage import REQUESTS
+from pipelines.lib.storage import REQUESTS, Warehouse
 
 DUCKDB_POOL = "duckdb_writer"
 FULL_REFRESH_TAG = "gatewaylens/full_refresh"
@@ -135,13 +136,18 @@ def sql_models(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Build the selected models in dependency order. A model that fails stops the run after the models built
     before it are kept (and, on an object store, published): each is its own transaction."""
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    yield from _build(context, warehouse.get(), metrics.parameters(), full_refresh)
+
+
+def _build(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, params: Parameters, full_refresh: bool
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     checks = set(context.selected_asset_check_keys)
-    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-    store = warehouse.get()
-    database = store.uri(DATABASE_FILE)
+    database = warehouse.uri(DATABASE_FILE)
     failure: Exception | None = None
-    with open_build(store, PROJECT, metrics.parameters(), full_refresh=full_refresh) as builder:
+    with open_build(warehouse, PROJECT, params, full_refresh=full_refresh) as builder:
         results = builder.build(selected)
         while True:
             try:
