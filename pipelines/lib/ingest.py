@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.lib import privacy, quarantine
+from pipelines.lib import privacy, quarantine, testhooks
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES, LineReader, ReadMark, nonblank_lines, prefetch
 from pipelines.lib.scratch import scratch_dir
@@ -606,6 +606,7 @@ def ingest(
         con = _connect(warehouse, scratch, threads)
         stager = _Stager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
         quarantines = _stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
+        testhooks.pause_at("ingest-commit")
         _commit(con, warehouse, stager.staging, commit_rows, report)
         for index, quarantine_file in quarantines.items():
             _finish_file(warehouse, report.files[index], quarantine_file)
