@@ -31,7 +31,7 @@ run: env  ## the main job on data/sample: ingest into ./warehouse and everything
 test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
 	$(BIN)/python -m pytest
 
-test-fast: env  ## the edit loop: every test but the slow end-to-end ones (`make test` runs them all)
+test-fast: env  ## the edit loop, under a minute: every test not marked slow (`make test` runs them all; README)
 	$(BIN)/python -m pytest -m "not slow"
 
 ROWS ?= 2000000

@@ -21,6 +21,10 @@ from pipelines.lib.scratch import HOST
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
 
+# Several tests here start two to six `gatewaylens` processes, each importing Dagster (tens of seconds on a busy
+# machine): a longer limit than the suite's 300 s.
+pytestmark = pytest.mark.timeout(900)
+
 
 def _environment(env: dict[str, str] | None) -> dict[str, str]:
     """This environment without DAGSTER_HOME (a throwaway Dagster instance, no pool), plus `env`."""
@@ -58,6 +62,7 @@ def test_empty_folder_is_an_error(tmp_path):
     assert result.stderr.strip() == f"gatewaylens: error: no files under source: {tmp_path / 'empty'}"
 
 
+@pytest.mark.slow
 def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     bad = tmp_path / "broken.jsonl.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
@@ -68,6 +73,7 @@ def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "wh" / "requests").exists()
 
 
+@pytest.mark.slow
 def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b"), "junk"])
     result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "wh"))
