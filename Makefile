@@ -31,7 +31,7 @@ run: env  ## the main job on data/sample: ingest into ./warehouse and everything
 test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
 	$(BIN)/python -m pytest
 
-test-fast: env  ## the edit loop: every test but the slow end-to-end ones (`make test` runs them all)
+test-fast: env  ## the edit loop, under a minute: every test not marked slow (`make test` runs them all; README)
 	$(BIN)/python -m pytest -m "not slow"
 
 ROWS ?= 2000000
@@ -42,13 +42,15 @@ bench: env  ## benchmarks (ROWS=2000000 RUNS=3 [WORKDIR=dir]): JSON in benchmark
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev
 
-lint: env
+lint: env  ## ruff (Python) and sqlfluff (the SQL models' house style, configured in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql
 
-format: env
+format: env  ## fix what ruff and sqlfluff can fix by themselves (read the diff: `make lint` must pass after)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix sql
 
 schema: env  ## regenerate schemas/request_record.schema.json from the pydantic model
 	$(BIN)/gatewaylens schema

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from pipelines.lib.ingest import connect
@@ -13,13 +15,19 @@ from schemas.adapters import BY_NAME
 from tests.conftest import HASH_KEY
 
 
+@cache
+def transform_connection() -> duckdb.DuckDBPyConnection:
+    """One transform connection per test process: the reference tables and macros are installed once."""
+    return connect()
+
+
 def adapt(name: str, *lines: dict[str, Any] | str, source_uri: str = "file:///logs/t.jsonl") -> list[dict[str, Any]]:
     """Rows (records with `item`, `ignored` and `reason`) of `lines` read by adapter `name`, in line order."""
     raw = [(json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines]
     table = pa.table(
         {"source_line": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": pa.array(raw, pa.large_string())}
     )
-    rows = transform_lines(connect(), BY_NAME[name], table, source_uri, HASH_KEY).to_pylist()
+    rows = transform_lines(transform_connection(), BY_NAME[name], table, source_uri, HASH_KEY).to_pylist()
     return sorted(rows, key=lambda r: (r["source_line"], r["attempt"] or 0, r["item"] or ""))
 
 

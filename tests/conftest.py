@@ -1,10 +1,21 @@
-"""Shared fixtures: a scratch warehouse, a hash key and helpers that write log lines."""
+"""Shared fixtures: a scratch warehouse, a hash key and helpers that write log lines; the fast lane's sampling.
+
+Two lanes (pyproject.toml, Makefile): `make test` runs everything, `make test-fast` (`-m "not slow"`) the edit
+loop, under a minute. A test is `slow` when it starts Python processes that import Dagster, runs the simulator or
+the whole pipeline, builds the models for a test of its own, starts an S3 server or drives the browser. A DuckDB
+transform or an ingest costs about half a second whatever the number of lines, so each adapter, ingest and
+reliability module keeps a representative few such tests in the fast lane (the field-mapping given/expect tests,
+a rejected line) and marks the rest `slow`; a parametrized one is marked `fast_cases(n)`: its first n cases stay
+in the fast lane and the others are slow. Where many cases are cheap records, one transform reads them all
+(tests/test_normalize.py, tests/test_schema.py).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +28,20 @@ from pipelines.lib.storage import Warehouse
 HASH_KEY = b"test-key"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / "data" / "sample"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marks added here must count
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark slow every case of a `fast_cases(n)` test after its first n."""
+    seen: Counter[str] = Counter()
+    for item in items:
+        marker = item.get_closest_marker("fast_cases")
+        if marker is None:
+            continue
+        test = item.nodeid.split("[", 1)[0]
+        seen[test] += 1
+        if seen[test] > marker.args[0]:
+            item.add_marker(pytest.mark.slow)
 
 
 def record(**fields: Any) -> dict[str, Any]:
@@ -138,14 +163,34 @@ def quarantined(warehouse: Warehouse) -> list[dict[str, Any]]:
     )
 
 
-def build_models(warehouse: Warehouse, params: Any = None, full_refresh: bool = False) -> dict[str, Any]:
-    """Build the seeds and every SQL model into the warehouse database; returns the build results by name."""
+def build_models(
+    warehouse: Warehouse, params: Any = None, full_refresh: bool = False, only: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Build the seeds and every SQL model into the warehouse database; returns the build results by name.
+
+    `only`: build just these models and the models they read (a test of a few marts need not pay for all).
+    """
     from pipelines.lib.sqlmodels.engine import open_build
     from pipelines.lib.sqlmodels.parameters import Parameters
     from pipelines.lib.sqlmodels.project import load_project
 
-    with open_build(warehouse, load_project(), params or Parameters(), full_refresh=full_refresh) as builder:
-        return {result.name: result for result in builder.build()}
+    project = load_project()
+    wanted = _with_their_inputs(project, only) | set(project.seeds) if only is not None else None
+    with open_build(warehouse, project, params or Parameters(), full_refresh=full_refresh) as builder:
+        return {result.name: result for result in builder.build(wanted)}
+
+
+def _with_their_inputs(project: Any, names: Collection[str]) -> set[str]:
+    """The named models and every model they read, directly or not."""
+    found: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in project.models and name not in found:
+            found.add(name)
+            pending.extend(project.models[name].inputs)
+    assert set(names) <= found, f"unknown models: {sorted(set(names) - found)}"
+    return found
 
 
 def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -237,6 +237,7 @@ def test_litellm_fixture_maps_every_field():
     assert row["app_id"] is None and row["tools_offered"] is None
 
 
+@pytest.mark.slow
 def test_team_user_reasoning_tools_and_cache():
     usage = {
         "prompt_tokens": 2000,
@@ -272,6 +273,7 @@ def test_team_user_reasoning_tools_and_cache():
     assert row["user_hash"] is not None
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("code", "error_class", "expected"),
     [
@@ -292,11 +294,13 @@ def test_failures_are_error_attempts_with_their_class(build, code, error_class, 
     assert (row["provider"], row["finish_reason"], row["tool_calls"]) == ("anthropic", None, None)
 
 
+@pytest.mark.slow
 def test_provider_ids_from_custom_llm_provider():
     for native, provider in [("vertex_ai", "google-vertex"), ("bedrock", "amazon-bedrock"), ("azure_ai", "azure")]:
         assert valid(one("litellm", payload(custom_llm_provider=native)))["provider"] == provider
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -313,6 +317,7 @@ def test_malformed_and_partial_payloads_are_rejected(line, reason):
     assert one("litellm", line)["reason"] == reason
 
 
+@pytest.mark.slow
 def test_a_first_token_after_the_last_byte_is_kept_and_flagged():
     row = valid(one("litellm", payload(completionStartTime=1739235380.9)))
     assert row["ttft_ms"] > row["latency_ms"]
@@ -325,6 +330,7 @@ def test_sniff():
     assert not litellm.sniff('{"id": "gen-1", "created": 1, "choices": []}')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build", [failure, failed_row], ids=["payload", "spendlogs-row"])
 def test_a_cancelled_call_is_a_cancellation_not_an_error(build):
     """LiteLLM logs a call the client abandoned as a failure whose class is asyncio's CancelledError."""
@@ -352,6 +358,7 @@ def test_spendlogs_row_maps_every_field():
     assert got["user_hash"] is not None and got["app_id"] is None
 
 
+@pytest.mark.slow
 def test_spendlogs_numbers_as_strings_and_metadata_as_an_object_read_alike():
     """A table exported through a tool that quotes numbers, with `metadata` as the JSON object Postgres holds."""
     as_text = row(spend="0.01383", prompt_tokens="2095", completion_tokens="503", total_tokens="2598")
@@ -362,6 +369,7 @@ def test_spendlogs_numbers_as_strings_and_metadata_as_an_object_read_alike():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("completion_start", "ttft"),
     [
@@ -376,6 +384,7 @@ def test_spendlogs_ttft_only_from_a_first_token_time_of_its_own(completion_start
     assert got["latency_ms"] == pytest.approx(13.249)
 
 
+@pytest.mark.slow
 def test_spendlogs_naive_times_of_older_rows_are_utc():
     """The 2024 shape (the GCS bucket logger's, and a Postgres `timestamp(3)` export): ISO text without offset, no
     status anywhere, no custom_llm_provider, the response as an `output` list that is not read."""
@@ -415,6 +424,7 @@ def test_spendlogs_naive_times_of_older_rows_are_utc():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("status", "metadata_status", "expected"),
     [
@@ -439,6 +449,7 @@ def test_spendlogs_status_from_the_column_else_metadata(status, metadata_status,
     assert got["error_class"] == ("rate_limit" if expected == "error" else "none")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("code", "error_class"), [("401", "ProxyException"), ("429", "BudgetExceededError"), ("", "ProxyException")]
 )
@@ -452,6 +463,7 @@ def test_spendlogs_proxy_side_failures_are_the_gateways(code, error_class):
     assert (got["provider"], got["operation"]) == (None, "chat")  # call_type "": not said
 
 
+@pytest.mark.slow
 def test_spendlogs_user_and_app():
     by_end_user = valid(one("litellm", row()))
     by_user = valid(one("litellm", row(end_user="", user="test_user_1")))
@@ -462,6 +474,7 @@ def test_spendlogs_user_and_app():
     assert valid(one("litellm", row(metadata=aliased, team_id="team-42")))["app_id"] == "checkout-agents"
 
 
+@pytest.mark.slow
 def test_spendlogs_reasoning_and_cached_tokens_from_the_usage_in_metadata():
     usage = {
         "completion_tokens_details": {"reasoning_tokens": 640},
@@ -473,6 +486,7 @@ def test_spendlogs_reasoning_and_cached_tokens_from_the_usage_in_metadata():
     assert (older["reasoning_tokens"], older["cached_prompt_tokens"]) == (640, 1536)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -491,6 +505,7 @@ def test_spendlogs_malformed_rows(line, reason):
         assert got["reason"] and reason in got["reason"]
 
 
+@pytest.mark.slow
 def test_sniffs_do_not_steal_each_others_lines():
     """Both LiteLLM shapes are litellm's (told apart per line); canonical lines are canonical's, and a SpendLogs
     row, which has canonical's request_id and status, is not."""
@@ -502,6 +517,7 @@ def test_sniffs_do_not_steal_each_others_lines():
     assert detect([json.dumps(ROW)] * 3, "rows.jsonl").name == "litellm"
 
 
+@pytest.mark.slow
 def test_a_file_mixing_payloads_and_rows_reads_each_line_in_its_shape():
     """A Pub/Sub subscription across LiteLLM's switch from SpendLogs rows to payloads holds both."""
     rows = adapt("litellm", ROW, SUCCESS, failed_row("429", "RateLimitError"))

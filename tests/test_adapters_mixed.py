@@ -65,6 +65,7 @@ def test_each_file_of_a_mixed_folder_is_detected(tmp_path):
         assert detect((tmp_path / name).read_text().splitlines(), name).name == fmt, name
 
 
+@pytest.mark.slow
 def test_mixed_folder_ingests_and_every_count_adds_up(tmp_path, warehouse, run_ingest):
     expected = landing(tmp_path / "landing")
     report = run_ingest(tmp_path / "landing")
@@ -108,6 +109,7 @@ def test_mixed_folder_ingests_and_every_count_adds_up(tmp_path, warehouse, run_i
     assert {r["source_line"] for r in stored(warehouse, "source_format = 'otel'")} == {1, 3}
 
 
+@pytest.mark.slow
 def test_records_of_a_multi_record_line_are_deduplicated_one_by_one(tmp_path, run_ingest):
     attempts = [{"provider_name": "Anthropic", "status": 529}, {"provider_name": "Infermatic", "status": 200}]
     write_lines(tmp_path / "a" / "gen.jsonl", [generation(provider_responses=attempts)])
@@ -120,6 +122,7 @@ def test_records_of_a_multi_record_line_are_deduplicated_one_by_one(tmp_path, ru
     assert second.balanced
 
 
+@pytest.mark.slow
 def test_a_line_that_yields_nothing_keeps_the_file_from_being_marked_done(tmp_path, warehouse, run_ingest, monkeypatch):
     canonical = BY_NAME["canonical"]
     lossy = dataclasses.replace(

@@ -121,6 +121,7 @@ def test_chat_completion_maps_every_field():
     assert row["latency_ms"] is None and row["streamed"] is None  # not in a chat completion
 
 
+@pytest.mark.slow
 def test_chat_tool_calls_are_counted_over_all_choices_and_legacy_function_calls():
     calls = [{"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}} for i in range(3)]
     choices = [
@@ -133,6 +134,7 @@ def test_chat_tool_calls_are_counted_over_all_choices_and_legacy_function_calls(
     assert (stop["tool_calls"], stop["finish_reason"]) == (0, "stop")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("native", "expected"),
     [
@@ -152,12 +154,14 @@ def test_native_finish_reason_decides_when_openrouter_gives_none(native, expecte
     assert (row["finish_reason"], row["native_finish_reason"]) == (expected, native)
 
 
+@pytest.mark.slow
 def test_chat_without_reasoning_details_reports_null_not_zero():
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     row = valid(one("openrouter", chat(usage=usage)))
     assert (row["reasoning_tokens"], row["cached_prompt_tokens"], row["cost_usd"]) == (None, None, None)
 
 
+@pytest.mark.slow
 def test_chat_error_choice_is_an_error_attempt():
     choice = {
         "finish_reason": "error",
@@ -174,6 +178,7 @@ def test_chat_error_choice_is_an_error_attempt():
     )
 
 
+@pytest.mark.slow
 def test_error_body_with_stored_id_is_a_record_and_without_is_quarantined():
     body = {"error": {"code": 429, "message": "Rate limit exceeded", "metadata": {"provider_name": "Google Vertex"}}}
     keyed = valid(one("openrouter", dict(body, id="gen-err-1", created=1748779200)))
@@ -188,6 +193,7 @@ def test_error_body_with_stored_id_is_a_record_and_without_is_quarantined():
     assert bare["reason"].startswith("OpenRouter error body without id and created")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("code", "provider_name", "error_class"),
     [
@@ -207,6 +213,7 @@ def test_error_body_codes(code, provider_name, error_class):
     assert valid(one("openrouter", body))["error_class"] == error_class
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("inner_metadata", "provider", "error_class"),
     [
@@ -250,11 +257,13 @@ def test_generation_stats_map_every_field():
     assert (row["latency_ms"], row["streamed"], row["cost_usd"]) == (1250.0, True, 0.0015)
 
 
+@pytest.mark.slow
 def test_native_token_counts_win_over_normalized_ones():
     row = valid(one("openrouter", generation(tokens_prompt=12, native_tokens_prompt=None, native_tokens_completion=30)))
     assert (row["prompt_tokens"], row["completion_tokens"]) == (12, 30)
 
 
+@pytest.mark.slow
 def test_failed_provider_responses_become_earlier_attempts_of_the_same_request():
     responses = [
         {"provider_name": "Anthropic", "status": 529, "latency": 310, "model_permaslug": "anthropic/claude-4.5"},
@@ -287,6 +296,7 @@ def test_failed_provider_responses_become_earlier_attempts_of_the_same_request()
     assert rows[2]["cost_usd"] == 0.0015 and rows[2]["latency_ms"] == 1250.0
 
 
+@pytest.mark.slow
 def test_cancelled_and_failed_generations():
     cancelled = valid(one("openrouter", generation(cancelled=True, finish_reason=None, native_finish_reason=None)))
     assert (cancelled["status"], cancelled["error_class"]) == ("cancelled", "none")
@@ -295,6 +305,7 @@ def test_cancelled_and_failed_generations():
     assert (failed["status"], failed["http_status"], failed["error_class"]) == ("error", 500, "server_error")
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -310,6 +321,7 @@ def test_malformed_and_partial_lines_are_rejected_with_a_reason(line, reason):
     assert one("openrouter", line)["reason"] == reason
 
 
+@pytest.mark.slow
 def test_a_bad_attempt_is_rejected_alone_and_names_its_item():
     responses = [{"provider_name": "Anthropic", "status": 700}, {"provider_name": "Infermatic", "status": 200}]
     bad, good = adapt("openrouter", generation(provider_responses=responses))
@@ -325,6 +337,7 @@ def test_sniff():
     assert not openrouter.sniff("not json")
 
 
+@pytest.mark.slow
 def test_reasoning_counted_outside_completion_is_kept_and_flagged():
     """Some upstreams report reasoning tokens beside completion tokens rather than inside them."""
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "completion_tokens_details": {"reasoning_tokens": 9}}

@@ -15,10 +15,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipelines.lib.ingest import connect
 from pipelines.lib.transform import batch_sql, transform_lines
 from schemas.adapters import ADAPTERS, BY_NAME, detect, openrouter_activity
-from tests.adapter_support import adapt, valid
+from tests.adapter_support import adapt, transform_connection, valid
 from tests.conftest import HASH_KEY, record, stored
 from tests.test_adapters_litellm import SUCCESS
 from tests.test_adapters_openrouter import chat, generation
@@ -72,7 +71,7 @@ def read(*lines: str, end: str = "\n", source_uri: str = "file:///exports/activi
     table = pa.table(
         {"source_line": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": pa.array(raw, pa.large_string())}
     )
-    rows = transform_lines(connect(), adapter, table, source_uri, HASH_KEY).to_pylist()
+    rows = transform_lines(transform_connection(), adapter, table, source_uri, HASH_KEY).to_pylist()
     return sorted(rows, key=lambda r: r["source_line"])
 
 
@@ -102,6 +101,7 @@ def test_a_row_maps_every_column():
     assert (got["error_class"], got["quality_flags"]) == ("none", [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [openrouter_activity.HEADER, VIEWER_ORDER, tuple(reversed(VIEWER_ORDER))])
 def test_columns_are_read_by_header_name_in_any_order(order):
     header, first = read(",".join(order), row(order, app_name="", api_key_name="batch-key"))
@@ -133,6 +133,7 @@ def test_detection_past_a_junk_head_binds_the_header_found():
     assert adapter == detect([VIEWER_HEADER], "x.csv")
 
 
+@pytest.mark.slow
 def test_the_unconfigured_adapter_reads_the_documented_order():
     header, first = adapt(NAME, HEADER, row())
     assert header["ignored"] == "CSV header"
@@ -140,6 +141,7 @@ def test_the_unconfigured_adapter_reads_the_documented_order():
     assert first["app_id"] == "support-bot"
 
 
+@pytest.mark.slow
 def test_missing_and_extra_columns():
     order = ("generation_id", "created_at", "model_permaslug", "tokens_prompt", "brand_new_column", "cost_total")
     header, first = read(",".join(order), "gen-1-abc,2025-06-01 12:00:00.000,openai/gpt-4o,10,whatever,0.5")
@@ -155,6 +157,7 @@ def test_missing_and_extra_columns():
     assert (got["status"], got["operation"], got["app_id"], got["user_hash"]) == ("success", "chat", None, None)
 
 
+@pytest.mark.slow
 def test_bom_and_crlf():
     rows = read("\ufeff" + HEADER, row(), row(generation_id="gen-2-x", streamed="false"), end="\r\n")
     assert rows[0]["ignored"] == "CSV header"
@@ -163,6 +166,7 @@ def test_bom_and_crlf():
     assert (first["app_id"], second["streamed"]) == ("support-bot", False)  # no trailing carriage return
 
 
+@pytest.mark.slow
 def test_quoted_fields_with_commas_and_doubled_quotes():
     line = row(VIEWER_ORDER, app_name='"My ""Pro"" App, v2"', api_key_name='"staging, eu-west"', user='""')
     _header, got = read(VIEWER_HEADER, line)
@@ -172,6 +176,7 @@ def test_quoted_fields_with_commas_and_doubled_quotes():
     assert valid(got)["app_id"] == "staging, eu-west"
 
 
+@pytest.mark.slow
 def test_empty_cells_are_null():
     empty = ("cost_total", "tokens_reasoning", "tokens_cached", "user", "time_to_first_token_ms", "streamed")
     _header, got = read(HEADER, row(**dict.fromkeys(empty, "")))
@@ -182,11 +187,13 @@ def test_empty_cells_are_null():
     assert got["user_hash"] is None
 
 
+@pytest.mark.slow
 def test_zero_cost_stays_zero():
     _header, got = read(HEADER, row(cost_total="0", byok_usage_inference="0.00046"))
     assert valid(got)["cost_usd"] == 0  # BYOK: the provider's bill on the user's key is not the gateway's cost
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("cancelled", "raw", "normalized", "status", "finish_reason", "error_class"),
     [
@@ -210,6 +217,7 @@ def test_status_and_finish_reasons(cancelled, raw, normalized, status, finish_re
     assert (got["tool_calls"], got["http_status"]) == (None, None)  # the export has neither
 
 
+@pytest.mark.slow
 def test_latency_and_api_type_when_an_export_carries_them():
     order = ("generation_id", "created_at", "model_permaslug", "api_type", "latency", "generation_time_ms")
     lines = [
@@ -224,6 +232,7 @@ def test_latency_and_api_type_when_an_export_carries_them():
     assert [r["operation"] for r in got] == ["chat", "embeddings", "audio", "chat"]
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -243,6 +252,7 @@ def test_bad_rows_are_quarantined_with_a_readable_reason(line, reason):
     assert got["reason"] is not None and reason in got["reason"], got["reason"]
 
 
+@pytest.mark.slow
 def test_a_short_row_in_a_reordered_file_counts_the_header_columns():
     _header, got = read(VIEWER_HEADER, "gen-1-a,2025-06-01 12:00:00.000")
     assert got["reason"] == "expected 23 comma-separated fields (as many as the header), got 2"
@@ -274,6 +284,7 @@ def test_sniff_claims_the_header_and_rows_only():
     assert not [(a.name, line) for a in ADAPTERS if a.name != NAME for line in lines if a.sniff(line)]
 
 
+@pytest.mark.slow
 def test_ingest_of_a_reordered_crlf_export(tmp_path, warehouse, run_ingest):
     path = tmp_path / "activity.csv"
     rows = [row(VIEWER_ORDER, generation_id=f"gen-1-{n}", app_name=f'"app, {n}"') for n in range(3)]

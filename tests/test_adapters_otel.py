@@ -112,6 +112,7 @@ def test_chat_span_maps_every_field():
     assert row["item"] == "span 1 (chat gpt-4o)"
 
 
+@pytest.mark.slow
 def test_one_line_many_spans_only_model_calls_are_records():
     agent = span("a0", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}, name="invoke_agent")
     first = span("a1", CHAT)
@@ -126,6 +127,7 @@ def test_one_line_many_spans_only_model_calls_are_records():
     assert [r["item"] for r in rows] == ["span 2 (chat gpt-4o)", "span 5 (chat gpt-4o)"]
 
 
+@pytest.mark.slow
 def test_export_without_a_model_call_is_ignored_with_its_reason():
     tool = span("b1", {"gen_ai.operation.name": "execute_tool"})
     http = span("b2", {"http.request.method": "GET"})
@@ -135,6 +137,7 @@ def test_export_without_a_model_call_is_ignored_with_its_reason():
     assert empty["ignored"] == "no GenAI model-call span among 0 span(s)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("native", "provider"),
     [
@@ -155,6 +158,7 @@ def test_provider_names_of_the_registry(native, provider):
     )
 
 
+@pytest.mark.slow
 def test_older_instrumentations_gen_ai_system_and_old_token_names():
     old = {
         "gen_ai.system": "anthropic",
@@ -172,6 +176,7 @@ def test_older_instrumentations_gen_ai_system_and_old_token_names():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [2, "2", "STATUS_CODE_ERROR"])
 def test_error_spans_in_every_status_encoding(code):
     failed = {
@@ -189,6 +194,7 @@ def test_error_spans_in_every_status_encoding(code):
     )
 
 
+@pytest.mark.slow
 def test_http_status_and_qualified_exception_names():
     failed = dict(CHAT, **{"error.type": "openai.BadRequestError"})
     row = valid(one("otel", export(span("f1", failed, status={"code": 2}))))
@@ -199,6 +205,7 @@ def test_http_status_and_qualified_exception_names():
     assert ok["status"] == "success"
 
 
+@pytest.mark.slow
 def test_integer_encodings_numbers_and_strings_both_read():
     numeric = span("g1", CHAT, startTimeUnixNano=START, endTimeUnixNano=START + 10**9)  # JSON numbers
     numeric["attributes"] = [
@@ -213,6 +220,7 @@ def test_integer_encodings_numbers_and_strings_both_read():
     )
 
 
+@pytest.mark.slow
 def test_several_resources_and_scopes_number_spans_across_the_line():
     line = {
         "resourceSpans": [
@@ -230,6 +238,7 @@ def test_several_resources_and_scopes_number_spans_across_the_line():
     ]
 
 
+@pytest.mark.slow
 def test_bad_spans_are_rejected_one_by_one_and_name_their_span():
     good = span("i1", CHAT)
     no_time = span("i2", CHAT, startTimeUnixNano=None)
@@ -242,6 +251,7 @@ def test_bad_spans_are_rejected_one_by_one_and_name_their_span():
     ]
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -260,6 +270,7 @@ def test_sniff():
     assert not otel.sniff('{"request_id": "r", "created_at": "x"}')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error_type", ["CancelledError", "asyncio.exceptions.CancelledError", "CANCELLED"])
 def test_a_cancelled_call_is_a_cancellation_not_an_error(error_type):
     cancelled = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "error.type": error_type}
@@ -267,6 +278,7 @@ def test_a_cancelled_call_is_a_cancellation_not_an_error(error_type):
     assert (row["status"], row["error_class"]) == ("cancelled", "none")
 
 
+@pytest.mark.slow
 def test_a_call_like_span_wrapping_a_call_is_not_counted_twice():
     """Google ADK's `call_llm` span names a system and a model, and wraps the `generate_content` span of the same
     call: only the inner one is a record, whichever order the export lists them in."""
@@ -291,6 +303,7 @@ def test_a_call_like_span_wrapping_a_call_is_not_counted_twice():
     assert valid(row)["provider"] == "anthropic"  # a span naming a provider and a model, with no call inside
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("error_type", "error_class"),
     [

@@ -30,6 +30,7 @@ def responses(*items: dict[str, Any], **over: Any) -> dict[str, Any]:
     return body | over
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("item", "calls"),
     [
@@ -51,6 +52,7 @@ def test_responses_count_the_tools_the_caller_runs(item, calls):
     assert row["finish_reason"] == ("tool_calls" if calls else "stop")
 
 
+@pytest.mark.slow
 def test_an_azure_error_with_a_numeric_status_is_no_google_error():
     body = {"error": {"code": "content_filter", "status": 400, "param": "prompt", "innererror": {"code": "x"}}}
     row = valid(one(NAME, {"timestamp": WHEN, "request_id": "r1", "response": body}))
@@ -61,6 +63,7 @@ def test_an_azure_error_with_a_numeric_status_is_no_google_error():
     assert (row["source_format"], row["http_status"], row["error_class"]) == ("gemini", 429, "rate_limit")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("envelope", "error_class"),
     [
@@ -76,6 +79,7 @@ def test_flat_error_bodies_under_an_http_error_are_errors(envelope, error_class)
     assert (row["status"], row["error_class"], row["operation"]) == ("error", error_class, "chat")
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("body", "provider"),
     [
@@ -97,6 +101,7 @@ def test_a_bare_chat_body_says_who_served_it(body, provider):
     assert valid(one(NAME, merged))["provider"] == provider
 
 
+@pytest.mark.slow
 def test_anthropic_bodies_from_bedrock_and_vertex_and_the_model_id_deciding():
     def message(message_id: str, **envelope: Any) -> dict[str, Any]:
         body = {
@@ -117,6 +122,7 @@ def test_anthropic_bodies_from_bedrock_and_vertex_and_the_model_id_deciding():
     assert valid(one(NAME, message("msg_01", provider="anthropic", **bedrock_id)))["provider"] == "amazon-bedrock"
 
 
+@pytest.mark.slow
 def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai_by_its_shape():
     body = responses(
         id="gen-123", model="openai/gpt-oss-20b", usage={"input_tokens": 9, "output_tokens": 3, "cost": 0.002}
@@ -129,6 +135,7 @@ def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai
     assert unprefixed["provider"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("request_part", "offered"),
     [

@@ -45,6 +45,7 @@ def test_azure_rows_and_header():
     assert (row["model"], row["provider"], row["provider_native"], row["finish_reason"]) == (None, None, None, None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -73,6 +74,7 @@ def test_mooncake_offsets_are_anchored_at_the_documented_epoch():
     assert rows[0]["cached_prompt_tokens"] is None  # hash_ids are not read
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -94,6 +96,7 @@ def test_detection():
     assert detect(MOONCAKE_LINES, "m.jsonl").name == "mooncake-trace"
 
 
+@pytest.mark.slow
 def test_slices_ingest_without_loss(tmp_path, warehouse, run_ingest):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "azure.csv").write_text("\r\n".join(AZURE_LINES))  # CRLF, no final newline
@@ -111,6 +114,7 @@ def _external(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".jsonl"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("folder", "adapter"), [(AZURE, "azure-llm-trace"), (MOONCAKE, "mooncake-trace")])
 def test_external_traces_ingest_in_place_without_loss(folder, adapter, warehouse, run_ingest):
     files = _external(folder)

@@ -14,6 +14,7 @@ ROWS = 5_000
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # simulates, ingests and builds twice
 def test_bench_end_to_end(tmp_path: Path) -> None:
     results, markdown = tmp_path / "results", tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\nhand-written text stays\n")

@@ -8,17 +8,23 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from pipelines.lib import testhooks
 from pipelines.lib.ingest import ingest
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.scratch import HOST
 from pipelines.lib.sqlmodels import project
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
+
+# Several tests here start two to six `gatewaylens` processes, each importing Dagster (tens of seconds on a busy
+# machine): a longer limit than the suite's 300 s.
+pytestmark = pytest.mark.timeout(900)
 
 
 def _environment(env: dict[str, str] | None) -> dict[str, str]:
@@ -57,6 +63,7 @@ def test_empty_folder_is_an_error(tmp_path):
     assert result.stderr.strip() == f"gatewaylens: error: no files under source: {tmp_path / 'empty'}"
 
 
+@pytest.mark.slow
 def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     bad = tmp_path / "broken.jsonl.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
@@ -67,6 +74,7 @@ def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "wh" / "requests").exists()
 
 
+@pytest.mark.slow
 def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b"), "junk"])
     result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "wh"))
@@ -99,39 +107,35 @@ def test_missing_arguments_are_usage_errors():
 
 @pytest.mark.slow
 def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
-    import signal
-    import time
-
-    import dagster as dg
-
-    from devkit.simulate import simulate
-    from devkit.simulate.formats.canonical import write_canonical
-    from tests.conftest import PROJECT_ROOT as ROOT
-
+    """A run killed inside its ingest (stopped by the test hook before the commit, holding the Dagster writer
+    slot and the warehouse lock) is marked orphaned by the next command, which then ingests."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / ".dagster" / "dagster.yaml").read_text())
-    big = tmp_path / "big.jsonl"
-    write_canonical(simulate(date(2025, 1, 1), 5, 60_000, 3), str(big))
-    env = dict(os.environ) | {"DAGSTER_HOME": str(home)}
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
+    marker = tmp_path / "paused"
+    source = write_lines(tmp_path / "first.jsonl", [record(request_id=f"r{i}") for i in range(3)])
+    pause = {testhooks.PAUSE_AT_ENV: "ingest-commit", testhooks.MARKER_ENV: str(marker), "DAGSTER_HOME": str(home)}
     first = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "ingest", str(big), "--warehouse", str(tmp_path / "wh")],
+        [sys.executable, "-m", "pipelines.cli", "ingest", str(source), "--warehouse", str(tmp_path / "wh")],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=_environment(pause),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        while not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            assert first.poll() is None and time.monotonic() < deadline
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert first.poll() is None, "the first run ended before reaching the pause point"
+            assert time.monotonic() < deadline, "the first run never reached the pause point"
             time.sleep(0.1)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
+    finally:
+        first.kill()
+        first.wait()
     small = write_lines(tmp_path / "small.jsonl", [record(request_id="after")])
     second = gatewaylens("ingest", str(small), "--warehouse", str(tmp_path / "wh"), env={"DAGSTER_HOME": str(home)})
     assert second.returncode == 0, second.stderr
     assert "marked orphaned run" in second.stderr
+    assert _keys(Warehouse(str(tmp_path / "wh"))) == (1, {("after", 1)})
 
 
 @pytest.mark.slow
@@ -299,3 +303,17 @@ def test_an_ingest_refused_by_the_lock_names_the_holder_and_a_rerun_stores_every
     again = gatewaylens("ingest", str(source), "--warehouse", warehouse.root)
     assert again.returncode == 0, again.stderr
     assert _keys(warehouse) == (20, {(f"r{i}", 1) for i in range(20)})
+
+
+def test_the_pause_hook_stops_only_where_asked(tmp_path, monkeypatch):
+    marker = tmp_path / "paused"
+    monkeypatch.setattr(testhooks, "PAUSE_SECONDS", 0.0)
+    monkeypatch.setenv(testhooks.MARKER_ENV, str(marker))
+    monkeypatch.delenv(testhooks.PAUSE_AT_ENV, raising=False)
+    testhooks.pause_at("ingest-commit")
+    assert not marker.exists()
+    monkeypatch.setenv(testhooks.PAUSE_AT_ENV, "ingest-commit")
+    testhooks.pause_at("somewhere-else")
+    assert not marker.exists()
+    testhooks.pause_at("ingest-commit")
+    assert marker.read_text() == f"ingest-commit {os.getpid()}\n"

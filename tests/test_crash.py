@@ -61,6 +61,7 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in root.rglob("*.parquet") if not p.name.startswith(".")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["writing", "published"])
 def test_sigkill_leaves_partitions_old_or_complete(tmp_path, where, monkeypatch):
     scratch = tmp_path / "tmp"  # $TMPDIR of the child and of the rerun

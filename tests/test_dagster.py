@@ -73,6 +73,7 @@ def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
+@pytest.mark.slow
 def test_ingest_asset_reports_counts_and_checks(tmp_path):
     lines = [record(request_id=f"r{i}") for i in range(19)] + ["garbage"]
     result = _materialize(tmp_path, lines)
@@ -88,6 +89,7 @@ def test_ingest_asset_reports_counts_and_checks(tmp_path):
     assert checks["requests_key_unique"].metadata["records"].value == 19
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("key", "warned"), [(DEV_HASH_KEY, 1), ("a-secret", 0)])
 def test_the_public_development_key_is_warned_about_once_per_run(tmp_path, key, warned):
     instance = dg.DagsterInstance.ephemeral()
@@ -101,6 +103,7 @@ def test_the_public_development_key_is_warned_about_once_per_run(tmp_path, key, 
     assert len(found) == warned
 
 
+@pytest.mark.slow
 def test_quarantine_ratio_warns_above_threshold(tmp_path):
     result = _materialize(tmp_path, [record(), "bad", "worse"], quarantine_warn_ratio=0.05)
     check = _checks(result)["quarantine_ratio"]
@@ -109,6 +112,7 @@ def test_quarantine_ratio_warns_above_threshold(tmp_path):
     assert check.metadata["quarantined_ratio"].value == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_sensor_requests_each_new_file_once(tmp_path):
     landing = tmp_path / "landing"
     write_lines(landing / "a.jsonl", [record(request_id="a")])
@@ -131,6 +135,7 @@ def test_sensor_requests_each_new_file_once(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_sensor_skips_files_already_ingested(tmp_path):
     result = _materialize(tmp_path, [record()])
     assert result.success

@@ -17,7 +17,8 @@ from pipelines.lib.storage import Warehouse
 from tests.browser import chromium, figure_traces, open_report, render_pdf, screenshot
 from tests.conftest import build_models, built_warehouse, three_days
 
-pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
+# the whole pipeline over data and a browser: `make test-fast` leaves it out; the first test pays for the build
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror=alert("provider")>'

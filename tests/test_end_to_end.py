@@ -19,7 +19,9 @@ from pipelines.defs.resources import LandingResource, MetricsResource, PrivacyRe
 from pipelines.lib.storage import Warehouse
 from tests.conftest import SAMPLE, ledger_entries, mart, quarantined, stored
 
-pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
+# the whole pipeline over data: `make test-fast` leaves it out; the first test pays for the module's run of the
+# sample (minutes on a busy machine), hence a longer limit than the suite's 300 s
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 BAD_LINES = SAMPLE / "rejects" / "bad_lines.jsonl"
 

@@ -14,6 +14,8 @@ from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, record, write_lines
 
+pytestmark = pytest.mark.slow  # every test reads a warehouse built for the module: `make test-fast` leaves them out
+
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Warehouse:
@@ -23,7 +25,7 @@ def warehouse(tmp_path_factory) -> Warehouse:
     days = ["2025-05-31", "2025-06-01", "2025-06-02"]
     lines = [record(request_id=f"r-{day}", created_at=f"{day}T12:00:00Z", cost_usd=0.5) for day in days]
     ingest([str(write_lines(root / "logs.jsonl", lines))], store, hash_key=HASH_KEY)
-    build_models(store)
+    build_models(store, only=["spend_daily", "spend_weekly", "spend_monthly", "app_model_mix"])  # the marts exported
     return store
 
 

@@ -20,7 +20,8 @@ from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, mart
 
-pytestmark = pytest.mark.slow  # the whole pipeline over data: `make test-fast` leaves it out
+# the whole pipeline over data: `make test-fast` leaves it out; the first test pays for the module's runs
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")

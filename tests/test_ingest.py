@@ -36,6 +36,7 @@ def test_every_line_is_counted_once(tmp_path, warehouse, run_ingest):
     assert [r["request_id"] for r in stored(warehouse)] == ["a", "b"]
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
@@ -72,6 +73,7 @@ def test_quarantine_reason_is_readable(tmp_path, warehouse, run_ingest, line, re
     assert row["source_format"] == "canonical"
 
 
+@pytest.mark.slow
 def test_several_problems_are_all_named(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "x.jsonl", [record(created_at=None, prompt_tokens=-1, status="nope")]))
     [row] = quarantined(warehouse)
@@ -80,6 +82,7 @@ def test_several_problems_are_all_named(tmp_path, warehouse, run_ingest):
     )
 
 
+@pytest.mark.slow
 def test_invalid_utf8_line_is_quarantined_alone(tmp_path, warehouse, run_ingest):
     good = json.dumps(record(request_id="ok")).encode()
     source = tmp_path / "latin1.jsonl"
@@ -90,6 +93,7 @@ def test_invalid_utf8_line_is_quarantined_alone(tmp_path, warehouse, run_ingest)
     assert (row["source_line"], row["reason"]) == (2, "not valid UTF-8")
 
 
+@pytest.mark.slow
 def test_quarantine_never_keeps_prompt_or_completion_text(tmp_path, warehouse, run_ingest):
     secret = "my SSN is 078-05-1120"
     lines = [
@@ -121,6 +125,7 @@ def test_reingesting_the_same_file_changes_nothing(tmp_path, warehouse, run_inge
     assert {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")} == before
 
 
+@pytest.mark.slow
 def test_same_records_in_a_new_file_are_duplicates(tmp_path, warehouse, run_ingest):
     rows = [record(request_id=f"r{i}") for i in range(5)]
     run_ingest(write_lines(tmp_path / "a.jsonl", rows))
@@ -132,6 +137,7 @@ def test_same_records_in_a_new_file_are_duplicates(tmp_path, warehouse, run_inge
     assert report.days == []
 
 
+@pytest.mark.slow
 def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, monkeypatch):
     """Under a memory limit below its working set, the dedupe spills to the scratch folder (DuckDB's profile
     says how much) and every key still counts once, the stored ones winning."""
@@ -164,6 +170,7 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
     assert spilled[1] > 0, "the dedupe of the second ingest did not spill: raise the rows or lower the limit"
 
 
+@pytest.mark.slow
 def test_a_dedupe_that_cannot_fit_its_limit_finishes_without_it(tmp_path, warehouse, run_ingest, monkeypatch):
     """Below what DuckDB needs even to spill, the dedupe fails under its limit and is redone without it: the run
     uses more memory instead of failing."""
@@ -185,6 +192,7 @@ def test_a_dedupe_that_cannot_fit_its_limit_finishes_without_it(tmp_path, wareho
     assert len(calls) == 4, "each dedupe should have failed under the limit once, then succeeded"
 
 
+@pytest.mark.slow
 def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "day1.jsonl", [record(request_id="early")]))
     late = [record(request_id="late", created_at="2025-06-01T23:59:59.999Z"), record(request_id="early")]
@@ -194,6 +202,7 @@ def test_late_records_are_merged_into_their_day(tmp_path, warehouse, run_ingest)
     assert warehouse.days() == ["2025-06-01"]
 
 
+@pytest.mark.slow
 def test_copies_keep_the_first_occurrence(tmp_path, warehouse, run_ingest):
     a = write_lines(tmp_path / "a.jsonl", [record(request_id="k")])
     b = write_lines(tmp_path / "b.jsonl", [record(request_id="k")])
@@ -203,6 +212,7 @@ def test_copies_keep_the_first_occurrence(tmp_path, warehouse, run_ingest):
     assert [(f.written, f.duplicates, f.conflicts) for f in report.files] == [(1, 0, 0), (0, 1, 0)]
 
 
+@pytest.mark.slow
 def test_records_that_disagree_keep_the_more_complete_then_the_later(tmp_path, warehouse, run_ingest):
     """Same key, different content: within a run and against what is stored, whatever the day."""
     write_lines(tmp_path / "a.jsonl", [record(request_id="k", model="first"), record(request_id="m", cost_usd=None)])
@@ -230,6 +240,7 @@ def test_records_that_disagree_keep_the_more_complete_then_the_later(tmp_path, w
     assert report.balanced
 
 
+@pytest.mark.slow
 def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, run_ingest):
     rows = [
         record(request_id="1", provider_native="Together", model="qwen/qwen3", created_at="2025-06-01T03:00:00Z"),
@@ -245,6 +256,7 @@ def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, 
     assert metadata.row_group(0).column(0).compression == "ZSTD"
 
 
+@pytest.mark.slow
 def test_days_are_utc(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "tz.jsonl", [record(created_at="2025-06-01T23:30:00-02:00")]))
     assert warehouse.days() == ["2025-06-02"]
@@ -252,6 +264,7 @@ def test_days_are_utc(tmp_path, warehouse, run_ingest):
     assert row["created_at"].isoformat() == "2025-06-02T01:30:00+00:00"
 
 
+@pytest.mark.slow
 def test_compressed_sources_and_folders(tmp_path, warehouse, run_ingest):
     folder = tmp_path / "landing"
     folder.mkdir()
@@ -265,6 +278,7 @@ def test_compressed_sources_and_folders(tmp_path, warehouse, run_ingest):
     assert len(report.files) == 2
 
 
+@pytest.mark.slow
 def test_glob_and_file_url(tmp_path, warehouse, run_ingest):
     write_lines(tmp_path / "logs" / "a.jsonl", [record(request_id="a")])
     write_lines(tmp_path / "logs" / "b.txt", ["not a log"])
@@ -272,6 +286,7 @@ def test_glob_and_file_url(tmp_path, warehouse, run_ingest):
     assert [f.url for f in report.files] == [f"file://{tmp_path}/logs/a.jsonl"]
 
 
+@pytest.mark.slow
 def test_memory_filesystem_source_and_warehouse():
     import fsspec
 
@@ -296,6 +311,7 @@ def test_unknown_format_file_is_quarantined_not_dropped(tmp_path, warehouse, run
     assert quarantined(warehouse)[0]["reason"].startswith("format not recognised")
 
 
+@pytest.mark.slow
 def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, run_ingest, monkeypatch):
     run_ingest(
         write_lines(
@@ -335,6 +351,7 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
     ]
 
 
+@pytest.mark.slow
 def test_folders_take_log_files_only_but_named_files_are_always_read(tmp_path, run_ingest):
     write_lines(tmp_path / "in" / "a.jsonl", [record(request_id="a")])
     write_lines(tmp_path / "in" / "README.md", ["# notes"])
@@ -346,6 +363,7 @@ def test_folders_take_log_files_only_but_named_files_are_always_read(tmp_path, r
     assert (named.lines, named.quarantined) == (1, 1)
 
 
+@pytest.mark.slow
 def test_rejects_after_an_undecodable_line_keep_their_own_text(tmp_path, warehouse, run_ingest):
     source = tmp_path / "mixed.jsonl"
     source.write_bytes(b"\xff\xfe\n" + json.dumps(record(request_id="z", prompt_tokens=-3)).encode() + b"\n")
@@ -356,6 +374,7 @@ def test_rejects_after_an_undecodable_line_keep_their_own_text(tmp_path, warehou
     assert '"request_id": "z"' in second["raw"]
 
 
+@pytest.mark.slow
 def test_keys_are_unique_across_days_and_runs(tmp_path, warehouse, run_ingest):
     first = [
         record(request_id="k", created_at="2025-06-01T00:00:00Z"),
@@ -375,6 +394,7 @@ def test_keys_are_unique_across_days_and_runs(tmp_path, warehouse, run_ingest):
     assert (again.written, again.duplicates, again.summary()["conflicts"]) == (0, 2, 0)
 
 
+@pytest.mark.slow
 def test_paths_with_glob_and_quote_characters(tmp_path, run_ingest, monkeypatch):
     odd = tmp_path / "we[ir]d 'dir'"
     monkeypatch.setenv("TMPDIR", str(odd / "tmp"))
@@ -391,6 +411,7 @@ def test_paths_with_glob_and_quote_characters(tmp_path, run_ingest, monkeypatch)
     assert again.skipped_files == 1
 
 
+@pytest.mark.slow
 def test_detection_survives_a_junk_head_and_a_huge_first_line(tmp_path, warehouse, run_ingest):
     junk_head = ["junk"] * 150 + [json.dumps(record(request_id="late-valid"))]
     huge_first = [json.dumps(record(request_id="huge", app_id="a" * 200, messages=["x" * (5 * 1024 * 1024)]))]
@@ -406,6 +427,7 @@ def test_day_groups_pack_consecutive_days_up_to_the_row_budget():
     assert commit._day_groups(days, 10) == [["d1", "d2"], ["d3"], ["d4"]]
 
 
+@pytest.mark.slow
 def test_one_file_reached_through_several_spellings_is_read_once(tmp_path, run_ingest):
     source = write_lines(tmp_path / "logs" / "a.jsonl", [record(request_id="a"), "junk"])
     (tmp_path / "link").symlink_to(tmp_path / "logs")
@@ -414,6 +436,7 @@ def test_one_file_reached_through_several_spellings_is_read_once(tmp_path, run_i
     assert (report.lines, report.written, report.quarantined) == (2, 1, 1)
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_does_not_block_the_others(tmp_path, warehouse, run_ingest):
     write_lines(tmp_path / "in" / "good.jsonl", [record(request_id="good")])
     (tmp_path / "in" / "bad.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
@@ -424,6 +447,7 @@ def test_an_unreadable_file_does_not_block_the_others(tmp_path, warehouse, run_i
     assert len(warehouse.ledger_keys()) == 1  # the bad file is retried next time
 
 
+@pytest.mark.slow
 def test_a_key_stored_twice_before_does_not_wedge_ingest(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "a.jsonl", [record(request_id="k")]))
     day = Path(warehouse.partition_path("2025-06-01"))
@@ -434,6 +458,7 @@ def test_a_key_stored_twice_before_does_not_wedge_ingest(tmp_path, warehouse, ru
     assert (report.lines, report.written, report.duplicates) == (2, 1, 1)
 
 
+@pytest.mark.slow
 def test_partitions_written_before_a_field_existed_are_read_and_merged_as_current(tmp_path, warehouse, run_ingest):
     """A warehouse of an older version (no `operation`, no `quality_flags`) takes new data and builds."""
     run_ingest(write_lines(tmp_path / "old.jsonl", [record(request_id="old")]))
@@ -455,6 +480,7 @@ def test_partitions_written_before_a_field_existed_are_read_and_merged_as_curren
     ]
 
 
+@pytest.mark.slow
 def test_a_record_that_gives_way_leaves_its_day_only_after_the_winner_is_written(
     tmp_path, warehouse, run_ingest, monkeypatch
 ):
@@ -484,6 +510,7 @@ def test_a_record_that_gives_way_leaves_its_day_only_after_the_winner_is_written
     assert (report.written, report.summary()["conflicts"]) == (2, 1)
 
 
+@pytest.mark.slow
 def test_two_records_of_one_line_with_one_key_keep_one(tmp_path, warehouse, run_ingest):
     """An OTLP export holding the same span twice: one record stored, one duplicate, whatever the content."""
     from tests.test_adapters_otel import CHAT, export, span
@@ -495,6 +522,7 @@ def test_two_records_of_one_line_with_one_key_keep_one(tmp_path, warehouse, run_
     assert len(stored(warehouse)) == 2
 
 
+@pytest.mark.slow
 def test_a_sum_repair_that_overflows_quarantines_the_line_not_the_file(tmp_path, warehouse, run_ingest):
     lines = [record(request_id="ok"), record(request_id="huge", prompt_tokens=1, cached_prompt_tokens=2**63 - 1)]
     report = run_ingest(write_lines(tmp_path / "g.jsonl", lines))

@@ -94,6 +94,7 @@ def _ingest(warehouse: Warehouse, path: Path) -> None:
     assert report.quarantined == 0, "the given records must all be valid"
 
 
+@pytest.mark.slow
 def test_requests_roll_up_their_attempts(tmp_path):
     """Retried requests take their final attempt's outcome and the first attempt's arrival; a request logged
     without its first attempt is still one request; single attempts pass through."""
@@ -139,6 +140,7 @@ def test_tool_call_rate_daily(outcomes):
     ]
 
 
+@pytest.mark.slow
 def test_the_tool_funnel_rests_on_the_requests_that_log_tools_offered(tmp_path):
     """Five completed requests: a (3 tools, 1 call, finish tool_use), b (3 tools, 2 calls, but cut at the token
     limit: finish length, so not a final tool call), c (no tools), d (tools not logged), e (tools not logged,
@@ -263,6 +265,7 @@ def _labs() -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_lab_mix_daily_and_monthly(tmp_path):
     """Per lab and open / closed weights, completed generation requests only; shares of each day's output
     (1,000 tokens on 06-01, 1,100 on 06-02) and of the month's (2,100)."""
@@ -399,6 +402,7 @@ def test_spend_daily(outcomes):
     ]
 
 
+@pytest.mark.slow
 def test_unknown_cost_stays_unknown_and_is_left_out_of_the_cost_per_completion(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     lines = [
@@ -445,6 +449,7 @@ def test_provider_latency_daily(outcomes):
     ]
 
 
+@pytest.mark.slow
 def test_latency_of_a_month_comes_from_its_attempts_not_its_days(tmp_path):
     """Day 1: latencies 100, 200, 300; day 2: 1,000. The month's median is 250 (of the four attempts); the
     median of the daily medians would be 600. Unstreamed attempts have no time to first token."""
@@ -546,10 +551,13 @@ def traffic(tmp_path_factory) -> Warehouse:
     root = tmp_path_factory.mktemp("traffic")
     warehouse = Warehouse(str(root / "warehouse"))
     _ingest(warehouse, write_lines(root / "logs" / "arrivals.jsonl", _arrivals()))
-    build_models(warehouse, TRAFFIC_PARAMS)
+    build_models(
+        warehouse, TRAFFIC_PARAMS, only=["traffic_minutely", "bursts", "app_traffic_profile", "traffic_hour_of_week"]
+    )
     return warehouse
 
 
+@pytest.mark.slow
 def test_traffic_minutely_is_zero_filled_with_a_rolling_median_baseline(traffic):
     assert mart(traffic, "select count(*), sum(requests), min(minute), max(minute) from traffic_minutely") == [
         (1440, 12, dt.datetime(2025, 6, 2), dt.datetime(2025, 6, 2, 23, 59))
@@ -572,6 +580,7 @@ def test_traffic_minutely_is_zero_filled_with_a_rolling_median_baseline(traffic)
     ]
 
 
+@pytest.mark.slow
 def test_bursts_join_across_a_one_minute_gap(traffic):
     rows = mart(traffic, "select * from bursts")
     start, end = dt.datetime(2025, 6, 2, 10, 3), dt.datetime(2025, 6, 2, 10, 5)
@@ -579,6 +588,7 @@ def test_bursts_join_across_a_one_minute_gap(traffic):
     assert rows == [(1, start, end, 3, 9, 5, 1.0, 5.0, "app-a", pytest.approx(6 / 9))]
 
 
+@pytest.mark.slow
 def test_app_traffic_profile(traffic):
     rows = mart(
         traffic,
@@ -594,6 +604,7 @@ def test_app_traffic_profile(traffic):
     ]
 
 
+@pytest.mark.slow
 def test_traffic_hour_of_week(traffic):
     rows = mart(
         traffic,
@@ -633,6 +644,7 @@ def _variance() -> list[dict]:
     return lines
 
 
+@pytest.mark.slow
 def test_provider_variance(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     _ingest(warehouse, write_lines(tmp_path / "logs" / "variance.jsonl", _variance()))
@@ -666,6 +678,7 @@ def test_provider_variance(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_only_generation_operations_enter_the_generation_metrics(tmp_path):
     """A gateway that also serves embeddings and images: they count as traffic and in provider errors, not in
     the tool-call rate, reasoning share or model mix; a gateway refusal is an error but no provider fault."""

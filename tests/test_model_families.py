@@ -550,6 +550,7 @@ left join lateral (
 """
 
 
+@pytest.mark.slow
 def test_rule_macro_agrees_with_the_direct_lateral_join(con):
     """gl_model_rule (patterns compiled as constants) picks the same rule as the plain first-match join."""
     models = ALL_IDS + HOSTILE

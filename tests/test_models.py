@@ -170,6 +170,7 @@ def test_incremental_builds_equal_a_full_rebuild(tmp_path):
     ) == [(2, "anthropic", "amazon-bedrock", dt.date(2025, 2, 28))]
 
 
+@pytest.mark.slow
 def test_days_without_traffic_between_builds_are_zero_filled(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record(request_id="a", created_at="2025-01-01T10:00:00Z")]))
@@ -179,6 +180,7 @@ def test_days_without_traffic_between_builds_are_zero_filled(tmp_path):
     assert mart(warehouse, "select count(*), sum(requests) from traffic_minutely") == [(5 * 1440, 2)]
 
 
+@pytest.mark.slow
 def test_a_changed_parameter_rebuilds_only_the_models_that_use_it(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     _ingest(warehouse, write_lines(tmp_path / "a.jsonl", [record()]))
@@ -190,6 +192,7 @@ def test_a_changed_parameter_rebuilds_only_the_models_that_use_it(tmp_path):
     assert results["tool_call_rate_weekly"].mode == "unchanged"
 
 
+@pytest.mark.slow
 def test_an_empty_warehouse_builds_empty_marts(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     results = build_models(warehouse)
@@ -197,6 +200,7 @@ def test_an_empty_warehouse_builds_empty_marts(tmp_path):
     assert mart(warehouse, "select count(*) from requests") == [(0,)]
 
 
+@pytest.mark.slow
 def test_the_database_documents_every_mart_and_column(tmp_path):
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     build_models(warehouse)
@@ -218,6 +222,7 @@ def test_the_database_documents_every_mart_and_column(tmp_path):
     assert wide == [], "counts are BIGINT, not HUGEINT (cast sums)"
 
 
+@pytest.mark.slow
 def test_a_copied_warehouse_reads_its_own_files(tmp_path, capsys, monkeypatch):
     """The stored `requests` view names its files relative to the warehouse folder and read-only connections list
     the warehouse's own, so a copy whose original is gone reads its files (and days ingested into it since)."""
@@ -248,6 +253,7 @@ def test_a_copied_warehouse_reads_its_own_files(tmp_path, capsys, monkeypatch):
         assert con.execute("select completed_requests from tool_call_rate_daily").fetchall() == [(4,)]
 
 
+@pytest.mark.slow
 def test_a_warehouse_path_with_glob_characters_builds_and_reads_its_own_files(tmp_path, capsys, monkeypatch):
     """`[1]` and `*` in the path: every read is listed or relative to the root, never a glob over it (a glob of
     `w[1]*` would also match the neighbour `w1-other`)."""
@@ -284,6 +290,7 @@ def test_whole_periods_widen_days_to_their_weeks_and_months():
     assert engine.period_end(dt.date(2025, 12, 31), "month") == dt.date(2025, 12, 31)
 
 
+@pytest.mark.slow
 def test_a_period_model_recomputes_the_whole_month_of_a_late_day_and_nothing_else(tmp_path):
     """Latencies 100 and 300 on 2025-01-10, 500 on 2025-02-10; a late record (900) for 2025-01-20 changes January's
     median from its attempts (100, 300, 900: 300), while February is not recomputed."""

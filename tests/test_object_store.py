@@ -12,7 +12,6 @@ import boto3
 import duckdb
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
 
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
@@ -25,8 +24,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# an S3 server (moto) and builds over it: `make test-fast` leaves them out; the parallel backfill takes minutes
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
 @pytest.fixture(scope="module")
 def s3_options() -> Iterator[dict]:
+    from moto.server import ThreadedMotoServer  # imported here: two seconds that `make test-fast` need not pay
+
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

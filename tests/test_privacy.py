@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dashboards import figures as F
 from dashboards import report
 from pipelines.lib import privacy
@@ -39,6 +41,7 @@ def test_the_development_key_makes_the_report_say_hashes_are_unprotected(tmp_pat
     assert note.startswith("User hashes are not protected")
 
 
+@pytest.mark.slow
 def test_two_keys_make_one_user_count_twice_and_the_report_says_so(tmp_path, warehouse):
     _ingest(tmp_path, warehouse, b"first-secret", "a")
     _ingest(tmp_path, warehouse, b"second-secret", "b")
@@ -46,6 +49,7 @@ def test_two_keys_make_one_user_count_twice_and_the_report_says_so(tmp_path, war
     assert note.startswith("User hashes come from 2 different keys")
 
 
+@pytest.mark.slow
 def test_report_shows_the_warehouse_notes_first(con):  # noqa: F811
     page = report.render_report(con, F.Range(), notes=("User hashes are not protected: test note.",)).html
     assert page.index("User hashes are not protected: test note.") < page.index(report.CAVEATS[0])

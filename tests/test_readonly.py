@@ -47,7 +47,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     warehouse = Warehouse(str(base / "warehouse"))
     lines = [record(request_id=f"r{i}", created_at=f"2025-06-0{1 + i % 2}T12:00:00Z") for i in range(6)]
     ingest([str(write_lines(base / "in.jsonl", lines))], warehouse, hash_key=HASH_KEY)
-    build_models(warehouse)
+    build_models(warehouse, only=["tool_call_rate_daily"])  # the mart the queries read
     (base / "warehouse-outside").mkdir()
     duckdb.sql(f"copy (select 'secret' as a) to '{base / 'warehouse-outside' / 'data.parquet'}'")
     return warehouse
@@ -72,6 +72,7 @@ def test_each_attack_fails_with_one_line_and_exit_1(built, attack, capsys, monke
     assert sorted(p.name for p in outside.iterdir()) == ["data.parquet"]
 
 
+@pytest.mark.fast_cases(3)  # each attack also runs, checked end to end, in the test above
 @pytest.mark.parametrize("attack", STOPPED_BY_SETTINGS)
 def test_the_read_only_connection_stops_them_without_the_query_check(built, attack):
     """Defence in depth: `open_database(read_only=True)` alone refuses these (the dashboards rely on it)."""
@@ -81,6 +82,7 @@ def test_the_read_only_connection_stops_them_without_the_query_check(built, atta
             con.sql(query).fetchall()
 
 
+@pytest.mark.slow
 def test_the_settings_alone_would_let_a_copy_write_inside_the_warehouse(tmp_path):
     """Why `check_query` exists: DuckDB's allowed_directories does not tell reading from writing."""
     warehouse = Warehouse(str(tmp_path / "warehouse"))

@@ -12,19 +12,17 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
-from pipelines.lib.ingest import connect
 from pipelines.lib.reader import iter_line_batches, nonblank_lines
 from pipelines.lib.transform import transform_lines
 from schemas.adapters import detect
 from schemas.record import FIELD_NAMES
+from tests.adapter_support import transform_connection
 from tests.conftest import HASH_KEY
 
 CORPUS = Path(__file__).parent / "fixtures" / "real"
@@ -50,15 +48,10 @@ def _span_order(item: str | None) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", item or "")[:2])
 
 
-@cache
-def _connection() -> duckdb.DuckDBPyConnection:
-    return connect()  # one per test process: the reference tables and macros are installed once
-
-
 def read_sample(path: Path) -> list[dict[str, Any]]:
     """Every row the file yields (records, quarantined and ignored rows), in line, attempt and span order."""
     adapter = detect(nonblank_lines(str(path)), str(path))
-    con = _connection()
+    con = transform_connection()
     rows: list[dict[str, Any]] = []
     for batch in iter_line_batches(str(path)):
         rows += transform_lines(con, adapter, batch.lines, path.as_uri(), HASH_KEY).to_pylist()
@@ -79,7 +72,19 @@ def _same(got: Any, want: Any) -> bool:
     return got == want
 
 
-@pytest.mark.parametrize(("path", "reading", "entry"), CASES, ids=[_case_id(c) for c in CASES])
+def _params() -> list[Any]:
+    """Every case; only the first sample of each format folder runs in `make test-fast` (a sample costs a DuckDB
+    transform, about half a second), all of them in `make test`."""
+    folders: set[str] = set()
+    params = []
+    for case in CASES:
+        folder = case[0].relative_to(CORPUS).parts[0]
+        params.append(pytest.param(*case, id=_case_id(case), marks=() if folder not in folders else pytest.mark.slow))
+        folders.add(folder)
+    return params
+
+
+@pytest.mark.parametrize(("path", "reading", "entry"), _params())
 def test_sample_reads_as_expected(path: Path, reading: str, entry: dict[str, Any]) -> None:
     """`reading` (in the parameters) says, where a sample is ambiguous, which reading the expectation chose."""
     rows = read_sample(path)

@@ -42,6 +42,7 @@ def _assert_conserved(report: IngestReport) -> None:
 # -- a file that grew or was touched ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_grown_file_counts_only_its_new_lines(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     lines = _lines(15)
@@ -58,6 +59,7 @@ def test_a_grown_file_counts_only_its_new_lines(tmp_path, warehouse, run_ingest)
     _assert_conserved(grown)
 
 
+@pytest.mark.slow
 def test_a_touched_file_reads_and_counts_nothing_again(tmp_path, warehouse, run_ingest):
     source = write_lines(tmp_path / "gateway.jsonl", [*_lines(10), "{broken"])
     run_ingest(source)
@@ -67,6 +69,7 @@ def test_a_touched_file_reads_and_counts_nothing_again(tmp_path, warehouse, run_
     assert len(stored(warehouse)) == 10 and len(quarantined(warehouse)) == 1
 
 
+@pytest.mark.slow
 def test_a_rewritten_file_is_read_again_and_its_old_records_are_duplicates(tmp_path, warehouse, run_ingest):
     source = write_lines(tmp_path / "gateway.jsonl", _lines(10))
     run_ingest(source)
@@ -79,6 +82,7 @@ def test_a_rewritten_file_is_read_again_and_its_old_records_are_duplicates(tmp_p
     assert len(stored(warehouse)) == 12
 
 
+@pytest.mark.slow
 def test_a_rewritten_file_with_the_same_records_on_the_same_lines_writes_nothing_twice(tmp_path, warehouse, run_ingest):
     source = write_lines(tmp_path / "gateway.jsonl", _lines(10))
     run_ingest(source)
@@ -91,6 +95,7 @@ def test_a_rewritten_file_with_the_same_records_on_the_same_lines_writes_nothing
     assert (again.written, again.duplicates) == (2, 10)  # not "resumed": the earlier version counted them
 
 
+@pytest.mark.slow
 def test_a_line_caught_without_its_newline_is_read_again_whole(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     whole = _lines(3)
@@ -104,6 +109,7 @@ def test_a_line_caught_without_its_newline_is_read_again_whole(tmp_path, warehou
     assert len(stored(warehouse)) == 3
 
 
+@pytest.mark.slow
 def test_a_partial_line_still_broken_is_not_quarantined_twice(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     source.write_text(_lines(1)[0] + "\n{broken")
@@ -117,6 +123,7 @@ def test_a_partial_line_still_broken_is_not_quarantined_twice(tmp_path, warehous
 # -- complete reads or failure ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["zst", "gz"])
 def test_a_truncated_archive_fails_the_run_after_the_others_commit_and_is_retried(
     tmp_path, warehouse, run_ingest, codec
@@ -133,6 +140,7 @@ def test_a_truncated_archive_fails_the_run_after_the_others_commit_and_is_retrie
     assert run_ingest(good, cut).written == 3000
 
 
+@pytest.mark.slow
 def test_gzip_content_under_a_plain_name_is_read_as_gzip(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     source.write_bytes(gzip.compress(("\n".join(_lines(20)) + "\n").encode()))
@@ -140,6 +148,7 @@ def test_gzip_content_under_a_plain_name_is_read_as_gzip(tmp_path, warehouse, ru
     assert (report.written, report.quarantined) == (20, 0)
 
 
+@pytest.mark.slow
 def test_a_byte_order_mark_and_blank_lines_cost_nothing(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     lines = _lines(3)
@@ -175,6 +184,7 @@ def test_hostile_lines_are_quarantined_with_reasons_and_never_block_the_file(tmp
     assert all("Jane Doe" not in row["raw"] and "jane.doe" not in row["raw"] for row in rows)
 
 
+@pytest.mark.slow
 def test_a_valid_line_with_a_lone_surrogate_escape_keeps_its_record(tmp_path, warehouse, run_ingest):
     line = json.dumps(record(request_id="s")).replace('"app-a"', '"app-\\ud83d"')  # an emoji cut in half
     report = run_ingest(write_lines(tmp_path / "s.jsonl", [line]))
@@ -182,6 +192,7 @@ def test_a_valid_line_with_a_lone_surrogate_escape_keeps_its_record(tmp_path, wa
     assert stored(warehouse)[0]["app_id"] == "app-\ufffd"
 
 
+@pytest.mark.slow
 def test_a_line_past_the_length_limit_is_quarantined_and_memory_stays_bounded(tmp_path, warehouse, monkeypatch):
     monkeypatch.setattr(stage, "LineReader", _small_limit_reader)
     source = write_lines(tmp_path / "long.jsonl", [_lines(1)[0], '{"request_id": "' + "x" * 5000, _lines(1, "b")[0]])
@@ -197,6 +208,7 @@ def _small_limit_reader(url, chunk_bytes, resume=None, **options):
     return LineReader(url, chunk_bytes, 1024, resume, **options)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("offset", ["+99:00", "-18:30", "+2400"])
 def test_offsets_beyond_18_hours_are_quarantined(tmp_path, warehouse, run_ingest, offset):
     line = record(created_at=f"2025-06-01T12:00:00{offset}")
@@ -205,6 +217,7 @@ def test_offsets_beyond_18_hours_are_quarantined(tmp_path, warehouse, run_ingest
     assert "created_at is not an ISO 8601 timestamp" in quarantined(warehouse)[0]["reason"]
 
 
+@pytest.mark.slow
 def test_conflicting_duplicates_resolve_by_the_rule_and_are_counted(tmp_path, warehouse, run_ingest):
     first = write_lines(tmp_path / "a.jsonl", [record(request_id="k", cost_usd=None)])
     second = write_lines(tmp_path / "b.jsonl", [record(request_id="k", cost_usd=0.5)])
@@ -271,6 +284,7 @@ def fuzz_files(folder: Path, rng: random.Random, lines_per_format: int) -> list[
     return sources
 
 
+@pytest.mark.slow
 def test_fuzzed_real_samples_never_crash_a_run_and_every_line_is_accounted_for(tmp_path, warehouse, run_ingest):
     if not REAL.is_dir():
         pytest.skip("no real-sample corpus")

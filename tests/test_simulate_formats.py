@@ -172,6 +172,7 @@ def _final_attempts(frame: pl.DataFrame) -> pl.DataFrame:
 # --- shapes ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     records = [line["data"] for line in _objects(written["openrouter"])]
     finals = _final_attempts(frame)
@@ -209,6 +210,7 @@ def test_openrouter_is_one_generation_per_request(frame: pl.DataFrame, written: 
         assert record["created_at"] == expected["created_at"][0].strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+@pytest.mark.slow
 def test_openrouter_finish_reasons_are_normalized_with_the_native_kept(written: dict[str, Path]) -> None:
     records = pl.DataFrame([line["data"] for line in _objects(written["openrouter"])], infer_schema_length=None)
     assert {"Google", "Minimax", "Anthropic", "Amazon Bedrock"} <= set(records["provider_name"])
@@ -218,6 +220,7 @@ def test_openrouter_finish_reasons_are_normalized_with_the_native_kept(written: 
     assert ("stop", "tool_use") not in pairs
 
 
+@pytest.mark.slow
 def test_litellm_is_one_standard_logging_payload_per_attempt(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     payloads = _objects(written["litellm"])
     assert len(payloads) == frame.height
@@ -268,6 +271,7 @@ def test_litellm_is_one_standard_logging_payload_per_attempt(frame: pl.DataFrame
     assert {"RateLimitError", "InternalServerError", "CancelledError"} <= classes
 
 
+@pytest.mark.slow
 def test_otel_is_otlp_json_with_genai_attributes(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     spans = list(_spans(written["otel"]))
     assert len(spans) == frame.height
@@ -300,6 +304,7 @@ def test_otel_is_otlp_json_with_genai_attributes(frame: pl.DataFrame, written: d
     assert resends.count("1") == frame.filter(pl.col("attempt") == 2).height
 
 
+@pytest.mark.slow
 def test_otel_groups_spans_by_minute_and_app(written: dict[str, Path]) -> None:
     for export in _objects(written["otel"]):
         minutes = set()
@@ -418,6 +423,7 @@ def _read_otel(path: Path) -> pl.DataFrame:
     return pl.from_arrow(duckdb.connect().sql(query, params=[str(path)]).to_arrow_table())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("format", ["openrouter", "litellm", "otel"])
 def test_daily_facts_read_back_equal_the_frame(frame: pl.DataFrame, written: dict[str, Path], format: str) -> None:
     reader = {"openrouter": _read_openrouter, "litellm": _read_litellm, "otel": _read_otel}[format]
@@ -427,6 +433,7 @@ def test_daily_facts_read_back_equal_the_frame(frame: pl.DataFrame, written: dic
     assert got.equals(expected), (got, expected)
 
 
+@pytest.mark.slow
 def test_formats_agree_with_each_other(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     """Completed requests and error attempts per day are the same read from LiteLLM and OTel files, and
     reasoning tokens the same in all three."""
@@ -453,6 +460,7 @@ def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
         yield key, value
 
 
+@pytest.mark.slow
 def test_no_text_and_no_raw_user_ids(frame: pl.DataFrame, written: dict[str, Path]) -> None:
     raw_users = set(frame["user_id"].unique().to_list())
     pseudonyms = {formats.end_user_id(u) for u in raw_users}
@@ -470,6 +478,7 @@ def test_no_text_and_no_raw_user_ids(frame: pl.DataFrame, written: dict[str, Pat
         assert bool(users) == (format != "otel")
 
 
+@pytest.mark.slow
 def test_same_frame_same_bytes(frame: pl.DataFrame, written: dict[str, Path], tmp_path: Path) -> None:
     for format, path in written.items():
         again = tmp_path / path.name

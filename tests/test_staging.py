@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage_batch, staged_batches
 from pipelines.lib.storage import STAGING, Warehouse
 from tests.conftest import HASH_KEY, record, stored, write_lines
@@ -21,6 +23,7 @@ def _days(tmp_path):
     return first, second
 
 
+@pytest.mark.slow
 def test_staged_batches_commit_to_what_one_ingest_writes(tmp_path):
     first, second = _days(tmp_path)
     direct = Warehouse(str(tmp_path / "direct"))

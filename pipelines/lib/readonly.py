@@ -1,7 +1,7 @@
 """The analyst's connection to the warehouse database: read-only, confined to the warehouse, offline.
 
 `gatewaylens sql`, `gatewaylens report` and the `dashboards` asset open the database with
-`models.open_database(warehouse, read_only=True)`, which calls `confine` before anything else runs on it.
+`sqlmodels.database.open_database(warehouse, read_only=True)`, which calls `confine` before anything else runs on it.
 What each layer stops, as measured on the pinned duckdb (2.0.1, see tests/test_readonly.py):
 
 * The read-only attach: CREATE, INSERT, DROP, ... on the database ("attached in read-only mode").

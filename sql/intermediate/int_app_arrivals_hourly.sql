@@ -43,7 +43,8 @@ final as (
         app_id,
         count(*) as requests,
         count(*) filter (
-            where local_hour >= getvariable('gl_overnight_start_hour') and local_hour < getvariable('gl_overnight_end_hour')
+            where local_hour >= getvariable('gl_overnight_start_hour')
+            and local_hour < getvariable('gl_overnight_end_hour')
         ) as overnight_requests,
         count(gap_seconds) as gaps,
         coalesce(sum(gap_seconds), 0) as gap_seconds_sum,

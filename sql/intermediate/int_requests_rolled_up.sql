@@ -88,41 +88,47 @@ single_attempt as (
 
 rolled as (
     select
-        request_id,
-        min(created_at) as arrived_at,
+        attempts.request_id,
+        min(attempts.created_at) as arrived_at,
         count(*) as attempts,
         arg_min(
-            {'provider': provider, 'status': status, 'app_id': app_id, 'user_hash': user_hash, 'operation': operation},
-            attempt
+            {
+                'provider': attempts.provider,
+                'status': attempts.status,
+                'app_id': attempts.app_id,
+                'user_hash': attempts.user_hash,
+                'operation': attempts.operation
+            },
+            attempts.attempt
         ) as first_attempt,
         arg_max(
             {
-                'provider': provider,
-                'model': coalesce(model, model_requested),
-                'model_key': model_key,
-                'model_family': model_family,
-                'model_vendor': model_vendor,
-                'model_tier': model_tier,
-                'model_open_weights': model_open_weights,
-                'status': status,
-                'error_class': error_class,
-                'finish_reason': finish_reason,
-                'prompt_tokens': prompt_tokens,
-                'completion_tokens': completion_tokens,
-                'reasoning_tokens': reasoning_tokens,
-                'cached_prompt_tokens': cached_prompt_tokens,
-                'tool_calls': tool_calls,
-                'tools_offered': tools_offered,
-                'started_at': created_at,
-                'latency_ms': latency_ms,
+                'provider': attempts.provider,
+                'model': coalesce(attempts.model, attempts.model_requested),
+                'model_key': attempts.model_key,
+                'model_family': attempts.model_family,
+                'model_vendor': attempts.model_vendor,
+                'model_tier': attempts.model_tier,
+                'model_open_weights': attempts.model_open_weights,
+                'status': attempts.status,
+                'error_class': attempts.error_class,
+                'finish_reason': attempts.finish_reason,
+                'prompt_tokens': attempts.prompt_tokens,
+                'completion_tokens': attempts.completion_tokens,
+                'reasoning_tokens': attempts.reasoning_tokens,
+                'cached_prompt_tokens': attempts.cached_prompt_tokens,
+                'tool_calls': attempts.tool_calls,
+                'tools_offered': attempts.tools_offered,
+                'started_at': attempts.created_at,
+                'latency_ms': attempts.latency_ms
             },
-            attempt
+            attempts.attempt
         ) as final_attempt,
-        sum(cost_usd) as cost_usd,
+        sum(attempts.cost_usd) as cost_usd,
     from attempts
     semi join retried
         on retried.request_id = attempts.request_id
-    group by request_id
+    group by attempts.request_id
 ),
 
 several_attempts as (

@@ -22,7 +22,10 @@ usage as (
 ),
 
 per_provider as (
-    select app_id, provider, sum(requests)::bigint as requests
+    select
+        app_id,
+        provider,
+        sum(requests)::bigint as requests,
     from usage
     group by all
 ),
@@ -35,7 +38,9 @@ shares as (
 ),
 
 models as (
-    select app_id, count(distinct model_key) as models_used
+    select
+        app_id,
+        count(distinct model_key) as models_used,
     from usage
     group by app_id
 ),
@@ -46,7 +51,7 @@ final as (
         sum(shares.requests)::bigint as requests,
         count(*) as providers_used,
         any_value(models.models_used) as models_used,
-        first(shares.provider order by shares.requests desc, shares.provider) as top_provider,
+        first(shares.provider order by shares.requests desc, shares.provider asc) as top_provider,
         max(shares.share) as top_provider_share,
         sum(shares.share * shares.share) as provider_hhi,
     from shares

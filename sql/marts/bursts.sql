@@ -19,7 +19,10 @@
 with
 
 burst_minutes as (
-    select minute, requests, baseline
+    select
+        minute,
+        requests,
+        baseline,
     from traffic_minutely
     where is_burst
 ),
@@ -72,7 +75,7 @@ episode_totals as (
     select
         episode,
         sum(requests)::bigint as requests,
-        first(app_id order by requests desc, app_id nulls last) as top_app_id,
+        first(app_id order by requests desc, app_id asc nulls last) as top_app_id,
         max(requests) as top_app_requests,
     from episode_apps
     group by episode

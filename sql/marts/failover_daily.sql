@@ -30,8 +30,9 @@ final as (
         count(*) filter (where attempts > 1) as requests_with_fallback,
         count(*) filter (where attempts > 1 and status = 'success') as recovered,
         gl_ratio(recovered, requests_with_fallback) as recovery_rate,
-        median(date_diff('millisecond', arrived_at, final_started_at)) filter (where attempts > 1 and status = 'success')
-            as added_latency_ms,
+        median(date_diff('millisecond', arrived_at, final_started_at)) filter (
+            where attempts > 1 and status = 'success'
+        ) as added_latency_ms,
     from requests
     group by day, first_provider
 )

@@ -62,8 +62,8 @@ windows as (
     from monthly
     inner join faults
         on faults.provider = monthly.provider
-        and faults.hour >= monthly.window_end - interval 3 day
-        and faults.hour < monthly.window_end
+            and faults.hour >= monthly.window_end - interval 3 day
+            and faults.hour < monthly.window_end
     group by all
 ),
 
@@ -88,7 +88,7 @@ final as (
     from monthly
     inner join windows
         on windows.month = monthly.month
-        and windows.provider = monthly.provider
+            and windows.provider = monthly.provider
 )
 
 select * from final

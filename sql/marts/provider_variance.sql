@@ -109,7 +109,7 @@ final as (
     cross join bounds
     left join attempt_stats
         on attempt_stats.model_key = tested.model_key
-        and attempt_stats.provider = tested.provider
+            and attempt_stats.provider = tested.provider
 )
 
 select * from final

@@ -29,7 +29,9 @@ completed as (
 ),
 
 capable_models as (
-    select distinct day, model_key
+    select distinct
+        day,
+        model_key,
     from completed
     where reasoning_tokens > 0
 ),
@@ -47,7 +49,7 @@ summed as (
     from completed
     left join capable_models
         on capable_models.day = completed.day
-        and capable_models.model_key = completed.model_key
+            and capable_models.model_key = completed.model_key
     group by completed.day, completed.model_family
 ),
 

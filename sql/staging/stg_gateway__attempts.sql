@@ -46,7 +46,8 @@ families as (
 
 final as (
     select
-        attempts.* exclude (date, created_at),
+        -- the linter takes the excluded names for unqualified references
+        attempts.* exclude (date, created_at),  -- noqa: RF02
         -- naive UTC from the absolute instant: the same in every session time zone, and cheap
         make_timestamp(epoch_us(attempts.created_at)) as created_at,
         -- the partition column itself (a DATE): a filter on day, even one a join derives, skips other days

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pipelines.lib import testhooks
 from pipelines.lib.ingest.commit import DEFAULT_COMMIT_ROWS, commit, publish_files
 from pipelines.lib.ingest.report import IngestReport
 from pipelines.lib.ingest.stage import FileStager, expand_sources, run_connection, stage_files
@@ -36,6 +37,7 @@ def ingest(
         con = run_connection(warehouse, scratch, threads)
         stager = FileStager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
         quarantines = stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
+        testhooks.pause_at("ingest-commit")
         commit(con, warehouse, stager.staging, commit_rows, report)
         publish_files(warehouse, report, quarantines)
         con.close()
