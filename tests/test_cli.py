@@ -83,6 +83,7 @@ def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
 
 
+@pytest.mark.slow  # a Dagster process or run
 def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
     env = {"GATEWAYLENS_WAREHOUSE": str(tmp_path / "from-env")}
@@ -92,6 +93,7 @@ def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
     assert not (tmp_path / "from-env").exists()
 
 
+@pytest.mark.slow  # a CLI process
 def test_a_bad_setting_is_one_line_and_exit_1(tmp_path):
     result = gatewaylens("sql", "select 1", env={"GATEWAYLENS_STORAGE_OPTIONS": "{oops"})
     assert result.returncode == 1

@@ -144,6 +144,7 @@ def test_sensor_skips_files_already_ingested(tmp_path):
         assert isinstance(landing_sensor(context), dg.SkipReason)
 
 
+@pytest.mark.slow  # a Dagster process or run
 def test_the_sql_models_build_in_one_op_and_a_selection_builds_only_itself(tmp_path):
     """One step builds every selected model (one connection, one upload); the others are left alone, and each
     built model reports its own materialization and checks."""

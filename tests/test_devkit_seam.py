@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 PRODUCT = ("pipelines", "schemas", "dashboards")
@@ -75,6 +77,7 @@ def test_the_product_never_imports_devkit() -> None:
     assert not wrong, f"the product imports devkit (only the CLI may, inside a command): {', '.join(wrong)}"
 
 
+@pytest.mark.slow  # a Python process loading Dagster
 def test_loading_the_product_leaves_devkit_unimported() -> None:
     code = (
         "import sys, pipelines.definitions, pipelines.cli, dashboards.report\n"
