@@ -32,7 +32,7 @@ test: env browser  ## the whole test suite (installs chromium for the browser te
 	$(BIN)/python -m pytest
 
 test-fast: env  ## the edit loop, under a minute: every test not marked slow (`make test` runs them all; README)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 ROWS ?= 2000000
 RUNS ?= 3
