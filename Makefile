@@ -29,7 +29,7 @@ run: env  ## the main job on data/sample: ingest into ./warehouse and everything
 	$(BIN)/gatewaylens run
 
 test: env browser  ## the whole test suite (installs chromium for the browser tests when missing)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test-fast: env  ## the edit loop, under a minute: every test not marked slow (`make test` runs them all; README)
 	$(BIN)/python -m pytest -m "not slow" -n 2
