@@ -13,6 +13,8 @@ them (`json.dumps(..., default=str)`); `metadata` is the JSON string `SpendLogsP
 read. Its failures follow `metadata.status` and `metadata.error_information` as the proxy's failure hook writes them
 (LiteLLM PRs #37365, #37520: `Timeout` 408, `BadRequestError` 400, `ProxyException` 401 with every attribution field
 empty).
+
+(Long on purpose: LiteLLM's own payloads are kept whole at the top, so each case reads against the real shape.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Figure builders and the report on tiny hand-made marts (in-memory DuckDB, the documented columns), plus a few
-records through the real ingest and model build: traces per family, values, empty states, escaping."""
+records through the real ingest and model build: traces per family, values, empty states, escaping.
+
+(Long on purpose: the figures of every report section read one shared hand-made database and one small built
+warehouse; split by section, each module would build them again.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""End to end: the real Dagster assets over the committed sample in data/sample/."""
+"""End to end: the real Dagster assets over the committed sample in data/sample/.
+
+(Long on purpose: every test reads the one run of the main job over the sample, made once per module.)"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Given/expect tests of the marts: a handful of hand-made records go through the real ingest and the real
-model build; every expected row below was computed by hand from those records."""
+model build; every expected row below was computed by hand from those records.
+
+(Long on purpose: every mart's given/expect test reads one shared build of the marts, made once per module;
+split, each module would build again.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Model families: gl_model_key over real served model ids in every spelling gateways log, the rules in
 schemas/reference/model_families.csv (well formed, each one reachable, open or closed weights) and the lookup of
-pipelines.lib.families."""
+pipelines.lib.families.
+
+(Long on purpose: most of it is data, the real served ids in every spelling and what each must map to.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Tests of the traffic simulator: shape, invariants, the trends it encodes, and the JSON lines writer."""
+"""Tests of the traffic simulator: shape, invariants, the trends it encodes, and the JSON lines writer.
+
+(Long on purpose: the trends are read from one year's simulation, made once per module.)"""
 
 from __future__ import annotations
 

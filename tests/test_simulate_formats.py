@@ -1,6 +1,8 @@
 """Tests of the simulator's format writers: each output parses as the real shape it imitates, the daily facts
 read back from the files equal the simulated frame's (wherever the format can express them), the bytes are
-reproducible, and no prompt text or raw user id is written."""
+reproducible, and no prompt text or raw user id is written.
+
+(Long on purpose: every format is read back from one simulation, made once per module.)"""
 
 from __future__ import annotations
 
