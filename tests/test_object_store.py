@@ -297,3 +297,30 @@ def test_a_store_that_ignores_if_none_match_cannot_hold_the_lock(s3_options, mon
     with pytest.raises(lock_stores.LockError, match="ignores If-None-Match"), lock.warehouse_lock(store, "ingest"):
         pass
     assert not store.fs.exists(store.path(lock_stores.LOCK_FILE))
+
+
+def test_a_models_run_on_s3_lists_the_partitions_once_and_uploads_the_database_once(s3_options, tmp_path, monkeypatch):
+    """The Dagster multi-asset builds every model on one connection: one listing of the partitions and one PUT of
+    the database for the whole run, not one per model."""
+    import dagster as dg
+
+    from pipelines.defs.models import PROJECT, sql_models
+    from pipelines.defs.resources import MetricsResource, WarehouseResource
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    fs = s3fs.S3FileSystem(**s3_options)
+    store = _s3_warehouse(fs, "s3://lake/one-run", s3_options, ["x", "y"], build=False)
+    calls = {"publish": 0, "partition_fingerprints": 0}
+    for name in calls:
+        original = getattr(Warehouse, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Warehouse, name, counted)
+    resource = WarehouseResource(url=store.url, storage_options=json.dumps(s3_options))
+    result = dg.materialize([sql_models], resources={"warehouse": resource, "metrics": MetricsResource()})
+    assert result.success
+    assert len(result.get_asset_materialization_events()) == len(PROJECT.models) + len(PROJECT.seeds)
+    assert calls == {"publish": 1, "partition_fingerprints": 1}
