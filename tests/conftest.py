@@ -175,22 +175,12 @@ def build_models(
     from pipelines.lib.sqlmodels.project import load_project
 
     project = load_project()
-    wanted = _with_their_inputs(project, only) | set(project.seeds) if only is not None else None
+    wanted = None
+    if only is not None:
+        assert set(only) <= set(project.models), f"unknown models: {sorted(set(only) - set(project.models))}"
+        wanted = set(only).union(*(project.upstream(name) for name in only))
     with open_build(warehouse, project, params or Parameters(), full_refresh=full_refresh) as builder:
         return {result.name: result for result in builder.build(wanted)}
-
-
-def _with_their_inputs(project: Any, names: Collection[str]) -> set[str]:
-    """The named models and every model they read, directly or not."""
-    found: set[str] = set()
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        if name in project.models and name not in found:
-            found.add(name)
-            pending.extend(project.models[name].inputs)
-    assert set(names) <= found, f"unknown models: {sorted(set(names) - found)}"
-    return found
 
 
 def mart(warehouse: Warehouse, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -148,18 +148,13 @@ def _build(
     database = warehouse.uri(DATABASE_FILE)
     failure: Exception | None = None
     with open_build(warehouse, PROJECT, params, full_refresh=full_refresh) as builder:
-        results = builder.build(selected)
-        while True:
-            try:
-                result = next(results)
-            except StopIteration:
-                break
-            except Exception as exc:  # keep what was built: leave the database cleanly, then fail
-                failure = exc
-                break
-            context.log.info(f"{result.name}: {result.mode}, {result.rows:,} rows, {len(result.days)} days rebuilt")
-            yield _materialization(result, database)
-            yield from _checks(builder.con, result.name, checks)
+        try:
+            for result in builder.build(selected):
+                context.log.info(f"{result.name}: {result.mode}, {result.rows:,} rows, {len(result.days)} days rebuilt")
+                yield _materialization(result, database)
+                yield from _checks(builder.con, result.name, checks)
+        except Exception as exc:  # keep what was built: leave (and publish) the database cleanly, then fail
+            failure = exc
     if failure is not None:
         raise failure
 

@@ -61,10 +61,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.sqlmodels.project import SQL_DIR
 from schemas.normalize import REFERENCE_DIR
 from schemas.sqltext import literal
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MACRO_DIR = SQL_DIR / "macros"
 SEED = REFERENCE_DIR / "model_families.csv"
 

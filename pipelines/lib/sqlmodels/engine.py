@@ -171,7 +171,7 @@ class Builder:
         """What, besides the input days, the model's rows depend on: its SQL, the macros, the seeds and upstream
         models' SQL it reads through views, and the parameters it uses."""
         project = self.project
-        parts = [model.sql, project.macro_text()]
+        parts = [model.sql, project.macro_text]
         for dep in sorted(project.upstream(model.name)):
             if dep in project.seeds:
                 parts.append(project.seeds[dep].read_text())
@@ -207,7 +207,7 @@ class Builder:
 
 def _install(con: duckdb.DuckDBPyConnection, project: Project, params: Parameters) -> None:
     """Create the macros and the state tables; set the parameters as variables."""
-    con.execute(project.macro_text())
+    con.execute(project.macro_text)
     con.execute(
         "create table if not exists _gl_models (model varchar primary key, build_hash varchar, inputs varchar, "
         "version varchar, built_at timestamp)"

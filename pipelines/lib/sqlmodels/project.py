@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,9 @@ class Project:
             visit(name, ())
         return list(done.values())
 
+    @cached_property
     def macro_text(self) -> str:
+        """The macros' SQL, read once per project (every model's build hash includes it)."""
         return "\n".join(path.read_text() for path in self.macros)
 
     def sources_of(self, name: str) -> set[str]:
