@@ -174,3 +174,34 @@ def test_the_sql_models_build_in_one_op_and_a_selection_builds_only_itself(tmp_p
     }
     assert mart(warehouse, "select sum(completed_requests) from tool_call_rate_daily") == [(3,)]
     assert mart(warehouse, "select count(*) from duckdb_tables() where table_name = 'spend_daily'") == [(0,)]
+
+
+@pytest.mark.slow  # a Dagster run
+def test_a_failing_model_fails_the_run_and_keeps_the_models_built_before_it(tmp_path, monkeypatch):
+    from pipelines.defs.models import sql_models
+    from pipelines.defs.resources import MetricsResource
+    from pipelines.lib.ingest import ingest
+    from pipelines.lib.sqlmodels.engine import Builder
+    from pipelines.lib.storage import Warehouse
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    ingest([str(write_lines(tmp_path / "a.jsonl", [record(request_id="r")]))], warehouse, hash_key=b"k")
+    build = Builder.model
+
+    def failing(self, name):
+        if name == "tool_call_rate_daily":
+            raise RuntimeError("a broken model")
+        return build(self, name)
+
+    monkeypatch.setattr(Builder, "model", failing)
+    selection = ["model_families", "stg_gateway__attempts", "int_requests_rolled_up", "tool_call_rate_daily"]
+    result = dg.materialize(
+        [sql_models],
+        selection=selection,
+        resources={"warehouse": WarehouseResource(url=warehouse.url), "metrics": MetricsResource()},
+        raise_on_error=False,
+    )
+    assert not result.success
+    built = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert built == selection[:3]
+    assert mart(warehouse, "select count(*) from int_requests_rolled_up") == [(1,)]
