@@ -126,7 +126,10 @@ def test_records_of_a_multi_record_line_are_deduplicated_one_by_one(tmp_path, ru
 def test_a_line_that_yields_nothing_keeps_the_file_from_being_marked_done(tmp_path, warehouse, run_ingest, monkeypatch):
     canonical = BY_NAME["canonical"]
     lossy = dataclasses.replace(
-        canonical, name="lossy", select_sql=f"select * from ({canonical.select_sql}) where source_line <> 2"
+        canonical,
+        name="lossy",
+        select_sql=f"select * from ({canonical.select_sql}) where source_line <> 2",
+        bulk_sql=f"select * from ({canonical.bulk_sql}) where source_line <> 2",
     )
     monkeypatch.setattr(stage, "detect", lambda lines, source: lossy)
     source = write_lines(tmp_path / "x.jsonl", [record(request_id="a"), record(request_id="b")])

@@ -87,6 +87,30 @@ def _decode_lines(chunk: memoryview, first_line: int) -> LineBatch:
     return LineBatch(table, bad)
 
 
+def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_LINE_BYTES) -> LineBatch:
+    """A batch of lines picked by number, as (number, bytes with terminator, length): settled as a read from the
+    start settles them (not valid UTF-8, too long, blank). `length` is the line's full length when `bytes`
+    holds only its start (a line past the limit is never read whole)."""
+    numbers: list[int] = []
+    texts: list[str] = []
+    rejected: list[tuple[int, str, str]] = []
+    for number, raw, length in found:
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        if length > max_line_bytes:
+            excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+            rejected.append((number, too_long(length, max_line_bytes), excerpt))
+            continue
+        try:
+            texts.append(raw.decode("utf-8"))
+            numbers.append(number)
+        except UnicodeDecodeError:
+            excerpt = raw.removesuffix(b"\n")[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+            rejected.append((number, INVALID_UTF8, excerpt))
+    table = pa.table({"source_line": pa.array(numbers, pa.int64()), "raw": pa.array(texts, pa.large_string())})
+    return _screen(LineBatch(table, rejected), max_line_bytes)
+
+
 def _screen(batch: LineBatch, max_line_bytes: int) -> LineBatch:
     """Take blank and over-long lines out of the batch (counted: blank ones, rejected: long ones)."""
     raw = batch.lines.column("raw")

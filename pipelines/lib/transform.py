@@ -69,8 +69,9 @@ def _repairs() -> tuple[str, str]:
 
 
 @cache
-def batch_sql(adapter: Adapter) -> str:
-    """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`.
+def batch_sql(adapter: Adapter, bulk: bool = False) -> str:
+    """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`; with `bulk`,
+    mapping the relation `bulk` (the adapter's bulk form: `read_json`'s columns and `source_line`) alike.
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
@@ -86,7 +87,7 @@ with adapted as (
         adapter.ignored,
         adapter.reject,
         {raw_columns}
-    from ({adapter.select_sql}) as adapter
+    from ({adapter.bulk_sql if bulk else adapter.select_sql}) as adapter
 ),
 repaired as (
     -- soft inconsistencies are kept: repaired where one reading is right, and flagged

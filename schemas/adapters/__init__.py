@@ -15,6 +15,10 @@ it). The bound parameter `$source_uri` may be used (keys of keyless traces). The
   written nor quarantined.
 * Read only the fields mapped, never prompt or completion text; one JSON parse per line (`from_json` into a
   structure of just those fields, see `_sql.py`).
+* A JSON-lines format may add a bulk form (`bulk_columns`, `bulk_sql`): the same SELECT over the relation
+  `bulk`, which DuckDB's `read_json` fills with those columns for the whole file (`_sql.parsed` builds the
+  parsed line either way). The ingest reads such files whole and checks both forms agree
+  (pipelines.lib.ingest.bulk); a format without one is read line by line.
 
 The ingest checks that the distinct `source_line`s returned cover the batch, and that every row is written,
 a duplicate, quarantined or ignored (records = written + duplicates + quarantined + ignored); a file that
@@ -28,8 +32,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from schemas.adapters import canonical, litellm, openrouter, openrouter_activity, otel, provider_bodies, workload
+from schemas.adapters import _sql, canonical, litellm, openrouter, openrouter_activity, otel, provider_bodies, workload
 
 #: Columns every adapter returns. `user_key` is the raw end-user id (hashed, never stored); `provider`,
 #: `finish_reason` and `error_class` are optional overrides of the values derived from the native fields
@@ -85,6 +90,25 @@ class Adapter:
     sniff: Callable[[str], bool]
     select_sql: str
     configure: Callable[[list[str]], Adapter] | None = None
+    bulk_columns: tuple[tuple[str, str], ...] = ()
+    bulk_sql: str | None = None
+
+    @property
+    def bulk(self) -> bool:
+        """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
+        type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk)."""
+        return self.bulk_sql is not None
+
+
+def _parsed_json(name: str, module: Any) -> Adapter:
+    """The adapter of a JSON format whose module parses each line into its `SPEC` (`_sql.parsed`), in both forms."""
+    return Adapter(
+        name=name,
+        sniff=module.sniff,
+        select_sql=module.select_sql(INPUT_COLUMNS),
+        bulk_columns=_sql.bulk_columns(module.SPEC),
+        bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
+    )
 
 
 ADAPTERS: tuple[Adapter, ...] = (
@@ -92,10 +116,12 @@ ADAPTERS: tuple[Adapter, ...] = (
         name="canonical",
         sniff=canonical.sniff,
         select_sql=canonical.select_sql(INPUT_COLUMNS),
+        bulk_columns=canonical.bulk_columns(INPUT_COLUMNS),
+        bulk_sql=canonical.bulk_select_sql(INPUT_COLUMNS),
     ),
-    Adapter(name="openrouter", sniff=openrouter.sniff, select_sql=openrouter.select_sql(INPUT_COLUMNS)),
-    Adapter(name="litellm", sniff=litellm.sniff, select_sql=litellm.select_sql(INPUT_COLUMNS)),
-    Adapter(name="otel", sniff=otel.sniff, select_sql=otel.select_sql(INPUT_COLUMNS)),
+    _parsed_json("openrouter", openrouter),
+    _parsed_json("litellm", litellm),
+    _parsed_json("otel", otel),
     Adapter(
         name=provider_bodies.NAME,
         sniff=provider_bodies.sniff,

@@ -78,6 +78,44 @@ def parse(raw: str, spec: dict[str, Any]) -> str:
     return f"coalesce(try(from_json({raw}, {shape})), try(from_json({lenient(raw)}, {shape})))"
 
 
+def duckdb_type(spec: Any) -> str:
+    """The DuckDB type of a `from_json` structure (`structure`): a leaf's name, `T[]` for a list, STRUCT for an
+    object; what `read_json` is given as a column type to read the same structure."""
+    if isinstance(spec, dict):
+        return "STRUCT(" + ", ".join(f"{quoted(key)} {duckdb_type(value)}" for key, value in spec.items()) + ")"
+    if isinstance(spec, list):
+        (item,) = spec
+        return f"{duckdb_type(item)}[]"
+    return str(spec)
+
+
+def quoted(name: str) -> str:
+    """`name` as a DuckDB identifier (a JSON key may hold any character)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def bulk_columns(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The `read_json` columns (key, DuckDB type) that read each line's top level into the structure `spec`."""
+    remember_keys(spec)
+    return tuple((key, duckdb_type(value)) for key, value in spec.items())
+
+
+#: The relation the bulk form of an adapter reads: `read_json`'s columns plus `source_line`, one row per line
+#: that starts with `{` (see pipelines.lib.ingest.bulk). Its rows are JSON objects by construction.
+BULK = "bulk"
+#: What the bulk form gives as `raw`: the line text is not read; the adapters test it only for being an object.
+BULK_RAW = "'{'"
+
+
+def parsed(spec: dict[str, Any], bulk: bool = False) -> str:
+    """The relation (source_line, raw, j) of the lines parsed into the structure `spec`: from `lines`, one parse
+    per line (`parse`); or, for the bulk form, `j` assembled from `read_json`'s columns of the same structure."""
+    if not bulk:
+        return f"(select source_line, raw, {parse('raw', spec)} AS j from lines)"
+    fields = ", ".join(f"{quoted(key)} := {quoted(key)}" for key in spec)
+    return f"(select source_line, {BULK_RAW} AS raw, struct_pack({fields}) AS j from {BULK})"
+
+
 def is_object(raw: str) -> str:
     """The line's first non-blank character opens a JSON object."""
     return f"starts_with(ltrim({raw}, {WHITESPACE}), '{{')"
@@ -160,12 +198,14 @@ USAGE = {
 }
 
 
-def one_record_per_line(columns_sql: str, spec: dict[str, Any], rejects: str = "", source: str = "") -> str:
+def one_record_per_line(
+    columns_sql: str, spec: dict[str, Any], rejects: str = "", source: str = "", bulk: bool = False
+) -> str:
     """The SELECT of a format whose every line is one JSON object and one record: `columns_sql` over the line
     parsed into `spec` as `j` (or over `source`, a query over that parse written `{parsed}`, adding columns),
     with the reject reasons 'not JSON', 'not a JSON object' and the WHEN clauses `rejects`. (A subquery, not a
-    CTE: DuckDB may materialize a CTE over every line.)"""
-    parsed = f"(select source_line, raw, {parse('raw', spec)} AS j from lines)"
+    CTE: DuckDB may materialize a CTE over every line.) With `bulk`, the SELECT of the format's bulk form."""
+    relation = parsed(spec, bulk)
     return f"""
 select
     source_line,
@@ -177,5 +217,5 @@ select
         {rejects}
     END AS reject,
     {columns_sql}
-from ({source.replace("{parsed}", parsed) if source else f"select * from {parsed}"})
+from ({source.replace("{parsed}", relation) if source else f"select * from {relation}"})
 """

@@ -9,6 +9,8 @@ again on ingest. Unknown keys are ignored (so prompt or completion text in a lin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from schemas.adapters import _sql
 
 #: Input keys read for each adapter column, first present wins.
@@ -37,23 +39,51 @@ def _json_path(key: str) -> str:
     return f'$."{key}"'
 
 
+def _keys_read(columns: tuple[str, ...]) -> list[str]:
+    """Every input key read, in the order the columns read them."""
+    return list(dict.fromkeys(key for column in columns for key in _KEYS.get(column, (column,))))
+
+
+def bulk_columns(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`read_json` columns of the bulk form: every key read, as JSON (a value's text exactly as
+    `json_extract_string` gives it, numbers unchanged: VARCHAR would print 0.000059494 as 5.9494e-05)."""
+    keys = _keys_read(columns)
+    _sql.remember_keys(keys)
+    return tuple((key, "JSON") for key in keys)
+
+
+def _columns_sql(columns: tuple[str, ...], value: Callable[[str], str]) -> str:
+    """Every column from its keys, the first present winning; `value(key)` is a key's text."""
+    exprs = []
+    for column in columns:
+        values = [value(key) for key in _KEYS.get(column, (column,))]
+        expr = "NULL" if not values else values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+        exprs.append(f"{expr} AS {column}")
+    return ",\n    ".join(exprs)
+
+
+def bulk_select_sql(columns: tuple[str, ...]) -> str:
+    """The bulk form: SELECT over `read_json`'s columns (`bulk_columns`), each key's value as its text."""
+    columns_sql = _columns_sql(columns, lambda key: f"json_extract_string({_sql.quoted(key)}, '$')")
+    return f"""
+select
+    source_line,
+    NULL::VARCHAR as item,
+    NULL::VARCHAR as ignored,
+    NULL::VARCHAR as reject,
+    {columns_sql}
+from {_sql.BULK}
+"""
+
+
 def select_sql(columns: tuple[str, ...]) -> str:
     """SELECT over `lines` extracting every column's keys with one JSON parse per line."""
-    paths: list[str] = []
-    exprs: list[str] = []
-    for column in columns:
-        keys = _KEYS.get(column, (column,))
-        _sql.remember_keys(keys)
-        if not keys:
-            exprs.append(f"NULL AS {column}")
-            continue
-        slots = []
-        for key in keys:
-            paths.append(_json_path(key))
-            slots.append(f"v[{len(paths)}]")
-        exprs.append(f"coalesce({', '.join(slots)}) AS {column}" if len(slots) > 1 else f"{slots[0]} AS {column}")
+    keys = _keys_read(columns)
+    _sql.remember_keys(keys)
+    slot = {key: f"v[{number}]" for number, key in enumerate(keys, start=1)}
+    columns_sql = _columns_sql(columns, slot.__getitem__)
+    paths = [_json_path(key) for key in keys]
     path_list = ", ".join(f"'{p}'" for p in paths)
-    columns_sql = ",\n    ".join(exprs)
     return f"""
 select
     source_line,

@@ -108,7 +108,7 @@ _METADATA = {
     "usage_object": _USAGE_DETAILS,
     "additional_usage_values": _USAGE_DETAILS,
 }
-_SPEC = {
+SPEC = {
     "id": "VARCHAR",
     "call_type": "VARCHAR",
     "status": "VARCHAR",
@@ -181,8 +181,9 @@ def _row_usage(details: str) -> str:
     return f"coalesce(m.usage_object.{details}, m.additional_usage_values.{details})"
 
 
-def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines` with one JSON parse per line (and one of its `metadata` text).
+def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+    """SELECT over `lines` with one JSON parse per line (and one of its `metadata` text); with `bulk`, the same
+    over `read_json`'s columns (`_sql.parsed`).
 
     The subqueries add `spendlogs` (the line is a SpendLogs row: it has `request_id` or `spend`, which a payload
     has not), `m` (the metadata), `e` (the error information: a payload's own, a row's in its metadata) and
@@ -271,4 +272,4 @@ from (
     select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
     from {{parsed}}
 )"""
-    return _sql.one_record_per_line(columns_sql, _SPEC, source=source)
+    return _sql.one_record_per_line(columns_sql, SPEC, source=source, bulk=bulk)

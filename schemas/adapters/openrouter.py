@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from schemas.adapters import _sql
 
-_SPEC = {
+SPEC = {
     "id": "VARCHAR",
     "object": "VARCHAR",
     "created": "VARCHAR",
@@ -118,8 +118,10 @@ def _is_error_object(error: object) -> bool:
     return _is_error_object(error.get("error"))
 
 
-def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines`: one JSON parse per line; a generation line unnests into its attempts."""
+def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+    """SELECT over `lines`: one JSON parse per line; a generation line unnests into its attempts. With `bulk`,
+    the same over
+    `read_json`'s columns (`_sql.parsed`)."""
     d = "j.data"
     final = "k = n"
     chat = "shape = 'chat'"
@@ -223,7 +225,7 @@ from (
                     WHEN j.error IS NOT NULL THEN 'error'
                 END AS shape,
                 greatest(coalesce(len(j.data.provider_responses), 0), 1) AS n
-            from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+            from {_sql.parsed(SPEC, bulk)}
         )
     )
 )

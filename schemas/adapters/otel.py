@@ -89,7 +89,7 @@ _VALUE = {
     "arrayValue": {"values": [{"stringValue": "VARCHAR"}]},
 }
 _ATTRIBUTES = [{"key": "VARCHAR", "value": _VALUE}]
-_SPEC = {
+SPEC = {
     "resourceSpans": [
         {
             "resource": {"attributes": _ATTRIBUTES},
@@ -314,8 +314,10 @@ def _prompt() -> str:
     return f"CASE WHEN {beside} THEN {added} ELSE {prompt} END"
 
 
-def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines`: one JSON parse per line, one row per model-call span (or one ignored row)."""
+def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+    """SELECT over `lines`: one JSON parse per line, one row per model-call span (or one ignored row). With
+    `bulk`, the same over
+    `read_json`'s columns (`_sql.parsed`)."""
     s = "c.span"
     failed = f"{s}.status.code IN ('2', 'STATUS_CODE_ERROR', 'ERROR')"
     error_type = (
@@ -449,7 +451,7 @@ from (
                     ) AS candidates
                 from (
                     select source_line, raw, j, {spans} AS spans
-                    from (select source_line, raw, {_sql.parse("raw", _SPEC)} AS j from lines)
+                    from {_sql.parsed(SPEC, bulk)}
                 )
                 )
             )

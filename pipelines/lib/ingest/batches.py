@@ -47,7 +47,9 @@ def stage_batch(
     report = IngestReport()
     with scratch_dir() as scratch:
         con = run_connection(warehouse, scratch, threads)
-        stager = FileStager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
+        stager = FileStager(
+            con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {}, threads
+        )
         quarantines = stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
         con.close()
         manifest = {

@@ -31,6 +31,7 @@ class FileReport:
     first_line: int = 1  # where reading began: past 1 when an earlier version of the file was read (it grew)
     prior_through_line: int = 0  # the last line an earlier version of the file counted (0: none was read)
     read_mark: dict[str, Any] | None = None  # how far the file was read (reader.ReadMark), to resume from
+    read_by: str | None = None  # "bulk": parsed whole by DuckDB's read_json; "lines": read line by line
     ignored_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
     error: str | None = None
@@ -50,6 +51,12 @@ class FileReport:
         if count:
             self.ignored += count
             self.ignored_reasons[reason] = self.ignored_reasons.get(reason, 0) + count
+
+    def reset(self) -> None:
+        """Forget what a read of the file counted (it is read again another way)."""
+        self.lines = self.records = self.quarantined = self.ignored = self.uncovered = 0
+        self.ignored_reasons = {}
+        self.read_mark = self.read_by = None
 
     def fail(self, error: Exception) -> None:
         """Mark the file unreadable and forget what its partial read counted."""

@@ -35,7 +35,9 @@ def ingest(
     report = IngestReport()
     with warehouse_lock(warehouse, "ingest", progress), scratch_dir() as scratch:
         con = run_connection(warehouse, scratch, threads)
-        stager = FileStager(con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {})
+        stager = FileStager(
+            con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {}, threads
+        )
         quarantines = stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
         testhooks.pause_at("ingest-commit")
         commit(con, warehouse, stager.staging, commit_rows, report)

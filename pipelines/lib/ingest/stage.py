@@ -12,6 +12,7 @@ batch's lines); a line that yields nothing is counted as `uncovered` and keeps i
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,13 +23,16 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.lib import privacy, quarantine
+from pipelines.lib.blocks import iter_blocks
+from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
-from pipelines.lib.reader import LineReader, ReadMark, nonblank_lines, prefetch
+from pipelines.lib.reader import LineBatch, LineReader, ReadMark, lines_batch, nonblank_lines, prefetch
 from pipelines.lib.storage import SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
+from schemas.adapters._sql import BULK
 from schemas.bulk import field_specs
 from schemas.sqltext import literal
 
@@ -37,6 +41,9 @@ SCAN_CHUNK_ROWS = 16_384
 REJECTED = "rejected"  # staging partition of rejected rows
 IGNORED = "ignored"  # staging partition of lines that yield no record by design (one row per line, with why)
 BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
+#: Read a format with a bulk form whole with DuckDB's reader (`bulk`); False: every file line by line (the
+#: differential tests compare the two).
+BULK_READ = True
 QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
 
 #: A rejected record: (line number, reason, the raw line).
@@ -74,6 +81,7 @@ class FileStager:
     hash_key: bytes
     chunk_bytes: int
     storage_options: dict[str, Any]
+    threads: int | None = None
 
     def stage_file(
         self, source: SourceFile, index: int, report: FileReport, progress: Progress, prior: ReadMark | None = None
@@ -81,11 +89,14 @@ class FileStager:
         """Stage the records of one file (number `index` of the run); returns the local Parquet file of its
         quarantine rows (None when there are none).
 
+        A format with a bulk form is read whole by DuckDB (`bulk`), unless the file is read on from where an
+        earlier read stopped (`prior`: a file that only grew is read from there, see reader.LineReader). A file
+        whose bulk read does not account for every line is read again by the line path, in chunks of lines.
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
-        memory. `prior` is how far an earlier version of the same URL was read: a file that only grew is read
-        from there (see reader.LineReader).
+        memory.
         """
         adapter: Adapter | None = None
+        unknown = ""
         try:
             adapter = detect(nonblank_lines(source.url, **self.storage_options), source.url)
         except UnknownFormatError as err:
@@ -94,25 +105,123 @@ class FileStager:
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
+        if adapter is not None and adapter.bulk and prior is None and BULK_READ:
+            try:
+                with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
+                    self._stage_whole(source, index, report, adapter, rejects, progress)
+                report.read_by = "bulk"
+                report.quarantined = rejects.count
+                return quarantine_file if rejects.count else None
+            except bulk.BulkMismatch as err:
+                progress(f"{Path(source.url).name}: read line by line ({err})")
+                self.discard(index)
+                report.reset()
+        return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file)
+
+    def _stage_whole(
+        self,
+        source: SourceFile,
+        index: int,
+        report: FileReport,
+        adapter: Adapter,
+        rejects: quarantine.Writer,
+        progress: Progress,
+    ) -> None:
+        """The bulk path (see `bulk`): a local uncompressed file is read in place; any other is first written,
+        decompressed and verified to its end, to a scratch file."""
+        path = bulk.local_plain_path(source.url, self.storage_options)
+        copy = path is None
+        if path is None:
+            path = os.path.join(os.path.dirname(self.staging), f"source-{index}.jsonl")
+        try:
+            scan = bulk.scan(iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options), path, copy)
+            bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
+        finally:
+            if copy and os.path.exists(path):
+                os.remove(path)
+
+    def _stage_by_lines(
+        self,
+        source: SourceFile,
+        index: int,
+        report: FileReport,
+        progress: Progress,
+        prior: ReadMark | None,
+        adapter: Adapter | None,
+        unknown: str,
+        quarantine_file: str,
+    ) -> str | None:
+        """The line path: the file read in chunks of lines, each chunk through the adapter's line form."""
         report.prior_through_line = prior.through_line if prior else 0
+        report.read_by = "lines"
         reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
             for number, batch in enumerate(prefetch(iter(reader))):
                 report.lines += batch.count
-                report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
-                report.count_ignored(BLANK_LINE, batch.blank)
-                rejected = list(batch.rejected)
-                if adapter is None:
-                    rejects.write_all(batch.lines, unknown)
-                    report.records += batch.lines.num_rows
-                else:
-                    rejected += self._transform(batch.lines, adapter, source, index, number, report)
-                rejects.write(sorted(self._not_quarantined_before(rejected, reader.first_line, report)))
+                self.stage_lines(batch, adapter, source, index, number, report, rejects, reader.first_line, unknown)
                 progress(f"{Path(source.url).name}: {report.lines:,} lines")
         report.first_line = reader.first_line
         report.read_mark = asdict(reader.mark) if reader.mark else None
         report.quarantined = rejects.count
         return quarantine_file if rejects.count else None
+
+    def stage_lines(
+        self,
+        batch: LineBatch,
+        adapter: Adapter | None,
+        source: SourceFile,
+        index: int,
+        number: int | str,
+        report: FileReport,
+        rejects: quarantine.Writer,
+        first_line: int = 1,
+        unknown: str = "",
+    ) -> None:
+        """Stage one batch of lines through the adapter's line form (no adapter: every line quarantined with the
+        reason `unknown`) and count its records; its lines are counted by the caller."""
+        report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
+        report.count_ignored(BLANK_LINE, batch.blank)
+        rejected = list(batch.rejected)
+        if adapter is None:
+            rejects.write_all(batch.lines, unknown)
+            report.records += batch.lines.num_rows
+        else:
+            self._copy("lines", batch.lines, batch_sql(adapter), adapter, source, index, number)
+            self._account(batch.lines, index, number, report)
+            rejected += self._rejects(batch.lines, index, number)
+        rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
+
+    def stage_bulk(
+        self, rows: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
+    ) -> list[tuple[int, str]]:
+        """Stage one table of the bulk form's rows (read_json's columns and `source_line`) and count its
+        records; returns (line number, reason) of its rejected records, whose raw text the caller fetches."""
+        self._copy(BULK, rows, batch_sql(adapter, bulk=True), adapter, source, index, number)
+        self._account(rows, index, number, report)
+        return self._reasons(index, number)
+
+    def check_sample(self, sample: pa.Table, adapter: Adapter, source: SourceFile, path: str) -> None:
+        """A sample of the bulk form's rows (with `source_line`) must transform to what the line form makes of
+        the same lines, read from `path`; else `bulk.BulkMismatch` (the file is read line by line)."""
+        if not sample.num_rows:
+            return
+        lines = lines_batch(bulk.LineFetcher(path).fetch(sample.column("source_line").to_pylist())).lines
+        params = batch_params(adapter, source.url, self.hash_key)
+        order = [("source_line", "ascending"), ("item", "ascending")]
+        as_bulk = self._query(BULK, sample, batch_sql(adapter, bulk=True), params).sort_by(order).to_pylist()
+        as_lines = self._query("lines", lines, batch_sql(adapter), params).sort_by(order).to_pylist()
+        if as_bulk != as_lines:
+            differ = next((a, b) for a, b in itertools.zip_longest(as_bulk, as_lines) if a != b)
+            raise bulk.BulkMismatch(f"read_json and the line reader read a line differently: {differ}")
+
+    def _query(self, name: str, table: pa.Table, sql: str, params: dict[str, object]) -> pa.Table:
+        self.con.register(name, table)
+        try:
+            return self.con.sql(
+                f"select {RECORD_COLUMNS}, item, ignored, reason from ({sql})", params=params
+            ).to_arrow_table()
+        finally:
+            self.con.unregister(name)
 
     @staticmethod
     def _not_quarantined_before(rejected: list[Reject], first_line: int, report: FileReport) -> list[Reject]:
@@ -124,14 +233,13 @@ class FileStager:
         report.count_ignored(QUARANTINED_BEFORE, len(before))
         return [row for row in rejected if row[0] > report.prior_through_line]
 
-    def _transform(
-        self, lines: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
-    ) -> list[Reject]:
-        """One statement: transform the batch and stage it; valid rows by day, rejects under `date=rejected`,
-        lines yielding no record by design under `date=ignored`. Then count the batch's rows (records,
-        ignored by reason, lines covered) into `report` and return its quarantine rows."""
+    def _copy(
+        self, name: str, table: pa.Table, sql: str, adapter: Adapter, source: SourceFile, index: int, number: int | str
+    ) -> None:
+        """One statement: the transform `sql` over `table` (registered as `name`), staged: valid rows by day,
+        rejects under `date=rejected`, lines yielding no record by design under `date=ignored`."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
-        self.con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=SCAN_CHUNK_ROWS)))
+        self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), table.schema))
         try:
             self.con.execute(
                 f"""copy (
@@ -146,17 +254,15 @@ class FileStager:
                             when reason is null then strftime(created_at, '%Y-%m-%d')
                             else '{REJECTED}'
                         end as date
-                    from ({batch_sql(adapter)})
+                    from ({sql})
                 ) to {literal(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
                     FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
                 batch_params(adapter, source.url, self.hash_key),
             )
         finally:
-            self.con.unregister("lines")
-        self._account(lines, index, number, report)
-        return self._rejects(lines, index, number)
+            self.con.unregister(name)
 
-    def _batch_files(self, index: int, number: int, folder: str | None = None) -> list[str]:
+    def _batch_files(self, index: int, number: int | str, folder: str | None = None) -> list[str]:
         """Staged files of batch `number` of file `index`, in one `date=` folder or in all of them."""
         prefix = f"f{index}_b{number}_"
         folders = (
@@ -169,7 +275,7 @@ class FileStager:
                 files.extend(os.path.join(path, f) for f in sorted(os.listdir(path)) if f.startswith(prefix))
         return files
 
-    def _account(self, lines: pa.Table, index: int, number: int, report: FileReport) -> None:
+    def _account(self, lines: pa.Table, index: int, number: int | str, report: FileReport) -> None:
         """Count the batch's staged rows into `report`: records, ignored lines by reason, and lines that
         yielded no row at all (`uncovered`, which keeps the file from being marked done)."""
         files = self._batch_files(index, number)
@@ -198,18 +304,25 @@ class FileStager:
                 if not os.listdir(path):
                     os.rmdir(path)
 
-    def _rejects(self, lines: pa.Table, index: int, number: int) -> list[Reject]:
-        """(line number, reason, raw line) of the batch's rejected records, read back from staging: one row per
-        rejected record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat
-        gpt-4o): ...") when the line holds several."""
+    def _reasons(self, index: int, number: int | str) -> list[tuple[int, str]]:
+        """(line number, reason) of the batch's rejected records, read back from staging: one row per rejected
+        record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat gpt-4o): ...")
+        when the line holds several."""
         files = self._batch_files(index, number, REJECTED)
         if not files:
             return []
-        found = self.con.execute(
+        return self.con.execute(
             """select source_line, case when item is null then reason else item || ': ' || reason end
             from read_parquet(?) order by source_line, item""",
             [files],
         ).fetchall()
+
+    def _rejects(self, lines: pa.Table, index: int, number: int | str) -> list[Reject]:
+        """(line number, reason, raw line) of the batch's rejected records (`_reasons`), the raw line from
+        `lines`."""
+        found = self._reasons(index, number)
+        if not found:
+            return []
         numbers = lines.column("source_line").to_numpy()
         raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
         return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]

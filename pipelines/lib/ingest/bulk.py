@@ -1,0 +1,361 @@
+"""The whole-file fast path: DuckDB's own `read_json` parses a file whose format has a bulk form.
+
+The line path (`stage.FileStager`) cuts a file into lines in Python and parses each line in SQL; this path
+hands the file to `read_json(format='newline_delimited', ignore_errors=true)`, which parses it on every
+thread into the adapter's columns, and runs the same transform over them (`transform.batch_sql(adapter,
+bulk=True)`). Every guarantee of the line path holds, because the line path settles every line this one is
+not sure of:
+
+1. `scan` reads the bytes once (a compressed or remote file is written to a local scratch file on the way,
+   verified to its end by `blocks`): it counts the lines and finds those that do not start with `{` (blank,
+   a byte-order mark, junk), without a Python object per line.
+2. `read_json` returns rows in file order (`preserve_insertion_order`), one per line, except for lines of
+   nothing but ASCII whitespace, which it skips. The rows are numbered outside DuckDB from that rule (no
+   `row_number()`, which would put the parse on one thread). Rows must add up to the lines the rule expects,
+   else the file goes the line path (`BulkMismatch`).
+3. A row all of whose columns are NULL (a malformed line, `{}`) and every line not starting with `{` are
+   redone through the line path by number (`LineFetcher`), as are the raw texts of rejected records, which
+   the quarantine keeps.
+4. The first lines of the file go through both paths and must give the same rows, else the line path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+from pipelines.lib.blocks import compression_of
+from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
+from schemas.adapters import Adapter
+from schemas.sqltext import literal
+
+if TYPE_CHECKING:
+    from pipelines.lib import quarantine
+    from pipelines.lib.ingest.report import FileReport
+    from pipelines.lib.ingest.stage import FileStager
+    from pipelines.lib.lock import Progress
+    from pipelines.lib.storage import SourceFile
+
+SCAN_BYTES = 64 * 1024 * 1024
+#: Rows transformed per statement: large enough to keep DuckDB's threads busy, small enough to bound memory.
+BULK_ROWS = 256 * 1024
+#: At most this share of lines (and at least ODD_FLOOR lines) may need the line path; past it the whole file
+#: takes the line path, which streams them in bounded batches.
+ODD_SHARE, ODD_FLOOR = 0.05, 10_000
+#: Lines checked through both parsers at the start of every file.
+SAMPLE_LINES = 64
+_ASCII_SPACE = b" \t\r\n\x0b\x0c"
+_BRACE = ord("{")
+_NEWLINE = ord("\n")
+_BOM = b"\xef\xbb\xbf"
+
+
+class BulkMismatch(Exception):
+    """The bulk read of a file does not account for its lines exactly: the file takes the line path."""
+
+
+@dataclass
+class Scan:
+    """A file's lines as far as `read_json` is concerned: how many, and which do not start with `{` (line
+    number -> whether `read_json` skips it, being nothing but ASCII whitespace)."""
+
+    path: str
+    lines: int = 0
+    odd: dict[int, bool] = field(default_factory=dict)
+    mark: ReadMark | None = None
+
+    @property
+    def skipped(self) -> np.ndarray:
+        return np.array(sorted(n for n, skip in self.odd.items() if skip), dtype=np.int64)
+
+
+def _odd_lines(block: bytes, line_start: bool, first_number: int) -> tuple[np.ndarray, dict[int, bool], int | None]:
+    """The lines starting in `block` (the first at its byte 0 when `line_start`): their start offsets in the
+    block, those whose first byte is not `{` by number (`first_number` being the first's) with whether they are
+    blank, and the number of such a line that does not end in the block (the next blocks settle whether it is
+    blank)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.flatnonzero(data[:-1] == _NEWLINE) + 1
+    if line_start:
+        starts = np.concatenate(([0], starts))
+    odd: dict[int, bool] = {}
+    open_line = None
+    for index in np.flatnonzero(data[starts] != _BRACE):
+        start = int(starts[index])
+        end = block.find(b"\n", start)
+        line = block[start:] if end < 0 else block[start:end]
+        number = first_number + int(index)
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        odd[number] = not line.strip(_ASCII_SPACE)
+        if end < 0:
+            open_line = number
+    return starts, odd, open_line
+
+
+@dataclass
+class _Lengths:
+    """Finds the lines longer than `limit` bytes from their start offsets (a line may span blocks)."""
+
+    limit: int
+    last_start: int = 0  # offset in the content of the latest line start
+    last_number: int = 0
+
+    def long_lines(self, starts: np.ndarray, offset: int, first_number: int) -> list[int]:
+        if not len(starts):
+            return []
+        absolute = np.concatenate(([self.last_start], offset + starts))
+        numbers = np.concatenate(([self.last_number], first_number + np.arange(len(starts))))
+        long = [int(numbers[i]) for i in np.flatnonzero(np.diff(absolute) > self.limit) if numbers[i] > 0]
+        self.last_start, self.last_number = int(absolute[-1]), int(numbers[-1])
+        return long
+
+    def last_is_long(self, total: int) -> bool:
+        return self.last_number > 0 and total - self.last_start > self.limit
+
+
+def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
+    """Count the lines of the content `blocks` and find the odd ones (not starting with `{`, or longer than the
+    reader's limit); with `copy`, write the content to `path` (the local file `read_json` then reads), else
+    `path` is the file the blocks come from."""
+    result, marker, lengths = Scan(path), _Marker(), _Lengths(MAX_LINE_BYTES)
+    line_start = True  # the next block's byte 0 starts a line
+    open_line: int | None = None  # an odd line, blank so far, that goes on into the next block
+    with open(path, "wb") if copy else _NoFile() as target:
+        for block in blocks:
+            if not block:
+                continue
+            target.write(block)
+            if open_line is not None:
+                end = block.find(b"\n")
+                rest = block if end < 0 else block[:end]
+                result.odd[open_line] = result.odd[open_line] and not rest.strip(_ASCII_SPACE)
+                open_line = open_line if end < 0 else None
+            starts, odd, still_open = _odd_lines(block, line_start, result.lines + 1)
+            result.odd.update(odd)
+            result.odd.update(dict.fromkeys(lengths.long_lines(starts, marker.total, result.lines + 1), False))
+            result.lines += len(starts)
+            open_line = still_open if still_open is not None else open_line
+            line_start = block[-1] == _NEWLINE
+            marker.feed(block)
+    if lengths.last_is_long(marker.total):
+        result.odd[lengths.last_number] = False
+    result.mark = marker.mark(through_line=result.lines)
+    return result
+
+
+class _NoFile:
+    def __enter__(self) -> _NoFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, data: bytes) -> None:
+        return None
+
+
+def local_plain_path(url: str, storage_options: dict) -> str | None:
+    """The local path of `url` when it is an uncompressed local file (read in place), else None."""
+    fs, path = url_to_fs(url, **storage_options)
+    if not isinstance(fs, LocalFileSystem):
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return None if compression_of(head) else path
+
+
+@dataclass
+class LineFetcher:
+    """Lines of a local file picked by number, in increasing order, in one forward pass over the file."""
+
+    path: str
+    max_line_bytes: int = MAX_LINE_BYTES
+    offset: int = 0  # byte offset of line `number`
+    number: int = 1
+
+    def fetch(self, numbers: list[int]) -> list[tuple[int, bytes, int]]:
+        """(number, bytes with terminator, full length) of each line of `numbers` (sorted); a line past
+        `max_line_bytes` comes as its first bytes and its length. Reading goes on from the last line fetched
+        (from the start again when `numbers` begins before it)."""
+        found: list[tuple[int, bytes, int]] = []
+        if numbers and numbers[0] < self.number:
+            self.offset, self.number = 0, 1
+        with open(self.path, "rb") as handle:
+            for wanted in numbers:
+                self._skip_to(handle, wanted)
+                found.append(self._line(handle))
+        return found
+
+    def _skip_to(self, handle, wanted: int) -> None:
+        handle.seek(self.offset)
+        while self.number < wanted:
+            block = handle.read(SCAN_BYTES)
+            if not block:
+                raise BulkMismatch(f"line {wanted} is past the end of the file")
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
+            need = wanted - self.number
+            if len(ends) >= need:
+                self.offset += int(ends[need - 1]) + 1
+                self.number = wanted
+            else:
+                self.offset += len(block)
+                self.number += len(ends)
+            handle.seek(self.offset)
+
+    def _line(self, handle) -> tuple[int, bytes, int]:
+        handle.seek(self.offset)
+        head, length = b"", 0
+        while True:
+            block = handle.read(1 << 20)
+            end = block.find(b"\n")
+            piece = block if end < 0 else block[: end + 1]
+            length += len(piece)
+            if len(head) <= self.max_line_bytes:
+                head += piece
+            if end >= 0 or not block:
+                break
+        number = self.number
+        self.offset += length
+        self.number += 1
+        return number, head[: self.max_line_bytes + 1] if length > self.max_line_bytes else head, length
+
+
+def reader_connection(threads: int | None, spill: str | None = None) -> duckdb.DuckDBPyConnection:
+    """The connection that runs `read_json`: its own database, rows in file order, spilling (if ever) into the
+    folder `spill`."""
+    con = duckdb.connect()
+    con.execute("set preserve_insertion_order = true")
+    if spill:
+        con.execute("set temp_directory = ?", [spill])
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    return con
+
+
+def read_rows(con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter) -> Iterator[pa.Table]:
+    """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows."""
+    columns = "{" + ", ".join(f"{literal(key)}: {literal(kind)}" for key, kind in adapter.bulk_columns) + "}"
+    reader = con.sql(
+        f"""select * from read_json({literal(path)}, format = 'newline_delimited', columns = {columns},
+            ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})"""
+    ).to_arrow_reader(BULK_ROWS)
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= BULK_ROWS:
+            yield pa.Table.from_batches(pending)
+            pending, held = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def line_numbers(first_row: int, count: int, skipped: np.ndarray) -> np.ndarray:
+    """Line numbers of rows `first_row` .. `first_row + count - 1` (0-based, file order) when the lines in
+    `skipped` (sorted) yield no row: the q-th row comes from the q-th line not skipped."""
+    ordinals = np.arange(first_row + 1, first_row + count + 1, dtype=np.int64)
+    if not len(skipped):
+        return ordinals
+    before = skipped - 1 - np.arange(len(skipped))  # rows before each skipped line
+    return ordinals + np.searchsorted(before, ordinals, side="left")
+
+
+def all_null(table: pa.Table) -> np.ndarray:
+    """Rows every column of which is NULL (a line `read_json` could not read, or one with none of the keys)."""
+    mask = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        mask &= pc.is_null(column).to_numpy(zero_copy_only=False)
+    return mask
+
+
+@dataclass
+class BulkFile:
+    """One file through the bulk path: its scan, the lines still to redo through the line path, and the fetcher
+    that reads those lines (and the raw text of rejected records) by number."""
+
+    stager: FileStager
+    source: SourceFile
+    index: int
+    report: FileReport
+    adapter: Adapter
+    scan: Scan
+    redone_through: int = 0  # the odd lines up to this line number are staged
+
+    def stage(self, rejects: quarantine.Writer, progress: Progress) -> None:
+        """Stage every line of the file, rejected records into `rejects`; raises BulkMismatch (after which the
+        caller discards what was staged) when the rows do not account for the lines."""
+        limit = max(ODD_FLOOR, int(ODD_SHARE * self.scan.lines))
+        if len(self.scan.odd) > limit:
+            raise BulkMismatch(f"{len(self.scan.odd):,} lines do not start with '{{'")
+        skipped = self.scan.skipped
+        expected = self.scan.lines - len(skipped)
+        fetcher = LineFetcher(self.scan.path)
+        con = reader_connection(self.stager.threads, os.path.join(os.path.dirname(self.stager.staging), "spill-reader"))
+        rows = 0
+        try:
+            for number, table in enumerate(read_rows(con, self.scan.path, self.adapter)):
+                numbers = line_numbers(rows, table.num_rows, skipped)
+                rows += table.num_rows
+                if rows > expected:
+                    raise BulkMismatch(f"read_json gave more rows than the {expected:,} lines it reads")
+                self._batch(table, numbers, number, fetcher, rejects)
+                progress(f"{os.path.basename(self.source.url)}: {int(numbers[-1]):,} lines")
+        finally:
+            con.close()
+        if rows != expected:
+            raise BulkMismatch(f"read_json gave {rows:,} rows for the {expected:,} lines it reads")
+        self._redo([], self.scan.lines, "end", fetcher, rejects)
+        self.report.lines = self.scan.lines
+        self.report.read_mark = asdict(self.scan.mark) if self.scan.mark else None
+
+    def _batch(
+        self, table: pa.Table, numbers: np.ndarray, number: int, fetcher: LineFetcher, rejects: quarantine.Writer
+    ) -> None:
+        """Stage one table of rows; its unreadable rows and the odd lines among them take the line path."""
+        odd = np.fromiter(self.scan.odd, dtype=np.int64, count=len(self.scan.odd))
+        redo = all_null(table) | np.isin(numbers, odd)
+        keep = ~redo
+        bulk = table.filter(pa.array(keep)).append_column("source_line", pa.array(numbers[keep]))
+        if number == 0:
+            self.stager.check_sample(bulk.slice(0, SAMPLE_LINES), self.adapter, self.source, self.scan.path)
+        rejected = self.stager.stage_bulk(bulk, self.adapter, self.source, self.index, number, self.report)
+        self._redo(rejected, int(numbers[-1]), number, fetcher, rejects, numbers[redo].tolist())
+
+    def _redo(
+        self,
+        rejected: list[tuple[int, str]],
+        through: int,
+        number: int | str,
+        fetcher: LineFetcher,
+        rejects: quarantine.Writer,
+        unread: list[int] | None = None,
+    ) -> None:
+        """Fetch, in one forward pass, the raw text of the `rejected` records and the lines to redo (`unread`
+        rows, odd lines up to `through`); stage the latter through the line path, quarantine the former."""
+        redo = set(unread or ()) | {n for n in self.scan.odd if self.redone_through < n <= through}
+        self.redone_through = through
+        wanted = sorted(redo | {n for n, _ in rejected})
+        if not wanted:
+            return
+        found = {line[0]: line for line in fetcher.fetch(wanted)}
+        if redo:
+            batch = lines_batch([found[n] for n in sorted(redo)])
+            self.stager.stage_lines(batch, self.adapter, self.source, self.index, f"r{number}", self.report, rejects)
+        if rejected:
+            rejects.write(sorted((n, reason, _text(found[n][1])) for n, reason in rejected))
+
+
+def _text(raw: bytes) -> str:
+    """A fetched line as the quarantine keeps it: without its terminator."""
+    return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")

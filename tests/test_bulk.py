@@ -1,0 +1,280 @@
+"""The whole-file fast path (`pipelines.lib.ingest.bulk`) against the line path it must agree with.
+
+The differential tests run the same lines through both parsers: DuckDB's `read_json` with an adapter's bulk
+columns, and the line reader with the adapter's line form, then the shared transform. They must give the same
+rows, over every format's real samples, simulated traffic, adversarial lines and numbers of every magnitude.
+The ingest tests then check that the accounting is exact whichever lines a file holds, and that a file the bulk
+reader cannot account for is read line by line with the same result.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import zstandard
+
+from pipelines.lib.ingest import bulk, ingest
+from pipelines.lib.ingest import stage as stage_module
+from pipelines.lib.reader import MAX_LINE_BYTES, iter_line_batches
+from pipelines.lib.storage import Warehouse
+from pipelines.lib.transform import batch_params, batch_sql
+from schemas.adapters import ADAPTERS, BY_NAME, detect
+from tests.adapter_support import transform_connection
+from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
+
+CORPUS = Path(__file__).parent / "fixtures" / "real"
+BULK_FORMATS = [adapter.name for adapter in ADAPTERS if adapter.bulk]
+ORDER = [("source_line", "ascending"), ("item", "ascending")]
+
+
+def _both_forms(adapter_name: str, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of every line of `path` that `read_json` reads (not an all-NULL row), by the bulk form and by the line
+    form, each sorted by line and item."""
+    adapter = BY_NAME[adapter_name]
+    con = transform_connection()
+    reader = bulk.reader_connection(None)
+    tables = list(bulk.read_rows(reader, str(path), adapter))
+    rows = pa.concat_tables(tables) if tables else None
+    reader.close()
+    scan = bulk.scan(iter(Path(path).read_bytes().splitlines(keepends=True) or [b""]), str(path), copy=False)
+    assert rows is not None and rows.num_rows == scan.lines - len(scan.skipped)
+    numbers = bulk.line_numbers(0, rows.num_rows, scan.skipped)
+    keep = ~bulk.all_null(rows) & ~np.isin(numbers, list(scan.odd))
+    rows = rows.filter(pa.array(keep)).append_column("source_line", pa.array(numbers[keep]))
+    wanted = set(numbers[keep].tolist())
+    lines = pa.concat_tables([batch.lines for batch in iter_line_batches(str(path))])
+    lines = lines.filter(pa.array([n in wanted for n in lines.column("source_line").to_pylist()]))
+    params = batch_params(adapter, path.as_uri(), HASH_KEY)
+    columns = f"select {stage_module.RECORD_COLUMNS}, item, ignored, reason from "
+    results = []
+    for name, table, sql in (("bulk", rows, batch_sql(adapter, bulk=True)), ("lines", lines, batch_sql(adapter))):
+        con.register(name, table)
+        try:
+            results.append(con.sql(f"{columns}({sql})", params=params).to_arrow_table().sort_by(ORDER).to_pylist())
+        finally:
+            con.unregister(name)
+    return results[0], results[1]
+
+
+def _corpus_file(tmp_path: Path, name: str) -> Path | None:
+    """Every real sample the format's adapter reads, one file of all their lines (None: the corpus has none)."""
+    lines = []
+    for sample in sorted(CORPUS.rglob("*.jsonl")):
+        text = sample.read_text()
+        if detect(iter(line.strip() for line in text.splitlines() if line.strip()), str(sample)).name == name:
+            lines += [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", BULK_FORMATS)
+def test_both_parsers_read_the_real_samples_alike(tmp_path, name):
+    path = _corpus_file(tmp_path, name)
+    if path is None:
+        pytest.skip(f"the corpus has no {name} sample")
+    as_bulk, as_lines = _both_forms(name, path)
+    assert as_bulk and as_bulk == as_lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BULK_FORMATS)
+def test_both_parsers_read_simulated_traffic_alike(tmp_path, name):
+    import datetime as dt
+
+    from devkit.simulate import simulate
+    from devkit.simulate.formats import write
+
+    frame = simulate(dt.date(2026, 1, 5), 1, 1500, seed=11)
+    path = tmp_path / f"{name}.jsonl"
+    write(frame, str(path), name, compression=None)
+    as_bulk, as_lines = _both_forms(name, path)
+    assert len(as_bulk) >= 1000 and as_bulk == as_lines
+
+
+#: Canonical lines that test the reading itself: numbers of every magnitude and spelling, numbers as strings,
+#: values of the wrong JSON type, escapes, duplicate keys, keys in another case, unknown keys, nesting.
+def _adversarial() -> list[str]:
+    numbers = ["0", "-0", "0.0", "1.50", "1e2", "1E-7", "0.000059494", "123456789012345678901"]
+    numbers += ["1.7976931348623157e308", "-1", "2.5e-320", "1e400", "3.0000000000000004", "9007199254740993", "1.0e+3"]
+    lines = []
+    for i, number in enumerate(numbers):
+        for field in ("cost_usd", "latency_ms", "prompt_tokens", "attempt", "user_id", "request_id"):
+            text = json.dumps(record(request_id=f"n{i}-{field}"))
+            lines.append(text.replace(f'"{field}": ', f'"{field}": {number}, "_old_{field}": ', 1))
+    odd_values = ['"12"', '"1.5"', "true", "null", "[1, 2]", '{"a": 1}', '""', '" 7 "', '"\\u0031\\u0032"']
+    for i, value in enumerate(odd_values):
+        for field in ("prompt_tokens", "cost_usd", "status", "model", "streamed", "created_at"):
+            text = json.dumps(record(request_id=f"v{i}-{field}"))
+            lines.append(text.replace(f'"{field}": ', f'"{field}": {value}, "_old_{field}": ', 1))
+    lines += [
+        json.dumps(record(request_id='esc\\"q\u00e9\U0001f600', model="m\\u00e9")),
+        '{"request_id": "dup", "request_id": "dup2", "created_at": "2025-06-01T00:00:00Z", "status": "success"}',
+        '{"REQUEST_ID": "case", "created_at": "2025-06-01T00:00:00Z", "status": "success"}',
+        json.dumps(record(request_id="deep") | {"extra": {"a": [[[[{"b": 1}]]]]}}),
+        json.dumps(record(request_id="surrogate", model="x\ud800y"), ensure_ascii=True),
+        json.dumps(record(request_id="ctl", app_id="a\u0000b\u001fc")),
+        json.dumps(record(request_id="big", user_id="u" * 5000)),
+    ]
+    return lines
+
+
+def test_both_parsers_read_adversarial_lines_and_numbers_alike(tmp_path):
+    path = write_lines(tmp_path / "adversarial.jsonl", _adversarial())
+    as_bulk, as_lines = _both_forms("canonical", path)
+    assert len(as_bulk) > 100 and as_bulk == as_lines
+
+
+def test_the_bulk_statements_keep_the_parse_on_every_thread():
+    """`row_number()` (or any window over all rows) would put DuckDB's parse on one thread: rows are numbered
+    outside the statement, from the file order `read_json` keeps."""
+    for adapter in ADAPTERS:
+        if adapter.bulk:
+            sql = batch_sql(adapter, bulk=True).lower()
+            assert "row_number(" not in sql and " over (" not in sql and "from lines" not in sql
+
+
+def test_rows_are_numbered_past_the_lines_read_json_skips():
+    skipped = np.array([2, 3, 7], dtype=np.int64)  # blank lines: read_json gives them no row
+    assert bulk.line_numbers(0, 6, skipped).tolist() == [1, 4, 5, 6, 8, 9]
+    assert bulk.line_numbers(3, 3, skipped).tolist() == [6, 8, 9]
+    assert bulk.line_numbers(0, 3, np.array([], dtype=np.int64)).tolist() == [1, 2, 3]
+
+
+def test_the_scan_counts_lines_and_finds_those_not_starting_with_a_brace(tmp_path, monkeypatch):
+    content = b'\xef\xbb\xbf{"a":1}\n\n  \r\n{"a":2}\n\x0c\n[1]\n {"a":3}\n{"a":4}'
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(content)
+    for size in (1, 3, 7, 1 << 20):  # blocks cut anywhere, even inside a line
+        blocks = [content[i : i + size] for i in range(0, len(content), size)]
+        scan = bulk.scan(iter(blocks), str(path), copy=False)
+        assert scan.lines == 8
+        assert scan.odd == {1: False, 2: True, 3: True, 5: True, 6: False, 7: False}
+    monkeypatch.setattr(bulk, "MAX_LINE_BYTES", 6)  # lines past the reader's limit take the line path too
+    for size in (1, 4, 1 << 20):
+        blocks = [content[i : i + size] for i in range(0, len(content), size)]
+        assert set(bulk.scan(iter(blocks), str(path), copy=False).odd) == {1, 2, 3, 4, 5, 6, 7, 8}
+
+
+def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "SCAN_BYTES", 5)
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"one\ntwo two two two\n\nfour\r\nfive")
+    fetcher = bulk.LineFetcher(str(path), max_line_bytes=8)
+    assert fetcher.fetch([1, 3]) == [(1, b"one\n", 4), (3, b"\n", 1)]
+    assert fetcher.fetch([4, 5]) == [(4, b"four\r\n", 6), (5, b"five", 4)]
+    number, head, length = fetcher.fetch([2])[0]  # back to the start; a line past the limit: its start only
+    assert (number, length) == (2, 16) and head.startswith(b"two two ")
+
+
+def _ingest_both(tmp_path: Path, *sources: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Warehouse]:
+    warehouses = {}
+    for mode in ("bulk", "lines"):
+        monkeypatch.setattr(stage_module, "BULK_READ", mode == "bulk")
+        warehouses[mode] = Warehouse(str(tmp_path / mode))
+        ingest([str(s) for s in sources], warehouses[mode], hash_key=HASH_KEY, progress=print)
+    return warehouses
+
+
+def _same_outcome(warehouses: dict[str, Warehouse]) -> list[dict[str, Any]]:
+    """Assert both warehouses hold the same records, quarantine and ledger counts; returns the ledger entries."""
+    assert stored(warehouses["bulk"]) == stored(warehouses["lines"])
+    assert quarantined(warehouses["bulk"]) == quarantined(warehouses["lines"])
+    entries = {}
+    for mode in ("bulk", "lines"):
+        entries[mode] = sorted(ledger_entries(warehouses[mode]), key=lambda e: e["url"])
+        for entry in entries[mode]:
+            entry.pop("ingested_at")
+            assert entry.pop("read_by") == mode
+    assert entries["bulk"] == entries["lines"]
+    return entries["bulk"]
+
+
+def test_every_odd_line_is_accounted_for_as_the_line_reader_does(tmp_path, monkeypatch):
+    lines = [
+        "\ufeff" + json.dumps(record(request_id="bom")),
+        "",
+        "   \t",
+        "\f",
+        "\v",
+        json.dumps(record(request_id="ok1")),
+        "{not json",
+        "{}",
+        '{"request_id": null}',
+        "[1, 2]",
+        "  " + json.dumps(record(request_id="indented")),
+        "\r" + json.dumps(record(request_id="cr-led")),
+        json.dumps(record(request_id="crlf")) + "\r",
+        json.dumps(record(request_id="two")) + json.dumps(record(request_id="objects")),
+        json.dumps(record(request_id="bad-day", created_at="yesterday")),
+        "\u00a0",
+        json.dumps(record(request_id="last")),
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(("\n".join(lines)).encode() + b"\n\xff\xfe{\n" + json.dumps(record(request_id="end")).encode())
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert entry["lines"] == len(lines) + 2
+    assert entry["records"] == entry["written"] + entry["duplicates"] + entry["quarantined"] + entry["ignored"]
+    assert entry["written"] == 6 and entry["ignored"] == 5
+
+
+@pytest.mark.slow
+def test_a_line_past_the_limit_is_rejected_with_its_length(tmp_path, monkeypatch):
+    long_line = json.dumps(record(request_id="long", model="m" * (MAX_LINE_BYTES + 10)))
+    path = write_lines(tmp_path / "long.jsonl", [record(request_id="a"), long_line, record(request_id="b")])
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["lines"], entry["written"], entry["quarantined"]) == (3, 2, 1)
+
+
+@pytest.mark.slow
+def test_compressed_files_take_the_bulk_path_verified_to_their_end(tmp_path, monkeypatch):
+    def text(prefix: str) -> bytes:
+        return "".join(json.dumps(record(request_id=f"{prefix}{i}")) + "\n" for i in range(300)).encode()
+
+    gz, zst = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"  # zstd content under a plain name
+    gz.write_bytes(gzip.compress(text("g")))
+    zst.write_bytes(zstandard.ZstdCompressor().compress(text("z")))
+    entries = _same_outcome(_ingest_both(tmp_path, gz, zst, monkeypatch=monkeypatch))
+    assert [e["written"] for e in entries] == [300, 300]
+    truncated = tmp_path / "cut" / "c.jsonl.zst"
+    truncated.parent.mkdir()
+    truncated.write_bytes(zst.read_bytes()[:-20])
+    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    with pytest.raises(Exception, match="could not be read"):
+        ingest([str(truncated)], Warehouse(str(tmp_path / "cut-wh")), hash_key=HASH_KEY)
+
+
+def test_a_file_with_too_many_odd_lines_is_read_line_by_line_alike(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "ODD_FLOOR", 1)
+    monkeypatch.setattr(bulk, "ODD_SHARE", 0.0)
+    path = write_lines(tmp_path / "x.jsonl", [record(request_id="a"), "", " ", record(request_id="b")])
+    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    report = ingest([str(path)], warehouse, hash_key=HASH_KEY)
+    assert report.files[0].read_by == "lines" and report.summary()["written"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BULK_FORMATS)
+def test_every_bulk_format_is_ingested_alike_by_both_paths(tmp_path, monkeypatch, name):
+    import datetime as dt
+
+    from devkit.simulate import simulate
+    from devkit.simulate.formats import write
+
+    frame = simulate(dt.date(2026, 1, 5), 1, 800, seed=5)
+    path = tmp_path / f"{name}.jsonl"
+    write(frame, str(path), name, compression=None)
+    with open(path, "a") as handle:  # a bad line and a blank one among them
+        handle.write("{broken\n\n")
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert entry["written"] >= 700 and entry["quarantined"] >= 1 and not math.isnan(entry["records"])
