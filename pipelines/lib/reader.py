@@ -259,12 +259,13 @@ class _Marker:
     recent: bytes = b""  # the last MARK_WINDOW bytes read
     window: bytes = b""  # the last MARK_WINDOW bytes before `aligned`
 
-    def feed(self, block: bytes) -> None:
+    def feed(self, block: bytes, newlines: int | None = None) -> None:
+        """Follow `block`, the next bytes of the content (`newlines`: how many it holds, when already counted)."""
         if len(self.head) < MARK_WINDOW:
             self.head += block[: MARK_WINDOW - len(self.head)]
         end = block.rfind(b"\n") + 1
         if end:
-            self.lines += block.count(b"\n")
+            self.lines += block.count(b"\n") if newlines is None else newlines
             self.aligned = self.total + end
             self.window = (self.recent + block[max(0, end - MARK_WINDOW) : end])[-MARK_WINDOW:]
         self.recent = (self.recent + block[-MARK_WINDOW:])[-MARK_WINDOW:]
@@ -348,9 +349,10 @@ def nonblank_lines(url: str, **storage_options: typing.Any) -> Iterator[str]:
 
 
 _DONE = object()
+T = typing.TypeVar("T")
 
 
-def prefetch(items: Iterator[LineBatch], depth: int = 1) -> Iterator[LineBatch]:
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Produce the next batch in a background thread while the caller works on the current one.
 
     Reading, decompression and line splitting release the GIL, so they overlap with DuckDB's work.
@@ -375,7 +377,7 @@ def prefetch(items: Iterator[LineBatch], depth: int = 1) -> Iterator[LineBatch]:
         while (item := queue.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            yield typing.cast(LineBatch, item)
+            yield typing.cast(T, item)
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue

@@ -78,13 +78,16 @@ class Scan:
         return np.array(sorted(n for n, skip in self.odd.items() if skip), dtype=np.int64)
 
 
-def _odd_lines(block: bytes, line_start: bool, first_number: int) -> tuple[np.ndarray, dict[int, bool], int | None]:
+def _odd_lines(
+    block: bytes, line_start: bool, first_number: int
+) -> tuple[np.ndarray, int, dict[int, bool], int | None]:
     """The lines starting in `block` (the first at its byte 0 when `line_start`): their start offsets in the
-    block, those whose first byte is not `{` by number (`first_number` being the first's) with whether they are
-    blank, and the number of such a line that does not end in the block (the next blocks settle whether it is
-    blank)."""
+    block, the block's newline count, those whose first byte is not `{` by number (`first_number` being the
+    first's) with whether they are blank, and the number of such a line that does not end in the block (the
+    next blocks settle whether it is blank)."""
     data = np.frombuffer(block, dtype=np.uint8)
-    starts = np.flatnonzero(data[:-1] == _NEWLINE) + 1
+    newlines = np.flatnonzero(data == _NEWLINE)
+    starts = newlines[: len(newlines) - (block[-1] == _NEWLINE)] + 1
     if line_start:
         starts = np.concatenate(([0], starts))
     odd: dict[int, bool] = {}
@@ -99,7 +102,7 @@ def _odd_lines(block: bytes, line_start: bool, first_number: int) -> tuple[np.nd
         odd[number] = not line.strip(_ASCII_SPACE)
         if end < 0:
             open_line = number
-    return starts, odd, open_line
+    return starts, len(newlines), odd, open_line
 
 
 @dataclass
@@ -140,13 +143,13 @@ def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
                 rest = block if end < 0 else block[:end]
                 result.odd[open_line] = result.odd[open_line] and not rest.strip(_ASCII_SPACE)
                 open_line = open_line if end < 0 else None
-            starts, odd, still_open = _odd_lines(block, line_start, result.lines + 1)
+            starts, newlines, odd, still_open = _odd_lines(block, line_start, result.lines + 1)
             result.odd.update(odd)
             result.odd.update(dict.fromkeys(lengths.long_lines(starts, marker.total, result.lines + 1), False))
             result.lines += len(starts)
             open_line = still_open if still_open is not None else open_line
             line_start = block[-1] == _NEWLINE
-            marker.feed(block)
+            marker.feed(block, newlines)
     if lengths.last_is_long(marker.total):
         result.odd[lengths.last_number] = False
     result.mark = marker.mark(through_line=result.lines)
@@ -235,6 +238,7 @@ def reader_connection(threads: int | None, spill: str | None = None) -> duckdb.D
     folder `spill`."""
     con = duckdb.connect()
     con.execute("set preserve_insertion_order = true")
+    con.execute("set enable_progress_bar = false")
     if spill:
         con.execute("set temp_directory = ?", [spill])
     if threads:

@@ -55,6 +55,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set preserve_insertion_order = false")
+    con.execute("set enable_progress_bar = false")
     if threads:
         con.execute(f"set threads = {int(threads)}")
     if memory_limit:
