@@ -16,10 +16,10 @@ import statistics
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from devkit.bench.measurements import (
+    ROOT,
     peak_rss_mib,
     step_baseline,
     step_build,
@@ -31,7 +31,6 @@ from devkit.bench.measurements import (
 )
 from devkit.bench.transform_profile import step_profile
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROWS = 2_000_000
 DEFAULT_RUNS = 3
 DEFAULT_NAIVE_ROWS = 200_000
