@@ -36,8 +36,9 @@ test-fast: env  ## the edit loop, under a minute: every test not marked slow (`m
 
 ROWS ?= 2000000
 RUNS ?= 3
-bench: env  ## benchmarks (ROWS=2000000 RUNS=3 [WORKDIR=dir]): JSON in benchmarks/results/, table in BENCHMARKS.md
-	$(BIN)/python -m devkit.bench --rows $(ROWS) --runs $(RUNS) $(if $(WORKDIR),--workdir $(WORKDIR))
+bench: env  ## benchmarks (ROWS=2000000 RUNS=3 [WORKDIR=dir] [FORMAT_ROWS=n]): JSON in benchmarks/results/, table in BENCHMARKS.md
+	$(BIN)/python -m devkit.bench --rows $(ROWS) --runs $(RUNS) $(if $(WORKDIR),--workdir $(WORKDIR)) \
+		$(if $(FORMAT_ROWS),--format-rows $(FORMAT_ROWS))
 
 dev: env  ## the Dagster UI on http://127.0.0.1:3000 (same instance as `make run`)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev

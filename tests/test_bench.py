@@ -1,16 +1,21 @@
-"""The benchmark end to end at a tiny size: every step runs and reports sane counts (never timings)."""
+"""The benchmark end to end at a tiny size: every step runs and reports sane counts (never timings); the targets'
+verdicts and the memory growth between the 2M and 10M sections; the timer of the CLI row's processes."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from devkit.bench import cli, runs
+from devkit.bench import cli, processes, runs
 from devkit.bench import markdown as md
+from devkit.bench.formats import TABLE_FORMATS
 
 ROWS = 5_000
+FORMAT_ROWS = 2_000
 
 
 @pytest.mark.slow
@@ -21,7 +26,7 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
     assert (
         cli.main(
             [
-                *("--rows", str(ROWS), "--runs", "1", "--naive-rows", "2000"),
+                *("--rows", str(ROWS), "--runs", "1", "--naive-rows", "2000", "--format-rows", str(FORMAT_ROWS)),
                 *("--workdir", str(tmp_path / "work"), "--results-dir", str(results), "--markdown", str(markdown)),
             ]
         )
@@ -49,9 +54,136 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
         assert "full" not in built["modes"].values()  # nothing rebuilt whole
     assert steps["report"]["status"] in ("ok", "not available in this checkout")
     assert all(value > 0 for value in result["ratios"].values())
+    _check_cli_row(steps)
+    _check_format_table(result)
     assert result["machine"]["cores"] >= 1 and result["versions"]["duckdb"]
     assert not list((tmp_path / "work").iterdir())  # the scratch folder is cleaned up
     text = markdown.read_text()
     assert "hand-written text stays" in text and text.count(md.BEGIN.format(rows=ROWS)) == 1
+    assert all(label in text for label in md.CLI_LABELS.values()) and "| otel |" in text
     md.update_markdown(markdown, md.markdown(result, str(path)), ROWS)  # a rerun replaces its section
     assert markdown.read_text().count(md.BEGIN.format(rows=ROWS)) == 1
+    older = _without_new_steps(result)  # a result from before the CLI row and the table renders without them
+    assert "| otel |" not in md.markdown(older, str(path)) and CLI_NOT_MEASURED in md.targets(older)
+
+
+CLI_NOT_MEASURED = (
+    "canonical ingest >= 0.6x of the bare baseline's process, through the CLI (whole processes)",
+    "-",
+    "not measured in this run",
+)
+
+
+def _check_cli_row(steps: dict[str, Any]) -> None:
+    """The baseline's process and both CLI runs took the whole main file; each reports its own process's peak."""
+    for name in md.CLI_LABELS:
+        (run,) = steps[name]["runs"]
+        assert run["rows"] == ROWS, name
+        assert run["seconds"] > 0 and run["peak_rss_mib"] > 0
+
+
+def _check_format_table(result: dict[str, Any]) -> None:
+    """Every format's file was read whole by both sides, and the ingest accounted for every record of it."""
+    files = result["formats"]["files"]
+    assert list(files) == list(TABLE_FORMATS) and result["formats"]["rows"] == FORMAT_ROWS
+    assert files["canonical"]["lines"] == FORMAT_ROWS
+    assert files["otel"]["lines"] < FORMAT_ROWS  # one export line holds the spans of a minute
+    for name, file in files.items():
+        (bare,) = result["steps"][f"format_{name}_bare"]["runs"]
+        (ingested,) = result["steps"][f"format_{name}_ingest"]["runs"]
+        assert bare["rows"] == ingested["lines"] == file["lines"], name
+        parts = ingested["written"] + ingested["duplicates"] + ingested["quarantined"] + ingested["ignored"]
+        assert ingested["records"] == parts, name
+        assert result["steps"][f"format_{name}_ingest"]["rows"] == file["lines"], name  # rows per second are lines
+        if name != "openrouter":  # one record per attempt (OpenRouter: per request, plus its failed attempts)
+            assert ingested["records"] == FORMAT_ROWS, name
+
+
+def _without_new_steps(result: dict[str, Any]) -> dict[str, Any]:
+    """`result` as a run before the CLI row and the per-format table wrote it."""
+    steps = {k: v for k, v in result["steps"].items() if not k.startswith(("cli_", "format_"))}
+    ratios = {k: v for k, v in result["ratios"].items() if not k.startswith(("cli_", "format_"))}
+    return {k: v for k, v in result.items() if k != "formats"} | {"steps": steps, "ratios": ratios}
+
+
+def _result(rows: int, ingest_vs_baseline: float = 0.7, rss_gib: float = 1.0, **ratios: float) -> dict[str, Any]:
+    """A result document with what `targets` reads; `ratios` adds the CLI's and the formats' ratios."""
+    measured = [name for name in TABLE_FORMATS if f"format_{name}_ingest_vs_bare" in ratios]
+    return {
+        "rows": rows,
+        "started": "2026-12-01T00:00:00+00:00",
+        "steps": {"ingest": {"peak_rss_mib": {"median": rss_gib * 1024}}, "full_build": {"seconds": {"median": 9.0}}},
+        "ratios": {
+            "ingest_vs_baseline": ingest_vs_baseline,
+            "incremental_60d_vs_30d_ingest": 1.0,
+            "incremental_60d_vs_30d_build": 1.2,
+            "incremental_60d_vs_30d_total": 1.1,
+        }
+        | ratios,
+        "formats": {"rows": 1000, "files": {name: {"lines": 1000} for name in measured}},
+    }
+
+
+def _verdicts(result: dict[str, Any], peer: dict[str, Any] | None = None) -> dict[str, str]:
+    return {target: verdict for target, _, verdict in md.targets(result, peer)}
+
+
+def test_targets_judge_each_ratio_at_its_threshold() -> None:
+    result = _result(
+        2_000_000,
+        ingest_vs_baseline=0.69,
+        cli_ingest_vs_baseline_process=0.7,
+        cli_ingest_dagster_home_vs_baseline_process=0.59,  # both CLI runs must reach 0.6x
+        format_openrouter_ingest_vs_bare=0.5,
+        format_litellm_ingest_vs_bare=0.49,
+    )
+    verdicts = _verdicts(result)
+    assert verdicts["canonical ingest >= 0.7x of the bare baseline rows/s, in process"] == "missed"
+    assert verdicts[CLI_NOT_MEASURED[0]] == "missed"
+    fmt = "{} ingest >= 0.5x of a bare read_json -> COPY of the same file (lines/s)"
+    assert verdicts[fmt.format("openrouter")] == "met"
+    assert verdicts[fmt.format("litellm")] == "missed"
+    assert verdicts[fmt.format("otel")] == "not measured in this run"
+    assert verdicts["ingest peak RSS < 1.5 GiB at 2M rows"] == "met"
+    met = _result(2_000_000, 0.7, cli_ingest_vs_baseline_process=0.6, cli_ingest_dagster_home_vs_baseline_process=0.6)
+    assert _verdicts(met)["canonical ingest >= 0.7x of the bare baseline rows/s, in process"] == "met"
+    assert _verdicts(met)[CLI_NOT_MEASURED[0]] == "met"
+
+
+GROWTH = "ingest peak RSS grows < 20% from 2,000,000 to 10,000,000 rows"
+
+
+def _benchmarks_md(tmp_path: Path, rows: int, cited: Path) -> Path:
+    """A BENCHMARKS.md whose section for `rows` cites the result file `cited`, as `markdown` writes it."""
+    path = tmp_path / "BENCHMARKS.md"
+    section = f"{md.BEGIN.format(rows=rows)}\n### {rows:,} rows\n\nRun x .. y (UTC); result `{cited}`.  \n"
+    path.write_text(f"# Benchmarks\n\n{section}{md.END.format(rows=rows)}\n")
+    return path
+
+
+def test_memory_growth_is_judged_against_the_other_sections_result(tmp_path: Path) -> None:
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps(_result(2_000_000, rss_gib=1.0)))
+    markdown = _benchmarks_md(tmp_path, 2_000_000, small)
+    peer = md.peer_result(markdown, 10_000_000)
+    assert peer is not None and peer["rows"] == 2_000_000
+    assert _verdicts(_result(10_000_000, rss_gib=1.19), peer)[GROWTH] == "met"
+    assert _verdicts(_result(10_000_000, rss_gib=1.21), peer)[GROWTH] == "missed"
+    # the 2M section judged against a 10M result, the other way round
+    assert _verdicts(_result(2_000_000, rss_gib=1.0), _result(10_000_000, rss_gib=1.3))[GROWTH] == "missed"
+    assert md.peer_result(markdown, 2_000_000) is None  # no 10M section
+    assert md.peer_result(markdown, 3_000) is None  # no growth target at this size
+    assert _verdicts(_result(10_000_000))[GROWTH] == "n/a without the 2,000,000-row section's result"
+    assert md.peer_result(_benchmarks_md(tmp_path, 2_000_000, tmp_path / "gone.json"), 10_000_000) is None
+
+
+def test_the_timer_reports_the_commands_own_peak_memory(tmp_path: Path) -> None:
+    """Forked from a process holding 300 MiB, a small command's peak is its own (not its parent's), a large
+    command's is its own too."""
+    held = b"x" * (300 * 2**20)
+    env = processes.cli_environment(str(tmp_path), None)
+    small = processes._timed([sys.executable, "-c", "pass"], env, str(tmp_path))
+    large = processes._timed([sys.executable, "-c", "x = b'x' * (200 * 2**20)"], env, str(tmp_path))
+    assert len(held) and small["peak_rss_mib"] < 100 <= 200 <= large["peak_rss_mib"] < 300
+    with pytest.raises(RuntimeError, match="exited 3"):
+        processes._timed([sys.executable, "-c", "raise SystemExit(3)"], env, str(tmp_path))

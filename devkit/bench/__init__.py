@@ -1,6 +1,7 @@
-"""Benchmarks: the ingest and the SQL models against a bare DuckDB baseline, on one simulated file.
+"""Benchmarks: the ingest (in process, as the CLI, per log format) and the SQL models against bare DuckDB.
 
     python -m devkit.bench [--rows 2000000] [--runs 3] [--workdir DIR] [--naive-rows 200000]
+                           [--format-rows 500000 | --no-formats] [--no-cli]
 
 One run simulates a canonical JSON-lines file of `--rows` rows over 30 days (plus, for the incremental
 steps, 30 earlier days and one later day of the same rows per day), then measures on that same file:
@@ -17,19 +18,35 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
 5. `incremental_{30,60}d`: one new day ingested, then the models built incrementally, on top of a 30-day and
    a 60-day warehouse (each run on a fresh copy); ingest and build are separate processes.
 6. `report`: the static report (`dashboards.report`), rendered from the built database and written.
+7. The CLI row (unless `--no-cli`), whole processes timed start to exit on the same file, alternated in each run:
+   `cli_baseline_process` (the baseline's statement run by `python -c`), `cli_ingest` (the venv's
+   `gatewaylens ingest FILE --warehouse EMPTY`, DAGSTER_HOME unset: an ephemeral instance) and
+   `cli_ingest_dagster_home` (DAGSTER_HOME set to a temporary instance with the project's settings, created
+   before the runs). No GATEWAYLENS_* variable is passed on but the hash key.
+8. The per-format table (unless `--no-formats`): `--format-rows` more simulated attempts over the same 30 days,
+   written by the simulator's writers as canonical, OpenRouter, LiteLLM and OTel JSON lines (one file each);
+   per file, alternated in each run, `format_<name>_bare` (DuckDB `read_json(format='newline_delimited')` with
+   the file's structure, detected beforehand over every line, given as `columns`; `select *`, nested formats
+   left nested, no mapping; `COPY` to one zstd Parquet file) and `format_<name>_ingest`
+   (`pipelines.lib.ingest.ingest` of the file into an empty warehouse, through its public entry point only).
+   Rows there are input lines (an OpenRouter line is a request, an OTel line an export of many spans).
 
 Once per run, `profile` (not timed as a step) runs DuckDB's profiler over the ingest's transform statement on
 the file's first batch and times its JSON parse done several ways (`step_profile`).
 
 Every measured run is its own spawned process, so `ru_maxrss` of the child is the peak resident memory of
 that step alone (it includes the interpreter and libraries: `rss_after_imports_mib`). Times are wall
-clock around the step's work only, after imports. The load average is recorded next to every run.
+clock around the step's work only, after imports, except in the CLI row, whose processes are timed whole
+(and their peak is theirs: `processes`). The load average is recorded next to every run.
 
 Results: a JSON file in `--results-dir` (default `benchmarks/results/`) and, unless `--markdown ''`, a
-section of `BENCHMARKS.md` between markers per row count, replaced by a rerun at the same size.
+section of `BENCHMARKS.md` between markers per row count, replaced by a rerun at the same size. The targets'
+verdicts are computed from the run; the memory growth from 2M to 10M rows compares this run with the result the
+other size's section cites.
 
 Modules: `runs` (the run: every step `--runs` times, each in its own process, and the result document),
-`measurements` (the steps), `transform_profile` (the profile of the ingest's transform), `markdown` (the
-section of BENCHMARKS.md and the targets), `cli` (`python -m devkit.bench`). `commit_experiment` and
+`measurements` (the steps), `processes` (the CLI row's steps), `formats` (the per-format table's steps),
+`transform_profile` (the profile of the ingest's transform), `markdown` (the section of BENCHMARKS.md and the
+targets), `cli` (`python -m devkit.bench`). `commit_experiment` and
 `profile_model` are one-off tools over a warehouse, not part of a run.
 """

@@ -13,13 +13,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schemas.sqltext import literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
 
 SIMULATE_PIECE_ROWS = 2_000_000  # rows simulated per call, to bound the simulator's memory
 OVERSAMPLE = 1.03  # the simulator yields ~0.99 rows per requested request: simulate a few more, sample N
 HASH_KEY = b"gatewaylens-bench"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def peak_rss_mib() -> float:
@@ -29,44 +35,77 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def scratch_tempdir(workdir: str) -> None:
-    """Temporary files of the step (the ingest's staging, DuckDB spill) go under the workdir, on local disk."""
+def scratch_tempdir(workdir: str) -> str:
+    """Temporary files of the step (the ingest's staging, DuckDB spill) go under the workdir, on local disk;
+    that folder."""
     path = os.path.join(workdir, "tmp")
     os.makedirs(path, exist_ok=True)
     tempfile.tempdir = path
+    return path
 
 
 def step_simulate(out: str, start: dt.date, days: int, rows: int, seed: int) -> dict[str, Any]:
     """Simulate `days` days from `start` and write exactly `rows` canonical lines to `out`, in pieces of at
     most SIMULATE_PIECE_ROWS rows (each its own simulation with its own seed: request ids never collide)."""
-    from devkit.simulate import simulate
     from devkit.simulate.formats.canonical import write_canonical
 
     t0 = time.perf_counter()
-    per_day = rows / days
-    piece_days = max(1, min(days, int(SIMULATE_PIECE_ROWS // max(per_day, 1))))
     written = 0
     parts = []
-    for number, first in enumerate(range(0, days, piece_days)):
-        span = min(piece_days, days - first)
-        want = rows - written if first + span >= days else round(per_day * span)
-        piece_start = start + dt.timedelta(days=first)
-        factor = OVERSAMPLE
-        while (frame := simulate(piece_start, span, math.ceil(per_day * factor), seed * 1000 + number)).height < want:
-            factor *= 1.1  # a short piece may come out below the mean (batch jobs run on random days)
-        # an even sample keeps every hour of every day (head() would cut the end of the last day)
-        frame = frame.with_row_index("_i").sample(n=want, seed=number).sort("_i").drop("_i")
-        part = f"{out}.part{number}"
+    for piece in simulation_pieces(start, days, rows):
+        frame = simulate_piece(piece, rows / days, seed)
+        part = f"{out}.part{piece.number}"
         write_canonical(frame, part, compression=None)
         parts.append(part)
         written += frame.height
         del frame
+    concatenate(parts, out)
+    return {"seconds": time.perf_counter() - t0, "rows": written, "bytes": os.path.getsize(out)}
+
+
+class Piece(NamedTuple):
+    """One simulation of a simulated file: its number, first day, days and rows."""
+
+    number: int
+    start: dt.date
+    days: int
+    rows: int
+
+
+def simulation_pieces(start: dt.date, days: int, rows: int) -> list[Piece]:
+    """Whole days of at most about SIMULATE_PIECE_ROWS rows each (to bound the simulator's memory) whose rows
+    add up to exactly `rows`."""
+    per_day = rows / days
+    piece_days = max(1, min(days, int(SIMULATE_PIECE_ROWS // max(per_day, 1))))
+    pieces, planned = [], 0
+    for number, first in enumerate(range(0, days, piece_days)):
+        span = min(piece_days, days - first)
+        want = rows - planned if first + span >= days else round(per_day * span)
+        pieces.append(Piece(number, start + dt.timedelta(days=first), span, want))
+        planned += want
+    return pieces
+
+
+def simulate_piece(piece: Piece, per_day: float, seed: int) -> pl.DataFrame:
+    """The piece's simulated attempts, exactly `piece.rows` of them (its own seed: `seed * 1000 + number`)."""
+    from devkit.simulate import simulate
+
+    factor = OVERSAMPLE
+    while (
+        frame := simulate(piece.start, piece.days, math.ceil(per_day * factor), seed * 1000 + piece.number)
+    ).height < piece.rows:
+        factor *= 1.1  # a short piece may come out below the mean (batch jobs run on random days)
+    # an even sample keeps every hour of every day (head() would cut the end of the last day)
+    return frame.with_row_index("_i").sample(n=piece.rows, seed=piece.number).sort("_i").drop("_i")
+
+
+def concatenate(parts: list[str], out: str) -> None:
+    """The files `parts` joined, in order, into `out`; the parts removed."""
     with open(out, "wb") as target:
         for part in parts:
             with open(part, "rb") as source:
                 shutil.copyfileobj(source, target, 16 * 1024 * 1024)
             os.remove(part)
-    return {"seconds": time.perf_counter() - t0, "rows": written, "bytes": os.path.getsize(out)}
 
 
 def step_simulate_inputs(files: list[tuple[str, dt.date, int, int, int]]) -> dict[str, Any]:
@@ -88,24 +127,33 @@ def _columns() -> dict[str, str]:
 
 def step_baseline(source: str, out: str, columns: dict[str, str], workdir: str) -> dict[str, Any]:
     """Bare DuckDB: read_json with explicit columns -> COPY to zstd Parquet partitioned by UTC day."""
+    con = bare_connection(workdir)
+    t0 = time.perf_counter()
+    con.execute(baseline_statement(columns, out), {"source": source})
+    seconds = time.perf_counter() - t0
+    files = os.path.join(out, "*", "*.parquet")
+    rows = con.execute("select count(*) from read_parquet($p)", {"p": files}).fetchall()[0][0]
+    return {"seconds": seconds, "rows": rows, "bytes": _tree_bytes(out)}
+
+
+def bare_connection(workdir: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection as the bare baselines use it: a UTC session, spilling under the workdir."""
     import duckdb
 
     scratch_tempdir(workdir)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set temp_directory = ?", [os.path.join(workdir, "tmp", "duckdb")])
-    t0 = time.perf_counter()
-    con.execute(
-        f"""copy (
+    return con
+
+
+def baseline_statement(columns: dict[str, str], out: str) -> str:
+    """The baseline's one statement (the file bound as `$source`): read_json with the canonical `columns`
+    given explicitly, COPY to zstd Parquet under `out`, partitioned by UTC day (the session's TimeZone: UTC)."""
+    return f"""copy (
             select *, strftime(created_at, '%Y-%m-%d') as date
-            from read_json($source, format = 'newline_delimited', columns = {_struct_literal(columns)})
-        ) to {literal(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))""",
-        {"source": source},
-    )
-    seconds = time.perf_counter() - t0
-    files = os.path.join(out, "*", "*.parquet")
-    rows = con.execute("select count(*) from read_parquet($p)", {"p": files}).fetchall()[0][0]
-    return {"seconds": seconds, "rows": rows, "bytes": _tree_bytes(out)}
+            from read_json($source, format = 'newline_delimited', columns = {columns_literal(columns)})
+        ) to {literal(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))"""
 
 
 def step_ingest(source: str, warehouse_dir: str, workdir: str) -> dict[str, Any]:
@@ -271,5 +319,6 @@ def _tree_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-def _struct_literal(columns: dict[str, str]) -> str:
+def columns_literal(columns: dict[str, str]) -> str:
+    """`columns` (key -> DuckDB type) as the struct literal read_json's `columns` takes."""
     return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in columns.items()) + "}"

@@ -1,6 +1,7 @@
 """A benchmark run: the inputs simulated, every step measured `runs` times, each run in a fresh spawned process
 (so that `ru_maxrss` is that step's own peak), and the result document with the machine, the versions and the
-ratios the targets are judged on.
+ratios the targets are judged on. The CLI row and the per-format table alternate their steps within each run (a
+change of load hits both sides of a ratio alike).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import statistics
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from devkit.bench.formats import TABLE_FORMATS, step_bare, step_file_ingest, step_simulate_formats
 from devkit.bench.measurements import (
+    ROOT,
     peak_rss_mib,
     step_baseline,
     step_build,
@@ -29,12 +31,16 @@ from devkit.bench.measurements import (
     step_setup_history,
     step_simulate_inputs,
 )
+from devkit.bench.processes import prepare_dagster_home, step_baseline_process, step_cli_ingest
 from devkit.bench.transform_profile import step_profile
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROWS = 2_000_000
 DEFAULT_RUNS = 3
 DEFAULT_NAIVE_ROWS = 200_000
+#: Simulated attempts of the per-format table: its four files take 2.6 GB; on 2 cores, about a minute to write and
+#: 1.5 minutes per run (measured 2026-12 with the ingest of that time).
+DEFAULT_FORMAT_ROWS = 500_000
+FORMAT_SEED = 4  # the per-format traffic: distinct from the main file's (2), the early days' (1), the new day's (3)
 HISTORY_DAYS = 30
 START = dt.date(2025, 3, 3)  # a Monday: the new day (START + 60) is a Friday, a full weekday
 
@@ -49,7 +55,8 @@ def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 def _child_main(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Import what the steps use, note the memory that takes (the same floor under every step), run the step."""
+    """Import what the steps use, note the memory that takes (the same floor under every step), run the step; its
+    peak RSS is this process's, unless the step reports its own (one that times a process of its own)."""
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
@@ -59,7 +66,7 @@ def _child_main(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]
 
     floor = peak_rss_mib()
     result = fn(*args)
-    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    result.setdefault("peak_rss_mib", round(peak_rss_mib(), 1))
     result["rss_after_imports_mib"] = round(floor, 1)
     return result
 
@@ -89,6 +96,24 @@ def _repeat(name: str, rows: int, count: int, once: Callable[[int], dict[str, An
     return _summarize(name, rows, runs)
 
 
+def _alternate(
+    measures: dict[str, Callable[[], dict[str, Any]]], rows: dict[str, int], count: int, log: Callable
+) -> dict[str, Any]:
+    """Each of `measures` `count` times, one of each in turn per run; the summary of each (name -> step)."""
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in measures}
+    for number in range(count):
+        for name, measure in measures.items():
+            result = measure()
+            found[name].append(result)
+            log(f"  {name} run {number + 1}/{count}: {_describe(result)}")
+    return {name: _summarize(name, rows[name], runs) for name, runs in found.items()}
+
+
+def _in_scratch(step: Callable[..., dict[str, Any]], source: str, out: str, *rest: Any) -> Callable[[], dict[str, Any]]:
+    """A measure: `step(source, out, *rest)` in a child process, `out` fresh for each call."""
+    return lambda: in_child(step, source, _fresh(out), *rest)
+
+
 def _repeat_in_scratch(
     name: str,
     rows: int,
@@ -111,7 +136,9 @@ def _describe(result: dict[str, Any]) -> str:
 
 
 def _fresh(path: str) -> str:
-    """`path` removed, its parent folder created."""
+    """`path` removed (a folder or a file), its parent folder created."""
+    if os.path.isfile(path):
+        os.remove(path)
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     return path
@@ -123,10 +150,13 @@ def run(
     workdir: str,
     naive_rows: int = DEFAULT_NAIVE_ROWS,
     log: Callable[[str], None] = print,
+    format_rows: int | None = DEFAULT_FORMAT_ROWS,
+    cli: bool = True,
 ) -> dict[str, Any]:
-    """Simulate the inputs under `workdir`, measure every step `runs` times; the result document."""
-    if rows < HISTORY_DAYS:
-        raise ValueError(f"rows must be at least {HISTORY_DAYS}")
+    """Simulate the inputs under `workdir`, measure every step `runs` times; the result document. `format_rows`:
+    the simulated attempts of the per-format table (None: no table); `cli`: whether to measure the CLI row."""
+    if rows < HISTORY_DAYS or (format_rows is not None and format_rows < HISTORY_DAYS):
+        raise ValueError(f"rows and format rows must be at least {HISTORY_DAYS}")
     started = dt.datetime.now(dt.UTC)
     measured = versions()  # of the code as the run starts
     inputs = os.path.join(workdir, "input")
@@ -207,6 +237,14 @@ def run(
     steps["report"] = _summarize("report", rows, [report]) | {"status": report["status"]}
     log(f"  report: {report['status']}")
 
+    if cli:
+        log(f"the CLI against the baseline's process, {rows:,} rows")
+        steps |= measure_cli(main, columns, rows, runs, workdir, log)
+    formats = None
+    if format_rows is not None:
+        format_steps, formats = measure_formats(format_rows, runs, workdir, log)
+        steps |= format_steps
+
     result = {
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -219,12 +257,65 @@ def run(
         "versions": measured,
         "steps": steps,
     }
+    if formats is not None:
+        result["formats"] = formats
     result["ratios"] = ratios(steps)
     return result
 
 
+def measure_cli(
+    source: str, columns: dict[str, str], rows: int, runs: int, workdir: str, log: Callable
+) -> dict[str, Any]:
+    """The CLI row's steps on `source`, alternated in each run: `cli_baseline_process` (the baseline's statement
+    in a `python -c` process of its own), `cli_ingest` (`gatewaylens ingest`, DAGSTER_HOME unset: an ephemeral
+    instance) and `cli_ingest_dagster_home` (DAGSTER_HOME: a temporary instance with the project's settings, made
+    before the runs). Whole processes, wall clock."""
+    home = os.path.join(workdir, "dagster-home")
+    prepare_dagster_home(home, workdir)
+    out, warehouse = os.path.join(workdir, "runs", "cli-baseline"), os.path.join(workdir, "runs", "cli-warehouse")
+    measures = {
+        "cli_baseline_process": _in_scratch(step_baseline_process, source, out, columns, workdir),
+        "cli_ingest": _in_scratch(step_cli_ingest, source, warehouse, workdir, None),
+        "cli_ingest_dagster_home": _in_scratch(step_cli_ingest, source, warehouse, workdir, home),
+    }
+    steps = _alternate(measures, dict.fromkeys(measures, rows), runs, log)
+    for path in (out, warehouse, home):
+        shutil.rmtree(path, ignore_errors=True)
+    return steps
+
+
+def measure_formats(rows: int, runs: int, workdir: str, log: Callable) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The per-format table: `rows` simulated attempts over the main file's 30 days written in each of
+    TABLE_FORMATS, then per file and per run `format_<name>_bare` and `format_<name>_ingest` (rows: the file's
+    lines). The steps, and the files (format -> lines, bytes)."""
+    folder = os.path.join(workdir, "formats")
+    os.makedirs(folder, exist_ok=True)
+    outs = {name: os.path.join(folder, f"{name}.jsonl") for name in TABLE_FORMATS}
+    log(f"simulating {rows:,} attempts over {HISTORY_DAYS} days as {', '.join(TABLE_FORMATS)} JSON lines")
+    start = START + dt.timedelta(days=HISTORY_DAYS)
+    simulated = in_child(step_simulate_formats, outs, start, HISTORY_DAYS, rows, FORMAT_SEED)
+    files = simulated.pop("files")
+    log(f"  simulate: {_describe(simulated)}; " + ", ".join(f"{k} {v['lines']:,} lines" for k, v in files.items()))
+    bare_out, warehouses = os.path.join(workdir, "runs", "bare"), os.path.join(workdir, "runs", "format-wh")
+    measures, lines = {}, {}
+    for name, source in outs.items():
+        bare, ingest = f"format_{name}_bare", f"format_{name}_ingest"
+        out = os.path.join(bare_out, f"{name}.parquet")
+        measures[bare] = _in_scratch(step_bare, source, out, files[name]["columns"], workdir)
+        measures[ingest] = _in_scratch(step_file_ingest, source, os.path.join(warehouses, name), workdir)
+        lines[bare] = lines[ingest] = files[name]["lines"]
+    steps = {"format_simulate": _summarize("format_simulate", rows, [simulated])}
+    steps |= _alternate(measures, lines, runs, log)
+    for path in (bare_out, warehouses):
+        shutil.rmtree(path, ignore_errors=True)
+    described = {name: {"lines": f["lines"], "bytes": f["bytes"]} for name, f in files.items()}
+    return steps, {"rows": rows, "seed": FORMAT_SEED, "files": described}
+
+
 def ratios(steps: dict[str, Any]) -> dict[str, float | None]:
-    """ingest / baseline and naive / baseline rows per second; 60-day / 30-day incremental seconds."""
+    """ingest / baseline and naive / baseline rows per second; 60-day / 30-day incremental seconds; where they
+    were measured, the CLI's rows per second over the baseline process's, and each format's ingest over its bare
+    read's (lines per second)."""
 
     def rate(name: str) -> float | None:
         return steps[name].get("rows_per_s")
@@ -244,6 +335,12 @@ def ratios(steps: dict[str, Any]) -> dict[str, float | None]:
         out[f"incremental_60d_vs_30d_{part}"] = ratio(
             median(f"incremental_60d_{part}"), median(f"incremental_30d_{part}")
         )
+    for cli in ("cli_ingest", "cli_ingest_dagster_home"):
+        if cli in steps:
+            out[f"{cli}_vs_baseline_process"] = ratio(rate(cli), rate("cli_baseline_process"))
+    for name in TABLE_FORMATS:
+        if f"format_{name}_ingest" in steps:
+            out[f"format_{name}_ingest_vs_bare"] = ratio(rate(f"format_{name}_ingest"), rate(f"format_{name}_bare"))
     return out
 
 
