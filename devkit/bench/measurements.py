@@ -180,9 +180,10 @@ def step_ingest(source: str, warehouse_dir: str, workdir: str) -> dict[str, Any]
 
 def _instrument_ingest(module: Any) -> dict[str, float]:
     """Time the ingest's phases by wrapping its functions in this process only (the module is not changed):
-    transform (the adapter + validation statement per batch), account and rejects (reading a batch's staged
-    rows back), find_losers (dedupe), commit_group (merge, sort, write each day), and within it
-    write_partition_thread_s (pyarrow's write of each day, summed over the writer threads)."""
+    stage_total (the staging of each file, whichever path reads it), within it scan (the bulk path's byte scan)
+    and transform (the adapter + validation statement per batch, written to staging), account and rejects
+    (reading a batch's staged rows back); find_losers (dedupe), commit_group (merge, sort, write each day), and
+    within it write_partition_thread_s (pyarrow's write of each day, summed over the writer threads)."""
     import threading
 
     phases: dict[str, float] = {}
@@ -202,9 +203,11 @@ def _instrument_ingest(module: Any) -> dict[str, float]:
         return wrapper
 
     stager, commit = module.stage.FileStager, module.commit  # each function wrapped where it is looked up
-    stager._transform = timed("stage_total", stager._transform)
+    stager.stage_file = timed("stage_total", stager.stage_file)
+    module.stage.bulk.scan = timed("scan", module.stage.bulk.scan)
+    stager._copy = timed("transform", stager._copy)
     stager._account = timed("account", stager._account)
-    stager._rejects = timed("rejects", stager._rejects)
+    stager._reasons = timed("rejects", stager._reasons)
     commit.find_losers = timed("find_losers", commit.find_losers)
     commit._commit_group = timed("commit_group", commit._commit_group)
     commit._write_partition = timed("write_partition_thread_s", commit._write_partition)
