@@ -15,7 +15,7 @@ import pytest
 import zstandard
 
 from pipelines.lib import ingest as ingest_module
-from pipelines.lib.ingest import QUARANTINED_BEFORE, IngestReport, stage
+from pipelines.lib.ingest import QUARANTINED_BEFORE, IngestReport, bulk, stage
 from pipelines.lib.storage import Warehouse
 from tests.conftest import quarantined, record, stored, write_lines
 
@@ -195,6 +195,7 @@ def test_a_valid_line_with_a_lone_surrogate_escape_keeps_its_record(tmp_path, wa
 @pytest.mark.slow
 def test_a_line_past_the_length_limit_is_quarantined_and_memory_stays_bounded(tmp_path, warehouse, monkeypatch):
     monkeypatch.setattr(stage, "LineReader", _small_limit_reader)
+    monkeypatch.setattr(bulk, "MAX_LINE_BYTES", 1024)  # the bulk path's limit: the same for both
     source = write_lines(tmp_path / "long.jsonl", [_lines(1)[0], '{"request_id": "' + "x" * 5000, _lines(1, "b")[0]])
     report = ingest_module.ingest([str(source)], warehouse, hash_key=b"k")
     assert (report.written, report.quarantined) == (2, 1)

@@ -304,7 +304,7 @@ class BulkFile:
             raise BulkMismatch(f"{len(self.scan.odd):,} lines do not start with '{{'")
         skipped = self.scan.skipped
         expected = self.scan.lines - len(skipped)
-        fetcher = LineFetcher(self.scan.path)
+        fetcher = LineFetcher(self.scan.path, MAX_LINE_BYTES)
         con = reader_connection(self.stager.threads, os.path.join(os.path.dirname(self.stager.staging), "spill-reader"))
         rows = 0
         try:
@@ -354,7 +354,7 @@ class BulkFile:
             return
         found = {line[0]: line for line in fetcher.fetch(wanted)}
         if redo:
-            batch = lines_batch([found[n] for n in sorted(redo)])
+            batch = lines_batch([found[n] for n in sorted(redo)], MAX_LINE_BYTES)
             self.stager.stage_lines(batch, self.adapter, self.source, self.index, f"r{number}", self.report, rejects)
         if rejected:
             rejects.write(sorted((n, reason, _text(found[n][1])) for n, reason in rejected))

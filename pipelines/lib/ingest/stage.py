@@ -206,7 +206,8 @@ class FileStager:
         the same lines, read from `path`; else `bulk.BulkMismatch` (the file is read line by line)."""
         if not sample.num_rows:
             return
-        lines = lines_batch(bulk.LineFetcher(path).fetch(sample.column("source_line").to_pylist())).lines
+        fetched = bulk.LineFetcher(path, bulk.MAX_LINE_BYTES).fetch(sample.column("source_line").to_pylist())
+        lines = lines_batch(fetched, bulk.MAX_LINE_BYTES).lines
         params = batch_params(adapter, source.url, self.hash_key)
         order = [("source_line", "ascending"), ("item", "ascending")]
         as_bulk = self._query(BULK, sample, batch_sql(adapter, bulk=True), params).sort_by(order).to_pylist()
