@@ -34,7 +34,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.lib.blocks import compression_of
-from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
+from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch, prefetch
 from schemas.adapters import Adapter
 from schemas.sqltext import literal
 
@@ -308,7 +308,8 @@ class BulkFile:
         con = reader_connection(self.stager.threads, os.path.join(os.path.dirname(self.stager.staging), "spill-reader"))
         rows = 0
         try:
-            for number, table in enumerate(read_rows(con, self.scan.path, self.adapter)):
+            # read_json streams the next table on its own threads while this one is transformed
+            for number, table in enumerate(prefetch(read_rows(con, self.scan.path, self.adapter))):
                 numbers = line_numbers(rows, table.num_rows, skipped)
                 rows += table.num_rows
                 if rows > expected:
