@@ -12,8 +12,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from pipelines import cli
 from pipelines.lib import testhooks
 from pipelines.lib.ingest import ingest
 from pipelines.lib.lock import warehouse_lock
@@ -161,6 +163,28 @@ def test_build_then_sql_in_every_output_format(tmp_path):
     assert json.loads(json_out.stdout) == [{"model_family": "Claude", "completed_requests": 2, "tool_call_rate": 0.5}]
     table = gatewaylens("sql", query, "--warehouse", warehouse)
     assert "Claude" in table.stdout and "0.5" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("csv", 'n,text,nothing,items,day\n1,"a,""b",,"[1, 2]",2025-06-01\n'),
+        ("json", '[{"n":1,"text":"a,\\"b","nothing":null,"items":[1,2],"day":"2025-06-01"}]\n'),
+    ],
+)
+def test_sql_prints_values_as_duckdb_writes_them(tmp_path, monkeypatch, capsys, form, expected):
+    """CSV quotes what needs quoting and leaves NULL empty; JSON keeps numbers, nulls and lists; a semicolon and
+    a comment after the query are fine."""
+    root = tmp_path / "wh"
+    root.mkdir()
+    duckdb.connect(str(root / "gatewaylens.duckdb")).close()
+    monkeypatch.chdir(tmp_path)
+    query = """select 1 as n, 'a,"b' as text, null as nothing, [1, 2] as items, date '2025-06-01' as day; -- note"""
+    assert cli.main(["sql", query, "--warehouse", str(root), "--format", form]) == 0
+    assert capsys.readouterr().out == expected
+    assert cli.main(["sql", query, "--warehouse", str(root), "--max-rows", "-1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ["│", "n", "│", "text", "│", "nothing", "│", "items", "│", "day", "│"]
 
 
 @pytest.mark.slow
