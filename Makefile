@@ -53,7 +53,7 @@ format: env  ## fix what ruff and sqlfluff can fix by themselves (read the diff:
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix sql
 
-schema: env  ## regenerate schemas/request_record.schema.json from the pydantic model
+schema: env  ## regenerate the files derived from the pydantic model (JSON Schema, field reference, stored columns)
 	$(BIN)/gatewaylens schema
 
 sample: env  ## regenerate the committed sample data (deterministic)

@@ -1,17 +1,26 @@
 """The `gatewaylens` command line.
 
-`ingest` and `run` execute the Dagster jobs of `pipelines.definitions` in process (the same assets the
-scheduler runs; no second implementation). Every command starts from the settings of `pipelines.settings`
-(the GATEWAYLENS_* variables), with its flags on top (`--warehouse` wins), and the jobs run with the
-resources of those settings. With DAGSTER_HOME set, runs are recorded in that instance and show up in the
-Dagster UI (`make dev`).
+`ingest`, `build` and `run` do what the assets of `pipelines.definitions` do (the jobs `ingest_job`,
+`models_job` and `main`), through the same functions of `pipelines.lib`; how depends on DAGSTER_HOME
+(`pipelines.runs`):
+
+* DAGSTER_HOME unset: the command calls those functions directly, with the assets' checks, and does not import
+  Dagster: a small ingest or build answers in about a second. Nothing is recorded beyond the warehouse itself
+  (its ledger, quarantine and database): without DAGSTER_HOME there is no instance to record a run in.
+* DAGSTER_HOME set (as `make run` sets it): the command executes the Dagster job in process in that instance,
+  so the run shows up in the Dagster UI (`make dev`) with its events and check results, takes its place in the
+  `warehouse_writer` pool and feeds the sensors; it costs Dagster's start (a few seconds).
+
+Either way: the same warehouse lock, ledger, quarantine, blocking checks, summary lines, error lines and exit
+codes. `sql`, `export` and `report` only read the warehouse and never import Dagster; `sql` imports no dataframe
+library either, so it answers in a fraction of a second. Every command starts from the settings of
+`pipelines.settings` (the GATEWAYLENS_* variables), with its flags on top (`--warehouse` wins).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -19,11 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pipelines.runs import Job, Request
     from pipelines.settings import Settings
 
-_HOST_TAG = "gatewaylens/host"
-_PID_TAG = "gatewaylens/pid"
-_HOST = socket.gethostname()
 EXIT_FAILURE = 1
 
 
@@ -51,117 +58,39 @@ def _check_sources(sources: Sequence[str], settings: Settings) -> str | None:
     return None
 
 
-def _instance() -> Any:
-    import dagster as dg
+def _run(job: Job, settings: Settings, request: Request) -> int:
+    """Run a job (`pipelines.runs`); print its failed checks, then its summary or one error line."""
+    from pipelines.runs import print_outcome, run_job
 
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-
-
-def _recover_orphaned_runs(instance: Any) -> None:
-    """Fail the runs this command started on this host whose process is gone (killed), freeing their slot
-    in the `warehouse_writer` pool; otherwise the next run would wait for it forever."""
-    import dagster as dg
-
-    from pipelines.lib.scratch import alive
-
-    started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={_HOST_TAG: _HOST}))
-    for run in started:
-        pid = int(run.tags.get(_PID_TAG, "0"))
-        if pid and not alive(pid):
-            instance.report_run_failed(run, message=f"gatewaylens process {pid} ended without finishing the run")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            print(f"gatewaylens: marked orphaned run {run.run_id} (pid {pid}) as failed", file=sys.stderr)
-
-
-def _execute(
-    job_name: str, run_config: dict[str, Any], settings: Settings, extra_tags: dict[str, str] | None = None
-) -> int:
-    """Run a job of the code location, with the resources of `settings`, in process; print the ingest summary
-    or one error line."""
-    import dagster as dg
-
-    from pipelines.definitions import definitions
-
-    job = definitions(settings).resolve_job_def(job_name)
-    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    with _instance() as instance:
-        _recover_orphaned_runs(instance)
-        tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid()), **(extra_tags or {})}
-        try:
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, tags=tags)
-        except dg.DagsterError as err:
-            return _fail(str(err).splitlines()[0])
-        if not result.success:
-            return _fail(_first_failure(result))
-        _print_outputs(result)
-    return 0
-
-
-def _first_failure(result: Any) -> str:
-    for event in result.all_events:
-        if event.is_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            cause = error.cause or error
-            return f"{event.step_key}: {cause.message.strip().splitlines()[-1]}"
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.evaluation.passed:
-            return f"blocking check failed: {event.event_specific_data.evaluation.check_name}"
-    return "the run failed (see the Dagster logs above)"
-
-
-def _print_outputs(result: Any) -> None:
-    modes: dict[str, int] = {}
-    database = None
-    reports = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-        name = materialization.asset_key.to_user_string()
-        if "database" in meta:
-            database = meta["database"]
-            modes[meta["mode"]] = modes.get(meta["mode"], 0) + 1
-            continue
-        if name == "requests":
-            print(
-                f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
-                f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "
-                f"{meta['rows_ignored']:,} ignored; {meta.get('conflicts', 0):,} key conflicts resolved "
-                f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
-                f"{meta['days_touched']} days touched)"
-            )
-        if "path" in meta:  # a file an asset wrote (the report): printed last
-            reports.append(f"{name}: {meta['path']}")
-        for label in ("warehouse", "quarantine", "ledger"):
-            if label in meta:
-                print(f"  {name if label == 'warehouse' else label}: {meta[label]}")
-    if database:
-        built = ", ".join(f"{count} {mode}" for mode, count in sorted(modes.items()))
-        print(f"models: {sum(modes.values())} built ({built})")
-        print(f"  database: {database}")
-    for line in reports:
-        print(line)
+    outcome = run_job(job, settings, request)
+    print_outcome(outcome)
+    return _fail(outcome.error) if outcome.error else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from pipelines.runs import INGEST, Request
+
     settings = _settings(args)
     problem = _check_sources(args.sources, settings)
     if problem:
         return _fail(problem)
-    config = {"ops": {"requests": {"config": {"sources": list(args.sources)}}}}
-    return _execute("ingest_job", config, settings)
+    return _run(INGEST, settings, Request(sources=tuple(args.sources)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.runs import MAIN, Request
+
     settings = _settings(args)
     sources = [args.source] if args.source else []
     if sources and (problem := _check_sources(sources, settings)):
         return _fail(problem)
-    return _execute("main", {"ops": {"requests": {"config": {"sources": sources}}}}, settings)
+    return _run(MAIN, settings, Request(sources=tuple(sources)))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    tags = {"gatewaylens/full_refresh": "true"} if args.full_refresh else {}
-    return _execute("models_job", {}, _settings(args), tags)
+    from pipelines.runs import BUILD, Request
+
+    return _run(BUILD, _settings(args), Request(full_refresh=args.full_refresh))
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -169,9 +98,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     Read-only and confined to the warehouse (`pipelines.lib.readonly`): one SELECT, which reads no file outside
     the warehouse, writes none and reaches no network. It runs in the warehouse folder, so a relative path in the
-    query (`read_parquet('requests/date=2025-06-01/data.parquet')`) names a file of the warehouse."""
+    query (`read_parquet('requests/date=2025-06-01/data.parquet')`) names a file of the warehouse.
+
+    DuckDB renders the result (its box table, its text and JSON forms of each value): no dataframe library is
+    imported, so the command answers in well under a second."""
     import duckdb
-    import polars as pl
 
     from pipelines.lib.readonly import ReadOnlyQueryError, check_query
     from pipelines.lib.sqlmodels.database import open_database
@@ -179,22 +110,52 @@ def cmd_sql(args: argparse.Namespace) -> int:
     warehouse = _settings(args).open_warehouse()
     try:
         with open_database(warehouse, read_only=True) as con:
-            check_query(con, args.query)
+            query = check_query(con, args.query)
             if warehouse.is_local:
                 os.chdir(warehouse.root)
-            frame = con.sql(args.query).pl()
+            if args.format == "table":
+                _print_table(con.sql(query), args.max_rows)
+            else:
+                _print_rows(con.sql(query), args.format)
     except duckdb.PermissionException as err:
         return _fail(f"{str(err).splitlines()[0]} (gatewaylens sql reads only inside {warehouse.uri()})")
     except (duckdb.Error, FileNotFoundError, ReadOnlyQueryError) as err:
         return _fail(str(err).splitlines()[0])
-    if args.format == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif args.format == "json":
-        sys.stdout.write(frame.write_json() + "\n")
-    else:
-        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
-            print(frame)
     return 0
+
+
+#: The widest a table is drawn when standard output is not a terminal; a terminal's own width otherwise.
+TABLE_WIDTH = 200
+
+
+def _print_table(result: Any, max_rows: int) -> None:
+    """`result` as DuckDB draws it: a box with the column types, at most `max_rows` rows (-1: all), as wide as
+    the terminal (columns that do not fit are elided)."""
+    import shutil
+
+    width = shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
+    result.show(max_width=width, max_rows=sys.maxsize if max_rows < 0 else max(max_rows, 1))
+
+
+def _print_rows(result: Any, form: str) -> None:
+    """`result` as CSV (a header, then each value as DuckDB writes it as text; NULL empty) or as JSON (one
+    array of row objects). Every row is fetched before anything is printed, so a query that fails midway prints
+    only its error."""
+    import csv
+
+    if form == "json":
+        rows = result.set_alias(_ROW).project(f"to_json({_ROW})").fetchall()
+        sys.stdout.write("[" + ",".join(row for (row,) in rows) + "]\n")
+        return
+    text = result.project("columns(*)::varchar")
+    rows = text.fetchall()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(text.columns)
+    writer.writerows(rows)
+
+
+#: The name a result row goes by when it is turned into one JSON object.
+_ROW = "gatewaylens_row"
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Vectorized forms of the canonical record: Arrow schema, DuckDB types and validation SQL.
+"""Vectorized forms of the canonical record: Arrow schema, DuckDB types, validation SQL and the stored columns
+that readers take from `schemas.stored` (rendered here into its committed file).
 
 Everything here is derived from `schemas.record.RequestRecord` by introspection, so a field added or a
 constraint tightened there changes the Parquet schema and the bulk validator without a second edit.
@@ -6,6 +7,7 @@ constraint tightened there changes the Parquet schema and the bulk validator wit
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
 from schemas.sqltext import literal
+from schemas.stored import upgraded_select as upgraded_select  # the ingest reads stored rows through it too
 
 _DUCKDB_TYPES = {
     str: "VARCHAR",
@@ -224,20 +227,20 @@ def reasons_expr(checks: list[Check]) -> str:
         ) END"""
 
 
-def _default_sql(spec: FieldSpec) -> str:
+def _fill_sql(spec: FieldSpec) -> str | None:
+    """The SQL of the value that fills the field in partitions written before it existed (`schemas.stored`):
+    its default, or an empty list; None for a field without one."""
     if spec.base is list:
         return "[]::VARCHAR[]"
-    return literal(spec.default)
+    if spec.default is not None and not spec.required and spec.nullable is False:
+        return literal(spec.default)
+    return None
 
 
-def upgraded_select(present: list[str], query: str) -> str:
-    """`query` (over stored records) with every field that has a default filled in: a column that files
-    written before the field existed lack is added with its default, and NULLs from such files (read with
-    `union_by_name`) become the default. So a warehouse written by an older version reads as a current one."""
-    with_default = [
-        s for s in field_specs() if s.base is list or (s.default is not None and not s.required and s.nullable is False)
-    ]
-    replace = [f"coalesce({s.name}, {_default_sql(s)}) AS {s.name}" for s in with_default if s.name in present]
-    added = [f"{_default_sql(s)} AS {s.name}" for s in with_default if s.name not in present]
-    select = "*" + (f" REPLACE ({', '.join(replace)})" if replace else "")
-    return f"SELECT {', '.join([select, *added])} FROM ({query})"
+def render_stored_columns() -> str:
+    """`schemas/stored_columns.json` exactly as committed: each field's name, DuckDB type and fill value."""
+    columns = []
+    for spec in field_specs():
+        fill = _fill_sql(spec)
+        columns.append({"name": spec.name, "type": spec.duckdb_type, **({"fill": fill} if fill is not None else {})})
+    return "[\n" + ",\n".join(f"  {json.dumps(column)}" for column in columns) + "\n]\n"

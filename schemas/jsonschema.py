@@ -1,6 +1,7 @@
-"""Committed artefacts rendered from the pydantic model: the JSON Schema and the field reference.
+"""Committed artefacts rendered from the pydantic model: the JSON Schema, the field reference and the stored
+columns that readers use without the model (`schemas.stored`).
 
-`gatewaylens schema` (make schema) writes both; a test fails when either is out of date.
+`gatewaylens schema` (make schema) writes them; a test fails when one is out of date.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import json
 import typing
 from pathlib import Path
 
-from schemas.bulk import field_specs
+from schemas.bulk import field_specs, render_stored_columns
 from schemas.quality import LONG_PREFIX, REPAIRS
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
+from schemas.stored import STORED_COLUMNS_PATH
 
 SCHEMA_PATH = Path(__file__).parent / "request_record.schema.json"
 DOCS_PATH = Path(__file__).parent / "REQUEST_RECORD.md"
@@ -79,4 +81,4 @@ def render_docs() -> str:
     return "\n".join(lines) + "\n"
 
 
-ARTEFACTS = {SCHEMA_PATH: render, DOCS_PATH: render_docs}
+ARTEFACTS = {SCHEMA_PATH: render, DOCS_PATH: render_docs, STORED_COLUMNS_PATH: render_stored_columns}

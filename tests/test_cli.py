@@ -12,8 +12,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from pipelines import cli
 from pipelines.lib import testhooks
 from pipelines.lib.ingest import ingest
 from pipelines.lib.lock import warehouse_lock
@@ -22,13 +24,14 @@ from pipelines.lib.sqlmodels import project
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, PROJECT_ROOT, record, stored, write_lines
 
-# Several tests here start two to six `gatewaylens` processes, each importing Dagster (tens of seconds on a busy
-# machine): a longer limit than the suite's 300 s.
+# Several tests here start two to six `gatewaylens` processes (one of them imports Dagster, with DAGSTER_HOME; tens
+# of seconds on a busy machine): a longer limit than the suite's 300 s. A command without DAGSTER_HOME does not
+# import Dagster (tests/test_cli_start.py): an ingest of a few lines is a fast test.
 pytestmark = pytest.mark.timeout(900)
 
 
-def _environment(env: dict[str, str] | None) -> dict[str, str]:
-    """This environment without DAGSTER_HOME (a throwaway Dagster instance, no pool), plus `env`."""
+def command_environment(env: dict[str, str] | None) -> dict[str, str]:
+    """This environment without DAGSTER_HOME (the jobs run without Dagster, no pool), plus `env`."""
     return {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | (env or {})
 
 
@@ -36,7 +39,7 @@ def gatewaylens(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         cwd=PROJECT_ROOT,
-        env=_environment(env),
+        env=command_environment(env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -63,7 +66,6 @@ def test_empty_folder_is_an_error(tmp_path):
     assert result.stderr.strip() == f"gatewaylens: error: no files under source: {tmp_path / 'empty'}"
 
 
-@pytest.mark.slow
 def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     bad = tmp_path / "broken.jsonl.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
@@ -74,7 +76,6 @@ def test_unreadable_file_fails_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "wh" / "requests").exists()
 
 
-@pytest.mark.slow
 def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b"), "junk"])
     result = gatewaylens("ingest", str(source), "--warehouse", str(tmp_path / "wh"))
@@ -83,7 +84,6 @@ def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
 
 
-@pytest.mark.slow  # a Dagster process or run
 def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
     env = {"GATEWAYLENS_WAREHOUSE": str(tmp_path / "from-env")}
@@ -93,7 +93,6 @@ def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
     assert not (tmp_path / "from-env").exists()
 
 
-@pytest.mark.slow  # a CLI process
 def test_a_bad_setting_is_one_line_and_exit_1(tmp_path):
     result = gatewaylens("sql", "select 1", env={"GATEWAYLENS_STORAGE_OPTIONS": "{oops"})
     assert result.returncode == 1
@@ -120,7 +119,7 @@ def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     first = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "ingest", str(source), "--warehouse", str(tmp_path / "wh")],
         cwd=PROJECT_ROOT,
-        env=_environment(pause),
+        env=command_environment(pause),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -161,6 +160,28 @@ def test_build_then_sql_in_every_output_format(tmp_path):
     assert json.loads(json_out.stdout) == [{"model_family": "Claude", "completed_requests": 2, "tool_call_rate": 0.5}]
     table = gatewaylens("sql", query, "--warehouse", warehouse)
     assert "Claude" in table.stdout and "0.5" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("csv", 'n,text,nothing,items,day\n1,"a,""b",,"[1, 2]",2025-06-01\n'),
+        ("json", '[{"n":1,"text":"a,\\"b","nothing":null,"items":[1,2],"day":"2025-06-01"}]\n'),
+    ],
+)
+def test_sql_prints_values_as_duckdb_writes_them(tmp_path, monkeypatch, capsys, form, expected):
+    """CSV quotes what needs quoting and leaves NULL empty; JSON keeps numbers, nulls and lists; a semicolon and
+    a comment after the query are fine."""
+    root = tmp_path / "wh"
+    root.mkdir()
+    duckdb.connect(str(root / "gatewaylens.duckdb")).close()
+    monkeypatch.chdir(tmp_path)
+    query = """select 1 as n, 'a,"b' as text, null as nothing, [1, 2] as items, date '2025-06-01' as day; -- note"""
+    assert cli.main(["sql", query, "--warehouse", str(root), "--format", form]) == 0
+    assert capsys.readouterr().out == expected
+    assert cli.main(["sql", query, "--warehouse", str(root), "--max-rows", "-1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ["│", "n", "│", "text", "│", "nothing", "│", "items", "│", "day", "│"]
 
 
 @pytest.mark.slow
@@ -227,7 +248,7 @@ class _Command:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", *args],
             cwd=PROJECT_ROOT,
-            env=_environment(env),
+            env=command_environment(env),
             stdout=self.out,
             stderr=subprocess.PIPE,
             text=True,

@@ -120,3 +120,18 @@ def test_summarize_describe_and_show_work(built, capsys, monkeypatch):
     relative = "summarize from read_parquet('requests/date=2025-06-01/data.parquet')"
     code, out, _ = gatewaylens_sql(relative, built, capsys, monkeypatch)
     assert code == 0 and json.loads(out)[0]["count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("sql", "select"),
+    [
+        ("select 1 as x", "select 1 as x"),
+        ("select 1 as x; -- the first", "select 1 as x"),
+        ("select ';' as x /* a note */ ;\n", "select ';' as x"),
+        ("from requests -- all of it\n;;", "from requests"),
+        ('select 1 as "x; -- y"', 'select 1 as "x; -- y"'),
+    ],
+)
+def test_the_checked_query_comes_back_without_what_follows_it(sql, select):
+    """`gatewaylens sql` wraps the query to format its result: a trailing semicolon or comment would break it."""
+    assert check_query(duckdb.connect(), sql) == select

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
 from pipelines.lib.ingest import ingest
+from pipelines.lib.sqlmodels.database import DATABASE_FILE, open_database
 from pipelines.lib.storage import Warehouse
 from schemas.bulk import arrow_schema, field_specs
 from schemas.jsonschema import ARTEFACTS, SCHEMA_PATH
@@ -36,6 +39,22 @@ def test_arrow_schema_follows_the_model():
     assert schema.field("request_id").nullable is False
     assert schema.field("reasoning_tokens").nullable is True
     assert schema.field("model").metadata[b"description"].startswith(b"Model id actually served")
+
+
+def test_an_empty_warehouse_reads_with_the_columns_and_types_of_a_stored_one(tmp_path):
+    """The `requests` view of a warehouse that stores nothing takes its columns from `schemas.stored` (no
+    pydantic model): they must be those, typed as such, of a partition the ingest writes."""
+    described = {}
+    for name, lines in (("empty", []), ("stored", [record()])):
+        warehouse = Warehouse(str(tmp_path / name))
+        if lines:
+            ingest([str(write_lines(tmp_path / "in.jsonl", lines))], warehouse, hash_key=HASH_KEY)
+        Path(warehouse.root).mkdir(exist_ok=True)
+        duckdb.connect(warehouse.path(DATABASE_FILE)).close()
+        with open_database(warehouse, read_only=True) as con:
+            described[name] = con.execute("select column_name, column_type from (describe requests)").fetchall()
+    assert described["empty"] == described["stored"]
+    assert [name for name, _ in described["empty"]] == [*RequestRecord.model_fields, "date"]
 
 
 def test_field_specs_read_constraints_from_the_model():

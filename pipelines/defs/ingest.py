@@ -4,15 +4,14 @@ import datetime as dt
 import json
 
 import dagster as dg
-import duckdb
 
+from pipelines.defs.outcomes import asset_check, check_result, check_spec, materialize_result
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
-from pipelines.lib.ingest import IngestReport, commit_staged, ingest, stage_batch
-from pipelines.lib.lock import warehouse_lock
+from pipelines.lib.ingest import asset, stage_batch
 from pipelines.lib.privacy import UNPROTECTED
-from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, STAGING, SourceError, Warehouse, list_sources
-from schemas.bulk import upgraded_select
+from pipelines.lib.reader import DEFAULT_CHUNK_BYTES
+from pipelines.lib.storage import STAGING, SourceError, Warehouse, list_sources
 
 WRITER_POOL = "warehouse_writer"
 
@@ -22,9 +21,9 @@ class IngestConfig(dg.Config):
 
     sources: list[str] = []  # noqa: RUF012 - dagster Config copies defaults
     """fsspec URLs (files, folders, globs). Empty: the landing URL."""
-    quarantine_warn_ratio: float = 0.05
+    quarantine_warn_ratio: float = asset.QUARANTINE_WARN_RATIO
     """Warn when more than this share of the records read is quarantined."""
-    chunk_mb: int = 128
+    chunk_mb: int = DEFAULT_CHUNK_BYTES // 2**20
     """Megabytes read per batch; peak memory grows with this, not with the file size."""
 
     @property
@@ -35,30 +34,6 @@ class IngestConfig(dg.Config):
 def _warn_if_unprotected(context: dg.AssetExecutionContext, privacy: PrivacyResource) -> None:
     if privacy.unprotected():
         context.log.warning(UNPROTECTED)
-
-
-def _checks(report: IngestReport, warn_ratio: float) -> list[dg.AssetCheckResult]:
-    accounted = report.written + report.duplicates + report.quarantined + report.ignored
-    unbalanced = [f.url for f in report.files if not f.skipped and not f.balanced]
-    ratio = report.quarantined / report.records if report.records else 0.0
-    return [
-        dg.AssetCheckResult(
-            check_name="lines_conserved",
-            passed=not unbalanced and accounted == report.records,
-            metadata={
-                "lines_read": report.lines,
-                "records": report.records,
-                "written + duplicates + quarantined + ignored": accounted,
-                "unbalanced_files": json.dumps(unbalanced),
-            },
-        ),
-        dg.AssetCheckResult(
-            check_name="quarantine_ratio",
-            passed=ratio <= warn_ratio,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantined_ratio": ratio, "threshold": warn_ratio, "quarantined": report.quarantined},
-        ),
-    ]
 
 
 #: The freshness of `requests` (Dagster's freshness policy; red in the UI): the daily schedule lands every day,
@@ -132,20 +107,7 @@ def _stage_day(
     deps=[staged_days],
     kinds={"parquet", "duckdb"},
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=REQUESTS_FAIL_AFTER, warn_window=REQUESTS_WARN_AFTER),
-    check_specs=[
-        dg.AssetCheckSpec(
-            "lines_conserved",
-            asset="requests",
-            blocking=True,
-            description="Every line read in this run yielded at least one record, and every record is written, "
-            "a duplicate, quarantined or ignored (a line that holds no record by design, counted with its reason).",
-        ),
-        dg.AssetCheckSpec(
-            "quarantine_ratio",
-            asset="requests",
-            description="Share of records quarantined in this run stays under the configured threshold.",
-        ),
-    ],
+    check_specs=[check_spec(asset.LINES_CONSERVED), check_spec(asset.QUARANTINE_RATIO)],
 )
 def requests(
     context: dg.AssetExecutionContext,
@@ -173,101 +135,29 @@ def _commit_and_ingest(
 ) -> dg.MaterializeResult:
     """Commit the staged days, then ingest the new files of the sources (see `requests`), under one lock."""
     sources = config.sources or [landing.url]
-    with warehouse_lock(warehouse, "ingest (commit staged days, then new files)", context.log.info):
-        report = commit_staged(warehouse, progress=context.log.info)
-        fresh = ingest(
-            sources,
-            warehouse,
-            hash_key=key,
-            storage_options=landing.options(),
-            chunk_bytes=config.chunk_bytes,
-            progress=context.log.info,
-        )
-    report.extend(fresh)
-    summary = report.summary()
-    context.log.info(f"ingest: {summary}")
-    return dg.MaterializeResult(
-        metadata={
-            **{
-                f"rows_{k}" if k in ("written", "duplicates", "quarantined", "ignored") else k: v
-                for k, v in summary.items()
-            },
-            "days": json.dumps(report.days),
-            "warehouse": dg.MetadataValue.path(warehouse.uri(REQUESTS)),
-            "quarantine": dg.MetadataValue.path(warehouse.uri(QUARANTINE)),
-            "ledger": dg.MetadataValue.path(warehouse.uri(LEDGER)),
-            "sources": json.dumps(sources),
-        },
-        check_results=_checks(report, config.quarantine_warn_ratio),
+    report = asset.commit_and_ingest(
+        sources,
+        warehouse,
+        hash_key=key,
+        storage_options=landing.options(),
+        chunk_bytes=config.chunk_bytes,
+        progress=context.log.info,
     )
+    context.log.info(f"ingest: {report.summary()}")
+    checks = asset.report_checks(report, config.quarantine_warn_ratio)
+    return materialize_result(asset.materialization(report, sources, warehouse), checks)
 
 
-def _stored(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, list[str]] | None:
-    """A connection that reads the warehouse and its stored partition files; None when nothing is stored."""
-    files = [path for path in (warehouse.read_path(p) for p in warehouse.partition_paths()) if path]
-    if not files:
-        return None
-    con = duckdb.connect()
-    if not warehouse.is_local:
-        con.register_filesystem(warehouse.fs)
-    return con, files
-
-
-@dg.asset_check(asset=requests, blocking=True)
+@asset_check(asset.KEY_UNIQUE, requests)
 def requests_key_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """(request_id, attempt) identifies exactly one stored record across all days."""
-    if (stored := _stored(warehouse.get())) is None:
-        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "duplicate_keys": 0})
-    con, files = stored
-    records, keys = con.execute(
-        "select count(*), count(distinct (request_id, attempt)) from read_parquet(?)", [files]
-    ).fetchall()[0]
-    metadata = {"records": records, "distinct_keys": keys, "duplicate_keys": records - keys, "days": len(files)}
-    return dg.AssetCheckResult(passed=records == keys, metadata=metadata)
+    """(request_id, attempt) is unique across every stored day (`asset.key_unique`)."""
+    return check_result(asset.key_unique(warehouse.get()))
 
 
-#: A source format with more than this share of records flagged is worth a look (a check warning, not an error).
-FLAGGED_WARN_SHARE = 0.1
-
-
-@dg.asset_check(asset=requests, blocking=False)
+@asset_check(asset.QUALITY_FLAGS, requests)
 def requests_quality_flags(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Soft inconsistencies kept in the stored records (reasoning beyond completion, a long id, ...), counted
-    per source format and flag; warns when a format has more than 10% of its records flagged."""
-    if (stored := _stored(warehouse.get())) is None:
-        return dg.AssetCheckResult(passed=True, metadata={"records": 0, "flagged": 0})
-    con, files = stored
-    query = "select * from read_parquet($files, union_by_name = true)"
-    present = [column[0] for column in con.execute(f"{query} limit 0", {"files": files}).description]
-    rows = con.execute(
-        f"""with records as (select source_format, quality_flags from ({upgraded_select(present, query)})),
-        flags as (
-            select source_format, map_from_entries(list({{'k': flag, 'v': n}} order by flag)) as flags
-            from (
-                select source_format, flag, count(*) as n
-                from (select source_format, unnest(quality_flags) as flag from records)
-                group by all
-            )
-            group by all
-        )
-        select source_format, count(*), count(*) filter (where len(quality_flags) > 0), any_value(flags.flags)
-        from records left join flags using (source_format)
-        group by source_format order by source_format""",
-        {"files": files},
-    ).fetchall()
-    per_format = {fmt: {"records": n, "flagged": f, "flags": dict(flags or {})} for fmt, n, f, flags in rows}
-    worst = max((f / n for _fmt, n, f, _flags in rows if n), default=0.0)
-    return dg.AssetCheckResult(
-        passed=worst <= FLAGGED_WARN_SHARE,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "flagged": sum(r[2] for r in rows),
-            "records": sum(r[1] for r in rows),
-            "worst_format_share": worst,
-            "threshold": FLAGGED_WARN_SHARE,
-            "per_format": dg.MetadataValue.json(per_format),
-        },
-    )
+    """The quality flags of the stored records per source format (`asset.quality_flags`)."""
+    return check_result(asset.quality_flags(warehouse.get()))
 
 
 staging_job = dg.define_asset_job(

@@ -68,8 +68,10 @@ def confine(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
     con.execute("set lock_configuration = true")
 
 
-def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raise ReadOnlyQueryError unless `sql` is exactly one SELECT (parsed, not run)."""
+def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """Raise ReadOnlyQueryError unless `sql` is exactly one SELECT (parsed, not run); return the SELECT without
+    the semicolons and comments after it, so that it can be wrapped in another query (`gatewaylens sql` formats
+    its result with DuckDB: `select 1; -- note` would not parse as a subquery)."""
     statements = con.extract_statements(sql)
     if len(statements) != 1:
         raise ReadOnlyQueryError(f"one query at a time, please: this is {len(statements)} statements")
@@ -78,6 +80,17 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             f"the warehouse is read-only here: {_verb(statements[0])} statements are not run "
             "(SELECT, FROM, WITH, SUMMARIZE, DESCRIBE and SHOW are)"
         )
+    return _without_trailer(statements[0].query)
+
+
+def _without_trailer(sql: str) -> str:
+    """`sql` up to the end of its last token that is neither a semicolon nor a comment."""
+    end = len(sql)
+    for position, kind in reversed(duckdb.tokenize(sql)):
+        if kind != duckdb.token_type.comment and not sql.startswith(";", position):
+            break
+        end = position
+    return sql[:end].rstrip()
 
 
 def _verb(statement: duckdb.Statement) -> str:

@@ -19,8 +19,8 @@ import duckdb
 from pipelines.lib import readonly
 from pipelines.lib.lock import warehouse_lock
 from pipelines.lib.storage import DATA_FILE, REQUESTS, Warehouse
-from schemas.bulk import arrow_schema, upgraded_select
 from schemas.sqltext import literal
+from schemas.stored import empty_select, upgraded_select
 
 DATABASE_FILE = "gatewaylens.duckdb"
 #: The stored partitions relative to the warehouse root: the stored view's glob, free of the root's characters.
@@ -144,10 +144,4 @@ def _requests_sql(warehouse: Warehouse, paths: list[str], *, listed: bool) -> st
             source = literal(warehouse.duckdb_path(warehouse.path(REQUESTS)) + f"/date=*/{DATA_FILE}")
         options = "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true"
         return f"select * from read_parquet({source}, {options})"
-    probe = duckdb.connect()
-    empty = arrow_schema().empty_table()
-    probe.register("empty", empty)
-    types = probe.sql("select * from empty").types
-    columns = [f"cast(null as {t}) as {name}" for name, t in zip(empty.column_names, types, strict=True)]
-    probe.close()
-    return f"select {', '.join(columns)}, cast(null as date) as date where false"
+    return f"select *, cast(null as date) as date from ({empty_select()})"
