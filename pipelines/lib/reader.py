@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import threading
 import typing
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from queue import Empty, Queue
 
@@ -352,7 +352,7 @@ _DONE = object()
 T = typing.TypeVar("T")
 
 
-def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     """Produce the next batch in a background thread while the caller works on the current one.
 
     Reading, decompression and line splitting release the GIL, so they overlap with DuckDB's work.

@@ -305,18 +305,23 @@ class BulkFile:
         skipped = self.scan.skipped
         expected = self.scan.lines - len(skipped)
         fetcher = LineFetcher(self.scan.path, MAX_LINE_BYTES)
-        con = reader_connection(self.stager.threads, os.path.join(os.path.dirname(self.stager.staging), "spill-reader"))
+        spill = os.path.join(os.path.dirname(self.stager.staging), "spill-reader")
+        con = reader_connection(self.stager.threads, spill)
         rows = 0
+        # read_json streams the next table on its own threads while this one is transformed
+        tables = prefetch(read_rows(con, self.scan.path, self.adapter))
         try:
-            # read_json streams the next table on its own threads while this one is transformed
-            for number, table in enumerate(prefetch(read_rows(con, self.scan.path, self.adapter))):
+            for number, table in enumerate(tables):
                 numbers = line_numbers(rows, table.num_rows, skipped)
                 rows += table.num_rows
                 if rows > expected:
                     raise BulkMismatch(f"read_json gave more rows than the {expected:,} lines it reads")
                 self._batch(table, numbers, number, fetcher, rejects)
                 progress(f"{os.path.basename(self.source.url)}: {int(numbers[-1]):,} lines")
+        except duckdb.Error as err:  # whatever read_json cannot read, the line reader reads or rejects line by line
+            raise BulkMismatch(f"read_json failed: {err}") from err
         finally:
+            tables.close()
             con.close()
         if rows != expected:
             raise BulkMismatch(f"read_json gave {rows:,} rows for the {expected:,} lines it reads")
