@@ -278,3 +278,40 @@ def test_every_bulk_format_is_ingested_alike_by_both_paths(tmp_path, monkeypatch
         handle.write("{broken\n\n")
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
     assert entry["written"] >= 700 and entry["quarantined"] >= 1 and not math.isnan(entry["records"])
+
+
+def test_a_stray_line_does_not_turn_the_otel_reader_off_its_objects(tmp_path, monkeypatch):
+    """One column (resourceSpans) and a line that is not an object among the first: read_json still reads every
+    other line as an object (`records`), so the file stays on the bulk path."""
+    monkeypatch.setattr(bulk, "ODD_FLOOR", 3)  # the two stray lines may take the line path, not the others
+    sample = sorted((CORPUS / "otel").rglob("*.jsonl"))[0].read_text().splitlines()[0]
+    path = write_lines(tmp_path / "otel.jsonl", ["[1, 2]", "12", sample, sample])
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert entry["quarantined"] == 2
+
+
+def test_a_file_named_like_a_glob_or_an_archive_is_read_as_itself(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    odd_names = [folder / "x[1].jsonl", folder / "plain.jsonl.gz"]
+    write_lines(folder / "x1.jsonl", [record(request_id="decoy")])
+    for number, path in enumerate(odd_names):
+        write_lines(path, [record(request_id=f"r{number}-{i}") for i in range(3)])
+    entries = _same_outcome(_ingest_both(tmp_path, *odd_names, monkeypatch=monkeypatch))
+    assert [e["written"] for e in entries] == [3, 3]
+
+
+def test_a_file_of_unreadable_lines_is_read_line_by_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "ODD_FLOOR", 2)
+    monkeypatch.setattr(bulk, "ODD_SHARE", 0.1)
+    lines = [record(request_id=f"r{i}") for i in range(20)] + ["{broken"] * 5
+    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    report = ingest([str(write_lines(tmp_path / "x.jsonl", lines))], Warehouse(str(tmp_path / "wh")), hash_key=HASH_KEY)
+    assert report.files[0].read_by == "lines" and (report.written, report.quarantined) == (20, 5)
+
+
+def test_a_byte_order_mark_is_not_measured_as_part_of_the_first_line():
+    from pipelines.lib.reader import lines_batch
+
+    line = b'{"a":12}\n'
+    batch = lines_batch([(1, b"\xef\xbb\xbf" + line, 3 + len(line))], max_line_bytes=len(line))
+    assert batch.lines.column("raw").to_pylist() == [line.decode()] and not batch.rejected

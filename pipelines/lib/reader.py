@@ -95,8 +95,8 @@ def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_L
     texts: list[str] = []
     rejected: list[tuple[int, str, str]] = []
     for number, raw, length in found:
-        if number == 1:
-            raw = raw.removeprefix(_BOM)
+        if number == 1 and raw.startswith(_BOM):  # not content: the line is measured without it
+            raw, length = raw.removeprefix(_BOM), length - len(_BOM)
         if length > max_line_bytes:
             excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")
             rejected.append((number, too_long(length, max_line_bytes), excerpt))

@@ -22,9 +22,10 @@ not sure of:
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import duckdb
 import numpy as np
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 SCAN_BYTES = 64 * 1024 * 1024
 #: Rows transformed per statement: large enough to keep DuckDB's threads busy, small enough to bound memory.
 BULK_ROWS = 256 * 1024
+#: ... and at most this many bytes of read_json's columns (an OTel line holds many spans).
+BULK_BYTES = 96 * 1024 * 1024
 #: At most this share of lines (and at least ODD_FLOOR lines) may need the line path; past it the whole file
 #: takes the line path, which streams them in bounded batches.
 ODD_SHARE, ODD_FLOOR = 0.05, 10_000
@@ -72,6 +75,11 @@ class Scan:
     lines: int = 0
     odd: dict[int, bool] = field(default_factory=dict)
     mark: ReadMark | None = None
+    longest: int = 0  # bytes of the longest line, terminator included
+
+    def odd_limit(self, lines: int | None = None) -> int:
+        """How many lines of `lines` (default: the file's) may take the line path before the whole file does."""
+        return max(ODD_FLOOR, int(ODD_SHARE * (self.lines if lines is None else lines)))
 
     @property
     def skipped(self) -> np.ndarray:
@@ -112,17 +120,22 @@ class _Lengths:
     limit: int
     last_start: int = 0  # offset in the content of the latest line start
     last_number: int = 0
+    longest: int = 0  # the longest line seen whole
 
     def long_lines(self, starts: np.ndarray, offset: int, first_number: int) -> list[int]:
         if not len(starts):
             return []
         absolute = np.concatenate(([self.last_start], offset + starts))
         numbers = np.concatenate(([self.last_number], first_number + np.arange(len(starts))))
-        long = [int(numbers[i]) for i in np.flatnonzero(np.diff(absolute) > self.limit) if numbers[i] > 0]
+        lengths = np.diff(absolute)
+        self.longest = max(self.longest, int(lengths.max()))
+        long = [int(numbers[i]) for i in np.flatnonzero(lengths > self.limit) if numbers[i] > 0]
         self.last_start, self.last_number = int(absolute[-1]), int(numbers[-1])
         return long
 
     def last_is_long(self, total: int) -> bool:
+        """Whether the last line (up to the end of the content, `total` bytes) is past the limit."""
+        self.longest = max(self.longest, total - self.last_start)
         return self.last_number > 0 and total - self.last_start > self.limit
 
 
@@ -147,11 +160,14 @@ def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
             result.odd.update(odd)
             result.odd.update(dict.fromkeys(lengths.long_lines(starts, marker.total, result.lines + 1), False))
             result.lines += len(starts)
+            if len(result.odd) > result.odd_limit():
+                raise BulkMismatch(f"{len(result.odd):,} of the first {result.lines:,} lines do not start with '{{'")
             open_line = still_open if still_open is not None else open_line
             line_start = block[-1] == _NEWLINE
             marker.feed(block, newlines)
     if lengths.last_is_long(marker.total):
         result.odd[lengths.last_number] = False
+    result.longest = lengths.longest
     result.mark = marker.mark(through_line=result.lines)
     return result
 
@@ -179,58 +195,77 @@ def local_plain_path(url: str, storage_options: dict) -> str | None:
 
 @dataclass
 class LineFetcher:
-    """Lines of a local file picked by number, in increasing order, in one forward pass over the file."""
+    """Lines of a local file picked by number, in one forward pass: a buffer of `block_bytes` moves on through
+    the file and is never read twice (asking for a line before the last one fetched starts again from the top).
+    A line past `max_line_bytes` is never held whole: its first bytes and its length."""
 
     path: str
     max_line_bytes: int = MAX_LINE_BYTES
-    offset: int = 0  # byte offset of line `number`
-    number: int = 1
+    block_bytes: int = 8 * 1024 * 1024
+    buffer: bytes = b""  # the file from the start of line `first` on
+    ends: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # newlines in `buffer`
+    first: int = 1
+    read_to: int = 0  # file offset just past `buffer`
+    eof: bool = False
 
     def fetch(self, numbers: list[int]) -> list[tuple[int, bytes, int]]:
-        """(number, bytes with terminator, full length) of each line of `numbers` (sorted); a line past
-        `max_line_bytes` comes as its first bytes and its length. Reading goes on from the last line fetched
-        (from the start again when `numbers` begins before it)."""
-        found: list[tuple[int, bytes, int]] = []
-        if numbers and numbers[0] < self.number:
-            self.offset, self.number = 0, 1
+        """(number, bytes with terminator, full length) of each line of `numbers` (sorted)."""
+        if numbers and numbers[0] < self.first:
+            self.buffer, self.ends, self.first, self.read_to, self.eof = b"", self.ends[:0], 1, 0, False
         with open(self.path, "rb") as handle:
-            for wanted in numbers:
-                self._skip_to(handle, wanted)
-                found.append(self._line(handle))
-        return found
+            handle.seek(self.read_to)
+            return [self._line(handle, number) for number in numbers]
 
-    def _skip_to(self, handle, wanted: int) -> None:
-        handle.seek(self.offset)
-        while self.number < wanted:
-            block = handle.read(SCAN_BYTES)
-            if not block:
-                raise BulkMismatch(f"line {wanted} is past the end of the file")
-            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
-            need = wanted - self.number
-            if len(ends) >= need:
-                self.offset += int(ends[need - 1]) + 1
-                self.number = wanted
-            else:
-                self.offset += len(block)
-                self.number += len(ends)
-            handle.seek(self.offset)
-
-    def _line(self, handle) -> tuple[int, bytes, int]:
-        handle.seek(self.offset)
-        head, length = b"", 0
+    def _line(self, handle: BinaryIO, number: int) -> tuple[int, bytes, int]:
         while True:
-            block = handle.read(1 << 20)
+            index = number - self.first
+            start = 0 if index == 0 else int(self.ends[index - 1]) + 1 if index <= len(self.ends) else -1
+            if index < len(self.ends):
+                end = int(self.ends[index]) + 1
+                return number, self.buffer[start : min(end, start + self.max_line_bytes + 1)], end - start
+            if self.eof:
+                if index == len(self.ends) and start < len(self.buffer):  # a last line without its newline
+                    end = len(self.buffer)
+                    return number, self.buffer[start : min(end, start + self.max_line_bytes + 1)], end - start
+                raise BulkMismatch(f"line {number} is past the end of the file")
+            if (long := self._advance(handle, number)) is not None:
+                return long
+
+    def _advance(self, handle: BinaryIO, number: int) -> tuple[int, bytes, int] | None:
+        """Drop the whole lines before line `number` and read on. A line longer than the limit is read to its
+        end and passed over; when it is line `number`, its start and length are returned."""
+        whole = min(number - self.first, len(self.ends))
+        cut = 0 if whole == 0 else int(self.ends[whole - 1]) + 1
+        self.first += whole
+        tail = self.buffer[cut:]
+        if len(tail) > self.max_line_bytes:  # line `first` is past the limit
+            long = self._long_line(handle, tail)
+            return long if long[0] == number else None
+        block = handle.read(self.block_bytes)
+        self.read_to += len(block)
+        self.eof = not block
+        self.buffer = tail + block
+        self.ends = np.flatnonzero(np.frombuffer(self.buffer, dtype=np.uint8) == _NEWLINE)
+
+    def _long_line(self, handle: BinaryIO, head: bytes) -> tuple[int, bytes, int]:
+        """Read on to the end of line `first`, which starts with `head` and is past the limit; the buffer then
+        starts after it. Returns the line's number, its first bytes and its length."""
+        length = len(head)
+        while True:
+            block = handle.read(self.block_bytes)
+            self.read_to += len(block)
             end = block.find(b"\n")
-            piece = block if end < 0 else block[: end + 1]
-            length += len(piece)
-            if len(head) <= self.max_line_bytes:
-                head += piece
-            if end >= 0 or not block:
+            if not block or end >= 0:
                 break
-        number = self.number
-        self.offset += length
-        self.number += 1
-        return number, head[: self.max_line_bytes + 1] if length > self.max_line_bytes else head, length
+            length += len(block)
+        rest = block[end + 1 :] if block else b""
+        length += end + 1 if block else 0
+        self.eof = not block
+        line = (self.first, head[: self.max_line_bytes + 1], length)
+        self.first += 1
+        self.buffer = rest
+        self.ends = np.flatnonzero(np.frombuffer(rest, dtype=np.uint8) == _NEWLINE)
+        return line
 
 
 def reader_connection(threads: int | None, spill: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -246,23 +281,43 @@ def reader_connection(threads: int | None, spill: str | None = None) -> duckdb.D
     return con
 
 
-def read_rows(con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter) -> Iterator[pa.Table]:
-    """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows."""
+def read_rows(
+    con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int = MAX_LINE_BYTES
+) -> Iterator[pa.Table]:
+    """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows or
+    BULK_BYTES bytes, whichever comes first. `path` is read as one plain file whatever its name (no glob, no
+    compression guessed from the extension; the scan read its bytes), each line as one object (`records`),
+    up to `longest` bytes long. An error of DuckDB's reader is a BulkMismatch: the line path reads the file."""
     columns = "{" + ", ".join(f"{literal(key)}: {literal(kind)}" for key, kind in adapter.bulk_columns) + "}"
-    reader = con.sql(
-        f"""select * from read_json({literal(path)}, format = 'newline_delimited', columns = {columns},
-            ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES})"""
-    ).to_arrow_reader(BULK_ROWS)
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in reader:
-        pending.append(batch)
-        held += batch.num_rows
-        if held >= BULK_ROWS:
+    try:
+        reader = con.sql(
+            f"""select * from read_json({literal(_unglobbed(path))}, format = 'newline_delimited', records = true,
+                columns = {columns}, ignore_errors = true, compression = 'none',
+                maximum_object_size = {max(longest + 1, 1 << 20)})"""
+        ).to_arrow_reader(BULK_ROWS)
+        pending: list[pa.RecordBatch] = []
+        rows = size = 0
+        for batch in reader:
+            pending.append(batch)
+            rows, size = rows + batch.num_rows, size + batch.nbytes
+            if rows >= BULK_ROWS or size >= BULK_BYTES:
+                yield pa.Table.from_batches(pending)
+                pending, rows, size = [], 0, 0
+        if pending:
             yield pa.Table.from_batches(pending)
-            pending, held = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error as err:
+        raise BulkMismatch(f"read_json cannot read it: {err}") from err
+
+
+def _unglobbed(path: str) -> str:
+    """`path`, or a link to it without the characters DuckDB would read as a glob (`*?[`)."""
+    if not any(ch in path for ch in "*?["):
+        return path
+    link = os.path.join(tempfile.mkdtemp(prefix="gatewaylens-bulk-"), "source.jsonl")
+    os.symlink(os.path.abspath(path), link)
+    return link
 
 
 def line_numbers(first_row: int, count: int, skipped: np.ndarray) -> np.ndarray:
@@ -295,13 +350,15 @@ class BulkFile:
     adapter: Adapter
     scan: Scan
     redone_through: int = 0  # the odd lines up to this line number are staged
+    unread: int = 0  # rows read_json could not read (all NULL), redone line by line
+    odd: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # the scan's odd lines, sorted
 
     def stage(self, rejects: quarantine.Writer, progress: Progress) -> None:
         """Stage every line of the file, rejected records into `rejects`; raises BulkMismatch (after which the
         caller discards what was staged) when the rows do not account for the lines."""
-        limit = max(ODD_FLOOR, int(ODD_SHARE * self.scan.lines))
-        if len(self.scan.odd) > limit:
+        if len(self.scan.odd) > self.scan.odd_limit():
             raise BulkMismatch(f"{len(self.scan.odd):,} lines do not start with '{{'")
+        self.odd = np.array(sorted(self.scan.odd), dtype=np.int64)
         skipped = self.scan.skipped
         expected = self.scan.lines - len(skipped)
         fetcher = LineFetcher(self.scan.path, MAX_LINE_BYTES)
@@ -309,7 +366,7 @@ class BulkFile:
         con = reader_connection(self.stager.threads, spill)
         rows = 0
         # read_json streams the next table on its own threads while this one is transformed
-        tables = prefetch(read_rows(con, self.scan.path, self.adapter))
+        tables = prefetch(read_rows(con, self.scan.path, self.adapter, self.scan.longest))
         try:
             for number, table in enumerate(tables):
                 numbers = line_numbers(rows, table.num_rows, skipped)
@@ -318,8 +375,6 @@ class BulkFile:
                     raise BulkMismatch(f"read_json gave more rows than the {expected:,} lines it reads")
                 self._batch(table, numbers, number, fetcher, rejects)
                 progress(f"{os.path.basename(self.source.url)}: {int(numbers[-1]):,} lines")
-        except duckdb.Error as err:  # whatever read_json cannot read, the line reader reads or rejects line by line
-            raise BulkMismatch(f"read_json failed: {err}") from err
         finally:
             tables.close()
             con.close()
@@ -333,8 +388,12 @@ class BulkFile:
         self, table: pa.Table, numbers: np.ndarray, number: int, fetcher: LineFetcher, rejects: quarantine.Writer
     ) -> None:
         """Stage one table of rows; its unreadable rows and the odd lines among them take the line path."""
-        odd = np.fromiter(self.scan.odd, dtype=np.int64, count=len(self.scan.odd))
-        redo = all_null(table) | np.isin(numbers, odd)
+        odd = np.isin(numbers, self.odd)
+        unread = all_null(table) & ~odd
+        self.unread += int(unread.sum())
+        if len(self.odd) + self.unread > self.scan.odd_limit():
+            raise BulkMismatch(f"{self.unread:,} lines read_json cannot read, {len(self.odd):,} odd ones")
+        redo = unread | odd
         keep = ~redo
         bulk = table.filter(pa.array(keep)).append_column("source_line", pa.array(numbers[keep]))
         if number == 0:
@@ -353,7 +412,8 @@ class BulkFile:
     ) -> None:
         """Fetch, in one forward pass, the raw text of the `rejected` records and the lines to redo (`unread`
         rows, odd lines up to `through`); stage the latter through the line path, quarantine the former."""
-        redo = set(unread or ()) | {n for n in self.scan.odd if self.redone_through < n <= through}
+        start, stop = np.searchsorted(self.odd, [self.redone_through, through], "right")
+        redo = set(unread or ()) | set(self.odd[start:stop].tolist())
         self.redone_through = through
         wanted = sorted(redo | {n for n, _ in rejected})
         if not wanted:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.lib import privacy, quarantine
-from pipelines.lib.blocks import iter_blocks
+from pipelines.lib.blocks import IncompleteSourceError, iter_blocks
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
@@ -134,9 +134,17 @@ class FileStager:
         copy = path is None
         if path is None:
             path = os.path.join(os.path.dirname(self.staging), f"source-{index}.jsonl")
+        before = None if copy else _stat(path)
         try:
-            scan = bulk.scan(iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options), path, copy)
+            try:
+                scan = bulk.scan(iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options), path, copy)
+            except IncompleteSourceError:
+                raise
+            except OSError as err:  # no room for the copy, say: the line path needs none
+                raise bulk.BulkMismatch(f"cannot copy it to scratch: {err}") from err
             bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
+            if before is not None and _stat(path) != before:  # read three times: it must not change meanwhile
+                raise bulk.BulkMismatch("the file changed while it was read")
         finally:
             if copy and os.path.exists(path):
                 os.remove(path)
@@ -328,6 +336,12 @@ class FileStager:
         numbers = lines.column("source_line").to_numpy()
         raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
         return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]
+
+
+def _stat(path: str) -> tuple[int, int]:
+    """Size and modification time (ns) of a local file."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
 
 
 def expand_sources(sources: list[str], storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
