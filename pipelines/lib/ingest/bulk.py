@@ -35,7 +35,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.lib.blocks import compression_of
-from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch, prefetch
+from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
 from schemas.sqltext import literal
 
@@ -365,8 +365,7 @@ class BulkFile:
         spill = os.path.join(os.path.dirname(self.stager.staging), "spill-reader")
         con = reader_connection(self.stager.threads, spill)
         rows = 0
-        # read_json streams the next table on its own threads while this one is transformed
-        tables = prefetch(read_rows(con, self.scan.path, self.adapter, self.scan.longest))
+        tables = read_rows(con, self.scan.path, self.adapter, self.scan.longest)
         try:
             for number, table in enumerate(tables):
                 numbers = line_numbers(rows, table.num_rows, skipped)
