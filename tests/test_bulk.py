@@ -77,11 +77,11 @@ def _corpus_file(tmp_path: Path, name: str) -> Path | None:
     return path
 
 
-@pytest.mark.parametrize("name", BULK_FORMATS)
+#: The canonical format is gatewaylens's own: no one else publishes it (the adversarial lines below cover it).
+@pytest.mark.parametrize("name", [name for name in BULK_FORMATS if name != "canonical"])
 def test_both_parsers_read_the_real_samples_alike(tmp_path, name):
     path = _corpus_file(tmp_path, name)
-    if path is None:
-        pytest.skip(f"the corpus has no {name} sample")
+    assert path is not None, f"the corpus has no {name} sample"
     as_bulk, as_lines = _both_forms(name, path)
     assert as_bulk and as_bulk == as_lines
 
