@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import threading
 import typing
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from queue import Empty, Queue
 
@@ -68,39 +68,12 @@ def _line_table(chunk: memoryview, ends: np.ndarray, first_line: int) -> pa.Tabl
     return pa.table({"source_line": numbers, "raw": raw})
 
 
-def _decode_lines(chunk: memoryview, first_line: int) -> LineBatch:
-    """Decode a chunk that is not valid UTF-8 line by line (rare path)."""
-    good_numbers: list[int] = []
-    good: list[str] = []
-    bad: list[tuple[int, str, str]] = []
-    pieces = bytes(chunk).split(b"\n")
-    if pieces and not pieces[-1]:
-        pieces.pop()
-    for offset, raw in enumerate(pieces):
-        number = first_line + offset
-        try:
-            good.append(raw.decode("utf-8") + "\n")
-            good_numbers.append(number)
-        except UnicodeDecodeError:
-            bad.append((number, INVALID_UTF8, raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")))
-    table = pa.table({"source_line": pa.array(good_numbers, pa.int64()), "raw": pa.array(good, pa.large_string())})
-    return LineBatch(table, bad)
-
-
-def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_LINE_BYTES) -> LineBatch:
-    """A batch of lines picked by number, as (number, bytes with terminator, length): settled as a read from the
-    start settles them (not valid UTF-8, too long, blank). `length` is the line's full length when `bytes`
-    holds only its start (a line past the limit is never read whole)."""
+def _decode(lines: Iterable[tuple[int, bytes]]) -> LineBatch:
+    """(number, bytes) lines decoded one by one: a line not valid UTF-8 is rejected with an excerpt."""
     numbers: list[int] = []
     texts: list[str] = []
     rejected: list[tuple[int, str, str]] = []
-    for number, raw, length in found:
-        if number == 1 and raw.startswith(_BOM):  # not content: the line is measured without it
-            raw, length = raw.removeprefix(_BOM), length - len(_BOM)
-        if length > max_line_bytes:
-            excerpt = raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")
-            rejected.append((number, too_long(length, max_line_bytes), excerpt))
-            continue
+    for number, raw in lines:
         try:
             texts.append(raw.decode("utf-8"))
             numbers.append(number)
@@ -108,7 +81,32 @@ def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_L
             excerpt = raw.removesuffix(b"\n")[:EXCERPT_BYTES].decode("utf-8", errors="replace")
             rejected.append((number, INVALID_UTF8, excerpt))
     table = pa.table({"source_line": pa.array(numbers, pa.int64()), "raw": pa.array(texts, pa.large_string())})
-    return _screen(LineBatch(table, rejected), max_line_bytes)
+    return LineBatch(table, rejected)
+
+
+def _decode_lines(chunk: memoryview, first_line: int) -> LineBatch:
+    """Decode a chunk that is not valid UTF-8 line by line (rare path)."""
+    pieces = bytes(chunk).split(b"\n")
+    if pieces and not pieces[-1]:
+        pieces.pop()
+    return _decode((first_line + offset, raw + b"\n") for offset, raw in enumerate(pieces))
+
+
+def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_LINE_BYTES) -> LineBatch:
+    """A batch of lines picked by number, as (number, bytes with terminator, length): settled as a read from the
+    start settles them (not valid UTF-8, too long, blank). `length` is the line's full length when `bytes`
+    holds only its start (a line past the limit is never read whole)."""
+    short: list[tuple[int, bytes]] = []
+    long: list[tuple[int, str, str]] = []
+    for number, raw, length in found:
+        if number == 1 and raw.startswith(_BOM):  # not content: the line is measured without it
+            raw, length = raw.removeprefix(_BOM), length - len(_BOM)
+        if length > max_line_bytes:
+            long.append((number, too_long(length, max_line_bytes), raw[:EXCERPT_BYTES].decode("utf-8", "replace")))
+        else:
+            short.append((number, raw))
+    batch = _decode(short)
+    return _screen(LineBatch(batch.lines, sorted(batch.rejected + long)), max_line_bytes)
 
 
 def _screen(batch: LineBatch, max_line_bytes: int) -> LineBatch:
