@@ -61,8 +61,7 @@ class FileReport:
     def fail(self, error: Exception) -> None:
         """Mark the file unreadable and forget what its partial read counted."""
         self.error = f"{type(error).__name__}: {error}".strip().rstrip(":")
-        self.lines = self.records = self.quarantined = self.ignored = self.uncovered = 0
-        self.ignored_reasons = {}
+        self.reset()
 
 
 @dataclass
