@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
+from schemas.adapters._sql import BULK
 from schemas.bulk import cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
@@ -268,14 +269,21 @@ def batch_params(adapter: Adapter, source_uri: str, hash_key: bytes) -> dict[str
 
 
 def transform_lines(
-    con: duckdb.DuckDBPyConnection, adapter: Adapter, lines: pa.Table, source_uri: str, hash_key: bytes
+    con: duckdb.DuckDBPyConnection,
+    adapter: Adapter,
+    lines: pa.Table,
+    source_uri: str,
+    hash_key: bytes,
+    bulk: bool = False,
 ) -> pa.Table:
-    """Run the batch statement over `lines` (source_line, raw) and return every row with its reason.
+    """Run the batch statement over `lines` (source_line, raw) and return every row with its reason; with
+    `bulk`, over the adapter's bulk columns and `source_line` (`batch_sql(adapter, bulk=True)`).
 
     `con` must come from `pipelines.lib.ingest.connect` (reference tables and macros installed).
     """
-    con.register("lines", lines)
+    name = BULK if bulk else "lines"
+    con.register(name, lines)
     try:
-        return con.sql(batch_sql(adapter), params=batch_params(adapter, source_uri, hash_key)).to_arrow_table()
+        return con.sql(batch_sql(adapter, bulk), params=batch_params(adapter, source_uri, hash_key)).to_arrow_table()
     finally:
-        con.unregister("lines")
+        con.unregister(name)

@@ -22,7 +22,6 @@ not sure of:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -77,9 +76,9 @@ class Scan:
     mark: ReadMark | None = None
     longest: int = 0  # bytes of the longest line, terminator included
 
-    def odd_limit(self, lines: int | None = None) -> int:
-        """How many lines of `lines` (default: the file's) may take the line path before the whole file does."""
-        return max(ODD_FLOOR, int(ODD_SHARE * (self.lines if lines is None else lines)))
+    def odd_limit(self) -> int:
+        """How many of the lines counted so far may take the line path before the whole file does."""
+        return max(ODD_FLOOR, int(ODD_SHARE * self.lines))
 
     @property
     def skipped(self) -> np.ndarray:
@@ -146,7 +145,7 @@ def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
     result, marker, lengths = Scan(path), _Marker(), _Lengths(MAX_LINE_BYTES)
     line_start = True  # the next block's byte 0 starts a line
     open_line: int | None = None  # an odd line, blank so far, that goes on into the next block
-    with open(path, "wb") if copy else _NoFile() as target:
+    with open(path if copy else os.devnull, "wb") as target:
         for block in blocks:
             if not block:
                 continue
@@ -170,17 +169,6 @@ def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
     result.longest = lengths.longest
     result.mark = marker.mark(through_line=result.lines)
     return result
-
-
-class _NoFile:
-    def __enter__(self) -> _NoFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def write(self, data: bytes) -> None:
-        return None
 
 
 def local_plain_path(url: str, storage_options: dict) -> str | None:
@@ -285,13 +273,14 @@ def read_rows(
     con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int = MAX_LINE_BYTES
 ) -> Iterator[pa.Table]:
     """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows or
-    BULK_BYTES bytes, whichever comes first. `path` is read as one plain file whatever its name (no glob, no
-    compression guessed from the extension; the scan read its bytes), each line as one object (`records`),
-    up to `longest` bytes long. An error of DuckDB's reader is a BulkMismatch: the line path reads the file."""
+    BULK_BYTES bytes, whichever comes first. `path` (without glob characters: `unglobbed`) is read as one plain
+    file (no compression guessed from the extension; the scan read its bytes), each line as one object
+    (`records`), up to `longest` bytes long. An error of DuckDB's reader is a BulkMismatch: the line path
+    reads the file."""
     columns = "{" + ", ".join(f"{literal(key)}: {literal(kind)}" for key, kind in adapter.bulk_columns) + "}"
     try:
         reader = con.sql(
-            f"""select * from read_json({literal(_unglobbed(path))}, format = 'newline_delimited', records = true,
+            f"""select * from read_json({literal(path)}, format = 'newline_delimited', records = true,
                 columns = {columns}, ignore_errors = true, compression = 'none',
                 maximum_object_size = {max(longest + 1, 1 << 20)})"""
         ).to_arrow_reader(BULK_ROWS)
@@ -311,11 +300,11 @@ def read_rows(
         raise BulkMismatch(f"read_json cannot read it: {err}") from err
 
 
-def _unglobbed(path: str) -> str:
-    """`path`, or a link to it without the characters DuckDB would read as a glob (`*?[`)."""
+def unglobbed(path: str, link: str) -> str:
+    """`path`, or the symbolic link `link` made to it when `path` holds a character DuckDB would read as a glob
+    (`*?[`)."""
     if not any(ch in path for ch in "*?["):
         return path
-    link = os.path.join(tempfile.mkdtemp(prefix="gatewaylens-bulk-"), "source.jsonl")
     os.symlink(os.path.abspath(path), link)
     return link
 
@@ -356,8 +345,6 @@ class BulkFile:
     def stage(self, rejects: quarantine.Writer, progress: Progress) -> None:
         """Stage every line of the file, rejected records into `rejects`; raises BulkMismatch (after which the
         caller discards what was staged) when the rows do not account for the lines."""
-        if len(self.scan.odd) > self.scan.odd_limit():
-            raise BulkMismatch(f"{len(self.scan.odd):,} lines do not start with '{{'")
         self.odd = np.array(sorted(self.scan.odd), dtype=np.int64)
         skipped = self.scan.skipped
         expected = self.scan.lines - len(skipped)

@@ -29,7 +29,7 @@ from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
 from pipelines.lib.reader import LineBatch, LineReader, ReadMark, lines_batch, nonblank_lines, prefetch
 from pipelines.lib.storage import SourceFile, Warehouse, list_sources
-from pipelines.lib.transform import batch_params, batch_sql
+from pipelines.lib.transform import batch_params, batch_sql, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
 from schemas.adapters._sql import BULK
@@ -128,12 +128,13 @@ class FileStager:
         rejects: quarantine.Writer,
         progress: Progress,
     ) -> None:
-        """The bulk path (see `bulk`): a local uncompressed file is read in place; any other is first written,
-        decompressed and verified to its end, to a scratch file."""
-        path = bulk.local_plain_path(source.url, self.storage_options)
-        copy = path is None
-        if path is None:
-            path = os.path.join(os.path.dirname(self.staging), f"source-{index}.jsonl")
+        """The bulk path (see `bulk`): a local uncompressed file is read in place (through a link when its name
+        holds glob characters); any other is first written, decompressed and verified to its end, to a scratch
+        file."""
+        scratch_file = os.path.join(os.path.dirname(self.staging), f"source-{index}.jsonl")
+        local = bulk.local_plain_path(source.url, self.storage_options)
+        copy = local is None
+        path = scratch_file if local is None else bulk.unglobbed(local, scratch_file)
         before = None if copy else _stat(path)
         try:
             try:
@@ -146,8 +147,8 @@ class FileStager:
             if before is not None and _stat(path) != before:  # read three times: it must not change meanwhile
                 raise bulk.BulkMismatch("the file changed while it was read")
         finally:
-            if copy and os.path.exists(path):
-                os.remove(path)
+            if os.path.lexists(scratch_file):  # the copy, or the link read_json reads a glob-like name through
+                os.remove(scratch_file)
 
     def _stage_by_lines(
         self,
@@ -216,22 +217,16 @@ class FileStager:
             return
         fetched = bulk.LineFetcher(path, bulk.MAX_LINE_BYTES).fetch(sample.column("source_line").to_pylist())
         lines = lines_batch(fetched, bulk.MAX_LINE_BYTES).lines
-        params = batch_params(adapter, source.url, self.hash_key)
-        order = [("source_line", "ascending"), ("item", "ascending")]
-        as_bulk = self._query(BULK, sample, batch_sql(adapter, bulk=True), params).sort_by(order).to_pylist()
-        as_lines = self._query("lines", lines, batch_sql(adapter), params).sort_by(order).to_pylist()
-        if as_bulk != as_lines:
-            differ = next((a, b) for a, b in itertools.zip_longest(as_bulk, as_lines) if a != b)
+        readings = [
+            sorted(
+                transform_lines(self.con, adapter, table, source.url, self.hash_key, bulk=is_bulk).to_pylist(),
+                key=lambda row: (row["source_line"], row["item"] or ""),
+            )
+            for table, is_bulk in ((sample, True), (lines, False))
+        ]
+        if readings[0] != readings[1]:
+            differ = next((a, b) for a, b in itertools.zip_longest(*readings) if a != b)
             raise bulk.BulkMismatch(f"read_json and the line reader read a line differently: {differ}")
-
-    def _query(self, name: str, table: pa.Table, sql: str, params: dict[str, object]) -> pa.Table:
-        self.con.register(name, table)
-        try:
-            return self.con.sql(
-                f"select {RECORD_COLUMNS}, item, ignored, reason from ({sql})", params=params
-            ).to_arrow_table()
-        finally:
-            self.con.unregister(name)
 
     @staticmethod
     def _not_quarantined_before(rejected: list[Reject], first_line: int, report: FileReport) -> list[Reject]:
