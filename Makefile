@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Bytecode written once, at install: where PYTHONDONTWRITEBYTECODE is set (CI images, containers) every process
+# would otherwise compile Dagster and the rest from source on each start (about 2 s of each CLI command).
+export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
 .PHONY: env browser run test test-fast bench dev lint format sample schema clean
@@ -17,6 +20,7 @@ $(UV):
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PY)
+	$(BIN)/python -m compileall -q -j 0 pipelines schemas dashboards devkit
 	@touch $@
 
 env: $(VENV)/.synced  ## create .venv from the lock file

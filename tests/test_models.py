@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,18 @@ def test_every_model_states_its_grain_and_documents_its_columns():
         if model.materialized != "view":
             assert model.columns and all(model.columns.values()), model.name
             assert model.grain_columns, f"{model.name}: the grain should name its key columns"
+
+
+def test_the_readme_lists_every_mart_and_no_other():
+    """README's table of marts (`tool_call_rate_daily` / `_weekly` / `_monthly` names three) is written by hand:
+    it must name exactly the files of sql/marts/."""
+    section = Path(__file__).parents[1].joinpath("README.md").read_text().split("| mart | grain |", 1)[1]
+    listed = set()
+    for row in section.split("\n\n", 1)[0].splitlines()[2:]:
+        names = re.findall(r"`([a-z_]+)`", row.split("|")[1])
+        stem = names[0].rsplit("_", 1)[0]
+        listed.update(names[:1] + [stem + name for name in names[1:]])
+    assert listed == MARTS
 
 
 def test_inputs_come_from_the_sql_and_order_puts_inputs_first():
