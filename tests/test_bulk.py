@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 import zstandard
 
+from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk, ingest
 from pipelines.lib.ingest import stage as stage_module
 from pipelines.lib.reader import MAX_LINE_BYTES, iter_line_batches
@@ -169,11 +170,13 @@ def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "SCAN_BYTES", 5)
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"one\ntwo two two two\n\nfour\r\nfive")
-    fetcher = bulk.LineFetcher(str(path), max_line_bytes=8)
+    fetcher = LineFetcher(str(path), max_line_bytes=8)
     assert fetcher.fetch([1, 3]) == [(1, b"one\n", 4), (3, b"\n", 1)]
     assert fetcher.fetch([4, 5]) == [(4, b"four\r\n", 6), (5, b"five", 4)]
     number, head, length = fetcher.fetch([2])[0]  # back to the start; a line past the limit: its start only
     assert (number, length) == (2, 16) and head.startswith(b"two two ")
+    with pytest.raises(PastTheEndError):  # the file is shorter than when it was counted
+        fetcher.fetch([6])
 
 
 def _ingest_both(tmp_path: Path, *sources: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Warehouse]:

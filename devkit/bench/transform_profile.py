@@ -26,6 +26,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     import numpy as np
     import pyarrow as pa
 
+    from pipelines.lib.fetch import LineFetcher
     from pipelines.lib.ingest import bulk, connect
     from pipelines.lib.reader import lines_batch
     from pipelines.lib.transform import batch_params, batch_sql
@@ -37,7 +38,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     rows = next(bulk.read_rows(reader, source, adapter))
     reader.close()
     rows = rows.append_column("source_line", pa.array(np.arange(1, rows.num_rows + 1)))
-    lines = lines_batch(bulk.LineFetcher(source).fetch(list(range(1, rows.num_rows + 1)))).lines
+    lines = lines_batch(LineFetcher(source).fetch(list(range(1, rows.num_rows + 1)))).lines
     con = connect()
     for name, table in (("bulk", rows), ("lines", lines)):
         con.register(f"arrow_{name}", table)

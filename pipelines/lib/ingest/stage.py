@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from pipelines.lib import privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, iter_blocks
+from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
@@ -143,7 +144,10 @@ class FileStager:
                 raise
             except OSError as err:  # no room for the copy, say: the line path needs none
                 raise bulk.BulkMismatch(f"cannot copy it to scratch: {err}") from err
-            bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
+            try:
+                bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
+            except PastTheEndError as err:  # the file is shorter than when it was counted
+                raise bulk.BulkMismatch(str(err)) from err
             if before is not None and _stat(path) != before:  # read three times: it must not change meanwhile
                 raise bulk.BulkMismatch("the file changed while it was read")
         finally:
@@ -215,7 +219,7 @@ class FileStager:
         the same lines, read from `path`; else `bulk.BulkMismatch` (the file is read line by line)."""
         if not sample.num_rows:
             return
-        fetched = bulk.LineFetcher(path, bulk.MAX_LINE_BYTES).fetch(sample.column("source_line").to_pylist())
+        fetched = LineFetcher(path, bulk.MAX_LINE_BYTES).fetch(sample.column("source_line").to_pylist())
         lines = lines_batch(fetched, bulk.MAX_LINE_BYTES).lines
         readings = [
             sorted(
