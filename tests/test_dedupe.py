@@ -44,7 +44,9 @@ def test_the_dedupe_spills_instead_of_growing(tmp_path, warehouse, run_ingest, m
         con.execute("set profiling_output = ?", [str(profile)])
         rank_keys(con, keys, params)
         con.execute("pragma disable_profiling")
-        spilled.append(json.loads(profile.read_text())["system"]["total_bytes_spilled"])
+        system = json.loads(profile.read_text())["system"]
+        # DuckDB counts an operator's own spill and the buffers it evicts to the temp folder apart: either is a spill
+        spilled.append(max(system["total_bytes_spilled"], system["peak_temp_dir_size"]))
 
     monkeypatch.setattr(dedupe, "DEDUPE_MIB_PER_THREAD", 32)  # 64 MiB on the 2 threads below
     monkeypatch.setattr(dedupe, "_rank_keys", profiled)
