@@ -1,5 +1,5 @@
 """Staging in the warehouse (phase 1 by parallel workers) and committing the staged batches (phase 2); the
-publishing of a batch and the commit each take the warehouse lock."""
+publishing of a batch, the commit and the `requests` asset's commit-then-ingest each take the warehouse lock."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage_batch, staged_batches
+from pipelines.lib.ingest import MANIFEST, asset, commit_staged, ingest, stage_batch, staged_batches
 from pipelines.lib.lock import LockSettings, WarehouseLocked
 from pipelines.lib.lock_stores import LOCK_FILE
 from pipelines.lib.storage import STAGING, Warehouse
@@ -83,7 +83,7 @@ def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp
 
 
 # ---------------------------------------------------------------------------------------------------------
-# One writer per warehouse: the staged paths take the warehouse lock
+# One writer per warehouse: the staged paths and the `requests` asset's path take the warehouse lock
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -134,3 +134,31 @@ def test_staged_batches_are_not_committed_while_another_writer_holds_the_lock(tm
         commit_staged(warehouse)
     assert _staged_files(warehouse) == before
     assert _written(warehouse) == ([], [], [])
+
+
+def test_the_requests_asset_commits_and_ingests_nothing_while_another_writer_holds_the_lock(tmp_path):
+    """`asset.commit_and_ingest`, the work of the Dagster `requests` asset (and of `gatewaylens ingest` without
+    DAGSTER_HOME): the staged day stays staged, the new file is not ingested."""
+    warehouse, second = _staged_first_day(tmp_path)
+    before = _staged_files(warehouse)
+    with _refused_while_another_writer_holds_the_lock(warehouse):
+        asset.commit_and_ingest([str(second)], warehouse, hash_key=HASH_KEY)
+    assert _staged_files(warehouse) == before
+    assert _written(warehouse) == ([], [], [])
+
+
+def test_the_requests_asset_holds_one_lock_from_the_commit_to_the_end_of_the_ingest(tmp_path):
+    """No other writer can slip in between the commit of the staged days and the ingest of the new files: the
+    lock seen at every step of both is the asset's own, one holding (one token)."""
+    warehouse, second = _staged_first_day(tmp_path)
+    seen: list[tuple[str, str, str]] = []
+
+    def progress(message: str) -> None:
+        holder = json.loads(Path(warehouse.root, LOCK_FILE).read_text())
+        seen.append((message.split(" ")[0], holder["purpose"], holder["token"]))
+
+    asset.commit_and_ingest([str(second)], warehouse, hash_key=HASH_KEY, progress=progress)
+    assert staged_batches(warehouse) == [] and [r["request_id"] for r in stored(warehouse)] == ["a", "b", "shared"]
+    assert {step for step, _, _ in seen} >= {"commit", "file"}  # "commit staged batch ...", "file 1/1: ..."
+    assert {purpose for _, purpose, _ in seen} == {"ingest (commit staged days, then new files)"}
+    assert len({token for _, _, token in seen}) == 1
