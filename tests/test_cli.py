@@ -19,6 +19,7 @@ from pipelines import cli
 from pipelines.lib import testhooks
 from pipelines.lib.ingest import ingest
 from pipelines.lib.lock import warehouse_lock
+from pipelines.lib.privacy import UNPROTECTED
 from pipelines.lib.scratch import HOST
 from pipelines.lib.sqlmodels import project
 from pipelines.lib.storage import Warehouse
@@ -82,6 +83,20 @@ def test_ingest_reports_counts_and_quarantine_does_not_fail(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "3 lines read, 3 records = 2 written + 0 duplicates + 1 quarantined + 0 ignored" in result.stdout
     assert (tmp_path / "wh" / "requests" / "date=2025-06-01" / "data.parquet").exists()
+
+
+@pytest.mark.parametrize(("hash_key", "warnings"), [(None, 1), ("a-secret", 0)], ids=["development", "secret"])
+def test_ingest_warns_once_of_the_public_development_key(tmp_path, monkeypatch, capsys, hash_key, warnings):
+    """Without DAGSTER_HOME no Dagster log says it: without GATEWAYLENS_HASH_KEY the user ids are hashed with
+    the public development key, and the command says so once on stderr; with a key of its own, not at all."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("GATEWAYLENS_HASH_KEY", raising=False)
+    if hash_key:
+        monkeypatch.setenv("GATEWAYLENS_HASH_KEY", hash_key)
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id="a"), record(request_id="b")])
+    assert cli.main(["ingest", str(source), "--warehouse", str(tmp_path / "wh")]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if UNPROTECTED in line]
+    assert said == [f"gatewaylens: warning: {UNPROTECTED}"] * warnings
 
 
 def test_the_warehouse_flag_wins_over_the_environment(tmp_path):

@@ -1,14 +1,23 @@
-"""Staging in the warehouse (phase 1 by parallel workers) and committing the staged batches (phase 2)."""
+"""Staging in the warehouse (phase 1 by parallel workers) and committing the staged batches (phase 2); the
+publishing of a batch, the commit and the `requests` asset's commit-then-ingest each take the warehouse lock."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipelines.lib.ingest import MANIFEST, commit_staged, ingest, stage_batch, staged_batches
+from pipelines.lib.ingest import MANIFEST, asset, commit_staged, ingest, stage_batch, staged_batches
+from pipelines.lib.lock import LockSettings, WarehouseLocked
+from pipelines.lib.lock_stores import LOCK_FILE
 from pipelines.lib.storage import STAGING, Warehouse
-from tests.conftest import HASH_KEY, record, stored, write_lines
+from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
+from tests.test_lock import write_lock
 
 
 def _days(tmp_path):
@@ -71,3 +80,85 @@ def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp
     assert again.skipped_files == 1
     assert commit_staged(warehouse).records == 0
     assert len(stored(warehouse)) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One writer per warehouse: the staged paths and the `requests` asset's path take the warehouse lock
+# ---------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _refused_while_another_writer_holds_the_lock(warehouse: Warehouse) -> Iterator[None]:
+    """Another writer holds the lock of `warehouse` (a fresh lock of another machine: live); the block must be
+    refused the lock, with that holder named."""
+    write_lock(Path(warehouse.root, LOCK_FILE), machine="elsewhere-1", pid=1, purpose="another writer's ingest")
+    holder = "someone on elsewhere-1 (pid 1), another writer's ingest"
+    with pytest.raises(WarehouseLocked, match=re.escape(f"the warehouse is locked by {holder}: ")):
+        yield
+
+
+def _written(warehouse: Warehouse) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What readers would see: the stored days, the ledger entries and the quarantine rows."""
+    return warehouse.days(), ledger_entries(warehouse), quarantined(warehouse)
+
+
+def _staged_files(warehouse: Warehouse) -> dict[str, bytes]:
+    """Every file of the staging area with its content."""
+    return {path: warehouse.fs.cat_file(path) for path in sorted(warehouse.fs.find(warehouse.path(STAGING)))}
+
+
+def _staged_first_day(tmp_path: Path) -> tuple[Warehouse, Path]:
+    """A warehouse that refuses a held lock at once, with the first landing day staged; and the second day's file."""
+    first, second = _days(tmp_path)
+    warehouse = Warehouse(str(tmp_path / "wh"), lock=LockSettings(timeout=0))
+    stage_batch([str(first)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    return warehouse, second
+
+
+def test_a_batch_is_not_published_while_another_writer_holds_the_lock(tmp_path):
+    """Staging the same batch again would replace it: with the lock held elsewhere, the worker stages, then is
+    refused at once, naming the holder, and the batch it would replace stays whole."""
+    warehouse, second = _staged_first_day(tmp_path)
+    before = _staged_files(warehouse)
+    with _refused_while_another_writer_holds_the_lock(warehouse):
+        stage_batch([str(second)], warehouse, batch="date=2025-06-01", hash_key=HASH_KEY)
+    assert _staged_files(warehouse) == before and staged_batches(warehouse) == ["date=2025-06-01"]
+    assert _written(warehouse) == ([], [], [])
+
+
+def test_staged_batches_are_not_committed_while_another_writer_holds_the_lock(tmp_path):
+    """The commit is refused at once, naming the holder: the batch is neither committed nor removed."""
+    warehouse, _ = _staged_first_day(tmp_path)
+    before = _staged_files(warehouse)
+    with _refused_while_another_writer_holds_the_lock(warehouse):
+        commit_staged(warehouse)
+    assert _staged_files(warehouse) == before
+    assert _written(warehouse) == ([], [], [])
+
+
+def test_the_requests_asset_commits_and_ingests_nothing_while_another_writer_holds_the_lock(tmp_path):
+    """`asset.commit_and_ingest`, the work of the Dagster `requests` asset (and of `gatewaylens ingest` without
+    DAGSTER_HOME): the staged day stays staged, the new file is not ingested."""
+    warehouse, second = _staged_first_day(tmp_path)
+    before = _staged_files(warehouse)
+    with _refused_while_another_writer_holds_the_lock(warehouse):
+        asset.commit_and_ingest([str(second)], warehouse, hash_key=HASH_KEY)
+    assert _staged_files(warehouse) == before
+    assert _written(warehouse) == ([], [], [])
+
+
+def test_the_requests_asset_holds_one_lock_from_the_commit_to_the_end_of_the_ingest(tmp_path):
+    """No other writer can slip in between the commit of the staged days and the ingest of the new files: the
+    lock seen at every step of both is the asset's own, one holding (one token)."""
+    warehouse, second = _staged_first_day(tmp_path)
+    seen: list[tuple[str, str, str]] = []
+
+    def progress(message: str) -> None:
+        holder = json.loads(Path(warehouse.root, LOCK_FILE).read_text())
+        seen.append((message.split(" ")[0], holder["purpose"], holder["token"]))
+
+    asset.commit_and_ingest([str(second)], warehouse, hash_key=HASH_KEY, progress=progress)
+    assert staged_batches(warehouse) == [] and [r["request_id"] for r in stored(warehouse)] == ["a", "b", "shared"]
+    assert {step for step, _, _ in seen} >= {"commit", "file"}  # "commit staged batch ...", "file 1/1: ..."
+    assert {purpose for _, purpose, _ in seen} == {"ingest (commit staged days, then new files)"}
+    assert len({token for _, _, token in seen}) == 1
