@@ -166,6 +166,15 @@ def test_the_scan_counts_lines_and_finds_those_not_starting_with_a_brace(tmp_pat
         assert set(bulk.scan(iter(blocks), str(path), copy=False).odd) == {1, 2, 3, 4, 5, 6, 7, 8}
 
 
+def test_plain_blocks_give_the_file_through_one_buffer(tmp_path):
+    path = tmp_path / "x.jsonl"
+    content = b"".join(b'{"n": %d}\n' % n for n in range(100)) + b"tail"
+    path.write_bytes(content)
+    blocks = [bytes(block) for block in bulk.plain_blocks(str(path), 64)]  # each copied before the next read
+    assert b"".join(blocks) == content and {len(b) for b in blocks[:-1]} == {64}
+    assert bulk.scan(bulk.plain_blocks(str(path), 7), str(path), copy=False).lines == 101
+
+
 def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "SCAN_BYTES", 5)
     path = tmp_path / "x.jsonl"

@@ -257,7 +257,7 @@ class _Marker:
     recent: bytes = b""  # the last MARK_WINDOW bytes read
     window: bytes = b""  # the last MARK_WINDOW bytes before `aligned`
 
-    def feed(self, block: bytes, newlines: int | None = None) -> None:
+    def feed(self, block: bytes | bytearray, newlines: int | None = None) -> None:
         """Follow `block`, the next bytes of the content (`newlines`: how many it holds, when already counted)."""
         if len(self.head) < MARK_WINDOW:
             self.head += block[: MARK_WINDOW - len(self.head)]

@@ -87,7 +87,7 @@ class Scan:
 
 
 def _odd_lines(
-    block: bytes, line_start: bool, first_number: int
+    block: bytes | bytearray, line_start: bool, first_number: int
 ) -> tuple[np.ndarray, int, dict[int, bool], int | None]:
     """The lines starting in `block` (the first at its byte 0 when `line_start`): their start offsets in the
     block, the block's newline count, those whose first byte is not `{` by number (`first_number` being the
@@ -139,7 +139,7 @@ class _Lengths:
         return self.last_number > 0 and total - self.last_start > self.limit
 
 
-def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
+def scan(blocks: Iterator[bytes] | Iterator[bytes | bytearray], path: str, copy: bool) -> Scan:
     """Count the lines of the content `blocks` and find the odd ones (not starting with `{`, or longer than the
     reader's limit); with `copy`, write the content to `path` (the local file `read_json` then reads), else
     `path` is the file the blocks come from."""
@@ -170,6 +170,16 @@ def scan(blocks: Iterator[bytes], path: str, copy: bool) -> Scan:
     result.longest = lengths.longest
     result.mark = marker.mark(through_line=result.lines)
     return result
+
+
+def plain_blocks(path: str, size: int) -> Iterator[bytes | bytearray]:
+    """The bytes of the local uncompressed file `path` in blocks of at most `size` bytes, read into one buffer
+    used again for every block (a new 64 MiB object per block cost more than scanning it: 1.16 GB read in 0.99 s
+    against 0.20 s), so a block is only valid until the next one is asked for."""
+    buffer = bytearray(size)
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            yield buffer if count == size else bytes(buffer[:count])
 
 
 def local_plain_path(url: str, storage_options: dict) -> str | None:

@@ -139,7 +139,12 @@ class FileStager:
         before = None if copy else _stat(path)
         try:
             try:
-                scan = bulk.scan(iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options), path, copy)
+                blocks = (
+                    iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options)
+                    if copy
+                    else bulk.plain_blocks(path, bulk.SCAN_BYTES)
+                )
+                scan = bulk.scan(blocks, path, copy)
             except IncompleteSourceError:
                 raise
             except OSError as err:  # no room for the copy, say: the line path needs none
