@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from schemas.adapters import _sql
+from schemas.bulk import field_specs
 
 #: Input keys read for each adapter column, first present wins.
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -35,21 +36,17 @@ def sniff(first_line: str) -> bool:
     return obj is not None and len(_SIGNATURE & obj.keys()) >= 2 and not obj.keys() & {"object", "startTime"}
 
 
-def _json_path(key: str) -> str:
-    return f'$."{key}"'
-
-
-def _keys_read(columns: tuple[str, ...]) -> list[str]:
-    """Every input key read, in the order the columns read them."""
-    return list(dict.fromkeys(key for column in columns for key in _KEYS.get(column, (column,))))
-
-
-def bulk_columns(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """`read_json` columns of the bulk form: every key read, as JSON (a value's text exactly as
-    `json_extract_string` gives it, numbers unchanged: VARCHAR would print 0.000059494 as 5.9494e-05)."""
-    keys = _keys_read(columns)
-    _sql.remember_keys(keys)
-    return tuple((key, "JSON") for key in keys)
+def spec(columns: tuple[str, ...]) -> dict[str, str]:
+    """The `from_json` structure of a line (and `read_json`'s columns, `_sql.bulk_columns`): every key read, a key
+    of a number or boolean field as JSON (its text exactly as written: VARCHAR would print 0.000059494 as
+    5.9494e-05, and the shared typing casts the text), any other as VARCHAR (a string as it is; a number in a text
+    field as DuckDB prints it, in both forms alike)."""
+    kinds = {field.name: field.base for field in field_specs()}
+    return {
+        key: "JSON" if kinds.get(column) in (int, float, bool) else "VARCHAR"
+        for column in columns
+        for key in _KEYS.get(column, (column,))
+    }
 
 
 def _columns_sql(columns: tuple[str, ...], value: Callable[[str], str]) -> str:
@@ -62,45 +59,13 @@ def _columns_sql(columns: tuple[str, ...], value: Callable[[str], str]) -> str:
     return ",\n    ".join(exprs)
 
 
-def bulk_select_sql(columns: tuple[str, ...]) -> str:
-    """The bulk form: SELECT over `read_json`'s columns (`bulk_columns`), each key's value as its text."""
-    columns_sql = _columns_sql(columns, lambda key: f"json_extract_string({_sql.quoted(key)}, '$')")
-    return f"""
-select
-    source_line,
-    NULL::VARCHAR as item,
-    NULL::VARCHAR as ignored,
-    NULL::VARCHAR as reject,
-    {columns_sql}
-from {_sql.BULK}
-"""
+def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+    """SELECT over `lines` (one JSON parse per line into `spec`) or, with `bulk`, over `read_json`'s columns of
+    the same structure: every column from its keys' text."""
+    shape = spec(columns)
 
+    def text(key: str) -> str:
+        value = f"j.{_sql.quoted(key)}"
+        return f"json_extract_string({value}, '$')" if shape[key] == "JSON" else value
 
-def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines` extracting every column's keys with one JSON parse per line."""
-    keys = _keys_read(columns)
-    _sql.remember_keys(keys)
-    slot = {key: f"v[{number}]" for number, key in enumerate(keys, start=1)}
-    columns_sql = _columns_sql(columns, slot.__getitem__)
-    paths = [_json_path(key) for key in keys]
-    path_list = ", ".join(f"'{p}'" for p in paths)
-    return f"""
-select
-    source_line,
-    NULL::VARCHAR as item,
-    NULL::VARCHAR as ignored,
-    case
-        when v is null then 'not JSON'
-        when not (starts_with(raw, '{{') or starts_with(ltrim(raw), '{{')) then 'not a JSON object'
-    end as reject,
-    {columns_sql}
-from (
-    select
-        source_line,
-        raw,
-        coalesce(
-            try(json_extract_string(raw, [{path_list}])), try(json_extract_string({_sql.lenient("raw")}, [{path_list}]))
-        ) as v
-    from lines
-)
-"""
+    return _sql.one_record_per_line(_columns_sql(columns, text), shape, bulk=bulk)
