@@ -520,6 +520,26 @@ def test_open_weights_and_labs_as_shares_of_each_periods_output(con):
     )
 
 
+# -- never more than MAX_LINES series on one axis -----------------------------------------------------------------
+
+
+def test_a_rate_line_of_the_others_is_the_rate_of_their_pooled_counts(con):
+    big = [tool_rows(f"family-{i}", [(JAN, 1000 - i, 100)]) for i in range(7)]
+    small = tool_rows("small-a", [(JAN, 100, 10)]) + tool_rows("small-b", [(JAN, 10, 9)])
+    make_mart(con, "tool_call_rate_monthly", [row for rows in big for row in rows] + small)
+    fig = agents.tool_call_rate(con, Range())  # nine families: seven lines and the others
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(7)), "others"]
+    others = fig.data[-1]
+    assert others.y == (pytest.approx(19 / 110),)  # not (10% + 90%) / 2
+    assert [list(c) for c in others.customdata] == [[19, 110, 2]]  # tool calls, completed, families pooled
+    assert others.line.color == palette.NEUTRAL and others.line.dash == "dash"  # never one more family
+    assert fig.layout.meta["reading"].endswith('the other 2 pooled as "others".')
+    con.execute("delete from tool_call_rate_monthly where model_family = 'small-b'")
+    fig = agents.tool_call_rate(con, Range())  # eight fit: no others
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(7)), "small-a"]
+    assert "others" not in fig.layout.meta["reading"]
+
+
 # -- the data behind every figure -------------------------------------------------------------------------------
 
 PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
