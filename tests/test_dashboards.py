@@ -540,6 +540,23 @@ def test_a_rate_line_of_the_others_is_the_rate_of_their_pooled_counts(con):
     assert "others" not in fig.layout.meta["reading"]
 
 
+def test_provider_variance_greys_the_smaller_families_and_keeps_each_rate(con):
+    rows = [
+        {"window_start": JAN, "window_end": dt.date(2025, 1, 28), "model": f"m{i}", "model_family": f"family-{i}",
+         "provider": provider, "completed_requests": 100 - i, "tool_call_requests": 10 + i,
+         "tool_call_rate": (10 + i) / (100 - i), "model_tool_call_rate": 0.1}
+        for i in range(9) for provider in ("a", "b")
+    ]  # fmt: skip
+    make_mart(con, "provider_variance", rows)
+    fig = providers.provider_variance(con, Range())
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(6)), "others", "model's rate, all providers"]
+    others = fig.data[6]
+    assert list(others.y) == ["m6 · a", "m6 · b", "m7 · a", "m7 · b", "m8 · a", "m8 · b"]
+    assert list(others.x) == [r["tool_call_rate"] for r in rows[12:]]
+    assert list(fig.layout.yaxis.categoryarray) == [f"m{i} · {p}" for i in range(9) for p in ("a", "b")]
+    assert 'the other 3 in grey as "others".' in fig.layout.meta["reading"]
+
+
 # -- the data behind every figure -------------------------------------------------------------------------------
 
 PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
