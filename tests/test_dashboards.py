@@ -557,6 +557,70 @@ def test_provider_variance_greys_the_smaller_families_and_keeps_each_rate(con):
     assert 'the other 3 in grey as "others".' in fig.layout.meta["reading"]
 
 
+WIDE_MODELS = {
+    "GPT": "openai/gpt-4.1",
+    "Gemini": "google/gemini-2.5-pro",
+    "Llama": "meta-llama/llama-3.3-70b-instruct",
+    "Qwen": "qwen/qwen3-coder",
+    "DeepSeek": "deepseek/deepseek-chat",
+    "Mistral": "mistralai/mistral-large",
+    "MiniMax": "minimax/minimax-m2",
+    "Kimi": "moonshotai/kimi-k2",
+    "GLM": "z-ai/glm-4.6",
+    "Grok": "x-ai/grok-4",
+}
+WIDE_PROVIDERS = ["together", "fireworks", "deepinfra", "novita", "groq", "nebius", "baseten", "cerebras", "chutes",
+                  "hyperbolic", "parasail"]  # fmt: skip
+
+
+def wide_lines() -> list[dict[str, Any]]:
+    """Ten models of ten families (all but GPT new to three_days()), each served by two of eleven more providers on
+    the same three days, of different volumes (the i-th model 2 * (12 - i) requests a day, a tool call in three)."""
+    lines = []
+    for i, model in enumerate(WIDE_MODELS.values()):
+        for day, k in ((day, k) for day in (1, 2, 3) for k in range(2 * (12 - i))):
+            lines.append(
+                record(
+                    request_id=f"w{i}-{day}-{k}",
+                    created_at=f"2025-06-0{day}T{12 + k % 6:02d}:{k:02d}:{i:02d}Z",
+                    model=model,
+                    provider_native=WIDE_PROVIDERS[(i + k % 2) % len(WIDE_PROVIDERS)],
+                    native_finish_reason="tool_calls" if k % 3 == 0 else "stop",
+                )
+            )
+    return lines
+
+
+@pytest.fixture(scope="module")
+def wide_warehouse(tmp_path_factory) -> Warehouse:
+    """three_days() and wide_lines(): 14 providers and 11 families, more than a chart draws on one axis."""
+    return built_warehouse(tmp_path_factory.mktemp("wide"), three_days() + wide_lines())
+
+
+def _crowded_axes(fig: Any) -> dict[tuple[str, str], int]:
+    """The axes (x, y) of a figure that draw more than MAX_LINES traces, with their count."""
+    traces: dict[tuple[str, str], int] = defaultdict(int)
+    for trace in fig.data:
+        traces[(trace.xaxis or "x", trace.yaxis or "y")] += 1
+    return {axes: n for axes, n in traces.items() if n > base.MAX_LINES}
+
+
+@pytest.mark.slow
+def test_no_axis_of_any_figure_draws_more_than_max_lines_series(wide_warehouse: Warehouse):
+    crowded = {}
+    with database.open_database(wide_warehouse, read_only=True) as con:
+        [(providers_seen, families_seen)] = con.execute(
+            "select count(distinct provider), count(distinct model_family) from provider_variance"
+        ).fetchall()
+        assert providers_seen > base.MAX_LINES and families_seen > base.MAX_LINES
+        for grain in base.GRAINS:
+            for name, fig in F.build_all(con, Range(grain=grain)).items():
+                assert fig.data, (grain, name)  # drawn, not an empty state
+                if _crowded_axes(fig):
+                    crowded[(grain, name)] = _crowded_axes(fig)
+    assert crowded == {}
+
+
 # -- the data behind every figure -------------------------------------------------------------------------------
 
 PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
