@@ -40,6 +40,8 @@ MAX_LINES = 8
 (`fold_others`: summed, a rate recomputed over their pooled counts), or left out where they cannot be pooled (a
 median); the reading says which are drawn (`others_note`)."""
 OTHERS = "others"
+LEFT_OUT = "left out (their rows are in the CSV)"
+"""What a reading says of the series a chart leaves out (a median or percentile cannot be pooled as OTHERS)."""
 
 
 @dataclass(frozen=True)
@@ -237,13 +239,15 @@ def fold_others(
     return kept + sorted(pooled.values(), key=lambda r: r[col])
 
 
-def others_note(data: list[Row], shown: list[str], key: str, what: str, weight: str) -> str:
-    """What a reading adds when its chart pooled series as OTHERS: which it draws on their own; nothing when it
-    draws every one."""
+def others_note(
+    data: list[Row], shown: list[str], key: str, what: str, weight: str, fate: str = f'pooled as "{OTHERS}"'
+) -> str:
+    """What a reading adds when its chart does not draw every value of `key` as a series of its own: which it
+    draws, and the `fate` of the others (pooled as OTHERS, or left out); nothing when it draws every one."""
     rest = len({r[key] for r in data}) - len(shown)
     if not rest:
         return ""
-    return f' Drawn: the {len(shown)} {what} with the most {weight}; the other {rest} pooled as "{OTHERS}".'
+    return f" Drawn: the {len(shown)} {what} with the most {weight}; the other {rest} {fate}."
 
 
 def series_line(key: str, color: str, width: float) -> dict[str, Any]:

@@ -621,6 +621,16 @@ def test_no_axis_of_any_figure_draws_more_than_max_lines_series(wide_warehouse: 
     assert crowded == {}
 
 
+@pytest.mark.slow
+def test_a_figure_that_leaves_series_out_says_which_it_draws(wide_warehouse: Warehouse):
+    with database.open_database(wide_warehouse, read_only=True) as con:
+        figs = F.build_all(con, Range())
+    for name in ("context_growth", "cost_per_completion"):  # a median cannot be pooled; a cost per completion is not
+        assert len(figs[name].data) in (8, 16), name  # one axis, or two
+        reading = figs[name].layout.meta["reading"]
+        assert reading.endswith("; the other 3 left out (their rows are in the CSV)."), (name, reading)
+
+
 # -- the data behind every figure -------------------------------------------------------------------------------
 
 PERIOD_COLUMNS = {"day", "week", "month", "days"}  # a period and its days, named as in the weekly and monthly marts
