@@ -398,6 +398,7 @@ def test_spend_keeps_seven_families_and_sums_the_rest_as_others(con):
     assert [trace.name for trace in fig.data] == [*families[:7], "others"]
     assert fig.data[-1].y == (sum(100.0 - i for i in range(7, 12)),)
     assert fig.layout.meta["reading"].startswith("$1,134 over 120 requests")
+    assert fig.layout.meta["reading"].endswith('the 7 families with the most spend; the other 5 pooled as "others".')
 
 
 def test_unknown_cost_is_said_not_drawn_as_zero(con):
@@ -622,13 +623,15 @@ def test_no_axis_of_any_figure_draws_more_than_max_lines_series(wide_warehouse: 
 
 
 @pytest.mark.slow
-def test_a_figure_that_leaves_series_out_says_which_it_draws(wide_warehouse: Warehouse):
+def test_a_figure_that_does_not_draw_every_series_says_which_it_draws(wide_warehouse: Warehouse):
     with database.open_database(wide_warehouse, read_only=True) as con:
         figs = F.build_all(con, Range())
     for name in ("context_growth", "cost_per_completion"):  # a median cannot be pooled; a cost per completion is not
         assert len(figs[name].data) in (8, 16), name  # one axis, or two
         reading = figs[name].layout.meta["reading"]
         assert reading.endswith("; the other 3 left out (their rows are in the CSV)."), (name, reading)
+    labs = figs["open_weights_share"].layout.meta["reading"]
+    assert labs.endswith('Drawn: the 7 labs with the most output tokens; the other 4 pooled as "others".'), labs
 
 
 # -- the data behind every figure -------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def spend_by_family_reading(read: Read, period: Range) -> str:
         f"{usd(spend)} over {requests:,} requests in the period; {leader} {pct(share)} of it."
         f" {pct(reported / requests if requests else None)} of requests report a cost: the rest are unknown,"
         " not free."
-    )
+    ) + others_note(data, top(totals), "model_family", "families", "spend")
 
 
 spend_by_family = Figure(

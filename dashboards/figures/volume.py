@@ -178,6 +178,14 @@ def _share_trace(
     )
 
 
+def _labs_shown(data: list[Row]) -> list[str]:
+    """The labs with a series of their own in the right panel: the seven with the most output tokens."""
+    labs: dict[str, float] = defaultdict(float)
+    for r in data:
+        labs[r["model_vendor"]] += r["output_tokens"] or 0
+    return top(labs)
+
+
 def open_weights_share_draw(read: Read, period: Range) -> go.Figure:
     """Left: open / closed / unknown; right: the largest seven labs, then the others."""
     col, data = period.grain, read.rows
@@ -191,10 +199,7 @@ def open_weights_share_draw(read: Read, period: Range) -> go.Figure:
                 tokens[r[col]] += r["output_tokens"] or 0
         if tokens:
             _share_trace(fig, periods, tokens, total, label, color, col=1)
-    labs: dict[str, float] = defaultdict(float)
-    for r in data:
-        labs[r["model_vendor"]] += r["output_tokens"] or 0
-    shown = top(labs)
+    shown = _labs_shown(data)
     for lab in [*shown, OTHERS]:
         tokens = defaultdict(float)
         for r in data:
@@ -218,7 +223,7 @@ def open_weights_share_reading(read: Read, period: Range) -> str:
     return (
         f"In {period_label(last, col)}: open-weight models served {pct(open_last / total[last])} of output tokens; "
         f"the largest lab-and-kind was {leader['model_vendor']} ({pct((leader['output_tokens'] or 0) / total[last])})."
-    )
+    ) + others_note(data, _labs_shown(data), "model_vendor", "labs", "output tokens")
 
 
 open_weights_share = Figure(
