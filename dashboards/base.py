@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import plotly.graph_objects as go
 
+from dashboards import palette
+
 GRAINS = {"day": "daily", "week": "weekly", "month": "monthly"}
 MIN_DATE = dt.date(1970, 1, 1)
 MAX_DATE = dt.date(9999, 12, 31)
@@ -34,8 +36,12 @@ TRAFFIC_WINDOW_DAYS = 7
 WILSON_Z = 1.96
 HEIGHT = 420
 MAX_LINES = 8
-"""A chart never draws more series than this on one axis: the rest are summed as OTHERS or left to the hover."""
+"""A chart never draws more series than this on one axis (`series`): the rest are pooled as one OTHERS series
+(`fold_others`: summed, a rate recomputed over their pooled counts), or left out where they cannot be pooled (a
+median); the reading says which are drawn (`others_note`)."""
 OTHERS = "others"
+LEFT_OUT = "left out (their rows are in the CSV)"
+"""What a reading says of the series a chart leaves out (a median or percentile cannot be pooled as OTHERS)."""
 
 
 @dataclass(frozen=True)
@@ -180,17 +186,76 @@ def period_axis(fig: go.Figure, grain: str, periods: set[Any]) -> None:
         fig.update_xaxes(tick0=min(periods), dtick=dtick, tickformat="%b %Y" if grain == "month" else "%d %b %Y")
 
 
-def families_by_volume(data: list[Row], weight: str) -> list[str]:
-    """Model families, largest `weight` first (ties by name): the order of their series."""
-    totals: dict[str, float] = defaultdict(float)
+def by_volume(data: list[Row], weight: str | tuple[str, ...], key: str = "model_family") -> list[str]:
+    """The values of `key` (model families by default), largest total `weight` first (ties by the next weight of a
+    tuple, then by name): the order of their series."""
+    weights = (weight,) if isinstance(weight, str) else weight
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(weights))
     for row in data:
-        totals[row["model_family"]] += row[weight] or 0
-    return sorted(totals, key=lambda f: (-totals[f], f))
+        for i, column in enumerate(weights):
+            totals[row[key]][i] += row[column] or 0
+    return sorted(totals, key=lambda f: (*(-total for total in totals[f]), f))
 
 
 def top(totals: dict[str, float], keep: int = MAX_LINES - 1) -> list[str]:
     """The `keep` largest keys (ties by name); the caller sums the rest as OTHERS."""
     return sorted(totals, key=lambda k: (-totals[k], k))[:keep]
+
+
+def series(
+    data: list[Row], weight: str | tuple[str, ...], key: str = "model_family", room: int = MAX_LINES
+) -> list[str]:
+    """The values of `key` drawn as series of their own, largest `weight` first: all of them when they fit in the
+    `room` an axis has (MAX_LINES, less the other series it draws), else the `room - 1` largest, the rest pooled
+    as one OTHERS series (`fold_others`)."""
+    keys = by_volume(data, weight, key)
+    return keys if len(keys) <= room else keys[: room - 1]
+
+
+def fold_others(
+    data: list[Row],
+    key: str,
+    shown: list[str],
+    col: str,
+    sums: tuple[str, ...],
+    rates: dict[str, Callable[[Row], float | None]] | None = None,
+) -> list[Row]:
+    """The rows of the `shown` values of `key` as read, then per period (`col`) one OTHERS row: the `sums` columns
+    summed over the other values' rows, `pooled` how many values it holds, and each `rates` column computed from
+    those summed counts (the rate of the others is the rate of their pooled counts, never an average of their
+    rates). The rows read are left as they are: the CSV offers them."""
+    kept = [r for r in data if r[key] in shown]
+    pooled: dict[Any, Row] = {}
+    members: dict[Any, set[Any]] = defaultdict(set)
+    for r in data:
+        if r[key] not in shown:
+            row = pooled.setdefault(r[col], {col: r[col], key: OTHERS, **dict.fromkeys(sums, 0)})
+            for column in sums:
+                row[column] += r[column] or 0
+            members[r[col]].add(r[key])
+    for at, row in pooled.items():
+        row["pooled"] = len(members[at])
+        row.update({column: rate(row) for column, rate in (rates or {}).items()})
+    return kept + sorted(pooled.values(), key=lambda r: r[col])
+
+
+def others_note(
+    data: list[Row], shown: list[str], key: str, what: str, weight: str, fate: str = f'pooled as "{OTHERS}"'
+) -> str:
+    """What a reading adds when its chart does not draw every value of `key` as a series of its own: which it
+    draws, and the `fate` of the others (pooled as OTHERS, or left out); nothing when it draws every one."""
+    rest = len({r[key] for r in data}) - len(shown)
+    if not rest:
+        return ""
+    return f" Drawn: the {len(shown)} {what} with the most {weight}; the other {rest} {fate}."
+
+
+def series_line(key: str, color: str, width: float) -> dict[str, Any]:
+    """The line of a series: its own colour, or for OTHERS a grey dashed one, so that it never passes for one more
+    family or provider."""
+    if key == OTHERS:
+        return {"color": palette.NEUTRAL, "width": width, "dash": "dash"}
+    return {"color": color, "width": width}
 
 
 def _base_layout(fig: go.Figure, title: str, reading: str, data: Data | None = None, **layout: Any) -> go.Figure:

@@ -398,6 +398,7 @@ def test_spend_keeps_seven_families_and_sums_the_rest_as_others(con):
     assert [trace.name for trace in fig.data] == [*families[:7], "others"]
     assert fig.data[-1].y == (sum(100.0 - i for i in range(7, 12)),)
     assert fig.layout.meta["reading"].startswith("$1,134 over 120 requests")
+    assert fig.layout.meta["reading"].endswith('the 7 families with the most spend; the other 5 pooled as "others".')
 
 
 def test_unknown_cost_is_said_not_drawn_as_zero(con):
@@ -518,6 +519,119 @@ def test_open_weights_and_labs_as_shares_of_each_periods_output(con):
     assert fig.layout.meta["reading"] == (
         "In Feb 2025: open-weight models served 0% of output tokens; the largest lab-and-kind was Anthropic (75%)."
     )
+
+
+# -- never more than MAX_LINES series on one axis -----------------------------------------------------------------
+
+
+def test_a_rate_line_of_the_others_is_the_rate_of_their_pooled_counts(con):
+    big = [tool_rows(f"family-{i}", [(JAN, 1000 - i, 100)]) for i in range(7)]
+    small = tool_rows("small-a", [(JAN, 100, 10)]) + tool_rows("small-b", [(JAN, 10, 9)])
+    make_mart(con, "tool_call_rate_monthly", [row for rows in big for row in rows] + small)
+    fig = agents.tool_call_rate(con, Range())  # nine families: seven lines and the others
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(7)), "others"]
+    others = fig.data[-1]
+    assert others.y == (pytest.approx(19 / 110),)  # not (10% + 90%) / 2
+    assert [list(c) for c in others.customdata] == [[19, 110, 2]]  # tool calls, completed, families pooled
+    assert others.line.color == palette.NEUTRAL and others.line.dash == "dash"  # never one more family
+    assert fig.layout.meta["reading"].endswith('the other 2 pooled as "others".')
+    con.execute("delete from tool_call_rate_monthly where model_family = 'small-b'")
+    fig = agents.tool_call_rate(con, Range())  # eight fit: no others
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(7)), "small-a"]
+    assert "others" not in fig.layout.meta["reading"]
+
+
+def test_provider_variance_greys_the_smaller_families_and_keeps_each_rate(con):
+    rows = [
+        {"window_start": JAN, "window_end": dt.date(2025, 1, 28), "model": f"m{i}", "model_family": f"family-{i}",
+         "provider": provider, "completed_requests": 100 - i, "tool_call_requests": 10 + i,
+         "tool_call_rate": (10 + i) / (100 - i), "model_tool_call_rate": 0.1}
+        for i in range(9) for provider in ("a", "b")
+    ]  # fmt: skip
+    make_mart(con, "provider_variance", rows)
+    fig = providers.provider_variance(con, Range())
+    assert [t.name for t in fig.data] == [*(f"family-{i}" for i in range(6)), "others", "model's rate, all providers"]
+    others = fig.data[6]
+    assert list(others.y) == ["m6 · a", "m6 · b", "m7 · a", "m7 · b", "m8 · a", "m8 · b"]
+    assert list(others.x) == [r["tool_call_rate"] for r in rows[12:]]
+    assert list(fig.layout.yaxis.categoryarray) == [f"m{i} · {p}" for i in range(9) for p in ("a", "b")]
+    assert 'the other 3 in grey as "others".' in fig.layout.meta["reading"]
+
+
+WIDE_MODELS = {
+    "GPT": "openai/gpt-4.1",
+    "Gemini": "google/gemini-2.5-pro",
+    "Llama": "meta-llama/llama-3.3-70b-instruct",
+    "Qwen": "qwen/qwen3-coder",
+    "DeepSeek": "deepseek/deepseek-chat",
+    "Mistral": "mistralai/mistral-large",
+    "MiniMax": "minimax/minimax-m2",
+    "Kimi": "moonshotai/kimi-k2",
+    "GLM": "z-ai/glm-4.6",
+    "Grok": "x-ai/grok-4",
+}
+WIDE_PROVIDERS = ["together", "fireworks", "deepinfra", "novita", "groq", "nebius", "baseten", "cerebras", "chutes",
+                  "hyperbolic", "parasail"]  # fmt: skip
+
+
+def wide_lines() -> list[dict[str, Any]]:
+    """Ten models of ten families (all but GPT new to three_days()), each served by two of eleven more providers on
+    the same three days, of different volumes (the i-th model 2 * (12 - i) requests a day, a tool call in three)."""
+    lines = []
+    for i, model in enumerate(WIDE_MODELS.values()):
+        for day, k in ((day, k) for day in (1, 2, 3) for k in range(2 * (12 - i))):
+            lines.append(
+                record(
+                    request_id=f"w{i}-{day}-{k}",
+                    created_at=f"2025-06-0{day}T{12 + k % 6:02d}:{k:02d}:{i:02d}Z",
+                    model=model,
+                    provider_native=WIDE_PROVIDERS[(i + k % 2) % len(WIDE_PROVIDERS)],
+                    native_finish_reason="tool_calls" if k % 3 == 0 else "stop",
+                )
+            )
+    return lines
+
+
+@pytest.fixture(scope="module")
+def wide_warehouse(tmp_path_factory) -> Warehouse:
+    """three_days() and wide_lines(): 14 providers and 11 families, more than a chart draws on one axis."""
+    return built_warehouse(tmp_path_factory.mktemp("wide"), three_days() + wide_lines())
+
+
+def _crowded_axes(fig: Any) -> dict[tuple[str, str], int]:
+    """The axes (x, y) of a figure that draw more than MAX_LINES traces, with their count."""
+    traces: dict[tuple[str, str], int] = defaultdict(int)
+    for trace in fig.data:
+        traces[(trace.xaxis or "x", trace.yaxis or "y")] += 1
+    return {axes: n for axes, n in traces.items() if n > base.MAX_LINES}
+
+
+@pytest.mark.slow
+def test_no_axis_of_any_figure_draws_more_than_max_lines_series(wide_warehouse: Warehouse):
+    crowded = {}
+    with database.open_database(wide_warehouse, read_only=True) as con:
+        [(providers_seen, families_seen)] = con.execute(
+            "select count(distinct provider), count(distinct model_family) from provider_variance"
+        ).fetchall()
+        assert providers_seen > base.MAX_LINES and families_seen > base.MAX_LINES
+        for grain in base.GRAINS:
+            for name, fig in F.build_all(con, Range(grain=grain)).items():
+                assert fig.data, (grain, name)  # drawn, not an empty state
+                if _crowded_axes(fig):
+                    crowded[(grain, name)] = _crowded_axes(fig)
+    assert crowded == {}
+
+
+@pytest.mark.slow
+def test_a_figure_that_does_not_draw_every_series_says_which_it_draws(wide_warehouse: Warehouse):
+    with database.open_database(wide_warehouse, read_only=True) as con:
+        figs = F.build_all(con, Range())
+    for name in ("context_growth", "cost_per_completion"):  # a median cannot be pooled; a cost per completion is not
+        assert len(figs[name].data) in (8, 16), name  # one axis, or two
+        reading = figs[name].layout.meta["reading"]
+        assert reading.endswith("; the other 3 left out (their rows are in the CSV)."), (name, reading)
+    labs = figs["open_weights_share"].layout.meta["reading"]
+    assert labs.endswith('Drawn: the 7 labs with the most output tokens; the other 4 pooled as "others".'), labs
 
 
 # -- the data behind every figure -------------------------------------------------------------------------------

@@ -12,22 +12,27 @@ from dashboards import palette
 from dashboards.base import (
     LOW_COVERAGE,
     MAX_LINES,
+    OTHERS,
     Figure,
     Range,
     Read,
     Row,
     Section,
+    by_volume,
     days_column,
     esc,
-    families_by_volume,
+    fold_others,
     hover_period,
     in_period,
     mart,
+    others_note,
     pct,
     per_grain,
     period_axis,
     period_label,
     rows,
+    series,
+    series_line,
 )
 
 
@@ -49,25 +54,39 @@ def tool_call_rate_query(con: duckdb.DuckDBPyConnection, period: Range) -> Read:
     return Read({table: rows(con, query, [period.lo, period.hi])})
 
 
+_TOOL_COUNTS = ("completed_requests", "tool_call_requests")
+
+
+def _tool_call_rate(row: Row) -> float | None:
+    return _ratio(row, "tool_call_requests", "completed_requests")
+
+
+def _tool_rate_trace(family: str, points: list[Row], col: str) -> go.Scatter:
+    """One family's tool-call rate; the OTHERS line's hover says how many families it pools instead of days."""
+    last = "%{customdata[2]} families pooled" if family == OTHERS else "%{customdata[2]} days"
+    return go.Scatter(
+        x=[r[col] for r in points],
+        y=[r["tool_call_rate"] for r in points],
+        customdata=[[r["tool_call_requests"], r["completed_requests"], r.get("pooled", r.get("days"))] for r in points],
+        name=esc(family),
+        mode="lines+markers",
+        line=series_line(family, palette.family_color(family), 2),
+        marker={"size": 5},
+        hovertemplate=f"<b>{esc(family)}</b> {hover_period(col)}<br>tool-call rate %{{y:.1%}}"
+        f"<br>%{{customdata[0]:,}} tool calls / %{{customdata[1]:,}} completed<br>{last}<extra></extra>",
+    )
+
+
 def tool_call_rate_draw(read: Read, period: Range) -> go.Figure:
+    """The largest families by completed requests, the rest pooled as one OTHERS line (`series`)."""
     col, data = period.grain, read.rows
+    shown = series(data, "completed_requests")
+    lines = fold_others(data, "model_family", shown, col, _TOOL_COUNTS, {"tool_call_rate": _tool_call_rate})
     fig = go.Figure()
-    for family in families_by_volume(data, "completed_requests"):
-        points = [r for r in data if r["model_family"] == family]
-        fig.add_trace(
-            go.Scatter(
-                x=[r[col] for r in points],
-                y=[r["tool_call_rate"] for r in points],
-                customdata=[[r["tool_call_requests"], r["completed_requests"], r["days"]] for r in points],
-                name=esc(family),
-                mode="lines+markers",
-                line={"color": palette.family_color(family), "width": 2},
-                marker={"size": 5},
-                hovertemplate=f"<b>{esc(family)}</b> {hover_period(col)}<br>tool-call rate %{{y:.1%}}"
-                "<br>%{customdata[0]:,} tool calls / %{customdata[1]:,} completed<br>%{customdata[2]} days"
-                "<extra></extra>",
-            )
-        )
+    for family in [*shown, OTHERS]:
+        points = [r for r in lines if r["model_family"] == family]
+        if points:
+            fig.add_trace(_tool_rate_trace(family, points, col))
     fig.update_yaxes(tickformat=".0%", title="tool calls / completed requests", rangemode="tozero")
     period_axis(fig, col, {r[col] for r in data})
     return fig
@@ -75,7 +94,7 @@ def tool_call_rate_draw(read: Read, period: Range) -> go.Figure:
 
 def tool_call_rate_reading(read: Read, period: Range) -> str:
     col, data = period.grain, read.rows
-    families = families_by_volume(data, "completed_requests")
+    families = by_volume(data, "completed_requests")
     last = max(r[col] for r in data)
     latest = sorted((r for r in data if r[col] == last), key=lambda r: -(r["tool_call_rate"] or 0))
     top = families[0]
@@ -91,7 +110,8 @@ def tool_call_rate_reading(read: Read, period: Range) -> str:
         reading += (
             f" Claude: {pct(claude[0]['tool_call_rate'])} -> {pct(claude[-1]['tool_call_rate'])} over the period."
         )
-    return reading
+    shown = series(data, "completed_requests")
+    return reading + others_note(data, shown, "model_family", "families", "completed requests")
 
 
 tool_call_rate = Figure(
@@ -188,7 +208,7 @@ def reasoning_share_query(con: duckdb.DuckDBPyConnection, period: Range) -> Read
 
 def _reasoning_traces(fig: go.Figure, family: str, points: list[Row], col: str) -> None:
     """A family's share (top panel, hollow markers where coverage is low) and coverage (bottom panel; in the legend
-    only when the family reports no reasoning at all)."""
+    only when the family reports no reasoning at all); or those of the OTHERS pooled."""
     color = palette.family_color(family)
     custom = [
         [r["reasoning_tokens"], r["reported_output_tokens"], r["output_tokens"], r["reasoning_coverage"] or 0]
@@ -204,7 +224,7 @@ def _reasoning_traces(fig: go.Figure, family: str, points: list[Row], col: str) 
                 name=esc(family),
                 legendgroup=esc(family),
                 mode="lines+markers",
-                line={"color": color, "width": 2},
+                line=series_line(family, color, 2),
                 # hollow markers where less than half of the output reports reasoning: read with care
                 marker={
                     "size": 7,
@@ -228,7 +248,7 @@ def _reasoning_traces(fig: go.Figure, family: str, points: list[Row], col: str) 
             legendgroup=esc(family),
             showlegend=not reported,
             mode="lines",
-            line={"color": color, "width": 1.5, "dash": "dot"},
+            line={**series_line(family, color, 1.5), "dash": "dot"},
             hovertemplate=f"<b>{esc(family)}</b> {hover_period(col)}<br>coverage %{{y:.0%}}"
             "<br>%{customdata[1]:,} of %{customdata[2]:,} output tokens report reasoning<extra></extra>",
         ),
@@ -237,11 +257,24 @@ def _reasoning_traces(fig: go.Figure, family: str, points: list[Row], col: str) 
     )
 
 
+_REASONING_TOKENS = ("output_tokens", "reported_output_tokens", "reasoning_tokens")
+_REASONING_RATES = {
+    "reasoning_share": lambda r: _ratio(r, "reasoning_tokens", "reported_output_tokens"),
+    "reasoning_coverage": lambda r: _ratio(r, "reported_output_tokens", "output_tokens"),
+}
+"""How the OTHERS rows get their share and coverage: from their pooled tokens, as the mart computes a family's."""
+
+
 def reasoning_share_draw(read: Read, period: Range) -> go.Figure:
+    """The largest families by output tokens, the rest pooled as OTHERS (`series`), in both panels."""
     col, data = period.grain, read.rows
+    shown = series(data, "output_tokens")
+    lines = fold_others(data, "model_family", shown, col, _REASONING_TOKENS, _REASONING_RATES)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
-    for family in families_by_volume(data, "output_tokens"):
-        _reasoning_traces(fig, family, [r for r in data if r["model_family"] == family], col)
+    for family in [*shown, OTHERS]:
+        points = [r for r in lines if r["model_family"] == family]
+        if points:
+            _reasoning_traces(fig, family, points, col)
     fig.update_yaxes(tickformat=".0%", title="reasoning share", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title="coverage", range=[0, 1.05], row=2, col=1)
     period_axis(fig, col, {r[col] for r in data})
@@ -263,8 +296,9 @@ def reasoning_share_reading(read: Read, period: Range) -> str:
         "of all output"
     )
     if unreported:
-        return f"{reading}; {', '.join(unreported)} report no reasoning tokens (left out, not zero)."
-    return f"{reading}."
+        reading += f"; {', '.join(unreported)} report no reasoning tokens (left out, not zero)"
+    shown = series(data, "output_tokens")
+    return f"{reading}." + others_note(data, shown, "model_family", "families", "output tokens")
 
 
 reasoning_share = Figure(

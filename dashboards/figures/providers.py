@@ -11,7 +11,20 @@ import duckdb
 import plotly.graph_objects as go
 
 from dashboards import palette
-from dashboards.base import WILSON_Z, Figure, Range, Read, Row, Section, esc, pct, rows
+from dashboards.base import (
+    MAX_LINES,
+    OTHERS,
+    WILSON_Z,
+    Figure,
+    Range,
+    Read,
+    Row,
+    Section,
+    esc,
+    pct,
+    rows,
+    series,
+)
 
 # -- provider_variance: per multi-provider model, each provider's tool-call rate and the model's overall rate -----
 
@@ -36,9 +49,10 @@ def provider_variance_query(con: duckdb.DuckDBPyConnection, period: Range) -> Re
     return Read({"provider_variance": rows(con, query)})
 
 
-def _variance_trace(data: list[Row], labels: list[str], family: str) -> go.Scatter:
-    """One family's providers: the rate with its interval, diamonds where |z| > 2."""
-    idx = [i for i, r in enumerate(data) if r["model_family"] == family]
+def _variance_trace(data: list[Row], labels: list[str], name: str, families: set[str]) -> go.Scatter:
+    """The providers of `families` (one family, or the OTHERS in one colour: each row keeps its own rate, nothing
+    is pooled): the rate with its interval, diamonds where |z| > 2."""
+    idx = [i for i, r in enumerate(data) if r["model_family"] in families]
     lo_hi = [wilson(data[i]["tool_call_requests"], data[i]["completed_requests"]) for i in idx]
     return go.Scatter(
         x=[data[i]["tool_call_rate"] for i in idx],
@@ -63,10 +77,10 @@ def _variance_trace(data: list[Row], labels: list[str], family: str) -> go.Scatt
             ]
             for i, (lo, hi) in zip(idx, lo_hi, strict=True)
         ],
-        name=esc(family),
+        name=esc(name),
         mode="markers",
         marker={
-            "color": palette.family_color(family),
+            "color": palette.NEUTRAL if name == OTHERS else palette.family_color(name),
             "size": 9,
             "symbol": ["diamond" if abs(data[i]["z_score"] or 0) > 2 else "circle" for i in idx],
         },
@@ -78,11 +92,17 @@ def _variance_trace(data: list[Row], labels: list[str], family: str) -> go.Scatt
 
 
 def provider_variance_draw(read: Read, period: Range) -> go.Figure:
+    """A colour per family with the most completed requests, the rest in one OTHERS colour (`series`, leaving
+    room for the model's rate); the rows stay in the mart's order, by family name."""
     data = read.rows
     labels = [f"{esc(r['model'])} · {esc(r['provider'])}" for r in data]
+    shown = series(data, "completed_requests", room=MAX_LINES - 1)
+    groups = {family: {family} for family in sorted(shown)}
+    if rest := {r["model_family"] for r in data} - set(shown):
+        groups[OTHERS] = rest
     fig = go.Figure()
-    for family in sorted({r["model_family"] for r in data}):
-        fig.add_trace(_variance_trace(data, labels, family))
+    for name, families in groups.items():
+        fig.add_trace(_variance_trace(data, labels, name, families))
     fig.add_trace(
         go.Scatter(
             x=[r["model_tool_call_rate"] for r in data],
@@ -94,21 +114,34 @@ def provider_variance_draw(read: Read, period: Range) -> go.Figure:
         )
     )
     fig.update_xaxes(tickformat=".0%", title="tool calls / completed requests", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_yaxes(autorange="reversed", type="category", categoryorder="array", categoryarray=labels)
     return fig
+
+
+def _colour_note(data: list[Row]) -> str:
+    """Which families have a colour of their own, when some share the OTHERS one; nothing when every one has."""
+    shown = series(data, "completed_requests", room=MAX_LINES - 1)
+    rest = len({r["model_family"] for r in data}) - len(shown)
+    if not rest:
+        return ""
+    return (
+        f" Coloured: the {len(shown)} families with the most completed requests; the other {rest} in grey as "
+        f'"{OTHERS}".'
+    )
 
 
 def provider_variance_reading(read: Read, period: Range) -> str:
     data = read.rows
-    window = f"{data[0]['window_start'].isoformat()} to {data[0]['window_end'].isoformat()}"
+    start, end = data[0]["window_start"].isoformat(), data[0]["window_end"].isoformat()
+    reading = f"Window {start} to {end} (trailing, fixed by the mart)."
     outlier = max(data, key=lambda r: abs(r["z_score"] or 0))
-    if outlier["z_score"] is None:
-        return f"Window {window} (trailing, fixed by the mart)."
-    return (
-        f"Window {window} (trailing, fixed by the mart). Biggest deviation: {outlier['model']} on "
-        f"{outlier['provider']} at {pct(outlier['tool_call_rate'])} vs {pct(outlier['model_tool_call_rate'])} for the "
-        f"model (z = {outlier['z_score']:.1f}); diamonds mark |z| > 2."
-    )
+    if outlier["z_score"] is not None:
+        reading += (
+            f" Biggest deviation: {outlier['model']} on {outlier['provider']} at {pct(outlier['tool_call_rate'])} vs "
+            f"{pct(outlier['model_tool_call_rate'])} for the model (z = {outlier['z_score']:.1f}); diamonds mark "
+            "|z| > 2."
+        )
+    return reading + _colour_note(data)
 
 
 provider_variance = Figure(

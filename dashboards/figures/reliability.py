@@ -13,20 +13,25 @@ import plotly.graph_objects as go
 from dashboards import palette
 from dashboards.base import (
     HEATMAP_FLOOR,
+    OTHERS,
     Figure,
     Range,
     Read,
     Row,
     Section,
     esc,
+    fold_others,
     hover_period,
     in_period,
     mart,
+    others_note,
     pct,
     per_grain,
     period_axis,
     period_label,
     rows,
+    series,
+    series_line,
 )
 
 PROVIDER_COLOR_MARTS = ("provider_uptime_daily", "failover_daily")
@@ -64,30 +69,56 @@ def _days_below(r: Row) -> int:
     return r["days_below_slo"] if "days_below_slo" in r else int(not r["meets_slo"])
 
 
+_UPTIME_COUNTS = ("attempts", "provider_faults", "days_below_slo", "days")
+
+
+_FAULTS_FIRST = ("provider_faults", "attempts")
+"""The order of the availability lines: the providers that failed the most attempts draw theirs first (the rest
+pool into a near-100% OTHERS line)."""
+
+
+def _availability_lines(read: Read, period: Range) -> tuple[list[str], list[Row]]:
+    """The providers with a line of their own (most provider faults first) and the rows of every line: theirs, each with
+    its days below the SLO and its days, then the others' pooled per period (availability of their pooled
+    attempts, their provider-days below the SLO)."""
+    col = period.grain
+    data = [{**r, "days_below_slo": _days_below(r), "days": r.get("days", 1)} for r in read.rows]
+    shown = series(data, _FAULTS_FIRST, "provider")
+    rates = {"availability": lambda r: 1 - r["provider_faults"] / r["attempts"] if r["attempts"] else None}
+    return shown, fold_others(data, "provider", shown, col, _UPTIME_COUNTS, rates)
+
+
+def _availability_trace(provider: str, points: list[Row], col: str, color: str) -> go.Scatter:
+    days = "provider-days" if provider == OTHERS else "days"
+    return go.Scatter(
+        x=[r[col] for r in points],
+        y=[r["availability"] for r in points],
+        customdata=[[r["provider_faults"], r["attempts"], r["days_below_slo"], r["days"]] for r in points],
+        name=esc(provider),
+        mode="lines+markers",
+        marker={"size": 4},
+        line=series_line(provider, color, 1.5),
+        hovertemplate=f"<b>{esc(provider)}</b> {hover_period(col)}<br>availability %{{y:.2%}}"
+        "<br>%{customdata[0]:,} provider faults / %{customdata[1]:,} attempts"
+        f"<br>%{{customdata[2]}} of %{{customdata[3]}} {days} below the SLO<extra></extra>",
+    )
+
+
 def provider_availability_draw(read: Read, period: Range) -> go.Figure:
+    """The providers with the most provider faults, the rest pooled as OTHERS (`series`); the heatmap shows
+    each."""
     col, data = period.grain, read.rows
+    shown, lines = _availability_lines(read, period)
     fig = go.Figure()
-    for provider in sorted({r["provider"] for r in data}):
-        points = [r for r in data if r["provider"] == provider]
-        fig.add_trace(
-            go.Scatter(
-                x=[r[col] for r in points],
-                y=[r["availability"] for r in points],
-                customdata=[[r["provider_faults"], r["attempts"], _days_below(r), r.get("days", 1)] for r in points],
-                name=esc(provider),
-                mode="lines+markers",
-                marker={"size": 4},
-                line={"color": read.colors.get(provider, palette.NEUTRAL), "width": 1.5},
-                hovertemplate=f"<b>{esc(provider)}</b> {hover_period(col)}<br>availability %{{y:.2%}}"
-                "<br>%{customdata[0]:,} provider faults / %{customdata[1]:,} attempts"
-                "<br>%{customdata[2]} of %{customdata[3]} days below the SLO<extra></extra>",
-            )
-        )
+    for provider in [*shown, OTHERS]:
+        points = [r for r in lines if r["provider"] == provider]
+        if points:
+            fig.add_trace(_availability_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
     slo = data[-1]["slo"]
     fig.add_hline(
         y=slo, line={"color": palette.SLO_COLOR, "dash": "dash"}, annotation_text=f"SLO {slo:.1%}".replace(".0%", "%")
     )
-    low = min(r["availability"] for r in data)
+    low = min(r["availability"] for r in lines)
     fig.update_yaxes(tickformat=".1%", title="availability", range=[max(0.0, min(low, slo) - 0.005), 1.001])
     period_axis(fig, col, {r[col] for r in data})
     return fig
@@ -100,10 +131,11 @@ def provider_availability_reading(read: Read, period: Range) -> str:
         below[r["provider"]] += _days_below(r)
     worst = max(below, key=lambda p: (below[p], p))
     misses = sum(1 for r in data if r["availability"] < r["slo"])
+    shown, _ = _availability_lines(read, period)
     return (
         f"{misses} of {len(data)} provider-{col}s missed the {data[-1]['slo']:.1%} SLO; {sum(below.values())} "
         f"provider-days below it in all, most for {worst} ({below[worst]} days)."
-    )
+    ) + others_note(data, shown, "provider", "providers", "provider faults")
 
 
 provider_availability = Figure(
@@ -202,28 +234,41 @@ _ERROR_HOVER = ("errors", "attempts", "rate_limited", "timeouts", "server_errors
 """customdata[0..5] of an error-rate point, in the order its hover template names them."""
 
 
+_ERRORS_FIRST = ("errors", "attempts")
+"""The order of the error-rate lines: the providers that failed the most attempts draw theirs first."""
+
+
 def _error_rate(r: Row) -> float | None:
     return r["errors"] / r["attempts"] if r["attempts"] else None
 
 
+def _error_rate_trace(provider: str, points: list[Row], col: str, color: str) -> go.Scatter:
+    pooled = "<br>%{customdata[6]} providers pooled" if provider == OTHERS else ""
+    return go.Scatter(
+        x=[r[col] for r in points],
+        y=[_error_rate(r) for r in points],
+        customdata=[[*(r[c] for c in _ERROR_HOVER), r.get("pooled")] for r in points],
+        name=esc(provider),
+        mode="lines",
+        line=series_line(provider, color, 1.5),
+        hovertemplate=f"<b>{esc(provider)}</b> {hover_period(col)}<br>error rate %{{y:.2%}}"
+        "<br>%{customdata[0]:,} errors / %{customdata[1]:,} attempts<br>rate limited %{customdata[2]:,}, "
+        f"timeouts %{{customdata[3]:,}}, server %{{customdata[4]:,}}, client %{{customdata[5]:,}}{pooled}"
+        "<extra></extra>",
+    )
+
+
 def provider_error_rate_draw(read: Read, period: Range) -> go.Figure:
+    """The providers with the most errors, the rest pooled as OTHERS (`series`): their errors over their
+    attempts."""
     col, data = period.grain, read.rows
+    shown = series(data, _ERRORS_FIRST, "provider")
+    lines = fold_others(data, "provider", shown, col, _ERROR_HOVER)
     fig = go.Figure()
-    for provider in sorted({r["provider"] for r in data}):
-        points = [r for r in data if r["provider"] == provider]
-        fig.add_trace(
-            go.Scatter(
-                x=[r[col] for r in points],
-                y=[_error_rate(r) for r in points],
-                customdata=[[r[c] for c in _ERROR_HOVER] for r in points],
-                name=esc(provider),
-                mode="lines",
-                line={"color": read.colors.get(provider, palette.NEUTRAL), "width": 1.5},
-                hovertemplate=f"<b>{esc(provider)}</b> {hover_period(col)}<br>error rate %{{y:.2%}}"
-                "<br>%{customdata[0]:,} errors / %{customdata[1]:,} attempts<br>rate limited %{customdata[2]:,}, "
-                "timeouts %{customdata[3]:,}, server %{customdata[4]:,}, client %{customdata[5]:,}<extra></extra>",
-            )
-        )
+    for provider in [*shown, OTHERS]:
+        points = [r for r in lines if r["provider"] == provider]
+        if points:
+            fig.add_trace(_error_rate_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
     fig.update_yaxes(tickformat=".1%", title="errors / attempts", rangemode="tozero")
     period_axis(fig, col, {r[col] for r in data})
     return fig
@@ -237,7 +282,7 @@ def provider_error_rate_reading(read: Read, period: Range) -> str:
     return (
         f"{pct(errors / attempts if attempts else None, 2)} of {attempts:,} attempts failed; the worst "
         f"{col}: {peak['provider']} in {period_label(peak[col], col)} at {pct(_error_rate(peak), 1)}."
-    )
+    ) + others_note(data, series(data, _ERRORS_FIRST, "provider"), "provider", "providers", "errors")
 
 
 provider_error_rate = Figure(

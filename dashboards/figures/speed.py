@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from dashboards import palette
 from dashboards.base import (
+    LEFT_OUT,
     MAX_LINES,
     Figure,
     Range,
@@ -21,6 +22,7 @@ from dashboards.base import (
     esc,
     in_period,
     mart,
+    others_note,
     per_grain,
     period_axis,
     period_label,
@@ -176,6 +178,7 @@ def context_growth_reading(read: Read, period: Range) -> str:
         f"{family}: median prompt {first['prompt_tokens_p50']:,.0f} tokens in {first['month']:%b %Y} -> "
         f"{last['prompt_tokens_p50']:,.0f} in {last['month']:%b %Y}"
         + (f" ({growth:.1f}x)." if growth and first is not last else ".")
+        + others_note(data, _families_by_requests(data), "model_family", "families", "completed requests", LEFT_OUT)
     )
 
 

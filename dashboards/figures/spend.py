@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from dashboards import palette
 from dashboards.base import (
+    LEFT_OUT,
     MAX_LINES,
     OTHERS,
     Figure,
@@ -24,6 +25,7 @@ from dashboards.base import (
     hover_period,
     in_period,
     mart,
+    others_note,
     pct,
     per_grain,
     period_axis,
@@ -103,7 +105,7 @@ def spend_by_family_reading(read: Read, period: Range) -> str:
         f"{usd(spend)} over {requests:,} requests in the period; {leader} {pct(share)} of it."
         f" {pct(reported / requests if requests else None)} of requests report a cost: the rest are unknown,"
         " not free."
-    )
+    ) + others_note(data, top(totals), "model_family", "families", "spend")
 
 
 spend_by_family = Figure(
@@ -179,7 +181,7 @@ def cost_per_completion_reading(read: Read, period: Range) -> str:
         f"{leader} (the largest spend): {before} per completed request in "
         f"{period_label(first[col], col)} -> {after} in "
         f"{period_label(last[col], col)}; failed attempts that were billed are included."
-    )
+    ) + others_note(data, _families_by_cost(data), "model_family", "families", "spend", LEFT_OUT)
 
 
 cost_per_completion = Figure(

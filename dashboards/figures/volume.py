@@ -20,12 +20,14 @@ from dashboards.base import (
     Row,
     Section,
     esc,
-    families_by_volume,
+    fold_others,
     hover_period,
+    others_note,
     pct,
     period_axis,
     period_label,
     rows,
+    series,
     top,
 )
 
@@ -57,22 +59,26 @@ def _totals(data: list[Row], col: str) -> dict[Any, int]:
 
 
 def _stacked_draw(key: str, color: Callable[[str], str]) -> Callable[[Read, Range], go.Figure]:
-    """Stacked bars of requests per period, one series per `key` value (largest first), coloured by `color`."""
+    """Stacked bars of requests per period, one series per `key` value (largest first, the rest summed as OTHERS
+    when they do not fit: `series`), coloured by `color`."""
 
     def draw(read: Read, period: Range) -> go.Figure:
         col, data = period.grain, read.rows
         totals = _totals(data, col)
-        keys = families_by_volume([{"model_family": r[key], "requests": r["requests"]} for r in data], "requests")
+        shown = series(data, "requests", key)
+        stacks = fold_others(data, key, shown, col, ("requests", "tool_call_requests"))
         fig = go.Figure()
-        for name in keys:
-            points = [r for r in data if r[key] == name]
+        for name in [*shown, OTHERS]:
+            points = [r for r in stacks if r[key] == name]
+            if not points:
+                continue
             fig.add_trace(
                 go.Bar(
                     x=[r[col] for r in points],
                     y=[r["requests"] for r in points],
                     customdata=[[r["requests"] / totals[r[col]], r["tool_call_requests"]] for r in points],
                     name=esc(name),
-                    marker={"color": color(name)},
+                    marker={"color": palette.NEUTRAL if name == OTHERS else color(name)},
                     hovertemplate=f"<b>{esc(name)}</b> {hover_period(col)}<br>%{{y:,}} requests "
                     "(%{customdata[0]:.1%} of the period)<br>%{customdata[1]:,} tool calls<extra></extra>",
                 )
@@ -85,8 +91,9 @@ def _stacked_draw(key: str, color: Callable[[str], str]) -> Callable[[Read, Rang
     return draw
 
 
-def _stacked_reading(key: str, what: str) -> Callable[[Read, Range], str]:
-    """The reading of a stacked volume: the last period against the first, and its largest `what`."""
+def _stacked_reading(key: str, what: str, plural: str) -> Callable[[Read, Range], str]:
+    """The reading of a stacked volume: the last period against the first, its largest `what`, and which are
+    drawn on their own when some are summed as OTHERS."""
 
     def reading(read: Read, period: Range) -> str:
         col, data = period.grain, read.rows
@@ -97,7 +104,7 @@ def _stacked_reading(key: str, what: str) -> Callable[[Read, Range], str]:
             f"{totals[last]:,} requests in {period_label(last, col)} (vs {totals[first]:,} in "
             f"{period_label(first, col)}); the largest {what}: {latest[0][key]} "
             f"with {pct(latest[0]['requests'] / totals[last])}."
-        )
+        ) + others_note(data, series(data, "requests", key), key, plural, "requests")
 
     return reading
 
@@ -108,7 +115,7 @@ volume_by_family = Figure(
     marts=("model_mix_daily",),
     query=_mix_query("model_family"),
     draw=_stacked_draw("model_family", palette.family_color),
-    reading=_stacked_reading("model_family", "family"),
+    reading=_stacked_reading("model_family", "family", "families"),
     empty="No requests with a known model in this period.",
 )
 
@@ -118,7 +125,7 @@ volume_by_tier = Figure(
     marts=("model_mix_daily",),
     query=_mix_query("model_tier"),
     draw=_stacked_draw("model_tier", palette.tier_color),
-    reading=_stacked_reading("model_tier", "tier"),
+    reading=_stacked_reading("model_tier", "tier", "tiers"),
     empty="No requests with a known model in this period.",
 )
 
@@ -171,6 +178,14 @@ def _share_trace(
     )
 
 
+def _labs_shown(data: list[Row]) -> list[str]:
+    """The labs with a series of their own in the right panel: the seven with the most output tokens."""
+    labs: dict[str, float] = defaultdict(float)
+    for r in data:
+        labs[r["model_vendor"]] += r["output_tokens"] or 0
+    return top(labs)
+
+
 def open_weights_share_draw(read: Read, period: Range) -> go.Figure:
     """Left: open / closed / unknown; right: the largest seven labs, then the others."""
     col, data = period.grain, read.rows
@@ -184,10 +199,7 @@ def open_weights_share_draw(read: Read, period: Range) -> go.Figure:
                 tokens[r[col]] += r["output_tokens"] or 0
         if tokens:
             _share_trace(fig, periods, tokens, total, label, color, col=1)
-    labs: dict[str, float] = defaultdict(float)
-    for r in data:
-        labs[r["model_vendor"]] += r["output_tokens"] or 0
-    shown = top(labs)
+    shown = _labs_shown(data)
     for lab in [*shown, OTHERS]:
         tokens = defaultdict(float)
         for r in data:
@@ -211,7 +223,7 @@ def open_weights_share_reading(read: Read, period: Range) -> str:
     return (
         f"In {period_label(last, col)}: open-weight models served {pct(open_last / total[last])} of output tokens; "
         f"the largest lab-and-kind was {leader['model_vendor']} ({pct((leader['output_tokens'] or 0) / total[last])})."
-    )
+    ) + others_note(data, _labs_shown(data), "model_vendor", "labs", "output tokens")
 
 
 open_weights_share = Figure(
