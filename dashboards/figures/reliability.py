@@ -1,7 +1,8 @@
 """Section "Provider reliability against the SLO": availability against the SLO line, the provider x day heatmap,
 the error rate, the error budget left this month, and failover recovery. Each figure: query, draw, reading, then
 its `Figure` (see `dashboards.base`). A provider has one colour in every figure: its queries read the warehouse's
-providers too (`provider_colors`)."""
+providers too (`provider_colors`). (Over 400 lines on purpose: one module per report section, and this section
+has five figures, each a query, a drawing and a reading.)"""
 
 from __future__ import annotations
 
