@@ -188,6 +188,16 @@ def test_a_line_ending_in_a_form_feed_past_the_sample_is_read_alike(tmp_path, mo
     assert (entry["written"], entry["quarantined"]) == (bulk.SAMPLE_LINES + 6, 2)
 
 
+def test_a_byte_order_mark_cut_by_a_short_read_still_leaves_a_blank_first_line_blank(tmp_path):
+    content = b'\xef\xbb\xbf \n{"a":1}\n'
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(content)
+    for size in (1, 2, 3, 1 << 20):
+        blocks = [content[i : i + size] for i in range(0, len(content), size)]
+        scan = bulk.scan(iter(blocks), str(path), copy=False)
+        assert (scan.lines, scan.odd, scan.skipped.tolist()) == (2, {1: True}, [1])
+
+
 def test_plain_blocks_give_the_file_through_one_buffer(tmp_path):
     path = tmp_path / "x.jsonl"
     content = b"".join(b'{"n": %d}\n' % n for n in range(100)) + b"tail"

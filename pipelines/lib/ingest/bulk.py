@@ -23,7 +23,7 @@ not sure of:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -128,6 +128,23 @@ def _trimmed_lines(block: bytes | bytearray, starts: np.ndarray, first_number: i
     return np.unique(first_number - 1 + np.searchsorted(starts, found, side="right"))
 
 
+def _mark_whole(blocks: Iterable[bytes | bytearray]) -> Iterator[bytes | bytearray]:
+    """`blocks` with the first holding at least a byte-order mark's length (all the content, when shorter): a
+    block may end anywhere (a short read), but `_odd_lines` knows a mark only whole, and a mark cut in two
+    would make a blank first line look like content. Only a first block that short is joined to the next."""
+    blocks = iter(blocks)
+    head = b""
+    for block in blocks:
+        if len(head) + len(block) < len(_BOM):
+            head += block
+            continue
+        yield head + block if head else block
+        yield from blocks
+        return
+    if head:
+        yield head
+
+
 @dataclass
 class _Lengths:
     """Finds the lines longer than `limit` bytes from their start offsets (a line may span blocks)."""
@@ -162,7 +179,7 @@ def scan(blocks: Iterator[bytes] | Iterator[bytes | bytearray], path: str, copy:
     line_start = True  # the next block's byte 0 starts a line
     open_line: int | None = None  # an odd line, blank so far, that goes on into the next block
     with open(path if copy else os.devnull, "wb") as target:
-        for block in blocks:
+        for block in _mark_whole(blocks):
             if not block:
                 continue
             target.write(block)
