@@ -198,13 +198,24 @@ def test_a_byte_order_mark_cut_by_a_short_read_still_leaves_a_blank_first_line_b
         assert (scan.lines, scan.odd, scan.skipped.tolist()) == (2, {1: True}, [1])
 
 
-def test_plain_blocks_give_the_file_through_one_buffer(tmp_path):
+def test_plain_blocks_give_the_file_through_one_buffer(tmp_path, monkeypatch):
+    from pipelines.lib import reader
+
+    monkeypatch.setattr(reader, "MARK_WINDOW", 16)  # the read mark's windows smaller than a block, as in a real file
     path = tmp_path / "x.jsonl"
-    content = b"".join(b'{"n": %d}\n' % n for n in range(100)) + b"tail"
+    lines = b"\xef\xbb\xbf\n" + b"".join(b'{"n": %d}\n' % n for n in range(30)) + b" \n\x0b\n{}\x0c\n"
+    lines += b'{"pad": "' + b"x" * (64 * 6 - len(lines) - 12) + b'"}\n'  # the next line starts block 7 of 64 bytes
+    content = lines + b"{}\n" + b'{"last": "' + b"y" * 200 + b'"}'  # the last newline 2 bytes into that block
     path.write_bytes(content)
     blocks = [bytes(block) for block in bulk.plain_blocks(str(path), 64)]  # each copied before the next read
-    assert b"".join(blocks) == content and {len(b) for b in blocks[:-1]} == {64}
-    assert bulk.scan(bulk.plain_blocks(str(path), 7), str(path), copy=False).lines == 101
+    assert b"".join(blocks) == content and {len(b) for b in blocks[:-1]} == {64} and blocks[6].startswith(b"{}\n")
+    # the buffer is read into again for the next block: a scan that kept a block, not a copy, would see the next
+    # one in its place (the read mark's window before the last newline spans blocks 6 and 7)
+    for size in (1, 7, 64, len(content) - 1, len(content), len(content) + 1):
+        copied = iter([content[i : i + size] for i in range(0, len(content), size)])
+        assert bulk.scan(bulk.plain_blocks(str(path), size), str(path), copy=False) == bulk.scan(
+            copied, str(path), copy=False
+        )
 
 
 def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
