@@ -198,6 +198,16 @@ def test_a_byte_order_mark_cut_by_a_short_read_still_leaves_a_blank_first_line_b
         assert (scan.lines, scan.odd, scan.skipped.tolist()) == (2, {1: True}, [1])
 
 
+def test_a_time_past_year_9999_in_the_sample_is_quarantined_by_both_paths(tmp_path, monkeypatch):
+    """Python has no datetime past year 9999, which a record may hold (quarantined as out of range): the sample
+    both forms read is compared with its times as integers, else the bulk path failed the whole file."""
+    times = ["Infinity", "-infinity", "10000-01-01T00:00:00Z", "294247-01-01T00:00:00Z"]
+    lines = [record(request_id=f"t{i}", created_at=time) for i, time in enumerate(times)] + [record(request_id="ok")]
+    path = write_lines(tmp_path / "x.jsonl", lines)
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["quarantined"]) == (1, 4)
+
+
 def test_plain_blocks_give_the_file_through_one_buffer(tmp_path, monkeypatch):
     from pipelines.lib import reader
 
