@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.lib.ingest import stage
 from schemas.adapters import BY_NAME, detect
+from tests.adapter_support import adapt
 from tests.conftest import quarantined, record, stored, write_lines
 from tests.test_adapters_litellm import SUCCESS, failure
 from tests.test_adapters_openrouter import chat, generation
@@ -57,6 +58,15 @@ def landing(folder: Path) -> dict[str, tuple[str, int, int, int, int, int]]:
         "openrouter.jsonl": ("openrouter", 4, 5, 3, 2, 0),
         "otel.jsonl": ("otel", 4, 6, 3, 2, 1),
     }
+
+
+@pytest.mark.fast_cases(1)
+@pytest.mark.parametrize("name", ["canonical", "openrouter", "litellm", "otel", "provider-bodies", "mooncake-trace"])
+def test_a_line_of_json_null_is_json_but_not_an_object(name):
+    """from_json gives the JSON `null` as SQL NULL, as it gives a line that does not parse: the reasons still
+    tell the two apart, as they tell an array or a number."""
+    rows = adapt(name, "null", " null\r", "[null]", "nul", "null,")
+    assert [row["reason"] for row in rows] == ["not a JSON object"] * 3 + ["not JSON"] * 2
 
 
 def test_each_file_of_a_mixed_folder_is_detected(tmp_path):

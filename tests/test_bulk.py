@@ -125,6 +125,8 @@ def _adversarial() -> list[str]:
         json.dumps(record(request_id="surrogate", model="x\ud800y"), ensure_ascii=True),
         json.dumps(record(request_id="ctl", app_id="a\u0000b\u001fc")),
         json.dumps(record(request_id="big", user_id="u" * 5000)),
+        json.dumps(record(request_id="form-feed-after")) + "\f",  # read_json trims it, JSON does not allow it
+        json.dumps(record(request_id="vertical-tab-after")) + " \v ",
     ]
     return lines
 
@@ -166,13 +168,64 @@ def test_the_scan_counts_lines_and_finds_those_not_starting_with_a_brace(tmp_pat
         assert set(bulk.scan(iter(blocks), str(path), copy=False).odd) == {1, 2, 3, 4, 5, 6, 7, 8}
 
 
-def test_plain_blocks_give_the_file_through_one_buffer(tmp_path):
+def test_lines_holding_a_vertical_tab_or_form_feed_take_the_line_path(tmp_path):
+    """read_json trims a vertical tab or form feed from a line's end as whitespace, reading `{...}\\f` as an
+    object where JSON (the line path) rejects it: wherever the blocks are cut, the scan sends such lines to the
+    line path, leaving a blank line blank."""
+    content = b'{"a":1}\x0c\n{"a":2}\n{"a":3} \x0b\r\n\x0b\n{"a":\x0c4}\n{"a":5}\n{"a":6}\x0b'
     path = tmp_path / "x.jsonl"
-    content = b"".join(b'{"n": %d}\n' % n for n in range(100)) + b"tail"
+    path.write_bytes(content)
+    for size in (1, 2, 5, 9, 1 << 20):
+        blocks = [content[i : i + size] for i in range(0, len(content), size)]
+        assert bulk.scan(iter(blocks), str(path), copy=False).odd == {1: False, 3: False, 4: True, 5: False, 7: False}
+
+
+def test_a_line_ending_in_a_form_feed_past_the_sample_is_read_alike(tmp_path, monkeypatch):
+    lines: list[dict[str, Any] | str] = [record(request_id=f"r{i}") for i in range(bulk.SAMPLE_LINES + 6)]
+    lines += [json.dumps(record(request_id="ff")) + "\f", json.dumps(record(request_id="vt")) + " \v\r"]
+    path = write_lines(tmp_path / "x.jsonl", lines)
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["quarantined"]) == (bulk.SAMPLE_LINES + 6, 2)
+
+
+def test_a_byte_order_mark_cut_by_a_short_read_still_leaves_a_blank_first_line_blank(tmp_path):
+    content = b'\xef\xbb\xbf \n{"a":1}\n'
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(content)
+    for size in (1, 2, 3, 1 << 20):
+        blocks = [content[i : i + size] for i in range(0, len(content), size)]
+        scan = bulk.scan(iter(blocks), str(path), copy=False)
+        assert (scan.lines, scan.odd, scan.skipped.tolist()) == (2, {1: True}, [1])
+
+
+def test_a_time_past_year_9999_in_the_sample_is_quarantined_by_both_paths(tmp_path, monkeypatch):
+    """Python has no datetime past year 9999, which a record may hold (quarantined as out of range): the sample
+    both forms read is compared with its times as integers, else the bulk path failed the whole file."""
+    times = ["Infinity", "-infinity", "10000-01-01T00:00:00Z", "294247-01-01T00:00:00Z"]
+    lines = [record(request_id=f"t{i}", created_at=time) for i, time in enumerate(times)] + [record(request_id="ok")]
+    path = write_lines(tmp_path / "x.jsonl", lines)
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["quarantined"]) == (1, 4)
+
+
+def test_plain_blocks_give_the_file_through_one_buffer(tmp_path, monkeypatch):
+    from pipelines.lib import reader
+
+    monkeypatch.setattr(reader, "MARK_WINDOW", 16)  # the read mark's windows smaller than a block, as in a real file
+    path = tmp_path / "x.jsonl"
+    lines = b"\xef\xbb\xbf\n" + b"".join(b'{"n": %d}\n' % n for n in range(30)) + b" \n\x0b\n{}\x0c\n"
+    lines += b'{"pad": "' + b"x" * (64 * 6 - len(lines) - 12) + b'"}\n'  # the next line starts block 7 of 64 bytes
+    content = lines + b"{}\n" + b'{"last": "' + b"y" * 200 + b'"}'  # the last newline 2 bytes into that block
     path.write_bytes(content)
     blocks = [bytes(block) for block in bulk.plain_blocks(str(path), 64)]  # each copied before the next read
-    assert b"".join(blocks) == content and {len(b) for b in blocks[:-1]} == {64}
-    assert bulk.scan(bulk.plain_blocks(str(path), 7), str(path), copy=False).lines == 101
+    assert b"".join(blocks) == content and {len(b) for b in blocks[:-1]} == {64} and blocks[6].startswith(b"{}\n")
+    # the buffer is read into again for the next block: a scan that kept a block, not a copy, would see the next
+    # one in its place (the read mark's window before the last newline spans blocks 6 and 7)
+    for size in (1, 7, 64, len(content) - 1, len(content), len(content) + 1):
+        copied = iter([content[i : i + size] for i in range(0, len(content), size)])
+        assert bulk.scan(bulk.plain_blocks(str(path), size), str(path), copy=False) == bulk.scan(
+            copied, str(path), copy=False
+        )
 
 
 def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
@@ -287,10 +340,11 @@ def test_every_bulk_format_is_ingested_alike_by_both_paths(tmp_path, monkeypatch
     frame = simulate(dt.date(2026, 1, 5), 1, 800, seed=5)
     path = tmp_path / f"{name}.jsonl"
     write(frame, str(path), name, compression=None)
-    with open(path, "a") as handle:  # a bad line and a blank one among them
-        handle.write("{broken\n\n")
+    first = path.read_text().split("\n", 1)[0]
+    with open(path, "a") as handle:  # a bad line, a blank one, the first line again with a form feed after it
+        handle.write("{broken\n\n" + first + "\f\n")
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
-    assert entry["written"] >= 700 and entry["quarantined"] >= 1 and not math.isnan(entry["records"])
+    assert entry["written"] >= 700 and entry["quarantined"] >= 2 and not math.isnan(entry["records"])
 
 
 def test_a_stray_line_does_not_turn_the_otel_reader_off_its_objects(tmp_path, monkeypatch):

@@ -121,6 +121,15 @@ def is_object(raw: str) -> str:
     return f"starts_with(ltrim({raw}, {WHITESPACE}), '{{')"
 
 
+def not_an_object(raw: str = "raw") -> str:
+    """SQL: the WHEN clauses of a CASE giving the reason a line parsed into `j` holds no JSON object: 'not JSON'
+    when it does not parse, 'not a JSON object' when it is other JSON. `j` is NULL for the JSON `null` too
+    (from_json reads it as SQL NULL), which is JSON: only a line `json_type` cannot read is 'not JSON' (the test
+    runs on the lines whose `j` is NULL alone)."""
+    return f"""WHEN j IS NULL AND coalesce(try(json_type({raw})), '') <> 'NULL' THEN 'not JSON'
+        WHEN NOT {is_object(raw)} THEN 'not a JSON object'"""
+
+
 def epoch_seconds(expr: str) -> str:
     """Epoch seconds (integer or fractional text) as ISO text; any other text (an ISO timestamp, with or without
     offset) passes through."""
@@ -212,8 +221,7 @@ select
     NULL::VARCHAR AS item,
     NULL::VARCHAR AS ignored,
     CASE
-        WHEN j IS NULL THEN 'not JSON'
-        WHEN NOT {is_object("raw")} THEN 'not a JSON object'
+        {not_an_object()}
         {rejects}
     END AS reject,
     {columns_sql}

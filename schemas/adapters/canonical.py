@@ -38,9 +38,11 @@ def sniff(first_line: str) -> bool:
 
 def spec(columns: tuple[str, ...]) -> dict[str, str]:
     """The `from_json` structure of a line (and `read_json`'s columns, `_sql.bulk_columns`): every key read, a key
-    of a number or boolean field as JSON (its text exactly as written: VARCHAR would print 0.000059494 as
-    5.9494e-05, and the shared typing casts the text), any other as VARCHAR (a string as it is; a number in a text
-    field as DuckDB prints it, in both forms alike)."""
+    of a number or boolean field as JSON (the value exact, in the JSON parser's spelling: 0.000059494 stays so
+    where VARCHAR would print 5.9494e-05, 1.50 becomes 1.5; the shared typing casts the text), any other as
+    VARCHAR (a string as it is; a JSON number in a text field as DuckDB prints a double, alike in both forms but
+    not always as written: 1e-5 as 1e-05 and 1e16 as 1e+16, where reading it as JSON gave 0.00001 and
+    10000000000000000.0; an integer keeps its digits)."""
     kinds = {field.name: field.base for field in field_specs()}
     return {
         key: "JSON" if kinds.get(column) in (int, float, bool) else "VARCHAR"

@@ -197,8 +197,7 @@ select
     CASE WHEN n > 1 THEN format('attempt {{}} of {{}} ({{}})', k, n, coalesce(pr.provider_name, '?')) END AS item,
     NULL::VARCHAR AS ignored,
     CASE
-        WHEN j IS NULL THEN 'not JSON'
-        WHEN NOT {_sql.is_object("raw")} THEN 'not a JSON object'
+        {_sql.not_an_object()}
         WHEN shape IS NULL THEN 'not an OpenRouter chat completion, error body or generation stats object'
         WHEN {err} AND (j.id IS NULL OR j.created IS NULL)
             THEN 'OpenRouter error body without id and created: nothing to key it on (store them with the error)'

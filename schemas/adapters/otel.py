@@ -402,8 +402,7 @@ select
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)
     END AS ignored,
     CASE
-        WHEN j IS NULL THEN 'not JSON'
-        WHEN NOT {_sql.is_object("raw")} THEN 'not a JSON object'
+        {_sql.not_an_object()}
         WHEN j.resourceSpans IS NULL THEN 'not an OTLP/JSON trace export (no resourceSpans)'
     END AS reject,
     {columns_sql}

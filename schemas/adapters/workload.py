@@ -90,7 +90,6 @@ def mooncake_select_sql(columns: tuple[str, ...]) -> str:
         "completion_tokens": "j.output_length",
     }
     reject = f"""CASE
-        WHEN j IS NULL THEN 'not JSON'
-        WHEN NOT {_sql.is_object("raw")} THEN 'not a JSON object'
+        {_sql.not_an_object()}
     END"""
     return _select(columns, exprs, inner, reject, "NULL::VARCHAR")

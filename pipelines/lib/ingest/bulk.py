@@ -8,7 +8,8 @@ not sure of:
 
 1. `scan` reads the bytes once (a compressed or remote file is written to a local scratch file on the way,
    verified to its end by `blocks`): it counts the lines and finds those that do not start with `{` (blank,
-   a byte-order mark, junk), without a Python object per line.
+   a byte-order mark, junk) and those holding a vertical tab or form feed (which `read_json` trims from a
+   line's end as whitespace, where JSON does not allow them), without a Python object per line.
 2. `read_json` returns rows in file order (`preserve_insertion_order`), one per line, except for lines of
    nothing but ASCII whitespace, which it skips. The rows are numbered outside DuckDB from that rule (no
    `row_number()`, which would put the parse on one thread). Rows must add up to the lines the rule expects,
@@ -22,7 +23,7 @@ not sure of:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,9 @@ _ASCII_SPACE = b" \t\r\n\x0b\x0c"
 _BRACE = ord("{")
 _NEWLINE = ord("\n")
 _BOM = b"\xef\xbb\xbf"
+#: Bytes `read_json` trims from a line's end as whitespace, with JSON's own; JSON allows them nowhere outside a
+#: string's escapes, so the line path rejects `{...}\f` as 'not JSON' where `read_json` reads an object.
+_TRIMMED_NOT_JSON = (0x0B, 0x0C)
 
 
 class BulkMismatch(Exception):
@@ -113,6 +117,34 @@ def _odd_lines(
     return starts, len(newlines), odd, open_line
 
 
+def _trimmed_lines(block: bytes | bytearray, starts: np.ndarray, first_number: int) -> np.ndarray:
+    """Numbers of the lines holding a byte of _TRIMMED_NOT_JSON in `block`, whose lines starting in it start at
+    `starts`, the first numbered `first_number` (a byte before the first start is in the line before, which
+    the previous block opened). Such bytes are rare: looked for with `find` first, NumPy only where one is."""
+    if all(block.find(byte) < 0 for byte in _TRIMMED_NOT_JSON):
+        return np.empty(0, dtype=np.int64)
+    data = np.frombuffer(block, dtype=np.uint8)
+    found = np.flatnonzero(np.isin(data, _TRIMMED_NOT_JSON))
+    return np.unique(first_number - 1 + np.searchsorted(starts, found, side="right"))
+
+
+def _mark_whole(blocks: Iterable[bytes | bytearray]) -> Iterator[bytes | bytearray]:
+    """`blocks` with the first holding at least a byte-order mark's length (all the content, when shorter): a
+    block may end anywhere (a short read), but `_odd_lines` knows a mark only whole, and a mark cut in two
+    would make a blank first line look like content. Only a first block that short is joined to the next."""
+    blocks = iter(blocks)
+    head = b""
+    for block in blocks:
+        if len(head) + len(block) < len(_BOM):
+            head += block
+            continue
+        yield head + block if head else block
+        yield from blocks
+        return
+    if head:
+        yield head
+
+
 @dataclass
 class _Lengths:
     """Finds the lines longer than `limit` bytes from their start offsets (a line may span blocks)."""
@@ -140,14 +172,14 @@ class _Lengths:
 
 
 def scan(blocks: Iterator[bytes] | Iterator[bytes | bytearray], path: str, copy: bool) -> Scan:
-    """Count the lines of the content `blocks` and find the odd ones (not starting with `{`, or longer than the
-    reader's limit); with `copy`, write the content to `path` (the local file `read_json` then reads), else
-    `path` is the file the blocks come from."""
+    """Count the lines of the content `blocks` and find the odd ones (not starting with `{`, holding a byte of
+    _TRIMMED_NOT_JSON, or longer than the reader's limit); with `copy`, write the content to `path` (the local
+    file `read_json` then reads), else `path` is the file the blocks come from."""
     result, marker, lengths = Scan(path), _Marker(), _Lengths(MAX_LINE_BYTES)
     line_start = True  # the next block's byte 0 starts a line
     open_line: int | None = None  # an odd line, blank so far, that goes on into the next block
     with open(path if copy else os.devnull, "wb") as target:
-        for block in blocks:
+        for block in _mark_whole(blocks):
             if not block:
                 continue
             target.write(block)
@@ -158,6 +190,8 @@ def scan(blocks: Iterator[bytes] | Iterator[bytes | bytearray], path: str, copy:
                 open_line = open_line if end < 0 else None
             starts, newlines, odd, still_open = _odd_lines(block, line_start, result.lines + 1)
             result.odd.update(odd)
+            for number in _trimmed_lines(block, starts, result.lines + 1).tolist():
+                result.odd.setdefault(number, False)  # not blank: read_json gives it a row
             result.odd.update(dict.fromkeys(lengths.long_lines(starts, marker.total, result.lines + 1), False))
             result.lines += len(starts)
             if len(result.odd) > result.odd_limit():
