@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,13 @@ from devkit.bench.formats import TABLE_FORMATS
 
 ROWS = 5_000
 FORMAT_ROWS = 2_000
+
+
+@pytest.fixture(autouse=True)
+def _own_tempdir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench points `tempfile.tempdir` at its work folder for the whole process (`scratch_tempdir`); put it back
+    after each test, so that later tests in this worker do not write into a folder that is gone."""
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
 
 
 @pytest.mark.slow
