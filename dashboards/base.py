@@ -239,6 +239,15 @@ def fold_others(
     return kept + sorted(pooled.values(), key=lambda r: r[col])
 
 
+def drawn_series(lines: list[Row], key: str, shown: list[str]) -> list[tuple[str, list[Row]]]:
+    """Each series a chart draws, in order (the `shown` values of `key`, then OTHERS) with its rows of `lines`
+    (`fold_others`' output); a series without rows is left out."""
+    groups: dict[Any, list[Row]] = defaultdict(list)
+    for row in lines:
+        groups[row[key]].append(row)
+    return [(name, groups[name]) for name in [*shown, OTHERS] if groups.get(name)]
+
+
 def others_note(
     data: list[Row], shown: list[str], key: str, what: str, weight: str, fate: str = f'pooled as "{OTHERS}"'
 ) -> str:

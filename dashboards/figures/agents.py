@@ -20,6 +20,7 @@ from dashboards.base import (
     Section,
     by_volume,
     days_column,
+    drawn_series,
     esc,
     fold_others,
     hover_period,
@@ -83,10 +84,8 @@ def tool_call_rate_draw(read: Read, period: Range) -> go.Figure:
     shown = series(data, "completed_requests")
     lines = fold_others(data, "model_family", shown, col, _TOOL_COUNTS, {"tool_call_rate": _tool_call_rate})
     fig = go.Figure()
-    for family in [*shown, OTHERS]:
-        points = [r for r in lines if r["model_family"] == family]
-        if points:
-            fig.add_trace(_tool_rate_trace(family, points, col))
+    for family, points in drawn_series(lines, "model_family", shown):
+        fig.add_trace(_tool_rate_trace(family, points, col))
     fig.update_yaxes(tickformat=".0%", title="tool calls / completed requests", rangemode="tozero")
     period_axis(fig, col, {r[col] for r in data})
     return fig
@@ -271,10 +270,8 @@ def reasoning_share_draw(read: Read, period: Range) -> go.Figure:
     shown = series(data, "output_tokens")
     lines = fold_others(data, "model_family", shown, col, _REASONING_TOKENS, _REASONING_RATES)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06)
-    for family in [*shown, OTHERS]:
-        points = [r for r in lines if r["model_family"] == family]
-        if points:
-            _reasoning_traces(fig, family, points, col)
+    for family, points in drawn_series(lines, "model_family", shown):
+        _reasoning_traces(fig, family, points, col)
     fig.update_yaxes(tickformat=".0%", title="reasoning share", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", title="coverage", range=[0, 1.05], row=2, col=1)
     period_axis(fig, col, {r[col] for r in data})

@@ -20,6 +20,7 @@ from dashboards.base import (
     Read,
     Row,
     Section,
+    drawn_series,
     esc,
     fold_others,
     hover_period,
@@ -111,10 +112,8 @@ def provider_availability_draw(read: Read, period: Range) -> go.Figure:
     col, data = period.grain, read.rows
     shown, lines = _availability_lines(read, period)
     fig = go.Figure()
-    for provider in [*shown, OTHERS]:
-        points = [r for r in lines if r["provider"] == provider]
-        if points:
-            fig.add_trace(_availability_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
+    for provider, points in drawn_series(lines, "provider", shown):
+        fig.add_trace(_availability_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
     slo = data[-1]["slo"]
     fig.add_hline(
         y=slo, line={"color": palette.SLO_COLOR, "dash": "dash"}, annotation_text=f"SLO {slo:.1%}".replace(".0%", "%")
@@ -266,10 +265,8 @@ def provider_error_rate_draw(read: Read, period: Range) -> go.Figure:
     shown = series(data, _ERRORS_FIRST, "provider")
     lines = fold_others(data, "provider", shown, col, _ERROR_HOVER)
     fig = go.Figure()
-    for provider in [*shown, OTHERS]:
-        points = [r for r in lines if r["provider"] == provider]
-        if points:
-            fig.add_trace(_error_rate_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
+    for provider, points in drawn_series(lines, "provider", shown):
+        fig.add_trace(_error_rate_trace(provider, points, col, read.colors.get(provider, palette.NEUTRAL)))
     fig.update_yaxes(tickformat=".1%", title="errors / attempts", rangemode="tozero")
     period_axis(fig, col, {r[col] for r in data})
     return fig

@@ -19,6 +19,7 @@ from dashboards.base import (
     Read,
     Row,
     Section,
+    drawn_series,
     esc,
     fold_others,
     hover_period,
@@ -68,10 +69,7 @@ def _stacked_draw(key: str, color: Callable[[str], str]) -> Callable[[Read, Rang
         shown = series(data, "requests", key)
         stacks = fold_others(data, key, shown, col, ("requests", "tool_call_requests"))
         fig = go.Figure()
-        for name in [*shown, OTHERS]:
-            points = [r for r in stacks if r[key] == name]
-            if not points:
-                continue
+        for name, points in drawn_series(stacks, key, shown):
             fig.add_trace(
                 go.Bar(
                     x=[r[col] for r in points],
