@@ -100,25 +100,20 @@ class Adapter:
         return self.bulk_sql is not None
 
 
-def _parsed_json(name: str, module: Any) -> Adapter:
-    """The adapter of a JSON format whose module parses each line into its `SPEC` (`_sql.parsed`), in both forms."""
+def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> Adapter:
+    """The adapter of a JSON format whose module parses each line into a structure (`_sql.parsed`; the module's
+    `SPEC` unless given), in both forms."""
     return Adapter(
         name=name,
         sniff=module.sniff,
         select_sql=module.select_sql(INPUT_COLUMNS),
-        bulk_columns=_sql.bulk_columns(module.SPEC),
+        bulk_columns=_sql.bulk_columns(module.SPEC if spec is None else spec),
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
     )
 
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter(
-        name="canonical",
-        sniff=canonical.sniff,
-        select_sql=canonical.select_sql(INPUT_COLUMNS),
-        bulk_columns=_sql.bulk_columns(canonical.spec(INPUT_COLUMNS)),
-        bulk_sql=canonical.select_sql(INPUT_COLUMNS, bulk=True),
-    ),
+    _parsed_json("canonical", canonical, canonical.spec(INPUT_COLUMNS)),
     _parsed_json("openrouter", openrouter),
     _parsed_json("litellm", litellm),
     _parsed_json("otel", otel),

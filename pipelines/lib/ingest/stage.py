@@ -120,7 +120,7 @@ class FileStager:
                 report.read_by = "bulk"
                 report.quarantined = rejects.count
                 return quarantine_file if rejects.count else None
-            except bulk.BulkMismatch as err:
+            except (bulk.BulkMismatch, PastTheEndError) as err:  # past the end: shorter than when it was counted
                 progress(f"{Path(source.url).name}: read line by line ({err})")
                 self.discard(index)
                 report.reset()
@@ -155,10 +155,7 @@ class FileStager:
                 raise
             except OSError as err:  # no room for the copy, say: the line path needs none
                 raise bulk.BulkMismatch(f"cannot copy it to scratch: {err}") from err
-            try:
-                bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
-            except PastTheEndError as err:  # the file is shorter than when it was counted
-                raise bulk.BulkMismatch(str(err)) from err
+            bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
             if before is not None and _stat(path) != before:  # read three times: it must not change meanwhile
                 raise bulk.BulkMismatch("the file changed while it was read")
         finally:
