@@ -29,7 +29,7 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     from pipelines.lib.fetch import LineFetcher
     from pipelines.lib.ingest import bulk, connect
     from pipelines.lib.reader import lines_batch
-    from pipelines.lib.transform import batch_params, batch_sql
+    from pipelines.lib.transform import batch_params, batch_sql, lookup_plans
     from schemas.adapters import BY_NAME
 
     scratch_tempdir(workdir)
@@ -55,7 +55,8 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
         best = math.inf
         for _ in range(2):
             t0 = time.perf_counter()
-            con.execute(f"create or replace temp table out as {sql}", bound)
+            with lookup_plans(con):  # planned as the ingest plans it
+                con.execute(f"create or replace temp table out as {sql}", bound)
             best = min(best, time.perf_counter() - t0)
         seconds[name] = round(best, 3)
     mismatches = con.execute(
@@ -71,7 +72,8 @@ def step_profile(source: str, columns: dict[str, str], workdir: str) -> dict[str
     profile_file = os.path.join(workdir, "tmp", "profile.json")
     con.execute("set enable_profiling = 'json'")
     con.execute("set profiling_output = ?", [profile_file])
-    con.execute(f"create or replace temp table out as {batch_sql(adapter, bulk=True)}", params)
+    with lookup_plans(con):
+        con.execute(f"create or replace temp table out as {batch_sql(adapter, bulk=True)}", params)
     con.execute("set enable_profiling = 'no_output'")
     with open(profile_file) as handle:
         tree = json.load(handle)

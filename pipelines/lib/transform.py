@@ -10,6 +10,8 @@ record by design keeps one row whose `ignored` says why (its `reason` is NULL). 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import duckdb
@@ -34,6 +36,13 @@ DERIVED = {
     "source_line",
 }
 _HMAC_BLOCK = 64
+#: The optimizer that picks each hash join's build side from cardinality estimates. Every join of the transform
+#: is a lookup written `rows LEFT JOIN small`, the small side a reference table or the distinct values of the
+#: batch; the estimates count those distinct combinations as many as the rows (1.65M estimated for 44 found in a
+#: batch of 289k), so DuckDB built its hash table on the batch's wide rows and probed it with the few
+#: combinations: 0.21 s of the batch's 1.15 s of CPU. Without it the right side of a LEFT JOIN is the build side,
+#: as written. It is off for the transform's statements only: the dedupe and the commit keep it.
+BUILD_SIDE_OPTIMIZER = "build_side_probe_side"
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -262,6 +271,19 @@ def _final_expr(name: str) -> str:
     return name
 
 
+@contextmanager
+def lookup_plans(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block with the transform's joins built on their small side (see BUILD_SIDE_OPTIMIZER), then put
+    the connection's optimizer setting back."""
+    previous = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0]
+    disabled = ", ".join(name for name in (previous, BUILD_SIDE_OPTIMIZER) if name)
+    con.execute("set disabled_optimizers = ?", [disabled])
+    try:
+        yield
+    finally:
+        con.execute("set disabled_optimizers = ?", [previous])
+
+
 def batch_params(adapter: Adapter, source_uri: str, hash_key: bytes) -> dict[str, object]:
     """The parameters `batch_sql` binds."""
     ipad, opad = hmac_pads(hash_key)
@@ -284,6 +306,9 @@ def transform_lines(
     name = BULK if bulk else "lines"
     con.register(name, lines)
     try:
-        return con.sql(batch_sql(adapter, bulk), params=batch_params(adapter, source_uri, hash_key)).to_arrow_table()
+        with lookup_plans(con):
+            return con.sql(
+                batch_sql(adapter, bulk), params=batch_params(adapter, source_uri, hash_key)
+            ).to_arrow_table()
     finally:
         con.unregister(name)

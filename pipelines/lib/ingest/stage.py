@@ -30,7 +30,7 @@ from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
 from pipelines.lib.reader import LineBatch, LineReader, ReadMark, lines_batch, nonblank_lines, prefetch
 from pipelines.lib.storage import SourceFile, Warehouse, list_sources
-from pipelines.lib.transform import batch_params, batch_sql, transform_lines
+from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
 from schemas.adapters._sql import BULK
@@ -256,24 +256,25 @@ class FileStager:
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), table.schema))
         try:
-            self.con.execute(
-                f"""copy (
-                    select
-                        {RECORD_COLUMNS},
-                        item,
-                        ignored,
-                        reason,
-                        {index} as _file,
-                        case
-                            when ignored is not null then '{IGNORED}'
-                            when reason is null then strftime(created_at, '%Y-%m-%d')
-                            else '{REJECTED}'
-                        end as date
-                    from ({sql})
-                ) to {literal(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
-                    FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
-                batch_params(adapter, source.url, self.hash_key),
-            )
+            with lookup_plans(self.con):
+                self.con.execute(
+                    f"""copy (
+                        select
+                            {RECORD_COLUMNS},
+                            item,
+                            ignored,
+                            reason,
+                            {index} as _file,
+                            case
+                                when ignored is not null then '{IGNORED}'
+                                when reason is null then strftime(created_at, '%Y-%m-%d')
+                                else '{REJECTED}'
+                            end as date
+                        from ({sql})
+                    ) to {literal(self.staging)} (FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (date),
+                        FILENAME_PATTERN 'f{index}_b{number}_{{i}}', OVERWRITE_OR_IGNORE true)""",
+                    batch_params(adapter, source.url, self.hash_key),
+                )
         finally:
             self.con.unregister(name)
 
