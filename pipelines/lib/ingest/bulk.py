@@ -351,7 +351,9 @@ class BulkFile:
             raise BulkMismatch(f"{self.unread:,} lines read_json cannot read, {len(self.odd):,} odd ones")
         redo = unread | odd
         keep = ~redo
-        bulk = table.filter(pa.array(keep)).append_column("source_line", pa.array(numbers[keep]))
+        if not keep.all():  # a filter copies every column, nested ones slowly (0.27 s per 256k OpenRouter rows)
+            table = table.filter(pa.array(keep))
+        bulk = table.append_column("source_line", pa.array(numbers[keep]))
         if number == 0:
             self.stager.check_sample(bulk.slice(0, SAMPLE_LINES), self.adapter, self.source, self.scan.path)
         rejected = self.stager.stage_bulk(bulk, self.adapter, self.source, self.index, number, self.report)
