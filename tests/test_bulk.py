@@ -216,6 +216,25 @@ def test_a_line_ending_in_a_form_feed_past_the_sample_is_read_alike(tmp_path, mo
     assert (entry["written"], entry["quarantined"]) == (bulk.SAMPLE_LINES + 6, 2)
 
 
+def test_a_sample_the_two_forms_read_differently_sends_the_file_to_the_line_path(tmp_path, monkeypatch):
+    """The first rows the bulk form staged are compared with the line form's reading of the same lines; where
+    they differ (here a bulk form made to upper-case the model), what the bulk form staged is discarded and the
+    file is read line by line, every record once."""
+    real = stage_module.batch_sql
+
+    def upper_model_when_bulk(adapter, bulk=False):
+        sql = real(adapter, bulk)
+        return f"select * replace (upper(model) as model) from ({sql})" if bulk else sql
+
+    monkeypatch.setattr(stage_module, "batch_sql", upper_model_when_bulk)
+    path = write_lines(tmp_path / "x.jsonl", [record(request_id=f"r{i}", model="gpt-4o") for i in range(100)])
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    ingest([str(path)], warehouse, hash_key=HASH_KEY)
+    [entry] = ledger_entries(warehouse)
+    assert (entry["read_by"], entry["lines"], entry["written"], entry["duplicates"]) == ("lines", 100, 100, 0)
+    assert {row["model"] for row in stored(warehouse)} == {"gpt-4o"}
+
+
 def test_a_byte_order_mark_cut_by_a_short_read_still_leaves_a_blank_first_line_blank(tmp_path):
     content = b'\xef\xbb\xbf \n{"a":1}\n'
     path = tmp_path / "x.jsonl"

@@ -354,9 +354,10 @@ class BulkFile:
         if not keep.all():  # a filter copies every column, nested ones slowly (0.27 s per 256k OpenRouter rows)
             table = table.filter(pa.array(keep))
         bulk = table.append_column("source_line", pa.array(numbers[keep]))
-        if number == 0:
-            self.stager.check_sample(bulk.slice(0, SAMPLE_LINES), self.adapter, self.source, self.scan.path)
         rejected = self.stager.stage_bulk(bulk, self.adapter, self.source, self.index, number, self.report)
+        if number == 0:
+            sample = bulk.column("source_line").slice(0, SAMPLE_LINES).to_pylist()
+            self.stager.check_sample(sample, self.adapter, self.source, self.scan.path, self.index, number)
         self._redo(rejected, int(numbers[-1]), number, fetcher, rejects, numbers[redo].tolist())
 
     def _redo(
