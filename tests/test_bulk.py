@@ -27,7 +27,7 @@ from pipelines.lib.ingest import stage as stage_module
 from pipelines.lib.reader import MAX_LINE_BYTES, iter_line_batches
 from pipelines.lib.storage import Warehouse
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans
-from schemas.adapters import ADAPTERS, BY_NAME, detect
+from schemas.adapters import ADAPTERS, BY_NAME, _sql, detect
 from tests.adapter_support import transform_connection
 from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
 
@@ -136,6 +136,29 @@ def test_both_parsers_read_adversarial_lines_and_numbers_alike(tmp_path):
     path = write_lines(tmp_path / "adversarial.jsonl", _adversarial())
     as_bulk, as_lines = _both_forms("canonical", path)
     assert len(as_bulk) > 100 and as_bulk == as_lines
+
+
+def test_a_json_values_text_is_what_json_extract_string_gives_in_both_forms(tmp_path):
+    """`_sql.json_text` skips the second parse of numbers, booleans and objects: their text as read is already
+    the parser's spelling. It must give what `json_extract_string(v, '$')` gives, read by `read_json` or by
+    `from_json`, for every kind of value."""
+    values = ["1.50", "1e5", "1E+05", "-0", "0.000059494", "12345678901234567890", "1" * 40, "1e400", "-1e-400"]
+    values += ["true", "false", '"12"', '"a\\"b"', '"\\u00e9"', '""', "[1, 2]", '{"x": 1}', "null"]
+    path = tmp_path / "v.jsonl"
+    path.write_text("".join(f'{{"v": {value}}}\n' for value in values))
+    con = transform_connection()
+    pair = f"json_extract_string(v, '$'), {_sql.json_text('v')}"
+    by_read_json = con.sql(
+        f"select {pair} from read_json(?, format = 'newline_delimited', records = true, columns = {{v: 'JSON'}})",
+        params=[str(path)],
+    ).fetchall()
+    by_from_json = con.sql(
+        f'select {pair} from (select from_json(unnest(?), \'{{"v": "JSON"}}\').v as v)',
+        params=[[f'{{"v": {value}}}' for value in values]],
+    ).fetchall()
+    assert len(by_read_json) == len(by_from_json) == len(values)
+    assert all(extracted == text for extracted, text in by_read_json + by_from_json)
+    assert {text for _, text in by_read_json} >= {"1.5", "12345678901234567890", 'a"b', "é", "[1,2]", None}
 
 
 def test_the_bulk_statements_keep_the_parse_on_every_thread():

@@ -78,6 +78,16 @@ def parse(raw: str, spec: dict[str, Any]) -> str:
     return f"coalesce(try(from_json({raw}, {shape})), try(from_json({lenient(raw)}, {shape})))"
 
 
+def json_text(value: str) -> str:
+    """SQL: the text of the JSON value `value` as `json_extract_string(value, '$')` gives it (a string decoded,
+    any other value as the parser wrote it: 1.50 as 1.5, an object as its JSON; NULL for null), parsing only the
+    strings again: a JSON value from `from_json` or `read_json` is already in the parser's spelling (0.07 s
+    against 0.13 s for the twelve number keys of 289k canonical lines)."""
+    text = f"{value}::VARCHAR"
+    decoded = f"json_extract_string({value}, '$')"
+    return f"CASE WHEN starts_with({text}, '\"') THEN {decoded} WHEN {text} <> 'null' THEN {text} END"
+
+
 def duckdb_type(spec: Any) -> str:
     """The DuckDB type of a `from_json` structure (`structure`): a leaf's name, `T[]` for a list, STRUCT for an
     object; what `read_json` is given as a column type to read the same structure."""

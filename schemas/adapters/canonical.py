@@ -68,6 +68,6 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
 
     def text(key: str) -> str:
         value = f"j.{_sql.quoted(key)}"
-        return f"json_extract_string({value}, '$')" if shape[key] == "JSON" else value
+        return _sql.json_text(value) if shape[key] == "JSON" else value
 
     return _sql.one_record_per_line(_columns_sql(columns, text), shape, bulk=bulk)
