@@ -40,17 +40,24 @@ def find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[
     written, not as a duplicate. Only the stored rows whose key is staged are read.
     """
     content = [spec.name for spec in field_specs() if not spec.name.startswith("source_")]
-    known = " + ".join(f"({name} is not null)::int" for name in content)
-    columns = f"request_id, attempt, source_uri, source_line, hash(({', '.join(content)})) as _fp, {known} as _known"
-    keys = f"select date, 1 as _prio, _file, coalesce(item, '') as _item, {columns} from read_parquet($staged, {HIVE})"
+    lineage = "request_id, attempt, source_uri, source_line"
+    rows = f"""select date, 1 as _prio, _file, coalesce(item, '') as _item, {lineage}, {", ".join(content)}
+        from read_parquet($staged, {HIVE})"""
+    key_rows = "select request_id, attempt from read_parquet($staged)"
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
-        keys += f"""
-        union all
-        select date, 0, -1, '', {columns}
-        from ({stored_records(con, stored)}) as stored
-        semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
+        matching = f"""from ({stored_records(con, stored)}) as stored
+            semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
+        rows += f" union all select date, 0, -1, '', {lineage}, {', '.join(content)} {matching}"
+        key_rows += f" union all select request_id, attempt {matching}"
         params["stored"] = stored
+    known = " + ".join(f"({name} is not null)::int" for name in content)
+    # the keys alone first (two columns): the rows, their content hashed, are read only for keys seen more than
+    # once, and not at all when there are none (the semi join ends the scan of an empty right side)
+    keys = f"""select date, _prio, _file, _item, {lineage}, hash(({", ".join(content)})) as _fp, {known} as _known
+        from ({rows}) as r
+        semi join (select request_id, attempt from ({key_rows}) group by all having count(*) > 1) as repeated
+            using (request_id, attempt)"""
     threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
     try:
         with _memory_limit(con, f"{DEDUPE_MIB_PER_THREAD * threads}MiB"):
@@ -72,7 +79,7 @@ def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
 
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
-    """Table `ranked` from the key rows `keys` (see `find_losers`): every row of a key seen more than once,
+    """Table `ranked` from the key rows `keys` (see `find_losers`: the rows of every key seen more than once),
     with `lost` (it gives way), `stored`, `conflict` and `resumed`. Two orders: the first picks the winning
     content (records that disagree: the most complete, then the last read), the second keeps, among the rows
     of that content, the stored one, then the first read, so that a copy never replaces what is stored."""
@@ -93,13 +100,7 @@ def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list
                 select *, first_value(_fp) over content as winning_fp
                 from (
                     select *, min(_fp) over k <> max(_fp) over k as conflict
-                    from (
-                        -- only keys seen more than once need ranking: a cheap aggregate first, then a small window
-                        with all_keys as ({keys})
-                        select * from all_keys
-                        semi join (select request_id, attempt from all_keys group by all having count(*) > 1)
-                            using (request_id, attempt)
-                    )
+                    from ({keys})
                     window k as (partition by request_id, attempt)
                 )
                 window content as (
