@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.lib import duckdb_settings
 from pipelines.lib.storage import Warehouse
 
 _READ_ONLY_TYPES = frozenset({duckdb.StatementType.SELECT})
@@ -53,8 +54,8 @@ def confine(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
     """Make `con` (opened read-only) read only inside `warehouse`, never reach the network or load an extension,
     and lock its settings. The settings belong to the database instance, which DuckDB shares between
     connections of one process to the same file: a second connection finds it confined and locked already."""
-    if _setting(con, "lock_configuration"):
-        if _setting(con, "enable_external_access"):
+    if duckdb_settings.current(con, "lock_configuration"):
+        if duckdb_settings.current(con, "enable_external_access"):
             raise RuntimeError("the database's settings are locked with external access on: cannot confine it")
         return
     con.execute("set global TimeZone = 'UTC'")  # global: a later connection to the locked instance cannot set it
@@ -97,7 +98,3 @@ def _verb(statement: duckdb.Statement) -> str:
     """The statement's first word (INSTALL and LOAD share a type), else the name of its type."""
     words = statement.query.split(None, 1)
     return words[0].upper() if words and words[0].isalpha() else statement.type.name
-
-
-def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:
-    return con.execute("select current_setting(?)", [name]).fetchall()[0][0]

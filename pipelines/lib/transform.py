@@ -10,13 +10,13 @@ record by design keeps one row whose `ignored` says why (its `reason` is NULL). 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import cache
 
 import duckdb
 import pyarrow as pa
 
+from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
 from schemas.adapters._sql import BULK
@@ -271,17 +271,13 @@ def _final_expr(name: str) -> str:
     return name
 
 
-@contextmanager
-def lookup_plans(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def lookup_plans(con: duckdb.DuckDBPyConnection) -> AbstractContextManager[None]:
     """Run the block with the transform's joins built on their small side (see BUILD_SIDE_OPTIMIZER), then put
     the connection's optimizer setting back."""
-    previous = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0]
-    disabled = ", ".join(name for name in (previous, BUILD_SIDE_OPTIMIZER) if name)
-    con.execute("set disabled_optimizers = ?", [disabled])
-    try:
-        yield
-    finally:
-        con.execute("set disabled_optimizers = ?", [previous])
+    previous = str(duckdb_settings.current(con, "disabled_optimizers"))
+    return duckdb_settings.scoped(
+        con, "disabled_optimizers", ", ".join(name for name in (previous, BUILD_SIDE_OPTIMIZER) if name)
+    )
 
 
 def batch_params(adapter: Adapter, source_uri: str, hash_key: bytes) -> dict[str, object]:

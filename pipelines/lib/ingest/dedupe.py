@@ -9,12 +9,10 @@ its day (see `commit`). The result is the temporary table `ranked`, which the co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import duckdb
 import pyarrow as pa
 
+from pipelines.lib import duckdb_settings
 from pipelines.lib.ingest.report import IngestReport
 from schemas.bulk import field_specs, upgraded_select
 
@@ -58,24 +56,12 @@ def find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[
         from ({rows}) as r
         semi join (select request_id, attempt from ({key_rows}) group by all having count(*) > 1) as repeated
             using (request_id, attempt)"""
-    threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
+    threads = int(str(duckdb_settings.current(con, "threads")))
     try:
-        with _memory_limit(con, f"{DEDUPE_MIB_PER_THREAD * threads}MiB"):
+        with duckdb_settings.scoped(con, "memory_limit", f"{DEDUPE_MIB_PER_THREAD * threads}MiB"):
             _rank_keys(con, keys, params)
     except duckdb.OutOfMemoryException:
         _rank_keys(con, keys, params)  # keys that would not spill under the limit: finish with DuckDB's own
-
-
-@contextmanager
-def _memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """Run the block under DuckDB memory limit `limit`, then restore the connection's own (as DuckDB shows it,
-    rounded to a tenth of its unit)."""
-    previous = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
-    con.execute("set memory_limit = ?", [limit])
-    try:
-        yield
-    finally:
-        con.execute("set memory_limit = ?", [previous])
 
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
