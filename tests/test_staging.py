@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from pipelines.lib.ingest import MANIFEST, asset, commit_staged, ingest, stage_batch, staged_batches
@@ -80,6 +83,44 @@ def test_an_incomplete_batch_is_not_committed_and_restaging_replaces_a_batch(tmp
     assert again.skipped_files == 1
     assert commit_staged(warehouse).records == 0
     assert len(stored(warehouse)) == 2
+
+
+def test_a_batch_staged_a_folder_per_day_by_an_earlier_version_commits_as_one_ingest_writes(tmp_path):
+    """Earlier versions staged a folder of valid rows per day (`date=YYYY-MM-DD/`, rejected and ignored rows left
+    out); a batch they published before an upgrade is committed after it."""
+    first, _ = _days(tmp_path)
+    direct = Warehouse(str(tmp_path / "direct"))
+    ingest([str(first)], direct, hash_key=HASH_KEY)
+    staged = Warehouse(str(tmp_path / "staged"))
+    stage_batch([str(first)], staged, batch="date=2025-06-01", hash_key=HASH_KEY)
+    rows = Path(staged.path(STAGING, "date=2025-06-01", "staging", "rows"))
+    files = [str(path) for path in sorted(rows.glob("*.parquet"))]
+    duckdb.execute(
+        f"""copy (
+            select * from read_parquet({files}, hive_partitioning = false) where date not in ('rejected', 'ignored')
+        ) to '{rows.parent}' (FORMAT parquet, PARTITION_BY (date), OVERWRITE_OR_IGNORE true)"""
+    )
+    shutil.rmtree(rows)
+    assert sorted(p.name for p in rows.parent.iterdir() if p.is_dir()) == ["date=2025-06-01"]
+
+    report = commit_staged(staged)
+    assert (report.records, report.written, report.quarantined) == (3, 2, 1) and report.balanced
+    assert stored(staged) == [r | {"source_uri": r["source_uri"]} for r in stored(direct)]
+    assert staged.ledger_keys() == direct.ledger_keys()
+
+
+def test_a_scratch_folder_below_a_key_value_folder_does_not_rename_the_staged_days(tmp_path, monkeypatch):
+    """A staged file's `date` column is its own: a folder above it named like a hive partition (`date=...`) must
+    not be read as one (DuckDB would by default, and fail to make a date of 'rejected')."""
+    first, second = _days(tmp_path)
+    temporary = tmp_path / "date=2025-01-01"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    report = ingest([str(first), str(second)], warehouse, hash_key=HASH_KEY)
+    # "shared" disagrees between the files: the later file's wins, the first's counts as a duplicate
+    assert (report.records, report.written, report.duplicates, report.quarantined) == (5, 3, 1, 1)
+    assert warehouse.days() == ["2025-06-01", "2025-06-02"]
 
 
 # ---------------------------------------------------------------------------------------------------------

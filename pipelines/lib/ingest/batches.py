@@ -2,8 +2,9 @@
 
 `stage_batch` is the expensive part of an ingest (reading, adapting, validating) and writes nothing readers
 see, so any number of workers stage different batches at once (Dagster runs one per landing day). A batch,
-`WAREHOUSE/_staging/<batch>/`, holds the valid rows by day, each file's quarantine rows and, written last, a
-manifest of the file reports: a batch without its manifest is incomplete and is never committed.
+`WAREHOUSE/_staging/<batch>/`, holds the staged rows (`stage`: one file per batch of lines, whose `date` column
+tells the records the commit takes from rejected and ignored rows), each file's quarantine rows and, written last,
+a manifest of the file reports: a batch without its manifest is incomplete and is never committed.
 `commit_staged` then commits every complete batch, one at a time in name order, and removes it.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from pipelines.lib.ingest.commit import DEFAULT_COMMIT_ROWS, commit, publish_files
 from pipelines.lib.ingest.report import FileReport, IngestReport
-from pipelines.lib.ingest.stage import IGNORED, REJECTED, FileStager, expand_sources, run_connection, stage_files
+from pipelines.lib.ingest.stage import FileStager, expand_sources, run_connection, stage_files, upgrade_layout
 from pipelines.lib.lock import Progress, warehouse_lock
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES
 from pipelines.lib.scratch import scratch_dir
@@ -69,8 +70,6 @@ def _publish_batch(warehouse: Warehouse, batch: str, scratch: str, manifest: dic
     if warehouse.fs.exists(target):
         warehouse.fs.rm(target, recursive=True)
     for folder, _dirs, names in os.walk(os.path.join(scratch, "staging")):
-        if os.path.basename(folder) in (f"date={REJECTED}", f"date={IGNORED}"):
-            continue  # rejected rows are in the quarantine files already
         for name in names:
             local = os.path.join(folder, name)
             warehouse.publish(local, warehouse.path(STAGING, batch, os.path.relpath(local, scratch)))
@@ -113,6 +112,7 @@ def _commit_batch(
         manifest = json.loads(Path(local, MANIFEST).read_text())
         batch_report = IngestReport(files=[FileReport(**f) for f in manifest["files"]])
         con = run_connection(warehouse, scratch, threads)
+        upgrade_layout(con, os.path.join(local, "staging"))
         commit(con, warehouse, os.path.join(local, "staging"), commit_rows, batch_report)
         con.close()
         quarantines = {int(i): os.path.join(local, "staging", name) for i, name in manifest["quarantine"].items()}

@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 
 from pipelines.lib import privacy
 from pipelines.lib.ingest.dedupe import (
-    HIVE,
     conflicts_by_file,
     count_outcomes,
     days_losing_stored,
@@ -33,9 +32,10 @@ from pipelines.lib.ingest.dedupe import (
     stored_records,
 )
 from pipelines.lib.ingest.report import FileReport, IngestReport
-from pipelines.lib.ingest.stage import RECORD_COLUMNS, staged_files
+from pipelines.lib.ingest.stage import RECORD_COLUMNS, read_staged, staged_files
 from pipelines.lib.storage import QUARANTINE, Warehouse
 from schemas.bulk import arrow_schema, field_specs
+from schemas.sqltext import literal
 
 SORT_ORDER = "provider, model, created_at, request_id, attempt"
 PARQUET_ROW_GROUP = 122_880
@@ -47,10 +47,9 @@ def commit(
 ) -> None:
     """Find duplicates across everything stored, then rewrite each changed day atomically; counts written,
     duplicates and conflicts into the file reports of `report` and the days written into `report`."""
-    by_day = staged_files(staging)
-    if not by_day:
+    everything = staged_files(staging)
+    if not everything:
         return
-    everything = [f for files in by_day.values() for f in files]
     stored = [p for p in (warehouse.read_path(path) for path in warehouse.partition_paths()) if p]
     find_losers(con, everything, stored)
     written = _count_outcomes(con, everything, report)
@@ -58,7 +57,7 @@ def commit(
         report.files[file_index].conflicts += rows
     changed = sorted((day, rows) for day, rows in written.items() if rows)
     for days in _day_groups(changed, commit_rows):
-        report.add_days(_commit_group(con, warehouse, [f for day in days for f in by_day[day]], days))
+        report.add_days(_commit_group(con, warehouse, everything, days))
     # only once every winner is written: the stored records that gave way leave their days
     report.add_days(_drop_stored_losers(con, warehouse, days_losing_stored(con)))
 
@@ -98,13 +97,15 @@ def _stored_partitions(warehouse: Warehouse, days: list[str]) -> list[str]:
 def _commit_group(
     con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staged: list[str], days: list[str]
 ) -> dict[str, int]:
-    """Write the partitions of `days`: stored rows plus the staged rows that did not give way, sorted. Stored rows
-    stay, even those that gave way: they are removed after every winner is written (`_drop_stored_losers`), so
-    that a failure part way never loses a record. Returns the bytes written per day."""
+    """Write the partitions of `days`: stored rows plus the staged rows (of the files `staged`) of those days that
+    did not give way, sorted. Stored rows stay, even those that gave way: they are removed after every winner is
+    written (`_drop_stored_losers`), so that a failure part way never loses a record. Returns the bytes written
+    per day."""
     stored = _stored_partitions(warehouse, days)
-    staged_rows = (
-        f"select {RECORD_COLUMNS}, date, _file, coalesce(item, '') as _item from read_parquet($staged, {HIVE})"
-    )
+    # the range as well as the list: DuckDB skips a staged row group by its min and max date
+    wanted = f"date between {literal(days[0])} and {literal(days[-1])} and date in ({', '.join(map(literal, days))})"
+    staged_rows = f"""select {RECORD_COLUMNS}, date, _file, coalesce(item, '') as _item
+        from {read_staged("$staged")} where {wanted}"""
     query = f"""select {RECORD_COLUMNS}, date from ({staged_rows}) as s
         anti join (select * from ranked where lost and not stored) as l
             using (date, request_id, attempt, _file, source_line, _item)"""

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from pipelines.lib import duckdb_settings
 from pipelines.lib.ingest.report import IngestReport
+from pipelines.lib.ingest.stage import VALID, read_staged
 from schemas.bulk import field_specs, upgraded_select
 
 HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
@@ -40,12 +41,12 @@ def find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[
     content = [spec.name for spec in field_specs() if not spec.name.startswith("source_")]
     lineage = "request_id, attempt, source_uri, source_line"
     rows = f"""select date, 1 as _prio, _file, coalesce(item, '') as _item, {lineage}, {", ".join(content)}
-        from read_parquet($staged, {HIVE})"""
-    key_rows = "select request_id, attempt from read_parquet($staged)"
+        from {read_staged("$staged")} where {VALID}"""
+    key_rows = f"select request_id, attempt from {read_staged('$staged')} where {VALID}"
     params: dict[str, list[str]] = {"staged": staged}
     if stored:
         matching = f"""from ({stored_records(con, stored)}) as stored
-            semi join (select request_id, attempt from read_parquet($staged)) as staged using (request_id, attempt)"""
+            semi join ({key_rows}) as staged using (request_id, attempt)"""
         rows += f" union all select date, 0, -1, '', {lineage}, {', '.join(content)} {matching}"
         key_rows += f" union all select request_id, attempt {matching}"
         params["stored"] = stored
@@ -124,7 +125,7 @@ def count_outcomes(
     try:
         return con.execute(
             f"""with staged as (
-                select date, _file, count(*) as n from read_parquet($staged, {HIVE}) group by all
+                select date, _file, count(*) as n from {read_staged("$staged")} where {VALID} group by all
             ),
             dropped as (
                 select
