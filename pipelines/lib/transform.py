@@ -127,28 +127,46 @@ users as (
         sha256($opad || unhex(sha256($ipad || encode(r_user_key)))) as user_hash
     from (select distinct r_user_key from checked where r_user_key is not null)
 ),
+lookups as (
+    -- the lookups' inputs, once per distinct combination in the batch (a few hundred where rows are 289k): every
+    -- lookup below runs on these rows, and one join maps the results back to the records
+    select distinct
+        r_provider,
+        provider_native,
+        r_provider_host,
+        r_provider_default,
+        model,
+        model_requested,
+        r_finish_reason,
+        native_finish_reason,
+        r_operation,
+        error_code
+    from checked
+),
 model_platforms as (
     -- the first rule of provider_model_ids.csv each distinct model id (served or requested) matches
     select
         ids.model_id,
         arg_min({{'provider': provider, 'decides': decides = 'true'}}, match_order::integer) as platform,
     from (
-        select lower(coalesce(model, model_requested)) as model_id from checked
+        select lower(coalesce(model, model_requested)) as model_id from lookups
         union
-        select lower(model_requested) from checked
+        select lower(model_requested) from lookups
     ) as ids
     join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
     group by all
 ),
-providers as (
-    -- resolved once per distinct combination: the company that served the call, never a framework or SDK
-    -- (providers.csv lists frameworks with an empty provider). In order of trust: what the adapter read from
-    -- the record itself (r_provider); a model id only one platform uses; the provider the log names, that name
-    -- without an API-flavour suffix ('openai.chat'), an unknown name slugified; then (when no name or only a
-    -- framework's is given) the host called, the model id's vendor prefix when it names a known provider, the
-    -- shape of the model id, the company the format implies (a bare Anthropic body: anthropic). 'openai' names
-    -- the OpenAI SDK, the client of every OpenAI-compatible server, as much as the company: where the host
-    -- called or the model's vendor prefix says the call went elsewhere, the host decides (NULL when unknown).
+resolved as (
+    -- provider: the company that served the call, never a framework or SDK (providers.csv lists frameworks with
+    -- an empty provider). In order of trust: what the adapter read from the record itself (r_provider); a model
+    -- id only one platform uses; the provider the log names, that name without an API-flavour suffix
+    -- ('openai.chat'), an unknown name slugified; then (when no name or only a framework's is given) the host
+    -- called, the model id's vendor prefix when it names a known provider, the shape of the model id, the
+    -- company the format implies (a bare Anthropic body: anthropic). 'openai' names the OpenAI SDK, the client of
+    -- every OpenAI-compatible server, as much as the company: where the host called or the model's vendor prefix
+    -- says the call went elsewhere, the host decides (NULL when unknown).
+    -- finish_reason: the gateway's normalized value wins, then the native one; JSON arrays, enum names, hyphens
+    -- and case are read alike; any tool-call reason among several wins.
     select
         d.*,
         case
@@ -172,23 +190,20 @@ providers as (
                 m.platform.provider,
                 lower(d.r_provider_default)
             )
-        end as provider
-    from (
-        select distinct
-            r_provider,
-            provider_native,
-            r_provider_host,
-            r_provider_default,
-            coalesce(model, model_requested) as model_id,
-            model_requested,
-        from checked
-    ) as d
+        end as provider,
+        coalesce(
+            gl_finish_reason(gl_finish_keys(d.r_finish_reason)),
+            gl_finish_reason(gl_finish_keys(d.native_finish_reason))
+        ) as finish_reason,
+        coalesce(op.operation, case when d.r_operation is not null then 'other' end, om.operation, 'chat') as operation,
+        coalesce(ec.error_class, eq.error_class) as error_code_class
+    from (select *, coalesce(model, model_requested) as model_id from lookups) as d
     left join ref_providers as p on p.native_name = lower(trim(d.provider_native))
     left join ref_providers as pf on pf.native_name = gl_provider_name(d.provider_native)
     left join ref_providers as pv on pv.native_name = gl_model_vendor(d.model_id)
     left join (
         select hosts.r_provider_host, arg_min(provider, match_order::integer) as provider
-        from (select distinct r_provider_host from checked where r_provider_host is not null) as hosts
+        from (select distinct r_provider_host from lookups where r_provider_host is not null) as hosts
         join ref_provider_hosts
             on regexp_matches(gl_host(hosts.r_provider_host), ref_provider_hosts.pattern)
             or regexp_matches(gl_host_port(hosts.r_provider_host), ref_provider_hosts.pattern)
@@ -196,60 +211,48 @@ providers as (
     ) as h on h.r_provider_host = d.r_provider_host
     left join model_platforms as m on m.model_id = lower(d.model_id)
     left join model_platforms as mr on mr.model_id = lower(d.model_requested)
-),
-finishes as (
-    -- resolved once per distinct pair: the gateway's normalized value wins, then the native one; JSON arrays,
-    -- enum names, hyphens and case are read alike; any tool-call reason among several wins
-    select
-        d.*,
-        coalesce(
-            gl_finish_reason(gl_finish_keys(d.r_finish_reason)),
-            gl_finish_reason(gl_finish_keys(d.native_finish_reason))
-        ) as finish_reason
-    from (select distinct r_finish_reason, native_finish_reason from checked) as d
+    left join ref_operations as op on op.native = lower(trim(d.r_operation))
+    -- a log that does not say what was asked: an embedding, rerank, ... model's name says it
+    left join (
+        select ids.model_id, arg_min(operation, match_order::integer) as operation
+        from (select distinct lower(model_id) as model_id from (
+            select coalesce(model, model_requested) as model_id from lookups where r_operation is null
+        )) as ids
+        join ref_operations_by_model on regexp_matches(ids.model_id, ref_operations_by_model.pattern)
+        group by all
+    ) as om on d.r_operation is null and om.model_id = lower(d.model_id)
+    left join ref_error_codes as ec on ec.code = lower(trim(d.error_code))
+    -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
+    left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(d.error_code), '[^.]+$'))
 ),
 normalized as (
     select
         c.*,
-        pr.provider,
+        r.provider,
         case
             -- a response that carries tool calls ended in a tool call, whatever the finish reason says (Gemini
             -- stops with STOP, or UNEXPECTED_TOOL_CALL, next to a functionCall; OpenAI says stop when the tool
             -- choice was forced); a response cut at its length or filtered keeps that reason
             when c.tool_calls > 0 and c.status = 'success'
-                and coalesce(f.finish_reason, 'stop') in ('stop', 'other', 'error') then 'tool_calls'
-            else f.finish_reason
+                and coalesce(r.finish_reason, 'stop') in ('stop', 'other', 'error') then 'tool_calls'
+            else r.finish_reason
         end as finish_reason,
-        coalesce(op.operation, case when c.r_operation is not null then 'other' end, om.operation, 'chat') as operation,
-        gl_error_class(
-            c.status, c.http_status, c.error_code, coalesce(ec.error_class, eq.error_class), c.r_error_class
-        ) as error_class,
+        r.operation,
+        gl_error_class(c.status, c.http_status, c.error_code, r.error_code_class, c.r_error_class) as error_class,
         u.user_hash
     from checked as c
     left join users as u on u.r_user_key = c.r_user_key
-    left join providers as pr
-        on pr.r_provider is not distinct from c.r_provider
-        and pr.provider_native is not distinct from c.provider_native
-        and pr.r_provider_host is not distinct from c.r_provider_host
-        and pr.r_provider_default is not distinct from c.r_provider_default
-        and pr.model_id is not distinct from coalesce(c.model, c.model_requested)
-        and pr.model_requested is not distinct from c.model_requested
-    left join finishes as f
-        on f.r_finish_reason is not distinct from c.r_finish_reason
-        and f.native_finish_reason is not distinct from c.native_finish_reason
-    left join ref_operations as op on op.native = lower(trim(c.r_operation))
-    -- a log that does not say what was asked: an embedding, rerank, ... model's name says it
-    left join (
-        select ids.model_id, arg_min(operation, match_order::integer) as operation
-        from (
-            select distinct lower(coalesce(model, model_requested)) as model_id from checked where r_operation is null
-        ) as ids
-        join ref_operations_by_model on regexp_matches(ids.model_id, ref_operations_by_model.pattern)
-        group by all
-    ) as om on c.r_operation is null and om.model_id = lower(coalesce(c.model, c.model_requested))
-    left join ref_error_codes as ec on ec.code = lower(trim(c.error_code))
-    -- a qualified exception name (OTel error.type 'openai.BadRequestError') is looked up by its last part
-    left join ref_error_codes as eq on eq.code = lower(regexp_extract(trim(c.error_code), '[^.]+$'))
+    left join resolved as r
+        on r.r_provider is not distinct from c.r_provider
+        and r.provider_native is not distinct from c.provider_native
+        and r.r_provider_host is not distinct from c.r_provider_host
+        and r.r_provider_default is not distinct from c.r_provider_default
+        and r.model is not distinct from c.model
+        and r.model_requested is not distinct from c.model_requested
+        and r.r_finish_reason is not distinct from c.r_finish_reason
+        and r.native_finish_reason is not distinct from c.native_finish_reason
+        and r.r_operation is not distinct from c.r_operation
+        and r.error_code is not distinct from c.error_code
 )
 select
     source_line,
