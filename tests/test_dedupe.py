@@ -9,8 +9,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.ingest import commit
-from tests.conftest import build_models, mart, record, stored, write_lines
+from pipelines.lib.ingest import commit, ingest
+from pipelines.lib.storage import Warehouse
+from tests.conftest import HASH_KEY, build_models, mart, record, stored, write_lines
 
 
 @pytest.mark.slow
@@ -222,3 +223,17 @@ def test_two_records_of_one_line_with_one_key_keep_one(tmp_path, warehouse, run_
     report = run_ingest(write_lines(tmp_path / "spans.jsonl", [same, other]))
     assert (report.written, report.duplicates) == (2, 2)
     assert len(stored(warehouse)) == 2
+
+
+@pytest.mark.slow
+def test_rows_far_from_time_order_are_committed_by_groups_of_days_as_by_one(tmp_path, warehouse, run_ingest):
+    """Every staged file holds every day: each group of days reads the rows of its days out of all of them, and
+    what is stored is what one group writes."""
+    lines = [record(request_id=f"r{i}", created_at=f"2025-06-0{1 + i % 4}T00:00:{i:02d}Z") for i in range(40)]
+    path = write_lines(tmp_path / "a.jsonl", [*lines[:20], "junk", *lines[20:]])
+    once = Warehouse(str(tmp_path / "once"))
+    whole = ingest([str(path)], once, hash_key=HASH_KEY)
+    report = run_ingest(path, commit_rows=1)  # a group per day
+    assert (report.written, report.quarantined) == (whole.written, whole.quarantined) == (40, 1)
+    assert report.days == whole.days and len(report.days) == 4
+    assert stored(warehouse) == stored(once)

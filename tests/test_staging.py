@@ -111,7 +111,7 @@ def test_a_batch_staged_a_folder_per_day_by_an_earlier_version_commits_as_one_in
 
 def test_a_scratch_folder_below_a_key_value_folder_does_not_rename_the_staged_days(tmp_path, monkeypatch):
     """A staged file's `date` column is its own: a folder above it named like a hive partition (`date=...`) must
-    not be read as one (DuckDB would by default, and fail to make a date of 'rejected')."""
+    not be read as one (DuckDB would by default: the run failed, or every row would have had that folder's day)."""
     first, second = _days(tmp_path)
     temporary = tmp_path / "date=2025-01-01"
     temporary.mkdir()

@@ -2,12 +2,12 @@
 
 A file is streamed in chunks (a background thread reads the next chunk meanwhile); each chunk of lines goes
 through the format's adapter and the shared transform in one DuckDB statement that writes all its rows to one
-Parquet file of the staging folder (`rows/f<file>_b<batch>.parquet`), each row's `date` column saying what it
-is: a valid record's UTC day (`YYYY-MM-DD`), `rejected`, or `ignored` for a line that yields no record by design
-(a CSV header, an OTel export without a GenAI span). One file per batch, not a folder per day: DuckDB's
-partitioned write cost a quarter of the statement's CPU (0.25-0.3 s of 1.1-1.2 s per 289k canonical rows). The
-rejected records go, with their reasons, to a per-file quarantine file, batch by batch; the ignored lines are
-counted by reason.
+Parquet file of the staging folder (`rows/f<file>_b<batch>.parquet`): valid records with their UTC day in `date`
+(`YYYY-MM-DD`), rejected ones (`reason`) and lines that yield no record by design (`ignored`: a CSV header, an OTel
+export without a GenAI span) with none, so that a file's statistics give the days its records span. One file per
+batch, not a folder per day: DuckDB's partitioned write cost a quarter of the statement's CPU (0.25-0.3 s of
+1.1-1.2 s per 289k canonical rows). The rejected records go, with their reasons, to a per-file quarantine file,
+batch by batch; the ignored lines are counted by reason.
 
 Every line read must yield at least one row (checked per batch: the distinct line numbers staged equal the
 batch's lines); a line that yields nothing is counted as `uncovered` and keeps its file from being marked done.
@@ -44,10 +44,10 @@ from schemas.sqltext import literal
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
 SCAN_CHUNK_ROWS = 16_384
 ROWS = "rows"  # the staging folder's subfolder of staged rows, one file per batch
-REJECTED = "rejected"  # `date` of a rejected row
-IGNORED = "ignored"  # `date` of a line that yields no record by design (one row per line, with why)
 #: The staged rows that are records to commit (a day), not rejected or ignored ones.
-VALID = f"date not in ('{REJECTED}', '{IGNORED}')"
+VALID = "date is not null"
+#: ... rejected ones (with their reasons), and the rows of lines that yield no record by design (with why).
+REJECTED, IGNORED = "ignored is null and reason is not null", "ignored is not null"
 BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
 #: Read a format with a bulk form whole with DuckDB's reader (`bulk`); False: every file line by line (the
 #: differential tests compare the two).
@@ -274,7 +274,7 @@ class FileStager:
         self, name: str, table: pa.Table, sql: str, adapter: Adapter, source: SourceFile, index: int, number: int | str
     ) -> None:
         """One statement: the transform `sql` over `table` (registered as `name`), staged as one file (`batch_file`)
-        whose `date` says what each row is (see the module's docstring). Staged files are read whole, once, by the
+        whose `date` is a valid record's day (see the module's docstring). Staged files are read whole, once, by the
         commit: uncompressed, and without the bloom filters DuckDB writes by default (a tenth of the write's
         time)."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
@@ -292,9 +292,7 @@ class FileStager:
                             reason,
                             {index} as _file,
                             case
-                                when ignored is not null then '{IGNORED}'
-                                when reason is null then strftime(created_at, '%Y-%m-%d')
-                                else '{REJECTED}'
+                                when ignored is null and reason is null then strftime(created_at, '%Y-%m-%d')
                             end as date
                         from ({sql})
                     ) to {literal(target)} (FORMAT parquet, COMPRESSION uncompressed, WRITE_BLOOM_FILTER false)""",
@@ -317,7 +315,7 @@ class FileStager:
         report.records += records
         report.uncovered += lines.num_rows - covered
         for reason, count in self.con.execute(
-            f"select ignored, count(*) from {read_staged('?')} where date = '{IGNORED}' group by all order by all",
+            f"select ignored, count(*) from {read_staged('?')} where {IGNORED} group by all order by all",
             [staged],
         ).fetchall():
             report.count_ignored(reason, count)
@@ -335,7 +333,7 @@ class FileStager:
         when the line holds several."""
         return self.con.execute(
             f"""select source_line, case when item is null then reason else item || ': ' || reason end
-            from {read_staged("?")} where date = '{REJECTED}' order by source_line, item""",
+            from {read_staged("?")} where {REJECTED} order by source_line, item""",
             [self.batch_file(index, number)],
         ).fetchall()
 
