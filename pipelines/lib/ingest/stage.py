@@ -274,9 +274,9 @@ class FileStager:
         self, name: str, table: pa.Table, sql: str, adapter: Adapter, source: SourceFile, index: int, number: int | str
     ) -> None:
         """One statement: the transform `sql` over `table` (registered as `name`), staged as one file (`batch_file`)
-        whose `date` is a valid record's day (see the module's docstring). Staged files are read whole, once, by the
-        commit: uncompressed, and without the bloom filters DuckDB writes by default (a tenth of the write's
-        time)."""
+        whose `date` is a valid record's day (see the module's docstring). The commit reads staged files once per
+        group of days, skipping row groups by their dates: uncompressed, and without the bloom filters DuckDB
+        writes by default (a tenth of the write's time)."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), table.schema))
         target = self.batch_file(index, number)
@@ -398,22 +398,25 @@ def stage_files(
 def upgrade_layout(con: duckdb.DuckDBPyConnection, staging: str) -> None:
     """Put the rows of a staging folder written by an earlier version, a folder per day (`date=YYYY-MM-DD/`), into
     this version's layout (one file under `ROWS`, `date` a column), so that a batch staged before an upgrade is
-    committed after it."""
-    folders = [
-        os.path.join(staging, name)
+    committed after it. The day comes from each folder's own name (`read_staged`: not from any above it)."""
+    days = {
+        name.removeprefix("date="): os.path.join(staging, name)
         for name in (sorted(os.listdir(staging)) if os.path.isdir(staging) else [])
         if name.startswith("date=") and os.path.isdir(os.path.join(staging, name))
+    }
+    selects = [
+        f"select *, {literal(day)} as date from read_parquet([{', '.join(map(literal, files))}], "
+        "hive_partitioning = false)"
+        for day, folder in days.items()
+        if (files := [os.path.join(folder, name) for name in sorted(os.listdir(folder))])
     ]
-    files = [os.path.join(folder, name) for folder in folders for name in sorted(os.listdir(folder))]
-    if files:
+    if selects:
         os.makedirs(os.path.join(staging, ROWS), exist_ok=True)
         con.execute(
-            f"""copy (
-                select * from read_parquet([{", ".join(map(literal, files))}], hive_partitioning = true,
-                    hive_types = {{'date': VARCHAR}})
-            ) to {literal(os.path.join(staging, ROWS, "by-day.parquet"))} (FORMAT parquet, COMPRESSION uncompressed)"""
+            f"copy ({' union all '.join(selects)}) to {literal(os.path.join(staging, ROWS, 'by-day.parquet'))} "
+            "(FORMAT parquet, COMPRESSION uncompressed)"
         )
-    for folder in folders:
+    for folder in days.values():
         shutil.rmtree(folder)
 
 
