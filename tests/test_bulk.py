@@ -13,6 +13,7 @@ import gzip
 import json
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,40 @@ def test_compressed_files_take_the_bulk_path_verified_to_their_end(tmp_path, mon
     monkeypatch.setattr(stage_module, "BULK_READ", True)
     with pytest.raises(Exception, match="could not be read"):
         ingest([str(truncated)], Warehouse(str(tmp_path / "cut-wh")), hash_key=HASH_KEY)
+
+
+def test_rows_wait_for_a_scan_that_lags_behind_the_reader(tmp_path, monkeypatch):
+    """A local file is scanned on a thread while read_json parses it: a table of rows waits until the scan has
+    settled its lines (blank lines shift the numbering, odd ones take the line path), however far behind."""
+    lines: list[dict[str, Any] | str] = []
+    for i in range(240):
+        lines.append(record(request_id=f"r{i}"))
+        if i % 17 == 3:
+            lines.append("")
+        if i % 29 == 5:
+            lines += ["{broken", "  ", "[1]"]
+    path = write_lines(tmp_path / "x.jsonl", lines)
+    monkeypatch.setattr(bulk, "PIECE_BYTES", 512)
+    monkeypatch.setattr(bulk, "BULK_ROWS", 64)
+    odd_lines = bulk._odd_lines
+
+    def slow_odd_lines(*args: Any) -> Any:
+        time.sleep(0.002)
+        return odd_lines(*args)
+
+    monkeypatch.setattr(bulk, "_odd_lines", slow_odd_lines)
+    through_rows = bulk.ScanThread.through_rows
+    waited_early = []
+
+    def recording(self: bulk.ScanThread, rows: int) -> Any:
+        waited_early.append(not self.scan.done)
+        return through_rows(self, rows)
+
+    monkeypatch.setattr(bulk.ScanThread, "through_rows", recording)
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert any(waited_early)  # the reader did get ahead of the scan
+    assert (entry["lines"], entry["written"], entry["quarantined"]) == (len(lines), 240, 9 * 2)
+    assert entry["ignored"] == 9 + 14  # blank lines: the "  " ones and the empty ones
 
 
 def test_a_file_with_too_many_odd_lines_is_read_line_by_line_alike(tmp_path, monkeypatch):

@@ -186,9 +186,10 @@ def markdown(result: dict[str, Any], json_path: str, peer: dict[str, Any] | None
             if not k.startswith("peak_rss")
         )
         + " (stage_total: the staging of the file, read_json's parse included; within it scan: the bulk path's"
-        " byte scan, transform: the adapter + validation statement per batch written to staging, account and"
-        " rejects: reading a batch's staged rows back; commit_group: merge, sort and write of the days,"
-        " write_partition_thread_s being pyarrow's writes summed over its threads).",
+        " byte scan, on a thread of its own alongside the parse for a local file, transform: the adapter +"
+        " validation statement per batch written to staging, account and rejects: reading a batch's staged rows"
+        " back; commit_group: merge, sort and write of the days, write_partition_thread_s being pyarrow's writes"
+        " summed over its threads).",
         "",
         "Slowest models in the full build (median run, seconds): "
         + ", ".join(f"{k} {val:.2f}" for k, val in _slowest(_median_run(result["steps"]["full_build"])["per_model"]))

@@ -156,22 +156,24 @@ class FileStager:
         copy = local is None
         path = scratch_file if local is None else bulk.unglobbed(local, scratch_file)
         before = None if copy else _stat(path)
+        thread = None
         try:
-            try:
-                blocks = (
-                    iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options)
-                    if copy
-                    else bulk.plain_blocks(path, bulk.SCAN_BYTES)
-                )
-                scan = bulk.scan(blocks, path, copy)
-            except IncompleteSourceError:
-                raise
-            except OSError as err:  # no room for the copy, say: the line path needs none
-                raise bulk.BulkMismatch(f"cannot copy it to scratch: {err}") from err
-            bulk.BulkFile(self, source, index, report, adapter, scan).stage(rejects, progress)
+            if copy:
+                try:
+                    scan = bulk.scan(iter_blocks(source.url, bulk.SCAN_BYTES, **self.storage_options), path, copy)
+                except IncompleteSourceError:
+                    raise
+                except OSError as err:  # no room for the copy, say: the line path needs none
+                    raise bulk.BulkMismatch(f"cannot copy it to scratch: {err}") from err
+            else:  # read in place: the scan runs alongside read_json
+                thread = bulk.ScanThread(bulk.plain_blocks(path, bulk.PIECE_BYTES), path)
+                scan = thread.scan
+            bulk.BulkFile(self, source, index, report, adapter, scan, thread=thread).stage(rejects, progress)
             if before is not None and _stat(path) != before:  # read three times: it must not change meanwhile
                 raise bulk.BulkMismatch("the file changed while it was read")
         finally:
+            if thread is not None:
+                thread.close()
             if os.path.lexists(scratch_file):  # the copy, or the link read_json reads a glob-like name through
                 os.remove(scratch_file)
 
