@@ -7,8 +7,11 @@ import gzip
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -140,6 +143,44 @@ def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, 
     assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in arrow_schema()]
     metadata = pq.ParquetFile(warehouse.partition_path("2025-06-01")).metadata
     assert metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_a_days_rows_are_put_in_storage_order_as_duckdb_orders_them():
+    """`commit.storage_order` sorts text as bytes ('' < 'A' < 'o' < 'é'), a prefix first, NULLs last, then by time,
+    request id and attempt, whatever chunks the rows come in."""
+    t0 = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    rows = [  # provider, model, created_at, request_id, attempt
+        ("openai", "gpt-4o", t0, "b", 1),
+        ("openai", "gpt-4o", t0, "a", 2),
+        ("openai", "gpt-4o", t0, "a", 1),
+        ("openai", "gpt-4", t0 + timedelta(hours=1), "c", 1),
+        ("Anthropic", "claude", t0 + timedelta(hours=2), "d", 1),
+        (None, "x", t0, "e", 1),
+        ("openai", None, t0, "f", 1),
+        ("\u00e9bay", "m", t0, "g", 1),
+        ("", "m", t0 + timedelta(hours=3), "h", 1),
+        ("openai", "gpt-4o", t0 - timedelta(microseconds=1), "z", 1),
+    ]
+    schema = pa.schema(
+        [
+            ("provider", pa.string()),
+            ("model", pa.string()),
+            ("created_at", pa.timestamp("us", tz="UTC")),
+            ("request_id", pa.string()),
+            ("attempt", pa.int64()),
+        ]
+    )
+    given = pa.Table.from_batches(
+        [
+            pa.RecordBatch.from_pylist([dict(zip(schema.names, row, strict=True)) for row in part], schema)
+            for part in (rows[:4], rows[4:])
+        ]
+    )
+    ordered = commit.storage_order(given)
+    keys = list(zip(ordered.column("request_id").to_pylist(), ordered.column("attempt").to_pylist(), strict=True))
+    assert keys == [("h", 1), ("d", 1), ("c", 1), ("z", 1), ("a", 1), ("a", 2), ("b", 1), ("f", 1), ("g", 1), ("e", 1)]
+    duckdb_order = duckdb.sql(f"select * from given order by {', '.join(commit.SORT_KEYS)}").to_arrow_table()
+    assert ordered.drop_columns(["created_at"]).equals(duckdb_order.drop_columns(["created_at"]))
 
 
 @pytest.mark.slow

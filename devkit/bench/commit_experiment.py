@@ -5,9 +5,9 @@
 Takes the stored records of an ingested warehouse (e.g. `make bench ... --keep`, or `gatewaylens ingest`) as
 if they were freshly staged, and writes them as date partitions three ways, each timed (best of `--runs`):
 
-* `arrow`: what `pipelines.lib.ingest.commit._commit_group` does today: one DuckDB query (union, sort by date and
-  the storage order) -> Arrow table -> split by day -> `pyarrow.parquet.write_table` per day on a thread pool
-  with the ingest's own Parquet options;
+* `arrow`: what `pipelines.lib.ingest.commit._commit_group` does today: one DuckDB query (the union, unsorted)
+  -> Arrow table -> each day's rows put in storage order (`commit.storage_order`) and written by
+  `pyarrow.parquet.write_table` on a thread pool with the ingest's own Parquet options;
 * `duckdb_sorted`: one DuckDB `COPY (... order by date, storage order) TO ... (PARTITION_BY (date), zstd)`;
 * `duckdb_unsorted`: the same COPY without the sort (what the bare baseline does).
 
@@ -24,9 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.lib.ingest.commit import SORT_ORDER, _parquet_options, _split_by_day
+from pipelines.lib.ingest.commit import SORT_KEYS, _parquet_options, storage_order
 from pipelines.lib.ingest.stage import RECORD_COLUMNS
 from schemas.bulk import arrow_schema
 
@@ -38,21 +39,22 @@ def _size(path: str) -> int:
 def arrow(con: duckdb.DuckDBPyConnection, source: str, out: str) -> None:
     rows = con.sql(
         f"select {RECORD_COLUMNS}, date from read_parquet(?, hive_partitioning = true, "
-        f"hive_types = {{'date': VARCHAR}}) order by date, {SORT_ORDER}",
+        "hive_types = {'date': VARCHAR})",
         params=[source],
     ).to_arrow_table()
+    dates, body = rows.column("date"), rows.drop_columns(["date"])
 
-    def write(item: tuple[str, object]) -> None:
-        day, table = item
+    def write(day: str) -> None:
+        table = storage_order(body.filter(pc.equal(dates, day)))
         os.makedirs(f"{out}/date={day}", exist_ok=True)
         pq.write_table(table.cast(arrow_schema()), f"{out}/date={day}/data.parquet", **_parquet_options())
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(write, _split_by_day(rows)))
+        list(pool.map(write, sorted(set(dates.to_pylist()))))
 
 
 def duckdb_copy(con: duckdb.DuckDBPyConnection, source: str, out: str, sort: bool) -> None:
-    order = f"order by date, {SORT_ORDER}" if sort else ""
+    order = f"order by date, {', '.join(SORT_KEYS)}" if sort else ""
     con.execute(
         f"""copy (
             select {RECORD_COLUMNS}, date
