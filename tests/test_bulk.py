@@ -424,6 +424,34 @@ def test_rows_wait_for_a_scan_that_lags_behind_the_reader(tmp_path, monkeypatch)
     assert entry["ignored"] == 9 + 14  # blank lines: the "  " ones and the empty ones
 
 
+def test_a_line_that_does_not_parse_sends_the_read_again_with_ignore_errors(tmp_path, monkeypatch):
+    lines: list[dict[str, Any] | str] = [record(request_id=f"a{i}") for i in range(200)]
+    path = write_lines(tmp_path / "x.jsonl", [*lines, "{broken", record(request_id="b0"), record(request_id="b1")])
+    reads = []
+    read_tables = bulk._read_tables
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        reads.append((args[4], kwargs["skip"]))  # (tolerant, rows skipped)
+        return read_tables(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "_read_tables", recording)
+    reader = bulk.reader_connection(None)
+    given = bulk.read_rows(reader, str(path), BY_NAME["canonical"])
+    ids = pa.concat_tables(list(given)).column("request_id").to_pylist()
+    assert ids == [f"a{i}" for i in range(200)] + [None, "b0", "b1"]
+    assert [tolerant for tolerant, _ in reads] == [False, True]
+
+
+def test_a_second_read_skips_the_rows_the_first_gave(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "BULK_ROWS", 100)
+    path = write_lines(tmp_path / "x.jsonl", [record(request_id=f"r{i}") for i in range(250)])
+    reader = bulk.reader_connection(None)
+    for skip in (0, 1, 99, 100, 101, 249, 250):
+        tables = list(bulk._read_tables(reader, str(path), BY_NAME["canonical"], MAX_LINE_BYTES, True, skip=skip))
+        ids = [i for table in tables for i in table.column("request_id").to_pylist()]
+        assert ids == [f"r{i}" for i in range(skip, 250)]
+
+
 def test_a_file_with_too_many_odd_lines_is_read_line_by_line_alike(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "ODD_FLOOR", 1)
     monkeypatch.setattr(bulk, "ODD_SHARE", 0.0)
