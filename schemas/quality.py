@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,15 @@ def repair(values: Mapping[str, Any], text_limits: Mapping[str, int]) -> dict[st
             flags.add("long_id" if name == ID_FIELD else "long_value")
     fixed["quality_flags"] = sorted(flags | set(values.get("quality_flags") or ()))
     return fixed
+
+
+def repair_fields() -> list[str]:
+    """The fields the repairs read (by the names their SQL is formatted with), each once, in order."""
+    names: dict[str, None] = {}
+    for rep in REPAIRS:
+        for text in (rep.sql_holds, *rep.sql_fix.values()):
+            names |= dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(text) if name)
+    return list(names)
 
 
 def sql_flags(typed: Mapping[str, str], text_limits: Mapping[str, int], raw: Callable[[str], str]) -> str:

@@ -67,15 +67,20 @@ def _checks() -> list[str]:
     return checks
 
 
-def _repairs() -> tuple[str, str]:
-    """(replacements, flags): the `select * replace (...)` list repairing the adapter's text columns, and the
-    SQL list of quality flags, both over the values as logged (`schemas.quality`)."""
+def _repairs() -> tuple[str, str, str, str]:
+    """(typed, names, replacements, flags): the typed values the repairs read (`t_<name>`, computed once: each is
+    read by several repairs and flags, and the statement's planning grows with every copy of an expression) and
+    their column names, the `select * replace (...)` list repairing the adapter's text columns, and the SQL list
+    of quality flags, both over the values as logged (`schemas.quality`)."""
     specs = {spec.name: spec for spec in field_specs()}
-    typed = {name: f"({typed_expr(spec, 'r_' + name)})" for name, spec in specs.items() if name not in DERIVED}
+    read = [name for name in quality.repair_fields() if name in specs and name not in DERIVED]
+    typed = ",\n        ".join(f"{typed_expr(specs[name], 'r_' + name)} AS t_{name}" for name in read)
+    values = {name: f"t_{name}" for name in read}
     limits = {name: limit for name, limit in TEXT_LIMITS.items() if name in INPUT_COLUMNS and name not in DERIVED}
-    replacements = quality.sql_replacements(typed, limits, raw=lambda name: "r_" + name)
+    replacements = quality.sql_replacements(values, limits, raw=lambda name: "r_" + name)
     replace = ",\n            ".join(f"{expr} AS r_{name}" for name, expr in replacements.items())
-    return replace, quality.sql_flags(typed, limits, raw=lambda name: "r_" + name)
+    names = ", ".join(values.values())
+    return typed, names, replace, quality.sql_flags(values, limits, raw=lambda name: "r_" + name)
 
 
 @cache
@@ -87,7 +92,7 @@ def batch_sql(adapter: Adapter, bulk: bool = False) -> str:
     """
     raw_columns = ", ".join(f"adapter.{c}::VARCHAR AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
     typed = ",\n        ".join(_typed_columns())
-    replace, flags = _repairs()
+    repair_typed, repair_names, replace, flags = _repairs()
     record_columns = ",\n    ".join(_final_expr(spec.name) for spec in field_specs())
     return f"""
 with adapted as (
@@ -99,14 +104,21 @@ with adapted as (
         {raw_columns}
     from ({adapter.bulk_sql if bulk else adapter.select_sql}) as adapter
 ),
+logged as (
+    -- the values the repairs read, typed once
+    select
+        *,
+        {repair_typed}
+    from adapted
+),
 repaired as (
     -- soft inconsistencies are kept: repaired where one reading is right, and flagged
     select
-        * replace (
+        * exclude ({repair_names}) replace (
             {replace}
         ),
         {flags} as quality_flags
-    from adapted
+    from logged
 ),
 typed as (
     select
