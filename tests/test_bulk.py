@@ -13,7 +13,7 @@ import gzip
 import json
 import math
 import re
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,7 @@ def test_the_scan_counts_lines_and_finds_those_not_starting_with_a_brace(tmp_pat
         scan = bulk.scan(iter(blocks), str(path), copy=False)
         assert scan.lines == 8
         assert scan.odd == {1: False, 2: True, 3: True, 5: True, 6: False, 7: False}
+        assert (scan.settled, scan.rows_settled()) == (8, 5)  # the running count of skipped lines agrees
     monkeypatch.setattr(bulk, "MAX_LINE_BYTES", 6)  # lines past the reader's limit take the line path too
     for size in (1, 4, 1 << 20):
         blocks = [content[i : i + size] for i in range(0, len(content), size)]
@@ -403,23 +404,24 @@ def test_rows_wait_for_a_scan_that_lags_behind_the_reader(tmp_path, monkeypatch)
     path = write_lines(tmp_path / "x.jsonl", lines)
     monkeypatch.setattr(bulk, "PIECE_BYTES", 512)
     monkeypatch.setattr(bulk, "BULK_ROWS", 64)
-    odd_lines = bulk._odd_lines
+    odd_lines, through_rows = bulk._odd_lines, bulk.ScanThread.through_rows
+    asked = threading.Event()  # the scan's first block waits until rows have asked for their lines
 
-    def slow_odd_lines(*args: Any) -> Any:
-        time.sleep(0.002)
+    def held_odd_lines(*args: Any) -> Any:
+        asked.wait(timeout=10)
         return odd_lines(*args)
 
-    monkeypatch.setattr(bulk, "_odd_lines", slow_odd_lines)
-    through_rows = bulk.ScanThread.through_rows
     waited_early = []
 
     def recording(self: bulk.ScanThread, rows: int) -> Any:
         waited_early.append(not self.scan.done)
+        asked.set()
         return through_rows(self, rows)
 
+    monkeypatch.setattr(bulk, "_odd_lines", held_odd_lines)
     monkeypatch.setattr(bulk.ScanThread, "through_rows", recording)
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
-    assert any(waited_early)  # the reader did get ahead of the scan
+    assert waited_early[0]  # the first rows waited for a scan that had not begun
     assert (entry["lines"], entry["written"], entry["quarantined"]) == (len(lines), 240, 9 * 2)
     assert entry["ignored"] == 9 + 14  # blank lines: the "  " ones and the empty ones
 

@@ -147,19 +147,22 @@ def test_partition_is_sorted_and_matches_the_record_schema(tmp_path, warehouse, 
 
 def test_a_days_rows_are_put_in_storage_order_as_duckdb_orders_them():
     """`commit.storage_order` sorts text as bytes ('' < 'A' < 'o' < 'é'), a prefix first, NULLs last, then by time,
-    request id and attempt, whatever chunks the rows come in."""
+    request id and attempt, then by source (a stored record and the one it gives way to), whatever chunks the rows
+    come in."""
     t0 = datetime(2025, 6, 1, 12, tzinfo=UTC)
-    rows = [  # provider, model, created_at, request_id, attempt
-        ("openai", "gpt-4o", t0, "b", 1),
-        ("openai", "gpt-4o", t0, "a", 2),
-        ("openai", "gpt-4o", t0, "a", 1),
-        ("openai", "gpt-4", t0 + timedelta(hours=1), "c", 1),
-        ("Anthropic", "claude", t0 + timedelta(hours=2), "d", 1),
-        (None, "x", t0, "e", 1),
-        ("openai", None, t0, "f", 1),
-        ("\u00e9bay", "m", t0, "g", 1),
-        ("", "m", t0 + timedelta(hours=3), "h", 1),
-        ("openai", "gpt-4o", t0 - timedelta(microseconds=1), "z", 1),
+    rows = [  # provider, model, created_at, request_id, attempt, source_uri, source_line
+        ("openai", "gpt-4o", t0, "b", 1, "file:///b.jsonl", 1),
+        ("openai", "gpt-4o", t0, "a", 2, "file:///b.jsonl", 2),
+        ("openai", "gpt-4o", t0, "a", 1, "file:///b.jsonl", 3),
+        ("openai", "gpt-4", t0 + timedelta(hours=1), "c", 1, "file:///b.jsonl", 4),
+        ("Anthropic", "claude", t0 + timedelta(hours=2), "d", 1, "file:///b.jsonl", 5),
+        (None, "x", t0, "e", 1, "file:///b.jsonl", 6),
+        ("openai", None, t0, "f", 1, "file:///b.jsonl", 7),
+        ("\u00e9bay", "m", t0, "g", 1, "file:///b.jsonl", 8),
+        ("", "m", t0 + timedelta(hours=3), "h", 1, "file:///b.jsonl", 9),
+        ("openai", "gpt-4o", t0 - timedelta(microseconds=1), "z", 1, "file:///b.jsonl", 10),
+        ("openai", "gpt-4o", t0, "b", 1, "file:///a.jsonl", 7),  # the same record from another file
+        ("openai", "gpt-4o", t0, "b", 1, "file:///b.jsonl", 0),  # ... and from an earlier line
     ]
     schema = pa.schema(
         [
@@ -168,17 +171,22 @@ def test_a_days_rows_are_put_in_storage_order_as_duckdb_orders_them():
             ("created_at", pa.timestamp("us", tz="UTC")),
             ("request_id", pa.string()),
             ("attempt", pa.int64()),
+            ("source_uri", pa.string()),
+            ("source_line", pa.int64()),
         ]
     )
     given = pa.Table.from_batches(
         [
             pa.RecordBatch.from_pylist([dict(zip(schema.names, row, strict=True)) for row in part], schema)
-            for part in (rows[:4], rows[4:])
+            for part in (rows[:4], rows[4:], [])
         ]
     )
     ordered = commit.storage_order(given)
-    keys = list(zip(ordered.column("request_id").to_pylist(), ordered.column("attempt").to_pylist(), strict=True))
-    assert keys == [("h", 1), ("d", 1), ("c", 1), ("z", 1), ("a", 1), ("a", 2), ("b", 1), ("f", 1), ("g", 1), ("e", 1)]
+    keys = [(row["request_id"], row["attempt"], row["source_line"]) for row in ordered.to_pylist()]
+    assert keys == [
+        ("h", 1, 9), ("d", 1, 5), ("c", 1, 4), ("z", 1, 10), ("a", 1, 3), ("a", 2, 2),
+        ("b", 1, 7), ("b", 1, 0), ("b", 1, 1), ("f", 1, 7), ("g", 1, 8), ("e", 1, 6),
+    ]  # fmt: skip
     duckdb_order = duckdb.sql(f"select * from given order by {', '.join(commit.SORT_KEYS)}").to_arrow_table()
     assert ordered.drop_columns(["created_at"]).equals(duckdb_order.drop_columns(["created_at"]))
 

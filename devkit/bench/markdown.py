@@ -186,7 +186,7 @@ def markdown(result: dict[str, Any], json_path: str, peer: dict[str, Any] | None
             if not k.startswith("peak_rss")
         )
         + " (stage_total: the staging of the file, read_json's parse included; within it scan: the bulk path's"
-        " byte scan, on a thread of its own alongside the parse for a local file, transform: the adapter +"
+        " byte scan, for a local file on a thread of its own overlapping the parse, transform: the adapter +"
         " validation statement per batch written to staging, account and rejects: reading a batch's staged rows"
         " back; commit_group: merge, sort and write of the days, write_partition_thread_s being pyarrow's writes"
         " summed over its threads).",

@@ -180,11 +180,11 @@ def step_ingest(source: str, warehouse_dir: str, workdir: str) -> dict[str, Any]
 
 def _instrument_ingest(module: Any) -> dict[str, float]:
     """Time the ingest's phases by wrapping its functions in this process only (the module is not changed):
-    stage_total (the staging of each file, whichever path reads it), within it scan (the bulk path's byte scan, on
-    a thread alongside the parse for a local file) and transform (the adapter + validation statement per batch,
-    written to staging), account and rejects (reading a batch's staged rows back); find_losers (dedupe),
-    commit_group (merge, sort, write each day), and within it write_partition_thread_s (pyarrow's write of each
-    day, summed over the writer threads)."""
+    stage_total (the staging of each file, whichever path reads it), within it scan (the bulk path's byte scan;
+    for a local file on a thread alongside the parse, so that it overlaps the rest of stage_total) and transform
+    (the adapter + validation statement per batch, written to staging), account and rejects (reading a batch's
+    staged rows back); find_losers (dedupe), commit_group (merge, sort, write each day), and within it
+    write_partition_thread_s (pyarrow's write of each day, summed over the writer threads)."""
     import threading
 
     phases: dict[str, float] = {}

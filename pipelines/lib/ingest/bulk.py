@@ -1,10 +1,10 @@
 """The whole-file fast path: DuckDB's own `read_json` parses a file whose format has a bulk form.
 
 The line path (`stage.FileStager`) cuts a file into lines in Python and parses each line in SQL; this path
-hands the file to `read_json(format='newline_delimited', ignore_errors=true)`, which parses it on every
-thread into the adapter's columns, and runs the same transform over them (`transform.batch_sql(adapter,
-bulk=True)`). Every guarantee of the line path holds, because the line path settles every line this one is
-not sure of:
+hands the file to `read_json(format='newline_delimited')` (strict, then with `ignore_errors` from the first
+line that does not parse: `read_rows`), which parses it on every thread into the adapter's columns, and runs
+the same transform over them (`transform.batch_sql(adapter, bulk=True)`). Every guarantee of the line path
+holds, because the line path settles every line this one is not sure of:
 
 1. `scan` reads the bytes once (a compressed or remote file is written to a local scratch file on the way,
    verified to its end by `blocks`): it counts the lines and finds those that do not start with `{` (blank,
@@ -88,6 +88,7 @@ class Scan:
     mark: ReadMark | None = None
     longest: int = 0  # bytes of the longest line, terminator included
     settled: int = 0
+    skipped_settled: int = 0  # skipped lines among lines 1 to `settled`
     done: bool = False
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
@@ -101,7 +102,13 @@ class Scan:
 
     def rows_settled(self) -> int:
         """How many rows `read_json` gives for the settled lines (all but the skipped ones)."""
-        return self.settled - sum(1 for n, skip in self.odd.items() if skip and n <= self.settled)
+        return self.settled - self.skipped_settled
+
+    def settle(self, through: int, changed: Iterable[int]) -> None:
+        """Lines up to `through` are settled; those after `settled` are odd only if among the `changed` numbers
+        (a block changes the lines it starts and the one the block before left open)."""
+        self.skipped_settled += sum(1 for n in set(changed) if self.settled < n <= through and self.odd.get(n))
+        self.settled = through
 
 
 def _odd_lines(
@@ -223,6 +230,7 @@ def scan(
             end = block.find(b"\n") if open_line is not None else -1
             rest = block if end < 0 else block[:end]  # the open line's end (when it has one)
             with result.changed:
+                changed = [*odd, *trimmed, *long, first - 1]  # first - 1: the line the block before left open
                 if open_line is not None:
                     result.odd[open_line] = result.odd[open_line] and not rest.strip(_ASCII_SPACE)
                     open_line = open_line if end < 0 else None
@@ -231,7 +239,7 @@ def scan(
                     result.odd.setdefault(number, False)  # not blank: read_json gives it a row
                 result.odd.update(dict.fromkeys(long, False))
                 result.lines += len(starts)
-                result.settled = result.lines - 1  # the last line started may go on into the next block
+                result.settle(result.lines - 1, changed)  # the last line started may go on into the next block
                 if len(result.odd) > result.odd_limit():
                     odd = len(result.odd)
                     raise BulkMismatch(f"{odd:,} of the first {result.lines:,} lines do not start with '{{'")
@@ -244,7 +252,7 @@ def scan(
             result.odd[lengths.last_number] = False
         result.longest = lengths.longest
         result.mark = marker.mark(through_line=result.lines)
-        result.settled = result.lines
+        result.settle(result.lines, [result.lines])
         result.done = True
         result.changed.notify_all()
     return result
@@ -255,9 +263,11 @@ class ScanStopped(Exception):
 
 
 class ScanThread:
-    """`scan` of a local file on a thread of its own, while `read_json` parses the same file: the scan costs a
-    core-second per GB in NumPy, which the parse's threads leave partly idle. `through_rows` waits until the
-    scan has settled the lines of the rows read so far."""
+    """`scan` of a local file on a thread of its own, while `read_json` parses the same file: the scan costs
+    0.25-0.3 core-seconds per GB in NumPy, which the parse's threads leave partly idle. `through_rows` waits until
+    the scan has settled the lines of the rows read so far. `read_json` then takes lines up to the reader's limit
+    (`maximum_object_size`: the longest line is not known yet), which sizes its buffers at about 32 MiB: the 2M
+    bench file peaked at 0.92 GiB, as before."""
 
     def __init__(self, blocks: Iterator[bytes | bytearray], path: str) -> None:
         self.scan = Scan(path)
@@ -273,6 +283,7 @@ class ScanThread:
             pass
         except OSError as err:
             self._error = BulkMismatch(f"cannot read it: {err}")
+            self._error.__cause__ = err
         except BaseException as err:  # handed to the reader, which raises it
             self._error = err
         finally:
@@ -348,9 +359,9 @@ def read_rows(
     The file is read strictly first: `ignore_errors` costs a fifth more of the parse's CPU (2M canonical lines:
     3.03-3.05 CPU-s against 2.51-2.54). At a line that does not parse, it is read again with `ignore_errors`,
     which gives such a line one all-NULL row (redone by the line path), and the rows already given are skipped:
-    both reads give a line that parses the same row. An error of the second read is a BulkMismatch: the line
-    path reads the file. (An error met while the rows stream comes through Arrow's stream interface, as an
-    OSError.)"""
+    both reads give a line that parses the same row (a bad line near the end costs a second parse of the file).
+    An error of the second read is a BulkMismatch: the line path reads the file. (An error met while the rows
+    stream comes through Arrow's stream interface, as an OSError.)"""
     given = 0
     for tolerant in (False, True):
         try:
@@ -434,6 +445,7 @@ class BulkFile:
     unread: int = 0  # rows read_json could not read (all NULL), redone line by line
     odd: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # the scan's odd lines, sorted
     thread: ScanThread | None = None  # the scan still running, filling `scan`
+    _skipped: np.ndarray | None = None  # the skipped lines of a whole scan, sorted
 
     def stage(self, rejects: quarantine.Writer, progress: Progress) -> None:
         """Stage every line of the file, rejected records into `rejects`; raises BulkMismatch (after which the
@@ -470,9 +482,10 @@ class BulkFile:
     def _settled(self, rows: int) -> tuple[np.ndarray, int]:
         """The skipped lines among those of the first `rows` rows, and how many rows the lines known give; sets
         `odd` to the odd lines known."""
-        if self.thread is None:
-            self.odd = np.array(sorted(self.scan.odd), dtype=np.int64)
-            return self.scan.skipped, self.scan.lines - len(self.scan.skipped)
+        if self.thread is None:  # the scan is whole: its lines sorted once
+            if self._skipped is None:
+                self.odd, self._skipped = np.array(sorted(self.scan.odd), dtype=np.int64), self.scan.skipped
+            return self._skipped, self.scan.lines - len(self._skipped)
         self.odd, skipped, available = self.thread.through_rows(rows)
         return skipped, available
 

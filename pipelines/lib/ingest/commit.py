@@ -37,10 +37,12 @@ from pipelines.lib.storage import QUARANTINE, Warehouse
 from schemas.bulk import arrow_schema, field_specs
 from schemas.sqltext import literal
 
-#: The order of a day's rows in its partition (ascending, NULLs last).
-SORT_KEYS = ("provider", "model", "created_at", "request_id", "attempt")
+#: The order of a day's rows in its partition (ascending, NULLs last). The record's key (request_id, attempt) is
+#: unique in a written day; the source breaks the tie between a stored record and the one it gives way to, which
+#: share a day file until `_drop_stored_losers` rewrites it, so that every file's bytes are determined.
+SORT_KEYS = ("provider", "model", "created_at", "request_id", "attempt", "source_uri", "source_line")
 #: ... of which these are text with few distinct values in a day: sorted by their rank among those values.
-RANKED_KEYS = ("provider", "model")
+RANKED_KEYS = ("provider", "model", "source_uri")
 PARQUET_ROW_GROUP = 122_880
 #: Staged rows merged per commit query: it bounds the merge's working set, the group's rows in Arrow and the
 #: sorted copy of each day being written, which set the ingest's peak memory. 2M canonical rows, alternated (with
@@ -147,7 +149,8 @@ def _write_days(
     dates, body = rows.column("date"), rows.drop_columns(["date"])
 
     def write(day: str) -> tuple[str, int]:
-        return day, _write_partition(warehouse, day, storage_order(body.filter(pc.equal(dates, day))))
+        rows = body if len(days) == 1 else body.filter(pc.equal(dates, day))  # the query reads `days` only
+        return day, _write_partition(warehouse, day, storage_order(rows))
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(pool.map(write, sorted(days)))
