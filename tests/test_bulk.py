@@ -409,6 +409,7 @@ def test_rows_wait_for_a_scan_that_lags_behind_the_reader(tmp_path, monkeypatch)
 
     def held_odd_lines(*args: Any) -> Any:
         asked.wait(timeout=10)
+        asked.set()  # held once only
         return odd_lines(*args)
 
     waited_early = []
@@ -442,6 +443,32 @@ def test_a_line_that_does_not_parse_sends_the_read_again_with_ignore_errors(tmp_
     ids = pa.concat_tables(list(given)).column("request_id").to_pylist()
     assert ids == [f"a{i}" for i in range(200)] + [None, "b0", "b1"]
     assert [tolerant for tolerant, _ in reads] == [False, True]
+
+
+@pytest.mark.slow
+def test_a_line_past_duckdbs_object_size_is_read_with_room_for_the_longest_line(tmp_path, monkeypatch):
+    """read_json stops at a line past its maximum_object_size (16 MiB at least), with ignore_errors too: while
+    the scan runs the longest line is not known, so the read is made again, past the rows given, with room for
+    it."""
+    short = [json.dumps(record(request_id=f"a{i}")) for i in range(100_000)]
+    long_line = json.dumps(record(request_id="long", model="m" * (MAX_LINE_BYTES + (1 << 20))))
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join([*short, long_line, *(line.replace('"a', '"b') for line in short)]) + "\n")
+    reads = []
+    read_tables = bulk._read_tables
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        reads.append((args[3], args[4]))  # (longest, tolerant)
+        return read_tables(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "_read_tables", recording)
+    longest = len(long_line) + 1
+    tables = bulk.read_rows(
+        bulk.reader_connection(None), str(path), BY_NAME["canonical"], MAX_LINE_BYTES, lambda: longest
+    )
+    ids = [i for table in tables for i in table.column("request_id").to_pylist()]
+    assert ids == [f"a{i}" for i in range(100_000)] + ["long"] + [f"b{i}" for i in range(100_000)]
+    assert reads == [(MAX_LINE_BYTES, False), (MAX_LINE_BYTES, True), (longest, True)]
 
 
 def test_a_second_read_skips_the_rows_the_first_gave(tmp_path, monkeypatch):

@@ -198,10 +198,10 @@ def test_a_record_that_gives_way_leaves_its_day_only_after_the_winner_is_written
 
     write = commit._write_partition
 
-    def failing(store, day, rows):
+    def failing(store, day, *rows):
         if day == "2025-06-02":
             raise OSError("disk full")
-        return write(store, day, rows)
+        return write(store, day, *rows)
 
     monkeypatch.setattr(commit, "_write_partition", failing)
     with pytest.raises(OSError):

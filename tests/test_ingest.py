@@ -255,21 +255,26 @@ def test_failure_mid_commit_leaves_partitions_as_they_were(tmp_path, warehouse, 
         )
     )
     before = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
-    real_write = pq.write_table
+    real_writer = pq.ParquetWriter
     failed: list[Path] = []
 
-    def flaky_write(table, where, **kwargs):
-        if Path(where).parent.name == "date=2025-06-02":  # this day's write fails halfway
-            Path(where).write_bytes(b"PAR1 half a file")
-            failed.append(Path(where))
-            raise OSError("disk full")
-        return real_write(table, where, **kwargs)
+    class FlakyWriter(real_writer):  # the commit writes a day one row group at a time
+        def write_table(self, table, *args, **kwargs):
+            if Path(self.where).parent.name == "date=2025-06-02":  # this day's write fails halfway
+                Path(self.where).write_bytes(b"PAR1 half a file")
+                failed.append(Path(self.where))
+                raise OSError("disk full")
+            return super().write_table(table, *args, **kwargs)
 
-    monkeypatch.setattr(pq, "write_table", flaky_write)
+        def __init__(self, where, *args, **kwargs):
+            self.where = where
+            super().__init__(where, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetWriter", FlakyWriter)
     new = [record(request_id=f"new{d}", created_at=f"2025-06-0{d}T01:00:00Z") for d in (1, 2)]
     with pytest.raises(OSError, match="disk full"):
         run_ingest(write_lines(tmp_path / "new.jsonl", new))
-    monkeypatch.setattr(pq, "write_table", real_write)
+    monkeypatch.setattr(pq, "ParquetWriter", real_writer)
     after = {p: p.read_bytes() for p in Path(warehouse.root).rglob("*.parquet")}
     day2 = Path(warehouse.partition_path("2025-06-02"))
     assert failed and after[day2] == before[day2]  # untouched

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -349,7 +349,11 @@ def reader_connection(threads: int | None, spill: str | None = None) -> duckdb.D
 
 
 def read_rows(
-    con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int = MAX_LINE_BYTES
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    adapter: Adapter,
+    longest: int = MAX_LINE_BYTES,
+    longest_known: Callable[[], int] | None = None,
 ) -> Iterator[pa.Table]:
     """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows or
     BULK_BYTES bytes, whichever comes first. `path` (without glob characters: `unglobbed`) is read as one plain
@@ -360,10 +364,13 @@ def read_rows(
     3.03-3.05 CPU-s against 2.51-2.54). At a line that does not parse, it is read again with `ignore_errors`,
     which gives such a line one all-NULL row (redone by the line path), and the rows already given are skipped:
     both reads give a line that parses the same row (a bad line near the end costs a second parse of the file).
-    An error of the second read is a BulkMismatch: the line path reads the file. (An error met while the rows
-    stream comes through Arrow's stream interface, as an OSError.)"""
-    given = 0
-    for tolerant in (False, True):
+    `longest_known` (when the scan is still running) waits for the file's longest line: when the read with
+    `ignore_errors` fails too, a line longer than `longest` is read with room for it (DuckDB stops at a line
+    past its `maximum_object_size`, 16 MiB at least). An error of the last read is a BulkMismatch: the line path
+    reads the file. (An error met while the rows stream comes through Arrow's stream interface, as an
+    OSError.)"""
+    given, tolerant = 0, False
+    while True:
         try:
             for table in _read_tables(con, path, adapter, longest, tolerant, skip=given):
                 given += table.num_rows
@@ -372,7 +379,11 @@ def read_rows(
         except duckdb.InterruptException:
             raise
         except (duckdb.Error, pa.ArrowException, OSError) as err:
-            if tolerant:
+            if not tolerant:
+                tolerant = True
+            elif longest_known is not None and (known := longest_known()) > longest:
+                longest = known
+            else:
                 raise BulkMismatch(f"read_json cannot read it: {err}") from err
 
 
@@ -457,7 +468,8 @@ class BulkFile:
         con = reader_connection(self.stager.threads, spill)
         rows = 0
         longest = MAX_LINE_BYTES if self.thread else self.scan.longest
-        tables = read_rows(con, self.scan.path, self.adapter, longest)
+        longest_known = (lambda: self.thread.finish().longest) if self.thread else None
+        tables = read_rows(con, self.scan.path, self.adapter, longest, longest_known)
         try:
             for number, table in enumerate(tables):
                 skipped, available = self._settled(rows + table.num_rows)

@@ -150,19 +150,23 @@ def _write_days(
 
     def write(day: str) -> tuple[str, int]:
         rows = body if len(days) == 1 else body.filter(pc.equal(dates, day))  # the query reads `days` only
-        return day, _write_partition(warehouse, day, storage_order(rows))
+        return day, _write_partition(warehouse, day, rows, sort_order(rows))
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(pool.map(write, sorted(days)))
 
 
-def storage_order(rows: pa.Table) -> pa.Table:
-    """`rows` sorted by SORT_KEYS, ascending with NULLs last, as DuckDB's ORDER BY sorts them. The RANKED_KEYS are
-    sorted by their dense rank among their distinct values (a few dozen in a day), which orders them as their
-    bytes do: integers compared where strings were."""
+def sort_order(rows: pa.Table) -> pa.Array:
+    """The indices that put `rows` in storage order: by SORT_KEYS, ascending with NULLs last, as DuckDB's ORDER BY
+    sorts them. The RANKED_KEYS are sorted by their dense rank among their distinct values (a few dozen in a day),
+    which orders them as their bytes do: integers compared where strings were."""
     keys = {name: _dense_rank(rows.column(name)) if name in RANKED_KEYS else rows.column(name) for name in SORT_KEYS}
-    order = pc.sort_indices(pa.table(keys), sort_keys=[(name, "ascending") for name in SORT_KEYS])
-    return rows.take(order)
+    return pc.sort_indices(pa.table(keys), sort_keys=[(name, "ascending") for name in SORT_KEYS])
+
+
+def storage_order(rows: pa.Table) -> pa.Table:
+    """`rows` in storage order (`sort_order`)."""
+    return rows.take(sort_order(rows))
 
 
 def _dense_rank(column: pa.ChunkedArray) -> pa.Array:
@@ -185,10 +189,19 @@ def _parquet_options() -> dict[str, Any]:
     }
 
 
-def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table) -> int:
-    """Write one day's partition atomically; returns its size in bytes."""
+def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table, order: pa.Array | None = None) -> int:
+    """Write one day's partition atomically, its rows taken in `order` (as they come when None) one row group at a
+    time: a sorted copy of a whole day would double the commit's memory (a day of 333k rows: 1,126-1,157 MiB
+    against 960 MiB with DuckDB sorting). Returns its size in bytes."""
+    schema, options = arrow_schema(), _parquet_options()
     with warehouse.atomic_write(warehouse.partition_path(day)) as local:
-        pq.write_table(rows.cast(arrow_schema()), local, **_parquet_options())
+        if order is None or not rows.num_rows:
+            pq.write_table(rows.cast(schema), local, **options)
+            return os.path.getsize(local)
+        size = options["row_group_size"]
+        with pq.ParquetWriter(local, schema, **{k: v for k, v in options.items() if k != "row_group_size"}) as out:
+            for start in range(0, rows.num_rows, size):
+                out.write_table(rows.take(order.slice(start, size)).cast(schema), row_group_size=size)
         return os.path.getsize(local)
 
 
