@@ -5,9 +5,10 @@
 Takes the stored records of an ingested warehouse (e.g. `make bench ... --keep`, or `gatewaylens ingest`) as
 if they were freshly staged, and writes them as date partitions three ways, each timed (best of `--runs`):
 
-* `arrow`: what `pipelines.lib.ingest.commit._commit_group` does today: one DuckDB query (the union, unsorted)
-  -> Arrow table -> each day's rows put in storage order (`commit.storage_order`) and written by
-  `pyarrow.parquet.write_table` on a thread pool with the ingest's own Parquet options;
+* `arrow`: close to what `pipelines.lib.ingest.commit._commit_group` does today: one DuckDB query (the union,
+  unsorted) -> Arrow table -> each day's rows put in storage order (`commit.storage_order`) and written by
+  `pyarrow.parquet.write_table` on a thread pool with the ingest's own Parquet options (the commit takes the
+  sorted rows into its writer one row group at a time, for memory);
 * `duckdb_sorted`: one DuckDB `COPY (... order by date, storage order) TO ... (PARTITION_BY (date), zstd)`;
 * `duckdb_unsorted`: the same COPY without the sort (what the bare baseline does).
 

@@ -266,8 +266,8 @@ class ScanThread:
     """`scan` of a local file on a thread of its own, while `read_json` parses the same file: the scan costs
     0.25-0.3 core-seconds per GB in NumPy, which the parse's threads leave partly idle. `through_rows` waits until
     the scan has settled the lines of the rows read so far. `read_json` then takes lines up to the reader's limit
-    (`maximum_object_size`: the longest line is not known yet), which sizes its buffers at about 32 MiB: the 2M
-    bench file peaked at 0.92 GiB, as before."""
+    (`maximum_object_size`: the longest line is not known yet); DuckDB reads with room for 16 MiB lines whatever
+    smaller size it is given, so this costs no memory (`read_rows` goes on past a longer line)."""
 
     def __init__(self, blocks: Iterator[bytes | bytearray], path: str) -> None:
         self.scan = Scan(path)
