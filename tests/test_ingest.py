@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -189,6 +190,40 @@ def test_a_days_rows_are_put_in_storage_order_as_duckdb_orders_them():
     ]  # fmt: skip
     duckdb_order = duckdb.sql(f"select * from given order by {', '.join(commit.SORT_KEYS)}").to_arrow_table()
     assert ordered.drop_columns(["created_at"]).equals(duckdb_order.drop_columns(["created_at"]))
+
+
+@pytest.mark.parametrize("group_days", [3, 2], ids=["more days than threads: copies", "as many: indices"])
+def test_each_day_of_a_group_is_written_with_its_rows_in_storage_order(group_days):
+    """`commit._day_rows` gives each day of a group exactly its rows, in storage order, from a group in several
+    chunks with its days interleaved and rows without a day (rejects): whether it copies the day's rows (a group of
+    more days than writer threads) or indexes the group's (as many or fewer)."""
+    t0 = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    days = ["2025-06-01", "2025-06-02", "2025-06-03"][:group_days]
+    rows = [
+        {
+            "provider": ["openai", "anthropic", None][i % 3],
+            "model": ["m2", "m1"][i % 2],
+            "created_at": t0 - timedelta(seconds=i),
+            "request_id": f"r{i:02d}",
+            "attempt": 1 + i % 2,
+            "source_uri": "file:///a.jsonl",
+            "source_line": i,
+            "date": None if i % 7 == 6 else days[i % group_days],
+        }
+        for i in range(40)
+    ]
+    chunks = [pa.RecordBatch.from_pylist(rows[start : start + 9]) for start in range(0, 40, 9)]
+    group = pa.Table.from_batches(chunks)
+    assert group.column("date").num_chunks == 5
+    dates, body = group.column("date"), group.drop_columns(["date"])
+    for day in days:
+        table, order = commit._day_rows(body, dates, day, group_days, threads=2)
+        expected = commit.storage_order(group.filter(pc.equal(dates, day)).drop_columns(["date"]))
+        assert table.take(order).equals(expected), day
+    [only] = days[:1]
+    whole = group.filter(pc.equal(dates, only)).drop_columns(["date"])
+    table, order = commit._day_rows(whole, whole.column("request_id"), only, 1, threads=2)
+    assert table.take(order).equals(commit.storage_order(whole))
 
 
 @pytest.mark.slow
