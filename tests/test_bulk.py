@@ -316,7 +316,7 @@ def test_the_fetcher_reads_lines_by_number_across_blocks(tmp_path, monkeypatch):
 def _ingest_both(tmp_path: Path, *sources: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Warehouse]:
     warehouses = {}
     for mode in ("bulk", "lines"):
-        monkeypatch.setattr(stage_module, "BULK_READ", mode == "bulk")
+        monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 0 if mode == "bulk" else None)
         warehouses[mode] = Warehouse(str(tmp_path / mode))
         ingest([str(s) for s in sources], warehouses[mode], hash_key=HASH_KEY, progress=print)
     return warehouses
@@ -386,7 +386,7 @@ def test_compressed_files_take_the_bulk_path_verified_to_their_end(tmp_path, mon
     truncated = tmp_path / "cut" / "c.jsonl.zst"
     truncated.parent.mkdir()
     truncated.write_bytes(zst.read_bytes()[:-20])
-    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 0)
     with pytest.raises(Exception, match="could not be read"):
         ingest([str(truncated)], Warehouse(str(tmp_path / "cut-wh")), hash_key=HASH_KEY)
 
@@ -485,7 +485,7 @@ def test_a_file_with_too_many_odd_lines_is_read_line_by_line_alike(tmp_path, mon
     monkeypatch.setattr(bulk, "ODD_FLOOR", 1)
     monkeypatch.setattr(bulk, "ODD_SHARE", 0.0)
     path = write_lines(tmp_path / "x.jsonl", [record(request_id="a"), "", " ", record(request_id="b")])
-    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 0)
     warehouse = Warehouse(str(tmp_path / "wh"))
     report = ingest([str(path)], warehouse, hash_key=HASH_KEY)
     assert report.files[0].read_by == "lines" and report.summary()["written"] == 2
@@ -533,7 +533,7 @@ def test_a_file_of_unreadable_lines_is_read_line_by_line(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "ODD_FLOOR", 2)
     monkeypatch.setattr(bulk, "ODD_SHARE", 0.1)
     lines = [record(request_id=f"r{i}") for i in range(20)] + ["{broken"] * 5
-    monkeypatch.setattr(stage_module, "BULK_READ", True)
+    monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 0)
     report = ingest([str(write_lines(tmp_path / "x.jsonl", lines))], Warehouse(str(tmp_path / "wh")), hash_key=HASH_KEY)
     assert report.files[0].read_by == "lines" and (report.written, report.quarantined) == (20, 5)
 
@@ -544,3 +544,24 @@ def test_a_byte_order_mark_is_not_measured_as_part_of_the_first_line():
     line = b'{"a":12}\n'
     batch = lines_batch([(1, b"\xef\xbb\xbf" + line, 3 + len(line))], max_line_bytes=len(line))
     assert batch.lines.column("raw").to_pylist() == [line.decode()] and not batch.rejected
+
+
+@pytest.mark.slow
+def test_a_file_under_the_bulk_size_is_read_line_by_line(tmp_path, monkeypatch):
+    """From BULK_MIN_BYTES (uncompressed, estimated) a file is read in bulk, under it line by line, with the same
+    records; a compressed file's size counts COMPRESSION_RATIO_GUESS times; None reads every file line by line."""
+    plain = write_lines(tmp_path / "a.jsonl", [record(request_id=f"a{i}") for i in range(20)])
+    packed = tmp_path / "b.jsonl.zst"
+    packed.write_bytes(zstandard.compress(write_lines(tmp_path / "b", [record(request_id="b")] * 3).read_bytes()))
+    guess = stage_module.COMPRESSION_RATIO_GUESS
+    cases = [
+        (plain, plain.stat().st_size, "bulk", 20),
+        (plain, plain.stat().st_size + 1, "lines", 20),
+        (plain, None, "lines", 20),
+        (packed, packed.stat().st_size * guess, "bulk", 1),
+        (packed, packed.stat().st_size * guess + 1, "lines", 1),
+    ]
+    for number, (path, threshold, read_by, written) in enumerate(cases):
+        monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", threshold)
+        report = ingest([str(path)], Warehouse(str(tmp_path / f"w{number}")), hash_key=HASH_KEY)
+        assert (report.files[0].read_by, report.written) == (read_by, written), (path.name, threshold)
