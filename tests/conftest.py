@@ -30,16 +30,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 
 
-#: The size from which a file is read in bulk outside the tests (`stage.BULK_MIN_BYTES`).
-BULK_MIN_BYTES = stage.BULK_MIN_BYTES
-
-
 @pytest.fixture(autouse=True)
 def bulk_read_whatever_the_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file whose format has a bulk form is read in bulk, however small (outside the tests, files under
-    BULK_MIN_BYTES are read line by line): the tests' files are small, and the bulk path is the one to cover. Tests
-    of the line path set `stage.BULK_MIN_BYTES` to None, tests of the threshold back to BULK_MIN_BYTES. (A test's
-    `gatewaylens` process reads with the defaults.)"""
+    `stage.BULK_MIN_BYTES` are read line by line): the tests' files are small, and the bulk path is the one to
+    cover. Tests of the line path set `stage.BULK_MIN_BYTES` to None, tests of the threshold a size of their own.
+    (A `gatewaylens` or Dagster process a test starts reads with the defaults.)"""
     monkeypatch.setattr(stage, "BULK_MIN_BYTES", 0)
 
 

@@ -546,6 +546,30 @@ def test_a_byte_order_mark_is_not_measured_as_part_of_the_first_line():
     assert batch.lines.column("raw").to_pylist() == [line.decode()] and not batch.rejected
 
 
+def test_the_bulk_size_counts_a_compressed_file_by_its_bytes_and_an_unknown_size_as_big(tmp_path, monkeypatch):
+    """`stage.bulk_size`: a compressed file (by its magic bytes, whatever its name) counts COMPRESSION_RATIO_GUESS
+    times its size; a size the store did not give (0) counts as big; None reads every file line by line."""
+    from pipelines.lib.storage import SourceFile
+
+    monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 1000)
+    guess = stage_module.COMPRESSION_RATIO_GUESS
+    text = (tmp_path / "plain.jsonl").as_posix()
+    Path(text).write_bytes(b"{}\n" * 400)
+    named_plain = tmp_path / "zstd-inside.log"  # compressed, its name says nothing
+    named_plain.write_bytes(zstandard.compress(b"{}\n" * 400))
+    sized = {
+        (text, 999): False,
+        (text, 1000): True,
+        (text, 0): True,
+        (named_plain.as_posix(), 1000 // guess + 1): True,
+        (named_plain.as_posix(), 1000 // guess - 1): False,
+    }
+    for (url, size), expected in sized.items():
+        assert stage_module.bulk_size(SourceFile(url, size, ""), {}) is expected, (url, size)
+    monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", None)
+    assert not stage_module.bulk_size(SourceFile(text, 10**9, ""), {})
+
+
 @pytest.mark.slow
 def test_a_file_under_the_bulk_size_is_read_line_by_line(tmp_path, monkeypatch):
     """From BULK_MIN_BYTES (uncompressed, estimated) a file is read in bulk, under it line by line, with the same

@@ -36,6 +36,12 @@ def compression_of(head: bytes) -> str | None:
     return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
 
 
+def is_compressed(url: str, **storage_options: typing.Any) -> bool:
+    """The file's first bytes are a compression's magic (as `iter_blocks` tells), whatever its name says."""
+    with fsspec.open(url, "rb", **storage_options) as raw:
+        return compression_of(raw.read(8)) is not None
+
+
 def _zstd_blocks(raw: BinaryIO, size: int) -> Iterator[bytes]:
     """Decompressed blocks of about `size` bytes of a zstd stream of one or more frames; raises
     IncompleteSourceError when the input ends inside a frame."""

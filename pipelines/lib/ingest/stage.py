@@ -27,13 +27,13 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.lib import privacy, quarantine
-from pipelines.lib.blocks import IncompleteSourceError, iter_blocks
+from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
 from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
 from pipelines.lib.reader import LineBatch, LineReader, ReadMark, lines_batch, nonblank_lines, prefetch
-from pipelines.lib.storage import COMPRESSION_SUFFIXES, SourceFile, Warehouse, list_sources
+from pipelines.lib.storage import SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
@@ -50,7 +50,7 @@ VALID = "date is not null"
 REJECTED, IGNORED = "ignored is null and reason is not null", "ignored is not null"
 BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
 #: Read a file whose format has a bulk form whole with DuckDB's reader (`bulk`) from this many bytes (uncompressed,
-#: estimated: `uncompressed_estimate`); a smaller file line by line; None: every file line by line (the
+#: estimated: `bulk_size`); a smaller file line by line; None: every file line by line (the
 #: differential tests compare the two, and the test suite reads every file it can in bulk: 0). The bulk path's
 #: fixed costs (a DuckDB connection of its own, the sample check that also transforms the first lines by the line
 #: form, a second statement) outweigh its speed on small files: 2,000 files of 10 canonical lines took 6:46
@@ -60,9 +60,10 @@ BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
 #: against 0.57-0.62; 28 MiB canonical 0.44-0.49 against 0.37-0.48.
 BULK_MIN_BYTES: int | None = 16 * 1024 * 1024
 #: A compressed file's size times this estimates its uncompressed size (JSON logs shrink 5-15 times with gzip or
-#: zstd; the bundled sample's zstd files 13 times): an estimate low rather than high, so that a big compressed file
-#: is read in bulk.
-COMPRESSION_RATIO_GUESS = 8
+#: zstd; the bundled sample's zstd files 13 times). A guess high rather than low: a compressed file read line by
+#: line is then surely small, where the line path is slower the bigger the file (OTel, 2.39M simulated attempts:
+#: 305 s against 58 s), and a small one read in bulk for want of it costs a tenth of a second.
+COMPRESSION_RATIO_GUESS = 16
 QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
 
 #: A rejected record: (line number, reason, the raw line).
@@ -137,7 +138,7 @@ class FileStager:
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
-        if adapter is not None and adapter.bulk and prior is None and _bulk_size(source):
+        if adapter is not None and adapter.bulk and prior is None and bulk_size(source, self.storage_options):
             try:
                 with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
                     self._stage_whole(source, index, report, adapter, rejects, progress)
@@ -383,15 +384,18 @@ def _prior_read(warehouse: Warehouse, source: SourceFile) -> ReadMark | None:
     return ReadMark(**mark) if mark else None
 
 
-def _bulk_size(source: SourceFile) -> bool:
-    """`source` is big enough to be read in bulk (BULK_MIN_BYTES)."""
-    return BULK_MIN_BYTES is not None and uncompressed_estimate(source) >= BULK_MIN_BYTES
-
-
-def uncompressed_estimate(source: SourceFile) -> int:
-    """The file's size, times COMPRESSION_RATIO_GUESS when its name ends with a compression suffix."""
-    compressed = any(source.url.lower().endswith(suffix) for suffix in COMPRESSION_SUFFIXES if suffix)
-    return source.size * COMPRESSION_RATIO_GUESS if compressed else source.size
+def bulk_size(source: SourceFile, storage_options: dict[str, Any]) -> bool:
+    """`source` is big enough to be read in bulk: BULK_MIN_BYTES or more, uncompressed. A size the store did not give
+    (0: an HTTP server without Content-Length, say) counts as big. A compressed file (by its first bytes, as the
+    readers tell, not by its name) counts COMPRESSION_RATIO_GUESS times its size; its first bytes are read only
+    where that decides."""
+    if BULK_MIN_BYTES is None:
+        return False
+    if not source.size or source.size >= BULK_MIN_BYTES:
+        return True
+    if source.size * COMPRESSION_RATIO_GUESS < BULK_MIN_BYTES:
+        return False
+    return is_compressed(source.url, **storage_options)
 
 
 def stage_files(
