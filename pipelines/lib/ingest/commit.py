@@ -164,7 +164,8 @@ def _day_rows(
 
     * A group of one day is that day: the group and its order.
     * A group of more days than threads: a copy of the day's rows and its order. The days written at once hold
-      a copy of a fraction of the group, and each row group taken from a day's copy copies that day only.
+      copies of `threads` of its days (most of the group only where one day is most of it), and each row group
+      taken from a day's copy copies that day only.
     * A group of as many days as threads or fewer: the group, and the indices of the day's rows in order (only
       their sort keys copied). The days written at once would hold a copy of the whole group (10M shuffled rows,
       two-day groups: peak 1,077-1,111 MiB with copies, 947 MiB without); each row group taken from the group
