@@ -547,8 +547,9 @@ def test_a_byte_order_mark_is_not_measured_as_part_of_the_first_line():
 
 
 def test_the_bulk_size_counts_a_compressed_file_by_its_bytes_and_an_unknown_size_as_big(tmp_path, monkeypatch):
-    """`stage.bulk_size`: a compressed file (by its magic bytes, whatever its name) counts COMPRESSION_RATIO_GUESS
-    times its size; a size the store did not give (0) counts as big; None reads every file line by line."""
+    """`stage.big_enough_for_bulk`: a compressed file (by its magic bytes, whatever its name) counts
+    COMPRESSION_RATIO_GUESS times its size; a size the store did not give (0) counts as big; None reads every file
+    line by line."""
     from pipelines.lib.storage import SourceFile
 
     monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", 1000)
@@ -565,9 +566,9 @@ def test_the_bulk_size_counts_a_compressed_file_by_its_bytes_and_an_unknown_size
         (named_plain.as_posix(), 1000 // guess - 1): False,
     }
     for (url, size), expected in sized.items():
-        assert stage_module.bulk_size(SourceFile(url, size, ""), {}) is expected, (url, size)
+        assert stage_module.big_enough_for_bulk(SourceFile(url, size, ""), {}) is expected, (url, size)
     monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", None)
-    assert not stage_module.bulk_size(SourceFile(text, 10**9, ""), {})
+    assert not stage_module.big_enough_for_bulk(SourceFile(text, 10**9, ""), {})
 
 
 @pytest.mark.slow

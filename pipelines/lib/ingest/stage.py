@@ -50,7 +50,7 @@ VALID = "date is not null"
 REJECTED, IGNORED = "ignored is null and reason is not null", "ignored is not null"
 BLANK_LINE = "blank line"  # ignored: a line of nothing but whitespace
 #: Read a file whose format has a bulk form whole with DuckDB's reader (`bulk`) from this many bytes (uncompressed,
-#: estimated: `bulk_size`); a smaller file line by line; None: every file line by line (the
+#: estimated: `big_enough_for_bulk`); a smaller file line by line; None: every file line by line (the
 #: differential tests compare the two, and the test suite reads every file it can in bulk: 0). The bulk path's
 #: fixed costs (a DuckDB connection of its own, the sample check that also transforms the first lines by the line
 #: form, a second statement) outweigh its speed on small files: 2,000 files of 10 canonical lines took 6:46
@@ -138,7 +138,7 @@ class FileStager:
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
-        if adapter is not None and adapter.bulk and prior is None and bulk_size(source, self.storage_options):
+        if adapter is not None and adapter.bulk and prior is None and big_enough_for_bulk(source, self.storage_options):
             try:
                 with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
                     self._stage_whole(source, index, report, adapter, rejects, progress)
@@ -384,7 +384,7 @@ def _prior_read(warehouse: Warehouse, source: SourceFile) -> ReadMark | None:
     return ReadMark(**mark) if mark else None
 
 
-def bulk_size(source: SourceFile, storage_options: dict[str, Any]) -> bool:
+def big_enough_for_bulk(source: SourceFile, storage_options: dict[str, Any]) -> bool:
     """`source` is big enough to be read in bulk: BULK_MIN_BYTES or more, uncompressed. A size the store did not give
     (0: an HTTP server without Content-Length, say) counts as big. A compressed file (by its first bytes, as the
     readers tell, not by its name) counts COMPRESSION_RATIO_GUESS times its size; its first bytes are read only
