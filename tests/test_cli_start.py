@@ -130,7 +130,7 @@ def test_a_failed_blocking_check_stops_the_job_before_the_models(tmp_path, monke
 
 
 @pytest.mark.slow  # Dagster runs in a Dagster instance
-def test_with_dagster_home_the_runs_are_in_the_instance_and_say_the_same(tmp_path):
+def test_with_dagster_home_the_runs_are_in_the_instance_and_say_the_same(tmp_path, monkeypatch):
     """The same commands with and without DAGSTER_HOME print the same summary; with it, each is a successful run
     of its job in that instance (the UI's runs), and `requests` has its materialization there."""
     import dagster as dg
@@ -147,7 +147,8 @@ def test_with_dagster_home_the_runs_are_in_the_instance_and_say_the_same(tmp_pat
         printed[name] = (ingested.stdout + built.stdout).replace(warehouse, "WAREHOUSE")
     assert printed["direct"] == printed["dagster"]
     assert "1 quarantined" in printed["direct"] and "models: " in printed["direct"]
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # as the commands found it (the settings name it)
+    with dg.DagsterInstance.get() as instance:
         runs = {run.job_name: run for run in instance.get_runs()}
         assert set(runs) == {"ingest_job", "models_job"}
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs.values())

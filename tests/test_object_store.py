@@ -177,7 +177,8 @@ def test_a_parallel_backfill_on_s3_equals_the_sequential_local_run(s3_options, t
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / ".dagster" / "dagster.yaml").read_text())
-    with dg.DagsterInstance.from_config(str(home)) as instance:  # create its storage before runs race to
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the settings name the instance's home by it
+    with dg.DagsterInstance.get() as instance:  # create its storage before runs race to
         instance.get_runs()
     env = {
         **os.environ,

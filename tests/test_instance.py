@@ -1,0 +1,166 @@
+"""The instance's event log (`pipelines.instance`): Dagster's SQLite files, read and written as Dagster's own
+storage reads and writes them, through engines kept per database file (a bounded number of them)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SqliteEventLogStorage as DagsterSqliteEventLogStorage,
+)
+
+from pipelines import instance as project_instance
+from tests.conftest import PROJECT_ROOT
+
+
+@dg.asset
+def answer() -> dg.MaterializeResult:
+    """A stand-in asset: one materialization and one log line per run."""
+    return dg.MaterializeResult(metadata={"value": 42})
+
+
+@dg.asset_check(asset=answer)
+def answer_is_known() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def _home(tmp_path, project_settings: bool):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    settings = home / "dagster.yaml"
+    if project_settings:
+        shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", settings)
+    else:
+        settings.unlink(missing_ok=True)
+    return home
+
+
+def _run(home, monkeypatch) -> str:
+    """Materialize `answer` and its check in the instance at `home`; the run's id."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize([answer, answer_is_known], instance=instance)
+        assert result.success
+        return result.run_id
+
+
+def _history(home, monkeypatch) -> dict[str, list[str]]:
+    """What an instance at `home` shows: each run's event types, and the latest materialization of `answer`."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        runs = {run.run_id: _event_types(instance, run.run_id) for run in instance.get_runs()}
+        latest = instance.get_latest_materialization_event(dg.AssetKey("answer"))
+        runs["latest"] = [latest.run_id, str(latest.asset_materialization.metadata["value"].value)]
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key([answer_is_known.check_key])
+        runs["check"] = [check[answer_is_known.check_key].run_id]
+        return runs
+
+
+def _event_types(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [entry.dagster_event_type.value for entry in instance.all_logs(run_id) if entry.dagster_event]
+
+
+def test_the_project_settings_use_this_storage_where_dagster_keeps_the_event_logs(tmp_path, monkeypatch):
+    home = _home(tmp_path, project_settings=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert type(storage) is project_instance.SqliteEventLogStorage
+        assert storage._base_dir == str(home / "history" / "runs")
+
+
+def test_runs_read_the_same_through_dagster_own_storage_both_ways(tmp_path, monkeypatch):
+    """A run recorded by Dagster's default storage, then one by the project's, on one home: each storage shows
+    both runs with the same events, the latest materialization and the latest check execution."""
+    home = _home(tmp_path, project_settings=False)
+    first = _run(home, monkeypatch)
+    home = _home(tmp_path, project_settings=True)
+    second = _run(home, monkeypatch)
+    ours = _history(home, monkeypatch)
+    home = _home(tmp_path, project_settings=False)
+    theirs = _history(home, monkeypatch)
+    assert ours == theirs
+    assert ours["latest"] == [second, "42"] and ours["check"] == [second]
+    assert ours[first] == ours[second]
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    assert {kind.value for kind in kinds | {dg.DagsterEventType.RUN_SUCCESS}} <= set(ours[second])
+
+
+def test_an_engine_is_kept_per_database_file_and_no_more_than_the_limit(tmp_path, monkeypatch):
+    """Every statement of a run goes through one engine per database file (Dagster's storage builds one per
+    statement); runs beyond the limit close the least recently used file's engine, never the index's while it
+    is in use."""
+    home = _home(tmp_path, project_settings=True)
+    made: list[str] = []
+    real_create_engine = project_instance.create_engine
+
+    def counting_create_engine(url, **kwargs):
+        made.append(str(url))
+        return real_create_engine(url, **kwargs)
+
+    monkeypatch.setattr(project_instance, "create_engine", counting_create_engine)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        first = dg.materialize([answer, answer_is_known], instance=instance).run_id
+        assert sorted(made) == sorted({str(url) for url in made})  # one engine per file
+        assert sorted(storage._engines) == sorted(["index", first])
+        runs = [dg.materialize([answer], instance=instance).run_id for _ in range(project_instance.ENGINES_KEPT)]
+        assert len(storage._engines) == project_instance.ENGINES_KEPT
+        assert first not in storage._engines and "index" in storage._engines
+        assert set(list(storage._engines)[-2:]) == {runs[-1], "index"}  # the most recently used
+        assert len(instance.all_logs(first)) > 0  # an evicted file opens again
+
+
+def test_wipe_closes_the_runs_files_before_deleting_them(tmp_path, monkeypatch):
+    home = _home(tmp_path, project_settings=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        run_id = dg.materialize([answer], instance=instance).run_id
+        instance.event_log_storage.wipe()
+        assert not (home / "history" / "runs" / f"{run_id}.db").exists()
+        assert instance.all_logs(run_id) == []
+        again = dg.materialize([answer], instance=instance).run_id
+        assert len(instance.all_logs(again)) > 0
+
+
+def _store_in_child(storage: DagsterSqliteEventLogStorage, run_id: str, parent_engine: object, queue) -> None:
+    try:
+        storage.store_event(_log_entry(run_id, "from the child"))
+        queue.put("own engine" if storage._engines[run_id] is not parent_engine else "the parent's engine")
+    except Exception as err:  # the parent's assertion says what went wrong
+        queue.put(repr(err))
+
+
+def _log_entry(run_id: str, message: str) -> dg.EventLogEntry:
+    return dg.EventLogEntry(
+        error_info=None,
+        level=20,
+        user_message=message,
+        run_id=run_id,
+        timestamp=1.0,
+        step_key=None,
+        job_name=None,
+        dagster_event=None,
+    )
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+def test_a_forked_process_opens_its_own_connections(tmp_path):
+    """After a fork the child stores through an engine (and connections) of its own, not its parent's, and the
+    parent goes on with its own: both writes are in the file."""
+    storage = project_instance.SqliteEventLogStorage(project_instance.event_logs_directory(str(tmp_path)))
+    storage.store_event(_log_entry("run", "from the parent"))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_store_in_child, args=(storage, "run", storage._engines["run"], queue))
+    child.start()
+    assert queue.get(timeout=60) == "own engine"
+    child.join(timeout=60)
+    storage.store_event(_log_entry("run", "from the parent again"))
+    messages = [e.user_message for e in storage.get_logs_for_run("run")]
+    storage.dispose()
+    assert messages == ["from the parent", "from the child", "from the parent again"]
