@@ -63,16 +63,19 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
     assert steps["report"]["status"] in ("ok", "not available in this checkout")
     assert all(value > 0 for value in result["ratios"].values())
     _check_cli_row(steps)
+    _check_small_commands(steps)
     _check_format_table(result)
     assert result["machine"]["cores"] >= 1 and result["versions"]["duckdb"]
     assert not list((tmp_path / "work").iterdir())  # the scratch folder is cleaned up
     text = markdown.read_text()
     assert "hand-written text stays" in text and text.count(md.BEGIN.format(rows=ROWS)) == 1
-    assert all(label in text for label in md.CLI_LABELS.values()) and "| otel |" in text
+    assert all(label in text for label in (md.CLI_LABELS | md.SMALL_LABELS).values()) and "| otel |" in text
+    assert SMALL_NOT_MEASURED[0] in text and _verdicts(result)[SMALL_NOT_MEASURED[0]] in ("met", "missed")
     md.update_markdown(markdown, md.markdown(result, str(path)), ROWS)  # a rerun replaces its section
     assert markdown.read_text().count(md.BEGIN.format(rows=ROWS)) == 1
     older = _without_new_steps(result)  # a result from before the CLI row and the table renders without them
     assert "| otel |" not in md.markdown(older, str(path)) and CLI_NOT_MEASURED in md.targets(older)
+    assert SMALL_NOT_MEASURED in md.targets(older)
 
 
 CLI_NOT_MEASURED = (
@@ -88,6 +91,33 @@ def _check_cli_row(steps: dict[str, Any]) -> None:
         (run,) = steps[name]["runs"]
         assert run["rows"] == ROWS, name
         assert run["seconds"] > 0 and run["peak_rss_mib"] > 0
+
+
+SMALL_NOT_MEASURED = (
+    "`gatewaylens` on 10 lines, whole processes, DAGSTER_HOME unset and set: "
+    "ingest < 3 s, build < 3 s, report < 3 s, sql < 1 s",
+    "-",
+    "not measured in this run",
+)
+
+
+def _check_small_commands(steps: dict[str, Any]) -> None:
+    """Each command of a new user's first steps ran on the small input in its own process and exited 0 (a
+    command that fails stops the bench), the build and the query over what the ingest before them left."""
+    for name in md.SMALL_LABELS:
+        (run,) = steps[name]["runs"]
+        assert run["rows"] == processes.SMALL_LINES, name
+        assert run["seconds"] > 0 and run["peak_rss_mib"] > 0
+
+
+def test_the_small_commands_target_holds_each_command_to_its_limit() -> None:
+    steps = {name: {"seconds": {"median": 2.99}} for name in md.SMALL_LABELS} | {
+        "cli_small_sql": {"seconds": {"median": 0.5}}
+    }
+    assert md._small_target(steps)[2] == "met"
+    assert md._small_target(steps | {"cli_small_build_dagster_home": {"seconds": {"median": 3.0}}})[2] == "missed"
+    assert md._small_target(steps | {"cli_small_sql": {"seconds": {"median": 1.0}}})[2] == "missed"
+    assert "build (set) 2.99 s" in md._small_target(steps)[1]
 
 
 def _check_format_table(result: dict[str, Any]) -> None:

@@ -22,7 +22,10 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
    `cli_baseline_process` (the baseline's statement run by `python -c`), `cli_ingest` (the venv's
    `gatewaylens ingest FILE --warehouse EMPTY`, DAGSTER_HOME unset: an ephemeral instance) and
    `cli_ingest_dagster_home` (DAGSTER_HOME set to a temporary instance with the project's settings, created
-   before the runs). No GATEWAYLENS_* variable is passed on but the hash key.
+   before the runs). No GATEWAYLENS_* variable is passed on but the hash key. Then, alternated in each run, a
+   new user's first commands on the file's first 10 lines, each a whole process timed start to exit:
+   `cli_small_ingest` (into an empty warehouse), `cli_small_build` (every model new), `cli_small_sql`,
+   `cli_small_report`, and `cli_small_ingest_dagster_home` and `cli_small_build_dagster_home` in that instance.
 8. The per-format table (unless `--no-formats`): `--format-rows` more simulated attempts over the same 30 days,
    written by the simulator's writers as canonical, OpenRouter, LiteLLM and OTel JSON lines (one file each);
    per file, alternated in each run, `format_<name>_bare` (DuckDB `read_json(format='newline_delimited')` with

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.bench.formats import TABLE_FORMATS
+from devkit.bench.processes import SMALL_LINES, SMALL_MAX_SECONDS
 from devkit.bench.runs import DEFAULT_ROWS, ROOT, stats
 
 BEGIN = "<!-- bench:{rows}:begin -->"
@@ -38,6 +39,16 @@ CLI_LABELS = {
     "cli_ingest": "`gatewaylens ingest` CLI, DAGSTER_HOME unset (whole process)",
     "cli_ingest_dagster_home": "`gatewaylens ingest` CLI, DAGSTER_HOME a temporary instance (whole process)",
 }
+#: The commands' rows: whole processes on the first SMALL_LINES lines of the file, in the order a new user runs
+#: them (ingest into an empty warehouse, build every model, query, report), DAGSTER_HOME unset and set.
+SMALL_LABELS = {
+    "cli_small_ingest": f"`gatewaylens ingest` of {SMALL_LINES} lines into an empty warehouse (whole process)",
+    "cli_small_build": "`gatewaylens build`, every model new, over them (whole process)",
+    "cli_small_sql": "`gatewaylens sql`, one count over them (whole process)",
+    "cli_small_report": "`gatewaylens report` of them (whole process)",
+    "cli_small_ingest_dagster_home": f"`gatewaylens ingest` of {SMALL_LINES} lines, DAGSTER_HOME set (whole process)",
+    "cli_small_build_dagster_home": "`gatewaylens build`, every model new, DAGSTER_HOME set (whole process)",
+}
 CANONICAL_MIN = 0.7  # canonical ingest / bare baseline rows/s, in process
 CLI_MIN = 0.6  # `gatewaylens ingest` / the baseline's process, whole processes
 FORMAT_MIN = 0.5  # every other format's ingest / its bare read_json -> COPY, lines/s
@@ -62,6 +73,7 @@ def targets(result: dict[str, Any], peer: dict[str, Any] | None = None) -> list[
             _verdict(ratio >= CANONICAL_MIN),
         ),
         _cli_target(r),
+        _small_target(steps),
         *(_format_target(result, name) for name in TABLE_FORMATS if name != "canonical"),
     ]
     rss = steps["ingest"]["peak_rss_mib"]["median"] / 1024
@@ -95,6 +107,21 @@ def _cli_target(r: dict[str, Any]) -> tuple[str, str, str]:
     if unset is None or home is None:
         return label, "-", "not measured in this run"
     return label, f"{unset:.2f}x (DAGSTER_HOME unset), {home:.2f}x (set)", _verdict(min(unset, home) >= CLI_MIN)
+
+
+def _small_target(steps: dict[str, Any]) -> tuple[str, str, str]:
+    """The commands on a small input: met when each one's median is under its SMALL_MAX_SECONDS."""
+    limits = ", ".join(f"{command} < {seconds:g} s" for command, seconds in SMALL_MAX_SECONDS.items())
+    label = f"`gatewaylens` on {SMALL_LINES} lines, whole processes, DAGSTER_HOME unset and set: {limits}"
+    if not all(name in steps for name in SMALL_LABELS):
+        return label, "-", "not measured in this run"
+    measured, met = [], True
+    for name in SMALL_LABELS:
+        command = name.removeprefix("cli_small_").removesuffix("_dagster_home")
+        median = steps[name]["seconds"]["median"]
+        met = met and median < SMALL_MAX_SECONDS[command]
+        measured.append(f"{command}{' (set)' if name.endswith('_dagster_home') else ''} {median:.2f} s")
+    return label, ", ".join(measured), _verdict(met)
 
 
 def _format_target(result: dict[str, Any], name: str) -> tuple[str, str, str]:
@@ -159,7 +186,8 @@ def markdown(result: dict[str, Any], json_path: str, peer: dict[str, Any] | None
         "| step | rows | median s (min - max) | rows/s (median) | peak RSS MiB (median, max) | load 1m (runs) |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    labels = STEP_LABELS | {name: label for name, label in CLI_LABELS.items() if name in result["steps"]}
+    measured = CLI_LABELS | SMALL_LABELS
+    labels = STEP_LABELS | {name: label for name, label in measured.items() if name in result["steps"]}
     for name, label in labels.items():
         step = result["steps"][name]
         seconds, rss = step["seconds"], step["peak_rss_mib"]

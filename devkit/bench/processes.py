@@ -93,6 +93,37 @@ def step_cli_ingest(source: str, warehouse_dir: str, workdir: str, dagster_home:
     return timed | {"rows": rows}
 
 
+#: The small input of the commands' rows: the first lines of the measured file, in a file of their own.
+SMALL_LINES = 10
+#: `gatewaylens` arguments (before `--warehouse`) of each command timed on the small input; `{small}`: its file.
+SMALL_COMMANDS = {
+    "ingest": ["ingest", "{small}"],
+    "build": ["build"],
+    "sql": ["sql", "select count(*) as requests from requests"],
+    "report": ["report"],
+}
+#: Each command under 3 s wall on a small input, `sql` under 1 s (whole processes).
+SMALL_MAX_SECONDS = {"ingest": 3.0, "build": 3.0, "report": 3.0, "sql": 1.0}
+
+
+def write_small_input(source: str, path: str) -> None:
+    """The first SMALL_LINES lines of `source` into `path`."""
+    with open(source, "rb") as lines, open(path, "wb") as out:
+        for _, line in zip(range(SMALL_LINES), lines, strict=False):
+            out.write(line)
+
+
+def step_cli_small(small: str, warehouse_dir: str, workdir: str, command: str, dagster_home: str | None) -> dict:
+    """`gatewaylens COMMAND --warehouse WAREHOUSE` (SMALL_COMMANDS) on the warehouse the commands before it in the
+    run left (ingest: into an empty one), DAGSTER_HOME unset (None) or set; the whole process's wall time and peak
+    RSS; rows: the small input's lines."""
+    arguments = [part.format(small=small) for part in SMALL_COMMANDS[command]]
+    timed = _timed(
+        [console_script(), *arguments, "--warehouse", warehouse_dir], cli_environment(workdir, dagster_home), workdir
+    )
+    return timed | {"rows": SMALL_LINES}
+
+
 def step_baseline_process(source: str, out: str, columns: dict[str, str], workdir: str) -> dict[str, Any]:
     """`python -c` running the baseline's statement (`BASELINE_CODE`); the whole process's wall time and peak RSS;
     rows: those of the Parquet files it wrote."""

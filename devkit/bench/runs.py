@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import importlib.metadata
 import multiprocessing
 import os
@@ -31,7 +32,15 @@ from devkit.bench.measurements import (
     step_setup_history,
     step_simulate_inputs,
 )
-from devkit.bench.processes import prepare_dagster_home, step_baseline_process, step_cli_ingest
+from devkit.bench.processes import (
+    SMALL_COMMANDS,
+    SMALL_LINES,
+    prepare_dagster_home,
+    step_baseline_process,
+    step_cli_ingest,
+    step_cli_small,
+    write_small_input,
+)
 from devkit.bench.transform_profile import step_profile
 
 DEFAULT_ROWS = 2_000_000
@@ -279,9 +288,42 @@ def measure_cli(
         "cli_ingest_dagster_home": _in_scratch(step_cli_ingest, source, warehouse, workdir, home),
     }
     steps = _alternate(measures, dict.fromkeys(measures, rows), runs, log)
+    steps |= _measure_cli_small(source, runs, workdir, home, log)
     for path in (out, warehouse, home):
         shutil.rmtree(path, ignore_errors=True)
     return steps
+
+
+def _measure_cli_small(source: str, runs: int, workdir: str, home: str, log: Callable) -> dict[str, Any]:
+    """The commands' rows: in each run, what a new user does on SMALL_LINES lines, DAGSTER_HOME unset
+    (`cli_small_<command>`: ingest into an empty warehouse, build every model, one query, the report) and set to
+    the CLI row's instance (`cli_small_<command>_dagster_home`: ingest, build; `sql` and `report` never start
+    Dagster). Whole processes, wall clock."""
+    small = os.path.join(workdir, "small.jsonl")
+    write_small_input(source, small)
+    measures: dict[str, Callable[[], dict[str, Any]]] = {}
+    warehouses = []
+    for suffix, dagster_home, commands in (("", None, SMALL_COMMANDS), ("_dagster_home", home, ("ingest", "build"))):
+        warehouse = os.path.join(workdir, "runs", f"cli-small{suffix}")
+        warehouses.append(warehouse)
+        for command in commands:
+            args = (small, warehouse, workdir, command, dagster_home)
+            measures[f"cli_small_{command}{suffix}"] = functools.partial(_small_command, *args)
+    steps = _alternate(measures, dict.fromkeys(measures, SMALL_LINES), runs, log)
+    for warehouse in warehouses:
+        shutil.rmtree(warehouse, ignore_errors=True)
+    os.remove(small)
+    return steps
+
+
+def _small_command(small: str, warehouse: str, workdir: str, command: str, dagster_home: str | None) -> dict[str, Any]:
+    """`step_cli_small` from this process (its command is timed in a process of its own, its peak is that
+    process's), with the load average around it; an ingest into a new warehouse."""
+    if command == "ingest":
+        _fresh(warehouse)
+    load_before = os.getloadavg()[0]
+    result = step_cli_small(small, warehouse, workdir, command, dagster_home)
+    return result | {"load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def measure_formats(rows: int, runs: int, workdir: str, log: Callable) -> tuple[dict[str, Any], dict[str, Any]]:
