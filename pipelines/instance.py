@@ -1,14 +1,20 @@
-"""The Dagster instance's event log (`.dagster/dagster.yaml`): Dagster's SQLite storage, one engine per database.
+"""The Dagster instance's event log (`.dagster/dagster.yaml`): Dagster's SQLite storage, its engines kept.
 
 Dagster's `SqliteEventLogStorage` builds a new SQLAlchemy engine for every statement it runs (`_connect`,
-`has_table`), opens a new SQLite connection with it, and so compiles every statement again: a `gatewaylens build`
-of 34 models writes 244 events through 808 engines and 837 connections, and that, not SQLite's writes, made the
-build take 3.4-3.8 s with DAGSTER_HOME against 0.5 s without (BENCHMARKS.md, "CLI start-up"). This storage keeps
-the engines of the database files it used last (the index and the current runs'), each with one connection kept
-open between statements, and is otherwise Dagster's: the same files in the same place (`<DAGSTER_HOME>/history/runs`,
-where Dagster's default storage keeps them, so the instance's history reads the same either way), the same schema
-and initialization, and a transaction committed around every statement, so the webserver and the daemon, other
-processes, see every write when Dagster's own storage would have shown it.
+`has_table`), and so compiles every statement again and opens every database file again: a `gatewaylens build` of
+33 models with nothing new writes 244 events through 808 engines, which took the build from about 0.5 s without
+DAGSTER_HOME to 3.5-4.0 s with it (BENCHMARKS.md, "CLI start-up"). This storage keeps
+
+* the index database's engine with one connection open (the index is written with every asset event and
+  never deleted), and
+* the engines of the run databases it used last, each opening and closing its connection around every statement
+  as Dagster's does: a run's live log in the UI is a watch on its database file, which SQLite in WAL mode
+  writes only when the last connection closes (or at a checkpoint), so a connection kept open would freeze it;
+  and a run database deleted by another process (`wipe`) is not written on through a stale connection.
+
+It is otherwise Dagster's: the same files in the same place (`<DAGSTER_HOME>/history/runs`, where Dagster's
+default storage keeps them, so the instance's history reads the same either way), the same schema, initialization
+and transactions.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster._config import StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -30,21 +36,20 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
-#: Engines kept, the least recently used closed first: the index and the runs in progress. A process that reads
-#: many runs (the webserver) keeps no more than this many database files open.
-ENGINES_KEPT = 8
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+#: Run databases whose engines are kept, the least recently used dropped first: the runs in progress. A process
+#: that reads many runs (the webserver) keeps no more than this many engines.
+RUN_ENGINES_KEPT = 8
 
 
 class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
-    """Dagster's run-sharded SQLite event log, with an engine and a connection kept per database file (module
-    docstring).
+    """Dagster's run-sharded SQLite event log, with its engines kept (module docstring).
 
-    Configured in `dagster.yaml` by the instance's home, from which the folder is derived as Dagster derives it.
-    A storage's settings cannot see the folder they were read from, so the project's settings name the home by
-    `DAGSTER_HOME`, as Dagster's commands and `DagsterInstance.get()` find it; an instance opened from another
-    folder (`DagsterInstance.from_config(folder)`) with these settings needs DAGSTER_HOME set to that folder.
+    Configured in `dagster.yaml` by the instance's home, from which the folder is derived as Dagster derives it:
 
     ```yaml
     event_log_storage:
@@ -54,13 +59,20 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         dagster_home:
           env: DAGSTER_HOME
     ```
+
+    A storage's settings cannot see the folder they were read from, so the project's settings name the home by
+    `DAGSTER_HOME`, as Dagster's commands and `DagsterInstance.get()` find it. An instance opened from another
+    folder (`DagsterInstance.from_config(folder)`) refuses to start (`register_instance`) rather than keep its
+    events apart from its runs: set DAGSTER_HOME to that folder.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
-        self._engines: OrderedDict[str, Engine] = OrderedDict()  # before Dagster's init, which may connect
         self._engines_lock = threading.Lock()  # not Dagster's `_db_lock`: `has_table` runs inside `_connect`
         self._engines_pid = os.getpid()
-        super().__init__(base_dir, inst_data)
+        self._index_engine: Engine | None = None
+        self._run_engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables_found: set[str] = set()
+        super().__init__(base_dir, inst_data)  # after the above: Dagster's init may connect
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -72,35 +84,39 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
     ) -> SqliteEventLogStorage:
         return cls(event_logs_directory(config_value["dagster_home"]), inst_data=inst_data)
 
+    def register_instance(self, instance: DagsterInstance) -> None:
+        """Refuse an instance whose folder is not the home the settings named (module docstring)."""
+        expected = event_logs_directory(instance.root_directory)
+        if os.path.normpath(self._base_dir) != os.path.normpath(expected):
+            raise ValueError(
+                f"the event log is configured at {self._base_dir} (dagster_home: DAGSTER_HOME), but this instance's "
+                f"folder is {instance.root_directory}: set DAGSTER_HOME to {instance.root_directory}"
+            )
+        super().register_instance(instance)
+
     def _engine(self, shard: str) -> Engine:
-        """The engine of `shard`'s database file: the one kept, or a new one kept from now on. One idle
-        connection stays open per engine; a connection wanted while it is in use is opened and closed after
-        (`max_overflow=-1`: never a wait). A forked process drops its parent's connections unused, as SQLAlchemy
-        asks (a SQLite connection must not cross a fork)."""
+        """The engine of `shard`'s database file, kept: the index's with a connection open between statements
+        (a second one, wanted while the first is in use, is opened and closed: `max_overflow=-1`, never a wait),
+        a run's opening and closing its connection per statement. A forked process drops its parent's engines
+        unused, as SQLAlchemy asks (a SQLite connection must not cross a fork)."""
         with self._engines_lock:
             if self._engines_pid != os.getpid():
-                for engine in self._engines.values():
-                    engine.dispose(close=False)
-                self._engines.clear()
-                self._engines_pid = os.getpid()
-            engine = self._engines.pop(shard, None)
-            if engine is None:
-                engine = create_engine(
-                    self.conn_string_for_shard(shard),
-                    poolclass=QueuePool,
-                    pool_size=1,
-                    max_overflow=-1,
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-                )
-            self._engines[shard] = engine  # now the most recently used
-            while len(self._engines) > ENGINES_KEPT:
-                self._engines.popitem(last=False)[1].dispose()
+                for engine in [self._index_engine, *self._run_engines.values()]:
+                    if engine is not None:
+                        engine.dispose(close=False)
+                self._index_engine, self._run_engines, self._engines_pid = None, OrderedDict(), os.getpid()
+            url, timeout = self.conn_string_for_shard(shard), {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+            if shard == INDEX_SHARD_NAME:
+                if self._index_engine is None:
+                    self._index_engine = create_engine(
+                        url, poolclass=QueuePool, pool_size=1, max_overflow=-1, connect_args=timeout
+                    )
+                return self._index_engine
+            engine = self._run_engines.pop(shard, None) or create_engine(url, poolclass=NullPool, connect_args=timeout)
+            self._run_engines[shard] = engine  # now the most recently used
+            while len(self._run_engines) > RUN_ENGINES_KEPT:
+                self._run_engines.popitem(last=False)[1].dispose()
             return engine
-
-    def _dispose_engines(self) -> None:
-        with self._engines_lock:
-            while self._engines:
-                self._engines.popitem()[1].dispose()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -115,14 +131,28 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
                 yield conn
 
     def has_table(self, table_name: str) -> bool:
-        """Dagster's `has_table` of the index database (asked before every asset event's tags are stored),
-        through the kept engine."""
+        """Dagster's `has_table` of the index database (asked before every asset event's tags are stored, inside
+        an index transaction), through the kept engine; a table found is remembered (none is ever dropped, a
+        migration only adds them), one not found is asked again."""
+        if table_name in self._tables_found:
+            return True
         engine = self._engine(INDEX_SHARD_NAME)
         with engine.connect() as conn:
-            return bool(engine.dialect.has_table(conn, table_name))
+            found = bool(engine.dialect.has_table(conn, table_name))
+        if found:
+            self._tables_found.add(table_name)
+        return found
+
+    def _dispose_engines(self) -> None:
+        with self._engines_lock:
+            if self._index_engine is not None:
+                self._index_engine.dispose()
+                self._index_engine = None
+            while self._run_engines:
+                self._run_engines.popitem()[1].dispose()
 
     def wipe(self) -> None:
-        """Dagster's `wipe`, which deletes the runs' database files: their connections are closed first."""
+        """Dagster's `wipe`, which deletes the runs' database files and empties the index: engines dropped first."""
         self._dispose_engines()
         super().wipe()
 

@@ -11,8 +11,8 @@ With DAGSTER_HOME set, the job runs in process in that instance, as before: the 
 results and its place in the `warehouse_writer` pool are Dagster's, the UI shows it, sensors and freshness policies
 see its materializations, and a run this command left behind when it was killed is marked failed first (freeing
 its pool slot). Only the definitions the job needs are loaded. That path pays Dagster's start and a write to the
-instance's storage per event (a model build logs about seven per model): one to two seconds with the project's
-instance settings, whose event log (`pipelines.instance`) reuses its SQLite engines (BENCHMARKS.md, "CLI start-up").
+instance's storage per event (a model build logs about seven per model): two to three seconds with the project's
+instance settings, whose event log (`pipelines.instance`) keeps its SQLite engines (BENCHMARKS.md, "CLI start-up").
 
 Either way the command gets an `Outcome`: what was materialized, the checks that failed, or one error line.
 """

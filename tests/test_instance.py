@@ -1,13 +1,16 @@
 """The instance's event log (`pipelines.instance`): Dagster's SQLite files, read and written as Dagster's own
-storage reads and writes them, through engines kept per database file (a bounded number of them)."""
+storage reads and writes them, through engines kept (a bounded number of them), a run still watched live."""
 
 from __future__ import annotations
 
 import multiprocessing
 import shutil
+import time
 
 import dagster as dg
 import pytest
+import sqlalchemy
+from dagster._core.storage.event_log.sqlite import sqlite_event_log as dagster_sqlite
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage as DagsterSqliteEventLogStorage,
 )
@@ -89,30 +92,74 @@ def test_runs_read_the_same_through_dagster_own_storage_both_ways(tmp_path, monk
     assert {kind.value for kind in kinds | {dg.DagsterEventType.RUN_SUCCESS}} <= set(ours[second])
 
 
-def test_an_engine_is_kept_per_database_file_and_no_more_than_the_limit(tmp_path, monkeypatch):
-    """Every statement of a run goes through one engine per database file (Dagster's storage builds one per
-    statement); runs beyond the limit close the least recently used file's engine, never the index's while it
-    is in use."""
+def test_engines_are_kept_and_the_index_keeps_its_connection(tmp_path, monkeypatch):
+    """Every statement of a run goes through one engine per database file, none of Dagster's own (it builds one
+    per statement); the index database keeps its connection open across runs; the run databases beyond the limit
+    drop the least recently used run's engine."""
     home = _home(tmp_path, project_settings=True)
-    made: list[str] = []
-    real_create_engine = project_instance.create_engine
-
-    def counting_create_engine(url, **kwargs):
-        made.append(str(url))
-        return real_create_engine(url, **kwargs)
-
-    monkeypatch.setattr(project_instance, "create_engine", counting_create_engine)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    made: list[str] = []
+    for module in (project_instance, dagster_sqlite):
+        real = module.create_engine
+        monkeypatch.setattr(
+            module, "create_engine", lambda url, real=real, **kw: made.append(str(url)) or real(url, **kw)
+        )
+    index_connections: list[object] = []
     with dg.DagsterInstance.get() as instance:
         storage = instance.event_log_storage
+        dg.materialize([answer], instance=instance)  # creates the index and its engine
+        sqlalchemy.event.listen(storage._index_engine, "connect", lambda *_: index_connections.append(1))
+        made.clear()
         first = dg.materialize([answer, answer_is_known], instance=instance).run_id
-        assert sorted(made) == sorted({str(url) for url in made})  # one engine per file
-        assert sorted(storage._engines) == sorted(["index", first])
-        runs = [dg.materialize([answer], instance=instance).run_id for _ in range(project_instance.ENGINES_KEPT)]
-        assert len(storage._engines) == project_instance.ENGINES_KEPT
-        assert first not in storage._engines and "index" in storage._engines
-        assert set(list(storage._engines)[-2:]) == {runs[-1], "index"}  # the most recently used
-        assert len(instance.all_logs(first)) > 0  # an evicted file opens again
+        runs = [dg.materialize([answer], instance=instance).run_id for _ in range(project_instance.RUN_ENGINES_KEPT)]
+        assert sorted(made) == sorted(storage.conn_string_for_shard(run) for run in [first, *runs])  # one per file
+        assert index_connections == []  # the first run's connection, kept, served every later one
+        assert list(storage._run_engines) == runs  # the least recently used first
+        assert len(instance.all_logs(first)) > 0  # a dropped engine is made again
+
+
+def test_a_run_is_watched_live_from_another_process(tmp_path):
+    """The UI follows a run's log by watching its database file: events written by a run in another process
+    reach the watcher while that process still runs (a connection kept open to the run's file would hold them
+    in SQLite's write-ahead log, unseen, until it closed)."""
+    folder = project_instance.event_logs_directory(str(tmp_path))
+    watcher = project_instance.SqliteEventLogStorage(folder)
+    watcher.store_event(_log_entry("run", "the watcher's own"))  # the watcher's process has used the file too
+    seen: list[str] = []
+    watcher.watch("run", None, lambda entry, cursor: seen.append(entry.user_message))
+    context = multiprocessing.get_context("spawn")
+    done = context.Event()
+    writer = context.Process(target=_write_and_wait, args=(folder, done))
+    writer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(seen) < 1 + WRITTEN and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen[-WRITTEN:] == [f"event {i}" for i in range(WRITTEN)] and writer.is_alive()
+    finally:
+        done.set()
+        writer.join(timeout=60)
+        watcher.dispose()
+
+
+WRITTEN = 3
+
+
+def _write_and_wait(folder: str, done) -> None:
+    storage = project_instance.SqliteEventLogStorage(folder)
+    for i in range(WRITTEN):
+        storage.store_event(_log_entry("run", f"event {i}"))
+    done.wait(timeout=120)
+    storage.dispose()
+
+
+def test_an_instance_opened_from_another_folder_than_dagster_home_refuses(tmp_path, monkeypatch):
+    """The settings name the home by DAGSTER_HOME: an instance of another folder would keep its events apart from
+    its runs, so it does not start."""
+    home = _home(tmp_path, project_settings=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    with pytest.raises(ValueError, match="set DAGSTER_HOME to"):
+        dg.DagsterInstance.from_config(str(home))
 
 
 def test_wipe_closes_the_runs_files_before_deleting_them(tmp_path, monkeypatch):
@@ -130,7 +177,7 @@ def test_wipe_closes_the_runs_files_before_deleting_them(tmp_path, monkeypatch):
 def _store_in_child(storage: DagsterSqliteEventLogStorage, run_id: str, parent_engine: object, queue) -> None:
     try:
         storage.store_event(_log_entry(run_id, "from the child"))
-        queue.put("own engine" if storage._engines[run_id] is not parent_engine else "the parent's engine")
+        queue.put("own engine" if storage._run_engines[run_id] is not parent_engine else "the parent's engine")
     except Exception as err:  # the parent's assertion says what went wrong
         queue.put(repr(err))
 
@@ -156,7 +203,7 @@ def test_a_forked_process_opens_its_own_connections(tmp_path):
     storage.store_event(_log_entry("run", "from the parent"))
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    child = context.Process(target=_store_in_child, args=(storage, "run", storage._engines["run"], queue))
+    child = context.Process(target=_store_in_child, args=(storage, "run", storage._run_engines["run"], queue))
     child.start()
     assert queue.get(timeout=60) == "own engine"
     child.join(timeout=60)
