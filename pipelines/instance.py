@@ -5,8 +5,9 @@ Dagster's `SqliteEventLogStorage` builds a new SQLAlchemy engine for every state
 33 models with nothing new writes 244 events through 808 engines, which took the build from about 0.5 s without
 DAGSTER_HOME to 3.5-4.0 s with it (BENCHMARKS.md, "CLI start-up"). This storage keeps
 
-* the index database's engine with one connection open (the index is written with every asset event and
-  never deleted), and
+* the index database's engine with one connection open (the index is written with every asset event); a
+  deleted or replaced index file (`make clean` under a running `make dev`) is noticed by its inode and opened
+  again, so a write fails as through Dagster's storage instead of going to the deleted file, and
 * the engines of the run databases it used last, each opening and closing its connection around every statement
   as Dagster's does: a run's live log in the UI is a watch on its database file, which SQLite in WAL mode
   writes only when the last connection closes (or at a checkpoint), so a connection kept open would freeze it;
@@ -61,15 +62,16 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
     ```
 
     A storage's settings cannot see the folder they were read from, so the project's settings name the home by
-    `DAGSTER_HOME`, as Dagster's commands and `DagsterInstance.get()` find it. An instance opened from another
-    folder (`DagsterInstance.from_config(folder)`) refuses to start (`register_instance`) rather than keep its
-    events apart from its runs: set DAGSTER_HOME to that folder.
+    `DAGSTER_HOME`, as Dagster's commands and `DagsterInstance.get()` find it: every process that opens the
+    instance needs that variable. An instance opened from another folder (`DagsterInstance.from_config(folder)`)
+    refuses to start (`register_instance`) rather than keep its events apart from its runs.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines_lock = threading.Lock()  # not Dagster's `_db_lock`: `has_table` runs inside `_connect`
         self._engines_pid = os.getpid()
         self._index_engine: Engine | None = None
+        self._index_file: tuple[int, int] | None = None  # (device, inode) of the index file it was opened on
         self._run_engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables_found: set[str] = set()
         super().__init__(base_dir, inst_data)  # after the above: Dagster's init may connect
@@ -85,12 +87,16 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         return cls(event_logs_directory(config_value["dagster_home"]), inst_data=inst_data)
 
     def register_instance(self, instance: DagsterInstance) -> None:
-        """Refuse an instance whose folder is not the home the settings named (module docstring)."""
-        expected = event_logs_directory(instance.root_directory)
-        if os.path.normpath(self._base_dir) != os.path.normpath(expected):
+        """Refuse an instance read from another folder than the home the settings named (class docstring). The
+        instance's folder is its `root_directory` when that holds its `dagster.yaml` (Dagster's default); a
+        `local_artifact_storage` configured elsewhere says nothing of the folder, and is not checked."""
+        root = instance.root_directory
+        if os.path.isfile(os.path.join(root, "dagster.yaml")) and not _same_folder(
+            self._base_dir, event_logs_directory(root)
+        ):
             raise ValueError(
-                f"the event log is configured at {self._base_dir} (dagster_home: DAGSTER_HOME), but this instance's "
-                f"folder is {instance.root_directory}: set DAGSTER_HOME to {instance.root_directory}"
+                f"the event log is configured at {self._base_dir} (dagster_home: DAGSTER_HOME), but this instance "
+                f"was read from {root}: set DAGSTER_HOME to {root}"
             )
         super().register_instance(instance)
 
@@ -107,10 +113,15 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
                 self._index_engine, self._run_engines, self._engines_pid = None, OrderedDict(), os.getpid()
             url, timeout = self.conn_string_for_shard(shard), {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
             if shard == INDEX_SHARD_NAME:
+                current = _file_identity(self.path_for_shard(shard))
+                if self._index_engine is not None and current != self._index_file:  # deleted or replaced
+                    self._index_engine.dispose()
+                    self._index_engine = None
                 if self._index_engine is None:
                     self._index_engine = create_engine(
                         url, poolclass=QueuePool, pool_size=1, max_overflow=-1, connect_args=timeout
                     )
+                    self._index_file = current
                 return self._index_engine
             engine = self._run_engines.pop(shard, None) or create_engine(url, poolclass=NullPool, connect_args=timeout)
             self._run_engines[shard] = engine  # now the most recently used
@@ -151,16 +162,25 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
             while self._run_engines:
                 self._run_engines.popitem()[1].dispose()
 
-    def wipe(self) -> None:
-        """Dagster's `wipe`, which deletes the runs' database files and empties the index: engines dropped first."""
-        self._dispose_engines()
-        super().wipe()
-
     def dispose(self) -> None:
         super().dispose()
         self._dispose_engines()
 
 
 def event_logs_directory(dagster_home: str) -> str:
-    """Where Dagster's default SQLite storage keeps the event logs of the instance at `dagster_home`."""
-    return os.path.join(os.path.abspath(dagster_home), "history", "runs", "")
+    """Where Dagster's default SQLite storage keeps the event logs of the instance at `dagster_home` (`~`
+    expanded, as Dagster expands it)."""
+    return os.path.join(os.path.abspath(os.path.expanduser(dagster_home)), "history", "runs", "")
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino

@@ -14,6 +14,8 @@ import pytest
 from devkit.bench import cli, processes, runs
 from devkit.bench import markdown as md
 from devkit.bench.formats import TABLE_FORMATS
+from pipelines.lib.sqlmodels.project import load_project
+from tests.conftest import record, write_lines
 
 ROWS = 5_000
 FORMAT_ROWS = 2_000
@@ -103,11 +105,21 @@ SMALL_NOT_MEASURED = (
 
 def _check_small_commands(steps: dict[str, Any]) -> None:
     """Each command of a new user's first steps ran on the small input in its own process and exited 0 (a
-    command that fails stops the bench), the build and the query over what the ingest before them left."""
+    command that fails stops the bench): the ingest wrote the 10 lines into an empty warehouse, the build built
+    every model new over them, the query counted them, the report was written; with DAGSTER_HOME too."""
+    models = len(load_project().models)
+    expect = {
+        "ingest": f"requests: {processes.SMALL_LINES} lines read, {processes.SMALL_LINES} records = "
+        f"{processes.SMALL_LINES} written",
+        "build": f"models: {models} built (",
+        "sql": f"│ {processes.SMALL_LINES:>8} │",
+        "report": "report: ",
+    }
     for name in md.SMALL_LABELS:
         (run,) = steps[name]["runs"]
-        assert run["rows"] == processes.SMALL_LINES, name
+        command = name.removeprefix("cli_small_").removesuffix("_dagster_home")
         assert run["seconds"] > 0 and run["peak_rss_mib"] > 0
+        assert expect[command] in run["printed"] and "unchanged" not in run["printed"], (name, run["printed"])
 
 
 def test_the_small_commands_target_holds_each_command_to_its_limit() -> None:
@@ -225,3 +237,16 @@ def test_the_timer_reports_the_commands_own_peak_memory(tmp_path: Path) -> None:
     assert len(held) and small["peak_rss_mib"] < 100 <= 200 <= large["peak_rss_mib"] < 300
     with pytest.raises(RuntimeError, match="exited 3"):
         processes._timed([sys.executable, "-c", "raise SystemExit(3)"], env, str(tmp_path))
+
+
+def test_each_run_of_the_small_commands_ingests_into_an_empty_warehouse(tmp_path: Path) -> None:
+    """The second run's ingest is a new user's first one again, not a re-read of a file already ingested."""
+    source = write_lines(
+        tmp_path / "source.jsonl", [record(request_id=f"r{i}") for i in range(processes.SMALL_LINES + 5)]
+    )
+    small = str(tmp_path / "small.jsonl")
+    processes.write_small_input(str(source), small)
+    warehouse = str(tmp_path / "runs" / "warehouse")
+    for _ in range(2):
+        printed = runs._small_command(small, warehouse, str(tmp_path / "work"), "ingest", None)["printed"]
+        assert f"{processes.SMALL_LINES} written" in printed, printed

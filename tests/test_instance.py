@@ -14,6 +14,7 @@ from dagster._core.storage.event_log.sqlite import sqlite_event_log as dagster_s
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage as DagsterSqliteEventLogStorage,
 )
+from watchdog.observers.polling import PollingObserver
 
 from pipelines import instance as project_instance
 from tests.conftest import PROJECT_ROOT
@@ -118,10 +119,12 @@ def test_engines_are_kept_and_the_index_keeps_its_connection(tmp_path, monkeypat
         assert len(instance.all_logs(first)) > 0  # a dropped engine is made again
 
 
-def test_a_run_is_watched_live_from_another_process(tmp_path):
+def test_a_run_is_watched_live_from_another_process(tmp_path, monkeypatch):
     """The UI follows a run's log by watching its database file: events written by a run in another process
     reach the watcher while that process still runs (a connection kept open to the run's file would hold them
-    in SQLite's write-ahead log, unseen, until it closed)."""
+    in SQLite's write-ahead log, unseen, until it closed). Watched by polling the file, as Dagster's watch does
+    where inotify is not available, so that the test does not need it."""
+    monkeypatch.setattr(dagster_sqlite, "Observer", PollingObserver)
     folder = project_instance.event_logs_directory(str(tmp_path))
     watcher = project_instance.SqliteEventLogStorage(folder)
     watcher.store_event(_log_entry("run", "the watcher's own"))  # the watcher's process has used the file too
@@ -153,6 +156,20 @@ def _write_and_wait(folder: str, done) -> None:
     storage.dispose()
 
 
+@pytest.mark.parametrize("settings", ["dagster", "project"])
+def test_a_deleted_index_file_is_not_written_on(tmp_path, monkeypatch, settings):
+    """The index file deleted under a running instance (`make clean` beside `make dev`): the next asset event
+    fails as through Dagster's own storage, instead of going, unseen, into the deleted file."""
+    home = _home(tmp_path, project_settings=settings == "project")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("before"))
+        for path in (home / "history" / "runs").glob("index.db*"):
+            path.unlink()
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="no such table"):
+            instance.report_runless_asset_event(dg.AssetMaterialization("after"))
+
+
 def test_an_instance_opened_from_another_folder_than_dagster_home_refuses(tmp_path, monkeypatch):
     """The settings name the home by DAGSTER_HOME: an instance of another folder would keep its events apart from
     its runs, so it does not start."""
@@ -162,7 +179,7 @@ def test_an_instance_opened_from_another_folder_than_dagster_home_refuses(tmp_pa
         dg.DagsterInstance.from_config(str(home))
 
 
-def test_wipe_closes_the_runs_files_before_deleting_them(tmp_path, monkeypatch):
+def test_wipe_deletes_the_runs_and_the_storage_goes_on(tmp_path, monkeypatch):
     home = _home(tmp_path, project_settings=True)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:

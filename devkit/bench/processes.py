@@ -116,11 +116,10 @@ def write_small_input(source: str, path: str) -> None:
 def step_cli_small(small: str, warehouse_dir: str, workdir: str, command: str, dagster_home: str | None) -> dict:
     """`gatewaylens COMMAND --warehouse WAREHOUSE` (SMALL_COMMANDS) on the warehouse the commands before it in the
     run left (ingest: into an empty one), DAGSTER_HOME unset (None) or set; the whole process's wall time and peak
-    RSS; rows: the small input's lines."""
+    RSS; rows: the small input's lines; printed: the start of what it printed (its summary)."""
     arguments = [part.format(small=small) for part in SMALL_COMMANDS[command]]
-    timed = _timed(
-        [console_script(), *arguments, "--warehouse", warehouse_dir], cli_environment(workdir, dagster_home), workdir
-    )
+    command_line = [console_script(), *arguments, "--warehouse", warehouse_dir]
+    timed = _timed(command_line, cli_environment(workdir, dagster_home), workdir, keep_output=True)
     return timed | {"rows": SMALL_LINES}
 
 
@@ -137,18 +136,26 @@ def step_baseline_process(source: str, out: str, columns: dict[str, str], workdi
     return timed | {"rows": rows}
 
 
-def _timed(command: list[str], env: dict[str, str], workdir: str) -> dict[str, float]:
-    """Run `command` through TIMER: its wall seconds and peak RSS (MiB)."""
+def _timed(command: list[str], env: dict[str, str], workdir: str, keep_output: bool = False) -> dict[str, Any]:
+    """Run `command` through TIMER: its wall seconds and peak RSS (MiB), and with `keep_output` the first
+    PRINTED_KEPT characters of its standard output (`printed`)."""
     result = os.path.join(scratch_tempdir(workdir), f"timed-{os.getpid()}.json")
-    _run([sys.executable, "-c", TIMER, result, *command], env, name=command[0])
+    printed = _run([sys.executable, "-c", TIMER, result, *command], env, name=command[0])
     with open(result) as source:
         timed = json.load(source)
     os.remove(result)
-    return {"seconds": timed["seconds"], "peak_rss_mib": round(timed["peak_rss_kib"] / 1024, 1)}
+    out = {"seconds": timed["seconds"], "peak_rss_mib": round(timed["peak_rss_kib"] / 1024, 1)}
+    return out | ({"printed": printed[:PRINTED_KEPT]} if keep_output else {})
 
 
-def _run(command: list[str], env: dict[str, str], name: str) -> None:
-    """Run `command` from the project folder (as a user would); raise with the end of its output when it fails."""
+#: What a result keeps of a timed command's output: its summary lines.
+PRINTED_KEPT = 400
+
+
+def _run(command: list[str], env: dict[str, str], name: str) -> str:
+    """Run `command` from the project folder (as a user would): its standard output; raise with the end of its
+    output when it fails."""
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{name} exited {done.returncode}: {(done.stdout + done.stderr)[-2000:]}")
+    return done.stdout

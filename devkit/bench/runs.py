@@ -309,11 +309,12 @@ def _measure_cli_small(source: str, runs: int, workdir: str, home: str, log: Cal
         for command in commands:
             args = (small, warehouse, workdir, command, dagster_home)
             measures[f"cli_small_{command}{suffix}"] = functools.partial(_small_command, *args)
-    steps = _alternate(measures, dict.fromkeys(measures, SMALL_LINES), runs, log)
-    for warehouse in warehouses:
-        shutil.rmtree(warehouse, ignore_errors=True)
-    os.remove(small)
-    return steps
+    try:
+        return _alternate(measures, dict.fromkeys(measures, SMALL_LINES), runs, log)
+    finally:
+        for warehouse in warehouses:
+            shutil.rmtree(warehouse, ignore_errors=True)
+        os.remove(small)
 
 
 def _small_command(small: str, warehouse: str, workdir: str, command: str, dagster_home: str | None) -> dict[str, Any]:

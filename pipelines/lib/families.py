@@ -45,15 +45,15 @@ distinct model once, then join the result to the facts:
     select * from final
 
 This gives the same rows as the direct form `left join lateral (select ... from model_families as r where
-regexp_full_match(gl_model_key(m.model), r.pattern) order by r.match_order limit 1) as f on true` (the tests
-check it), but the direct form compiles every pattern again for every model: about 1.5 ms per distinct model
-with 46 rules, against 1.6 s for 100,000 distinct ids with the macro (patterns are constants there). Compute
+regexp_full_match(gl_model_key(m.model), r.pattern) order by r.match_order limit 1) as f on true` (the tests check
+it), but the direct form compiles every pattern again for every model: about 1.5 ms per distinct model with the 46
+rules of the time, against 1.6 s for 100,000 distinct ids with the macro (patterns are constants there). Compute
 `gl_model_rule` in its own CTE as above: written inside the join condition it is evaluated per (model, rule) pair.
 And give it the key as a column computed before it, never `gl_model_rule(gl_model_key(model))`: a macro's argument
 is copied into the body where the parameter stands, so the key's expression (a chain of regexp_replace) would be
-copied into every rule's `when`, and DuckDB's optimizer spends about 0.25 s on each statement that reads the
-staging view (cte_inlining and common_subexpressions over the copies), whatever the number of rows: 0.29 s of
-0.30 s to build `int_requests_rolled_up` from 10 rows, 0.05 s with the key as a column.
+copied into every rule's `when`, and DuckDB's optimizer spends about 0.25 s on each statement that reads the staging
+view (cte_inlining and common_subexpressions over the copies), whatever the number of rows: 0.29 s of 0.30 s to
+build `int_requests_rolled_up` from 10 rows, 0.05 s with the key as a column.
 
 Vocabulary: `model_family` is one of FAMILIES; `model_tier` is `frontier` (the vendor's flagship lines) or
 `small` (its fast/cheap lines: Haiku, mini/nano, Flash/Flash-Lite, Llama 4 Scout, air/flash/turbo lines, and
