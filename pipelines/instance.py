@@ -117,6 +117,7 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
                 if self._index_engine is not None and current != self._index_file:  # deleted or replaced
                     self._index_engine.dispose()
                     self._index_engine = None
+                    self._tables_found = set()  # another file: its tables are asked again
                 if self._index_engine is None:
                     self._index_engine = create_engine(
                         url, poolclass=QueuePool, pool_size=1, max_overflow=-1, connect_args=timeout

@@ -170,6 +170,22 @@ def test_a_deleted_index_file_is_not_written_on(tmp_path, monkeypatch, settings)
             instance.report_runless_asset_event(dg.AssetMaterialization("after"))
 
 
+def test_a_replaced_index_file_is_written_in_place_of_the_deleted_one(tmp_path, monkeypatch):
+    """The index file deleted and made again by another instance (as another process starting would): this
+    instance's next asset event goes into the new file, where a fresh instance sees it."""
+    home = _home(tmp_path, project_settings=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("before"))
+        for path in (home / "history" / "runs").glob("index.db*"):
+            path.unlink()
+        with dg.DagsterInstance.get():  # Dagster's init creates the index again
+            pass
+        instance.report_runless_asset_event(dg.AssetMaterialization("after"))
+    with dg.DagsterInstance.get() as fresh:
+        assert [key.to_user_string() for key in fresh.get_asset_keys()] == ["after"]
+
+
 def test_an_instance_opened_from_another_folder_than_dagster_home_refuses(tmp_path, monkeypatch):
     """The settings name the home by DAGSTER_HOME: an instance of another folder would keep its events apart from
     its runs, so it does not start."""
