@@ -4,6 +4,7 @@ verdicts and the memory growth between the 2M and 10M sections; the timer of the
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -250,3 +251,11 @@ def test_each_run_of_the_small_commands_ingests_into_an_empty_warehouse(tmp_path
     for _ in range(2):
         printed = runs._small_command(small, warehouse, str(tmp_path / "work"), "ingest", None)["printed"]
         assert f"{processes.SMALL_LINES} written" in printed, printed
+
+
+def test_a_relative_workdir_becomes_an_absolute_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make bench WORKDIR=scratch`: the scratch folder handed to the steps (and, under it, DAGSTER_HOME) is
+    absolute, or Dagster refuses the instance."""
+    monkeypatch.chdir(tmp_path)
+    workdir = cli.make_workdir("scratch")
+    assert os.path.isabs(workdir) and Path(workdir).parent == tmp_path / "scratch"

@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--markdown", default=str(ROOT / "BENCHMARKS.md"), help="'' to skip")
     args = parser.parse_args(argv)
-    if args.workdir:
-        os.makedirs(args.workdir, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="gatewaylens-bench-", dir=args.workdir)
+    workdir = make_workdir(args.workdir)
     try:
         result = run(
             args.rows,
@@ -66,3 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     for target, measured, verdict in targets(result, peer):
         print(f"  {target}: {measured} ({verdict})")
     return 0
+
+
+def make_workdir(parent: str | None) -> str:
+    """A new scratch folder in `parent` (created if need be; None: the system's temporary folder), as an absolute
+    path: the steps run commands from the project folder and hand a folder of it on as DAGSTER_HOME, which Dagster
+    refuses relative."""
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    return os.path.abspath(tempfile.mkdtemp(prefix="gatewaylens-bench-", dir=parent))
