@@ -91,9 +91,8 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         instance's folder is its `root_directory` when that holds its `dagster.yaml` (Dagster's default); a
         `local_artifact_storage` configured elsewhere says nothing of the folder, and is not checked."""
         root = instance.root_directory
-        if os.path.isfile(os.path.join(root, "dagster.yaml")) and not _same_folder(
-            self._base_dir, event_logs_directory(root)
-        ):
+        configured, expected = os.path.realpath(self._base_dir), os.path.realpath(event_logs_directory(root))
+        if os.path.isfile(os.path.join(root, "dagster.yaml")) and configured != expected:
             raise ValueError(
                 f"the event log is configured at {self._base_dir} (dagster_home: DAGSTER_HOME), but this instance "
                 f"was read from {root}: set DAGSTER_HOME to {root}"
@@ -101,34 +100,48 @@ class SqliteEventLogStorage(DagsterSqliteEventLogStorage):
         super().register_instance(instance)
 
     def _engine(self, shard: str) -> Engine:
-        """The engine of `shard`'s database file, kept: the index's with a connection open between statements
-        (a second one, wanted while the first is in use, is opened and closed: `max_overflow=-1`, never a wait),
-        a run's opening and closing its connection per statement. A forked process drops its parent's engines
-        unused, as SQLAlchemy asks (a SQLite connection must not cross a fork)."""
+        """The engine of `shard`'s database file, kept (module docstring). A forked process first drops its
+        parent's engines unused, as SQLAlchemy asks (a SQLite connection must not cross a fork)."""
         with self._engines_lock:
             if self._engines_pid != os.getpid():
                 for engine in [self._index_engine, *self._run_engines.values()]:
                     if engine is not None:
                         engine.dispose(close=False)
                 self._index_engine, self._run_engines, self._engines_pid = None, OrderedDict(), os.getpid()
-            url, timeout = self.conn_string_for_shard(shard), {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
-            if shard == INDEX_SHARD_NAME:
-                current = _file_identity(self.path_for_shard(shard))
-                if self._index_engine is not None and current != self._index_file:  # deleted or replaced
-                    self._index_engine.dispose()
-                    self._index_engine = None
-                    self._tables_found = set()  # another file: its tables are asked again
-                if self._index_engine is None:
-                    self._index_engine = create_engine(
-                        url, poolclass=QueuePool, pool_size=1, max_overflow=-1, connect_args=timeout
-                    )
-                    self._index_file = current
-                return self._index_engine
-            engine = self._run_engines.pop(shard, None) or create_engine(url, poolclass=NullPool, connect_args=timeout)
-            self._run_engines[shard] = engine  # now the most recently used
-            while len(self._run_engines) > RUN_ENGINES_KEPT:
-                self._run_engines.popitem(last=False)[1].dispose()
-            return engine
+            return self._kept_index_engine() if shard == INDEX_SHARD_NAME else self._kept_run_engine(shard)
+
+    def _kept_index_engine(self) -> Engine:
+        """The index's engine, with a connection open between statements (a second one, wanted while the first
+        is in use, is opened and closed: `max_overflow=-1`, never a wait); made again when the file it was
+        opened on is gone or replaced."""
+        current = _file_identity(self.path_for_shard(INDEX_SHARD_NAME))
+        if self._index_engine is not None and current != self._index_file:
+            self._index_engine.dispose()
+            self._index_engine = None
+            self._tables_found = set()  # another file: its tables are asked again
+        if self._index_engine is None:
+            self._index_engine = create_engine(
+                self.conn_string_for_shard(INDEX_SHARD_NAME),
+                poolclass=QueuePool,
+                pool_size=1,
+                max_overflow=-1,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
+            self._index_file = current
+        return self._index_engine
+
+    def _kept_run_engine(self, shard: str) -> Engine:
+        """A run database's engine, opening and closing its connection per statement; the RUN_ENGINES_KEPT most
+        recently used are kept."""
+        engine = self._run_engines.pop(shard, None) or create_engine(
+            self.conn_string_for_shard(shard),
+            poolclass=NullPool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        )
+        self._run_engines[shard] = engine  # now the most recently used
+        while len(self._run_engines) > RUN_ENGINES_KEPT:
+            self._run_engines.popitem(last=False)[1].dispose()
+        return engine
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -172,10 +185,6 @@ def event_logs_directory(dagster_home: str) -> str:
     """Where Dagster's default SQLite storage keeps the event logs of the instance at `dagster_home` (`~`
     expanded, as Dagster expands it)."""
     return os.path.join(os.path.abspath(os.path.expanduser(dagster_home)), "history", "runs", "")
-
-
-def _same_folder(a: str, b: str) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
