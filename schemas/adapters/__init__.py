@@ -15,6 +15,9 @@ it). The bound parameter `$source_uri` may be used (keys of keyless traces). The
   written nor quarantined.
 * Read only the fields mapped, never prompt or completion text; one JSON parse per line (`from_json` into a
   structure of just those fields, see `_sql.py`).
+* `source_line` is passed on as it is, never computed with: the ingest transforms the lines of many small files in
+  one statement, each file's line numbers carrying the file in their high bits (pipelines.lib.ingest.stage). An
+  adapter that reads `$source_uri` (`per_file`) has its files transformed one at a time.
 * A JSON-lines format may add a bulk form (`bulk_columns`, `bulk_sql`): the same SELECT over the relation
   `bulk`, which DuckDB's `read_json` fills with those columns for the whole file (`_sql.parsed` builds the
   parsed line either way). The ingest reads such files whole and checks both forms agree
@@ -98,6 +101,12 @@ class Adapter:
         """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
         type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk)."""
         return self.bulk_sql is not None
+
+    @property
+    def per_file(self) -> bool:
+        """The adapter reads the bound `$source_uri` (keys of keyless traces), so a statement transforms the lines
+        of one file only; the lines of other formats' small files share one statement (see the module's rules)."""
+        return "$source_uri" in self.select_sql
 
 
 def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> Adapter:

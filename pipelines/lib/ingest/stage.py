@@ -11,6 +11,15 @@ batch by batch; the ignored lines are counted by reason.
 
 Every line read must yield at least one row (checked per batch: the distinct line numbers staged equal the
 batch's lines); a line that yields nothing is counted as `uncovered` and keeps its file from being marked done.
+
+Small files read line by line share statements: a statement's fixed cost (about 45 ms, its plan of many operators
+started once) would otherwise be most of a small file's cost (a bucket of one-request objects, as LiteLLM's
+bucket loggers write, took 0.05 s a file). A file read whole in one batch is held (`_Held`) with the others of
+its format until they hold PACK_BYTES of lines or PACK_FILES files, then one statement transforms them all,
+each file's line numbers carrying its index in their high bits (`LINE_BITS`: adapters pass `source_line` on
+untouched), into one staged file (`pack<n>.parquet`) whose `_file` and `source_line` are split out again. The
+accounting and rejects are read back per file. A pack whose statement fails is staged again file by file, so
+that one file's failure stays its own.
 """
 
 from __future__ import annotations
@@ -18,13 +27,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.lib import privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
@@ -65,6 +75,14 @@ BULK_MIN_BYTES: int | None = 16 * 1024 * 1024
 #: 305 s against 58 s), and a small one read in bulk for want of it costs a tenth of a second.
 COMPRESSION_RATIO_GUESS = 16
 QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
+#: Small files of one format read line by line share a transform statement up to this many bytes of lines or this
+#: many files (see the module's docstring); None: each file its own statements. 2,000 files of 10 canonical lines
+#: (BENCHMARKS.md, "Small files share statements"): 180 s one statement a file, 7 s in packs.
+PACK_BYTES: int | None = 32 * 1024 * 1024
+PACK_FILES = 2048
+#: A packed line's `source_line` is its file's index shifted by this many bits plus its number in the file.
+LINE_BITS = 32
+LINE_MASK = (1 << LINE_BITS) - 1
 
 #: A rejected record: (line number, reason, the raw line).
 Reject = tuple[int, str, str]
@@ -99,6 +117,13 @@ def _times_as_microseconds(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_type(pa.int64()) if pa.types.is_timestamp(f.type) else f for f in schema])
 
 
+#: The staged columns of lines of several files (`FileStager._copy`): the URL of the line's file, its number in it.
+_PACKED_COLUMNS = {
+    "source_uri": "f.source_uri AS source_uri",
+    "source_line": f"t.source_line & {LINE_MASK} AS source_line",
+}
+
+
 def read_staged(files: str) -> str:
     """SQL reading the staged files `files` (a parameter): `date` is a column of theirs, which a folder named
     `key=value` above them (a batch `date=2025-06-01` of the warehouse's staging area) must not replace."""
@@ -106,8 +131,36 @@ def read_staged(files: str) -> str:
 
 
 @dataclass
+class _Part:
+    """The lines of one file among those a staged batch holds: its index in the run, its lines, its report."""
+
+    index: int
+    lines: pa.Table
+    report: FileReport
+
+
+@dataclass
+class _Held:
+    """A small file read whole, waiting to share a statement with others of its format (`FileStager.hold`)."""
+
+    source: SourceFile
+    index: int
+    report: FileReport
+    batch: LineBatch
+    quarantine_file: str
+    read_mark: dict[str, Any] | None
+
+    def restart(self) -> None:
+        """The file's report as its read left it, before any staging counted rows (again)."""
+        self.report.reset()
+        self.report.read_by, self.report.lines, self.report.read_mark = "lines", self.batch.count, self.read_mark
+
+
+@dataclass
 class FileStager:
-    """Stages source files into one local staging folder: the connection, the folder and the hash key."""
+    """Stages source files into one local staging folder: the connection, the folder and the hash key; the small
+    files held for a shared statement (`held`, by format, the bytes of their lines in `held_bytes`) and the
+    quarantine files of those staged since (`released`, by file index)."""
 
     con: duckdb.DuckDBPyConnection
     staging: str
@@ -115,6 +168,10 @@ class FileStager:
     chunk_bytes: int
     storage_options: dict[str, Any]
     threads: int | None = None
+    held: dict[Adapter, list[_Held]] = field(default_factory=dict)
+    held_bytes: dict[Adapter, int] = field(default_factory=dict)
+    released: dict[int, str | None] = field(default_factory=dict)
+    packs: int = 0
 
     def stage_file(
         self, source: SourceFile, index: int, report: FileReport, progress: Progress, prior: ReadMark | None = None
@@ -200,12 +257,20 @@ class FileStager:
         unknown: str,
         quarantine_file: str,
     ) -> str | None:
-        """The line path: the file read in chunks of lines, each chunk through the adapter's line form."""
+        """The line path: the file read in chunks of lines, each chunk through the adapter's line form. A file of
+        one chunk, read from its start, in a format whose adapter does not read the file's URL, is held to share a
+        statement with others (`hold`): its quarantine file is then released later."""
         report.prior_through_line = prior.through_line if prior else 0
         report.read_by = "lines"
         reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
+        batches = prefetch(iter(reader))
+        ahead = list(itertools.islice(batches, 2))
+        if PACK_BYTES and len(ahead) == 1 and prior is None and adapter is not None and not adapter.per_file:
+            mark = asdict(reader.mark) if reader.mark else None
+            self.hold(adapter, _Held(source, index, report, ahead[0], quarantine_file, mark), progress)
+            return None
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
-            for number, batch in enumerate(prefetch(iter(reader))):
+            for number, batch in enumerate(itertools.chain(ahead, batches)):
                 report.lines += batch.count
                 self.stage_lines(batch, adapter, source, index, number, report, rejects, reader.first_line, unknown)
                 progress(f"{Path(source.url).name}: {report.lines:,} lines")
@@ -228,26 +293,106 @@ class FileStager:
     ) -> None:
         """Stage one batch of lines through the adapter's line form (no adapter: every line quarantined with the
         reason `unknown`) and count its records; its lines are counted by the caller."""
-        report.records += len(batch.rejected) + batch.blank  # lines the reader settled itself
-        report.count_ignored(BLANK_LINE, batch.blank)
-        rejected = list(batch.rejected)
         if adapter is None:
             rejects.write_all(batch.lines, unknown)
             report.records += batch.lines.num_rows
-        else:
-            self._copy("lines", batch.lines, batch_sql(adapter), adapter, source, index, number)
-            self._account(batch.lines, index, number, report)
-            rejected += self._rejects(batch.lines, index, number)
+            self._settle(batch, [], rejects, report, first_line)
+            return
+        staged = self.batch_file(index, number)
+        self._copy("lines", batch.lines, batch_sql(adapter), adapter, staged, source.url, index)
+        part = _Part(index, batch.lines, report)
+        self._account(staged, [part])
+        self._settle(batch, self._rejects(staged, [part])[index], rejects, report, first_line)
+
+    def _settle(
+        self, batch: LineBatch, found: list[Reject], rejects: quarantine.Writer, report: FileReport, first_line: int
+    ) -> None:
+        """Count the lines of `batch` the reader settled itself (rejected, blank) and quarantine them with the
+        batch's rejected records `found`."""
+        report.records += len(batch.rejected) + batch.blank
+        report.count_ignored(BLANK_LINE, batch.blank)
+        rejected = list(batch.rejected) + found
         rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
+
+    def hold(self, adapter: Adapter, held: _Held, progress: Progress) -> None:
+        """Hold a small file (read whole) until the files held in its format fill a statement (PACK_BYTES of
+        lines or PACK_FILES files), then stage them together (`release`)."""
+        held.restart()
+        files = self.held.setdefault(adapter, [])
+        files.append(held)
+        self.held_bytes[adapter] = self.held_bytes.get(adapter, 0) + held.batch.lines.nbytes
+        if len(files) >= PACK_FILES or self.held_bytes[adapter] >= (PACK_BYTES or 0):
+            self.release(adapter, progress)
+
+    def release_all(self, progress: Progress) -> None:
+        """Stage every file still held."""
+        for adapter in list(self.held):
+            self.release(adapter, progress)
+
+    def release(self, adapter: Adapter, progress: Progress) -> None:
+        """Stage the files held in `adapter`'s format in one statement (one file alone as any file); a failure
+        stages them again one by one, each failing alone (its report marked, its rows discarded)."""
+        files = self.held.pop(adapter, [])
+        self.held_bytes.pop(adapter, None)
+        if len(files) > 1:
+            self.packs += 1
+            staged = os.path.join(self.staging, ROWS, f"pack{self.packs}.parquet")
+            try:
+                self._stage_pack(adapter, files, staged)
+                return
+            except Exception as err:
+                if os.path.exists(staged):
+                    os.remove(staged)
+                progress(f"{len(files)} small files staged together failed ({err}); staging each alone")
+        for held in files:
+            held.restart()
+            try:
+                with quarantine.Writer(held.quarantine_file, held.source.url, held.report.source_format) as rejects:
+                    self.stage_lines(held.batch, adapter, held.source, held.index, 0, held.report, rejects)
+                held.report.quarantined = rejects.count
+                self.released[held.index] = held.quarantine_file if rejects.count else None
+            except Exception as err:
+                self.discard(held.index)
+                held.report.fail(err)
+                progress(f"cannot read {held.source.url}: {held.report.error}")
+
+    def _stage_pack(self, adapter: Adapter, files: list[_Held], staged: str) -> None:
+        """One statement over the lines of `files`, numbered apart (`LINE_BITS`), staged as `staged`; then each
+        file's accounting and quarantine."""
+        parts = [_Part(held.index, held.batch.lines, held.report) for held in files]
+        lines = pa.concat_tables(
+            [
+                pa.table(
+                    {
+                        "source_line": pc.add(part.lines.column("source_line"), part.index << LINE_BITS),
+                        "raw": part.lines.column("raw").cast(pa.large_string()),
+                    }
+                )
+                for part in parts
+            ]
+        )
+        uris = pa.table(
+            {"_file": [held.index for held in files], "source_uri": [held.source.url for held in files]},
+            schema=pa.schema([("_file", pa.int64()), ("source_uri", pa.string())]),
+        )
+        self._copy("lines", lines, batch_sql(adapter), adapter, staged, uris)
+        self._account(staged, parts)
+        found = self._rejects(staged, parts)
+        for held in files:
+            with quarantine.Writer(held.quarantine_file, held.source.url, held.report.source_format) as rejects:
+                self._settle(held.batch, found[held.index], rejects, held.report, 1)
+            held.report.quarantined = rejects.count
+            self.released[held.index] = held.quarantine_file if rejects.count else None
 
     def stage_bulk(
         self, rows: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
     ) -> list[tuple[int, str]]:
         """Stage one table of the bulk form's rows (read_json's columns and `source_line`) and count its
         records; returns (line number, reason) of its rejected records, whose raw text the caller fetches."""
-        self._copy(BULK, rows, batch_sql(adapter, bulk=True), adapter, source, index, number)
-        self._account(rows, index, number, report)
-        return self._reasons(index, number)
+        staged = self.batch_file(index, number)
+        self._copy(BULK, rows, batch_sql(adapter, bulk=True), adapter, staged, source.url, index)
+        self._account(staged, [_Part(index, rows, report)])
+        return self._reasons(staged).get(index, [])
 
     def check_sample(
         self, numbers: list[int], adapter: Adapter, source: SourceFile, path: str, index: int, number: int
@@ -285,54 +430,75 @@ class FileStager:
         return [row for row in rejected if row[0] > report.prior_through_line]
 
     def _copy(
-        self, name: str, table: pa.Table, sql: str, adapter: Adapter, source: SourceFile, index: int, number: int | str
+        self,
+        name: str,
+        table: pa.Table,
+        sql: str,
+        adapter: Adapter,
+        target: str,
+        source: str | pa.Table,
+        index: int | None = None,
     ) -> None:
-        """One statement: the transform `sql` over `table` (registered as `name`), staged as one file (`batch_file`)
-        whose `date` is a valid record's day (see the module's docstring). The commit reads staged files once per
-        group of days, skipping row groups by their dates: uncompressed, and without the bloom filters DuckDB
-        writes by default (a tenth of the write's time)."""
+        """One statement: the transform `sql` over `table` (registered as `name`), staged as the file `target`
+        whose `date` is a valid record's day (see the module's docstring): the lines of file `index`, whose URL is
+        `source`, or of several files numbered apart (`LINE_BITS`), `source` then a table of their indices
+        (`_file`) and URLs. The commit reads staged files once per group of days, skipping row groups by their
+        dates: uncompressed, and without the bloom filters DuckDB writes by default (a tenth of the write's
+        time)."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), table.schema))
-        target = self.batch_file(index, number)
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        packed = isinstance(source, pa.Table)
+        columns, file, join = RECORD_COLUMNS, str(index), ""
+        if packed:
+            self.con.register("packed_files", source)
+            columns = ", ".join(_PACKED_COLUMNS.get(spec.name, "t." + spec.name) for spec in field_specs())
+            file, join = "f._file", f"left join packed_files as f on f._file = t.source_line >> {LINE_BITS}"
         try:
             with lookup_plans(self.con):
                 self.con.execute(
                     f"""copy (
                         select
-                            {RECORD_COLUMNS},
-                            item,
-                            ignored,
-                            reason,
-                            {index} as _file,
+                            {columns},
+                            t.item,
+                            t.ignored,
+                            t.reason,
+                            {file} as _file,
                             case
-                                when ignored is null and reason is null then strftime(created_at, '%Y-%m-%d')
+                                when t.ignored is null and t.reason is null then strftime(t.created_at, '%Y-%m-%d')
                             end as date
-                        from ({sql})
+                        from ({sql}) as t
+                        {join}
                     ) to {literal(target)} (FORMAT parquet, COMPRESSION uncompressed, WRITE_BLOOM_FILTER false)""",
-                    batch_params(adapter, source.url, self.hash_key),
+                    batch_params(adapter, "" if packed else str(source), self.hash_key),
                 )
         finally:
             self.con.unregister(name)
+            if packed:
+                self.con.unregister("packed_files")
 
     def batch_file(self, index: int, number: int | str) -> str:
         """The staged rows of batch `number` of file `index`."""
         return os.path.join(self.staging, ROWS, f"f{index}_b{number}.parquet")
 
-    def _account(self, lines: pa.Table, index: int, number: int | str, report: FileReport) -> None:
-        """Count the batch's staged rows into `report`: records, ignored lines by reason, and lines that
-        yielded no row at all (`uncovered`, which keeps the file from being marked done)."""
-        staged = self.batch_file(index, number)
-        records, covered = self.con.execute(
-            f"select count(*), count(distinct source_line) from {read_staged('?')}", [staged]
-        ).fetchall()[0]
-        report.records += records
-        report.uncovered += lines.num_rows - covered
-        for reason, count in self.con.execute(
-            f"select ignored, count(*) from {read_staged('?')} where {IGNORED} group by all order by all",
+    def _account(self, staged: str, parts: list[_Part]) -> None:
+        """Count the staged rows of `staged` into the reports of the files whose lines it holds (`parts`):
+        records, ignored lines by reason, and lines that yielded no row at all (`uncovered`, which keeps the file
+        from being marked done)."""
+        by_file = {part.index: part for part in parts}
+        covered: dict[int, int] = {}
+        for file, records, lines in self.con.execute(
+            f"select _file, count(*), count(distinct source_line) from {read_staged('?')} group by _file", [staged]
+        ).fetchall():
+            by_file[file].report.records += records
+            covered[file] = lines
+        for part in parts:
+            part.report.uncovered += part.lines.num_rows - covered.get(part.index, 0)
+        for file, reason, count in self.con.execute(
+            f"select _file, ignored, count(*) from {read_staged('?')} where {IGNORED} group by all order by all",
             [staged],
         ).fetchall():
-            report.count_ignored(reason, count)
+            by_file[file].report.count_ignored(reason, count)
 
     def discard(self, index: int) -> None:
         """Forget everything staged from file `index` (it failed part way)."""
@@ -341,25 +507,33 @@ class FileStager:
             if name.startswith(f"f{index}_"):
                 os.remove(os.path.join(folder, name))
 
-    def _reasons(self, index: int, number: int | str) -> list[tuple[int, str]]:
-        """(line number, reason) of the batch's rejected records, read back from staging: one row per rejected
-        record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat gpt-4o): ...")
-        when the line holds several."""
-        return self.con.execute(
-            f"""select source_line, case when item is null then reason else item || ': ' || reason end
-            from {read_staged("?")} where {REJECTED} order by source_line, item""",
-            [self.batch_file(index, number)],
-        ).fetchall()
+    def _reasons(self, staged: str) -> dict[int, list[tuple[int, str]]]:
+        """(line number, reason) of the rejected records of `staged` by file index, read back from staging: one
+        row per rejected record, its reason prefixed with the item of the line it came from (e.g. "span 1.3 (chat
+        gpt-4o): ...") when the line holds several."""
+        found: dict[int, list[tuple[int, str]]] = {}
+        for file, line, reason in self.con.execute(
+            f"""select _file, source_line, case when item is null then reason else item || ': ' || reason end
+            from {read_staged("?")} where {REJECTED} order by _file, source_line, item""",
+            [staged],
+        ).fetchall():
+            found.setdefault(file, []).append((line, reason))
+        return found
 
-    def _rejects(self, lines: pa.Table, index: int, number: int | str) -> list[Reject]:
-        """(line number, reason, raw line) of the batch's rejected records (`_reasons`), the raw line from
-        `lines`."""
-        found = self._reasons(index, number)
-        if not found:
-            return []
-        numbers = lines.column("source_line").to_numpy()
-        raws = lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in found])).to_pylist()
-        return [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(found, raws, strict=True)]
+    def _rejects(self, staged: str, parts: list[_Part]) -> dict[int, list[Reject]]:
+        """(line number, reason, raw line) of the rejected records of `staged` (`_reasons`) for each of the files
+        whose lines it holds (`parts`), the raw line from the file's lines."""
+        found = self._reasons(staged)
+        rejects: dict[int, list[Reject]] = {}
+        for part in parts:
+            mine = found.get(part.index, [])
+            if not mine:
+                rejects[part.index] = []
+                continue
+            numbers = part.lines.column("source_line").to_numpy()
+            raws = part.lines.column("raw").take(np.searchsorted(numbers, [n for n, _ in mine])).to_pylist()
+            rejects[part.index] = [(n, reason, raw.rstrip("\r\n")) for (n, reason), raw in zip(mine, raws, strict=True)]
+        return rejects
 
 
 def _stat(path: str) -> tuple[int, int]:
@@ -420,7 +594,8 @@ def stage_files(
             stager.discard(index)
             file_report.fail(err)
             progress(f"cannot read {source.url}: {file_report.error}")
-    return quarantines
+    stager.release_all(progress)
+    return quarantines | stager.released
 
 
 def upgrade_layout(con: duckdb.DuckDBPyConnection, staging: str) -> None:
