@@ -20,6 +20,7 @@ from tests.conftest import record, write_lines
 
 ROWS = 5_000
 FORMAT_ROWS = 2_000
+SMALL_FILES = 40  # the small-files row's folder (1,000 files in `make bench`)
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,8 @@ def _own_tempdir(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # simulates, ingests and builds twice
-def test_bench_end_to_end(tmp_path: Path) -> None:
+def test_bench_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processes, "SMALL_FILES", SMALL_FILES)
     results, markdown = tmp_path / "results", tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\nhand-written text stays\n")
     assert (
@@ -72,7 +74,10 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
     assert not list((tmp_path / "work").iterdir())  # the scratch folder is cleaned up
     text = markdown.read_text()
     assert "hand-written text stays" in text and text.count(md.BEGIN.format(rows=ROWS)) == 1
-    assert all(label in text for label in (md.CLI_LABELS | md.SMALL_LABELS).values()) and "| otel |" in text
+    assert (
+        all(label in text for label in (md.CLI_LABELS | md.SMALL_LABELS | md.FILES_LABELS).values())
+        and "| otel |" in text
+    )
     assert SMALL_NOT_MEASURED[0] in text and _verdicts(result)[SMALL_NOT_MEASURED[0]] in ("met", "missed")
     md.update_markdown(markdown, md.markdown(result, str(path)), ROWS)  # a rerun replaces its section
     assert markdown.read_text().count(md.BEGIN.format(rows=ROWS)) == 1
@@ -121,6 +126,11 @@ def _check_small_commands(steps: dict[str, Any]) -> None:
         command = name.removeprefix("cli_small_").removesuffix("_dagster_home")
         assert run["seconds"] > 0 and run["peak_rss_mib"] > 0
         assert expect[command] in run["printed"] and "unchanged" not in run["printed"], (name, run["printed"])
+    (run,) = steps["cli_small_files"]["runs"]  # the folder of small files, each of them ingested
+    lines = SMALL_FILES * processes.SMALL_LINES
+    assert (run["files"], run["rows"]) == (SMALL_FILES, lines)
+    assert f"{lines} lines read, {lines} records = {lines} written" in run["printed"], run["printed"]
+    assert f"({SMALL_FILES} files ingested, 0 already ingested" in run["printed"], run["printed"]
 
 
 def test_the_small_commands_target_holds_each_command_to_its_limit() -> None:

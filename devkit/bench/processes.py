@@ -10,6 +10,7 @@ from the step process and its libraries, that floor is about 10 MiB.)
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -44,6 +45,7 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - t0
+import itertools
 import json
 with open(result, "w") as out:
     json.dump({"seconds": seconds, "peak_rss_kib": usage.ru_maxrss}, out)
@@ -104,6 +106,35 @@ SMALL_COMMANDS = {
 }
 #: Each command under 3 s wall on a small input, `sql` under 1 s (whole processes).
 SMALL_MAX_SECONDS = {"ingest": 3.0, "build": 3.0, "report": 3.0, "sql": 1.0}
+
+
+#: The folder of small files of the small-files row (a bucket of one-request objects, as LiteLLM's bucket loggers
+#: write): this many files of SMALL_LINES lines each, cut from the start of the measured file.
+SMALL_FILES = 1000
+
+
+def write_small_files(source: str, folder: str, files: int) -> int:
+    """The first `files` x SMALL_LINES lines of `source` into `files` files of SMALL_LINES lines under `folder`
+    (fewer when `source` is shorter); returns the lines written."""
+    os.makedirs(folder, exist_ok=True)
+    written = 0
+    with open(source, "rb") as lines:
+        for number in range(files):
+            chunk = list(itertools.islice(lines, SMALL_LINES))
+            if not chunk:
+                break
+            Path(folder, f"part-{number:05d}.jsonl").write_bytes(b"".join(chunk))
+            written += len(chunk)
+    return written
+
+
+def step_cli_small_files(folder: str, warehouse_dir: str, workdir: str) -> dict[str, Any]:
+    """`gatewaylens ingest FOLDER --warehouse WAREHOUSE` of the small files into an empty warehouse, DAGSTER_HOME
+    unset; the whole process's wall time and peak RSS; rows: the lines of the files; printed: its summary."""
+    command = [console_script(), "ingest", folder, "--warehouse", warehouse_dir]
+    timed = _timed(command, cli_environment(workdir, None), workdir, keep_output=True)
+    lines = sum(len(path.read_bytes().splitlines()) for path in Path(folder).iterdir())
+    return timed | {"rows": lines, "files": len(os.listdir(folder))}
 
 
 def write_small_input(source: str, path: str) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from devkit.bench import processes
 from devkit.bench.formats import TABLE_FORMATS, step_bare, step_file_ingest, step_simulate_formats
 from devkit.bench.measurements import (
     ROOT,
@@ -39,6 +40,8 @@ from devkit.bench.processes import (
     step_baseline_process,
     step_cli_ingest,
     step_cli_small,
+    step_cli_small_files,
+    write_small_files,
     write_small_input,
 )
 from devkit.bench.transform_profile import step_profile
@@ -298,22 +301,29 @@ def _measure_cli_small(source: str, runs: int, workdir: str, home: str, log: Cal
     """The commands' rows: in each run, what a new user does on SMALL_LINES lines, DAGSTER_HOME unset
     (`cli_small_<command>`: ingest into an empty warehouse, build every model, one query, the report) and set to
     the CLI row's instance (`cli_small_<command>_dagster_home`: ingest, build; `sql` and `report` never start
-    Dagster). Whole processes, wall clock."""
+    Dagster); and `cli_small_files`, the ingest of a folder of SMALL_FILES such inputs into an empty warehouse.
+    Whole processes, wall clock."""
     small = os.path.join(workdir, "small.jsonl")
     write_small_input(source, small)
+    folder = os.path.join(workdir, "small-files")
+    files_lines = write_small_files(source, folder, processes.SMALL_FILES)
     measures: dict[str, Callable[[], dict[str, Any]]] = {}
-    warehouses = []
+    warehouse = os.path.join(workdir, "runs", "cli-small-files")
+    measures["cli_small_files"] = lambda: _small_command_timed(step_cli_small_files, folder, _fresh(warehouse), workdir)
+    warehouses = [warehouse]
     for suffix, dagster_home, commands in (("", None, SMALL_COMMANDS), ("_dagster_home", home, ("ingest", "build"))):
         warehouse = os.path.join(workdir, "runs", f"cli-small{suffix}")
         warehouses.append(warehouse)
         for command in commands:
             args = (small, warehouse, workdir, command, dagster_home)
             measures[f"cli_small_{command}{suffix}"] = functools.partial(_small_command, *args)
+    rows = dict.fromkeys(measures, SMALL_LINES) | {"cli_small_files": files_lines}
     try:
-        return _alternate(measures, dict.fromkeys(measures, SMALL_LINES), runs, log)
+        return _alternate(measures, rows, runs, log)
     finally:
-        for warehouse in warehouses:
-            shutil.rmtree(warehouse, ignore_errors=True)
+        for path in warehouses:
+            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(folder)
         os.remove(small)
 
 
@@ -322,8 +332,13 @@ def _small_command(small: str, warehouse: str, workdir: str, command: str, dagst
     process's), with the load average around it; an ingest into a new warehouse."""
     if command == "ingest":
         _fresh(warehouse)
+    return _small_command_timed(step_cli_small, small, warehouse, workdir, command, dagster_home)
+
+
+def _small_command_timed(step: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """`step(*args)` from this process, with the load average around it."""
     load_before = os.getloadavg()[0]
-    result = step_cli_small(small, warehouse, workdir, command, dagster_home)
+    result = step(*args)
     return result | {"load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
