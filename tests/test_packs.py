@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
-from pipelines.lib.ingest import ingest, stage
+from pipelines.lib.ingest import FileReport, UnreadableSourceError, commit_staged, ingest, stage, stage_batch
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
 
@@ -38,6 +39,8 @@ def _odd_files(folder: Path) -> list[Path]:
         write_lines(
             folder / "azure.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:15:46.6805900,4808,10"]
         ),
+        # keyed by file name and line: packed, its keys would be another file's
+        write_lines(folder / "azure-2.csv", ["2023-11-16 18:15:47.0000000,100,20"]),
     ]
     invalid = folder / "d.jsonl"
     invalid.write_bytes(b"\xff\xfe{\n" + json.dumps(record(request_id="d1")).encode())  # no final newline
@@ -84,23 +87,26 @@ def _ingest_alone_and_packed(
 
 
 @pytest.fixture
-def pack_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of files of each pack staged (a spy on `FileStager._stage_pack`, which runs as it is)."""
-    sizes: list[int] = []
+def packs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The file names of each pack staged (a spy on `FileStager._stage_pack`, which runs as it is)."""
+    staged: list[list[str]] = []
     original: Callable[..., None] = stage.FileStager._stage_pack
 
-    def spy(self: stage.FileStager, adapter: Any, files: list[Any], staged: str) -> None:
-        sizes.append(len(files))
-        original(self, adapter, files, staged)
+    def spy(self: stage.FileStager, adapter: Any, files: list[Any], target: str) -> None:
+        staged.append([Path(held.source.url).name for held in files])
+        original(self, adapter, files, target)
 
     monkeypatch.setattr(stage.FileStager, "_stage_pack", spy)
-    return sizes
+    return staged
 
 
-def test_a_pack_stages_what_each_file_alone_stages(tmp_path, monkeypatch, pack_sizes):
+def test_a_pack_stages_what_each_file_alone_stages(tmp_path, monkeypatch, packs):
     sources = _odd_files(tmp_path / "odd") + _corpus(per_folder=1)
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch)
-    assert pack_sizes and max(pack_sizes) > 2  # files did share statements
+    packed_names = {name for pack in packs for name in pack}
+    # files did share statements, a file without a final newline too (read as two batches); never a CSV trace
+    assert max(map(len, packs)) > 2 and {"a.jsonl", "d.jsonl"} <= packed_names
+    assert not {"azure.csv", "azure-2.csv"} & packed_names
     assert packed == alone
     records, rows, entries = packed
     by_name = {Path(entry["url"]).name: entry for entry in entries}
@@ -115,18 +121,31 @@ def test_a_pack_stages_what_each_file_alone_stages(tmp_path, monkeypatch, pack_s
 
 
 @pytest.mark.slow
-def test_the_whole_corpus_in_packs_of_a_few_files_stages_what_each_file_alone_stages(tmp_path, monkeypatch, pack_sizes):
+def test_the_whole_corpus_in_packs_of_a_few_files_stages_what_each_file_alone_stages(tmp_path, monkeypatch, packs):
     sources = _corpus(per_folder=None)
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch, PACK_FILES=7)
-    assert len(pack_sizes) > 10 and max(pack_sizes) == 7
+    assert len(packs) > 10 and max(map(len, packs)) == 7
     assert packed == alone
 
 
-def test_a_pack_bounded_by_bytes_is_staged_before_the_next_file(tmp_path, monkeypatch, pack_sizes):
+def test_held_files_are_staged_once_they_hold_pack_bytes_in_all_formats(tmp_path, monkeypatch, packs):
     sources = [write_lines(tmp_path / f"{n}.jsonl", [record(request_id=str(n))]) for n in range(5)]
-    size = sum(len(path.read_bytes()) for path in sources[:2])  # two files' lines fill a pack
+    size = sum(len(path.read_bytes()) for path in sources[:2])  # two files' lines fill the bound
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch, PACK_BYTES=size)
-    assert pack_sizes == [2, 2] and packed == alone  # the fifth file, left alone, is staged by itself
+    assert packs == [["0.jsonl", "1.jsonl"], ["2.jsonl", "3.jsonl"]] and packed == alone  # the fifth one alone
+
+
+def test_a_staged_batch_of_packed_files_commits_to_what_one_ingest_writes(tmp_path, monkeypatch, packs):
+    sources = [str(s) for s in _odd_files(tmp_path / "odd")]
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)
+    staged = Warehouse(str(tmp_path / "staged"))
+    stage_batch(sources, staged, batch="date=2025-06-01", hash_key=HASH_KEY)
+    assert packs  # the batch holds a pack
+    commit_staged(staged)
+    monkeypatch.setattr(stage, "PACK_BYTES", None)
+    direct = Warehouse(str(tmp_path / "direct"))
+    ingest(sources, direct, hash_key=HASH_KEY)
+    assert _outcome(staged) == _outcome(direct)
 
 
 def test_a_pack_whose_statement_fails_is_staged_again_file_by_file(tmp_path, monkeypatch):
@@ -147,6 +166,56 @@ def test_a_pack_whose_statement_fails_is_staged_again_file_by_file(tmp_path, mon
     alone = Warehouse(str(tmp_path / "alone"))
     ingest([str(s) for s in sources], alone, hash_key=HASH_KEY)
     assert _outcome(warehouse) == _outcome(alone)  # nothing counted or staged twice
+
+
+def test_a_file_whose_statement_fails_fails_alone_and_its_pack_is_staged_file_by_file(tmp_path, monkeypatch):
+    sources = _odd_files(tmp_path / "odd")
+    poison = sources[1]  # b.jsonl: its statement fails, in the pack and alone (a DuckDB error, say)
+    original = stage.FileStager._copy
+
+    def failing(self: stage.FileStager, name: str, table: Any, sql: str, adapter: Any, target: str, source: Any, *rest):
+        urls = source.column("source_uri").to_pylist() if hasattr(source, "column") else [source]
+        if poison.as_uri() in urls:
+            raise duckdb.InvalidInputException("cannot read this one")
+        return original(self, name, table, sql, adapter, target, source, *rest)
+
+    monkeypatch.setattr(stage.FileStager, "_copy", failing)
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)
+    failed = Warehouse(str(tmp_path / "failed"))
+    with pytest.raises(UnreadableSourceError):
+        ingest([str(s) for s in sources], failed, hash_key=HASH_KEY)
+    monkeypatch.setattr(stage, "PACK_BYTES", None)
+    others = Warehouse(str(tmp_path / "others"))
+    ingest([str(s) for s in sources if s != poison], others, hash_key=HASH_KEY)
+    assert _outcome(failed) == _outcome(others)  # the others as if the failed file were not there
+
+
+def test_an_error_outside_a_files_staging_fails_the_run_and_marks_no_file_done(tmp_path, monkeypatch):
+    """Files that share a staged file cannot fail one by one after it is written: an error past the per-file
+    handling (here, the progress callback) stops the run before anything is published."""
+
+    def fail_pack(self: stage.FileStager, adapter: Any, files: list[Any], target: str) -> None:
+        raise OSError("disk full")
+
+    def progress(message: str) -> None:
+        if "staging each alone" in message:
+            raise BrokenPipeError("stdout closed")
+
+    monkeypatch.setattr(stage.FileStager, "_stage_pack", fail_pack)
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)
+    monkeypatch.setattr(stage, "PACK_FILES", 3)
+    warehouse = Warehouse(str(tmp_path / "w"))
+    sources = [write_lines(tmp_path / f"{n}.jsonl", [record(request_id=str(n))] * 5) for n in range(4)]
+    with pytest.raises(BrokenPipeError):
+        ingest([str(s) for s in sources], warehouse, hash_key=HASH_KEY, progress=progress)
+    assert ledger_entries(warehouse) == [] and stored(warehouse) == []
+
+
+def test_a_file_whose_lines_were_never_staged_is_not_balanced():
+    report = FileReport(url="file:///x.jsonl", key="k", size=10, lines=5)  # read, then nothing counted
+    assert not report.balanced
+    report.records = report.written = 5
+    assert report.balanced
 
 
 def test_adapters_that_read_the_file_name_are_never_packed():

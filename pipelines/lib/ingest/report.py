@@ -38,8 +38,10 @@ class FileReport:
 
     @property
     def balanced(self) -> bool:
-        """Every line yielded a row, and every row is written, a duplicate, quarantined or ignored."""
-        return self.uncovered == 0 and self.records == self.written + self.duplicates + self.quarantined + self.ignored
+        """Every line yielded a row (none uncovered in its batch, and no fewer records than lines: a line read but
+        never staged counts), and every row is written, a duplicate, quarantined or ignored."""
+        outcomes = self.written + self.duplicates + self.quarantined + self.ignored
+        return self.uncovered == 0 and self.records >= self.lines and self.records == outcomes
 
     @property
     def finished(self) -> bool:

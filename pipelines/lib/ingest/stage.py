@@ -14,8 +14,9 @@ batch's lines); a line that yields nothing is counted as `uncovered` and keeps i
 
 Small files read line by line share statements: a statement's fixed cost (about 45 ms, its plan of many operators
 started once) would otherwise be most of a small file's cost (a bucket of one-request objects, as LiteLLM's
-bucket loggers write, took 0.05 s a file). A file read whole in one batch is held (`_Held`) with the others of
-its format until they hold PACK_BYTES of lines or PACK_FILES files, then one statement transforms them all,
+bucket loggers write, took 0.05 s a file). A file no bigger than a chunk is read whole and held (`_Held`) with the
+others of its format until they number PACK_FILES or all held files hold PACK_BYTES, then one statement
+transforms the files of a format,
 each file's line numbers carrying its index in their high bits (`LINE_BITS`: adapters pass `source_line` on
 untouched), into one staged file (`pack<n>.parquet`) whose `_file` and `source_line` are split out again. The
 accounting and rejects are read back per file. A pack whose statement fails is staged again file by file, so
@@ -27,6 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,17 +152,25 @@ class _Held:
     quarantine_file: str
     read_mark: dict[str, Any] | None
 
+    @property
+    def size(self) -> int:
+        """Bytes held: the lines, and the excerpts of the lines the reader rejected itself."""
+        return self.batch.lines.nbytes + sum(len(excerpt) for _n, _reason, excerpt in self.batch.rejected)
+
     def restart(self) -> None:
-        """The file's report as its read left it, before any staging counted rows (again)."""
+        """The file's report as its read left it, before any staging counted rows (again), and no quarantine
+        file from an earlier attempt."""
         self.report.reset()
         self.report.read_by, self.report.lines, self.report.read_mark = "lines", self.batch.count, self.read_mark
+        if os.path.exists(self.quarantine_file):
+            os.remove(self.quarantine_file)
 
 
 @dataclass
 class FileStager:
     """Stages source files into one local staging folder: the connection, the folder and the hash key; the small
-    files held for a shared statement (`held`, by format, the bytes of their lines in `held_bytes`) and the
-    quarantine files of those staged since (`released`, by file index)."""
+    files held for a shared statement (`held`, by format; `held_bytes` in all) and the quarantine files of those
+    staged since (`released`, by file index)."""
 
     con: duckdb.DuckDBPyConnection
     staging: str
@@ -169,7 +179,7 @@ class FileStager:
     storage_options: dict[str, Any]
     threads: int | None = None
     held: dict[Adapter, list[_Held]] = field(default_factory=dict)
-    held_bytes: dict[Adapter, int] = field(default_factory=dict)
+    held_bytes: int = 0
     released: dict[int, str | None] = field(default_factory=dict)
     packs: int = 0
 
@@ -263,14 +273,16 @@ class FileStager:
         report.prior_through_line = prior.through_line if prior else 0
         report.read_by = "lines"
         reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
-        batches = prefetch(iter(reader))
-        ahead = list(itertools.islice(batches, 2))
-        if PACK_BYTES and len(ahead) == 1 and prior is None and adapter is not None and not adapter.per_file:
-            mark = asdict(reader.mark) if reader.mark else None
-            self.hold(adapter, _Held(source, index, report, ahead[0], quarantine_file, mark), progress)
-            return None
+        batches: Iterator[LineBatch] = prefetch(iter(reader))
+        if self._may_hold(source, prior, adapter):
+            ahead = list(itertools.islice(batches, HOLD_BATCHES + 1))
+            if adapter is not None and 0 < len(ahead) <= HOLD_BATCHES:  # the whole file
+                mark = asdict(reader.mark) if reader.mark else None
+                self.hold(adapter, _Held(source, index, report, _joined(ahead), quarantine_file, mark))
+                return None
+            batches = _unshift(ahead, batches)
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
-            for number, batch in enumerate(itertools.chain(ahead, batches)):
+            for number, batch in enumerate(batches):
                 report.lines += batch.count
                 self.stage_lines(batch, adapter, source, index, number, report, rejects, reader.first_line, unknown)
                 progress(f"{Path(source.url).name}: {report.lines:,} lines")
@@ -314,15 +326,31 @@ class FileStager:
         rejected = list(batch.rejected) + found
         rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
 
-    def hold(self, adapter: Adapter, held: _Held, progress: Progress) -> None:
-        """Hold a small file (read whole) until the files held in its format fill a statement (PACK_BYTES of
-        lines or PACK_FILES files), then stage them together (`release`)."""
+    def _may_hold(self, source: SourceFile, prior: ReadMark | None, adapter: Adapter | None) -> bool:
+        """Whether the file may be held to share a statement: packing on, read from its start, no bigger than a
+        chunk (as stored: a compressed one may still hold more, and is then staged as it is read), in a format
+        whose adapter does not read the file's URL."""
+        return bool(
+            PACK_BYTES
+            and prior is None
+            and adapter is not None
+            and not adapter.per_file
+            and 0 < source.size <= self.chunk_bytes
+        )
+
+    def hold(self, adapter: Adapter, held: _Held) -> None:
+        """Hold a small file, read whole, for a statement shared with others of its format (`release_due`)."""
         held.restart()
-        files = self.held.setdefault(adapter, [])
-        files.append(held)
-        self.held_bytes[adapter] = self.held_bytes.get(adapter, 0) + held.batch.lines.nbytes
-        if len(files) >= PACK_FILES or self.held_bytes[adapter] >= (PACK_BYTES or 0):
+        self.held.setdefault(adapter, []).append(held)
+        self.held_bytes += held.size
+
+    def release_due(self, progress: Progress) -> None:
+        """Stage the held files of each format that holds PACK_FILES files, and every held file once all hold
+        PACK_BYTES (formats together: the bound on what waits in memory)."""
+        for adapter in [a for a, files in self.held.items() if len(files) >= PACK_FILES]:
             self.release(adapter, progress)
+        if self.held_bytes >= (PACK_BYTES or 0):
+            self.release_all(progress)
 
     def release_all(self, progress: Progress) -> None:
         """Stage every file still held."""
@@ -331,9 +359,11 @@ class FileStager:
 
     def release(self, adapter: Adapter, progress: Progress) -> None:
         """Stage the files held in `adapter`'s format in one statement (one file alone as any file); a failure
-        stages them again one by one, each failing alone (its report marked, its rows discarded)."""
+        stages them again one by one, each failing alone (its report marked, its rows discarded). Nothing else
+        may fail a file once it shares a staged file (`discard` cannot take its rows out of it): the caller lets
+        any other error fail the run."""
         files = self.held.pop(adapter, [])
-        self.held_bytes.pop(adapter, None)
+        self.held_bytes -= sum(held.size for held in files)
         if len(files) > 1:
             self.packs += 1
             staged = os.path.join(self.staging, ROWS, f"pack{self.packs}.parquet")
@@ -360,6 +390,8 @@ class FileStager:
         """One statement over the lines of `files`, numbered apart (`LINE_BITS`), staged as `staged`; then each
         file's accounting and quarantine."""
         parts = [_Part(held.index, held.batch.lines, held.report) for held in files]
+        if any(held.batch.count > LINE_MASK for held in files):
+            raise ValueError(f"a file of more than {LINE_MASK:,} lines cannot share a statement")
         lines = pa.concat_tables(
             [
                 pa.table(
@@ -373,7 +405,7 @@ class FileStager:
         )
         uris = pa.table(
             {"_file": [held.index for held in files], "source_uri": [held.source.url for held in files]},
-            schema=pa.schema([("_file", pa.int64()), ("source_uri", pa.string())]),
+            schema=pa.schema([("_file", pa.int32()), ("source_uri", pa.string())]),  # as `_copy`'s literal index
         )
         self._copy("lines", lines, batch_sql(adapter), adapter, staged, uris)
         self._account(staged, parts)
@@ -536,6 +568,29 @@ class FileStager:
         return rejects
 
 
+#: A file held whole is read in at most this many batches: the lines of its one chunk, then its last line when it
+#: has no final newline.
+HOLD_BATCHES = 2
+
+
+def _joined(batches: list[LineBatch]) -> LineBatch:
+    """The consecutive batches of one file as one."""
+    if len(batches) == 1:
+        return batches[0]
+    return LineBatch(
+        pa.concat_tables([batch.lines for batch in batches]),
+        [reject for batch in batches for reject in batch.rejected],
+        sum(batch.blank for batch in batches),
+    )
+
+
+def _unshift(ahead: list[LineBatch], rest: Iterator[LineBatch]) -> Iterator[LineBatch]:
+    """The batches read ahead, then the rest: each let go of once handed on (a chunk is up to 128 MiB)."""
+    while ahead:
+        yield ahead.pop(0)
+    yield from rest
+
+
 def _stat(path: str) -> tuple[int, int]:
     """Size and modification time (ns) of a local file."""
     info = os.stat(path)
@@ -594,6 +649,7 @@ def stage_files(
             stager.discard(index)
             file_report.fail(err)
             progress(f"cannot read {source.url}: {file_report.error}")
+        stager.release_due(progress)  # outside the file's own failure: the files released are others too
     stager.release_all(progress)
     return quarantines | stager.released
 
