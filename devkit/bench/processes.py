@@ -45,7 +45,6 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - t0
-import itertools
 import json
 with open(result, "w") as out:
     json.dump({"seconds": seconds, "peak_rss_kib": usage.ru_maxrss}, out)
