@@ -137,7 +137,8 @@ def _to_batch(chunk: memoryview, ends: np.ndarray, first_line: int, max_line_byt
     return _screen(batch, max_line_bytes)
 
 
-def _merge(parts: list[LineBatch]) -> LineBatch:
+def join_batches(parts: list[LineBatch]) -> LineBatch:
+    """Consecutive batches of one file as one."""
     if len(parts) == 1:
         return parts[0]
     return LineBatch(
@@ -181,13 +182,13 @@ class _Splitter:
             self.next_line += parts[-1].count
             view = view[ends[-1] :]
         self._hold(bytes(view))
-        return _merge(parts)
+        return join_batches(parts)
 
     def finish(self) -> LineBatch | None:
         """The last line when the file does not end with a newline."""
         if self.head:  # a file shorter than a byte-order mark
             block, self.head = self.head, None
-            return _merge([b for b in (self.feed(block), self.finish()) if b is not None])
+            return join_batches([b for b in (self.feed(block), self.finish()) if b is not None])
         if not self.carry and self.overlong is None:
             return None
         return self._close_carried(memoryview(b""), terminated=False)

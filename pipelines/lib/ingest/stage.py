@@ -44,7 +44,15 @@ from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.lock import Progress
-from pipelines.lib.reader import LineBatch, LineReader, ReadMark, lines_batch, nonblank_lines, prefetch
+from pipelines.lib.reader import (
+    LineBatch,
+    LineReader,
+    ReadMark,
+    join_batches,
+    lines_batch,
+    nonblank_lines,
+    prefetch,
+)
 from pipelines.lib.storage import SourceFile, Warehouse, list_sources
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
 from schemas import normalize
@@ -278,7 +286,7 @@ class FileStager:
             ahead = list(itertools.islice(batches, HOLD_BATCHES + 1))
             if adapter is not None and 0 < len(ahead) <= HOLD_BATCHES:  # the whole file
                 mark = asdict(reader.mark) if reader.mark else None
-                self.hold(adapter, _Held(source, index, report, _joined(ahead), quarantine_file, mark))
+                self.hold(adapter, _Held(source, index, report, join_batches(ahead), quarantine_file, mark))
                 return None
             batches = _unshift(ahead, batches)
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
@@ -571,17 +579,6 @@ class FileStager:
 #: A file held whole is read in at most this many batches: the lines of its one chunk, then its last line when it
 #: has no final newline.
 HOLD_BATCHES = 2
-
-
-def _joined(batches: list[LineBatch]) -> LineBatch:
-    """The consecutive batches of one file as one."""
-    if len(batches) == 1:
-        return batches[0]
-    return LineBatch(
-        pa.concat_tables([batch.lines for batch in batches]),
-        [reject for batch in batches for reject in batch.rejected],
-        sum(batch.blank for batch in batches),
-    )
 
 
 def _unshift(ahead: list[LineBatch], rest: Iterator[LineBatch]) -> Iterator[LineBatch]:
