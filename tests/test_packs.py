@@ -4,6 +4,7 @@ duplicates and conflicts between its files, and ledger entries."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,10 @@ def _odd_files(folder: Path) -> list[Path]:
     invalid.write_bytes(b"\xff\xfe{\n" + json.dumps(record(request_id="d1")).encode())  # no final newline
     empty = folder / "e.jsonl"
     empty.write_bytes(b"")
-    return [*files, invalid, empty, write_lines(folder / "f.jsonl", [record(request_id="f1", provider_native=None)])]
+    compressed = folder / "g.jsonl.gz"  # read whole through its decompression, and held like the others
+    compressed.write_bytes(gzip.compress((json.dumps(record(request_id="g1")) + "\n").encode()))
+    last = write_lines(folder / "f.jsonl", [record(request_id="f1", provider_native=None)])
+    return [*files, invalid, empty, compressed, last]
 
 
 def _corpus(per_folder: int | None) -> list[Path]:
@@ -105,7 +109,7 @@ def test_a_pack_stages_what_each_file_alone_stages(tmp_path, monkeypatch, packs)
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch)
     packed_names = {name for pack in packs for name in pack}
     # files did share statements, a file without a final newline too (read as two batches); never a CSV trace
-    assert max(map(len, packs)) > 2 and {"a.jsonl", "d.jsonl"} <= packed_names
+    assert max(map(len, packs)) > 2 and {"a.jsonl", "d.jsonl", "g.jsonl.gz"} <= packed_names
     assert not {"azure.csv", "azure-2.csv"} & packed_names
     assert packed == alone
     records, rows, entries = packed
@@ -133,6 +137,17 @@ def test_held_files_are_staged_once_they_hold_pack_bytes_in_all_formats(tmp_path
     size = sum(len(path.read_bytes()) for path in sources[:2])  # two files' lines fill the bound
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch, PACK_BYTES=size)
     assert packs == [["0.jsonl", "1.jsonl"], ["2.jsonl", "3.jsonl"]] and packed == alone  # the fifth one alone
+
+
+def test_a_compressed_file_with_more_lines_than_a_pack_holds_is_staged_as_it_is_read(tmp_path, monkeypatch, packs):
+    small = [write_lines(tmp_path / f"{n}.jsonl", [record(request_id=str(n))]) for n in range(2)]
+    big = tmp_path / "big.jsonl.gz"  # about 400 bytes stored, 40 KB of lines
+    big.write_bytes(gzip.compress("".join(json.dumps(record(request_id=f"b{i}")) + "\n" for i in range(80)).encode()))
+    bound = 4 * len(small[0].read_bytes())
+    assert big.stat().st_size < bound  # held by its size, until its lines pass the bound as they are read
+    alone, packed = _ingest_alone_and_packed(tmp_path, [small[0], big, small[1]], monkeypatch, PACK_BYTES=bound)
+    assert packs == [["0.jsonl", "1.jsonl"]] and packed == alone
+    assert len(packed[0]) == 82
 
 
 def test_a_staged_batch_of_packed_files_commits_to_what_one_ingest_writes(tmp_path, monkeypatch, packs):

@@ -247,8 +247,9 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
     if not file_report.balanced:
         raise RuntimeError(
             f"{file_report.url}: {file_report.lines} lines read ({file_report.uncovered} yielded no record), "
-            f"{file_report.records} records but {file_report.written} written + {file_report.duplicates} duplicates "
-            f"+ {file_report.quarantined} quarantined + {file_report.ignored} ignored; not marking it done"
+            f"{file_report.records} records (every line must yield one) and {file_report.written} written + "
+            f"{file_report.duplicates} duplicates + {file_report.quarantined} quarantined + {file_report.ignored} "
+            "ignored; not marking it done"
         )
     if quarantine_file:
         warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))

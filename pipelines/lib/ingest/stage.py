@@ -14,9 +14,9 @@ batch's lines); a line that yields nothing is counted as `uncovered` and keeps i
 
 Small files read line by line share statements: a statement's fixed cost (about 45 ms, its plan of many operators
 started once) would otherwise be most of a small file's cost (a bucket of one-request objects, as LiteLLM's
-bucket loggers write, took 0.05 s a file). A file no bigger than a chunk is read whole and held (`_Held`) with the
-others of its format until they number PACK_FILES or all held files hold PACK_BYTES, then one statement
-transforms the files of a format,
+bucket loggers write, took 0.05 s a file). A file of at most PACK_BYTES (stored and read) is read whole and held
+(`_Held`) with the others of its format until they number PACK_FILES or all held files hold PACK_BYTES, then one
+statement transforms the files of a format,
 each file's line numbers carrying its index in their high bits (`LINE_BITS`: adapters pass `source_line` on
 untouched), into one staged file (`pack<n>.parquet`) whose `_file` and `source_line` are split out again. The
 accounting and rejects are read back per file. A pack whose statement fails is staged again file by file, so
@@ -283,8 +283,8 @@ class FileStager:
         reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
         batches: Iterator[LineBatch] = prefetch(iter(reader))
         if self._may_hold(source, prior, adapter):
-            ahead = list(itertools.islice(batches, HOLD_BATCHES + 1))
-            if adapter is not None and 0 < len(ahead) <= HOLD_BATCHES:  # the whole file
+            ahead, whole = _read_ahead(batches, PACK_BYTES or 0)
+            if adapter is not None and whole and ahead:
                 mark = asdict(reader.mark) if reader.mark else None
                 self.hold(adapter, _Held(source, index, report, join_batches(ahead), quarantine_file, mark))
                 return None
@@ -335,15 +335,15 @@ class FileStager:
         rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
 
     def _may_hold(self, source: SourceFile, prior: ReadMark | None, adapter: Adapter | None) -> bool:
-        """Whether the file may be held to share a statement: packing on, read from its start, no bigger than a
-        chunk (as stored: a compressed one may still hold more, and is then staged as it is read), in a format
-        whose adapter does not read the file's URL."""
+        """Whether the file may be held to share a statement: packing on, never read before (no mark of an
+        earlier read), no bigger than PACK_BYTES as stored (a compressed one may hold more: `_read_ahead` stops
+        there), in a format whose adapter does not read the file's URL."""
         return bool(
             PACK_BYTES
             and prior is None
             and adapter is not None
             and not adapter.per_file
-            and 0 < source.size <= self.chunk_bytes
+            and 0 < source.size <= PACK_BYTES
         )
 
     def hold(self, adapter: Adapter, held: _Held) -> None:
@@ -579,6 +579,18 @@ class FileStager:
 #: A file held whole is read in at most this many batches: the lines of its one chunk, then its last line when it
 #: has no final newline.
 HOLD_BATCHES = 2
+
+
+def _read_ahead(batches: Iterator[LineBatch], limit: int) -> tuple[list[LineBatch], bool]:
+    """The first batches of a file, and whether they are all of it: read until the file ends (whole), or until
+    they are more than HOLD_BATCHES or hold more than `limit` bytes of lines (then the file is staged as it is
+    read, with at most one batch more in memory than the line path keeps)."""
+    ahead: list[LineBatch] = []
+    for batch in batches:
+        ahead.append(batch)
+        if len(ahead) > HOLD_BATCHES or sum(b.lines.nbytes for b in ahead) > limit:
+            return ahead, False
+    return ahead, True
 
 
 def _unshift(ahead: list[LineBatch], rest: Iterator[LineBatch]) -> Iterator[LineBatch]:
