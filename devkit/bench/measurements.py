@@ -205,6 +205,7 @@ def _instrument_ingest(module: Any) -> dict[str, float]:
 
     stager, commit = module.stage.FileStager, module.commit  # each function wrapped where it is looked up
     stager.stage_file = timed("stage_total", stager.stage_file)
+    stager.release = timed("stage_total", stager.release)  # small files staged together, after their reads
     module.stage.bulk.scan = timed("scan", module.stage.bulk.scan)
     stager._copy = timed("transform", stager._copy)
     stager._account = timed("account", stager._account)
