@@ -325,3 +325,39 @@ def test_a_models_run_on_s3_lists_the_partitions_once_and_uploads_the_database_o
     assert result.success
     assert len(result.get_asset_materialization_events()) == len(PROJECT.models) + len(PROJECT.seeds)
     assert calls == {"publish": 1, "partition_fingerprints": 1}
+
+
+def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(s3_options, tmp_path, monkeypatch):
+    """A bucket of one-request objects: each small file is read once (its format detected from the lines read,
+    not from a read of its own), and the files share one transform statement."""
+    import aiobotocore.client
+
+    from pipelines.lib.ingest import stage
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    for n in range(6):
+        fs.pipe(f"landing/objects/{n}.jsonl", (json.dumps(record(request_id=f"o{n}")) + "\n").encode())
+    requests: list[str] = []
+    original = aiobotocore.client.AioBaseClient._make_api_call
+
+    async def counted(self, operation, params):
+        requests.append(operation)
+        return await original(self, operation, params)
+
+    monkeypatch.setattr(aiobotocore.client.AioBaseClient, "_make_api_call", counted)
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)  # small files take the line path, as outside the tests
+    statements = []
+    monkeypatch.setattr(stage.FileStager, "_stage_pack", _spy(stage.FileStager._stage_pack, statements))
+    report = ingest(
+        ["s3://landing/objects"], Warehouse(str(tmp_path / "w")), hash_key=HASH_KEY, storage_options=s3_options
+    )
+    assert (report.written, report.balanced) == (6, True)
+    assert requests.count("GetObject") == 6 and len(statements) == 1
+
+
+def _spy(function, calls: list):
+    def spied(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return spied

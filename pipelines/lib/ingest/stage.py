@@ -203,17 +203,22 @@ class FileStager:
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
         memory.
         """
+        small = self._read_small(source, prior)
         adapter: Adapter | None = None
         unknown = ""
         try:
-            adapter = detect(nonblank_lines(source.url, **self.storage_options), source.url)
+            lines = (
+                _nonblank(small.ahead) if small and small.whole else nonblank_lines(source.url, **self.storage_options)
+            )
+            adapter = detect(lines, source.url)
         except UnknownFormatError as err:
             unknown = str(err).split(": ", 1)[1]
         report.source_format = adapter.name if adapter else None
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
-        if adapter is not None and adapter.bulk and prior is None and big_enough_for_bulk(source, self.storage_options):
+        bulk_read = adapter is not None and adapter.bulk and prior is None and small is None
+        if bulk_read and big_enough_for_bulk(source, self.storage_options):
             try:
                 with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
                     self._stage_whole(source, index, report, adapter, rejects, progress)
@@ -224,7 +229,17 @@ class FileStager:
                 progress(f"{Path(source.url).name}: read line by line ({err})")
                 self.discard(index)
                 report.reset()
-        return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file)
+        return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file, small)
+
+    def _read_small(self, source: SourceFile, prior: ReadMark | None) -> _ReadAhead | None:
+        """A file that takes the line path (never read before, too small for the bulk path) and may be held (at
+        most PACK_BYTES as stored): its first batches, read before its format is detected, so that a small file
+        is read once (on an object store, one request instead of two). None for any other file."""
+        if not (self._may_read_ahead(source, prior) and not big_enough_for_bulk(source, self.storage_options)):
+            return None
+        reader = LineReader(source.url, self.chunk_bytes, **self.storage_options)
+        batches: Iterator[LineBatch] = prefetch(iter(reader))
+        return _ReadAhead(reader, *_read_ahead(batches, PACK_BYTES or 0), batches)
 
     def _stage_whole(
         self,
@@ -274,21 +289,27 @@ class FileStager:
         adapter: Adapter | None,
         unknown: str,
         quarantine_file: str,
+        small: _ReadAhead | None = None,
     ) -> str | None:
-        """The line path: the file read in chunks of lines, each chunk through the adapter's line form. A file of
-        one chunk, read from its start, in a format whose adapter does not read the file's URL, is held to share a
-        statement with others (`hold`): its quarantine file is then released later."""
+        """The line path: the file read in chunks of lines (`small`: its first ones already read), each chunk
+        through the adapter's line form. A small file read whole, in a format whose adapter does not read the
+        file's URL, is held to share a statement with others (`hold`): its quarantine file is released later."""
         report.prior_through_line = prior.through_line if prior else 0
         report.read_by = "lines"
-        reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
-        batches: Iterator[LineBatch] = prefetch(iter(reader))
-        if self._may_hold(source, prior, adapter):
-            ahead, whole = _read_ahead(batches, PACK_BYTES or 0)
-            if adapter is not None and whole and ahead:
+        if small is None and self._may_read_ahead(source, prior) and _packable(adapter):
+            reader = LineReader(source.url, self.chunk_bytes, **self.storage_options)
+            batches: Iterator[LineBatch] = prefetch(iter(reader))
+            small = _ReadAhead(reader, *_read_ahead(batches, PACK_BYTES or 0), batches)
+        if small is None:
+            reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
+            batches = prefetch(iter(reader))
+        else:
+            reader = small.reader
+            if adapter is not None and _packable(adapter) and small.whole and small.ahead:
                 mark = asdict(reader.mark) if reader.mark else None
-                self.hold(adapter, _Held(source, index, report, join_batches(ahead), quarantine_file, mark))
+                self.hold(adapter, _Held(source, index, report, join_batches(small.ahead), quarantine_file, mark))
                 return None
-            batches = _unshift(ahead, batches)
+            batches = _unshift(small.ahead, small.rest)
         with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
             for number, batch in enumerate(batches):
                 report.lines += batch.count
@@ -334,17 +355,11 @@ class FileStager:
         rejected = list(batch.rejected) + found
         rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
 
-    def _may_hold(self, source: SourceFile, prior: ReadMark | None, adapter: Adapter | None) -> bool:
-        """Whether the file may be held to share a statement: packing on, never read before (no mark of an
-        earlier read), no bigger than PACK_BYTES as stored (a compressed one may hold more: `_read_ahead` stops
-        there), in a format whose adapter does not read the file's URL."""
-        return bool(
-            PACK_BYTES
-            and prior is None
-            and adapter is not None
-            and not adapter.per_file
-            and 0 < source.size <= PACK_BYTES
-        )
+    @staticmethod
+    def _may_read_ahead(source: SourceFile, prior: ReadMark | None) -> bool:
+        """Whether the file may be read whole to be held: packing on, never read before (no mark of an earlier
+        read), no bigger than PACK_BYTES as stored (a compressed one may hold more: `_read_ahead` stops there)."""
+        return bool(PACK_BYTES and prior is None and 0 < source.size <= PACK_BYTES)
 
     def hold(self, adapter: Adapter, held: _Held) -> None:
         """Hold a small file, read whole, for a statement shared with others of its format (`release_due`)."""
@@ -579,6 +594,28 @@ class FileStager:
 #: A file held whole is read in at most this many batches: the lines of its one chunk, then its last line when it
 #: has no final newline.
 HOLD_BATCHES = 2
+
+
+@dataclass
+class _ReadAhead:
+    """A file's reader, its first batches (`ahead`), whether they are all of it (`whole`) and the rest."""
+
+    reader: LineReader
+    ahead: list[LineBatch]
+    whole: bool
+    rest: Iterator[LineBatch]
+
+
+def _packable(adapter: Adapter | None) -> bool:
+    """A format whose small files may share a statement: known, its adapter not reading the file's URL."""
+    return adapter is not None and not adapter.per_file
+
+
+def _nonblank(batches: list[LineBatch]) -> Iterator[str]:
+    """The non-blank lines of batches read, stripped, as `reader.nonblank_lines` gives a file's for detection."""
+    for batch in batches:
+        for raw in batch.lines.column("raw").to_pylist():
+            yield raw.strip()
 
 
 def _read_ahead(batches: Iterator[LineBatch], limit: int) -> tuple[list[LineBatch], bool]:
