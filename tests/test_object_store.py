@@ -328,14 +328,16 @@ def test_a_models_run_on_s3_lists_the_partitions_once_and_uploads_the_database_o
 
 
 def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(s3_options, tmp_path, monkeypatch):
-    """A bucket of one-request objects: each small file is read once (its format detected from the lines read,
-    not from a read of its own), and the files share one transform statement."""
+    """A bucket of one-request objects into a warehouse on the store: each small file is read once (its format
+    detected from the lines read, not from a read of its own), the files share one transform statement, and
+    the run looks up earlier reads of their URLs in one listing."""
     import aiobotocore.client
 
     from pipelines.lib.ingest import stage
 
     fs = s3fs.S3FileSystem(**s3_options)
-    for n in range(6):
+    files = 12
+    for n in range(files):
         fs.pipe(f"landing/objects/{n}.jsonl", (json.dumps(record(request_id=f"o{n}")) + "\n").encode())
     requests: list[str] = []
     original = aiobotocore.client.AioBaseClient._make_api_call
@@ -348,11 +350,13 @@ def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(
     monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)  # small files take the line path, as outside the tests
     statements = []
     monkeypatch.setattr(stage.FileStager, "_stage_pack", _spy(stage.FileStager._stage_pack, statements))
-    report = ingest(
-        ["s3://landing/objects"], Warehouse(str(tmp_path / "w")), hash_key=HASH_KEY, storage_options=s3_options
-    )
-    assert (report.written, report.balanced) == (6, True)
-    assert requests.count("GetObject") == 6 and len(statements) == 1
+    store = Warehouse("s3://lake/objects", s3_options)
+    report = ingest(["s3://landing/objects"], store, hash_key=HASH_KEY, storage_options=s3_options)
+    assert (report.written, report.balanced) == (files, True)
+    assert requests.count("GetObject") == files and len(statements) == 1
+    # no file looked for an earlier read of its URL one request at a time: the entries are listed once
+    assert requests.count("HeadObject") < files and requests.count("ListObjectsV2") < files
+    assert requests.count("PutObject") >= 2 * files  # each file's ledger and last-read entries
 
 
 def _spy(function, calls: list):

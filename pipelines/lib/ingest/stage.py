@@ -652,9 +652,10 @@ def expand_sources(sources: list[str], storage_options: dict[str, Any] | None = 
     return list(seen.values())
 
 
-def _prior_read(warehouse: Warehouse, source: SourceFile) -> ReadMark | None:
-    """How far the last ingested version of the source's URL was read (None: never, or by an older version)."""
-    entry = warehouse.last_read(source.url)
+def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str]) -> ReadMark | None:
+    """How far the last ingested version of the source's URL was read (None: never, or by an older version);
+    `known`: the names of the warehouse's last-read entries."""
+    entry = warehouse.last_read(source.url, known)
     mark = (entry or {}).get("read_mark")
     return ReadMark(**mark) if mark else None
 
@@ -678,7 +679,7 @@ def stage_files(
 ) -> dict[int, str | None]:
     """Stage every file not in the ledger, each with its report in `report`; returns the local quarantine file
     of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on."""
-    done = warehouse.ledger_keys()
+    done, known = warehouse.ledger_keys(), warehouse.last_read_names()
     quarantines: dict[int, str | None] = {}
     for index, source in enumerate(files):
         file_report = FileReport(url=source.url, key=source.key, size=source.size)
@@ -689,7 +690,7 @@ def stage_files(
             continue
         progress(f"file {index + 1}/{len(files)}: {source.url}")
         try:
-            prior = _prior_read(warehouse, source)
+            prior = _prior_read(warehouse, source, known)
             quarantines[index] = stager.stage_file(source, index, file_report, progress, prior)
         except Exception as err:
             stager.discard(index)
