@@ -348,3 +348,14 @@ def test_a_write_does_not_list_its_folder(tmp_path, monkeypatch):
     store.write_ledger("k3", {"n": 3})
     assert listed == []
     assert len(store.ledger_keys()) == 4 and listed  # a listing is seen: the spies are in place
+
+
+def test_a_write_where_no_lock_holder_sweeps_removes_a_killed_writers_temporary_file(tmp_path):
+    """The report, written without the lock (`gatewaylens report --out DIR`, or the warehouse's dashboards/): a
+    write there still removes the temporary file a killed writer left of the same file; a live writer's stays."""
+    out, dead, live, hex_ = _store(tmp_path / "out"), dead_pid(), os.getppid(), uuid.uuid4().hex
+    killed = _touch(tmp_path / "out" / f".report.html.{scratch.MACHINE}.{dead}.{hex_}.tmp")
+    running = _touch(tmp_path / "out" / f".report.html.{scratch.MACHINE}.{live}.{hex_}.tmp")
+    with out.atomic_write(out.path("report.html")) as local:
+        Path(local).write_text("<html></html>")
+    assert not killed.exists() and running.exists() and (tmp_path / "out" / "report.html").exists()
