@@ -357,6 +357,7 @@ def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(
     # no file looked for an earlier read of its URL one request at a time: the entries are listed once
     assert requests.count("HeadObject") < files and requests.count("ListObjectsV2") < files
     assert requests.count("PutObject") >= 2 * files  # each file's ledger and last-read entries
+    assert len(store.ledger_keys()) == files  # published on several threads, every one of them
 
 
 def _spy(function, calls: list):

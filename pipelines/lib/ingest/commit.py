@@ -49,6 +49,8 @@ PARQUET_ROW_GROUP = 122_880
 #: DuckDB sorting the group then): 1M rows per group peaked at 1,208-1,410 MiB, 600k at 889-1,011 MiB, as fast
 #: (10.0-11.6 s against 9.3-11.4 s).
 DEFAULT_COMMIT_ROWS = 600_000
+#: Files whose quarantine and ledger entries are published at once on an object store (`publish_files`).
+PUBLISH_THREADS = 16
 
 
 def commit(
@@ -232,10 +234,17 @@ def _write_partition(warehouse: Warehouse, day: str, rows: pa.Table, order: pa.A
 
 def publish_files(warehouse: Warehouse, report: IngestReport, quarantines: Mapping[int, str | None]) -> None:
     """Publish each file read in this run: its quarantine rows (the local file `quarantines[index]`, if any), then
-    its ledger entry, which marks it done; then note which keys hashed their user ids."""
-    for index, file_report in enumerate(report.files):
-        if file_report.finished:
-            _finish_file(warehouse, file_report, quarantines.get(index))
+    its ledger entry, which marks it done; then note which keys hashed their user ids.
+
+    Files are independent of each other (each keeps its own order: quarantine, then ledger entry), so on an
+    object store PUBLISH_THREADS publish at once: each file's two or three PUTs are round trips (100 small files
+    with 20 ms of latency a request: 6.3 s one file after another). A file that cannot be marked done raises once
+    the others are published."""
+    finished = [(file_report, quarantines.get(index)) for index, file_report in enumerate(report.files)]
+    finished = [(file_report, quarantine) for file_report, quarantine in finished if file_report.finished]
+    threads = 1 if warehouse.is_local else PUBLISH_THREADS
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda item: _finish_file(warehouse, *item), finished))
     privacy.record_keys(warehouse, {f.hash_key_id for f in report.files if f.hash_key_id and not f.error})
 
 
