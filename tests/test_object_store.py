@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -337,8 +338,10 @@ def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(
 
     fs = s3fs.S3FileSystem(**s3_options)
     files = 12
-    for n in range(files):
+    for n in range(files - 2):
         fs.pipe(f"landing/objects/{n}.jsonl", (json.dumps(record(request_id=f"o{n}")) + "\n").encode())
+    fs.pipe("landing/objects/z.jsonl.gz", gzip.compress((json.dumps(record(request_id="gz")) + "\n").encode()))
+    fs.pipe("landing/objects/zz.jsonl", b"junk\n" + (json.dumps(record(request_id="after-junk")) + "\n").encode())
     requests: list[str] = []
     original = aiobotocore.client.AioBaseClient._make_api_call
 
@@ -348,16 +351,33 @@ def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(
 
     monkeypatch.setattr(aiobotocore.client.AioBaseClient, "_make_api_call", counted)
     monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)  # small files take the line path, as outside the tests
-    statements = []
+    statements, fetched = [], []
     monkeypatch.setattr(stage.FileStager, "_stage_pack", _spy(stage.FileStager._stage_pack, statements))
+    monkeypatch.setattr(stage, "_fetch", _spy(stage._fetch, fetched))
     store = Warehouse("s3://lake/objects", s3_options)
     report = ingest(["s3://landing/objects"], store, hash_key=HASH_KEY, storage_options=s3_options)
-    assert (report.written, report.balanced) == (files, True)
-    assert requests.count("GetObject") == files and len(statements) == 1
+    assert (report.written, report.quarantined, report.balanced) == (files, 1, True)
+    # fetched ahead, several at once, and read from memory: one GET a file all the same
+    assert requests.count("GetObject") == len(fetched) == files and len(statements) == 1
     # no file looked for an earlier read of its URL one request at a time: the entries are listed once
     assert requests.count("HeadObject") < files and requests.count("ListObjectsV2") < files
     assert requests.count("PutObject") >= 2 * files  # each file's ledger and last-read entries
     assert len(store.ledger_keys()) == files  # published on several threads, every one of them
+    monkeypatch.setattr(stage, "PREFETCH_BYTES", 0)  # each file read by the staging itself: the same outcome
+    alone = Warehouse("s3://lake/objects-read-in-turn", s3_options)
+    ingest(["s3://landing/objects"], alone, hash_key=HASH_KEY, storage_options=s3_options)
+    assert _rows(store) == _rows(alone) and len(_rows(store)) == files
+
+
+def _rows(store: Warehouse) -> list[tuple]:
+    """Every stored record's key, line and source file name."""
+    con = duckdb.connect()
+    con.register_filesystem(store.fs)
+    files = [store.duckdb_path(path) for path in store.partition_paths()]
+    return con.execute(
+        "select request_id, source_line, regexp_extract(source_uri, '[^/]+$') from read_parquet(?) order by all",
+        [files],
+    ).fetchall()
 
 
 def _spy(function, calls: list):

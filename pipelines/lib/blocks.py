@@ -84,18 +84,23 @@ def iter_blocks(url: str, size: int, start: int = 0, **storage_options: typing.A
     its first bytes say. An uncompressed seekable file is read from `start`; a compressed one is decompressed
     from its beginning and what precedes `start` is dropped."""
     with fsspec.open(url, "rb", **storage_options) as raw:
-        head = raw.read(8)
-        seekable = raw.seekable()
-        if seekable:
-            raw.seek(0)
-        codec = compression_of(head)
-        if codec is None and seekable:
-            raw.seek(start)
-            yield from iter(lambda: raw.read(size), b"")
-            return
-        if codec is not None and not seekable:
-            raise IncompleteSourceError(f"{url}: a compressed stream that cannot be re-read after its header")
-        yield from _skip(_decoded(raw, head, codec, size), start)
+        yield from blocks_of(raw, url, size, start)
+
+
+def blocks_of(raw: BinaryIO, url: str, size: int, start: int = 0) -> Iterator[bytes]:
+    """`iter_blocks` of an open file (`raw`, the bytes of `url`): an object's bytes fetched already, say."""
+    head = raw.read(8)
+    seekable = raw.seekable()
+    if seekable:
+        raw.seek(0)
+    codec = compression_of(head)
+    if codec is None and seekable:
+        raw.seek(start)
+        yield from iter(lambda: raw.read(size), b"")
+        return
+    if codec is not None and not seekable:
+        raise IncompleteSourceError(f"{url}: a compressed stream that cannot be re-read after its header")
+    yield from _skip(_decoded(raw, head, codec, size), start)
 
 
 def _decoded(raw: BinaryIO, head: bytes, codec: str | None, size: int) -> Iterator[bytes]:

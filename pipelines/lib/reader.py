@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import threading
 import typing
 from collections.abc import Generator, Iterable, Iterator
@@ -28,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lib.blocks import iter_blocks, read_range
+from pipelines.lib.blocks import blocks_of, iter_blocks, read_range
 
 DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024
 #: Longest line read (bytes, terminator included). Real exporters write lines of a few MB at most (an OTLP
@@ -300,10 +301,14 @@ class LineReader:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         max_line_bytes: int = MAX_LINE_BYTES,
         resume: ReadMark | None = None,
+        content: bytes | None = None,
         **storage_options: typing.Any,
     ) -> None:
         self.url, self.chunk_bytes, self.max_line_bytes = url, chunk_bytes, max_line_bytes
         self.resume, self.storage_options = resume, storage_options
+        if content is not None and resume is not None:
+            raise ValueError("a file's bytes fetched ahead are read from its start, not resumed")
+        self.content = content  # the file's bytes, fetched already
         self.first_line = 1
         self.mark: ReadMark | None = None
 
@@ -320,7 +325,11 @@ class LineReader:
 
     def __iter__(self) -> Iterator[LineBatch]:
         start, splitter, marker = self._start()
-        for block in iter_blocks(self.url, self.chunk_bytes, start, **self.storage_options):
+        if self.content is not None:
+            blocks = blocks_of(io.BytesIO(self.content), self.url, self.chunk_bytes, start)
+        else:
+            blocks = iter_blocks(self.url, self.chunk_bytes, start, **self.storage_options)
+        for block in blocks:
             marker.feed(block)
             if (batch := splitter.feed(block)) is not None and batch.count:
                 yield batch

@@ -29,6 +29,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.core import url_to_fs
+from fsspec.utils import get_protocol
 
 from pipelines.lib import privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
@@ -192,7 +195,13 @@ class FileStager:
     packs: int = 0
 
     def stage_file(
-        self, source: SourceFile, index: int, report: FileReport, progress: Progress, prior: ReadMark | None = None
+        self,
+        source: SourceFile,
+        index: int,
+        report: FileReport,
+        progress: Progress,
+        prior: ReadMark | None = None,
+        content: bytes | None = None,
     ) -> str | None:
         """Stage the records of one file (number `index` of the run); returns the local Parquet file of its
         quarantine rows (None when there are none).
@@ -201,9 +210,9 @@ class FileStager:
         earlier read stopped (`prior`: a file that only grew is read from there, see reader.LineReader). A file
         whose bulk read does not account for every line is read again by the line path, in chunks of lines.
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
-        memory.
+        memory. `content`: the file's bytes, fetched ahead (`Prefetch`), read instead of the file when it is small.
         """
-        small = self._read_small(source, prior)
+        small = self._read_small(source, prior, content)
         adapter: Adapter | None = None
         unknown = ""
         try:
@@ -231,13 +240,13 @@ class FileStager:
                 report.reset()
         return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file, small)
 
-    def _read_small(self, source: SourceFile, prior: ReadMark | None) -> _ReadAhead | None:
+    def _read_small(self, source: SourceFile, prior: ReadMark | None, content: bytes | None) -> _ReadAhead | None:
         """A file that takes the line path (never read before, too small for the bulk path) and may be held (at
         most PACK_BYTES as stored): its first batches, read before its format is detected, so that a small file
         is read once (on an object store, one request instead of two). None for any other file."""
         if not (self._may_read_ahead(source, prior) and not big_enough_for_bulk(source, self.storage_options)):
             return None
-        reader = LineReader(source.url, self.chunk_bytes, **self.storage_options)
+        reader = LineReader(source.url, self.chunk_bytes, content=content, **self.storage_options)
         batches: Iterator[LineBatch] = prefetch(iter(reader))
         return _ReadAhead(reader, *_read_ahead(batches, PACK_BYTES or 0), batches)
 
@@ -681,24 +690,82 @@ def stage_files(
     of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on."""
     done, known = warehouse.ledger_keys(), warehouse.last_read_names()
     quarantines: dict[int, str | None] = {}
-    for index, source in enumerate(files):
-        file_report = FileReport(url=source.url, key=source.key, size=source.size)
-        report.files.append(file_report)
-        if source.key in done:
-            file_report.skipped = True
-            progress(f"skip {source.url} (already ingested)")
-            continue
-        progress(f"file {index + 1}/{len(files)}: {source.url}")
-        try:
-            prior = _prior_read(warehouse, source, known)
-            quarantines[index] = stager.stage_file(source, index, file_report, progress, prior)
-        except Exception as err:
-            stager.discard(index)
-            file_report.fail(err)
-            progress(f"cannot read {source.url}: {file_report.error}")
-        stager.release_due(progress)  # outside the file's own failure: the files released are others too
+    with Prefetch([None if source.key in done else source for source in files], stager.storage_options) as fetched:
+        for index, source in enumerate(files):
+            file_report = FileReport(url=source.url, key=source.key, size=source.size)
+            report.files.append(file_report)
+            if source.key in done:
+                file_report.skipped = True
+                progress(f"skip {source.url} (already ingested)")
+                continue
+            progress(f"file {index + 1}/{len(files)}: {source.url}")
+            try:
+                prior = _prior_read(warehouse, source, known)
+                content = fetched.content(index)
+                quarantines[index] = stager.stage_file(source, index, file_report, progress, prior, content)
+            except Exception as err:
+                stager.discard(index)
+                file_report.fail(err)
+                progress(f"cannot read {source.url}: {file_report.error}")
+            stager.release_due(progress)  # outside the file's own failure: the files released are others too
     stager.release_all(progress)
     return quarantines | stager.released
+
+
+#: Small files on a remote store (at most PREFETCH_BYTES as stored) are fetched this many at once ahead of the
+#: staging, which then reads them from memory: each fetch is a round trip (100 files with 20 ms a request: staging
+#: 2.9 s one file after another).
+PREFETCH_FILES = 16
+PREFETCH_BYTES = 1024 * 1024
+
+
+class Prefetch:
+    """Fetches the bytes of the small remote files among `files` (None: not to be read) on PREFETCH_FILES threads,
+    at most twice as many ahead of the one asked for (`content`). A fetch that fails gives None: the staging
+    reads the file itself, and reports what goes wrong."""
+
+    def __init__(self, files: list[SourceFile | None], storage_options: dict[str, Any]) -> None:
+        self.storage_options = storage_options
+        self.wanted = [
+            (index, source)
+            for index, source in enumerate(files)
+            if source is not None and 0 < source.size <= PREFETCH_BYTES and not _is_local(source.url)
+        ]
+        self.pool = ThreadPoolExecutor(max_workers=PREFETCH_FILES) if self.wanted else None
+        self.pending: dict[int, Future[bytes]] = {}
+        self.submitted = 0
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def content(self, index: int) -> bytes | None:
+        """The bytes of file `index` when it was to be fetched (else None), topping up the fetches ahead."""
+        while self.pool is not None and self.submitted < len(self.wanted) and len(self.pending) < 2 * PREFETCH_FILES:
+            wanted, source = self.wanted[self.submitted]
+            self.submitted += 1
+            if wanted >= index:
+                self.pending[wanted] = self.pool.submit(_fetch, source.url, self.storage_options)
+        future = self.pending.pop(index, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:
+            return None
+
+
+def _fetch(url: str, storage_options: dict[str, Any]) -> bytes:
+    """The bytes of a file, as stored."""
+    fs, path = url_to_fs(url, **storage_options)
+    return bytes(fs.cat_file(path))
+
+
+def _is_local(url: str) -> bool:
+    return get_protocol(url) in ("file", "local")
 
 
 def upgrade_layout(con: duckdb.DuckDBPyConnection, staging: str) -> None:
