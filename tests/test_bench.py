@@ -269,3 +269,15 @@ def test_a_relative_workdir_becomes_an_absolute_scratch_folder(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     workdir = cli.make_workdir("scratch")
     assert os.path.isabs(workdir) and Path(workdir).parent == tmp_path / "scratch"
+
+
+@pytest.mark.slow  # starts an S3 server (moto) in a process of its own
+def test_the_object_store_bench_ingests_every_small_object_and_counts_its_calls() -> None:
+    from devkit.bench import object_store
+    from pipelines.lib.ingest import run as run_module
+
+    before = run_module.stage_files
+    result = object_store.measure(files=6, lines=3, latency_ms=0)
+    assert (result["written"], result["calls"]["cat_file"]) == (18, 6)  # each object fetched once
+    assert result["calls"]["put_file"] >= 12 and set(result["phases"]) == {"stage_files", "commit", "publish_files"}
+    assert run_module.stage_files is before  # the timing wrappers are removed
