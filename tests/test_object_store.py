@@ -5,25 +5,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import duckdb
 import pytest
 import s3fs
 
+from devkit.bench.object_store import free_port, with_buckets
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, record
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 # an S3 server (moto) and builds over it: `make test-fast` leaves them out; the parallel backfill takes minutes
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -33,24 +25,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def s3_options() -> Iterator[dict]:
     from moto.server import ThreadedMotoServer  # imported here: two seconds that `make test-fast` need not pay
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    options = {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for bucket in ("landing", "lake"):
-        client.create_bucket(Bucket=bucket)
+    options, _client = with_buckets(f"http://127.0.0.1:{port}")  # landing and lake
     yield options
     server.stop()
 

@@ -42,7 +42,24 @@ def serve(port: int, latency_ms: float) -> None:
     server.serve_forever()
 
 
-def _free_port() -> int:
+def with_buckets(endpoint: str) -> tuple[dict[str, Any], Any]:
+    """The fsspec storage options and a boto3 client of the S3 server at `endpoint`, its BUCKETS created."""
+    import boto3
+
+    options = {
+        "key": "bench",
+        "secret": "bench",
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+    )
+    for bucket in BUCKETS:
+        client.create_bucket(Bucket=bucket)
+    return options, client
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -51,33 +68,18 @@ def _free_port() -> int:
 def measure(files: int, lines: int, latency_ms: float) -> dict[str, Any]:
     """Ingest `files` objects of `lines` lines from a delayed S3 server into a warehouse on it; seconds by phase
     and requests by operation."""
-    import boto3
     import fsspec.asyn
 
     from devkit.bench.measurements import HASH_KEY, step_simulate
     from pipelines.lib.ingest import run as run_module
     from pipelines.lib.storage import Warehouse
 
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "devkit.bench.object_store", "serve", str(port), str(latency_ms)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
-        endpoint = f"http://127.0.0.1:{port}"
-        options = {
-            "key": "bench",
-            "secret": "bench",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-        }
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
-        for bucket in BUCKETS:
-            client.create_bucket(Bucket=bucket)
+        options, client = with_buckets(f"http://127.0.0.1:{port}")
         with tempfile.TemporaryDirectory() as scratch:
             source = os.path.join(scratch, "lines.jsonl")
             step_simulate(source, dt.date(2025, 6, 1), 1, files * lines, 5)
