@@ -13,7 +13,7 @@ import pytest
 import s3fs
 
 from devkit.bench.object_store import free_port, with_buckets
-from pipelines.lib.ingest import ingest
+from pipelines.lib.ingest import UnreadableSourceError, ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, record
 
@@ -388,3 +388,34 @@ def test_an_entry_rewritten_by_another_process_after_a_listing_is_read_fresh(s3_
     report = ingest(["s3://landing/grown"], Warehouse(url, s3_options), hash_key=HASH_KEY, storage_options=s3_options)
     [grown] = report.files
     assert (grown.error, grown.first_line, grown.lines, grown.written) == (None, 4, 2, 2)
+
+
+def test_a_small_object_rewritten_after_the_listing_fails_as_when_the_staging_reads_it(s3_options, monkeypatch):
+    """A fetch ahead reads the version the listing saw (its ETag) or fails: new bytes are never ingested under the
+    old version's key. The file is retried next run; the others are ingested."""
+    from pipelines.lib.ingest import run as run_module
+    from pipelines.lib.ingest import stage
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    for name in ("a", "b"):
+        fs.pipe(f"landing/rewritten/{name}.jsonl", (json.dumps(record(request_id=name)) + "\n").encode())
+    listed = run_module.expand_sources
+
+    def list_then_rewrite(*args, **kwargs):
+        files = listed(*args, **kwargs)
+        other = s3fs.S3FileSystem(skip_instance_cache=True, **s3_options)
+        other.pipe("landing/rewritten/b.jsonl", (json.dumps(record(request_id="b2")) + "\n").encode())
+        return files
+
+    monkeypatch.setattr(run_module, "expand_sources", list_then_rewrite)
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)  # small files take the line path, as outside the tests
+    outcomes = []
+    for prefetch in (stage.PREFETCH_BYTES, 0):
+        monkeypatch.setattr(stage, "PREFETCH_BYTES", prefetch)
+        fs.pipe("landing/rewritten/b.jsonl", (json.dumps(record(request_id="b")) + "\n").encode())
+        store = Warehouse(f"s3://lake/rewritten-{prefetch}", s3_options)
+        with pytest.raises(UnreadableSourceError) as failed:
+            ingest(["s3://landing/rewritten"], store, hash_key=HASH_KEY, storage_options=s3_options)
+        [error] = [f.error for f in failed.value.report.files if f.error]
+        outcomes.append((failed.value.report.written, "FileExpired" in error, len(store.ledger_keys())))
+    assert outcomes == [(1, True, 1), (1, True, 1)]

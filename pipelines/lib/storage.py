@@ -272,8 +272,12 @@ class Warehouse:
         with self.atomic_write(self.path(LEDGER, f"{key}.json")) as local:
             Path(local).write_text(json.dumps(entry, indent=2, sort_keys=True))
 
+    def last_read_name(self, url: str) -> str:
+        """The name of `url`'s last-read entry (among `last_read_names` when it was ever ingested)."""
+        return hashlib.sha256(url.encode()).hexdigest()[:32] + ".json"
+
     def _by_url_path(self, url: str) -> str:
-        return self.path(LEDGER, BY_URL, hashlib.sha256(url.encode()).hexdigest()[:32] + ".json")
+        return self.path(LEDGER, BY_URL, self.last_read_name(url))
 
     def last_read_names(self) -> set[str]:
         """The names of the last-read entries, one per URL ever ingested, listed once: `last_read` given them
@@ -288,9 +292,9 @@ class Warehouse:
     def last_read(self, url: str, known: set[str] | None = None) -> dict[str, Any] | None:
         """The ledger entry of the last version of `url` ingested (None when none was; none is looked for when
         the entry's name is not among `known`, the names `last_read_names` listed)."""
-        path = self._by_url_path(url)
-        if known is not None and Path(path).name not in known:
+        if known is not None and self.last_read_name(url) not in known:
             return None
+        path = self._by_url_path(url)
         try:
             with self.fs.open(path, "r") as handle:
                 return dict(json.load(handle))

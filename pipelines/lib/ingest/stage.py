@@ -690,7 +690,9 @@ def stage_files(
     of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on."""
     done, known = warehouse.ledger_keys(), warehouse.last_read_names()
     quarantines: dict[int, str | None] = {}
-    with Prefetch([None if source.key in done else source for source in files], stager.storage_options) as fetched:
+    # prefetched: files not read before (a file with an earlier read is read on from its mark, not whole)
+    fresh = [None if s.key in done or warehouse.last_read_name(s.url) in known else s for s in files]
+    with Prefetch(fresh, stager.storage_options) as fetched:
         for index, source in enumerate(files):
             file_report = FileReport(url=source.url, key=source.key, size=source.size)
             report.files.append(file_report)
@@ -700,8 +702,8 @@ def stage_files(
                 continue
             progress(f"file {index + 1}/{len(files)}: {source.url}")
             try:
+                content = fetched.content(index)  # first: a file that fails leaves no fetch waiting
                 prior = _prior_read(warehouse, source, known)
-                content = fetched.content(index)
                 quarantines[index] = stager.stage_file(source, index, file_report, progress, prior, content)
             except Exception as err:
                 stager.discard(index)
@@ -759,9 +761,11 @@ class Prefetch:
 
 
 def _fetch(url: str, storage_options: dict[str, Any]) -> bytes:
-    """The bytes of a file, as stored."""
+    """The bytes of a file, as stored: opened as the staging opens it, so the version listed (an object store's
+    ETag) is the version read, or the read fails, and no more than the listed size is read."""
     fs, path = url_to_fs(url, **storage_options)
-    return bytes(fs.cat_file(path))
+    with fs.open(path, "rb") as handle:
+        return bytes(handle.read())
 
 
 def _is_local(url: str) -> bool:
