@@ -12,7 +12,7 @@ import pytest
 from pipelines.lib.ingest import stage
 from schemas.adapters import BY_NAME, detect
 from tests.adapter_support import adapt
-from tests.conftest import quarantined, record, stored, write_lines
+from tests.conftest import ledger_entries, quarantined, record, stored, write_lines
 from tests.test_adapters_litellm import SUCCESS, failure
 from tests.test_adapters_openrouter import chat, generation
 from tests.test_adapters_otel import CHAT, export, span
@@ -143,6 +143,8 @@ def test_a_line_that_yields_nothing_keeps_the_file_from_being_marked_done(tmp_pa
     )
     monkeypatch.setattr(stage, "detect", lambda lines, source: lossy)
     source = write_lines(tmp_path / "x.jsonl", [record(request_id="a"), record(request_id="b")])
+    whole = write_lines(tmp_path / "y.jsonl", [record(request_id="c")])  # one line: nothing lost
     with pytest.raises(RuntimeError, match=r"2 lines read \(1 yielded no record\)"):
-        run_ingest(source)
-    assert warehouse.ledger_keys() == set()  # retried next time, not lost
+        run_ingest(source, whole)
+    # the file is retried next time, not lost; the other file of the run is done all the same
+    assert [Path(entry["url"]).name for entry in ledger_entries(warehouse)] == ["y.jsonl"]

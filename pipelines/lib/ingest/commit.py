@@ -237,15 +237,21 @@ def publish_files(warehouse: Warehouse, report: IngestReport, quarantines: Mappi
     its ledger entry, which marks it done; then note which keys hashed their user ids.
 
     Files are independent of each other (each keeps its own order: quarantine, then ledger entry), so on an
-    object store PUBLISH_THREADS publish at once: each file's two or three PUTs are round trips (100 small files
-    with 20 ms of latency a request: 6.3 s one file after another). A file that cannot be marked done raises once
-    the others are published."""
+    object store whose client is asynchronous (S3, GCS, Azure: one event loop serves every thread)
+    PUBLISH_THREADS publish at once: each file's two or three PUTs are round trips (100 small files with 20 ms of
+    latency a request: 6.3 s one file after another). A file that cannot be marked done raises once every other
+    file is published and the keys are noted."""
     finished = [(file_report, quarantines.get(index)) for index, file_report in enumerate(report.files)]
     finished = [(file_report, quarantine) for file_report, quarantine in finished if file_report.finished]
-    threads = 1 if warehouse.is_local else PUBLISH_THREADS
+    threads = PUBLISH_THREADS if getattr(warehouse.fs, "async_impl", False) else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(lambda item: _finish_file(warehouse, *item), finished))
+        futures = [pool.submit(_finish_file, warehouse, *item) for item in finished]
     privacy.record_keys(warehouse, {f.hash_key_id for f in report.files if f.hash_key_id and not f.error})
+    errors = [error for future in futures if (error := future.exception()) is not None]
+    if errors:
+        if len(errors) > 1:
+            errors[0].add_note(f"and {len(errors) - 1} more file(s) not marked done")
+        raise errors[0]
 
 
 def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file: str | None) -> None:
