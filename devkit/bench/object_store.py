@@ -3,7 +3,7 @@
 moto's S3 server runs in a process of its own, each request delayed by `--latency-ms` (a store's round trip;
 loopback has none), with the sources and the warehouse both on it. `--files` objects of `--lines` simulated
 canonical lines each are ingested in this process, and the run prints its seconds by phase (staging, commit,
-publishing) and its requests by operation. Not part of `make bench`: the ratio between two versions of the code,
+publishing) and its S3 requests by operation. Not part of `make bench`: the ratio between two versions of the code,
 not the seconds, carries over to a real store (no bandwidth limit or throttling here). BENCHMARKS.md ("Small
 files share statements") records what it measured.
 """
@@ -68,7 +68,7 @@ def free_port() -> int:
 def measure(files: int, lines: int, latency_ms: float) -> dict[str, Any]:
     """Ingest `files` objects of `lines` lines from a delayed S3 server into a warehouse on it; seconds by phase
     and requests by operation."""
-    import fsspec.asyn
+    from aiobotocore.client import AioBaseClient
 
     from devkit.bench.measurements import HASH_KEY, step_simulate
     from pipelines.lib.ingest import run as run_module
@@ -88,24 +88,24 @@ def measure(files: int, lines: int, latency_ms: float) -> dict[str, Any]:
                     body = b"".join(handle.readline() for _ in range(lines))
                     client.put_object(Bucket="landing", Key=f"objects/{number:06d}.jsonl", Body=body)
         phases: collections.Counter[str] = collections.Counter()
-        calls: collections.Counter[str] = collections.Counter()
+        requests: collections.Counter[str] = collections.Counter()
         originals = {name: getattr(run_module, name) for name in ("stage_files", "commit", "publish_files")}
-        sync = fsspec.asyn.sync
+        api_call = AioBaseClient._make_api_call
 
-        def counted(loop: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            calls[getattr(func, "__name__", "?").lstrip("_")] += 1  # every S3 call of the run passes here
-            return sync(loop, func, *args, **kwargs)
+        async def counted(client: Any, operation: str, params: Any) -> Any:
+            requests[operation] += 1  # every S3 request of the run, on the client's one event loop
+            return await api_call(client, operation, params)
 
         try:
             for name, function in originals.items():
                 setattr(run_module, name, _timed(function, name, phases))
-            fsspec.asyn.sync = counted
+            AioBaseClient._make_api_call = counted  # type: ignore[method-assign]
             t0 = time.perf_counter()
             store = Warehouse("s3://lake/warehouse", options)
             report = run_module.ingest(["s3://landing/objects"], store, hash_key=HASH_KEY, storage_options=options)
             seconds = time.perf_counter() - t0
         finally:
-            fsspec.asyn.sync = sync
+            AioBaseClient._make_api_call = api_call  # type: ignore[method-assign]
             for name, function in originals.items():
                 setattr(run_module, name, function)
     finally:
@@ -118,7 +118,7 @@ def measure(files: int, lines: int, latency_ms: float) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "written": report.written,
         "phases": {name: round(value, 2) for name, value in phases.items()},
-        "calls": dict(calls),
+        "requests": dict(requests),
     }
 
 
