@@ -238,3 +238,24 @@ def test_adapters_that_read_the_file_name_are_never_packed():
 
     per_file = {adapter.name for adapter in ADAPTERS if adapter.per_file}
     assert per_file == {"azure-llm-trace", "mooncake-trace"}  # their keys are the file's name and line number
+
+
+def test_whether_a_file_is_compressed_is_read_once(tmp_path, monkeypatch):
+    """A compressed file near the bulk threshold: its first bytes decide both whether it is read in bulk and
+    whether it is read whole to be held, and are read once (on an object store, a request)."""
+    lines = "".join(json.dumps(record(request_id=f"z{i}")) + "\n" for i in range(200)).encode()
+    path = tmp_path / "near.jsonl.gz"
+    path.write_bytes(gzip.compress(lines))
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", 4 * path.stat().st_size)  # under it as stored, over it guessed
+    calls = []
+    monkeypatch.setattr(stage, "is_compressed", _counted(stage.is_compressed, calls))
+    report = ingest([str(path)], Warehouse(str(tmp_path / "w")), hash_key=HASH_KEY)
+    assert (report.written, len(calls)) == (200, 1) and report.files[0].read_by == "bulk"
+
+
+def _counted(function: Callable[..., Any], calls: list) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return counted

@@ -212,7 +212,8 @@ class FileStager:
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
         memory. `content`: the file's bytes, fetched ahead (`Prefetch`), read instead of the file when it is small.
         """
-        small = self._read_small(source, prior, content)
+        big = prior is None and big_enough_for_bulk(source, self.storage_options)  # may read the first bytes: once
+        small = None if big else self._read_small(source, prior, content)
         adapter: Adapter | None = None
         unknown = ""
         try:
@@ -226,8 +227,7 @@ class FileStager:
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
-        bulk_read = adapter is not None and adapter.bulk and prior is None and small is None
-        if bulk_read and big_enough_for_bulk(source, self.storage_options):
+        if adapter is not None and adapter.bulk and big:
             try:
                 with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
                     self._stage_whole(source, index, report, adapter, rejects, progress)
@@ -241,10 +241,10 @@ class FileStager:
         return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file, small)
 
     def _read_small(self, source: SourceFile, prior: ReadMark | None, content: bytes | None) -> _ReadAhead | None:
-        """A file that takes the line path (never read before, too small for the bulk path) and may be held (at
-        most PACK_BYTES as stored): its first batches, read before its format is detected, so that a small file
-        is read once (on an object store, one request instead of two). None for any other file."""
-        if not (self._may_read_ahead(source, prior) and not big_enough_for_bulk(source, self.storage_options)):
+        """A file that takes the line path (the caller found it too small for the bulk path) and may be held (never
+        read before, at most PACK_BYTES as stored): its first batches, read before its format is detected, so that
+        a small file is read once (on an object store, one request instead of two). None for any other file."""
+        if not self._may_read_ahead(source, prior):
             return None
         reader = LineReader(source.url, self.chunk_bytes, content=content, **self.storage_options)
         batches: Iterator[LineBatch] = prefetch(iter(reader))
