@@ -30,9 +30,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import duckdb
 import numpy as np
@@ -305,16 +306,14 @@ class FileStager:
         file's URL, is held to share a statement with others (`hold`): its quarantine file is released later."""
         report.prior_through_line = prior.through_line if prior else 0
         report.read_by = "lines"
-        if small is None and self._may_read_ahead(source, prior) and _packable(adapter):
-            reader = LineReader(source.url, self.chunk_bytes, **self.storage_options)
-            batches: Iterator[LineBatch] = prefetch(iter(reader))
-            small = _ReadAhead(reader, *_read_ahead(batches, PACK_BYTES or 0), batches)
+        if small is None and _packable(adapter):  # a file the bulk path gave back, or too big for it
+            small = self._read_small(source, prior, None)
         if small is None:
             reader = LineReader(source.url, self.chunk_bytes, resume=prior, **self.storage_options)
-            batches = prefetch(iter(reader))
+            batches: Iterator[LineBatch] = prefetch(iter(reader))
         else:
             reader = small.reader
-            if adapter is not None and _packable(adapter) and small.whole and small.ahead:
+            if _packable(adapter) and small.whole and small.ahead:
                 mark = asdict(reader.mark) if reader.mark else None
                 self.hold(adapter, _Held(source, index, report, join_batches(small.ahead), quarantine_file, mark))
                 return None
@@ -409,10 +408,8 @@ class FileStager:
         for held in files:
             held.restart()
             try:
-                with quarantine.Writer(held.quarantine_file, held.source.url, held.report.source_format) as rejects:
+                with self._quarantine_of(held) as rejects:
                     self.stage_lines(held.batch, adapter, held.source, held.index, 0, held.report, rejects)
-                held.report.quarantined = rejects.count
-                self.released[held.index] = held.quarantine_file if rejects.count else None
             except Exception as err:
                 self.discard(held.index)
                 held.report.fail(err)
@@ -443,10 +440,17 @@ class FileStager:
         self._account(staged, parts)
         found = self._rejects(staged, parts)
         for held in files:
-            with quarantine.Writer(held.quarantine_file, held.source.url, held.report.source_format) as rejects:
+            with self._quarantine_of(held) as rejects:
                 self._settle(held.batch, found[held.index], rejects, held.report, 1)
-            held.report.quarantined = rejects.count
-            self.released[held.index] = held.quarantine_file if rejects.count else None
+
+    @contextmanager
+    def _quarantine_of(self, held: _Held) -> Iterator[quarantine.Writer]:
+        """The quarantine writer of a held file; once it is written, the file's count and (when any row was
+        written) the file `released`."""
+        with quarantine.Writer(held.quarantine_file, held.source.url, held.report.source_format) as rejects:
+            yield rejects
+        held.report.quarantined = rejects.count
+        self.released[held.index] = held.quarantine_file if rejects.count else None
 
     def stage_bulk(
         self, rows: pa.Table, adapter: Adapter, source: SourceFile, index: int, number: int, report: FileReport
@@ -615,7 +619,7 @@ class _ReadAhead:
     rest: Iterator[LineBatch]
 
 
-def _packable(adapter: Adapter | None) -> bool:
+def _packable(adapter: Adapter | None) -> TypeGuard[Adapter]:
     """A format whose small files may share a statement: known, its adapter not reading the file's URL."""
     return adapter is not None and not adapter.per_file
 
