@@ -115,6 +115,14 @@ def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> lis
     return files
 
 
+def concurrent_requests(fs: fsspec.AbstractFileSystem | type[fsspec.AbstractFileSystem]) -> bool:
+    """Whether requests to `fs` (a filesystem or its class) are worth making several at once from threads: its
+    client is asynchronous (S3, GCS, Azure, HTTP: one event loop serves every thread, each request a round
+    trip). A local disk gains nothing, and a synchronous client (FTP, SFTP) holds one connection per thread or
+    shares one that threads would break."""
+    return bool(getattr(fs, "async_impl", False))
+
+
 def _leftover(path: Path, locked_out: bool) -> bool:
     """Whether a temporary file will never be finished: older than STALE_TMP_SECONDS; else, when its name
     names a process of this machine, that process has ended; else (another machine's, or an older

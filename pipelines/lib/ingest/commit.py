@@ -33,7 +33,7 @@ from pipelines.lib.ingest.dedupe import (
 )
 from pipelines.lib.ingest.report import FileReport, IngestReport
 from pipelines.lib.ingest.stage import RECORD_COLUMNS, read_staged, staged_files
-from pipelines.lib.storage import QUARANTINE, Warehouse
+from pipelines.lib.storage import QUARANTINE, Warehouse, concurrent_requests
 from schemas.bulk import arrow_schema, field_specs
 from schemas.sqltext import literal
 
@@ -241,11 +241,13 @@ def publish_files(warehouse: Warehouse, report: IngestReport, quarantines: Mappi
     PUBLISH_THREADS publish at once: each file's two or three PUTs are round trips (100 small files with 20 ms of
     latency a request: 6.3 s one file after another). A file that cannot be marked done raises once every other
     file is published and the keys are noted."""
-    finished = [(file_report, quarantines.get(index)) for index, file_report in enumerate(report.files)]
-    finished = [(file_report, quarantine) for file_report, quarantine in finished if file_report.finished]
-    threads = PUBLISH_THREADS if getattr(warehouse.fs, "async_impl", False) else 1
+    threads = PUBLISH_THREADS if concurrent_requests(warehouse.fs) else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(_finish_file, warehouse, *item) for item in finished]
+        futures = [
+            pool.submit(_finish_file, warehouse, file_report, quarantines.get(index))
+            for index, file_report in enumerate(report.files)
+            if file_report.finished
+        ]
     privacy.record_keys(warehouse, {f.hash_key_id for f in report.files if f.hash_key_id and not f.error})
     errors = [error for future in futures if (error := future.exception()) is not None]
     if errors:

@@ -39,6 +39,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec import get_filesystem_class
 from fsspec.core import url_to_fs
 from fsspec.utils import get_protocol
 
@@ -57,7 +58,7 @@ from pipelines.lib.reader import (
     nonblank_lines,
     prefetch,
 )
-from pipelines.lib.storage import SourceFile, Warehouse, list_sources
+from pipelines.lib.storage import SourceFile, Warehouse, concurrent_requests, list_sources
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
@@ -726,16 +727,19 @@ PREFETCH_BYTES = 1024 * 1024
 
 
 class Prefetch:
-    """Fetches the bytes of the small remote files among `files` (None: not to be read) on PREFETCH_FILES threads,
-    at most twice as many ahead of the one asked for (`content`). A fetch that fails gives None: the staging
-    reads the file itself, and reports what goes wrong."""
+    """Fetches the bytes of the small files among `files` (None: not to be read) that are on a store whose requests
+    are round trips (`storage.concurrent_requests`, by the URL's filesystem class), on PREFETCH_FILES threads, at
+    most twice as many ahead of the one asked for (`content`). A fetch that fails gives None: the staging reads
+    the file itself, and reports what goes wrong."""
 
     def __init__(self, files: list[SourceFile | None], storage_options: dict[str, Any]) -> None:
         self.storage_options = storage_options
         self.wanted = [
             (index, source)
             for index, source in enumerate(files)
-            if source is not None and 0 < source.size <= PREFETCH_BYTES and not _is_local(source.url)
+            if source is not None
+            and 0 < source.size <= PREFETCH_BYTES
+            and concurrent_requests(get_filesystem_class(get_protocol(source.url)))
         ]
         self.pool = ThreadPoolExecutor(max_workers=PREFETCH_FILES) if self.wanted else None
         self.pending: dict[int, Future[bytes]] = {}
@@ -770,10 +774,6 @@ def _fetch(url: str, storage_options: dict[str, Any]) -> bytes:
     fs, path = url_to_fs(url, **storage_options)
     with fs.open(path, "rb") as handle:
         return bytes(handle.read())
-
-
-def _is_local(url: str) -> bool:
-    return get_protocol(url) in ("file", "local")
 
 
 def upgrade_layout(con: duckdb.DuckDBPyConnection, staging: str) -> None:
