@@ -119,6 +119,16 @@ def built_warehouse(root: Path, lines: list[dict[str, Any]]) -> Warehouse:
     return warehouse
 
 
+def spy(function: Callable[..., Any], calls: list[tuple[Any, ...]]) -> Callable[..., Any]:
+    """`function`, run as it is, each call's arguments appended to `calls` (to count what a run did)."""
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return spied
+
+
 def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
     """Write JSON lines (dicts are serialized, strings written as they are)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import s3fs
 from devkit.bench.object_store import free_port, with_buckets
 from pipelines.lib.ingest import UnreadableSourceError, ingest
 from pipelines.lib.storage import Warehouse
-from tests.conftest import HASH_KEY, record
+from tests.conftest import HASH_KEY, record, spy
 
 # an S3 server (moto) and builds over it: `make test-fast` leaves them out; the parallel backfill takes minutes
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -330,8 +330,8 @@ def test_small_files_on_s3_are_read_with_one_request_each_and_share_a_statement(
     monkeypatch.setattr(aiobotocore.client.AioBaseClient, "_make_api_call", counted)
     monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)  # small files take the line path, as outside the tests
     statements, fetched = [], []
-    monkeypatch.setattr(stage.FileStager, "_stage_pack", _spy(stage.FileStager._stage_pack, statements))
-    monkeypatch.setattr(stage, "_fetch", _spy(stage._fetch, fetched))
+    monkeypatch.setattr(stage.FileStager, "_stage_pack", spy(stage.FileStager._stage_pack, statements))
+    monkeypatch.setattr(stage, "_fetch", spy(stage._fetch, fetched))
     store = Warehouse("s3://lake/objects", s3_options)
     report = ingest(["s3://landing/objects"], store, hash_key=HASH_KEY, storage_options=s3_options)
     assert (report.written, report.quarantined, report.balanced) == (files, 1, True)
@@ -356,14 +356,6 @@ def _rows(store: Warehouse) -> list[tuple]:
         "select request_id, source_line, regexp_extract(source_uri, '[^/]+$') from read_parquet(?) order by all",
         [files],
     ).fetchall()
-
-
-def _spy(function, calls: list):
-    def spied(*args, **kwargs):
-        calls.append(args)
-        return function(*args, **kwargs)
-
-    return spied
 
 
 def test_an_entry_rewritten_by_another_process_after_a_listing_is_read_fresh(s3_options):

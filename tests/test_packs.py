@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.lib.ingest import FileReport, UnreadableSourceError, commit_staged, ingest, stage, stage_batch
 from pipelines.lib.storage import Warehouse
-from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
+from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, spy, stored, write_lines
 
 CORPUS = Path(__file__).parent / "fixtures" / "real"
 
@@ -248,14 +248,6 @@ def test_whether_a_file_is_compressed_is_read_once(tmp_path, monkeypatch):
     path.write_bytes(gzip.compress(lines))
     monkeypatch.setattr(stage, "BULK_MIN_BYTES", 4 * path.stat().st_size)  # under it as stored, over it guessed
     calls = []
-    monkeypatch.setattr(stage, "is_compressed", _counted(stage.is_compressed, calls))
+    monkeypatch.setattr(stage, "is_compressed", spy(stage.is_compressed, calls))
     report = ingest([str(path)], Warehouse(str(tmp_path / "w")), hash_key=HASH_KEY)
     assert (report.written, len(calls)) == (200, 1) and report.files[0].read_by == "bulk"
-
-
-def _counted(function: Callable[..., Any], calls: list) -> Callable[..., Any]:
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return function(*args, **kwargs)
-
-    return counted
