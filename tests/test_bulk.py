@@ -49,7 +49,7 @@ def _both_forms(adapter_name: str, path: Path) -> tuple[list[dict[str, Any]], li
     scan = bulk.scan(iter(Path(path).read_bytes().splitlines(keepends=True) or [b""]), str(path), copy=False)
     assert rows is not None and rows.num_rows == scan.lines - len(scan.skipped)
     numbers = bulk.line_numbers(0, rows.num_rows, scan.skipped)
-    keep = ~bulk.all_null(rows) & ~np.isin(numbers, list(scan.odd))
+    keep = ~bulk.all_null(rows) & ~np.isin(numbers, list(scan.odd)) & ~bulk.text_needed(con, adapter, rows)
     rows = rows.filter(pa.array(keep)).append_column("source_line", pa.array(numbers[keep]))
     wanted = set(numbers[keep].tolist())
     lines = pa.concat_tables([batch.lines for batch in iter_line_batches(str(path))])
@@ -507,6 +507,34 @@ def test_every_bulk_format_is_ingested_alike_by_both_paths(tmp_path, monkeypatch
         handle.write("{broken\n\n" + first + "\f\n")
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
     assert entry["written"] >= 700 and entry["quarantined"] >= 2 and not math.isnan(entry["records"])
+
+
+def test_lines_the_bulk_form_cannot_map_without_their_text_take_the_line_path(tmp_path, monkeypatch):
+    """Raw provider bodies with no id are keyed by their line's hash, and those that name no provider are told by
+    fields only one server writes: the bulk form has no line text, so the bulk path redoes them by line."""
+    import datetime as dt
+
+    from devkit.simulate import simulate
+    from devkit.simulate.formats import write
+
+    path = tmp_path / "bodies.jsonl"
+    write(simulate(dt.date(2026, 1, 5), 1, 400, seed=5), str(path), "provider-bodies", compression=None)
+    real = _corpus_file(tmp_path, "provider-bodies")
+    assert real is not None
+    reader = bulk.reader_connection(None)
+    needed = bulk.text_needed(
+        transform_connection(),
+        BY_NAME["provider-bodies"],
+        next(bulk.read_rows(reader, str(real), BY_NAME["provider-bodies"])),
+    )
+    reader.close()
+    assert needed.sum() >= 20  # the real bare bodies: no envelope, most without an id or a provider's name
+    with open(path, "a") as handle:
+        handle.write(real.read_text())
+    warehouses = _ingest_both(tmp_path, path, monkeypatch=monkeypatch)
+    [entry] = _same_outcome(warehouses)
+    rows = stored(warehouses["bulk"])
+    assert entry["written"] >= 400 and any(row["request_id"].startswith("body-") for row in rows)
 
 
 def test_a_stray_line_does_not_turn_the_otel_reader_off_its_objects(tmp_path, monkeypatch):

@@ -27,12 +27,14 @@ steps, 30 earlier days and one later day of the same rows per day), then measure
    `cli_small_ingest` (into an empty warehouse), `cli_small_build` (every model new), `cli_small_sql`,
    `cli_small_report`, and `cli_small_ingest_dagster_home` and `cli_small_build_dagster_home` in that instance.
 8. The per-format table (unless `--no-formats`): `--format-rows` more simulated attempts over the same 30 days,
-   written by the simulator's writers as canonical, OpenRouter, LiteLLM and OTel JSON lines (one file each);
+   written by the simulator's writers as canonical, OpenRouter, LiteLLM, OTel and provider-bodies JSON lines (one
+   file each);
    per file, alternated in each run, `format_<name>_bare` (DuckDB `read_json(format='newline_delimited')` with
    the file's structure, detected beforehand over every line, given as `columns`; `select *`, nested formats
    left nested, no mapping; `COPY` to one zstd Parquet file) and `format_<name>_ingest`
    (`pipelines.lib.ingest.ingest` of the file into an empty warehouse, through its public entry point only).
-   Rows there are input lines (an OpenRouter line is a request, an OTel line an export of many spans).
+   Rows there are input lines (an OpenRouter line is a request, an OTel line an export of many spans, a
+   provider-bodies line one attempt).
 
 Once per run, `profile` (not timed as a step) runs DuckDB's profiler over the ingest's transform statement on
 the file's first batch and times its JSON parse done several ways (`step_profile`).

@@ -1,8 +1,10 @@
-"""The steps of the per-format table: the same simulated traffic written as canonical, OpenRouter, LiteLLM and OTel
-JSON lines, then, for each file, the gatewaylens ingest against a bare DuckDB read of the same file.
+"""The steps of the per-format table: the same simulated traffic written as canonical, OpenRouter, LiteLLM, OTel and
+raw provider bodies' JSON lines, then, for each file, the gatewaylens ingest against a bare DuckDB read of the same
+file.
 
 Rows are the file's input lines throughout (an OpenRouter line is one request, an OTel line one export request of
-many spans): both sides read the same lines, so the ratio of their lines per second is the ratio of their times.
+many spans, a provider-bodies line one attempt): both sides read the same lines, so the ratio of their lines per
+second is the ratio of their times.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from devkit.bench.measurements import (
 from schemas.sqltext import literal
 
 #: The formats of the table, in its order (each a name of `devkit.simulate.formats.FORMATS`).
-TABLE_FORMATS = ("canonical", "openrouter", "litellm", "otel")
+TABLE_FORMATS = ("canonical", "openrouter", "litellm", "otel", "provider-bodies")
 
 
 def step_simulate_formats(outs: dict[str, str], start: dt.date, days: int, rows: int, seed: int) -> dict[str, Any]:

@@ -258,7 +258,8 @@ def _format_lines(result: dict[str, Any]) -> list[str]:
     lines = [
         f"Per format: the same {formats['rows']:,} simulated attempts over {result['history_days']} days written "
         "as each format's JSON lines (one uncompressed file each). Rows are input lines: an OpenRouter line is a "
-        "request, an OTel line one OTLP export of many spans. *bare*: DuckDB `read_json(format = "
+        "request, an OTel line one OTLP export of many spans, a provider-bodies line one attempt's response body in "
+        "the proxy's envelope. *bare*: DuckDB `read_json(format = "
         "'newline_delimited')` with the file's structure (detected beforehand over every line) given as `columns`, "
         "`select *` with nested formats left nested (no mapping, no validation) -> `COPY` to one zstd Parquet file. "
         "*ingest*: `pipelines.lib.ingest.ingest` of the file into an empty warehouse. Each run alternates the two.",

@@ -21,7 +21,9 @@ it). The bound parameter `$source_uri` may be used (keys of keyless traces). The
 * A JSON-lines format may add a bulk form (`bulk_columns`, `bulk_sql`): the same SELECT over the relation
   `bulk`, which DuckDB's `read_json` fills with those columns for the whole file (`_sql.parsed` builds the
   parsed line either way). The ingest reads such files whole and checks both forms agree
-  (pipelines.lib.ingest.bulk); a format without one is read line by line.
+  (pipelines.lib.ingest.bulk); a format without one is read line by line. The bulk form has no line text
+  (`raw`): a format whose mapping reads it for some lines says which (`bulk_text_needed`), and those lines
+  take the line path.
 
 The ingest checks that the distinct `source_line`s returned cover the batch, and that every row is written,
 a duplicate, quarantined or ignored (records = written + duplicates + quarantined + ignored); a file that
@@ -95,11 +97,13 @@ class Adapter:
     configure: Callable[[list[str]], Adapter] | None = None
     bulk_columns: tuple[tuple[str, str], ...] = ()
     bulk_sql: str | None = None
+    bulk_text_needed: str | None = None
 
     @property
     def bulk(self) -> bool:
         """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
-        type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk)."""
+        type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk), except the
+        rows for which `bulk_text_needed` (SQL over those columns) holds: their mapping reads the line's text."""
         return self.bulk_sql is not None
 
     @property
@@ -111,13 +115,15 @@ class Adapter:
 
 def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> Adapter:
     """The adapter of a JSON format whose module parses each line into a structure (`_sql.parsed`; the module's
-    `SPEC` unless given), in both forms."""
+    `SPEC` unless given), in both forms; the module's `TEXT_NEEDED`, if any, says which lines the bulk form
+    leaves to the line form."""
     return Adapter(
         name=name,
         sniff=module.sniff,
         select_sql=module.select_sql(INPUT_COLUMNS),
         bulk_columns=_sql.bulk_columns(module.SPEC if spec is None else spec),
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
+        bulk_text_needed=getattr(module, "TEXT_NEEDED", None),
     )
 
 
@@ -126,11 +132,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     _parsed_json("openrouter", openrouter),
     _parsed_json("litellm", litellm),
     _parsed_json("otel", otel),
-    Adapter(
-        name=provider_bodies.NAME,
-        sniff=provider_bodies.sniff,
-        select_sql=provider_bodies.select_sql(INPUT_COLUMNS),
-    ),
+    _parsed_json(provider_bodies.NAME, provider_bodies),
     Adapter(
         name="azure-llm-trace",
         sniff=workload.sniff_azure,

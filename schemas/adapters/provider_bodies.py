@@ -106,7 +106,7 @@ _BODY = {
     "usageMetadata": _GEMINI_USAGE,
     "error": "JSON",
 }
-_SPEC = _BODY | {
+SPEC = _BODY | {
     "timestamp": "VARCHAR",
     "attempt": "VARCHAR",
     "status_code": "VARCHAR",
@@ -227,8 +227,9 @@ def _by_shape(**exprs: str) -> str:
     return f"CASE shape {whens} END"
 
 
-def select_sql(columns: tuple[str, ...]) -> str:
-    """SELECT over `lines`: one JSON parse per line, one record per body."""
+def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+    """SELECT over `lines`: one JSON parse per line, one record per body. With `bulk`, the SELECT of the bulk form,
+    which is right only for the lines `TEXT_NEEDED` leaves to it (the line's text is not there)."""
     u, g = "b.usage", "b.usageMetadata"
     error = "json_type(b.error) = 'OBJECT'"
     err = "json_extract_string(b.error, '$.{}')"
@@ -351,10 +352,27 @@ def select_sql(columns: tuple[str, ...]) -> str:
             || 'envelope with its timestamp', shape)"""
     body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {_bare('j')} END"
     source = f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {{parsed}})"
-    return _sql.one_record_per_line(columns_sql, _SPEC, rejects, source)
+    return _sql.one_record_per_line(columns_sql, SPEC, rejects, source, bulk)
 
 
 def _bare(j: str) -> str:
     """The line's own top-level fields as a body (a bare body): the envelope structure minus its own keys."""
     fields = ", ".join(f"'{key}': {j}.\"{key}\"" for key in _BODY)
     return "{" + fields + "}"
+
+
+def _body_key(key: str) -> str:
+    """SQL over the bulk form's columns: the body's `key`, as `select_sql` reads it (the envelope's `response`,
+    else the line's own top level)."""
+    name = _sql.quoted(key)
+    return f'CASE WHEN "response" IS NOT NULL THEN "response".{name} ELSE {name} END'
+
+
+#: SQL over the bulk form's columns (`read_json`'s, by key): the line's mapping reads its text, which the bulk form
+#: does not have: a body with no id anywhere is keyed by its line's hash, and a body no name says the server of is
+#: told by the fields only one server writes (`_MARKERS`, some of which count even when null). Those lines take the
+#: line path (pipelines.lib.ingest.bulk); a proxy that logs the envelope with its provider and request id has none.
+TEXT_NEEDED = (
+    f'("request_id" IS NULL AND {_body_key("id")} IS NULL AND {_body_key("responseId")} IS NULL '
+    f'AND {_body_key("request_id")} IS NULL) OR ("provider" IS NULL AND {_body_key("provider")} IS NULL)'
+)

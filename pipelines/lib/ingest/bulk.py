@@ -16,9 +16,9 @@ holds, because the line path settles every line this one is not sure of:
    nothing but ASCII whitespace, which it skips. The rows are numbered outside DuckDB from that rule (no
    `row_number()`, which would put the parse on one thread). Rows must add up to the lines the rule expects,
    else the file goes the line path (`BulkMismatch`).
-3. A row all of whose columns are NULL (a malformed line, `{}`) and every line not starting with `{` are
-   redone through the line path by number (`fetch.LineFetcher`), as are the raw texts of rejected records, which
-   the quarantine keeps.
+3. A row all of whose columns are NULL (a malformed line, `{}`), a row whose mapping reads the line's text
+   (`Adapter.bulk_text_needed`) and every line not starting with `{` are redone through the line path by number
+   (`fetch.LineFetcher`); the raw texts of rejected records are fetched alike, for the quarantine.
 4. The first lines of the file go through both paths and must give the same rows, else the line path.
 """
 
@@ -41,6 +41,7 @@ from pipelines.lib.blocks import compression_of
 from pipelines.lib.fetch import LineFetcher
 from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
+from schemas.adapters._sql import BULK
 from schemas.sqltext import literal
 
 if TYPE_CHECKING:
@@ -441,6 +442,21 @@ def all_null(table: pa.Table) -> np.ndarray:
     return mask
 
 
+def text_needed(con: duckdb.DuckDBPyConnection, adapter: Adapter, table: pa.Table) -> np.ndarray:
+    """Rows of `table` (the bulk form's columns) whose mapping reads the line's text (`adapter.bulk_text_needed`),
+    which the bulk form does not have: the line path maps them."""
+    needed = np.zeros(table.num_rows, dtype=bool)
+    if adapter.bulk_text_needed is None or not table.num_rows:
+        return needed
+    con.register(BULK, table.append_column("_row", pa.array(np.arange(table.num_rows))))
+    try:  # the connection may return rows in any order: the row numbers say which
+        rows = con.sql(f"select _row from {BULK} where {adapter.bulk_text_needed}").fetchnumpy()["_row"]
+    finally:
+        con.unregister(BULK)
+    needed[rows] = True
+    return needed
+
+
 @dataclass
 class BulkFile:
     """One file through the bulk path: its scan, the lines still to redo through the line path, and the fetcher
@@ -454,6 +470,7 @@ class BulkFile:
     scan: Scan
     redone_through: int = 0  # the odd lines up to this line number are staged
     unread: int = 0  # rows read_json could not read (all NULL), redone line by line
+    text_needed: int = 0  # rows whose mapping reads the line's text, redone line by line
     odd: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # the scan's odd lines, sorted
     thread: ScanThread | None = None  # the scan still running, filling `scan`
     _skipped: np.ndarray | None = None  # the skipped lines of a whole scan, sorted
@@ -504,13 +521,19 @@ class BulkFile:
     def _batch(
         self, table: pa.Table, numbers: np.ndarray, number: int, fetcher: LineFetcher, rejects: quarantine.Writer
     ) -> None:
-        """Stage one table of rows; its unreadable rows and the odd lines among them take the line path."""
+        """Stage one table of rows; its unreadable rows, those whose mapping reads the line's text and the odd
+        lines among them take the line path."""
         odd = np.isin(numbers, self.odd)
         unread = all_null(table) & ~odd
+        text = text_needed(self.stager.con, self.adapter, table) & ~odd & ~unread
         self.unread += int(unread.sum())
-        if len(self.odd) + self.unread > self.scan.odd_limit():
-            raise BulkMismatch(f"{self.unread:,} lines read_json cannot read, {len(self.odd):,} odd ones")
-        redo = unread | odd
+        self.text_needed += int(text.sum())
+        if len(self.odd) + self.unread + self.text_needed > self.scan.odd_limit():
+            raise BulkMismatch(
+                f"{self.unread:,} lines read_json cannot read, {self.text_needed:,} whose mapping reads their text,"
+                f" {len(self.odd):,} odd ones"
+            )
+        redo = unread | odd | text
         keep = ~redo
         if not keep.all():  # a filter copies every column, nested ones slowly (0.27 s per 256k OpenRouter rows)
             table = table.filter(pa.array(keep))
