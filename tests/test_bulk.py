@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -535,6 +536,84 @@ def test_lines_the_bulk_form_cannot_map_without_their_text_take_the_line_path(tm
     [entry] = _same_outcome(warehouses)
     rows = stored(warehouses["bulk"])
     assert entry["written"] >= 400 and any(row["request_id"].startswith("body-") for row in rows)
+
+
+_T = '"timestamp": "2026-01-05T00:00:00Z"'
+_CHAT = '"object": "chat.completion", "created": 1767571200, "model": "gpt-4o", "choices": [{"finish_reason": "stop"}]'
+_ANTHROPIC = '"type": "message", "id": "msg_1", "model": "claude-sonnet-4-5", "content": [], "stop_reason": "end_turn"'
+#: Provider bodies that need their line's text (no id anywhere; a chat, Responses or embeddings shape naming no
+#: provider) and bodies that do not, each envelope key beside the body's or without it.
+_NEEDS_TEXT = [
+    "{" + f'"provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # no id anywhere
+    "{" + f'"id": "top", "provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # an id beside the body's
+    "{" + f'"request_id": "r", "provider": null, {_T}, "response": {{"id": "c", {_CHAT}, "x_groq": {{}}}}' + "}",
+    "{" + f'"request_id": "r", {_T}, "response": {{"id": "c", {_CHAT}, "prompt_filter_results": null}}' + "}",
+    "{" + f'"provider": "openai", {_T}, "response": null, {_CHAT}' + "}",  # a bare body with no id
+    "{" + f'{_T}, "id": "c", {_CHAT}' + "}",  # a bare body naming no provider
+    '{"object": "list", "data": [], "usage": {"prompt_tokens": 1}, "model": "e", "created": 1, "id": "x"}',
+]
+_NO_TEXT = [
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{"id": "c", {_CHAT}}}' + "}",
+    "{" + f'"request_id": "r", {_T}, "response": {{"id": "c", "provider": "x", {_CHAT}}}' + "}",
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{}}' + "}",
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": "oops"' + "}",
+    "{" + f'"provider": "openai", {_T}, "response": null, "id": "c", {_CHAT}' + "}",
+    "{" + f'"request_id": "", "provider": "", {_T}, "response": {{{_CHAT}}}' + "}",  # empty, yet given
+    "{" + f'{_T}, "response": {{{_ANTHROPIC}}}' + "}",  # no name, but a shape no marker tells apart
+    "{" + f"{_T}, {_ANTHROPIC}" + "}",
+    '{"provider": "openai", "response": {"provider": "groq", "request_id": "q", ' + _CHAT + "}}",
+]
+
+
+def test_lines_whose_mapping_reads_their_text_are_found_and_no_others(tmp_path):
+    adapter = BY_NAME["provider-bodies"]
+    path = tmp_path / "bodies.jsonl"
+    path.write_text("\n".join(_NEEDS_TEXT + _NO_TEXT) + "\n")
+    reader = bulk.reader_connection(None)
+    [rows] = bulk.read_rows(reader, str(path), adapter)
+    reader.close()
+    needed = bulk.text_needed(transform_connection(), adapter, rows)
+    assert needed.tolist() == [True] * len(_NEEDS_TEXT) + [False] * len(_NO_TEXT)
+    as_bulk, as_lines = _both_forms("provider-bodies", path)  # the lines the bulk form keeps, read alike
+    assert len(as_bulk) == len(_NO_TEXT) and as_bulk == as_lines
+
+
+def test_a_line_that_needs_its_text_fails_the_bulk_form_rather_than_map_without_it(tmp_path):
+    adapter = BY_NAME["provider-bodies"]
+    con = transform_connection()
+    for line in _NEEDS_TEXT:
+        path = tmp_path / "body.jsonl"
+        path.write_text(line + "\n")
+        reader = bulk.reader_connection(None)
+        [rows] = bulk.read_rows(reader, str(path), adapter)
+        reader.close()
+        con.register("bulk", rows.append_column("source_line", pa.array([1])))
+        try:
+            with pytest.raises(duckdb.Error, match=_sql.NO_TEXT):
+                con.sql(batch_sql(adapter, bulk=True), params=batch_params(adapter, "x", HASH_KEY)).fetchall()
+        finally:
+            con.unregister("bulk")
+
+
+def test_a_file_whose_line_needing_its_text_slips_past_is_read_line_by_line(tmp_path, monkeypatch):
+    path = tmp_path / "bodies.jsonl"
+    path.write_text("\n".join(_NO_TEXT + _NEEDS_TEXT[:1]) + "\n")
+    monkeypatch.setattr(bulk, "text_needed", lambda con, adapter, table: np.zeros(table.num_rows, dtype=bool))
+    warehouses = _ingest_both(tmp_path, path, monkeypatch=monkeypatch)
+    assert stored(warehouses["bulk"]) == stored(warehouses["lines"])
+    [entry] = ledger_entries(warehouses["bulk"])
+    assert entry["read_by"] == "lines" and entry["records"] == len(_NO_TEXT) + 1
+
+
+def test_the_lines_that_need_their_text_are_found_by_row_whatever_the_order_duckdb_returns(tmp_path):
+    adapter = BY_NAME["provider-bodies"]
+    path = tmp_path / "bodies.jsonl"
+    path.write_text("\n".join(_NEEDS_TEXT[0] if n % 7 == 0 else _NO_TEXT[0] for n in range(300_000)) + "\n")
+    reader = bulk.reader_connection(None)
+    rows = pa.concat_tables(bulk.read_rows(reader, str(path), adapter))
+    reader.close()
+    needed = bulk.text_needed(stage_module.connect(threads=2), adapter, rows)  # rows come back out of order
+    assert np.flatnonzero(needed).tolist() == list(range(0, 300_000, 7))
 
 
 def test_a_stray_line_does_not_turn_the_otel_reader_off_its_objects(tmp_path, monkeypatch):

@@ -22,8 +22,9 @@ it). The bound parameter `$source_uri` may be used (keys of keyless traces). The
   `bulk`, which DuckDB's `read_json` fills with those columns for the whole file (`_sql.parsed` builds the
   parsed line either way). The ingest reads such files whole and checks both forms agree
   (pipelines.lib.ingest.bulk); a format without one is read line by line. The bulk form has no line text
-  (`raw`): a format whose mapping reads it for some lines says which (`bulk_text_needed`), and those lines
-  take the line path.
+  (`raw`): a format whose mapping reads it for some lines says which (`bulk_text_needed`, a SELECT of their
+  `source_line` over `bulk`), those lines take the line path, and its bulk form reads `_sql.no_text()` in its
+  place, which fails the statement should one slip through.
 
 The ingest checks that the distinct `source_line`s returned cover the batch, and that every row is written,
 a duplicate, quarantined or ignored (records = written + duplicates + quarantined + ignored); a file that
@@ -103,7 +104,8 @@ class Adapter:
     def bulk(self) -> bool:
         """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
         type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk), except the
-        rows for which `bulk_text_needed` (SQL over those columns) holds: their mapping reads the line's text."""
+        lines `bulk_text_needed` (a SELECT of `source_line` over the same relation) returns: their mapping reads
+        the line's text."""
         return self.bulk_sql is not None
 
     @property
@@ -115,7 +117,7 @@ class Adapter:
 
 def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> Adapter:
     """The adapter of a JSON format whose module parses each line into a structure (`_sql.parsed`; the module's
-    `SPEC` unless given), in both forms; the module's `TEXT_NEEDED`, if any, says which lines the bulk form
+    `SPEC` unless given), in both forms; the module's `text_needed_sql()`, if any, says which lines the bulk form
     leaves to the line form."""
     return Adapter(
         name=name,
@@ -123,7 +125,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
         select_sql=module.select_sql(INPUT_COLUMNS),
         bulk_columns=_sql.bulk_columns(module.SPEC if spec is None else spec),
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
-        bulk_text_needed=getattr(module, "TEXT_NEEDED", None),
+        bulk_text_needed=module.text_needed_sql() if hasattr(module, "text_needed_sql") else None,
     )
 
 

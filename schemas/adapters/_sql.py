@@ -115,6 +115,17 @@ def bulk_columns(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 BULK = "bulk"
 #: What the bulk form gives as `raw`: the line text is not read; the adapters test it only for being an object.
 BULK_RAW = "'{'"
+#: The error a bulk form raises where its mapping would read a line's text (`no_text`).
+NO_TEXT = "gatewaylens: the bulk form has no line text"
+
+
+def no_text() -> str:
+    """SQL standing for a line's text in a bulk form whose mapping reads it for some lines: reaching it raises
+    NO_TEXT (the bulk path then reads the file line by line), so a line the adapter's `bulk_text_needed` misses
+    fails loudly instead of mapping with no text. DuckDB evaluates a CASE branch or a COALESCE argument only for
+    the rows that reach it. Typed VARCHAR: `error()` is of DuckDB's NULL type, and a function of a NULL-typed
+    argument is folded into a constant NULL, never evaluated."""
+    return f"CASE WHEN source_line IS NOT NULL THEN error({literal(NO_TEXT)})::VARCHAR END"
 
 
 def parsed(spec: dict[str, Any], bulk: bool = False) -> str:

@@ -118,16 +118,37 @@ SPEC = _BODY | {
     "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": ["JSON"]},
     "response": _BODY,
 }
-#: Azure OpenAI's own fields in a body (present even when null): the prompt filter results, the content filter
-#: result(s) of a choice, of a Responses content filter or of an error's inner error.
-_AZURE = "(contains(raw, '\"prompt_filter_results\"') OR contains(raw, '\"content_filter_result'))"
-#: Fields only one server writes into an OpenAI-compatible body, when no name says who served it.
-_MARKERS = (
-    f"CASE WHEN {_AZURE} THEN 'azure' WHEN contains(raw, '\"x_groq\"') THEN 'groq' "
-    "WHEN b.system_fingerprint = 'fp_ollama' THEN 'ollama' "
-    "WHEN contains(raw, '\"prompt_cache_hit_tokens\"') THEN 'deepseek' "
-    "WHEN contains(raw, '\"cost_in_usd_ticks\"') THEN 'xai' END"
-)
+#: The ids a body may carry, in the order they key it; a body with none is keyed by its line's hash.
+_IDS = ("j.request_id", "b.id", "b.responseId", "b.request_id")
+#: The provider's name, from the envelope or the body (OpenRouter's); without it the server is told by markers.
+_NAMED = "coalesce(j.provider, b.provider)"
+#: The shapes (`_by_shape`'s keys) whose server, when no name says it, is told by the fields only it writes
+#: (`_markers`).
+_MARKED = ("chat", "responses", "embeddings")
+#: `_by_shape`'s keys -> the shapes' names.
+_SHAPE_NAMES = {
+    "chat": "openai-chat",
+    "responses": "openai-responses",
+    "anthropic": "anthropic-messages",
+    "gemini": "gemini",
+    "embeddings": "openai-embeddings",
+}
+
+
+def _markers(text: str) -> str:
+    """Fields only one server writes into an OpenAI-compatible body, when no name says who served it, found in the
+    line's `text`: Azure OpenAI's own (present even when null: the prompt filter results, the content filter
+    result(s) of a choice, of a Responses content filter or of an error's inner error), Groq's, Ollama's
+    fingerprint, DeepSeek's cache hits, xAI's cost ticks."""
+    azure = f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result'))"
+    return (
+        f"CASE WHEN {azure} THEN 'azure' WHEN contains({text}, '\"x_groq\"') THEN 'groq' "
+        "WHEN b.system_fingerprint = 'fp_ollama' THEN 'ollama' "
+        f"WHEN contains({text}, '\"prompt_cache_hit_tokens\"') THEN 'deepseek' "
+        f"WHEN contains({text}, '\"cost_in_usd_ticks\"') THEN 'xai' END"
+    )
+
+
 _GOOGLE = ("google", "gemini", "vertex", "vertex_ai", "google-vertex", "google-ai-studio", "google ai studio")
 
 
@@ -215,21 +236,16 @@ def _sum(first: str, *others: str) -> str:
 
 
 def _by_shape(**exprs: str) -> str:
-    """CASE over the shape; keys chat, responses, anthropic, gemini, embeddings."""
-    names = {
-        "chat": "openai-chat",
-        "responses": "openai-responses",
-        "anthropic": "anthropic-messages",
-        "gemini": "gemini",
-        "embeddings": "openai-embeddings",
-    }
-    whens = " ".join(f"WHEN '{names[k]}' THEN ({v})::VARCHAR" for k, v in exprs.items())
+    """CASE over the shape; keys those of _SHAPE_NAMES."""
+    whens = " ".join(f"WHEN '{_SHAPE_NAMES[k]}' THEN ({v})::VARCHAR" for k, v in exprs.items())
     return f"CASE shape {whens} END"
 
 
 def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     """SELECT over `lines`: one JSON parse per line, one record per body. With `bulk`, the SELECT of the bulk form,
-    which is right only for the lines `TEXT_NEEDED` leaves to it (the line's text is not there)."""
+    for the lines `text_needed_sql` leaves to it: it has no line text, and a row that would read it fails the
+    statement (`_sql.no_text`) rather than map wrongly."""
+    text = _sql.no_text() if bulk else "raw"
     u, g = "b.usage", "b.usageMetadata"
     error = "json_type(b.error) = 'OBJECT'"
     err = "json_extract_string(b.error, '$.{}')"
@@ -239,8 +255,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     exprs = {
         # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
         # again is the same record
-        "request_id": "coalesce(j.request_id, b.id, b.responseId, b.request_id, "
-        "'body-' || left(sha256(rtrim(raw, chr(13) || chr(10))), 32))",
+        "request_id": f"coalesce({', '.join(_IDS)}, 'body-' || left(sha256(rtrim({text}, chr(13) || chr(10))), 32))",
         "attempt": "coalesce(j.attempt, '1')",
         "created_at": f"coalesce({_sql.epoch_seconds('j.timestamp')}, "
         f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
@@ -252,11 +267,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         # when no name says who served it: what only one server writes into a body decides (Azure's content
         # filter results, Groq's x_groq, ...; Bedrock's and Vertex's Anthropic message ids), above the model id;
         # else, below every host and model id the shared resolution reads, the company whose API the shape is
-        "provider": f"""CASE WHEN coalesce(j.provider, b.provider) IS NULL THEN {
+        "provider": f"""CASE WHEN {_NAMED} IS NULL THEN {
             _by_shape(
-                chat=_MARKERS,
-                responses=_MARKERS,
-                embeddings=_MARKERS,
+                **dict.fromkeys(_MARKED, _markers(text)),
                 anthropic="CASE WHEN starts_with(b.id, 'msg_bdrk_') THEN 'amazon-bedrock' "
                 "WHEN starts_with(b.id, 'msg_vrtx_') THEN 'google-vertex' END",
                 gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' END",
@@ -350,9 +363,14 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             || 'Gemini generateContent body, bare or in the envelope'
         WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
             || 'envelope with its timestamp', shape)"""
+    return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}"), bulk)
+
+
+def _bodies(parsed: str) -> str:
+    """The lines `parsed` (source_line, raw, j) with the body read (`b`: the envelope's `response`, else the line's
+    own top level) and its shape."""
     body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {_bare('j')} END"
-    source = f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {{parsed}})"
-    return _sql.one_record_per_line(columns_sql, SPEC, rejects, source, bulk)
+    return f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {parsed})"
 
 
 def _bare(j: str) -> str:
@@ -361,18 +379,12 @@ def _bare(j: str) -> str:
     return "{" + fields + "}"
 
 
-def _body_key(key: str) -> str:
-    """SQL over the bulk form's columns: the body's `key`, as `select_sql` reads it (the envelope's `response`,
-    else the line's own top level)."""
-    name = _sql.quoted(key)
-    return f'CASE WHEN "response" IS NOT NULL THEN "response".{name} ELSE {name} END'
-
-
-#: SQL over the bulk form's columns (`read_json`'s, by key): the line's mapping reads its text, which the bulk form
-#: does not have: a body with no id anywhere is keyed by its line's hash, and a body no name says the server of is
-#: told by the fields only one server writes (`_MARKERS`, some of which count even when null). Those lines take the
-#: line path (pipelines.lib.ingest.bulk); a proxy that logs the envelope with its provider and request id has none.
-TEXT_NEEDED = (
-    f'("request_id" IS NULL AND {_body_key("id")} IS NULL AND {_body_key("responseId")} IS NULL '
-    f'AND {_body_key("request_id")} IS NULL) OR ("provider" IS NULL AND {_body_key("provider")} IS NULL)'
-)
+def text_needed_sql() -> str:
+    """SELECT over the bulk form's relation: the `source_line` of every line whose mapping reads its text, which
+    the bulk form does not have: a body with no id anywhere (keyed by its line's hash) and a body of a shape whose
+    server no name gives (told by `_markers`). Those lines take the line path (pipelines.lib.ingest.bulk); a
+    proxy that logs the envelope with its request id and provider has none."""
+    no_id = " AND ".join(f"{key} IS NULL" for key in _IDS)
+    marked = ", ".join(f"'{_SHAPE_NAMES[key]}'" for key in _MARKED)
+    return f"""select source_line from ({_bodies(_sql.parsed(SPEC, bulk=True))})
+    where ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""

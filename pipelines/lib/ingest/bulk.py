@@ -19,7 +19,7 @@ holds, because the line path settles every line this one is not sure of:
 3. A row all of whose columns are NULL (a malformed line, `{}`), a row whose mapping reads the line's text
    (`Adapter.bulk_text_needed`) and every line not starting with `{` are redone through the line path by number
    (`fetch.LineFetcher`); the raw texts of rejected records are fetched alike, for the quarantine.
-4. The first lines of the file go through both paths and must give the same rows, else the line path.
+4. The first lines the bulk form keeps go through both paths and must give the same rows, else the line path.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pipelines.lib.blocks import compression_of
 from pipelines.lib.fetch import LineFetcher
 from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
-from schemas.adapters._sql import BULK
+from schemas.adapters._sql import BULK, NO_TEXT
 from schemas.sqltext import literal
 
 if TYPE_CHECKING:
@@ -448,9 +448,9 @@ def text_needed(con: duckdb.DuckDBPyConnection, adapter: Adapter, table: pa.Tabl
     needed = np.zeros(table.num_rows, dtype=bool)
     if adapter.bulk_text_needed is None or not table.num_rows:
         return needed
-    con.register(BULK, table.append_column("_row", pa.array(np.arange(table.num_rows))))
-    try:  # the connection may return rows in any order: the row numbers say which
-        rows = con.sql(f"select _row from {BULK} where {adapter.bulk_text_needed}").fetchnumpy()["_row"]
+    con.register(BULK, table.append_column("source_line", pa.array(np.arange(table.num_rows))))
+    try:  # the connection may return rows in any order: each row's number (its index here) says which
+        rows = con.sql(adapter.bulk_text_needed).fetchnumpy()["source_line"]
     finally:
         con.unregister(BULK)
     needed[rows] = True
@@ -471,6 +471,7 @@ class BulkFile:
     redone_through: int = 0  # the odd lines up to this line number are staged
     unread: int = 0  # rows read_json could not read (all NULL), redone line by line
     text_needed: int = 0  # rows whose mapping reads the line's text, redone line by line
+    sampled: bool = False  # the sample check ran (on the first table that kept any row)
     odd: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # the scan's odd lines, sorted
     thread: ScanThread | None = None  # the scan still running, filling `scan`
     _skipped: np.ndarray | None = None  # the skipped lines of a whole scan, sorted
@@ -538,8 +539,14 @@ class BulkFile:
         if not keep.all():  # a filter copies every column, nested ones slowly (0.27 s per 256k OpenRouter rows)
             table = table.filter(pa.array(keep))
         bulk = table.append_column("source_line", pa.array(numbers[keep]))
-        rejected = self.stager.stage_bulk(bulk, self.adapter, self.source, self.index, number, self.report)
-        if number == 0:
+        try:
+            rejected = self.stager.stage_bulk(bulk, self.adapter, self.source, self.index, number, self.report)
+        except duckdb.Error as err:
+            if NO_TEXT not in str(err):
+                raise
+            raise BulkMismatch("a line whose mapping reads its text reached the bulk form") from err
+        if not self.sampled and bulk.num_rows:  # the first table that kept any row
+            self.sampled = True
             sample = bulk.column("source_line").slice(0, SAMPLE_LINES).to_pylist()
             self.stager.check_sample(sample, self.adapter, self.source, self.scan.path, self.index, number)
         self._redo(rejected, int(numbers[-1]), number, fetcher, rejects, numbers[redo].tolist())
