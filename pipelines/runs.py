@@ -19,11 +19,13 @@ Either way the command gets an `Outcome`: what was materialized, the checks that
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -213,8 +215,6 @@ _STEPS: dict[str, Step] = {"requests": _requests, "sql_models": _sql_models, "da
 
 def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
     """Execute the job in process in the DAGSTER_HOME instance, after failing the runs this host left orphaned."""
-    import dagster as dg
-
     from pipelines.lib.sqlmodels.asset import FULL_REFRESH_TAG
 
     config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -223,8 +223,12 @@ def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
     tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid())}
     if request.full_refresh:
         tags[FULL_REFRESH_TAG] = "true"
-    job_def = _job_definition(job, settings)
-    with dg.DagsterInstance.get() as instance:
+    with _frozen_when_loaded():
+        import dagster as dg
+
+        job_def = _job_definition(job, settings)
+        instance = dg.DagsterInstance.get()
+    with instance:
         _recover_orphaned_runs(instance)
         try:
             result = job_def.execute_in_process(run_config=config, instance=instance, raise_on_error=False, tags=tags)
@@ -234,6 +238,22 @@ def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
     if not result.success:
         return Outcome(failed_checks=failed, error=_first_failure(result))
     return Outcome([_materialization(e) for e in result.get_asset_materialization_events()], failed)
+
+
+@contextmanager
+def _frozen_when_loaded() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while Dagster, the definitions and the instance's storage are
+    loaded, and what they made then frozen (`gc.freeze`): those objects live as long as the process. Otherwise
+    the collector walks them over and over while they load (about 0.2 s) and again, several times, as the
+    interpreter exits (0.5-0.9 s after a build's run, against 0.05 s frozen)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _job_definition(job: Job, settings: Settings) -> Any:
