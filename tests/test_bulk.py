@@ -574,6 +574,9 @@ def test_lines_whose_mapping_reads_their_text_are_found_and_no_others(tmp_path):
     reader.close()
     needed = bulk.text_needed(transform_connection(), adapter, rows)
     assert needed.tolist() == [True] * len(_NEEDS_TEXT) + [False] * len(_NO_TEXT)
+    for number, line in enumerate(_NEEDS_TEXT + _NO_TEXT):  # alone: a table where some keys are on every row
+        alone = bulk.text_needed(transform_connection(), adapter, rows.slice(number, 1))
+        assert alone.tolist() == [line in _NEEDS_TEXT], line
     as_bulk, as_lines = _both_forms("provider-bodies", path)  # the lines the bulk form keeps, read alike
     assert len(as_bulk) == len(_NO_TEXT) and as_bulk == as_lines
 

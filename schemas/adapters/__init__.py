@@ -99,13 +99,14 @@ class Adapter:
     bulk_columns: tuple[tuple[str, str], ...] = ()
     bulk_sql: str | None = None
     bulk_text_needed: str | None = None
+    bulk_text_keys: tuple[str, ...] = ()
 
     @property
     def bulk(self) -> bool:
         """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
         type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk), except the
         lines `bulk_text_needed` (a SELECT of `source_line` over the same relation) returns: their mapping reads
-        the line's text."""
+        the line's text. No line does where every row has each of `bulk_text_keys` (top-level keys)."""
         return self.bulk_sql is not None
 
     @property
@@ -126,6 +127,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
         bulk_columns=_sql.bulk_columns(module.SPEC if spec is None else spec),
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
         bulk_text_needed=module.text_needed_sql() if hasattr(module, "text_needed_sql") else None,
+        bulk_text_keys=getattr(module, "TEXT_KEYS", ()),
     )
 
 

@@ -118,10 +118,12 @@ SPEC = _BODY | {
     "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": ["JSON"]},
     "response": _BODY,
 }
+#: The envelope's keys of the request's id and the provider's name.
+_ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
 #: The ids a body may carry, in the order they key it; a body with none is keyed by its line's hash.
-_IDS = ("j.request_id", "b.id", "b.responseId", "b.request_id")
+_IDS = (f"j.{_ENVELOPE_ID}", "b.id", "b.responseId", "b.request_id")
 #: The provider's name, from the envelope or the body (OpenRouter's); without it the server is told by markers.
-_NAMED = "coalesce(j.provider, b.provider)"
+_NAMED = f"coalesce(j.{_ENVELOPE_NAME}, b.provider)"
 #: The shapes (`_by_shape`'s keys) whose server, when no name says it, is told by the fields only it writes
 #: (`_markers`).
 _MARKED = ("chat", "responses", "embeddings")
@@ -377,6 +379,11 @@ def _bare(j: str) -> str:
     """The line's own top-level fields as a body (a bare body): the envelope structure minus its own keys."""
     fields = ", ".join(f"'{key}': {j}.\"{key}\"" for key in _BODY)
     return "{" + fields + "}"
+
+
+#: The envelope's keys that, given on a line, leave its mapping nothing to read from its text (`text_needed_sql`:
+#: an id and a provider's name).
+TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME)
 
 
 def text_needed_sql() -> str:
