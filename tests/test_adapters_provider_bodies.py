@@ -6,6 +6,7 @@ Anthropic Messages, Gemini generateContent, Azure OpenAI's content filter fields
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -143,8 +144,26 @@ def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai
         ({"model": "gpt-5", "tools": [{"type": "function"}, {"type": "function"}]}, 2),
         ({"model": "gemini-2.5-pro", "tools": [{"functionDeclarations": [{"name": "a"}, {"name": "b"}]}]}, 2),
         ({"model": "gpt-5"}, None),  # the envelope does not say
+        # Vertex's snake case, a tool that only mentions the name, a string, a name that is not a list
+        (
+            {
+                "tools": [
+                    {"function_declarations": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
+                    {"type": "function", "function": {"name": "f", "description": "functionDeclarations"}},
+                    "web_search",
+                    {"functionDeclarations": "a"},
+                ]
+            },
+            5,
+        ),
     ],
 )
 def test_tools_offered_counts_the_request_tools_and_an_empty_list_is_zero(request_part, offered):
     line = {"timestamp": WHEN, "request_id": "r1", "request": request_part, "response": responses()}
     assert valid(one(NAME, line))["tools_offered"] == offered
+
+
+def test_a_gemini_tool_whose_key_is_written_with_escapes_counts_its_functions():
+    line = json.dumps({"timestamp": WHEN, "request_id": "r1", "request": {"tools": []}, "response": responses()})
+    tools = r'[{"\u0066unctionDeclarations": [{"name": "a"}, {"name": "b"}]}, {"type": "function"}]'
+    assert valid(one(NAME, line.replace('"tools": []', f'"tools": {tools}')))["tools_offered"] == 3

@@ -224,9 +224,13 @@ def _shape_sql(b: str) -> str:
 def _count_tools(tools: str) -> str:
     """Tools declared in a request: Gemini groups functions in `functionDeclarations`, which count one each. An
     empty list is 0 tools offered (a request that offered none); only a missing list is unknown."""
-    each = (
-        "coalesce(json_array_length(t, '$.functionDeclarations'), json_array_length(t, '$.function_declarations'), 1)"
-    )
+    # a JSON value from `from_json` or `read_json` is written again by the parser (escapes undone, no spaces), so
+    # a tool whose text lacks both names has neither key: only those that have one are parsed (0.1 CPU-s per 112k
+    # simulated requests)
+    keys = ("functionDeclarations", "function_declarations")
+    named = " OR ".join(f"contains(t::VARCHAR, '\"{key}\"')" for key in keys)
+    lengths = ", ".join(f"json_array_length(t, '$.{key}')" for key in keys)
+    each = f"CASE WHEN {named} THEN coalesce({lengths}, 1) ELSE 1 END"
     return f"CASE WHEN {tools} IS NOT NULL THEN coalesce(list_sum(list_transform({tools}, lambda t: {each})), 0) END"
 
 
