@@ -74,7 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     problem = _check_sources(args.sources, settings)
     if problem:
         return _fail(problem)
-    return _run(INGEST, settings, Request(sources=tuple(args.sources)))
+    return _run(INGEST, settings, Request(sources=tuple(args.sources), own_process=args.own_process))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -84,13 +84,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     sources = [args.source] if args.source else []
     if sources and (problem := _check_sources(sources, settings)):
         return _fail(problem)
-    return _run(MAIN, settings, Request(sources=tuple(sources)))
+    return _run(MAIN, settings, Request(sources=tuple(sources), own_process=args.own_process))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from pipelines.runs import BUILD, Request
 
-    return _run(BUILD, _settings(args), Request(full_refresh=args.full_refresh))
+    return _run(BUILD, _settings(args), Request(full_refresh=args.full_refresh, own_process=args.own_process))
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -344,7 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `gatewaylens` command. Without `argv` it reads the process's own arguments and has the process to itself
+    (the console script, `python -m pipelines.cli`: `Request.own_process`); a caller passing `argv` (a test) may
+    call it again in the same process."""
     args = build_parser().parse_args(argv)
+    args.own_process = argv is None
     from pipelines.settings import SettingsError
 
     try:

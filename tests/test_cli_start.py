@@ -7,6 +7,7 @@ Dagster runs of that instance (`pipelines.runs`).
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
@@ -121,12 +122,28 @@ def test_a_failed_blocking_check_stops_the_job_before_the_models(tmp_path, monke
     if dagster_home:
         monkeypatch.setenv("DAGSTER_HOME", str(_dagster_home(tmp_path)))
     source = write_lines(tmp_path / "b.jsonl", [record(request_id="b", created_at="2025-06-03T12:00:00Z")])
+    frozen = gc.get_freeze_count()
     code = cli.main(["run", "--source", str(source), "--warehouse", warehouse.root])
+    assert gc.get_freeze_count() == frozen  # a caller passing arguments keeps its heap as it is
     err = capsys.readouterr().err
     assert code == 1
     assert err.splitlines()[-1] == "gatewaylens: error: blocking check failed: requests_key_unique"
     assert "gatewaylens: warning: blocking check requests_key_unique of requests failed: records 3" in err
     assert not Path(warehouse.path(DATABASE_FILE)).exists()
+
+
+def test_only_a_command_in_its_own_process_freezes_what_dagster_loads():
+    before, enabled = gc.get_freeze_count(), gc.isenabled()
+    with runs._frozen_when_loaded(False):
+        assert gc.isenabled() == enabled
+    assert gc.get_freeze_count() == before
+    try:
+        with runs._frozen_when_loaded(True):
+            assert not gc.isenabled()
+            loaded = [[] for _ in range(1000)]
+        assert gc.get_freeze_count() >= before + len(loaded) and gc.isenabled() == enabled
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.slow  # Dagster runs in a Dagster instance
