@@ -565,6 +565,23 @@ _NO_TEXT = [
 ]
 
 
+def test_both_parsers_read_the_real_bodies_alike_in_the_proxy_envelope(tmp_path):
+    """The real bodies (most of which, bare, need their line's text) each in an envelope naming its request id and
+    provider: none needs its text, and the bulk form maps every one as the line form does."""
+    real = _corpus_file(tmp_path, "provider-bodies")
+    assert real is not None
+    providers = ["openai", "anthropic", "google-vertex", "azure", "groq"]
+    lines = []
+    for number, body in enumerate(real.read_text().splitlines()):
+        envelope = {"timestamp": "2026-01-05T00:00:00Z", "request_id": f"r{number}", "attempt": 1}
+        envelope |= {"provider": providers[number % len(providers)], "status_code": 200 + 229 * (number % 2)}
+        lines.append(json.dumps(envelope)[:-1] + ', "response": ' + body + "}")
+    path = tmp_path / "enveloped.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    as_bulk, as_lines = _both_forms("provider-bodies", path)
+    assert len(as_bulk) == len(lines) and as_bulk == as_lines
+
+
 def test_lines_whose_mapping_reads_their_text_are_found_and_no_others(tmp_path):
     adapter = BY_NAME["provider-bodies"]
     path = tmp_path / "bodies.jsonl"
