@@ -351,9 +351,17 @@ def iter_line_batches(
 def nonblank_lines(url: str, **storage_options: typing.Any) -> Iterator[str]:
     """The non-blank lines of the file, whole and stripped, for format detection: the same reader in small
     blocks (lines not valid UTF-8 or past the length limit are left out: they are rejected anyway)."""
-    for batch in iter_line_batches(url, 1 << 20, **storage_options):
-        for raw in batch.lines.column("raw").to_pylist():
-            yield raw.strip()
+    return stripped_lines(iter_line_batches(url, 1 << 20, **storage_options))
+
+
+def stripped_lines(batches: Iterable[LineBatch], rows: int = 1024) -> Iterator[str]:
+    """The lines of `batches` (their blank lines already counted apart), stripped, as Python strings `rows` at a
+    time: a detection reads the first hundred or so of a batch that may hold a whole file."""
+    for batch in batches:
+        raw = batch.lines.column("raw")
+        for start in range(0, len(raw), rows):
+            for line in raw.slice(start, rows).to_pylist():
+                yield line.strip()
 
 
 _DONE = object()

@@ -57,6 +57,7 @@ from pipelines.lib.reader import (
     lines_batch,
     nonblank_lines,
     prefetch,
+    stripped_lines,
 )
 from pipelines.lib.storage import SourceFile, Warehouse, concurrent_requests, list_sources
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
@@ -220,7 +221,9 @@ class FileStager:
         unknown = ""
         try:
             lines = (
-                _nonblank(small.ahead) if small and small.whole else nonblank_lines(source.url, **self.storage_options)
+                stripped_lines(small.ahead)
+                if small and small.whole
+                else nonblank_lines(source.url, **self.storage_options)
             )
             adapter = detect(lines, source.url)
         except UnknownFormatError as err:
@@ -623,13 +626,6 @@ class _ReadAhead:
 def _packable(adapter: Adapter | None) -> TypeGuard[Adapter]:
     """A format whose small files may share a statement: known, its adapter not reading the file's URL."""
     return adapter is not None and not adapter.per_file
-
-
-def _nonblank(batches: list[LineBatch]) -> Iterator[str]:
-    """The non-blank lines of batches read, stripped, as `reader.nonblank_lines` gives a file's for detection."""
-    for batch in batches:
-        for raw in batch.lines.column("raw").to_pylist():
-            yield raw.strip()
 
 
 def _read_ahead(batches: Iterator[LineBatch], limit: int) -> tuple[list[LineBatch], bool]:
