@@ -156,6 +156,8 @@ def test_an_openrouter_responses_body_keeps_its_cost_and_is_not_taken_for_openai
             },
             5,
         ),
+        # a Gemini tool with no declarations (a Google Search tool) is one tool
+        ({"tools": [{"functionDeclarations": None, "googleSearch": {}}, {"functionDeclarations": []}]}, 1),
     ],
 )
 def test_tools_offered_counts_the_request_tools_and_an_empty_list_is_zero(request_part, offered):

@@ -541,8 +541,8 @@ def test_lines_the_bulk_form_cannot_map_without_their_text_take_the_line_path(tm
 _T = '"timestamp": "2026-01-05T00:00:00Z"'
 _CHAT = '"object": "chat.completion", "created": 1767571200, "model": "gpt-4o", "choices": [{"finish_reason": "stop"}]'
 _ANTHROPIC = '"type": "message", "id": "msg_1", "model": "claude-sonnet-4-5", "content": [], "stop_reason": "end_turn"'
-#: Provider bodies that need their line's text (no id anywhere; a chat, Responses or embeddings shape naming no
-#: provider) and bodies that do not, each envelope key beside the body's or without it.
+#: Provider bodies the line path maps (a bare body; no id anywhere; a chat, Responses or embeddings shape naming no
+#: provider) and bodies the bulk form maps, each envelope key beside the body's or without it.
 _NEEDS_TEXT = [
     "{" + f'"provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # no id anywhere
     "{" + f'"id": "top", "provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # an id beside the body's
@@ -551,17 +551,28 @@ _NEEDS_TEXT = [
     "{" + f'"provider": "openai", {_T}, "response": null, {_CHAT}' + "}",  # a bare body with no id
     "{" + f'{_T}, "id": "c", {_CHAT}' + "}",  # a bare body naming no provider
     '{"object": "list", "data": [], "usage": {"prompt_tokens": 1}, "model": "e", "created": 1, "id": "x"}',
+    # bare bodies, with an id and a shape no marker tells apart: the bulk form does not type a bare body's keys
+    "{" + f'"provider": "openai", {_T}, "response": null, "id": "c", {_CHAT}' + "}",
+    "{" + f"{_T}, {_ANTHROPIC}" + "}",
+    "{" + f'"request_id": "r", {_T}, "usage": {{"input_tokens": "1"}}' + "}",  # one body key is enough
 ]
 _NO_TEXT = [
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{"id": "c", {_CHAT}}}' + "}",
     "{" + f'"request_id": "r", {_T}, "response": {{"id": "c", "provider": "x", {_CHAT}}}' + "}",
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{}}' + "}",
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": "oops"' + "}",
-    "{" + f'"provider": "openai", {_T}, "response": null, "id": "c", {_CHAT}' + "}",
     "{" + f'"request_id": "", "provider": "", {_T}, "response": {{{_CHAT}}}' + "}",  # empty, yet given
     "{" + f'{_T}, "response": {{{_ANTHROPIC}}}' + "}",  # no name, but a shape no marker tells apart
-    "{" + f"{_T}, {_ANTHROPIC}" + "}",
+    # an envelope with no body at all (an upstream that failed before answering); body keys set to null
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 502, "response": null' + "}",
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 502, "id": null, "error": null' + "}",
     '{"provider": "openai", "response": {"provider": "groq", "request_id": "q", ' + _CHAT + "}}",
+    # tools and tool calls that are not all objects (read_json reads the file again, forgiving), a Gemini tool
+    # with no declarations
+    '{"request_id": "t", "provider": "openai", "timestamp": 1767571200, "request": {"tools": ["web_search", '
+    '{"functionDeclarations": null, "googleSearch": {}}, {"function_declarations": [{"name": "a"}]}]}, '
+    '"response": {"id": "c", "object": "chat.completion", "choices": [{"finish_reason": "tool_calls", '
+    '"message": {"tool_calls": ["x", {"type": "function", "function": {"arguments": "{\\"q\\": 1}"}}]}}]}}',
 ]
 
 

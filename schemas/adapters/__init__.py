@@ -136,7 +136,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     _parsed_json("openrouter", openrouter),
     _parsed_json("litellm", litellm),
     _parsed_json("otel", otel),
-    _parsed_json(provider_bodies.NAME, provider_bodies),
+    _parsed_json(provider_bodies.NAME, provider_bodies, provider_bodies.BULK_SPEC),
     Adapter(
         name="azure-llm-trace",
         sniff=workload.sniff_azure,

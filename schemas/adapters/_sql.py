@@ -210,12 +210,13 @@ def count_tool_calls(choices: str) -> str:
     return f"CASE WHEN len(list_filter({choices}, lambda c: c.message IS NOT NULL)) > 0 THEN {counted} END"
 
 
-#: The part of an OpenAI-style chat completion the adapters read (never the message text).
+#: The part of an OpenAI-style chat completion the adapters read (never the message text). Tool calls are only
+#: counted: each is read as its `type`, not as its JSON text (which holds the call's arguments).
 CHOICES = [
     {
         "finish_reason": "VARCHAR",
         "native_finish_reason": "VARCHAR",
-        "message": {"tool_calls": ["JSON"], "function_call": "JSON"},
+        "message": {"tool_calls": [{"type": "VARCHAR"}], "function_call": "JSON"},
         "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
     }
 ]

@@ -87,7 +87,6 @@ _BODY = {
     "code": "VARCHAR",
     "system_fingerprint": "VARCHAR",
     "data": "JSON",
-    "tools": ["JSON"],
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
     "candidates": [{"finishReason": "VARCHAR", "content": {"parts": [{"functionCall": "JSON"}]}}],
@@ -106,6 +105,9 @@ _BODY = {
     "usageMetadata": _GEMINI_USAGE,
     "error": "JSON",
 }
+#: A tool the request offers: Gemini groups its functions in a list (counted one each); any other tool counts one.
+#: Read as a struct of those two lists' JSON, not as the tool's JSON text (a tool's schema may be kilobytes).
+_TOOL = {"functionDeclarations": "JSON", "function_declarations": "JSON"}
 SPEC = _BODY | {
     "timestamp": "VARCHAR",
     "attempt": "VARCHAR",
@@ -115,11 +117,17 @@ SPEC = _BODY | {
     "app_id": "VARCHAR",
     "user": "VARCHAR",
     "stream": "VARCHAR",
-    "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": ["JSON"]},
+    "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": [_TOOL]},
     "response": _BODY,
 }
 #: The envelope's keys of the request's id and the provider's name.
 _ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
+#: The body's keys that are no envelope key: at a line's top level, they make it a bare body.
+_BARE_KEYS = tuple(key for key in _BODY if key not in (_ENVELOPE_ID, _ENVELOPE_NAME))
+#: What the bulk form reads: the envelope and its `response`, typed; a bare body's keys as JSON, only to find
+#: the bare bodies (absent from an envelope's line, they cost nothing there), which take the line path
+#: (`text_needed_sql`): typing them beside the envelope's made every line carry two bodies' nested columns.
+BULK_SPEC = dict.fromkeys(_BARE_KEYS, "JSON") | {key: kind for key, kind in SPEC.items() if key not in _BARE_KEYS}
 #: The ids a body may carry, in the order they key it; a body with none is keyed by its line's hash.
 _IDS = (f"j.{_ENVELOPE_ID}", "b.id", "b.responseId", "b.request_id")
 #: The provider's name, from the envelope or the body (OpenRouter's); without it the server is told by markers.
@@ -222,15 +230,10 @@ def _shape_sql(b: str) -> str:
 
 
 def _count_tools(tools: str) -> str:
-    """Tools declared in a request: Gemini groups functions in `functionDeclarations`, which count one each. An
-    empty list is 0 tools offered (a request that offered none); only a missing list is unknown."""
-    # a JSON value from `from_json` or `read_json` is written again by the parser (escapes undone, no spaces), so
-    # a tool whose text lacks both names has neither key: only those that have one are parsed (0.1 CPU-s per 112k
-    # simulated requests)
-    keys = ("functionDeclarations", "function_declarations")
-    named = " OR ".join(f"contains(t::VARCHAR, '\"{key}\"')" for key in keys)
-    lengths = ", ".join(f"json_array_length(t, '$.{key}')" for key in keys)
-    each = f"CASE WHEN {named} THEN coalesce({lengths}, 1) ELSE 1 END"
+    """Tools declared in a request (`_TOOL`s): Gemini groups functions in `functionDeclarations`, which count one
+    each (a value that is no list counts none); any other tool, a string included, counts one. An empty list is 0
+    tools offered (a request that offered none); only a missing list is unknown."""
+    each = "coalesce(json_array_length(t.functionDeclarations), json_array_length(t.function_declarations), 1)"
     return f"CASE WHEN {tools} IS NOT NULL THEN coalesce(list_sum(list_transform({tools}, lambda t: {each})), 0) END"
 
 
@@ -369,13 +372,18 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             || 'Gemini generateContent body, bare or in the envelope'
         WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
             || 'envelope with its timestamp', shape)"""
-    return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}"), bulk)
+    if not bulk:
+        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")))
+    # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
+    rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
+    return _sql.one_record_per_line(columns_sql, BULK_SPEC, rejects, _bodies("{parsed}"), bulk)
 
 
-def _bodies(parsed: str) -> str:
-    """The lines `parsed` (source_line, raw, j) with the body read (`b`: the envelope's `response`, else the line's
-    own top level) and its shape."""
-    body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {_bare('j')} END"
+def _bodies(parsed: str, bare: str | None = None) -> str:
+    """The lines `parsed` (source_line, raw, j) with the body read (`b`: the envelope's `response`, else `bare`, the
+    line's own top level) and its shape. Without `bare` (the bulk form, which leaves bare bodies to the line
+    path), `b` is the `response` column itself: a CASE between two structs would copy every row's whole body."""
+    body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {bare} END" if bare else "j.response"
     return f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {parsed})"
 
 
@@ -385,17 +393,24 @@ def _bare(j: str) -> str:
     return "{" + fields + "}"
 
 
+def _is_bare(j: str) -> str:
+    """SQL over the bulk form: the line has no envelope's `response` and a body's key at its top level."""
+    keys = ", ".join(f"{j}.{_sql.quoted(key)}" for key in _BARE_KEYS)
+    return f"({j}.response IS NULL AND coalesce({keys}) IS NOT NULL)"
+
+
 #: The envelope's keys that, given on a line, leave its mapping nothing to read from its text (`text_needed_sql`:
-#: an id and a provider's name).
-TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME)
+#: an id, a provider's name and the body).
+TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME, "response")
 
 
 def text_needed_sql() -> str:
-    """SELECT over the bulk form's relation: the `source_line` of every line whose mapping reads its text, which
-    the bulk form does not have: a body with no id anywhere (keyed by its line's hash) and a body of a shape whose
-    server no name gives (told by `_markers`). Those lines take the line path (pipelines.lib.ingest.bulk); a
-    proxy that logs the envelope with its request id and provider has none."""
+    """SELECT over the bulk form's relation: the `source_line` of every line the line path maps: a bare body (its
+    keys are not typed in bulk: `BULK_SPEC`), and, in an envelope, a body whose mapping reads the line's text,
+    which the bulk form does not have: a body with no id anywhere (keyed by its line's hash) and a body of a shape
+    whose server no name gives (told by `_markers`). A proxy that logs the envelope with its request id and
+    provider has none."""
     no_id = " AND ".join(f"{key} IS NULL" for key in _IDS)
     marked = ", ".join(f"'{_SHAPE_NAMES[key]}'" for key in _MARKED)
-    return f"""select source_line from ({_bodies(_sql.parsed(SPEC, bulk=True))})
-    where ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""
+    return f"""select source_line from ({_bodies(_sql.parsed(BULK_SPEC, bulk=True))})
+    where {_is_bare("j")} OR ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""
