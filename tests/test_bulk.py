@@ -29,7 +29,7 @@ from pipelines.lib.ingest import stage as stage_module
 from pipelines.lib.reader import MAX_LINE_BYTES, iter_line_batches
 from pipelines.lib.storage import Warehouse
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans
-from schemas.adapters import ADAPTERS, BY_NAME, _sql, detect
+from schemas.adapters import ADAPTERS, BY_NAME, Adapter, _sql, detect, provider_bodies
 from tests.adapter_support import transform_connection
 from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
 
@@ -38,10 +38,16 @@ BULK_FORMATS = [adapter.name for adapter in ADAPTERS if adapter.bulk]
 ORDER = [("source_line", "ascending"), ("item", "ascending")]
 
 
-def _both_forms(adapter_name: str, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _both_forms(
+    adapter_name: str, path: Path, adapter: Adapter | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of every line of `path` that `read_json` reads (not an all-NULL row), by the bulk form and by the line
-    form, each sorted by line and item."""
-    adapter = BY_NAME[adapter_name]
+    form, each sorted by line and item; by `adapter`, else by the format's adapter as detection binds it to the
+    file's first lines."""
+    if adapter is None:
+        adapter = BY_NAME[adapter_name]
+        if adapter.configure is not None:
+            adapter = adapter.configure(path.read_text(errors="replace").splitlines()[:100])
     con = transform_connection()
     reader = bulk.reader_connection(None)
     tables = list(bulk.read_rows(reader, str(path), adapter))
@@ -541,8 +547,8 @@ def test_lines_the_bulk_form_cannot_map_without_their_text_take_the_line_path(tm
 _T = '"timestamp": "2026-01-05T00:00:00Z"'
 _CHAT = '"object": "chat.completion", "created": 1767571200, "model": "gpt-4o", "choices": [{"finish_reason": "stop"}]'
 _ANTHROPIC = '"type": "message", "id": "msg_1", "model": "claude-sonnet-4-5", "content": [], "stop_reason": "end_turn"'
-#: Provider bodies the line path maps (a bare body; no id anywhere; a chat, Responses or embeddings shape naming no
-#: provider) and bodies the bulk form maps, each envelope key beside the body's or without it.
+#: Provider bodies whose mapping reads their line's text (no id anywhere; a chat, Responses or embeddings shape
+#: naming no provider) and bodies that do not, each envelope key beside the body's or without it.
 _NEEDS_TEXT = [
     "{" + f'"provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # no id anywhere
     "{" + f'"id": "top", "provider": "openai", {_T}, "response": {{{_CHAT}}}' + "}",  # an id beside the body's
@@ -551,10 +557,13 @@ _NEEDS_TEXT = [
     "{" + f'"provider": "openai", {_T}, "response": null, {_CHAT}' + "}",  # a bare body with no id
     "{" + f'{_T}, "id": "c", {_CHAT}' + "}",  # a bare body naming no provider
     '{"object": "list", "data": [], "usage": {"prompt_tokens": 1}, "model": "e", "created": 1, "id": "x"}',
-    # bare bodies, with an id and a shape no marker tells apart: the bulk form does not type a bare body's keys
+]
+#: Bare bodies that need nothing of their text: the bulk form of a file of envelopes leaves them to the line path
+#: (it does not type a bare body's nested keys), the other bulk form maps them.
+_BARE = [
     "{" + f'"provider": "openai", {_T}, "response": null, "id": "c", {_CHAT}' + "}",
     "{" + f"{_T}, {_ANTHROPIC}" + "}",
-    "{" + f'"request_id": "r", {_T}, "usage": {{"input_tokens": "1"}}' + "}",  # one body key is enough
+    "{" + f'"request_id": "r", {_T}, "usage": {{"input_tokens": "1"}}' + "}",  # one nested key is enough
 ]
 _NO_TEXT = [
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{"id": "c", {_CHAT}}}' + "}",
@@ -563,9 +572,12 @@ _NO_TEXT = [
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": "oops"' + "}",
     "{" + f'"request_id": "", "provider": "", {_T}, "response": {{{_CHAT}}}' + "}",  # empty, yet given
     "{" + f'{_T}, "response": {{{_ANTHROPIC}}}' + "}",  # no name, but a shape no marker tells apart
-    # an envelope with no body at all (an upstream that failed before answering); body keys set to null
+    # an envelope with no body at all (an upstream that failed before answering), beside it a body's flat keys
+    # (an error's text, the model), or nested ones set to null
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 502, "response": null' + "}",
-    "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 502, "id": null, "error": null' + "}",
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 504, "response": null, '
+    '"error": "upstream timeout", "model": "gpt-4o", "status": "failed", "object": "error"}',
+    "{" + f'"request_id": "r", "provider": "openai", {_T}, "status_code": 502, "id": null, "choices": null' + "}",
     '{"provider": "openai", "response": {"provider": "groq", "request_id": "q", ' + _CHAT + "}}",
     # tools and tool calls that are not all objects (read_json reads the file again, forgiving), a Gemini tool
     # with no declarations
@@ -593,26 +605,47 @@ def test_both_parsers_read_the_real_bodies_alike_in_the_proxy_envelope(tmp_path)
     assert len(as_bulk) == len(lines) and as_bulk == as_lines
 
 
-def test_lines_whose_mapping_reads_their_text_are_found_and_no_others(tmp_path):
-    adapter = BY_NAME["provider-bodies"]
+#: The provider bodies' two bulk forms (`provider_bodies.configure`) and the lines each leaves to the line path.
+_BODY_FORMS = {"any": _NEEDS_TEXT, "envelopes": _NEEDS_TEXT + _BARE}
+
+
+def _body_form(form: str) -> Adapter:
+    return BY_NAME["provider-bodies"] if form == "any" else provider_bodies.configure(['{"response": {}}'])
+
+
+@pytest.mark.parametrize("form", sorted(_BODY_FORMS))
+def test_lines_whose_mapping_reads_their_text_are_found_and_no_others(tmp_path, form):
+    adapter, redone = _body_form(form), _BODY_FORMS[form]
     path = tmp_path / "bodies.jsonl"
-    path.write_text("\n".join(_NEEDS_TEXT + _NO_TEXT) + "\n")
+    lines = _NEEDS_TEXT + _BARE + _NO_TEXT
+    path.write_text("\n".join(lines) + "\n")
     reader = bulk.reader_connection(None)
     [rows] = bulk.read_rows(reader, str(path), adapter)
     reader.close()
     needed = bulk.text_needed(transform_connection(), adapter, rows)
-    assert needed.tolist() == [True] * len(_NEEDS_TEXT) + [False] * len(_NO_TEXT)
-    for number, line in enumerate(_NEEDS_TEXT + _NO_TEXT):  # alone: a table where some keys are on every row
+    assert needed.tolist() == [line in redone for line in lines]
+    for number, line in enumerate(lines):  # alone: a table where some keys are on every row
         alone = bulk.text_needed(transform_connection(), adapter, rows.slice(number, 1))
-        assert alone.tolist() == [line in _NEEDS_TEXT], line
-    as_bulk, as_lines = _both_forms("provider-bodies", path)  # the lines the bulk form keeps, read alike
-    assert len(as_bulk) == len(_NO_TEXT) and as_bulk == as_lines
+        assert alone.tolist() == [line in redone], line
+    as_bulk, as_lines = _both_forms("provider-bodies", path, adapter)  # the lines the bulk form keeps, read alike
+    assert len(as_bulk) == len(lines) - len(redone) and as_bulk == as_lines
 
 
-def test_a_line_that_needs_its_text_fails_the_bulk_form_rather_than_map_without_it(tmp_path):
-    adapter = BY_NAME["provider-bodies"]
+def test_a_file_takes_the_bulk_form_of_envelopes_when_most_of_its_first_lines_are_envelopes():
+    envelope, bare = json.dumps({"request_id": "r", "response": {"id": "c"}}), json.dumps({"id": "c", "choices": []})
+    envelopes = provider_bodies.configure([envelope, envelope, bare, "not json"])
+    assert envelopes.bulk_columns != BY_NAME["provider-bodies"].bulk_columns
+    assert envelopes.select_sql == BY_NAME["provider-bodies"].select_sql  # the line path reads every line alike
+    assert provider_bodies.configure([envelope, bare]) is BY_NAME["provider-bodies"]
+    assert provider_bodies.configure([]) is BY_NAME["provider-bodies"]
+    assert detect([envelope, envelope, bare], "x.jsonl") == envelopes
+
+
+@pytest.mark.parametrize("form", sorted(_BODY_FORMS))
+def test_a_line_that_needs_its_text_fails_the_bulk_form_rather_than_map_without_it(tmp_path, form):
+    adapter = _body_form(form)
     con = transform_connection()
-    for line in _NEEDS_TEXT:
+    for line in _BODY_FORMS[form]:
         path = tmp_path / "body.jsonl"
         path.write_text(line + "\n")
         reader = bulk.reader_connection(None)
@@ -728,3 +761,48 @@ def test_a_file_under_the_bulk_size_is_read_line_by_line(tmp_path, monkeypatch):
         monkeypatch.setattr(stage_module, "BULK_MIN_BYTES", threshold)
         report = ingest([str(path)], Warehouse(str(tmp_path / f"w{number}")), hash_key=HASH_KEY)
         assert (report.files[0].read_by, report.written) == (read_by, written), (path.name, threshold)
+
+
+def _simulated_bodies(tmp_path: Path, change: Any) -> Path:
+    """Simulated envelopes of provider bodies, each line's object passed through `change` (with its number; a line
+    it gives None for is left out)."""
+    import datetime as dt
+
+    from devkit.simulate import simulate
+    from devkit.simulate.formats import write
+
+    path = tmp_path / "simulated.jsonl"
+    write(simulate(dt.date(2026, 1, 5), 1, 300, seed=7), str(path), "provider-bodies", compression=None)
+    changed = (change(n, json.loads(line)) for n, line in enumerate(path.read_text().splitlines()))
+    path.write_text("".join(json.dumps(line) + "\n" for line in changed if line is not None))
+    return path
+
+
+def _failed_without_a_body(number: int, line: dict[str, Any]) -> dict[str, Any]:
+    """Every tenth line: an attempt the upstream never answered, the proxy's error text and the model beside."""
+    if number % 10:
+        return line
+    return line | {"status_code": 504, "response": None, "error": "upstream timeout", "model": "gpt-4o"}
+
+
+def _flattened(number: int, line: dict[str, Any]) -> dict[str, Any] | None:
+    """The envelope's keys and the body's side by side, no `response`, for the bodies that are not chat completions
+    (a flattened chat completion naming its provider reads as OpenRouter's)."""
+    body = line.pop("response") or {}
+    if "choices" in body or not body:
+        return None
+    return line | {key: value for key, value in body.items() if key not in line}
+
+
+@pytest.mark.parametrize("change", [_failed_without_a_body, _flattened])
+def test_files_of_envelopes_with_bodyless_lines_and_of_flattened_envelopes_stay_on_the_bulk_path(
+    tmp_path, monkeypatch, change
+):
+    """Past 5% of lines redone, a file is read line by line: lines with a body's flat keys beside a null response
+    are read in bulk (the bulk form of envelopes types them), and a file of bodies with the envelope's keys beside
+    them takes the other bulk form."""
+    monkeypatch.setattr(bulk, "ODD_FLOOR", 1)
+    path = _simulated_bodies(tmp_path, change)
+    warehouses = _ingest_both(tmp_path, path, monkeypatch=monkeypatch)
+    [entry] = _same_outcome(warehouses)  # read by the bulk path in the bulk warehouse
+    assert entry["source_format"] == "provider-bodies" and entry["written"] == entry["lines"] >= 100

@@ -87,9 +87,9 @@ class Adapter:
     """One log format: how to recognise a file of it and how to map its lines.
 
     `configure`, for a format whose reading depends on the file's first lines (a CSV header naming its
-    columns), returns the adapter bound to them (e.g. its `select_sql` built for that header's column order);
-    `detect` calls it with the lines it sampled. The dataclass stays frozen and hashable: `batch_sql` is cached
-    per adapter.
+    columns), returns the adapter bound to them (e.g. its `select_sql` built for that header's column order, or
+    the bulk form that fits a file of provider bodies in envelopes); `detect` calls it with the lines it sampled.
+    The dataclass stays frozen and hashable: `batch_sql` is cached per adapter.
     """
 
     name: str
@@ -119,7 +119,7 @@ class Adapter:
 def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> Adapter:
     """The adapter of a JSON format whose module parses each line into a structure (`_sql.parsed`; the module's
     `SPEC` unless given), in both forms; the module's `text_needed_sql()`, if any, says which lines the bulk form
-    leaves to the line form."""
+    leaves to the line form, and its `configure`, if any, binds the adapter to a file's first lines."""
     return Adapter(
         name=name,
         sniff=module.sniff,
@@ -128,6 +128,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
         bulk_text_needed=module.text_needed_sql() if hasattr(module, "text_needed_sql") else None,
         bulk_text_keys=getattr(module, "TEXT_KEYS", ()),
+        configure=getattr(module, "configure", None),
     )
 
 
@@ -136,7 +137,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     _parsed_json("openrouter", openrouter),
     _parsed_json("litellm", litellm),
     _parsed_json("otel", otel),
-    _parsed_json(provider_bodies.NAME, provider_bodies, provider_bodies.BULK_SPEC),
+    _parsed_json(provider_bodies.NAME, provider_bodies),
     Adapter(
         name="azure-llm-trace",
         sniff=workload.sniff_azure,

@@ -57,7 +57,14 @@ tokens are NULL unless `output_tokens_details` is present.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import TYPE_CHECKING
+
 from schemas.adapters import _sql
+
+if TYPE_CHECKING:
+    from schemas.adapters import Adapter
 
 NAME = "provider-bodies"
 _GEMINI_USAGE = {
@@ -122,12 +129,13 @@ SPEC = _BODY | {
 }
 #: The envelope's keys of the request's id and the provider's name.
 _ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
-#: The body's keys that are no envelope key: at a line's top level, they make it a bare body.
-_BARE_KEYS = tuple(key for key in _BODY if key not in (_ENVELOPE_ID, _ENVELOPE_NAME))
-#: What the bulk form reads: the envelope and its `response`, typed; a bare body's keys as JSON, only to find
-#: the bare bodies (absent from an envelope's line, they cost nothing there), which take the line path
-#: (`text_needed_sql`): typing them beside the envelope's made every line carry two bodies' nested columns.
-BULK_SPEC = dict.fromkeys(_BARE_KEYS, "JSON") | {key: kind for key, kind in SPEC.items() if key not in _BARE_KEYS}
+#: The body's keys holding an object or a list: at a line's top level, with no `response`, they make it a bare body.
+_NESTED = tuple(key for key, kind in _BODY.items() if not isinstance(kind, str))
+#: The bulk form of a file of envelopes (`configure`): `SPEC`, but a body's nested keys at the top level read as
+#: JSON, only to find the bare bodies among the envelopes (`_is_bare`), which take the line path. Typed beside the
+#: `response`, they made every row carry two bodies' nested columns, and the body a CASE between two structs,
+#: which copies every row's whole body.
+ENVELOPES_SPEC = SPEC | dict.fromkeys(_NESTED, "JSON")
 #: The ids a body may carry, in the order they key it; a body with none is keyed by its line's hash.
 _IDS = (f"j.{_ENVELOPE_ID}", "b.id", "b.responseId", "b.request_id")
 #: The provider's name, from the envelope or the body (OpenRouter's); without it the server is told by markers.
@@ -250,10 +258,11 @@ def _by_shape(**exprs: str) -> str:
     return f"CASE shape {whens} END"
 
 
-def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = False) -> str:
     """SELECT over `lines`: one JSON parse per line, one record per body. With `bulk`, the SELECT of the bulk form,
     for the lines `text_needed_sql` leaves to it: it has no line text, and a row that would read it fails the
-    statement (`_sql.no_text`) rather than map wrongly."""
+    statement (`_sql.no_text`) rather than map wrongly; with `envelopes` too, the bulk form of a file of envelopes
+    (`ENVELOPES_SPEC`), which leaves bare bodies to the line path."""
     text = _sql.no_text() if bulk else "raw"
     u, g = "b.usage", "b.usageMetadata"
     error = "json_type(b.error) = 'OBJECT'"
@@ -372,45 +381,84 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             || 'Gemini generateContent body, bare or in the envelope'
         WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
             || 'envelope with its timestamp', shape)"""
-    if not bulk:
-        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")))
+    if not envelopes:
+        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk)
     # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
     rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
-    return _sql.one_record_per_line(columns_sql, BULK_SPEC, rejects, _bodies("{parsed}"), bulk)
+    return _sql.one_record_per_line(columns_sql, ENVELOPES_SPEC, rejects, _bodies("{parsed}", _enveloped("j")), bulk)
 
 
-def _bodies(parsed: str, bare: str | None = None) -> str:
-    """The lines `parsed` (source_line, raw, j) with the body read (`b`: the envelope's `response`, else `bare`, the
-    line's own top level) and its shape. Without `bare` (the bulk form, which leaves bare bodies to the line
-    path), `b` is the `response` column itself: a CASE between two structs would copy every row's whole body."""
-    body = f"CASE WHEN j.response IS NOT NULL THEN j.response ELSE {bare} END" if bare else "j.response"
+def _bodies(parsed: str, body: str) -> str:
+    """The lines `parsed` (source_line, raw, j) with the body read (`b`, the SQL `body`) and its shape."""
     return f"select *, {_shape_sql('b')} AS shape from (select *, {body} AS b from {parsed})"
 
 
 def _bare(j: str) -> str:
-    """The line's own top-level fields as a body (a bare body): the envelope structure minus its own keys."""
-    fields = ", ".join(f"'{key}': {j}.\"{key}\"" for key in _BODY)
-    return "{" + fields + "}"
+    """The body: the envelope's `response`, else the line's own top-level fields (a bare body)."""
+    fields = ", ".join(f"'{key}': {j}.{_sql.quoted(key)}" for key in _BODY)
+    return f"CASE WHEN {j}.response IS NOT NULL THEN {j}.response ELSE {{{fields}}} END"
+
+
+def _enveloped(j: str) -> str:
+    """The body in the bulk form of a file of envelopes (`ENVELOPES_SPEC`): `_bare`'s, field by field, the nested
+    ones from the `response` alone (a line with one at its top level is bare: the line path maps it)."""
+
+    def field(key: str) -> str:
+        own, top = f"{j}.response.{_sql.quoted(key)}", f"{j}.{_sql.quoted(key)}"
+        return own if key in _NESTED else f"CASE WHEN {j}.response IS NOT NULL THEN {own} ELSE {top} END"
+
+    return "{" + ", ".join(f"'{key}': {field(key)}" for key in _BODY) + "}"
 
 
 def _is_bare(j: str) -> str:
-    """SQL over the bulk form: the line has no envelope's `response` and a body's key at its top level."""
-    keys = ", ".join(f"{j}.{_sql.quoted(key)}" for key in _BARE_KEYS)
+    """SQL over the bulk form of a file of envelopes: the line has no `response` and a nested key of a body at its
+    top level (a body's own key beside the envelope's, such as an error's text or the model, is read in bulk)."""
+    keys = ", ".join(f"{j}.{_sql.quoted(key)}" for key in _NESTED)
     return f"({j}.response IS NULL AND coalesce({keys}) IS NOT NULL)"
 
 
 #: The envelope's keys that, given on a line, leave its mapping nothing to read from its text (`text_needed_sql`:
-#: an id, a provider's name and the body).
-TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME, "response")
+#: an id and a provider's name; in a file of envelopes, the body too).
+TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME)
 
 
-def text_needed_sql() -> str:
-    """SELECT over the bulk form's relation: the `source_line` of every line the line path maps: a bare body (its
-    keys are not typed in bulk: `BULK_SPEC`), and, in an envelope, a body whose mapping reads the line's text,
-    which the bulk form does not have: a body with no id anywhere (keyed by its line's hash) and a body of a shape
-    whose server no name gives (told by `_markers`). A proxy that logs the envelope with its request id and
-    provider has none."""
+def text_needed_sql(envelopes: bool = False) -> str:
+    """SELECT over the bulk form's relation: the `source_line` of every line whose mapping reads its text, which
+    the bulk form does not have: a body with no id anywhere (keyed by its line's hash) and a body of a shape whose
+    server no name gives (told by `_markers`); with `envelopes`, over the bulk form of a file of envelopes, a bare
+    body too. Those lines take the line path (pipelines.lib.ingest.bulk); a proxy that logs the envelope with its
+    request id and provider has none."""
     no_id = " AND ".join(f"{key} IS NULL" for key in _IDS)
     marked = ", ".join(f"'{_SHAPE_NAMES[key]}'" for key in _MARKED)
-    return f"""select source_line from ({_bodies(_sql.parsed(BULK_SPEC, bulk=True))})
-    where {_is_bare("j")} OR ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""
+    body, bare = (_enveloped("j"), _is_bare("j")) if envelopes else (_bare("j"), "false")
+    return f"""select source_line from ({_bodies(_sql.parsed(ENVELOPES_SPEC if envelopes else SPEC, bulk=True), body)})
+    where {bare} OR ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""
+
+
+def configure(head: list[str]) -> Adapter:
+    """The adapter for a file whose first lines are `head`: with the bulk form of a file of envelopes when most of
+    them hold a `response` object (a proxy's log), else the one that reads bare bodies in bulk too."""
+    objects = [body for line in head if (body := _sql.json_object(line)) is not None]
+    enveloped = sum(isinstance(body.get("response"), dict) for body in objects)
+    return _of_envelopes() if objects and enveloped * 2 > len(objects) else _of_any()
+
+
+def _of_any() -> Adapter:
+    """The format's registered adapter, whose bulk form reads bare bodies too."""
+    from schemas.adapters import BY_NAME  # deferred: the package imports this module
+
+    return BY_NAME[NAME]
+
+
+@functools.cache
+def _of_envelopes() -> Adapter:
+    """The adapter with the bulk form of a file of envelopes (built once: `batch_sql` is cached per adapter)."""
+    from schemas.adapters import INPUT_COLUMNS  # deferred: the package imports this module
+
+    return dataclasses.replace(
+        _of_any(),
+        bulk_columns=_sql.bulk_columns(ENVELOPES_SPEC),
+        bulk_sql=select_sql(INPUT_COLUMNS, bulk=True, envelopes=True),
+        bulk_text_needed=text_needed_sql(envelopes=True),
+        bulk_text_keys=(*TEXT_KEYS, "response"),
+    )
