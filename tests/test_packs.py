@@ -251,3 +251,19 @@ def test_whether_a_file_is_compressed_is_read_once(tmp_path, monkeypatch):
     monkeypatch.setattr(stage, "is_compressed", spy(stage.is_compressed, calls))
     report = ingest([str(path)], Warehouse(str(tmp_path / "w")), hash_key=HASH_KEY)
     assert (report.written, len(calls)) == (200, 1) and report.files[0].read_by == "bulk"
+
+
+def test_small_files_of_provider_bodies_share_a_statement_whichever_bulk_form_their_first_lines_bind(
+    tmp_path, monkeypatch, packs
+):
+    """Detection binds a file of envelopes to another bulk form than a file of bare bodies; read line by line,
+    both forms read alike, so their small files share a pack."""
+    envelope = {"timestamp": "2026-01-05T00:00:00Z", "provider": "anthropic"}
+    message = {"type": "message", "model": "claude-sonnet-4-5", "content": [], "stop_reason": "end_turn"}
+    vertex = {"createTime": "2026-01-05T00:00:00Z", "responseId": "v1", "candidates": [{"finishReason": "STOP"}]}
+    sources = [tmp_path / "envelopes.jsonl", tmp_path / "bare.jsonl"]
+    sources[0].write_text(json.dumps(envelope | {"request_id": "e1", "response": message | {"id": "msg_1"}}) + "\n")
+    sources[1].write_text(json.dumps(vertex) + "\n")
+    alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch)
+    assert packs == [["envelopes.jsonl", "bare.jsonl"]] and packed == alone
+    assert len(packed[0]) == 2

@@ -129,7 +129,8 @@ SPEC = _BODY | {
 }
 #: The envelope's keys of the request's id and the provider's name.
 _ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
-#: The body's keys holding an object or a list: at a line's top level, with no `response`, they make it a bare body.
+#: The body's keys typed as an object or a list (not `error` nor `data`, read as JSON): at a line's top level, with
+#: no `response`, they make it a bare body.
 _NESTED = tuple(key for key, kind in _BODY.items() if not isinstance(kind, str))
 #: The bulk form of a file of envelopes (`configure`): `SPEC`, but a body's nested keys at the top level read as
 #: JSON, only to find the bare bodies among the envelopes (`_is_bare`), which take the line path. Typed beside the
@@ -437,7 +438,8 @@ def text_needed_sql(envelopes: bool = False) -> str:
 
 def configure(head: list[str]) -> Adapter:
     """The adapter for a file whose first lines are `head`: with the bulk form of a file of envelopes when most of
-    them hold a `response` object (a proxy's log), else the one that reads bare bodies in bulk too."""
+    those that are JSON objects hold a `response` object (a proxy's log), else the one that reads bare bodies in
+    bulk too."""
     objects = [body for line in head if (body := _sql.json_object(line)) is not None]
     enveloped = sum(isinstance(body.get("response"), dict) for body in objects)
     return _of_envelopes() if objects and enveloped * 2 > len(objects) else _of_any()

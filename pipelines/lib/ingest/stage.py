@@ -374,8 +374,12 @@ class FileStager:
         return bool(PACK_BYTES and prior is None and 0 < source.size <= PACK_BYTES)
 
     def hold(self, adapter: Adapter, held: _Held) -> None:
-        """Hold a small file, read whole, for a statement shared with others of its format (`release_due`)."""
+        """Hold a small file, read whole, for a statement shared with others of its format (`release_due`): with
+        those its line form reads alike (an adapter bound to a file's first lines may differ in its bulk form only,
+        as provider bodies' do)."""
         held.restart()
+        line_form = (adapter.name, adapter.select_sql)
+        adapter = next((other for other in self.held if (other.name, other.select_sql) == line_form), adapter)
         self.held.setdefault(adapter, []).append(held)
         self.held_bytes += held.size
 
