@@ -69,6 +69,10 @@ from schemas.sqltext import literal
 
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
 SCAN_CHUNK_ROWS = 16_384
+#: Rows per row group of a staged file: half DuckDB's default, so that each writer thread's last, partial row
+#: group (written as the statement ends) is small. The 2M canonical ingest: 7.17 s against 7.34 s (median of 5
+#: alternated pairs); 500k provider bodies: 2.92-3.06 s against 3.08-3.24 s.
+STAGED_ROW_GROUP = 65_536
 ROWS = "rows"  # the staging folder's subfolder of staged rows, one file per batch
 #: The staged rows that are records to commit (a day), not rejected or ignored ones.
 VALID = "date is not null"
@@ -519,8 +523,8 @@ class FileStager:
         whose `date` is a valid record's day (see the module's docstring): the lines of file `index`, whose URL is
         `source`, or of several files numbered apart (`LINE_BITS`), `source` then a table of their indices
         (`_file`) and URLs. The commit reads staged files once per group of days, skipping row groups by their
-        dates: uncompressed, and without the bloom filters DuckDB writes by default (a tenth of the write's
-        time)."""
+        dates: uncompressed, without the bloom filters DuckDB writes by default (a tenth of the write's time), in
+        row groups of STAGED_ROW_GROUP rows."""
         # many small record batches (zero-copy slices) let DuckDB spread the scan over its threads
         self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_CHUNK_ROWS), table.schema))
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -545,7 +549,10 @@ class FileStager:
                             end as date
                         from ({sql}) as t
                         {join}
-                    ) to {literal(target)} (FORMAT parquet, COMPRESSION uncompressed, WRITE_BLOOM_FILTER false)""",
+                    ) to {literal(target)} (
+                        FORMAT parquet, COMPRESSION uncompressed, WRITE_BLOOM_FILTER false,
+                        ROW_GROUP_SIZE {STAGED_ROW_GROUP}
+                    )""",
                     batch_params(adapter, "" if packed else str(source), self.hash_key),
                 )
         finally:
