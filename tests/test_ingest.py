@@ -407,3 +407,37 @@ def test_a_sum_repair_that_overflows_quarantines_the_line_not_the_file(tmp_path,
     lines = [record(request_id="ok"), record(request_id="huge", prompt_tokens=1, cached_prompt_tokens=2**63 - 1)]
     report = run_ingest(write_lines(tmp_path / "g.jsonl", lines))
     assert (report.written, report.quarantined) == (1, 1)
+
+
+@pytest.mark.parametrize("mib_per_thread", [256, 1])
+def test_the_checks_over_every_stored_day_run_under_a_memory_limit_and_leave_no_spill(
+    tmp_path, monkeypatch, mib_per_thread
+):
+    """The checks read every stored day: under the dedupe's memory limit, spilling into a temporary folder that
+    is removed; a statement that cannot spill under a limit too small runs again under DuckDB's own."""
+    import tempfile
+
+    from pipelines.lib.ingest import asset
+
+    monkeypatch.setattr(asset, "DEDUPE_MIB_PER_THREAD", mib_per_thread)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    when = "2025-06-{:02d}T12:00:00Z"
+    lines = [record(request_id=f"r{n}", created_at=when.format(1 + n % 5)) for n in range(3_000)]
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    ingest_module.ingest([str(write_lines(tmp_path / "logs.jsonl", lines))], warehouse, hash_key=HASH_KEY)
+    unique, flags = asset.key_unique(warehouse), asset.quality_flags(warehouse)
+    assert unique.passed and unique.metadata["records"] == unique.metadata["distinct_keys"] == 3_000
+    assert flags.metadata["records"] == 3_000
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_check_statement_that_cannot_spill_runs_again_under_duckdbs_own_limit():
+    from pipelines.lib.ingest.asset import _fetch
+
+    con = duckdb.connect()
+    con.execute("set memory_limit = '1MiB'")
+    query = "select len(list(i)) from range(3000000) as t(i)"  # a list aggregate does not spill
+    with pytest.raises(duckdb.OutOfMemoryException):
+        con.execute(query).fetchall()
+    assert _fetch(con, query, None) == [(3_000_000,)]
