@@ -169,3 +169,8 @@ def test_a_gemini_tool_whose_key_is_written_with_escapes_counts_its_functions():
     line = json.dumps({"timestamp": WHEN, "request_id": "r1", "request": {"tools": []}, "response": responses()})
     tools = r'[{"\u0066unctionDeclarations": [{"name": "a"}, {"name": "b"}]}, {"type": "function"}]'
     assert valid(one(NAME, line.replace('"tools": []', f'"tools": {tools}')))["tools_offered"] == 3
+
+
+def test_the_form_of_a_file_of_envelopes_is_a_bulk_form_only():
+    with pytest.raises(ValueError, match="bulk form"):
+        provider_bodies.select_sql(("request_id",), envelopes=True)

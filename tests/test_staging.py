@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lib.ingest import MANIFEST, asset, commit_staged, ingest, stage_batch, staged_batches
@@ -203,3 +204,33 @@ def test_the_requests_asset_holds_one_lock_from_the_commit_to_the_end_of_the_ing
     assert {step for step, _, _ in seen} >= {"commit", "file"}  # "commit staged batch ...", "file 1/1: ..."
     assert {purpose for _, purpose, _ in seen} == {"ingest (commit staged days, then new files)"}
     assert len({token for _, _, token in seen}) == 1
+
+
+def test_staged_files_of_many_row_groups_commit_the_same_days(tmp_path, monkeypatch):
+    """The commit reads staged files a group of days at a time, skipping row groups by their dates: staged in row
+    groups of 2,048 rows (DuckDB's least) and committed 3,000 rows at a time, the days are the same files, byte for
+    byte."""
+    from pipelines.lib.ingest import stage
+
+    when = "2025-06-{:02d}T{:02d}:00:00Z"
+    lines = [record(request_id=f"r{n}", created_at=when.format(1 + n * 7 % 9, n % 24)) for n in range(9_000)]
+    source = write_lines(tmp_path / "logs.jsonl", [*lines, "not json", json.dumps(record(request_id="r5"))])
+    row_groups: list[int] = []
+    copy = stage.FileStager._copy
+
+    def counted(self: stage.FileStager, *args: Any) -> None:
+        copy(self, *args)
+        row_groups.append(pq.ParquetFile(args[4]).num_row_groups)  # the staged file: `target`
+
+    monkeypatch.setattr(stage.FileStager, "_copy", counted)
+    days, most = {}, {}
+    for name, row_group, commit_rows in (("default", stage.STAGED_ROW_GROUP, 600_000), ("small", 2_048, 3_000)):
+        monkeypatch.setattr(stage, "STAGED_ROW_GROUP", row_group)
+        row_groups.clear()
+        warehouse = Warehouse(str(tmp_path / name))
+        report = ingest([str(source)], warehouse, hash_key=HASH_KEY, commit_rows=commit_rows)
+        assert report.summary()["written"] == 9_000
+        days[name] = {Path(path).parent.name: Path(path).read_bytes() for path in warehouse.partition_paths()}
+        most[name] = max(row_groups)
+    assert len(days["default"]) == 9 and days["small"] == days["default"]
+    assert most == {"default": 1, "small": 5}  # the 9,000 rows staged in one row group, then in five

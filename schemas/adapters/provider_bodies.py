@@ -264,14 +264,31 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = F
     for the lines `text_needed_sql` leaves to it: it has no line text, and a row that would read it fails the
     statement (`_sql.no_text`) rather than map wrongly; with `envelopes` too, the bulk form of a file of envelopes
     (`ENVELOPES_SPEC`), which leaves bare bodies to the line path."""
+    if envelopes and not bulk:
+        raise ValueError("the form of a file of envelopes is a bulk form: the line form reads every line alike")
     text = _sql.no_text() if bulk else "raw"
+    exprs = _columns(text)
+    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
+    rejects = f"""WHEN shape IS NULL THEN 'not an OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or '
+            || 'Gemini generateContent body, bare or in the envelope'
+        WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
+            || 'envelope with its timestamp', shape)"""
+    if not envelopes:
+        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk)
+    # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
+    rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
+    return _sql.one_record_per_line(columns_sql, ENVELOPES_SPEC, rejects, _bodies("{parsed}", _enveloped("j")), bulk)
+
+
+def _columns(text: str) -> dict[str, str]:
+    """The input columns' SQL over a line parsed (`j`), its body (`b`) and shape, and `text`, the line's text."""
     u, g = "b.usage", "b.usageMetadata"
     error = "json_type(b.error) = 'OBJECT'"
     err = "json_extract_string(b.error, '$.{}')"
     gemini_tools = "list_sum(list_transform(b.candidates, lambda c: coalesce(len(list_filter(c.content.parts, "
     gemini_tools += "lambda p: p.functionCall IS NOT NULL)), 0)))"
     created = _sql.epoch_seconds("coalesce(b.created, b.created_at)")
-    exprs = {
+    return {
         # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
         # again is the same record
         "request_id": f"coalesce({', '.join(_IDS)}, 'body-' || left(sha256(rtrim({text}, chr(13) || chr(10))), 32))",
@@ -377,16 +394,6 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = F
         # what a gateway that answers in the provider's shape adds (OpenRouter's usage.cost)
         "cost_usd": f"{u}.cost",
     }
-    columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
-    rejects = f"""WHEN shape IS NULL THEN 'not an OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or '
-            || 'Gemini generateContent body, bare or in the envelope'
-        WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
-            || 'envelope with its timestamp', shape)"""
-    if not envelopes:
-        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk)
-    # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
-    rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
-    return _sql.one_record_per_line(columns_sql, ENVELOPES_SPEC, rejects, _bodies("{parsed}", _enveloped("j")), bulk)
 
 
 def _bodies(parsed: str, body: str) -> str:

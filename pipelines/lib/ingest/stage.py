@@ -69,9 +69,10 @@ from schemas.sqltext import literal
 
 RECORD_COLUMNS = ", ".join(spec.name for spec in field_specs())
 SCAN_CHUNK_ROWS = 16_384
-#: Rows per row group of a staged file: half DuckDB's default, so that each writer thread's last, partial row
-#: group (written as the statement ends) is small. The 2M canonical ingest: 7.17 s against 7.34 s (median of 5
-#: alternated pairs; faster in 7 of 10 pairs over three sets); 500k provider bodies: 2.92-3.06 s against 3.08-3.24 s.
+#: Rows per row group of a staged file, about half DuckDB's default (122,880), measured faster, for a reason not
+#: established (289k rows are written as 4 groups of 65,536 and one of 26,856, against 2 of 122,880 and one of
+#: 43,240). The 2M canonical ingest: 7.17 s against 7.34 s (median of 5 alternated pairs; faster in 7 of 10 pairs
+#: over three sets); 500k provider bodies: 2.92-3.06 s against 3.08-3.24 s (3 pairs).
 STAGED_ROW_GROUP = 65_536
 ROWS = "rows"  # the staging folder's subfolder of staged rows, one file per batch
 #: The staged rows that are records to commit (a day), not rejected or ignored ones.
