@@ -417,9 +417,9 @@ def test_the_checks_over_every_stored_day_run_under_a_memory_limit_and_leave_no_
     is removed; a statement that cannot spill under a limit too small runs again under DuckDB's own."""
     import tempfile
 
-    from pipelines.lib.ingest import asset
+    from pipelines.lib.ingest import asset, dedupe
 
-    monkeypatch.setattr(asset, "DEDUPE_MIB_PER_THREAD", mib_per_thread)
+    monkeypatch.setattr(dedupe, "DEDUPE_MIB_PER_THREAD", mib_per_thread)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     when = "2025-06-{:02d}T12:00:00Z"
@@ -432,12 +432,15 @@ def test_the_checks_over_every_stored_day_run_under_a_memory_limit_and_leave_no_
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-def test_a_check_statement_that_cannot_spill_runs_again_under_duckdbs_own_limit():
+def test_a_check_statement_that_cannot_spill_runs_again_under_duckdbs_own_limit(monkeypatch):
+    from pipelines.lib import duckdb_settings
+    from pipelines.lib.ingest import dedupe
     from pipelines.lib.ingest.asset import _fetch
 
+    monkeypatch.setattr(dedupe, "DEDUPE_MIB_PER_THREAD", 1)
     con = duckdb.connect()
-    con.execute("set memory_limit = '1MiB'")
+    con.execute("set threads = 1")
     query = "select len(list(i)) from range(3000000) as t(i)"  # a list aggregate does not spill
-    with pytest.raises(duckdb.OutOfMemoryException):
+    with pytest.raises(duckdb.OutOfMemoryException), duckdb_settings.scoped(con, "memory_limit", "1MiB"):
         con.execute(query).fetchall()
     assert _fetch(con, query, None) == [(3_000_000,)]

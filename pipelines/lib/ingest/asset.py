@@ -16,9 +16,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib import duckdb_settings
 from pipelines.lib.ingest.batches import commit_staged
-from pipelines.lib.ingest.dedupe import DEDUPE_MIB_PER_THREAD
+from pipelines.lib.ingest.dedupe import spilling
 from pipelines.lib.ingest.report import IngestReport
 from pipelines.lib.ingest.run import ingest
 from pipelines.lib.lock import Progress, warehouse_lock
@@ -128,10 +127,10 @@ def report_checks(report: IngestReport, warn_ratio: float = QUARANTINE_WARN_RATI
 
 @contextmanager
 def _stored(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, list[str]] | None]:
-    """A connection that reads the warehouse and its stored partition files (None when nothing is stored), under
-    the dedupe's memory limit, spilling into a temporary folder removed afterwards: the checks read every stored
-    day (10M stored records: `key_unique` peaked at 1,139 MiB, 622 MiB under the limit; the CLI's run of a 10M
-    ingest, the checks included, at 1.44 GiB where the ingest alone did at 0.92 GiB)."""
+    """A connection that reads the warehouse and its stored partition files (None when nothing is stored), spilling
+    into a temporary folder removed afterwards: the checks read every stored day, their statements under the
+    dedupe's memory limit (`_fetch`). 10M stored records: `key_unique` peaked at 1,139 MiB, 622 MiB under the
+    limit; the CLI's run of a 10M ingest, the checks included, at 1.44 GiB where the ingest alone did at 0.92 GiB."""
     files = [path for path in (warehouse.read_path(p) for p in warehouse.partition_paths()) if path]
     if not files:
         yield None
@@ -139,8 +138,6 @@ def _stored(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, l
     with tempfile.TemporaryDirectory(prefix="gatewaylens-checks-") as spill:
         con = duckdb.connect(config={"temp_directory": spill})
         try:
-            threads = int(str(duckdb_settings.current(con, "threads")))
-            con.execute("set memory_limit = ?", [f"{DEDUPE_MIB_PER_THREAD * threads}MiB"])
             if not warehouse.is_local:
                 con.register_filesystem(warehouse.fs)
             yield con, files
@@ -149,13 +146,8 @@ def _stored(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, l
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, query: str, params: Any) -> list[tuple[Any, ...]]:
-    """The rows of `query`; run again under DuckDB's own memory limit if it cannot spill under `_stored`'s (as the
-    dedupe does)."""
-    try:
-        return con.execute(query, params).fetchall()
-    except duckdb.OutOfMemoryException:
-        con.execute("reset memory_limit")
-        return con.execute(query, params).fetchall()
+    """The rows of `query`, under the dedupe's memory limit (`dedupe.spilling`)."""
+    return spilling(con, lambda: con.execute(query, params).fetchall())
 
 
 def key_unique(warehouse: Warehouse) -> CheckResult:

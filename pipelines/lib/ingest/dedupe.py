@@ -9,6 +9,9 @@ its day (see `commit`). The result is the temporary table `ranked`, which the co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import duckdb
 import pyarrow as pa
 
@@ -17,6 +20,7 @@ from pipelines.lib.ingest.report import IngestReport
 from pipelines.lib.ingest.stage import VALID, read_staged
 from schemas.bulk import field_specs, upgraded_select
 
+T = TypeVar("T")
 HIVE = "hive_partitioning = true, hive_types = {'date': VARCHAR}"
 # The dedupe's hash tables grow with every key staged and stored; under a memory limit DuckDB spills them to
 # the scratch folder, so the ingest's peak memory is set by the batch and commit sizes, not by the data's size
@@ -57,12 +61,19 @@ def find_losers(con: duckdb.DuckDBPyConnection, staged: list[str], stored: list[
         from ({rows}) as r
         semi join (select request_id, attempt from ({key_rows}) group by all having count(*) > 1) as repeated
             using (request_id, attempt)"""
+    spilling(con, lambda: _rank_keys(con, keys, params))
+
+
+def spilling(con: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
+    """`run()` under the dedupe's memory limit (DEDUPE_MIB_PER_THREAD for each of `con`'s threads), past which
+    DuckDB spills into `con`'s temporary folder; run again under DuckDB's own limit when it cannot spill (an
+    out-of-memory error)."""
     threads = int(str(duckdb_settings.current(con, "threads")))
     try:
         with duckdb_settings.scoped(con, "memory_limit", f"{DEDUPE_MIB_PER_THREAD * threads}MiB"):
-            _rank_keys(con, keys, params)
+            return run()
     except duckdb.OutOfMemoryException:
-        _rank_keys(con, keys, params)  # keys that would not spill under the limit: finish with DuckDB's own
+        return run()
 
 
 def _rank_keys(con: duckdb.DuckDBPyConnection, keys: str, params: dict[str, list[str]]) -> None:
