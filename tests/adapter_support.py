@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipelines.lib.ingest import connect
 from pipelines.lib.transform import transform_lines
-from schemas.adapters import BY_NAME
+from schemas.adapters import BY_NAME, Adapter
 from tests.conftest import HASH_KEY
 
 
@@ -21,13 +21,16 @@ def transform_connection() -> duckdb.DuckDBPyConnection:
     return connect()
 
 
-def adapt(name: str, *lines: dict[str, Any] | str, source_uri: str = "file:///logs/t.jsonl") -> list[dict[str, Any]]:
-    """Rows (records with `item`, `ignored` and `reason`) of `lines` read by adapter `name`, in line order."""
+def adapt(
+    name: str, *lines: dict[str, Any] | str, source_uri: str = "file:///logs/t.jsonl", adapter: Adapter | None = None
+) -> list[dict[str, Any]]:
+    """Rows (records with `item`, `ignored` and `reason`) of `lines` read by adapter `name` (or by `adapter`, one
+    of its forms bound to a file by its `configure`), in line order."""
     raw = [(json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines]
     table = pa.table(
         {"source_line": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": pa.array(raw, pa.large_string())}
     )
-    rows = transform_lines(transform_connection(), BY_NAME[name], table, source_uri, HASH_KEY).to_pylist()
+    rows = transform_lines(transform_connection(), adapter or BY_NAME[name], table, source_uri, HASH_KEY).to_pylist()
     return sorted(rows, key=lambda r: (r["source_line"], r["attempt"] or 0, r["item"] or ""))
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from schemas.adapters import canonical, detect, litellm
+from schemas.adapters import BY_NAME, canonical, detect, litellm
 from tests.adapter_support import adapt, one, valid
 
 SUCCESS: dict[str, Any] = {
@@ -526,3 +526,115 @@ def test_a_file_mixing_payloads_and_rows_reads_each_line_in_its_shape():
     assert [r["reason"] for r in rows] == [None, None, None]
     assert [r["source_format"] for r in rows] == ["litellm-spendlogs", "litellm", "litellm-spendlogs"]
     assert [r["request_id"] for r in rows] == [ROW["request_id"], SUCCESS["id"], ROW["request_id"]]
+
+
+#: What a proxy that stores prompts (`store_prompts_in_spend_logs`) keeps in a row: the payload's `response` and the
+#: request body, each as JSON text (`_get_response_for_spend_logs_payload`: `json.dumps(payload["response"])`;
+#: `proxy_server_request` likewise); a Postgres export of the `Json` columns may hold the objects themselves.
+STORED_RESPONSE: dict[str, Any] = {
+    "id": "chatcmpl-34df56d5-4807-45c1-bb99-61e52586b802",
+    "created": 1742853762,
+    "model": "claude-3-7-sonnet-20250219",
+    "object": "chat.completion",
+    "choices": [
+        {
+            "finish_reason": "tool_calls",
+            "index": 0,
+            "message": {
+                "content": "I'll look both up.",
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "toolu_01", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+                    {"id": "toolu_02", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
+                ],
+            },
+        }
+    ],
+    "usage": {"completion_tokens": 503, "prompt_tokens": 2095, "total_tokens": 2598},
+}
+STORED_REQUEST: dict[str, Any] = {
+    "model": "my-anthropic-model-group",
+    "messages": [{"role": "user", "content": "Weather and time in Paris?"}],
+    "tools": [{"type": "function", "function": {"name": name}} for name in ("get_weather", "get_time", "search")],
+    "stream": True,
+}
+
+
+def _stored(as_text: bool, **over: Any) -> dict[str, Any]:
+    encode = json.dumps if as_text else copy.deepcopy
+    return row(response=encode(STORED_RESPONSE), proxy_server_request=encode(STORED_REQUEST), **over)
+
+
+def _forms(*lines: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The rows of `lines` by the registered form (a file of payloads) and by the form of a file of rows."""
+    rows_form = litellm.configure([json.dumps(ROW)])
+    return [adapt("litellm", *lines), adapt("litellm", *lines, adapter=rows_form)]
+
+
+def one_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    [only] = rows
+    return only
+
+
+@pytest.mark.parametrize("as_text", [True, False], ids=["as-published", "objects"])
+def test_a_row_that_stores_its_response_and_request_says_how_it_finished(as_text):
+    """The row's own columns as before; from its response: the served model, the finish reason and the tool calls;
+    from its request: the tools offered and the stream flag. No text of either is kept."""
+    for got in _forms(_stored(as_text)):
+        got = valid(one_of(got))
+        assert (got["model_requested"], got["model"]) == ("my-anthropic-model-group", "claude-3-7-sonnet-20250219")
+        assert (got["finish_reason"], got["native_finish_reason"], got["tool_calls"]) == ("tool_calls", "tool_calls", 2)
+        assert (got["tools_offered"], got["streamed"]) == (3, True)
+        assert (got["prompt_tokens"], got["completion_tokens"], got["cost_usd"]) == (2095, 503, pytest.approx(0.01383))
+        assert not any("Paris" in str(value) or "look both" in str(value) for value in got.values())
+
+
+def test_a_row_that_stores_nothing_reads_alike_in_both_forms():
+    payload_form, rows_form = _forms(ROW, failed_row("429", "RateLimitError"), SUCCESS)
+    assert payload_form == rows_form
+    assert [r["finish_reason"] for r in payload_form[:2]] == [None, None]
+
+
+def test_rows_of_early_2024_give_their_tokens_from_usage():
+    """The first SpendLogs rows (LiteLLM PR #1498's table; PR #1575 shows one through `/spend/logs`) held the
+    tokens in a `usage` object and the response as a string of JSON, with no status or provider columns."""
+    early = {
+        "request_id": "chatcmpl-6dcb2540-d3d7-4e49-bb27-291f863f112e",
+        "call_type": "acompletion",
+        "api_key": "51**",
+        "spend": 7.25e-05,
+        "startTime": "2024-01-18T18:07:54.071000Z",
+        "endTime": "2024-01-18T18:07:55.510000Z",
+        "model": "cohere.command-text-v14",
+        "user": "litellm-is-awesome-user",
+        "modelParameters": {},
+        "messages": [{"role": "user", "content": "what llm are you-444"}],
+        "response": json.dumps(
+            {
+                "id": "chatcmpl-6dcb2540-d3d7-4e49-bb27-291f863f112e",
+                "choices": [{"finish_reason": "stop", "index": 0, "message": {"content": "I am", "role": "assistant"}}],
+                "created": 1705630075,
+                "model": "cohere.command-text-v14",
+                "object": "chat.completion",
+                "usage": {"prompt_tokens": 7, "completion_tokens": 31, "total_tokens": 38},
+            }
+        ),
+        "usage": {"total_tokens": 38, "prompt_tokens": 7, "completion_tokens": 31},
+        "metadata": {"headers": {"host": "0.0.0.0:8000"}},
+        "cache_hit": "",
+    }
+    for got in _forms(early):
+        got = valid(one_of(got))
+        assert (got["source_format"], got["status"], got["model"]) == ("litellm-spendlogs", "success", early["model"])
+        assert (got["prompt_tokens"], got["completion_tokens"], got["finish_reason"]) == (7, 31, "stop")
+        assert got["latency_ms"] == pytest.approx(1439.0)
+    no_response = dict(early, response="{}")  # the tokens are the row's, not only its stored response's
+    assert [valid(one_of(got))["prompt_tokens"] for got in _forms(no_response)] == [7, 7]
+
+
+def test_a_file_takes_the_form_of_rows_when_most_of_its_first_lines_are_rows():
+    rows_form = litellm.configure([json.dumps(ROW), json.dumps(ROW), json.dumps(SUCCESS), "not json"])
+    assert rows_form.name == "litellm" and rows_form.bulk_columns != BY_NAME["litellm"].bulk_columns
+    assert litellm.configure([json.dumps(ROW), json.dumps(SUCCESS)]) is BY_NAME["litellm"]
+    assert litellm.configure([]) is BY_NAME["litellm"]
+    assert detect([json.dumps(ROW)] * 3, "rows.jsonl") == rows_form

@@ -29,8 +29,8 @@ from pipelines.lib.ingest import stage as stage_module
 from pipelines.lib.reader import MAX_LINE_BYTES, iter_line_batches
 from pipelines.lib.storage import Warehouse
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans
-from schemas.adapters import ADAPTERS, BY_NAME, Adapter, _sql, detect, provider_bodies
-from tests.adapter_support import transform_connection
+from schemas.adapters import ADAPTERS, BY_NAME, Adapter, _sql, detect, litellm, provider_bodies
+from tests.adapter_support import adapt, transform_connection
 from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored, write_lines
 
 CORPUS = Path(__file__).parent / "fixtures" / "real"
@@ -639,6 +639,28 @@ def test_a_file_takes_the_bulk_form_of_envelopes_when_most_of_its_first_lines_ar
     assert provider_bodies.configure([envelope, bare]) is BY_NAME["provider-bodies"]
     assert provider_bodies.configure([]) is BY_NAME["provider-bodies"]
     assert detect([envelope, envelope, bare], "x.jsonl") == envelopes
+
+
+def test_a_file_of_spendlogs_rows_is_read_in_bulk_by_the_form_of_rows(tmp_path):
+    """A SpendLogs row holds its `response` as a string of JSON, which the payloads' form types as an object (read
+    as an empty one), so that form leaves every row to the line path. The form of rows reads every line in bulk:
+    the corpus's LiteLLM samples (rows and payloads) and rows storing their response and request, as text and as
+    objects, as its line form does and as the payloads' line form does."""
+    from tests.test_adapters_litellm import _stored  # a row of a proxy that stores prompts
+
+    real = _corpus_file(tmp_path, "litellm")
+    assert real is not None
+    lines = real.read_text().splitlines() + [json.dumps(_stored(as_text)) for as_text in (True, False)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rows_form = litellm.configure(['{"request_id": "r"}'])
+    as_bulk, as_lines = _both_forms("litellm", path, rows_form)
+    assert len(as_bulk) == len(lines) and as_bulk == as_lines
+    in_bulk, in_lines = _both_forms("litellm", path, BY_NAME["litellm"])
+    assert in_bulk == in_lines and {r["source_format"] for r in in_bulk} == {"litellm"}  # rows: to the line path
+    by_payloads = adapt("litellm", *lines, source_uri=path.as_uri())
+    columns = list(as_lines[0])
+    assert [[r[c] for c in columns] for r in by_payloads] == [[r[c] for c in columns] for r in as_lines]
 
 
 @pytest.mark.parametrize("form", sorted(_BODY_FORMS))

@@ -135,7 +135,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
 ADAPTERS: tuple[Adapter, ...] = (
     _parsed_json("canonical", canonical, canonical.spec(INPUT_COLUMNS)),
     _parsed_json("openrouter", openrouter),
-    _parsed_json("litellm", litellm),
+    _parsed_json(litellm.NAME, litellm),
     _parsed_json("otel", otel),
     _parsed_json(provider_bodies.NAME, provider_bodies),
     Adapter(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from schemas.sqltext import literal
@@ -45,6 +46,13 @@ def json_object(line: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def mostly(head: list[str], test: Callable[[dict[str, Any]], bool]) -> bool:
+    """More than half of the lines in `head` that are JSON objects pass `test` (a file's form, told by its first
+    lines: `configure`)."""
+    objects = [body for line in head if (body := json_object(line)) is not None]
+    return bool(objects) and sum(map(test, objects)) * 2 > len(objects)
 
 
 def has_keys(line: str, keys: frozenset[str]) -> bool:

@@ -41,11 +41,14 @@ one file may hold both (a Pub/Sub subscription across the switch). Where the row
 | ttft_ms | `completionStartTime` - `startTime`, only where `completionStartTime` is not `endTime` (below) |
 | app_id | `metadata.user_api_key_team_alias`, else `.user_api_key_team_id`, else `team_id`, else key alias |
 | user_key (hashed) | `end_user`, else `user` (the LiteLLM user owning the key) |
-| model_requested / model | `model_group`, else `model` / `model` (the deployment's; the row keeps no response) |
+| model_requested / model | `model_group`, else `model` / the stored response's `model`, else `model` (deployment's) |
 | provider_native | `custom_llm_provider`, else `metadata.error_information.llm_provider`; host: `api_base` |
 | status | `status`, else `metadata.status` (rows before the column), else success (below) |
 | http_status, error_code, error_class | from `metadata.error_information`, as for payloads |
+| prompt / completion tokens | `prompt_tokens` / `completion_tokens`, else `usage` (the first rows, early 2024) |
 | reasoning / cached tokens | `metadata.usage_object` (else `.additional_usage_values`) token details |
+| finish reason, tool calls | the stored response's, as a payload's (below) |
+| tools offered, streamed | the stored request's (`proxy_server_request`): length of `tools`, `stream` |
 | cost_usd | `spend` |
 | operation | `call_type` (`""` on some failure rows: not said) |
 
@@ -57,7 +60,11 @@ offset. The token details are `completion_tokens_details.reasoning_tokens` and
 `prompt_tokens_details.cached_tokens`.
 
 `metadata` is a JSON object in a table export and a string holding one in a `SpendLogsPayload`; both are read.
-`messages`, `response` and `proxy_server_request` (stored only with `store_prompts_in_spend_logs`) are never read.
+`response` and `proxy_server_request` are `"{}"` unless the proxy stores prompts (`store_prompts_in_spend_logs`); then
+they hold the payload's response and the request body as JSON text (an object in some exports), read for the fields
+above and nothing else (no text of either is kept); `messages` is never read. A file whose first lines are mostly rows
+is read in the form of rows (`configure`: `response` read as text, then parsed), in bulk too; in a file mostly of
+payloads, whose form types `response` as an object, the rows take the line path (`text_needed_sql`).
 
 A failure is the gateway's (`error_class` gateway) when its exception is one the proxy raises itself (auth, key/
 team budgets, its own limits: PROXY_EXCEPTIONS) and no upstream deployment was chosen (`llm_provider` and
@@ -73,16 +80,24 @@ collide on the key and the later one counts as a duplicate.
 What these logs cannot express: no attempt history (failed attempts before a fallback are not in the log; the
 response headers `x-litellm-attempted-retries/-fallbacks` count only the final model group), no native finish
 reason (LiteLLM rewrites it to OpenAI's vocabulary), cache hits (`cache_hit`) look like provider successes, and a
-failure's tokens are as LiteLLM logged them (0). A SpendLogs row has no finish reason, tool calls, tools offered,
-stream flag or served model (its `response` is `{}` unless prompts are stored, and is not read); failure rows
+failure's tokens are as LiteLLM logged them (0). A SpendLogs row of a proxy that does not store prompts has no
+finish reason, tool calls, tools offered, stream flag or served model; failure rows
 written by the proxy's failure hook can carry `endTime` = `startTime` (LiteLLM issue #24888), so their latency is
 as logged, about 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import TYPE_CHECKING
+
 from schemas.adapters import _sql
 
+if TYPE_CHECKING:
+    from schemas.adapters import Adapter
+
+NAME = "litellm"
 SPENDLOGS = "litellm-spendlogs"
 
 _RESPONSES_USAGE = {
@@ -108,6 +123,20 @@ _METADATA = {
     "usage_object": _USAGE_DETAILS,
     "additional_usage_values": _USAGE_DETAILS,
 }
+#: The part of a response the mapping reads: a payload's `response` object, a SpendLogs row's `response` (the
+#: payload's, as JSON text; `{}` unless the proxy stores prompts).
+_RESPONSE = {
+    "model": "VARCHAR",
+    "choices": _sql.CHOICES,
+    "usage": _sql.USAGE | _RESPONSES_USAGE,
+    "status": "VARCHAR",
+    "incomplete_details": {"reason": "VARCHAR"},
+    "output": [_sql.OUTPUT_ITEM],
+    "error": "JSON",
+}
+#: The part of a SpendLogs row's `proxy_server_request` (the request body as JSON text, `{}` unless the proxy
+#: stores prompts) the mapping reads.
+_REQUEST = {"tools": ["JSON"], "stream": "VARCHAR"}
 SPEC = {
     "id": "VARCHAR",
     "call_type": "VARCHAR",
@@ -127,15 +156,7 @@ SPEC = {
     "end_user": "VARCHAR",
     "metadata": "VARCHAR",  # an object's JSON text, or the string a SpendLogs row holds: parsed as _METADATA
     "hidden_params": {"api_base": "VARCHAR"},
-    "response": {
-        "model": "VARCHAR",
-        "choices": _sql.CHOICES,
-        "usage": _sql.USAGE | _RESPONSES_USAGE,
-        "status": "VARCHAR",
-        "incomplete_details": {"reason": "VARCHAR"},
-        "output": [_sql.OUTPUT_ITEM],
-        "error": "JSON",
-    },
+    "response": _RESPONSE,
     "error_information": _ERROR_INFORMATION,
     "model_parameters": {"tools": ["JSON"], "stream": "VARCHAR"},
     # SpendLogs rows only
@@ -143,7 +164,13 @@ SPEC = {
     "spend": "VARCHAR",
     "user": "VARCHAR",
     "team_id": "VARCHAR",
+    "usage": {"prompt_tokens": "VARCHAR", "completion_tokens": "VARCHAR"},  # rows of early 2024 only
+    "proxy_server_request": "VARCHAR",  # an object's JSON text, or the string a SpendLogsPayload holds
 }
+#: The structure of a file of SpendLogs rows (`configure`): `response` read as text (a row holds it as a string
+#: of JSON, which a `response` typed as an object would fail in `read_json` and read as empty in `from_json`),
+#: then parsed; a payload's response object is read as its JSON text and parsed the same way.
+ROWS_SPEC = SPEC | {"response": "VARCHAR"}
 
 #: Exceptions the LiteLLM proxy raises itself (auth, key/team budgets, its own limits, guardrails): when no
 #: upstream deployment was chosen (`llm_provider` and `model_id` empty), the failure is the gateway's.
@@ -156,6 +183,34 @@ def sniff(line: str) -> bool:
     """A JSON object with `call_type` and `startTime` at the top level (a StandardLoggingPayload or a SpendLogs
     row; which one is told per line when it is read)."""
     return _sql.has_keys(line, _SIGNATURE)
+
+
+def configure(head: list[str]) -> Adapter:
+    """The adapter for a file whose first lines are `head`: with the forms of a file of SpendLogs rows
+    (`ROWS_SPEC`) when most of those that are JSON objects are rows, else the registered one (payloads)."""
+    rows = _sql.mostly(head, lambda body: body.get("request_id") is not None or body.get("spend") is not None)
+    return _of_rows() if rows else _of_payloads()
+
+
+def _of_payloads() -> Adapter:
+    """The format's registered adapter, which types a payload's `response` object."""
+    from schemas.adapters import BY_NAME  # deferred: the package imports this module
+
+    return BY_NAME[NAME]
+
+
+@functools.cache
+def _of_rows() -> Adapter:
+    """The adapter of a file of SpendLogs rows (built once: `batch_sql` is cached per adapter)."""
+    from schemas.adapters import INPUT_COLUMNS  # deferred: the package imports this module
+
+    return dataclasses.replace(
+        _of_payloads(),
+        select_sql=select_sql(INPUT_COLUMNS, rows=True),
+        bulk_columns=_sql.bulk_columns(ROWS_SPEC),
+        bulk_sql=select_sql(INPUT_COLUMNS, bulk=True, rows=True),
+        bulk_text_needed=None,
+    )
 
 
 def _first(*exprs: str) -> str:
@@ -175,23 +230,45 @@ def _by_shape(row: str, payload: str) -> str:
     return f"CASE WHEN spendlogs THEN {row} ELSE {payload} END"
 
 
-def _row_usage(details: str) -> str:
-    """SQL: a SpendLogs row's usage detail (`prompt_tokens_details.cached_tokens`, ...) from `metadata.usage_object`,
-    else `metadata.additional_usage_values`."""
-    return f"coalesce(m.usage_object.{details}, m.additional_usage_values.{details})"
+def _with_row_usage(details: str, response: str) -> str:
+    """SQL: a usage detail (`prompt_tokens_details.cached_tokens`, ...): a SpendLogs row's from
+    `metadata.usage_object`, else `metadata.additional_usage_values`, else its stored response (`response`); a
+    payload's from its response."""
+    row = f"coalesce(m.usage_object.{details}, m.additional_usage_values.{details}, {response})"
+    return _by_shape(row, response)
 
 
-def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
+def _response(bulk: bool, rows: bool) -> str:
+    """SQL: the response the mapping reads (`_RESPONSE`). In a file of rows (`ROWS_SPEC`) `j.response` is text,
+    parsed. Otherwise it is typed as an object: a payload's is read as it is; a row's string of JSON reads as an
+    empty object (in both `from_json` and `read_json`), so the line form parses a row's `response` from the line,
+    and the bulk form leaves rows to the line path (`text_needed_sql`), raising if one reaches it."""
+    if rows:
+        return _sql.parse("j.response", _RESPONSE)
+    text = _sql.no_text() if bulk else "json_extract_string(raw, '$.response')"
+    row = _sql.parse(text, _RESPONSE) if not bulk else f"from_json({text}, {_sql.structure(_RESPONSE)})"
+    return _by_shape(row, "j.response")
+
+
+def text_needed_sql() -> str:
+    """SELECT over the bulk form's relation (a file of payloads): the `source_line` of every SpendLogs row, whose
+    `response` (a string of JSON) only the line's text gives. A file mostly of rows takes the form of rows
+    (`configure`), which needs no text."""
+    return f"select source_line from {_sql.BULK} where coalesce(request_id, spend) IS NOT NULL"
+
+
+def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False) -> str:
     """SELECT over `lines` with one JSON parse per line (and one of its `metadata` text); with `bulk`, the same
-    over `read_json`'s columns (`_sql.parsed`).
+    over `read_json`'s columns (`_sql.parsed`); with `rows`, the form of a file of SpendLogs rows (`configure`).
 
     The subqueries add `spendlogs` (the line is a SpendLogs row: it has `request_id` or `spend`, which a payload
-    has not), `m` (the metadata), `e` (the error information: a payload's own, a row's in its metadata) and
-    `native_status` (a row's `status`, else its metadata's, else success; a payload's `status`)."""
+    has not), `m` (the metadata), `e` (the error information: a payload's own, a row's in its metadata),
+    `native_status` (a row's `status`, else its metadata's, else success; a payload's `status`), `r` (the
+    response, `_response`) and `q` (a row's stored request)."""
     failed = "native_status = 'failure'"
     error = _first("e.error_class", "e.error_code")
     proxy = ", ".join(f"'{name}'" for name in PROXY_EXCEPTIONS)
-    payload_ok = "NOT spendlogs AND native_status = 'success'"
+    ok = "native_status = 'success'"
     exprs = {
         "request_id": _by_shape("j.request_id", "j.id"),
         "attempt": "1",
@@ -204,7 +281,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         ),
         "user_key": _first("j.end_user", _by_shape("j.user", "m.user_api_key_end_user_id")),
         "model_requested": _first("j.model_group", "j.model"),
-        "model": _first("CASE WHEN NOT spendlogs THEN j.response.model END", "j.model"),
+        "model": _first("r.model", "j.model"),
         "provider": "NULL",
         "provider_native": _first("j.custom_llm_provider", "e.llm_provider"),
         "provider_host": _first("j.api_base", "CASE WHEN NOT spendlogs THEN j.hidden_params.api_base END"),
@@ -213,44 +290,37 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             WHEN {failed} AND gl_is_cancellation({error}) THEN 'cancelled'
             WHEN {failed} THEN 'error'
             -- a success whose response carries an error object (a failed Responses API call) is an error
-            WHEN {payload_ok} AND {_sql.is_error_object("j.response.error")} THEN 'error'
-            WHEN {payload_ok} AND j.response.status = 'failed' THEN 'error'
-            WHEN native_status = 'success' THEN 'success'
+            WHEN {ok} AND {_sql.is_error_object("r.error")} THEN 'error'
+            WHEN {ok} AND r.status = 'failed' THEN 'error'
+            WHEN {ok} THEN 'success'
             ELSE native_status
         END""",
         "http_status": "CASE WHEN try_cast(e.error_code AS INTEGER) BETWEEN 100 AND 599 THEN e.error_code END",
-        "error_code": f"coalesce({error}, "
-        f"CASE WHEN {payload_ok} THEN json_extract_string(j.response.error, '$.code') END)",
+        "error_code": f"coalesce({error}, CASE WHEN {ok} THEN json_extract_string(r.error, '$.code') END)",
         "error_class": f"""CASE
             WHEN {failed} AND {_first("e.llm_provider", "j.model_id")} IS NULL
                 AND lower({_first("e.error_class")}) IN ({proxy}) THEN 'gateway'
         END""",
         "finish_reason": "NULL",
-        "native_finish_reason": _by_shape(
-            "NULL",
-            "coalesce(j.response.choices[1].finish_reason, j.response.incomplete_details.reason, j.response.status)",
+        "native_finish_reason": "coalesce(r.choices[1].finish_reason, r.incomplete_details.reason, r.status)",
+        "prompt_tokens": "coalesce(j.prompt_tokens, j.usage.prompt_tokens, r.usage.prompt_tokens, "
+        "r.usage.input_tokens)",
+        "completion_tokens": "coalesce(j.completion_tokens, j.usage.completion_tokens, r.usage.completion_tokens, "
+        "r.usage.output_tokens)",
+        "reasoning_tokens": _with_row_usage(
+            "completion_tokens_details.reasoning_tokens",
+            "coalesce(r.usage.completion_tokens_details.reasoning_tokens, "
+            "r.usage.output_tokens_details.reasoning_tokens)",
         ),
-        "prompt_tokens": "coalesce(j.prompt_tokens, j.response.usage.prompt_tokens, j.response.usage.input_tokens)",
-        "completion_tokens": "coalesce(j.completion_tokens, j.response.usage.completion_tokens, "
-        "j.response.usage.output_tokens)",
-        "reasoning_tokens": _by_shape(
-            _row_usage("completion_tokens_details.reasoning_tokens"),
-            "coalesce(j.response.usage.completion_tokens_details.reasoning_tokens, "
-            "j.response.usage.output_tokens_details.reasoning_tokens)",
+        "cached_prompt_tokens": _with_row_usage(
+            "prompt_tokens_details.cached_tokens",
+            "coalesce(r.usage.prompt_tokens_details.cached_tokens, r.usage.input_tokens_details.cached_tokens)",
         ),
-        "cached_prompt_tokens": _by_shape(
-            _row_usage("prompt_tokens_details.cached_tokens"),
-            "coalesce(j.response.usage.prompt_tokens_details.cached_tokens, "
-            "j.response.usage.input_tokens_details.cached_tokens)",
-        ),
-        "tool_calls": _by_shape(
-            "NULL",
-            f"""coalesce(
-            {_sql.count_tool_calls("j.response.choices")},
-            CASE WHEN j.response.output IS NOT NULL THEN {_sql.count_output_tool_calls("j.response.output")} END
+        "tool_calls": f"""coalesce(
+            {_sql.count_tool_calls("r.choices")},
+            CASE WHEN r.output IS NOT NULL THEN {_sql.count_output_tool_calls("r.output")} END
         )""",
-        ),
-        "tools_offered": _by_shape("NULL", "len(j.model_parameters.tools)"),
+        "tools_offered": _by_shape("len(q.tools)", "len(j.model_parameters.tools)"),
         "latency_ms": _millis_between("startTime", "endTime"),
         # a row's completionStartTime is its endTime when LiteLLM measured no first token, and a row has no stream
         # flag to tell a one-chunk stream from that: only a distinct time is a time to first token
@@ -258,7 +328,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             THEN {_millis_between("startTime", "completionStartTime")} END""",
         # the request's own stream flag: the payload's top-level `stream` has been seen true on calls that were
         # not streamed (LiteLLM proxy captures whose request, route and timings all say otherwise)
-        "streamed": _by_shape("NULL", "coalesce(j.model_parameters.stream, j.stream)"),
+        "streamed": _by_shape("q.stream", "coalesce(j.model_parameters.stream, j.stream)"),
         "cost_usd": _by_shape("j.spend", "j.response_cost"),
         "source_format": f"CASE WHEN spendlogs THEN '{SPENDLOGS}' END",
     }
@@ -267,9 +337,11 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
 select
     *,
     CASE WHEN spendlogs THEN m.error_information ELSE j.error_information END AS e,
-    CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END AS native_status
+    CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END AS native_status,
+    {_response(bulk, rows)} AS r,
+    CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q
 from (
     select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
     from {{parsed}}
 )"""
-    return _sql.one_record_per_line(columns_sql, SPEC, source=source, bulk=bulk)
+    return _sql.one_record_per_line(columns_sql, ROWS_SPEC if rows else SPEC, source=source, bulk=bulk)

@@ -447,9 +447,8 @@ def configure(head: list[str]) -> Adapter:
     """The adapter for a file whose first lines are `head`: with the bulk form of a file of envelopes when most of
     those that are JSON objects hold a `response` object (a proxy's log), else the one that reads bare bodies in
     bulk too."""
-    objects = [body for line in head if (body := _sql.json_object(line)) is not None]
-    enveloped = sum(isinstance(body.get("response"), dict) for body in objects)
-    return _of_envelopes() if objects and enveloped * 2 > len(objects) else _of_any()
+    enveloped = _sql.mostly(head, lambda body: isinstance(body.get("response"), dict))
+    return _of_envelopes() if enveloped else _of_any()
 
 
 def _of_any() -> Adapter:
