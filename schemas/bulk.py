@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic.fields import FieldInfo
 
 from schemas.record import CROSS_FIELD_RULES, RequestRecord
-from schemas.sqltext import literal
+from schemas.sqltext import epoch_micros, literal
 from schemas.stored import upgraded_select as upgraded_select  # the ingest reads stored rows through it too
 
 _DUCKDB_TYPES = {
@@ -149,6 +149,9 @@ def typed_expr(spec: FieldSpec, column: str) -> str:
         cast = f"CASE WHEN isfinite({cast}) THEN {cast} END"
     elif spec.base is datetime:  # UTC offsets run from -18:00 to +18:00 (DuckDB would take +99:00)
         cast = f"CASE WHEN NOT regexp_matches({column}, {literal(_OFFSET_BEYOND_18H)}) THEN {cast} END"
+        # an epoch number (no `:`, which every ISO time has): seconds to nanoseconds by magnitude
+        epoch = f"try(to_timestamp(0) + to_microseconds({epoch_micros(column)}))"
+        cast = f"CASE WHEN contains({column}, ':') THEN {cast} ELSE coalesce({epoch}, {cast}) END"
     if spec.default is not None:
         cast = f"CASE WHEN {column} IS NULL THEN {literal(spec.default)} ELSE {cast} END"
     return cast

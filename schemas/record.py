@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas import quality
+from schemas.sqltext import epoch_micros_of
 
 Status = Literal["success", "error", "cancelled"]
 ErrorClass = Literal["rate_limit", "timeout", "server_error", "client_error", "gateway", "none"]
@@ -60,8 +61,9 @@ class RequestRecord(BaseModel):
         description="1-based attempt number within the request; the highest attempt is the final one.",
     )
     created_at: datetime = Field(
-        description="When the attempt started, UTC (a timestamp without offset is read as UTC). "
-        "Its UTC day is the storage partition.",
+        description="When the attempt started, UTC (a timestamp without offset is read as UTC; an epoch number "
+        "as seconds, milliseconds, microseconds or nanoseconds by its magnitude). Its UTC day is the storage "
+        "partition.",
     )
     app_id: str | None = Field(
         default=None,
@@ -191,6 +193,20 @@ class RequestRecord(BaseModel):
     )
     source_uri: str = Field(min_length=1, description="URL of the file the record came from.")
     source_line: int = Field(ge=1, description="1-based line number of the record in source_uri.")
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> Any:
+        """An epoch number (or text holding one) is seconds, milliseconds, microseconds or nanoseconds by its
+        magnitude (`schemas.sqltext.EPOCH_UNITS`), as the bulk typing reads it; pydantic alone would take only
+        seconds and milliseconds."""
+        micros = epoch_micros_of(value)
+        if micros is None:
+            return value
+        try:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        except OverflowError:
+            return value  # past the year 9999: pydantic refuses it
 
     @field_validator("created_at")
     @classmethod

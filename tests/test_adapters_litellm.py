@@ -638,3 +638,30 @@ def test_a_file_takes_the_form_of_rows_when_most_of_its_first_lines_are_rows():
     assert litellm.configure([json.dumps(ROW), json.dumps(SUCCESS)]) is BY_NAME["litellm"]
     assert litellm.configure([]) is BY_NAME["litellm"]
     assert detect([json.dumps(ROW)] * 3, "rows.jsonl") == rows_form
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (1739235379683, 1739235379845),  # epoch milliseconds
+        ("2025-02-11T00:56:19.683053Z", 1739235379.84533),  # the two times spelled differently
+        ("1739235379683053", "2025-02-11 00:56:19.84533+00:00"),
+    ],
+)
+def test_times_in_other_units_or_spellings_give_the_same_start_and_latency(start, end):
+    got = valid(one("litellm", payload(startTime=start, endTime=end, completionStartTime=end)))
+    assert got["created_at"].replace(microsecond=0) == datetime(2025, 2, 11, 0, 56, 19, tzinfo=UTC)
+    assert got["latency_ms"] == pytest.approx(162.277, abs=0.5)
+
+
+@pytest.mark.parametrize("status", ["SUCCESS", "Success", "FAILURE"])
+def test_a_status_in_other_letters_is_read_alike(status):
+    got, lower = (valid(one("litellm", payload(status=spelled))) for spelled in (status, status.lower()))
+    assert got == lower and got["status"] in {"success", "error", "cancelled"}
+    failed = row(status=status, metadata={"status": "failure"})  # a SpendLogs row's column
+    assert valid(one("litellm", failed)) == valid(one("litellm", row(status=status.lower(), metadata={})))
+
+
+def test_a_row_whose_first_token_is_its_end_spelled_otherwise_has_no_time_to_first_token():
+    got = valid(one("litellm", row(completionStartTime="2025-03-24T22:02:42.989132Z")))
+    assert got["ttft_ms"] is None

@@ -296,6 +296,21 @@ def test_failed_provider_responses_become_earlier_attempts_of_the_same_request()
     assert rows[2]["cost_usd"] == 0.0015 and rows[2]["latency_ms"] == 1250.0
 
 
+@pytest.mark.parametrize(
+    "created",
+    [1748779200000, "1748779200000000", 1748779200000000000, "1748779200"],
+    ids=["ms", "us-text", "ns", "s-text"],
+)
+def test_a_chat_created_in_another_epoch_unit_is_the_same_time(created):
+    assert valid(one("openrouter", chat(created=created)))["created_at"] == datetime(2025, 6, 1, 12, tzinfo=UTC)
+
+
+def test_generation_stats_created_as_epoch_seconds_are_read():
+    """The stats' `created_at` is ISO text; a logger that writes it as epoch seconds (a float) loses nothing."""
+    row = valid(one("openrouter", generation(created_at=1721086399.433273)))
+    assert row["created_at"] == datetime(2024, 7, 15, 23, 33, 19, 433273, tzinfo=UTC)
+
+
 @pytest.mark.slow
 def test_cancelled_and_failed_generations():
     cancelled = valid(one("openrouter", generation(cancelled=True, finish_reason=None, native_finish_reason=None)))

@@ -78,6 +78,28 @@ def test_quarantine_reason_is_readable(tmp_path, warehouse, run_ingest, line, re
     assert row["source_format"] == "canonical"
 
 
+def test_epoch_times_are_read_in_the_unit_their_magnitude_says(tmp_path, warehouse, run_ingest):
+    """Seconds, milliseconds, microseconds and nanoseconds since 1970 (as JSON numbers or text, fractions too): each
+    the same instant; an integer is read exactly, nanoseconds to the microsecond."""
+    spellings = [
+        1748779200,
+        "1748779200",
+        1748779200.123456,
+        1748779200123,
+        "1748779200123.456",
+        1748779200123456,
+        "1748779200123456789",
+        " 1.7487792e9 ",
+    ]
+    lines = [record(request_id=f"t{n}", created_at=value) for n, value in enumerate(spellings)]
+    report = run_ingest(write_lines(tmp_path / "epochs.jsonl", lines))
+    assert (report.written, report.quarantined) == (len(spellings), 0)
+    got = {r["request_id"]: r["created_at"] for r in stored(warehouse)}
+    base = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    micros = [0, 0, 123456, 123000, 123456, 123456, 123456, 0]
+    assert [got[f"t{n}"] for n in range(len(spellings))] == [base + timedelta(microseconds=m) for m in micros]
+
+
 @pytest.mark.slow
 def test_several_problems_are_all_named(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "x.jsonl", [record(created_at=None, prompt_tokens=-1, status="nope")]))

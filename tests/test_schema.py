@@ -77,6 +77,17 @@ CORPUS: list[dict[str, Any]] = [
     record(created_at="2025-06-01T12:00:00"),
     record(created_at="not a time"),
     record(created_at="2014-12-31T23:59:59Z"),
+    # epoch numbers: seconds, milliseconds, microseconds, nanoseconds by magnitude, as numbers or text
+    record(created_at=1748779200),
+    record(created_at=1748779200.25),
+    record(created_at=1748779200123),
+    record(created_at="1748779200123456"),
+    record(created_at="1748779200123456789"),
+    record(created_at=" 1.7487792e9 "),
+    record(created_at=20250601),  # a day as a number: seconds in 1970, out of range
+    record(created_at="0x1F"),
+    record(created_at=10**30),
+    record(created_at=True),
     record(status="cancelled", native_finish_reason=None),
     record(status="weird"),
     record(http_status=99),

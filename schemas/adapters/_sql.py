@@ -159,12 +159,6 @@ def not_an_object(raw: str = "raw") -> str:
         WHEN NOT {is_object(raw)} THEN 'not a JSON object'"""
 
 
-def epoch_seconds(expr: str) -> str:
-    """Epoch seconds (integer or fractional text) as ISO text; any other text (an ISO timestamp, with or without
-    offset) passes through."""
-    return f"coalesce(strftime(try(to_timestamp(try_cast({expr} AS DOUBLE))), '{ISO}'), {expr})"
-
-
 def is_error_object(expr: str) -> str:
     """SQL: the JSON value `expr` is an error object (not NULL, not JSON null, not empty)."""
     return f"coalesce(json_type({expr}) = 'OBJECT' AND {expr}::VARCHAR <> '{{}}', false)"

@@ -93,6 +93,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql
+from schemas.sqltext import epoch_micros_near
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -218,11 +219,16 @@ def _first(*exprs: str) -> str:
     return "coalesce(" + ", ".join(f"nullif({e}, '')" for e in exprs) + ")"
 
 
+def _micros(key: str) -> str:
+    """SQL: the time `j.<key>` in microseconds since 1970, whether epoch seconds (as logged, or in another unit:
+    `epoch_micros_near`) or ISO text; a row may spell its times differently."""
+    number = f"try_cast(j.{key} AS DOUBLE)"
+    return f"coalesce({epoch_micros_near(number)}, epoch_us(try_cast(j.{key} AS TIMESTAMPTZ)))"
+
+
 def _millis_between(start: str, end: str) -> str:
-    """Milliseconds between two times, each epoch seconds (as logged, full precision) or ISO text."""
-    epochs = f"(try_cast(j.{end} AS DOUBLE) - try_cast(j.{start} AS DOUBLE)) * 1000"
-    texts = f"(epoch_us(try_cast(j.{end} AS TIMESTAMPTZ)) - epoch_us(try_cast(j.{start} AS TIMESTAMPTZ))) / 1000"
-    return f"coalesce({epochs}, {texts})"
+    """Milliseconds between two times (`_micros`)."""
+    return f"({_micros(end)} - {_micros(start)}) / 1000"
 
 
 def _by_shape(row: str, payload: str) -> str:
@@ -272,7 +278,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False)
     exprs = {
         "request_id": _by_shape("j.request_id", "j.id"),
         "attempt": "1",
-        "created_at": _sql.epoch_seconds("j.startTime"),
+        "created_at": "j.startTime",
         "app_id": _first(
             "m.user_api_key_team_alias",
             "m.user_api_key_team_id",
@@ -324,7 +330,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False)
         "latency_ms": _millis_between("startTime", "endTime"),
         # a row's completionStartTime is its endTime when LiteLLM measured no first token, and a row has no stream
         # flag to tell a one-chunk stream from that: only a distinct time is a time to first token
-        "ttft_ms": f"""CASE WHEN NOT spendlogs OR j.completionStartTime IS DISTINCT FROM j.endTime
+        "ttft_ms": f"""CASE WHEN NOT spendlogs OR {_micros("completionStartTime")} IS DISTINCT FROM {_micros("endTime")}
             THEN {_millis_between("startTime", "completionStartTime")} END""",
         # the request's own stream flag: the payload's top-level `stream` has been seen true on calls that were
         # not streamed (LiteLLM proxy captures whose request, route and timings all say otherwise)
@@ -337,7 +343,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False)
 select
     *,
     CASE WHEN spendlogs THEN m.error_information ELSE j.error_information END AS e,
-    CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END AS native_status,
+    -- LiteLLM writes `success` and `failure`; other spellings of them (`SUCCESS`) are read alike
+    lower(CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END) AS native_status,
     {_response(bulk, rows)} AS r,
     CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q
 from (

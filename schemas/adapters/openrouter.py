@@ -134,7 +134,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     exprs = {
         "request_id": f"CASE WHEN {gen} THEN {d}.id ELSE j.id END",
         "attempt": "k",
-        "created_at": f"CASE WHEN {gen} THEN {d}.created_at ELSE {_sql.epoch_seconds('j.created')} END",
+        "created_at": f"CASE WHEN {gen} THEN {d}.created_at ELSE j.created END",
         "app_id": f"{d}.app_id",
         "user_key": f"{d}.external_user",
         "model_requested": "NULL",

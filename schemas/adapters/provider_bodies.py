@@ -287,14 +287,13 @@ def _columns(text: str) -> dict[str, str]:
     err = "json_extract_string(b.error, '$.{}')"
     gemini_tools = "list_sum(list_transform(b.candidates, lambda c: coalesce(len(list_filter(c.content.parts, "
     gemini_tools += "lambda p: p.functionCall IS NOT NULL)), 0)))"
-    created = _sql.epoch_seconds("coalesce(b.created, b.created_at)")
+    created = "coalesce(b.created, b.created_at)"
     return {
         # a body without any id (Gemini and OpenAI error bodies) is keyed by its content: the same line read
         # again is the same record
         "request_id": f"coalesce({', '.join(_IDS)}, 'body-' || left(sha256(rtrim({text}, chr(13) || chr(10))), 32))",
         "attempt": "coalesce(j.attempt, '1')",
-        "created_at": f"coalesce({_sql.epoch_seconds('j.timestamp')}, "
-        f"{_by_shape(chat=created, responses=created, gemini='b.createTime')})",
+        "created_at": f"coalesce(j.timestamp, {_by_shape(chat=created, responses=created, gemini='b.createTime')})",
         "app_id": "j.app_id",
         "user_key": "j.user",
         "model_requested": "j.request.model",
