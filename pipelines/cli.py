@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from pipelines.settings import Settings
 
 EXIT_FAILURE = 1
+#: Ctrl-C: 128 + SIGINT, what a shell reports for a command the signal ended.
+EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> int:
@@ -346,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """The `gatewaylens` command. Without `argv` it reads the process's own arguments and has the process to itself
     (the console script, `python -m pipelines.cli`: `Request.own_process`); a caller passing `argv` (a test) may
-    call it again in the same process."""
+    call it again in the same process. Ctrl-C ends any command with one line and EXIT_INTERRUPTED, whether
+    Python or DuckDB took it (`pipelines.lib.interrupts`); what it stopped cleans up as after any error."""
     args = build_parser().parse_args(argv)
     args.own_process = argv is None
     from pipelines.settings import SettingsError
@@ -355,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except SettingsError as err:
         return _fail(str(err))
+    except (KeyboardInterrupt, Exception) as err:
+        from pipelines.lib.interrupts import interrupted
+
+        if not interrupted(err):
+            raise
+        print("gatewaylens: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

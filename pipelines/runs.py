@@ -140,7 +140,10 @@ Step = Callable[["Settings", Request, Log], Outcomes]
 
 
 def _direct(job: Job, settings: Settings, request: Request) -> Outcome:
-    """Each asset's work, then its checks; the first error, or a failed blocking check, ends the job there."""
+    """Each asset's work, then its checks; the first error, or a failed blocking check, ends the job there.
+    Ctrl-C (`interrupted`) is raised, not made the job's error: the command says so itself."""
+    from pipelines.lib.interrupts import interrupted
+
     outcome = Outcome()
     for asset in job.assets:
         try:
@@ -150,6 +153,8 @@ def _direct(job: Job, settings: Settings, request: Request) -> Outcome:
                 elif not done.passed:
                     outcome.failed_checks.append(done)
         except Exception as err:
+            if interrupted(err):
+                raise
             outcome.error = f"{asset}: {_last_line(err)}"
             return outcome
         if blocking := [check for check in outcome.failed_checks if check.stops_the_run]:
@@ -238,6 +243,8 @@ def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
         except dg.DagsterError as err:
             return Outcome(error=str(err).splitlines()[0])
     failed = [_check_result(e) for e in result.get_asset_check_evaluations() if not e.passed]
+    if not result.success and _interrupted(result):
+        raise KeyboardInterrupt  # the run is recorded failed; the command says "interrupted", as without Dagster
     if not result.success:
         return Outcome(failed_checks=failed, error=_first_failure(result))
     return Outcome([_materialization(e) for e in result.get_asset_materialization_events()], failed)
@@ -315,6 +322,23 @@ def _first_failure(result: Any) -> str:
 
 
 _CHECK_FAILED = "DagsterAssetCheckFailedError"
+
+
+def _interrupted(result: Any) -> bool:
+    """Whether Ctrl-C stopped a step of the failed run. Dagster records a KeyboardInterrupt in a step as the
+    step's failure and does not raise it (`raise_on_error` is off); a DuckDB statement Ctrl-C stopped fails the
+    step with the statement's error (`pipelines.lib.interrupts`), recorded by its class name and message."""
+    from pipelines.lib.interrupts import QUERY_INTERRUPTED
+
+    for event in result.all_events:
+        if event.is_step_failure and (error := event.step_failure_data.error):
+            cause = error.cause or error
+            if cause.cls_name in _INTERRUPTS or cause.message.strip() == f"RuntimeError: {QUERY_INTERRUPTED}":
+                return True
+    return False
+
+
+_INTERRUPTS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError", "InterruptException"}
 
 
 def _materialization(event: Any) -> Materialization:

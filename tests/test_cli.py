@@ -355,3 +355,55 @@ def test_the_pause_hook_stops_only_where_asked(tmp_path, monkeypatch):
     assert not marker.exists()
     testhooks.pause_at("ingest-commit")
     assert marker.read_text() == f"ingest-commit {os.getpid()}\n"
+
+
+def test_ctrl_c_during_an_ingest_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C as DuckDB reports it (the statement it stopped fails with "Query interrupted") ends the command
+    with one line, no traceback, the shell's code for SIGINT, and nothing ingested."""
+    from pipelines.lib.ingest import stage
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr(stage.FileStager, "stage_file", stopped)
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
+    assert cli.main(["ingest", str(source), "--warehouse", str(tmp_path / "wh")]) == cli.EXIT_INTERRUPTED == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "gatewaylens: interrupted" and not [line for line in err if "error" in line or "cannot" in line]
+    assert stored(Warehouse(str(tmp_path / "wh"))) == []
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (KeyboardInterrupt(), True),
+        (RuntimeError("Query interrupted"), True),
+        (duckdb.InterruptException("INTERRUPT Error: Interrupted!"), True),
+        (RuntimeError("Query interrupted by the disk"), False),
+        (duckdb.IOException("IO Error: Query interrupted"), False),
+        (ValueError("bad"), False),
+    ],
+)
+def test_interrupts_are_told_from_other_errors(err, expected):
+    from pipelines.lib.interrupts import interrupted
+
+    assert interrupted(err) is expected
+
+
+def test_a_dagster_run_stopped_by_ctrl_c_is_told_from_a_failed_one():
+    """Dagster records a step Ctrl-C stopped as the step's failure (a KeyboardInterrupt, or the error of the
+    DuckDB statement it stopped, inside Dagster's own error): the command raises KeyboardInterrupt for those."""
+    from types import SimpleNamespace
+
+    from pipelines import runs
+
+    def result(cls_name: str, message: str) -> SimpleNamespace:
+        cause = SimpleNamespace(cls_name=cls_name, message=message, cause=None)
+        error = SimpleNamespace(cls_name="DagsterExecutionStepExecutionError", message="step failed", cause=cause)
+        event = SimpleNamespace(is_step_failure=True, step_failure_data=SimpleNamespace(error=error))
+        return SimpleNamespace(all_events=[event])
+
+    assert runs._interrupted(result("RuntimeError", "RuntimeError: Query interrupted\n"))
+    assert runs._interrupted(result("KeyboardInterrupt", "KeyboardInterrupt\n"))
+    assert not runs._interrupted(result("RuntimeError", "RuntimeError: disk full\n"))

@@ -466,3 +466,30 @@ def test_a_check_statement_that_cannot_spill_runs_again_under_duckdbs_own_limit(
     with pytest.raises(duckdb.OutOfMemoryException), duckdb_settings.scoped(con, "memory_limit", "1MiB"):
         con.execute(query).fetchall()
     assert _fetch(con, query, None) == [(3_000_000,)]
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [RuntimeError("Query interrupted"), duckdb.InterruptException("INTERRUPT Error: Interrupted!")],
+    ids=["sigint", "interrupt"],
+)
+def test_ctrl_c_in_a_files_staging_stops_the_run(tmp_path, warehouse, run_ingest, monkeypatch, interrupt):
+    """Ctrl-C meeting a file's DuckDB statement is not that file's failure: the run stops there, the file is not
+    reported unreadable, nothing is committed and no file is marked done."""
+    from pipelines.lib.ingest import stage
+
+    original = stage.FileStager.stage_file
+
+    def stopped_at_second(self: stage.FileStager, source, index, *args, **kwargs):
+        if index == 1:
+            raise interrupt
+        return original(self, source, index, *args, **kwargs)
+
+    monkeypatch.setattr(stage.FileStager, "stage_file", stopped_at_second)
+    for n in range(3):
+        write_lines(tmp_path / "in" / f"{n}.jsonl", [record(request_id=str(n))])
+    messages: list[str] = []
+    with pytest.raises(type(interrupt)):
+        run_ingest(tmp_path / "in", progress=messages.append)
+    assert not [m for m in messages if "cannot read" in m] and "file 3/3" not in " ".join(messages)
+    assert warehouse.ledger_keys() == set() and stored(warehouse) == []

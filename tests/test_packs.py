@@ -267,3 +267,35 @@ def test_small_files_of_provider_bodies_share_a_statement_whichever_bulk_form_th
     alone, packed = _ingest_alone_and_packed(tmp_path, sources, monkeypatch)
     assert packs == [["envelopes.jsonl", "bare.jsonl"]] and packed == alone
     assert len(packed[0]) == 2
+
+
+#: Ctrl-C as a DuckDB statement meets it: SIGINT during a statement (duckdb 2.0), `con.interrupt()`.
+INTERRUPTS = [RuntimeError("Query interrupted"), duckdb.InterruptException("INTERRUPT Error: Interrupted!")]
+
+
+@pytest.mark.parametrize("interrupt", INTERRUPTS, ids=["sigint", "interrupt"])
+@pytest.mark.parametrize("where", ["pack", "file alone"])
+def test_ctrl_c_in_a_statement_stops_the_run_and_marks_no_file(tmp_path, monkeypatch, interrupt, where):
+    """Ctrl-C stopping a pack's statement, or a file's statement once the pack failed otherwise, ends the run: no
+    pack staged again file by file, no file marked unreadable, nothing in the ledger or the warehouse."""
+    original = stage.FileStager._copy
+
+    def stopped(self: stage.FileStager, name: str, table: Any, sql: str, adapter: Any, target: str, source: Any, *rest):
+        if hasattr(source, "column"):  # a pack's statement
+            raise interrupt if where == "pack" else OSError("disk full")
+        if where == "file alone":
+            raise interrupt
+        return original(self, name, table, sql, adapter, target, source, *rest)
+
+    monkeypatch.setattr(stage.FileStager, "_copy", stopped)
+    monkeypatch.setattr(stage, "BULK_MIN_BYTES", None)
+    monkeypatch.setattr(stage, "PACK_FILES", 3)
+    messages: list[str] = []
+    warehouse = Warehouse(str(tmp_path / "w"))
+    sources = [write_lines(tmp_path / f"{n}.jsonl", [record(request_id=str(n))]) for n in range(4)]
+    with pytest.raises(type(interrupt)):
+        ingest([str(s) for s in sources], warehouse, hash_key=HASH_KEY, progress=messages.append)
+    fallback = [m for m in messages if "staging each alone" in m]
+    assert len(fallback) == (where == "file alone")  # staged each alone after the pack's own error only
+    assert not [m for m in messages if "cannot read" in m]
+    assert ledger_entries(warehouse) == [] and stored(warehouse) == []

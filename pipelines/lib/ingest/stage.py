@@ -48,6 +48,7 @@ from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_bloc
 from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest.report import FileReport, IngestReport
+from pipelines.lib.interrupts import interrupted
 from pipelines.lib.lock import Progress
 from pipelines.lib.reader import (
     LineBatch,
@@ -403,7 +404,8 @@ class FileStager:
 
     def release(self, adapter: Adapter, progress: Progress) -> None:
         """Stage the files held in `adapter`'s format in one statement (one file alone as any file); a failure
-        stages them again one by one, each failing alone (its report marked, its rows discarded). Nothing else
+        stages them again one by one, each failing alone (its report marked, its rows discarded); Ctrl-C stops the
+        run instead (`interrupted`: DuckDB turns it into an error of the statement it stops). Nothing else
         may fail a file once it shares a staged file (`discard` cannot take its rows out of it): the caller lets
         any other error fail the run."""
         files = self.held.pop(adapter, [])
@@ -415,6 +417,8 @@ class FileStager:
                 self._stage_pack(adapter, files, staged)
                 return
             except Exception as err:
+                if interrupted(err):
+                    raise
                 if os.path.exists(staged):
                     os.remove(staged)
                 progress(f"{len(files)} small files staged together failed ({err}); staging each alone")
@@ -424,6 +428,8 @@ class FileStager:
                 with self._quarantine_of(held) as rejects:
                     self.stage_lines(held.batch, adapter, held.source, held.index, 0, held.report, rejects)
             except Exception as err:
+                if interrupted(err):
+                    raise
                 self.discard(held.index)
                 held.report.fail(err)
                 progress(f"cannot read {held.source.url}: {held.report.error}")
@@ -700,7 +706,8 @@ def stage_files(
     stager: FileStager, files: list[SourceFile], warehouse: Warehouse, report: IngestReport, progress: Progress
 ) -> dict[int, str | None]:
     """Stage every file not in the ledger, each with its report in `report`; returns the local quarantine file
-    of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on."""
+    of each staged file's index. A file that cannot be read is discarded and marked failed; the others go on.
+    Ctrl-C, even as the error of a DuckDB statement it stopped (`interrupted`), stops the run: no file marked."""
     done, known = warehouse.ledger_keys(), warehouse.last_read_names()
     quarantines: dict[int, str | None] = {}
     # prefetched: files not read before (a file with an earlier read is read on from its mark, not whole)
@@ -719,6 +726,8 @@ def stage_files(
                 prior = _prior_read(warehouse, source, known)
                 quarantines[index] = stager.stage_file(source, index, file_report, progress, prior, content)
             except Exception as err:
+                if interrupted(err):
+                    raise
                 stager.discard(index)
                 file_report.fail(err)
                 progress(f"cannot read {source.url}: {file_report.error}")
