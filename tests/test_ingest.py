@@ -493,3 +493,43 @@ def test_ctrl_c_in_a_files_staging_stops_the_run(tmp_path, warehouse, run_ingest
         run_ingest(tmp_path / "in", progress=messages.append)
     assert not [m for m in messages if "cannot read" in m] and "file 3/3" not in " ".join(messages)
     assert warehouse.ledger_keys() == set() and stored(warehouse) == []
+
+
+def test_files_a_folder_leaves_out_for_their_names_are_said_once_and_counted(tmp_path, run_ingest):
+    """Rotated logs and files without an extension are not read from a folder or glob (as before), but the run
+    says so once, naming a few, and counts them; hidden files and folders ('.', '_') stay unsaid, and a file
+    another source names is read, not counted."""
+    from pipelines.lib.ingest import asset
+
+    folder = tmp_path / "in"
+    write_lines(folder / "app.log", [record(request_id="a")])
+    for name in ("app.log.1", "app.log.2.gz", "noext", "old/app.log.3", "old/app.log.4"):
+        write_lines(folder / name, [record(request_id=name)])
+    for name in (".git/x", "_SUCCESS", "_temporary/part", ".app.log.5"):
+        write_lines(folder / name, ["not ours"])
+    messages: list[str] = []
+    report = run_ingest(folder, f"{folder}/app*", folder / "noext", progress=messages.append)
+    assert [Path(f.url).name for f in report.files] == ["app.log", "noext"]  # the folder's log file, the named one
+    said = [m for m in messages if m.startswith("skipped")]
+    assert said == [
+        "skipped 4 files whose names are not log files (.jsonl, .ndjson, .json, .log, .csv, .txt, optionally .gz,"
+        " .zst, .bz2, .xz): app.log.1, app.log.2.gz, old/app.log.3 and 1 more"
+    ]
+    assert report.skipped_by_name == ["app.log.1", "app.log.2.gz", "old/app.log.3", "old/app.log.4"]
+    metadata = asset.materialization(report, [str(folder)], Warehouse(str(tmp_path / "w"))).metadata
+    assert metadata["files_skipped_by_name"] == 4
+
+
+def test_a_folder_of_nothing_but_rotated_logs_names_them_in_its_error(tmp_path, run_ingest):
+    write_lines(tmp_path / "in" / "app.log.1", [record()])
+    with pytest.raises(SourceError, match=r"no files under source: .*\(skipped 1 file whose names .*: app\.log\.1\)"):
+        run_ingest(tmp_path / "in")
+
+
+@pytest.mark.parametrize("source", ["in", "in/*.log"])
+def test_a_folder_of_log_files_only_says_nothing_of_skipping(tmp_path, run_ingest, source):
+    write_lines(tmp_path / "in" / "a.log", [record()])
+    write_lines(tmp_path / "in" / "_SUCCESS", [""])
+    messages: list[str] = []
+    report = run_ingest(tmp_path / source, progress=messages.append)
+    assert not [m for m in messages if "skipped" in m] and report.summary()["files_skipped_by_name"] == 0

@@ -92,6 +92,7 @@ def _stage_day(
         metadata={
             "files": summary["files"],
             "files_skipped": summary["files_skipped"],
+            "files_skipped_by_name": summary["files_skipped_by_name"],
             "lines": summary["lines"],
             "records": summary["records"],
             "staged_quarantined": summary["quarantined"],

@@ -81,18 +81,57 @@ def _version(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> str:
     return ""
 
 
-def _is_log_file(path: str, root: str) -> bool:
-    """A log file by extension, with no hidden part (file or folder below `root`) in its path."""
-    below = path[len(root) :] if path.startswith(root.rstrip("/") + "/") else Path(path).name
-    hidden = any(part.startswith(_HIDDEN_PREFIXES) for part in below.split("/") if part)
-    return not hidden and Path(path).name.lower().endswith(_LOG_NAME)
+def _below(path: str, root: str) -> str:
+    """`path` below the folder `root` (a glob's match: its name)."""
+    return path[len(root) :].lstrip("/") if path.startswith(root.rstrip("/") + "/") else Path(path).name
+
+
+def _is_hidden(path: str, root: str) -> bool:
+    """A file or folder below `root` in `path` is hidden: a name starting with '.' or '_' (`.git`, Spark's
+    `_SUCCESS` and `_temporary/`), never data of ours, so leaving it out goes without saying."""
+    return any(part.startswith(_HIDDEN_PREFIXES) for part in _below(path, root).split("/") if part)
+
+
+def _is_log_name(path: str) -> bool:
+    """A log file by its name's extension (LOG_SUFFIXES, optionally compressed)."""
+    return Path(path).name.lower().endswith(_LOG_NAME)
+
+
+#: What a listing says of the files it left out for their names (`Listing.skipped`, `skipped_note`).
+NOT_LOG_NAMES = f"names are not log files ({', '.join(LOG_SUFFIXES)}, optionally {', '.join(COMPRESSION_SUFFIXES[1:])})"
+#: The skipped files a note names; the others it counts.
+SKIPPED_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The files a source URL names (`list_sources`), and the files of its folder or glob left out because their
+    names are not log files, hidden ones aside (`skipped`: each one's URL, as a SourceFile's, and its name below
+    the source: `app.log.1`, `old/noext`)."""
+
+    files: list[SourceFile]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def skipped_note(skipped: list[str]) -> str:
+    """One line saying which files a listing left out for their names: at most SKIPPED_SHOWN, then how many more."""
+    shown = ", ".join(skipped[:SKIPPED_SHOWN])
+    more = f" and {len(skipped) - SKIPPED_SHOWN} more" if len(skipped) > SKIPPED_SHOWN else ""
+    return f"skipped {len(skipped)} file{'s' * (len(skipped) != 1)} whose {NOT_LOG_NAMES}: {shown}{more}"
 
 
 def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
-    """Expand a file, folder (recursive) or glob URL into its files, sorted by URL.
+    """Expand a file, folder (recursive) or glob URL into its files, sorted by URL (see `list_files`)."""
+    return list_files(url, storage_options).files
 
-    In folders and globs only log files are taken (LOG_SUFFIXES; hidden names starting with '.' or '_'
-    are skipped). Raises SourceError when nothing matches.
+
+def list_files(url: str, storage_options: dict[str, Any] | None = None) -> Listing:
+    """Expand a file, folder (recursive) or glob URL into its files, sorted by URL, with the files left out.
+
+    In folders and globs only log files are taken (LOG_SUFFIXES), so a README or script next to the logs is not
+    read; the others are `skipped`, for the ingest to say (a rotated `app.log.1` is data a user expects read).
+    Hidden names (starting with '.' or '_', file or folder) are left out without a word. Raises SourceError when
+    nothing matches.
     """
     fs, path = url_to_fs(url, **(storage_options or {}))
     if fs.isdir(path):
@@ -105,14 +144,18 @@ def list_sources(url: str, storage_options: dict[str, Any] | None = None) -> lis
         raise SourceError(f"source not found: {url}")
     explicit = len(found) == 1 and path in found
     canonical = os.path.realpath if isinstance(fs, LocalFileSystem) else str  # one URL per local file
+    listed = {p: info for p, info in found.items() if info.get("type") != "directory"}
+    shown = listed if explicit else {p: info for p, info in listed.items() if not _is_hidden(p, path)}
+    taken = shown if explicit else {p: info for p, info in shown.items() if _is_log_name(p)}
     files = sorted(
         SourceFile(url=fs.unstrip_protocol(canonical(p)), size=int(info.get("size") or 0), version=_version(fs, info))
-        for p, info in found.items()
-        if info.get("type") != "directory" and (explicit or _is_log_file(p, path))
+        for p, info in taken.items()
     )
+    skipped = {fs.unstrip_protocol(canonical(p)): _below(p, path) for p in sorted(shown) if p not in taken}
     if not files:
-        raise SourceError(f"no files under source: {url}")
-    return files
+        note = f" ({skipped_note(list(skipped.values()))})" if skipped else ""
+        raise SourceError(f"no files under source: {url}{note}")
+    return Listing(files, skipped)
 
 
 def concurrent_requests(fs: fsspec.AbstractFileSystem | type[fsspec.AbstractFileSystem]) -> bool:

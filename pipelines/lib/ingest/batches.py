@@ -51,7 +51,9 @@ def stage_batch(
         stager = FileStager(
             con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {}, threads
         )
-        quarantines = stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
+        quarantines = stage_files(
+            stager, expand_sources(sources, storage_options, report, progress), warehouse, report, progress
+        )
         con.close()
         manifest = {
             "files": [asdict(f) for f in report.files],

@@ -71,6 +71,8 @@ class IngestReport:
     """What one ingest run did, per file and in total."""
 
     files: list[FileReport] = field(default_factory=list)
+    #: Files of the sources' folders and globs left out because their names are not log files (`list_files`).
+    skipped_by_name: list[str] = field(default_factory=list)
     days: list[str] = field(default_factory=list)
     bytes_written: int = 0
 
@@ -112,6 +114,7 @@ class IngestReport:
     def extend(self, other: IngestReport) -> None:
         """Add another run's files, days and bytes to this report (one report for staged and fresh files)."""
         self.files += other.files
+        self.skipped_by_name += other.skipped_by_name
         self.days = sorted(set(self.days) | set(other.days))
         self.bytes_written += other.bytes_written
 
@@ -130,6 +133,7 @@ class IngestReport:
             "files": len(self.files) - self.skipped_files,
             "files_skipped": self.skipped_files,
             "files_failed": sum(bool(f.error) for f in self.files),
+            "files_skipped_by_name": len(self.skipped_by_name),
             "lines": self.lines,
             "records": self.records,
             "written": self.written,

@@ -38,7 +38,9 @@ def ingest(
         stager = FileStager(
             con, os.path.join(scratch, "staging"), hash_key, chunk_bytes, storage_options or {}, threads
         )
-        quarantines = stage_files(stager, expand_sources(sources, storage_options), warehouse, report, progress)
+        quarantines = stage_files(
+            stager, expand_sources(sources, storage_options, report, progress), warehouse, report, progress
+        )
         testhooks.pause_at("ingest-commit")
         commit(con, warehouse, stager.staging, commit_rows, report)
         publish_files(warehouse, report, quarantines)

@@ -60,7 +60,7 @@ from pipelines.lib.reader import (
     prefetch,
     stripped_lines,
 )
-from pipelines.lib.storage import SourceFile, Warehouse, concurrent_requests, list_sources
+from pipelines.lib.storage import SourceFile, Warehouse, concurrent_requests, list_files, skipped_note
 from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
@@ -671,12 +671,22 @@ def _stat(path: str) -> tuple[int, int]:
     return info.st_size, info.st_mtime_ns
 
 
-def expand_sources(sources: list[str], storage_options: dict[str, Any] | None = None) -> list[SourceFile]:
-    """All files named by the source URLs, each once, in the order given."""
+def expand_sources(
+    sources: list[str], storage_options: dict[str, Any] | None, report: IngestReport, progress: Progress
+) -> list[SourceFile]:
+    """All files named by the source URLs, each once, in the order given. The files their folders and globs left
+    out for their names (`list_files`; a file another source names aside) go in `report` and are said once."""
     seen: dict[str, SourceFile] = {}
+    skipped: dict[str, str] = {}  # the URL of each file left out: its name as its listing gives it
     for url in sources:
-        for source in list_sources(url, storage_options):
+        listing = list_files(url, storage_options)
+        for source in listing.files:
             seen.setdefault(source.url, source)
+        for left_out, name in listing.skipped.items():
+            skipped.setdefault(left_out, name)
+    report.skipped_by_name = [name for url, name in skipped.items() if url not in seen]
+    if report.skipped_by_name:
+        progress(skipped_note(report.skipped_by_name))
     return list(seen.values())
 
 
