@@ -136,7 +136,7 @@ def _print_table(result: Any, max_rows: int) -> None:
     import shutil
 
     width = shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
-    result.show(max_width=width, max_rows=sys.maxsize if max_rows < 0 else max(max_rows, 1))
+    result.show(max_width=width, max_rows=sys.maxsize if max_rows < 0 else max_rows)
 
 
 def _print_rows(result: Any, form: str) -> None:
@@ -270,6 +270,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
 WAREHOUSE_HELP = "warehouse URL (default: GATEWAYLENS_WAREHOUSE or ./warehouse)"
 
 
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _rows_shown(text: str) -> int:
+    """`sql --max-rows`: the rows a table shows, at least 1, or -1 for all. Not 0: DuckDB draws a small result
+    whole whatever its limit, so a table of no rows could not be promised."""
+    if (value := _whole_number(text)) < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, or -1 for all rows, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatewaylens", description="Agent-traffic analytics from gateway logs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -295,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help='SQL, e.g. "select * from tool_call_rate_monthly"')
     p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--max-rows", type=int, default=50, help="rows shown in table format (-1: all)")
+    p.add_argument("--max-rows", type=_rows_shown, default=50, help="rows shown in table format (-1: all)")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("export", help="write one mart as CSV or Parquet, optionally for a range of days")

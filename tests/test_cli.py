@@ -121,6 +121,19 @@ def test_missing_arguments_are_usage_errors():
     assert "the following arguments are required: SOURCE" in result.stderr
 
 
+@pytest.mark.parametrize("max_rows", ["0", "-2"])
+def test_sql_max_rows_is_at_least_one_or_all(tmp_path, capsys, max_rows):
+    """`--max-rows` is the rows shown (-1: all); DuckDB draws a small result whole whatever its limit, so 0
+    cannot mean no rows: it is refused, not quietly taken as 1."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["sql", "select 1", "--max-rows", max_rows, "--warehouse", str(tmp_path)])
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == (
+        f"gatewaylens sql: error: argument --max-rows: must be at least 1, or -1 for all rows, not {max_rows}"
+    )
+
+
 @pytest.mark.slow
 def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     """A run killed inside its ingest (stopped by the test hook before the commit, holding the Dagster writer

@@ -135,3 +135,10 @@ def test_summarize_describe_and_show_work(built, capsys, monkeypatch):
 def test_the_checked_query_comes_back_without_what_follows_it(sql, select):
     """`gatewaylens sql` wraps the query to format its result: a trailing semicolon or comment would break it."""
     assert check_query(duckdb.connect(), sql) == select
+
+
+@pytest.mark.parametrize("sql", ["", "   ", "-- a comment", "/* a note */ ;"])
+def test_a_query_without_a_statement_says_so(sql):
+    """Nothing to run is not "0 statements" (as if there were too many): it says there is no statement."""
+    with pytest.raises(ReadOnlyQueryError, match=r"^no statement to run: the query is empty or only comments$"):
+        check_query(duckdb.connect(), sql)

@@ -74,6 +74,8 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     the semicolons and comments after it, so that it can be wrapped in another query (`gatewaylens sql` formats
     its result with DuckDB: `select 1; -- note` would not parse as a subquery)."""
     statements = con.extract_statements(sql)
+    if not statements:
+        raise ReadOnlyQueryError("no statement to run: the query is empty or only comments")
     if len(statements) != 1:
         raise ReadOnlyQueryError(f"one query at a time, please: this is {len(statements)} statements")
     if statements[0].type not in _READ_ONLY_TYPES:
