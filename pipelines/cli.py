@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1
 #: Ctrl-C: 128 + SIGINT, what a shell reports for a command the signal ended.
 EXIT_INTERRUPTED = 130
+EXIT_USAGE = 2  # argparse's exit code for a command line it refuses
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> int:
@@ -367,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Python or DuckDB took it (`pipelines.lib.interrupts`); what it stopped cleans up as after any error."""
     args = build_parser().parse_args(argv)
     args.own_process = argv is None
+    if empty := _empty_place(args):
+        return _fail(f"{empty} is empty (an unset variable?): give a path or URL", EXIT_USAGE)
     from pipelines.settings import SettingsError
 
     try:
@@ -380,6 +383,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("gatewaylens: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+#: The arguments that name a place to read or write, as the command line calls them. Empty, each would quietly
+#: mean another place (the current folder, the default warehouse or landing, standard output), which is what an
+#: unset shell variable ("$LOGDIR") gives: so an empty one is refused.
+PLACES = {"sources": "SOURCE", "source": "--source", "warehouse": "--warehouse", "out": "--out"}
+
+
+def _empty_place(args: argparse.Namespace) -> str | None:
+    """The first place argument (`PLACES`) given empty or blank, by its name on the command line, or None."""
+    for dest, name in PLACES.items():
+        value = getattr(args, dest, None)
+        if any(given is not None and not given.strip() for given in (value if isinstance(value, list) else [value])):
+            return name
+    return None
 
 
 if __name__ == "__main__":

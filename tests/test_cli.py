@@ -121,6 +121,36 @@ def test_missing_arguments_are_usage_errors():
     assert "the following arguments are required: SOURCE" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["ingest", ""], "SOURCE"),
+        (["ingest", "{source}", ""], "SOURCE"),
+        (["ingest", "{source}", "--warehouse", ""], "--warehouse"),
+        (["run", "--source", ""], "--source"),
+        (["build", "--warehouse", " "], "--warehouse"),
+        (["sql", "select 1", "--warehouse", ""], "--warehouse"),
+        (["export", "spend_daily", "--out", ""], "--out"),
+        (["report", "--out", ""], "--out"),
+        (["simulate", "--out", ""], "--out"),
+    ],
+)
+def test_an_empty_place_is_a_usage_error_not_here_or_the_default(tmp_path, monkeypatch, capsys, args, name):
+    """An unset variable (`gatewaylens ingest "$LOGDIR"`) gives an empty argument, which would otherwise mean the
+    current folder, the default warehouse or landing, or standard output: refused in one line, nothing written."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("GATEWAYLENS_WAREHOUSE", str(tmp_path / "default"))
+    work = tmp_path / "here"
+    work.mkdir()
+    write_lines(work / "in.jsonl", [record(request_id="a")])
+    monkeypatch.chdir(work)
+    code = cli.main([arg.format(source=work / "in.jsonl") for arg in args])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == f"gatewaylens: error: {name} is empty (an unset variable?): give a path or URL\n"
+    assert not (tmp_path / "default").exists() and sorted(p.name for p in work.iterdir()) == ["in.jsonl"]
+
+
 @pytest.mark.parametrize("max_rows", ["0", "-2"])
 def test_sql_max_rows_is_at_least_one_or_all(tmp_path, capsys, max_rows):
     """`--max-rows` is the rows shown (-1: all); DuckDB draws a small result whole whatever its limit, so 0
