@@ -165,7 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write one mart, optionally limited to a range of days, as CSV (stdout or a file) or Parquet (a file)."""
     import duckdb
 
-    from pipelines.lib.export import ExportError, export_mart
+    from pipelines.lib.export import ExportError, check_out, export_mart
     from pipelines.lib.sqlmodels.database import open_database
 
     if args.format == "parquet" and not args.out:
@@ -174,13 +174,24 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail(f"--from {args.start} is after --to {args.end}")
     settings = _settings(args)
     try:
+        replacing = bool(args.out) and check_out(args.out, args.format, settings.storage_options)
         with open_database(settings.open_warehouse(), read_only=True) as con:
             rows = export_mart(con, args.mart, args.start, args.end, args.format, args.out, settings.storage_options)
-    except (duckdb.Error, FileNotFoundError, ExportError) as err:
-        return _fail(str(err).splitlines()[0])
+    except BrokenPipeError:
+        raise  # standard output's reader went away: `main` ends quietly
+    except (duckdb.Error, OSError, ExportError) as err:
+        return _fail(_one_line(err))
     if args.out:
-        print(f"{args.mart}: {rows:,} rows -> {args.out}", file=sys.stderr)
+        replaced = " (replaced the file that was there)" if replacing else ""
+        print(f"{args.mart}: {rows:,} rows -> {args.out}{replaced}", file=sys.stderr)
     return 0
+
+
+def _one_line(err: Exception) -> str:
+    """An error as one line: an OS error's reason and file (`[Errno 13] ...` left out), others' first line."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror}"
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -80,3 +80,30 @@ def test_parquet_to_a_file_keeps_the_types(warehouse, capsys, tmp_path):
 def test_mistakes_are_one_line_and_exit_1(warehouse, capsys, args, message):
     code, out, err = _export(warehouse, capsys, *args)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "{tmp}/spend.parquet"], "--out {tmp}/spend.parquet names a parquet file, but --format is csv"),
+        (["--format", "parquet", "--out", "{tmp}/spend.CSV"], "names a csv file, but --format is parquet"),
+        (["--out", "{tmp}/spend.csv.gz"], "names a compressed file (.gz), but the export writes it uncompressed"),
+        (["--out", "{tmp}"], "--out {tmp} is a folder: give a file name"),
+    ],
+)
+def test_an_out_that_cannot_hold_the_format_is_refused(warehouse, capsys, tmp_path, args, message):
+    """The name of --out does not choose the format (--format does, CSV by default): a name that says another
+    format, or a compression, would hold what it does not say; a folder holds no file of that name."""
+    code, out, err = _export(warehouse, capsys, "spend_daily", *(arg.format(tmp=tmp_path) for arg in args))
+    assert (code, out) == (1, "") and err.count("\n") == 1 and message.format(tmp=tmp_path) in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_existing_out_is_replaced_and_the_line_says_so(warehouse, capsys, tmp_path):
+    target = tmp_path / "spend.csv"
+    code, _, first = _export(warehouse, capsys, "spend_daily", "--out", str(target))
+    assert code == 0 and first == f"spend_daily: 3 rows -> {target}\n"
+    target.write_text("an older export\n")
+    code, _, again = _export(warehouse, capsys, "spend_daily", "--from", "2025-06-02", "--out", str(target))
+    assert code == 0 and again == f"spend_daily: 1 rows -> {target} (replaced the file that was there)\n"
+    assert [r["day"] for r in _csv_rows(target.read_text())] == ["2025-06-02"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+from pathlib import PurePosixPath
 from typing import Any
 
 import duckdb
@@ -61,6 +62,26 @@ def mart_rows(
         params = [start or dt.date.min, end or dt.date(9999, 12, 30)]
     order = ", ".join(grain)
     return con.sql(f"{query} order by {order}", params=params).to_arrow_table()
+
+
+#: The name endings of each format's files, to refuse an `--out` whose name says another format than it receives.
+FORMAT_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+#: Compression endings: neither format is written compressed (Parquet compresses its columns inside the file).
+COMPRESSION_SUFFIXES = (".gz", ".zst", ".bz2", ".xz", ".zip")
+
+
+def check_out(out: str, fmt: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether writing `fmt` to `out` replaces a file there; ExportError when `out` is a folder, or its name says
+    another format (`x.parquet` for CSV) or a compression that the export does not write."""
+    suffix = PurePosixPath(out).suffix.lower()
+    if FORMAT_SUFFIXES.get(suffix, fmt) != fmt:
+        raise ExportError(f"--out {out} names a {FORMAT_SUFFIXES[suffix]} file, but --format is {fmt}")
+    if suffix in COMPRESSION_SUFFIXES:
+        raise ExportError(f"--out {out} names a compressed file ({suffix}), but the export writes it uncompressed")
+    fs, path = fsspec.core.url_to_fs(out, **(storage_options or {}))
+    if fs.isdir(path):
+        raise ExportError(f"--out {out} is a folder: give a file name")
+    return bool(fs.exists(path))
 
 
 def export_mart(
