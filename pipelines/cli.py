@@ -37,16 +37,25 @@ EXIT_INTERRUPTED = 130
 EXIT_USAGE = 2  # argparse's exit code for a command line it refuses
 
 
+class Refused(Exception):
+    """A command's arguments name something it cannot use (a file where a folder belongs, ...): one line, exit 1."""
+
+
 def _fail(message: str, code: int = EXIT_FAILURE) -> int:
     print(f"gatewaylens: error: {message}", file=sys.stderr)
     return code
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """The settings of this command: the environment's, with `--warehouse` (where the command has it) on top."""
+    """The settings of this command: the environment's, with `--warehouse` (where the command has it) on top.
+    A local warehouse that is a file is refused here, before a command tries to make folders in it."""
     from pipelines.settings import Settings
 
-    return Settings.from_env(warehouse=getattr(args, "warehouse", None))
+    settings = Settings.from_env(warehouse=getattr(args, "warehouse", None))
+    warehouse = settings.open_warehouse()
+    if warehouse.is_local and os.path.isfile(warehouse.root):
+        raise Refused(f"warehouse {settings.warehouse} is a file, not a folder")
+    return settings
 
 
 def _check_sources(sources: Sequence[str], settings: Settings) -> str | None:
@@ -207,6 +216,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail(f"--from {args.start} is after --to {args.end}")
     settings = _settings(args)
     warehouse = settings.open_warehouse()
+    out = Warehouse(args.out, settings.storage_options) if args.out else warehouse
+    if args.out and out.fs.isfile(out.root):
+        return _fail(f"--out {args.out} is a file, not a folder: the report writes {report.REPORT_FILE} into a folder")
     try:
         with open_database(warehouse, read_only=True) as con:
             period = figures.Range(args.start, args.end, args.grain)
@@ -214,9 +226,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             page = report.render_report(con, period, warehouse=warehouse.uri(), notes=notes)
     except (duckdb.Error, FileNotFoundError) as err:
         return _fail(str(err).splitlines()[0])
-    out = Warehouse(args.out, settings.storage_options) if args.out else warehouse
     folder = () if args.out else ("dashboards",)
-    report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
+    try:
+        report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
+    except OSError as err:
+        return _fail(_one_line(err))
     first, last = page.period
     print(
         f"report: {len(page.figures)} figures ({len(page.empty_figures)} empty), "
@@ -253,12 +267,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.format not in simulate_formats.FORMATS:
         print(f"unknown format {args.format!r}: one of {', '.join(simulate_formats.FORMATS)}", file=sys.stderr)
         return 2
+    if problem := _simulate_out_problem(args.out, args.rows_per_file):
+        return _fail(problem)
     frame = simulate.simulate(args.start, args.days, args.requests_per_day, args.seed)
     written = simulate_formats.write(frame, args.out, args.format, rows_per_file=args.rows_per_file)
     print(
         f"simulated {frame.height:,} attempts over {args.days} days -> {len(written)} {args.format} file(s): {args.out}"
     )
     return 0
+
+
+def _simulate_out_problem(out: str, rows_per_file: int | None) -> str | None:
+    """What is wrong with `simulate --out`, as one line, or None: a folder where a file is written, or (with
+    --rows-per-file, which writes numbered files into a folder) a file."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(out)
+    if rows_per_file is None and fs.isdir(path):
+        return f"--out {out} is a folder: give a file name (or --rows-per-file N to write numbered files into it)"
+    if rows_per_file is not None and fs.isfile(path):
+        return f"--out {out} is a file: with --rows-per-file it names the folder of the numbered files"
+    return None
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -287,6 +316,13 @@ def _whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    """A count of days, requests or lines: a whole number of at least 1 (argparse's refusal otherwise)."""
+    if (value := _whole_number(text)) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _rows_shown(text: str) -> int:
@@ -346,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="write simulated gateway traffic")
     p.add_argument("--start", type=date.fromisoformat, default=date(2025, 1, 1))
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--requests-per-day", type=int, default=1000)
+    p.add_argument("--days", type=_positive, default=30)
+    p.add_argument("--requests-per-day", type=_positive, default=1000)
     p.add_argument(
         "--format",
         default="canonical",
@@ -356,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(OTLP/JSON spans), provider-bodies (raw bodies in the proxy envelope), openrouter-activity (the CSV export)",
     )
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--rows-per-file", type=int, default=None, help="split into files of this many lines")
+    p.add_argument("--rows-per-file", type=_positive, default=None, help="split into files of this many lines")
     p.add_argument(
         "--out",
         required=True,
@@ -384,9 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipelines.settings import SettingsError
 
     try:
-        return args.func(args)
-    except SettingsError as err:
+        code = args.func(args)
+        sys.stdout.flush()  # here, not as the interpreter exits: a reader gone early is noticed below
+    except (SettingsError, Refused) as err:
         return _fail(str(err))
+    except BrokenPipeError:
+        return _stdout_closed()
     except (KeyboardInterrupt, Exception) as err:
         from pipelines.lib.interrupts import interrupted
 
@@ -394,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("gatewaylens: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return code
 
 
 #: The arguments that name a place to read or write, as the command line calls them. Empty, each would quietly
@@ -409,6 +449,15 @@ def _empty_place(args: argparse.Namespace) -> str | None:
         if any(given is not None and not given.strip() for given in (value if isinstance(value, list) else [value])):
             return name
     return None
+
+
+def _stdout_closed() -> int:
+    """The reader of standard output went away (`gatewaylens sql ... | head -1`): end quietly, as the Python
+    documentation advises (its note on SIGPIPE): point stdout at devnull, so that the interpreter's last flush
+    finds nowhere to fail, and exit 1."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

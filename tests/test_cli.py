@@ -151,6 +151,58 @@ def test_an_empty_place_is_a_usage_error_not_here_or_the_default(tmp_path, monke
     assert not (tmp_path / "default").exists() and sorted(p.name for p in work.iterdir()) == ["in.jsonl"]
 
 
+@pytest.mark.parametrize("command", [["build"], ["ingest", "{source}"], ["sql", "select 1"], ["report"]])
+def test_a_warehouse_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
+    args = [arg.format(source=source) for arg in command]
+    assert cli.main([*args, "--warehouse", str(source)]) == 1
+    assert capsys.readouterr().err == f"gatewaylens: error: warehouse {source} is a file, not a folder\n"
+    assert source.read_text().count("\n") == 1
+
+
+def test_a_report_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert cli.main(["report", "--out", str(taken), "--warehouse", str(tmp_path / "wh")]) == 1
+    assert capsys.readouterr().err == (
+        f"gatewaylens: error: --out {taken} is a file, not a folder: the report writes index.html into a folder\n"
+    )
+    assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "-3"], "argument --days: must be at least 1, not -3"),
+        (["--requests-per-day", "0"], "argument --requests-per-day: must be at least 1, not 0"),
+        (["--rows-per-file", "0"], "argument --rows-per-file: must be at least 1, not 0"),
+        (["--days", "two"], "argument --days: not a whole number: 'two'"),
+    ],
+)
+def test_simulate_counts_are_positive_whole_numbers(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["simulate", *args, "--out", str(tmp_path / "out.jsonl")])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"gatewaylens simulate: error: {message}"
+    assert not list(tmp_path.iterdir())
+
+
+def test_simulate_out_is_a_file_or_with_rows_per_file_a_folder(tmp_path, capsys):
+    taken = tmp_path / "taken.jsonl"
+    taken.write_text("mine")
+    assert cli.main(["simulate", "--days", "1", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"gatewaylens: error: --out {tmp_path} is a folder: give a file name "
+        "(or --rows-per-file N to write numbered files into it)\n"
+    )
+    assert cli.main(["simulate", "--days", "1", "--rows-per-file", "10", "--out", str(taken)]) == 1
+    assert capsys.readouterr().err == (
+        f"gatewaylens: error: --out {taken} is a file: with --rows-per-file it names the folder of the numbered files\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.jsonl"] and taken.read_text() == "mine"
+
+
 @pytest.mark.parametrize("max_rows", ["0", "-2"])
 def test_sql_max_rows_is_at_least_one_or_all(tmp_path, capsys, max_rows):
     """`--max-rows` is the rows shown (-1: all); DuckDB draws a small result whole whatever its limit, so 0
@@ -162,6 +214,26 @@ def test_sql_max_rows_is_at_least_one_or_all(tmp_path, capsys, max_rows):
     assert last == (
         f"gatewaylens sql: error: argument --max-rows: must be at least 1, or -1 for all rows, not {max_rows}"
     )
+
+
+@pytest.mark.parametrize("form", ["csv", "table"])
+def test_a_reader_that_stops_early_ends_sql_quietly(tmp_path, form):
+    """`gatewaylens sql ... | head -1`: no BrokenPipeError traceback, the Python documentation's way (exit 1). The
+    output is far larger than a pipe holds, so the command is still writing when its reader goes."""
+    root = tmp_path / "wh"
+    root.mkdir()
+    duckdb.connect(str(root / "gatewaylens.duckdb")).close()
+    query = "select range as n, repeat('x', 50) as text from range(200000)"
+    command = [sys.executable, "-m", "pipelines.cli", "sql", query, "--warehouse", str(root), "--max-rows", "-1"]
+    command += ["--format", form]
+    reader = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=command_environment(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()
+    assert reader.wait(timeout=120) == 1
+    assert reader.stderr.read() == b""
 
 
 @pytest.mark.slow
