@@ -231,11 +231,17 @@ def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
     tags = {_HOST_TAG: _HOST, _PID_TAG: str(os.getpid())}
     if request.full_refresh:
         tags[FULL_REFRESH_TAG] = "true"
+    home = os.environ["DAGSTER_HOME"]
+    if not os.path.isdir(home):  # before Dagster is imported: it would say so only after seconds, in a traceback
+        return Outcome(error=f"DAGSTER_HOME {home} is not a folder: create it, or unset DAGSTER_HOME to run without")
     with _frozen_when_loaded(request.own_process):
         import dagster as dg
 
         job_def = _job_definition(job, settings)
-        instance = dg.DagsterInstance.get()
+        try:
+            instance = dg.DagsterInstance.get()
+        except Exception as err:  # its dagster.yaml: not YAML, an unknown key, a storage that fails to start
+            return Outcome(error=f"the Dagster instance in DAGSTER_HOME {home} cannot be loaded: {_reason(err)}")
     with instance:
         _recover_orphaned_runs(instance)
         try:
@@ -248,6 +254,19 @@ def _in_dagster(job: Job, settings: Settings, request: Request) -> Outcome:
     if not result.success:
         return Outcome(failed_checks=failed, error=_first_failure(result))
     return Outcome([_materialization(e) for e in result.get_asset_materialization_events()], failed)
+
+
+#: The most of an error's text an error line shows (Dagster's config errors list the whole config schema).
+REASON_CHARS = 200
+
+
+def _reason(err: Exception) -> str:
+    """Why an instance failed to load, in one line cut to REASON_CHARS: Dagster's first config error without the
+    schema it expected, or the error's lines joined (a YAML error's say what and where)."""
+    errors = getattr(err, "errors", None)  # DagsterInvalidConfigError: one entry per config error
+    text = errors[0].message.split(" Expected: ")[0] if errors else str(err)
+    line = " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(err).__name__
+    return line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 3] + "..."
 
 
 @contextmanager

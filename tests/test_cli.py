@@ -236,6 +236,33 @@ def test_a_reader_that_stops_early_ends_sql_quietly(tmp_path, form):
     assert reader.stderr.read() == b""
 
 
+def test_a_dagster_home_that_is_not_a_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "nonexistent"))
+    assert cli.main(["build", "--warehouse", str(tmp_path / "wh")]) == 1
+    assert capsys.readouterr().err == (
+        f"gatewaylens: error: DAGSTER_HOME {tmp_path / 'nonexistent'} is not a folder: create it, "
+        "or unset DAGSTER_HOME to run without\n"
+    )
+
+
+@pytest.mark.slow  # imports Dagster
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ("event_log_storage: [\n", "while parsing a flow node expected the node content, but found '<stream end>'"),
+        ("no_such_setting: 1\n", 'Received unexpected config entry "no_such_setting" at the root.'),
+    ],
+)
+def test_a_broken_dagster_yaml_is_one_line(tmp_path, monkeypatch, capsys, config, reason):
+    (tmp_path / "dagster.yaml").write_text(config)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert cli.main(["build", "--warehouse", str(tmp_path / "wh")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"gatewaylens: error: the Dagster instance in DAGSTER_HOME {tmp_path} cannot be loaded: ")
+    assert reason in err
+
+
 @pytest.mark.slow
 def test_a_killed_run_does_not_hold_the_writer_slot(tmp_path):
     """A run killed inside its ingest (stopped by the test hook before the commit, holding the Dagster writer
