@@ -64,6 +64,16 @@ def test_same_arguments_same_frame() -> None:
     assert not first.equals(simulate(START, 5, 300, seed=4))
 
 
+def test_runs_from_different_days_share_no_request_id() -> None:
+    """Two months simulated apart (one seed) go into one warehouse side by side: their keys must not collide, or
+    the second would replace the first's records. The ids of runs from START (the sample's) carry no date."""
+    january, february = simulate(START, 3, 300, seed=7), simulate(dt.date(2025, 2, 1), 3, 300, seed=7)
+    assert january["request_id"][0] == "gen-7-000000000"
+    assert february["request_id"][0] == "gen-7-20250201-000000000"
+    assert not set(january["request_id"]) & set(february["request_id"])
+    assert february.equals(simulate(dt.date(2025, 2, 1), 3, 300, seed=7))
+
+
 def test_columns_dtypes_and_order(short: pl.DataFrame) -> None:
     assert short.schema == pl.Schema(records.COLUMNS)
     assert short.equals(short.sort("created_at", "request_id", "attempt"))

@@ -93,8 +93,9 @@ def simulate(start: dt.date, days: int, requests_per_day: int, seed: int) -> pl.
     """Simulate `days` days of gateway traffic from `start` (UTC), about `requests_per_day` requests a day.
 
     Returns one row per upstream attempt with the canonical input keys (`records.COLUMNS`), sorted by created_at,
-    request_id, attempt. Request ids are "gen-<seed>-<index>", the index zero-padded and in order of the
-    first attempt's time. The same arguments always give the same frame.
+    request_id, attempt. Request ids are "gen-<seed>-<index>" (from a `start` other than
+    `records.UNDATED_START`: "gen-<seed>-<YYYYMMDD>-<index>", so that runs from different days share no id), the
+    index zero-padded and in order of the first attempt's time. The same arguments always give the same frame.
     """
     if days < 0 or requests_per_day < 0:
         raise ValueError("days and requests_per_day must be >= 0")
@@ -104,5 +105,5 @@ def simulate(start: dt.date, days: int, requests_per_day: int, seed: int) -> pl.
     requests = arrivals.draw(rng, start, days, requests_per_day, t0)
     rows = effects.attempts(rng, requests, effects.failure_windows(start, days))
     responses.add(rng, rows, requests, t0)
-    frame = records.assemble(rows, requests, seed)
+    frame = records.assemble(rows, requests, records.id_prefix(seed, start))
     return records.with_embeddings(frame, np.random.default_rng(seed + records.EMBEDDING_SEED_OFFSET))

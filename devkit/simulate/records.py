@@ -4,6 +4,8 @@ row per attempt, plus the RAG apps' embedding calls drawn from their own random 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
 
@@ -56,6 +58,19 @@ EMBEDDING_PRICE_PER_M = 0.02
 EMBEDDING_SEED_OFFSET = 7919
 
 
+#: The start day whose request ids carry no date ("gen-<seed>-<index>"): the CLI's default --start and the start of
+#: every file of the committed sample (data/sample/generate.py), whose ids stay what they were.
+UNDATED_START = dt.date(2025, 1, 1)
+
+
+def id_prefix(seed: int, start: dt.date) -> str:
+    """The request ids' prefix: "gen-<seed>-", then the start day ("gen-<seed>-<YYYYMMDD>-") unless it is
+    UNDATED_START. A run numbers its requests from 0, so without the day two runs of one seed from different
+    days (two months simulated apart, ingested into one warehouse) would share ids, and the second would replace
+    the first's records."""
+    return f"gen-{seed}-" if start == UNDATED_START else f"gen-{seed}-{start:%Y%m%d}-"
+
+
 def _names(vocab: tuple[str, ...], codes: str) -> pl.Expr:
     """Strings for the integer codes in column `codes` into `vocab` (a code of len(vocab) gives null)."""
     return pl.lit(pl.Series([*vocab, None], dtype=pl.String)).gather(pl.col(codes))
@@ -66,7 +81,7 @@ def _padded(prefix: str, column: str, width: int) -> pl.Expr:
     return pl.concat_str(pl.lit(prefix), (pl.col(column) + 10**width).cast(pl.String).str.slice(1))
 
 
-def assemble(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
+def assemble(rows: Arrays, req: Arrays, prefix: str) -> pl.DataFrame:
     """The output DataFrame: rows sorted by created_at, request_id, attempt, with the canonical columns.
 
     Rows stay integer codes (-1 or len(vocab) for null) until they are sorted by time, request index and
@@ -112,7 +127,7 @@ def assemble(rows: Arrays, req: Arrays, seed: int) -> pl.DataFrame:
         "tools_offered",
     )
     frame = codes.select(
-        request_id=_padded(f"gen-{seed}-", "req", max(9, len(str(req["t"].size)))),
+        request_id=_padded(prefix, "req", max(9, len(str(req["t"].size)))),
         attempt=pl.col("attempt"),
         created_at=pl.col("t").cast(pl.Datetime("us", "UTC")),
         app_id=_names(APP_IDS, "app"),
