@@ -110,13 +110,7 @@ def _print_outputs(materializations: list[Materialization]) -> None:
             modes[meta["mode"]] = modes.get(meta["mode"], 0) + 1
             continue
         if name == "requests":
-            print(
-                f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
-                f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "
-                f"{meta['rows_ignored']:,} ignored; {meta.get('conflicts', 0):,} key conflicts resolved "
-                f"({meta['files']} files ingested, {meta['files_skipped']} already ingested, "
-                f"{meta['days_touched']} days touched)"
-            )
+            print(_ingest_line(meta))
         if "path" in meta:  # a file an asset wrote (the report): printed last
             reports.append(f"{name}: {meta['path']}")
         for label in ("warehouse", "quarantine", "ledger"):
@@ -128,6 +122,21 @@ def _print_outputs(materializations: list[Materialization]) -> None:
         print(f"  database: {database}")
     for line in reports:
         print(line)
+
+
+def _ingest_line(meta: dict[str, Any]) -> str:
+    """The ingest's counts in one line. Records that disagree with another of the same key are `key conflicts`;
+    when the winner replaced a record already stored (the dedupe keeps the more complete, then the newer), the
+    line says how many stored records were replaced, as that changes what was there before the run."""
+    conflicts = f"{meta.get('conflicts', 0):,} key conflicts resolved"
+    if replaced := meta.get("replaced", 0):
+        conflicts += f", {replaced:,} stored records replaced by newer ones with the same key"
+    return (
+        f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
+        f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "
+        f"{meta['rows_ignored']:,} ignored; {conflicts} ({meta['files']} files ingested, "
+        f"{meta['files_skipped']} already ingested, {meta['days_touched']} days touched)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

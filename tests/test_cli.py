@@ -99,6 +99,22 @@ def test_ingest_warns_once_of_the_public_development_key(tmp_path, monkeypatch, 
     assert said == [f"gatewaylens: warning: {UNPROTECTED}"] * warnings
 
 
+def test_the_summary_says_when_stored_records_were_replaced(tmp_path, monkeypatch, capsys):
+    """A record that replaces a stored one of the same key (other content) changes what was there before the run:
+    the line says so, besides the key conflicts; a copy of a stored record replaces nothing."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    warehouse = ["--warehouse", str(tmp_path / "wh")]
+    first = write_lines(tmp_path / "a.jsonl", [record(request_id="k", model="first"), record(request_id="m")])
+    again = write_lines(tmp_path / "b.jsonl", [record(request_id="k", model="second"), record(request_id="m")])
+    assert cli.main(["ingest", str(first), *warehouse]) == 0
+    assert "; 0 key conflicts resolved (" in capsys.readouterr().out
+    assert cli.main(["ingest", str(again), *warehouse]) == 0
+    out = capsys.readouterr().out
+    assert "1 written + 1 duplicates + 0 quarantined + 0 ignored; 1 key conflicts resolved, " in out
+    assert ", 1 stored records replaced by newer ones with the same key (1 files ingested, " in out
+    assert [r["model"] for r in stored(Warehouse(str(tmp_path / "wh"))) if r["request_id"] == "k"] == ["second"]
+
+
 def test_the_warehouse_flag_wins_over_the_environment(tmp_path):
     source = write_lines(tmp_path / "in.jsonl", [record(request_id="a")])
     env = {"GATEWAYLENS_WAREHOUSE": str(tmp_path / "from-env")}

@@ -114,6 +114,7 @@ def test_records_that_disagree_keep_the_more_complete_then_the_later(tmp_path, w
     ]
     assert [(f.written, f.duplicates, f.conflicts) for f in report.files] == [(0, 2, 2), (2, 0, 2)]
     assert report.summary()["conflicts"] == 4
+    assert report.summary()["replaced"] == 0  # nothing was stored
 
     # a later, more complete version of a stored record logged on another day replaces it there
     moved = record(request_id="k", model="second", created_at="2025-06-03T00:00:00Z", ttft_ms=None)
@@ -126,6 +127,7 @@ def test_records_that_disagree_keep_the_more_complete_then_the_later(tmp_path, w
         ("m", record()["model"], "2025-06-01"),
     ]
     assert (report.written, report.duplicates, report.summary()["conflicts"]) == (1, 2, 3)
+    assert report.summary()["replaced"] == 1  # the stored ("k", "second"), by ("k", "third")
     assert warehouse.days() == ["2025-06-01", "2025-06-02", "2025-06-03"][:2]
     assert report.balanced
 

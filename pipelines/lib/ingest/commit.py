@@ -29,6 +29,7 @@ from pipelines.lib.ingest.dedupe import (
     count_outcomes,
     days_losing_stored,
     find_losers,
+    replaced_by_file,
     stored_records,
 )
 from pipelines.lib.ingest.report import FileReport, IngestReport
@@ -57,7 +58,8 @@ def commit(
     con: duckdb.DuckDBPyConnection, warehouse: Warehouse, staging: str, commit_rows: int, report: IngestReport
 ) -> None:
     """Find duplicates across everything stored, then rewrite each changed day atomically; counts written,
-    duplicates and conflicts into the file reports of `report` and the days written into `report`."""
+    duplicates, conflicts and stored records replaced into the file reports of `report`, and the days written
+    into `report`."""
     everything = staged_files(staging)
     if not everything:
         return
@@ -66,6 +68,8 @@ def commit(
     written = _count_outcomes(con, everything, report)
     for file_index, rows in conflicts_by_file(con):
         report.files[file_index].conflicts += rows
+    for file_index, rows in replaced_by_file(con):
+        report.files[file_index].replaced += rows
     changed = sorted((day, rows) for day, rows in written.items() if rows)
     for days in _day_groups(changed, commit_rows):
         report.add_days(_commit_group(con, warehouse, everything, days))

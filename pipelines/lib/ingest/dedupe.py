@@ -166,6 +166,16 @@ def conflicts_by_file(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
     return [(file_index, rows) for file_index, rows in con.execute(query).fetchall()]
 
 
+def replaced_by_file(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(file index, rows) of the stored records that gave way to a staged record of that file: one with the same
+    key and other content (a copy never replaces what is stored)."""
+    query = """select winner._file, count(*)
+        from ranked as gone join ranked as winner using (request_id, attempt)
+        where gone.stored and gone.lost and not winner.lost
+        group by all"""
+    return [(file_index, rows) for file_index, rows in con.execute(query).fetchall()]
+
+
 def days_losing_stored(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The days that hold a stored record that gave way."""
     query = "select distinct date from ranked where lost and stored order by 1"

@@ -1,8 +1,8 @@
 """What an ingest did: one `FileReport` per source file, summed up in an `IngestReport`.
 
 The reports are filled in as the phases run (staging counts lines, records, quarantined and ignored rows; the
-commit counts written, duplicates and conflicts), travel in a staged batch's manifest, and end up as the
-file's ledger entry and the asset's metadata.
+commit counts written, duplicates, conflicts and stored records replaced), travel in a staged batch's manifest,
+and end up as the file's ledger entry and the asset's metadata.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class FileReport:
     quarantined: int = 0
     ignored: int = 0
     conflicts: int = 0  # records whose key was already used by a record with other content (see dedupe)
+    replaced: int = 0  # stored records that gave way to one of this file's (same key, other content; see dedupe)
     uncovered: int = 0  # lines that yielded no row at all (an adapter bug); must stay 0
     hash_key_id: str | None = None  # the public id of the key that hashed the file's user ids (see privacy)
     first_line: int = 1  # where reading began: past 1 when an earlier version of the file was read (it grew)
@@ -141,6 +142,7 @@ class IngestReport:
             "quarantined": self.quarantined,
             "ignored": self.ignored,
             "conflicts": self.total("conflicts"),
+            "replaced": self.total("replaced"),
             "days_touched": len(self.days),
             "bytes_written": self.bytes_written,
         }
