@@ -347,6 +347,12 @@ def test_a_bad_attempt_is_rejected_alone_and_names_its_item():
 def test_sniff():
     assert openrouter.sniff('{"id": "gen-1", "created": 1, "choices": []}')
     assert openrouter.sniff('{"error": {"code": 429, "message": "x"}}')
+    # OpenRouter's `metadata` tells its error whatever a logger adds beside it; a bare integer code only in a small
+    # body, and a code in text never (Azure's error bodies give theirs as text: `"code": "429"`)
+    logged = {"id": "req-c", "created": 1747699200, "user_id": "u1", "x_trace": "t"}
+    assert openrouter.sniff(json.dumps(logged | {"error": {"code": 400, "metadata": {"provider_name": "Anthropic"}}}))
+    assert not openrouter.sniff(json.dumps(logged | {"error": {"code": 400, "message": "x"}}))
+    assert not openrouter.sniff('{"error": {"code": "429", "message": "Requests exceeded the rate limit"}}')
     assert openrouter.sniff('{"data": {"id": "gen-1", "created_at": "2025-01-01T00:00:00Z"}}')
     assert not openrouter.sniff('{"request_id": "r", "created_at": "x", "status": "success"}')
     assert not openrouter.sniff("not json")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from schemas.adapters import provider_bodies
+from schemas.adapters import detect, provider_bodies
 from tests.adapter_support import one, valid
 
 NAME = provider_bodies.NAME
@@ -78,6 +78,17 @@ def test_an_azure_error_with_a_numeric_status_is_no_google_error():
 def test_flat_error_bodies_under_an_http_error_are_errors(envelope, error_class):
     row = valid(one(NAME, {"timestamp": WHEN, "request_id": "r", **envelope}))
     assert (row["status"], row["error_class"], row["operation"]) == ("error", error_class, "chat")
+
+
+@pytest.mark.parametrize("status", [429, "429", " 429 ", 429.0, "4.29e2"])
+def test_a_flat_error_alone_in_its_file_is_told_by_its_status_however_spelled(status):
+    line = json.dumps(
+        {"timestamp": WHEN, "request_id": "r", "provider": "bedrock", "status_code": status}
+        | {"response": {"message": "Too many requests"}}
+    )
+    assert detect([line], "one.jsonl").name == NAME
+    row = valid(one(NAME, line))
+    assert (row["status"], row["http_status"], row["error_class"]) == ("error", 429, "rate_limit")
 
 
 @pytest.mark.fast_cases(1)

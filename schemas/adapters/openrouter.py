@@ -94,16 +94,18 @@ GATEWAY_CODES = (401, 402, 403, 404, 429, 503)
 
 def sniff(line: str) -> bool:
     """A chat completion (`choices` and `created`) naming its provider, an error body (`error` object with an
-    integer code or `metadata`) or generation stats (`data` object with `id` and `created_at` or
-    `provider_name`)."""
+    integer code or `metadata`; with more than four keys beside it, `metadata`) or generation stats (`data` object
+    with `id` and `created_at` or `provider_name`)."""
     obj = _sql.json_object(line)
     if obj is None:
         return False
     if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:
         # OpenRouter's bodies name the provider (or carry its gen- id); other chat completions are raw bodies
         return "provider" in obj or str(obj["id"]).startswith("gen-")
-    if isinstance(obj.get("error"), dict) and len(obj) <= 4:
-        return _is_error_object(obj["error"])
+    error = obj.get("error")
+    if isinstance(error, dict) and (len(obj) <= 4 or "metadata" in error):
+        # a small body, or any with OpenRouter's own mark (`metadata`) whatever a logger added beside it
+        return _is_error_object(error)
     data = obj.get("data")
     return isinstance(data, dict) and "id" in data and ("created_at" in data or "provider_name" in data)
 

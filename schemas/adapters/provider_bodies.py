@@ -202,7 +202,7 @@ def sniff(line: str) -> bool:
         return False
     if isinstance(obj.get("response"), dict):
         body, status = obj["response"], obj.get("status_code")
-        failed = isinstance(status, int | str) and str(status).isdigit() and int(status) >= 400
+        failed = (code := _sql.integer(status)) is not None and code >= 400
         return (
             _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
         )
