@@ -16,6 +16,7 @@ import zstandard
 
 from pipelines.lib import ingest as ingest_module
 from pipelines.lib.ingest import QUARANTINED_BEFORE, IngestReport, bulk, stage
+from pipelines.lib.ingest.report import COMPLETED_LATER
 from pipelines.lib.storage import Warehouse
 from tests.conftest import quarantined, record, stored, write_lines
 
@@ -107,6 +108,13 @@ def test_a_line_caught_without_its_newline_is_read_again_whole(tmp_path, warehou
     grown = run_ingest(source)
     assert (grown.files[0].first_line, grown.lines, grown.written) == (2, 2, 2)
     assert len(stored(warehouse)) == 3
+    # the line is stored now: the earlier read's quarantine row of it is gone, and that read counts it ignored
+    assert quarantined(warehouse) == []
+    earlier = warehouse.ledger_entry(first.files[0].key)
+    assert earlier is not None and (earlier["written"], earlier["quarantined"], earlier["ignored"]) == (1, 0, 1)
+    assert earlier["ignored_reasons"] == {COMPLETED_LATER: 1} and earlier["lines"] == 2
+    _bump_mtime(source)
+    assert run_ingest(source).lines == 0 and quarantined(warehouse) == []  # nothing left to read or take out
 
 
 @pytest.mark.slow

@@ -318,6 +318,14 @@ class Warehouse:
         """Keys of source files already ingested."""
         return {n.removesuffix(".json") for n in self._names(LEDGER) if n.endswith(".json")}
 
+    def ledger_entry(self, key: str) -> dict[str, Any] | None:
+        """The ledger entry of the source file ingested as `key` (None when there is none)."""
+        try:
+            with self.fs.open(self.path(LEDGER, f"{key}.json"), "r") as handle:
+                return dict(json.load(handle))
+        except FileNotFoundError:
+            return None
+
     def write_ledger(self, key: str, entry: dict[str, Any]) -> None:
         """Record a source file as ingested (atomically: a reader never sees half an entry)."""
         with self.atomic_write(self.path(LEDGER, f"{key}.json")) as local:

@@ -32,7 +32,7 @@ from pipelines.lib.ingest.dedupe import (
     replaced_by_file,
     stored_records,
 )
-from pipelines.lib.ingest.report import FileReport, IngestReport
+from pipelines.lib.ingest.report import COMPLETED_LATER, FileReport, IngestReport
 from pipelines.lib.ingest.stage import RECORD_COLUMNS, read_staged, staged_files
 from pipelines.lib.storage import QUARANTINE, Warehouse, concurrent_requests
 from schemas.bulk import arrow_schema, field_specs
@@ -274,8 +274,36 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
         )
     if quarantine_file:
         warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))
+    if file_report.completes_prior_line:
+        drop_completed_line(warehouse, file_report)
     entry = asdict(file_report) | {"ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}
     entry.pop("skipped")
     entry.pop("error")
     warehouse.write_ledger(file_report.key, entry)
     warehouse.write_last_read(file_report.url, entry | {"key": file_report.key})
+
+
+def drop_completed_line(warehouse: Warehouse, file_report: FileReport) -> None:
+    """Take the line this read completed (`FileReport.completes_prior_line`: the earlier read caught it without its
+    newline and quarantined it) out of the earlier read's quarantine rows, and count it in that read's ledger entry
+    as ignored (COMPLETED_LATER): a line is stored or quarantined, never both. Its records are written by now (the
+    days are published before any file's entries), so it is never in neither. A rerun finds no row to take out."""
+    key, line = file_report.prior_key, file_report.prior_through_line
+    path = warehouse.path(QUARANTINE, f"{key}.parquet")
+    if key is None or not warehouse.fs.exists(path):
+        return
+    with warehouse.fs.open(path, "rb") as handle:
+        rows = pq.read_table(handle)
+    stale = pc.equal(rows.column("source_line"), line)
+    removed = pc.sum(stale.cast(pa.int64())).as_py() or 0
+    if not removed:
+        return
+    with warehouse.atomic_write(path) as local:
+        pq.write_table(rows.filter(pc.invert(stale)), local, compression="zstd")
+    entry = warehouse.ledger_entry(key)
+    if entry is not None:
+        reasons = entry.setdefault("ignored_reasons", {})
+        reasons[COMPLETED_LATER] = reasons.get(COMPLETED_LATER, 0) + removed
+        entry["quarantined"] -= removed
+        entry["ignored"] += removed
+        warehouse.write_ledger(key, entry)

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Why a line counts as ignored when an earlier read of its file already quarantined it (a grown file read again
+#: from a line that had no newline yet): it is not quarantined twice.
+QUARANTINED_BEFORE = "quarantined by an earlier read of the file"
+#: ... and why a line an earlier read quarantined counts as ignored there once a later read completed it.
+COMPLETED_LATER = "completed by a later read of the file"
+
 
 @dataclass
 class FileReport:
@@ -31,6 +37,7 @@ class FileReport:
     hash_key_id: str | None = None  # the public id of the key that hashed the file's user ids (see privacy)
     first_line: int = 1  # where reading began: past 1 when an earlier version of the file was read (it grew)
     prior_through_line: int = 0  # the last line an earlier version of the file counted (0: none was read)
+    prior_key: str | None = None  # the ledger key of that earlier version (see `completes_prior_line`)
     read_mark: dict[str, Any] | None = None  # how far the file was read (reader.ReadMark), to resume from
     read_by: str | None = None  # "bulk": parsed whole by DuckDB's read_json; "lines": read line by line
     ignored_reasons: dict[str, int] = field(default_factory=dict)
@@ -48,6 +55,15 @@ class FileReport:
     def finished(self) -> bool:
         """Read in this run (not skipped as already ingested, not failed): its ledger entry is to be written."""
         return not self.skipped and not self.error
+
+    @property
+    def completes_prior_line(self) -> bool:
+        """The earlier read of the file ended inside a line (its last, without a newline yet), which this read
+        read again whole (`prior_through_line`), and did not reject again: the earlier read's quarantine row of
+        that line, if any, is stale (the commit removes it: `commit.drop_completed_line`)."""
+        rejected_again = self.ignored_reasons.get(QUARANTINED_BEFORE, 0)
+        resumed = self.first_line > 1 and self.prior_through_line >= self.first_line
+        return self.prior_key is not None and resumed and not rejected_again
 
     def count_ignored(self, reason: str, count: int) -> None:
         """Count `count` rows ignored for `reason` (a line that holds no record by design)."""

@@ -47,7 +47,7 @@ from pipelines.lib import privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
 from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk
-from pipelines.lib.ingest.report import FileReport, IngestReport
+from pipelines.lib.ingest.report import QUARANTINED_BEFORE, FileReport, IngestReport
 from pipelines.lib.interrupts import interrupted
 from pipelines.lib.lock import Progress
 from pipelines.lib.reader import (
@@ -96,7 +96,6 @@ BULK_MIN_BYTES: int | None = 16 * 1024 * 1024
 #: line is then surely small, where the line path is slower the bigger the file (OTel, 2.39M simulated attempts:
 #: 305 s against 58 s), and a small one read in bulk for want of it costs a tenth of a second.
 COMPRESSION_RATIO_GUESS = 16
-QUARANTINED_BEFORE = "quarantined by an earlier read of the file"  # ignored: not quarantined twice
 #: Small files of one format read line by line share a transform statement up to this many bytes of lines or this
 #: many files (see the module's docstring); None: each file its own statements. 2,000 files of 10 canonical lines
 #: (BENCHMARKS.md, "Small files share statements"): 180 s one statement a file, 7 s in packs.
@@ -690,12 +689,15 @@ def expand_sources(
     return list(seen.values())
 
 
-def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str]) -> ReadMark | None:
+def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str], report: FileReport) -> ReadMark | None:
     """How far the last ingested version of the source's URL was read (None: never, or by an older version);
-    `known`: the names of the warehouse's last-read entries."""
+    `known`: the names of the warehouse's last-read entries. That version's ledger key goes into `report`."""
     entry = warehouse.last_read(source.url, known)
     mark = (entry or {}).get("read_mark")
-    return ReadMark(**mark) if mark else None
+    if not mark:
+        return None
+    report.prior_key = entry.get("key") if entry else None
+    return ReadMark(**mark)
 
 
 def big_enough_for_bulk(source: SourceFile, storage_options: dict[str, Any]) -> bool:
@@ -733,7 +735,7 @@ def stage_files(
             progress(f"file {index + 1}/{len(files)}: {source.url}")
             try:
                 content = fetched.content(index)  # first: a file that fails leaves no fetch waiting
-                prior = _prior_read(warehouse, source, known)
+                prior = _prior_read(warehouse, source, known, file_report)
                 quarantines[index] = stager.stage_file(source, index, file_report, progress, prior, content)
             except Exception as err:
                 if interrupted(err):
