@@ -132,6 +132,18 @@ def arrow_schema() -> pa.Schema:
     return pa.schema(fields)
 
 
+@cache
+def blank_is_absent() -> tuple[str, ...]:
+    """The optional text fields with no vocabulary and no pattern (model, provider_native, error_code, ...): an
+    empty value says nothing (LiteLLM writes "" for what it does not know), so it is read as NULL (the record
+    model's `_blank` alike), not stored as a model, app or error code named ""."""
+    return tuple(
+        spec.name
+        for spec in field_specs()
+        if spec.base is str and not spec.required and spec.nullable and not spec.choices and not spec.pattern
+    )
+
+
 #: A UTC offset after a time, beyond +-18:00 (ISO 8601 and RFC 3339 allow no more; Python refuses them too).
 _OFFSET_BEYOND_18H = r"\d:\d\d(:\d\d([.,]\d*)?)? ?[+-](18:?(0[1-9]|[1-5]\d)|19|[2-9]\d)(:?\d\d)?$"
 

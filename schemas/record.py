@@ -194,6 +194,21 @@ class RequestRecord(BaseModel):
     source_uri: str = Field(min_length=1, description="URL of the file the record came from.")
     source_line: int = Field(ge=1, description="1-based line number of the record in source_uri.")
 
+    @field_validator(
+        "app_id",
+        "model_requested",
+        "model",
+        "provider",
+        "provider_native",
+        "error_code",
+        "native_finish_reason",
+        mode="before",
+    )
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        """An empty text says nothing: NULL (`schemas.bulk.blank_is_absent`, which lists these fields)."""
+        return None if value == "" else value
+
     @field_validator("created_at", mode="before")
     @classmethod
     def _epoch(cls, value: Any) -> Any:

@@ -100,6 +100,15 @@ def test_epoch_times_are_read_in_the_unit_their_magnitude_says(tmp_path, warehou
     assert [got[f"t{n}"] for n in range(len(spellings))] == [base + timedelta(microseconds=m) for m in micros]
 
 
+def test_empty_texts_are_stored_as_absent(tmp_path, warehouse, run_ingest):
+    """ "" says nothing: no model, app or error code named "", and no user whose id is "" (one hash for every line
+    without a user would count as one user)."""
+    line = record(model="", model_requested="", app_id="", error_code="", user_id="")
+    run_ingest(write_lines(tmp_path / "blank.jsonl", [line]))
+    [got] = stored(warehouse)
+    assert [got[k] for k in ("model", "model_requested", "app_id", "error_code", "user_hash")] == [None] * 5
+
+
 @pytest.mark.slow
 def test_several_problems_are_all_named(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "x.jsonl", [record(created_at=None, prompt_tokens=-1, status="nope")]))

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pipelines.lib.ingest import ingest
 from pipelines.lib.sqlmodels.database import DATABASE_FILE, open_database
 from pipelines.lib.storage import Warehouse
-from schemas.bulk import arrow_schema, field_specs
+from schemas.bulk import arrow_schema, blank_is_absent, field_specs
 from schemas.jsonschema import ARTEFACTS, SCHEMA_PATH
 from schemas.record import RequestRecord
 from tests.conftest import HASH_KEY, quarantined, record, write_lines
@@ -88,6 +88,7 @@ CORPUS: list[dict[str, Any]] = [
     record(created_at="0x1F"),
     record(created_at=10**30),
     record(created_at=True),
+    record(model="", app_id="", error_code="", native_finish_reason=""),
     record(status="cancelled", native_finish_reason=None),
     record(status="weird"),
     record(http_status=99),
@@ -149,3 +150,10 @@ def bulk_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str | N
 def test_bulk_rules_agree_with_pydantic(bulk_verdicts, index):
     reason = bulk_verdicts[index]
     assert (reason is None) == _pydantic_accepts(CORPUS[index]), f"bulk reason: {reason}"
+
+
+def test_an_empty_text_is_absent_in_the_model_for_the_fields_the_bulk_typing_reads_it_so():
+    base = {"request_id": "r", "created_at": "2025-06-01T00:00:00Z", "status": "success"}
+    base |= {"source_format": "canonical", "source_uri": "file:///x", "source_line": 1}
+    got = RequestRecord.model_validate(base | dict.fromkeys(blank_is_absent(), ""))
+    assert all(getattr(got, name) is None for name in blank_is_absent())

@@ -20,7 +20,7 @@ from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
 from schemas.adapters._sql import BULK
-from schemas.bulk import cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
+from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
 #: Record fields computed by the transform rather than read from the adapter.
@@ -83,6 +83,13 @@ def _repairs() -> tuple[str, str, str, str]:
     return typed, names, replace, quality.sql_flags(values, limits, raw=lambda name: "r_" + name)
 
 
+def _raw(column: str) -> str:
+    """The adapter's column as text; empty, NULL where it says nothing (`blank_is_absent`, and a user id: "" is no
+    user, not one whose hash counts as a user)."""
+    text = f"adapter.{column}::VARCHAR"
+    return f"nullif({text}, '')" if column in blank_is_absent() or column == "user_key" else text
+
+
 @cache
 def batch_sql(adapter: Adapter, bulk: bool = False) -> str:
     """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`; with `bulk`,
@@ -90,7 +97,7 @@ def batch_sql(adapter: Adapter, bulk: bool = False) -> str:
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
-    raw_columns = ", ".join(f"adapter.{c}::VARCHAR AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
+    raw_columns = ", ".join(f"{_raw(c)} AS r_{c}" for c in INPUT_COLUMNS)  # typed values read as text
     typed = ",\n        ".join(_typed_columns())
     repair_typed, repair_names, replace, flags = _repairs()
     record_columns = ",\n    ".join(_final_expr(spec.name) for spec in field_specs())
