@@ -4,7 +4,8 @@ Input keys equal the record's field names (see schemas/request_record.schema.jso
 the end user is given raw as `user_id` (or `user`) and stored only as its keyed hash `user_hash`; and
 `provider`, `finish_reason` and `error_class` may be given in native spelling, since they are normalized
 again on ingest. Unknown keys are ignored (so prompt or completion text in a line is never read).
-`created_at` is an ISO 8601 timestamp; without an offset it is read as UTC.
+`created_at` is an ISO 8601 timestamp (without an offset it is read as UTC) or an epoch number
+(`schemas.sqltext.EPOCH_UNITS`).
 """
 
 from __future__ import annotations
