@@ -130,7 +130,7 @@ def _ingest_line(meta: dict[str, Any]) -> str:
     line says how many stored records were replaced, as that changes what was there before the run."""
     conflicts = f"{meta.get('conflicts', 0):,} key conflicts resolved"
     if replaced := meta.get("replaced", 0):
-        conflicts += f", {replaced:,} stored records replaced by newer ones with the same key"
+        conflicts += f", {replaced:,} stored records replaced by other records with the same key"
     return (
         f"requests: {meta['lines']:,} lines read, {meta['records']:,} records = {meta['rows_written']:,} "
         f"written + {meta['rows_duplicates']:,} duplicates + {meta['rows_quarantined']:,} quarantined + "

@@ -26,15 +26,20 @@ def literal_list(values: list[str]) -> str:
 #: which reach the year 2603), extended to microseconds and nanoseconds: the largest value of each unit.
 EPOCH_UNITS = ((2e10, 1_000_000), (2e13, 1_000), (2e16, 1))
 #: Text that is an epoch number: an integer, or a decimal or exponent form (`1739235379.683053`, `1.7e9`).
-INTEGER_TEXT = r"[+-]?\d+"
-NUMBER_TEXT = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+#: ASCII digits only (Python's `\d` takes any script's digits, DuckDB's casts do not).
+INTEGER_TEXT = r"[+-]?[0-9]+"
+NUMBER_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+#: The blanks trimmed around an epoch number, in SQL and in Python alike.
+BLANKS = " \t\n\r"
 
 
 def epoch_micros(text: str) -> str:
     """SQL: the text `text` (SQL) read as an epoch time, in microseconds since 1970 (BIGINT): seconds,
     milliseconds, microseconds or nanoseconds by magnitude (EPOCH_UNITS); NULL for other text. An integer is read
-    exactly (nanoseconds truncated to the microsecond), a fraction to the nearest microsecond."""
-    trimmed = f"trim({text})"
+    exactly (nanoseconds truncated to the microsecond), a fraction scaled in double precision and rounded (half
+    away from zero), which is the nearest microsecond or one off it."""
+    blanks = " || ".join(f"chr({ord(c)})" for c in BLANKS)
+    trimmed = f"trim({text}, {blanks})"
     whole = f"try_cast({trimmed} AS HUGEINT)"
     near = epoch_micros_near(f"try_cast({trimmed} AS DOUBLE)")
     exact = " ".join(f"WHEN abs({whole}) <= {bound:.0e} THEN {whole} * {scale}" for bound, scale in EPOCH_UNITS)
@@ -53,18 +58,32 @@ def epoch_micros_near(number: str) -> str:
 
 
 def epoch_micros_of(value: object) -> int | None:
-    """`epoch_micros` in Python, for the record model: a number, or text holding one, as microseconds since 1970;
-    None for anything else (a boolean, an ISO timestamp)."""
+    """`epoch_micros` in Python, for the record model, to the same microsecond: a number, or text holding one, as
+    microseconds since 1970; None for anything else (a boolean, an ISO timestamp)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    text = str(value).strip()
+    text = str(value).strip(BLANKS)
     if re.fullmatch(INTEGER_TEXT, text):
         whole = int(text)
         scale = next((scale for bound, scale in EPOCH_UNITS if abs(whole) <= bound), None)
-        micros = whole * scale if scale else int(whole / 1000)
+        micros = whole * scale if scale else _truncated(whole, 1000)
     elif re.fullmatch(NUMBER_TEXT, text) and math.isfinite(number := float(text)):
-        scale = next((scale for bound, scale in EPOCH_UNITS if abs(number) <= bound), 1e-3)
-        micros = round(number * scale)
+        scale = next((scale for bound, scale in EPOCH_UNITS if abs(number) <= bound), None)
+        micros = _rounded(number * scale if scale else number / 1000)
     else:
         return None
     return micros if -(2**63) <= micros < 2**63 else None
+
+
+def _truncated(whole: int, divisor: int) -> int:
+    """Integer division toward zero, as DuckDB's `//` divides (Python's floors)."""
+    quotient = abs(whole) // divisor
+    return quotient if whole >= 0 else -quotient
+
+
+def _rounded(number: float) -> int:
+    """The nearest integer, halves away from zero, as DuckDB's `round` (Python's rounds halves to even)."""
+    whole = math.floor(abs(number))
+    if abs(number) - whole >= 0.5:  # exact: the difference of two close doubles
+        whole += 1
+    return int(math.copysign(whole, number))

@@ -630,6 +630,8 @@ def test_rows_of_early_2024_give_their_tokens_from_usage():
         assert got["latency_ms"] == pytest.approx(1439.0)
     no_response = dict(early, response="{}")  # the tokens are the row's, not only its stored response's
     assert [valid(one_of(got))["prompt_tokens"] for got in _forms(no_response)] == [7, 7]
+    as_text = dict(no_response, usage=json.dumps(early["usage"]))  # a `Json` column written as its text
+    assert [valid(one_of(got))["completion_tokens"] for got in _forms(as_text)] == [31, 31]
 
 
 def test_a_file_takes_the_form_of_rows_when_most_of_its_first_lines_are_rows():
@@ -665,3 +667,10 @@ def test_a_status_in_other_letters_is_read_alike(status):
 def test_a_row_whose_first_token_is_its_end_spelled_otherwise_has_no_time_to_first_token():
     got = valid(one("litellm", row(completionStartTime="2025-03-24T22:02:42.989132Z")))
     assert got["ttft_ms"] is None
+
+
+def test_the_latency_of_two_epoch_seconds_is_their_difference_as_logged():
+    """Not rounded to the microsecond first: the value the records of earlier versions hold, bit for bit (a stored
+    record read again from another file is a duplicate, not one with other content)."""
+    got = valid(one("litellm", payload()))
+    assert got["latency_ms"] == (SUCCESS["endTime"] - SUCCESS["startTime"]) * 1000

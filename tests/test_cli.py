@@ -111,7 +111,7 @@ def test_the_summary_says_when_stored_records_were_replaced(tmp_path, monkeypatc
     assert cli.main(["ingest", str(again), *warehouse]) == 0
     out = capsys.readouterr().out
     assert "1 written + 1 duplicates + 0 quarantined + 0 ignored; 1 key conflicts resolved, " in out
-    assert ", 1 stored records replaced by newer ones with the same key (1 files ingested, " in out
+    assert ", 1 stored records replaced by other records with the same key (1 files ingested, " in out
     assert [r["model"] for r in stored(Warehouse(str(tmp_path / "wh"))) if r["request_id"] == "k"] == ["second"]
 
 

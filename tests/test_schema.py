@@ -17,7 +17,7 @@ from pipelines.lib.storage import Warehouse
 from schemas.bulk import arrow_schema, blank_is_absent, field_specs
 from schemas.jsonschema import ARTEFACTS, SCHEMA_PATH
 from schemas.record import RequestRecord
-from tests.conftest import HASH_KEY, quarantined, record, write_lines
+from tests.conftest import HASH_KEY, quarantined, record, stored, write_lines
 
 
 @pytest.mark.parametrize("path", list(ARTEFACTS), ids=lambda p: p.name)
@@ -88,6 +88,8 @@ CORPUS: list[dict[str, Any]] = [
     record(created_at="0x1F"),
     record(created_at=10**30),
     record(created_at=True),
+    record(created_at="\t1748779200\r\n"),
+    record(created_at="".join(chr(0xFF10 + int(d)) for d in "1748779200")),  # full-width digits: not a number
     record(model="", app_id="", error_code="", native_finish_reason=""),
     record(status="cancelled", native_finish_reason=None),
     record(status="weird"),
@@ -157,3 +159,32 @@ def test_an_empty_text_is_absent_in_the_model_for_the_fields_the_bulk_typing_rea
     base |= {"source_format": "canonical", "source_uri": "file:///x", "source_line": 1}
     got = RequestRecord.model_validate(base | dict.fromkeys(blank_is_absent(), ""))
     assert all(getattr(got, name) is None for name in blank_is_absent())
+
+
+#: Epoch times whose microsecond depends on how each reader scales and rounds: halves, past the microsecond,
+#: nanoseconds, blanks around them.
+EPOCHS = [
+    "1748779200.0000005",
+    "1748779200123.4565",
+    "1748779200123456.5",
+    "1748779284628134991",
+    "1748779209111.2743",
+    1748779200.0000015,
+    1748779200.1234565,
+    "\t1748779200\n",
+    " 1.7487792000000005e12 ",
+]
+
+
+def test_the_bulk_typing_and_the_model_read_each_epoch_time_to_the_same_microsecond(tmp_path):
+    lines = [record(request_id=f"e{n}", created_at=value) for n, value in enumerate(EPOCHS)]
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    report = ingest([str(write_lines(tmp_path / "epochs.jsonl", lines))], warehouse, hash_key=HASH_KEY)
+    assert report.written == len(EPOCHS)
+    got = {row["request_id"]: row["created_at"] for row in stored(warehouse)}
+    for n, line in enumerate(lines):
+        model = RequestRecord.model_validate(
+            {"request_id": "r", "created_at": line["created_at"], "status": "success"}
+            | {"source_format": "canonical", "source_uri": "file:///x", "source_line": 1}
+        )
+        assert got[f"e{n}"] == model.created_at, line["created_at"]

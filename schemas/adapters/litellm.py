@@ -93,7 +93,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql
-from schemas.sqltext import epoch_micros_near
+from schemas.sqltext import EPOCH_UNITS, epoch_micros_near
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -138,6 +138,8 @@ _RESPONSE = {
 #: The part of a SpendLogs row's `proxy_server_request` (the request body as JSON text, `{}` unless the proxy
 #: stores prompts) the mapping reads.
 _REQUEST = {"tools": ["JSON"], "stream": "VARCHAR"}
+#: A SpendLogs row's `usage` (the first rows, early 2024, before the token columns).
+_ROW_TOKENS = {"prompt_tokens": "VARCHAR", "completion_tokens": "VARCHAR"}
 SPEC = {
     "id": "VARCHAR",
     "call_type": "VARCHAR",
@@ -165,7 +167,7 @@ SPEC = {
     "spend": "VARCHAR",
     "user": "VARCHAR",
     "team_id": "VARCHAR",
-    "usage": {"prompt_tokens": "VARCHAR", "completion_tokens": "VARCHAR"},  # rows of early 2024 only
+    "usage": "VARCHAR",  # rows of early 2024 only: an object, or a string holding one; parsed as _ROW_TOKENS
     "proxy_server_request": "VARCHAR",  # an object's JSON text, or the string a SpendLogsPayload holds
 }
 #: The structure of a file of SpendLogs rows (`configure`): `response` read as text (a row holds it as a string
@@ -227,8 +229,12 @@ def _micros(key: str) -> str:
 
 
 def _millis_between(start: str, end: str) -> str:
-    """Milliseconds between two times (`_micros`)."""
-    return f"({_micros(end)} - {_micros(start)}) / 1000"
+    """Milliseconds between two times: of two epoch seconds, their difference as logged (full precision); else
+    between the two as microseconds (`_micros`: other units, ISO text, or a mix)."""
+    first, last = f"try_cast(j.{start} AS DOUBLE)", f"try_cast(j.{end} AS DOUBLE)"
+    bound = f"{EPOCH_UNITS[0][0]:.0e}"
+    seconds = f"CASE WHEN abs({first}) <= {bound} AND abs({last}) <= {bound} THEN ({last} - {first}) * 1000 END"
+    return f"coalesce({seconds}, ({_micros(end)} - {_micros(start)}) / 1000)"
 
 
 def _by_shape(row: str, payload: str) -> str:
@@ -309,9 +315,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False)
         END""",
         "finish_reason": "NULL",
         "native_finish_reason": "coalesce(r.choices[1].finish_reason, r.incomplete_details.reason, r.status)",
-        "prompt_tokens": "coalesce(j.prompt_tokens, j.usage.prompt_tokens, r.usage.prompt_tokens, "
-        "r.usage.input_tokens)",
-        "completion_tokens": "coalesce(j.completion_tokens, j.usage.completion_tokens, r.usage.completion_tokens, "
+        "prompt_tokens": "coalesce(j.prompt_tokens, u.prompt_tokens, r.usage.prompt_tokens, r.usage.input_tokens)",
+        "completion_tokens": "coalesce(j.completion_tokens, u.completion_tokens, r.usage.completion_tokens, "
         "r.usage.output_tokens)",
         "reasoning_tokens": _with_row_usage(
             "completion_tokens_details.reasoning_tokens",
@@ -346,7 +351,8 @@ select
     -- LiteLLM writes `success` and `failure`; other spellings of them (`SUCCESS`) are read alike
     lower(CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END) AS native_status,
     {_response(bulk, rows)} AS r,
-    CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q
+    CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q,
+    CASE WHEN spendlogs AND j.usage IS NOT NULL THEN {_sql.parse("j.usage", _ROW_TOKENS)} END AS u
 from (
     select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
     from {{parsed}}
