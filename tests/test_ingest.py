@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -461,6 +462,25 @@ def test_the_checks_over_every_stored_day_run_under_a_memory_limit_and_leave_no_
     assert unique.passed and unique.metadata["records"] == unique.metadata["distinct_keys"] == 3_000
     assert flags.metadata["records"] == 3_000
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_the_checks_spill_into_a_folder_a_later_run_sweeps_if_the_process_is_killed(tmp_path, monkeypatch):
+    """The checks' spill folder is named after its process (`scratch`), as the ingest's is: SIGKILL leaves it, and
+    the next writer's sweep removes it once its process has ended."""
+    import tempfile
+
+    from pipelines.lib import scratch
+    from pipelines.lib.ingest import asset
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    ingest_module.ingest([str(write_lines(tmp_path / "logs.jsonl", [record()]))], warehouse, hash_key=HASH_KEY)
+    with asset._stored(warehouse) as stored:
+        assert stored is not None
+        [spill] = list((tmp_path / "tmp").iterdir())
+        owner = scratch.owner_of(spill.name)
+        assert owner is not None and owner.pid == os.getpid()
 
 
 def test_a_check_statement_that_cannot_spill_runs_again_under_duckdbs_own_limit(monkeypatch):

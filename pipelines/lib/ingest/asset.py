@@ -9,7 +9,6 @@ whichever ran them (`pipelines.lib.outcomes`).
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from pipelines.lib.ingest.run import ingest
 from pipelines.lib.lock import Progress, warehouse_lock
 from pipelines.lib.outcomes import CheckResult, CheckSpec, Location, Materialization
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES
+from pipelines.lib.scratch import scratch_dir
 from pipelines.lib.storage import LEDGER, QUARANTINE, REQUESTS, Warehouse
 from schemas.stored import upgraded_select
 
@@ -135,7 +135,7 @@ def _stored(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, l
     if not files:
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="gatewaylens-checks-") as spill:
+    with scratch_dir() as spill:  # named after this process: a later run sweeps it if this one is killed
         con = duckdb.connect(config={"temp_directory": spill})
         try:
             if not warehouse.is_local:
