@@ -25,53 +25,51 @@ def literal_list(values: list[str]) -> str:
 #: Epoch times as logged, told apart by magnitude as pydantic tells seconds from milliseconds (up to 2e10: seconds,
 #: which reach the year 2603), extended to microseconds and nanoseconds: the largest value of each unit.
 EPOCH_UNITS = ((2e10, 1_000_000), (2e13, 1_000), (2e16, 1))
-#: Text that is an epoch number: an integer, or a decimal or exponent form (`1739235379.683053`, `1.7e9`).
-#: ASCII digits only (Python's `\d` takes any script's digits, DuckDB's casts do not).
+#: An integer's text (nanoseconds are read from it exactly: a double holds them to about 256 ns).
 INTEGER_TEXT = r"[+-]?[0-9]+"
-NUMBER_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-#: The blanks trimmed around an epoch number, in SQL and in Python alike.
-BLANKS = " \t\n\r"
 
 
 def epoch_micros(text: str) -> str:
     """SQL: the text `text` (SQL) read as an epoch time, in microseconds since 1970 (BIGINT): seconds,
-    milliseconds, microseconds or nanoseconds by magnitude (EPOCH_UNITS); NULL for other text. An integer is read
-    exactly (nanoseconds truncated to the microsecond), a fraction scaled in double precision and rounded (half
-    away from zero), which is the nearest microsecond or one off it."""
-    blanks = " || ".join(f"chr({ord(c)})" for c in BLANKS)
-    trimmed = f"trim({text}, {blanks})"
-    whole = f"try_cast({trimmed} AS HUGEINT)"
-    near = epoch_micros_near(f"try_cast({trimmed} AS DOUBLE)")
-    exact = " ".join(f"WHEN abs({whole}) <= {bound:.0e} THEN {whole} * {scale}" for bound, scale in EPOCH_UNITS)
+    milliseconds, microseconds or nanoseconds by magnitude (EPOCH_UNITS); NULL for text that is no finite number.
+    The number is DuckDB's DOUBLE cast of the text (blanks around it, `1e9`, `.5`, `1_000` taken; hex not) scaled
+    and rounded (`epoch_micros_near`); an integer past EPOCH_UNITS (nanoseconds) is read exactly, truncated."""
+    number = f"try_cast({text} AS DOUBLE)"
+    trimmed = f"trim({text})"
+    whole = f"abs({number}) > {EPOCH_UNITS[-1][0]:.0e} AND regexp_full_match({trimmed}, {literal(INTEGER_TEXT)})"
     return f"""try_cast(CASE
-        WHEN regexp_full_match({trimmed}, {literal(INTEGER_TEXT)}) THEN CASE {exact} ELSE {whole} // 1000 END
-        WHEN regexp_full_match({trimmed}, {literal(NUMBER_TEXT)}) THEN {near}
+        WHEN {whole} THEN try_cast({trimmed} AS HUGEINT) // 1000
+        ELSE {epoch_micros_near(number)}
     END AS BIGINT)"""
 
 
 def epoch_micros_near(number: str) -> str:
-    """SQL: the DOUBLE `number` read as an epoch time (`epoch_micros`), to the nearest microsecond (a DOUBLE; NULL
-    for NaN and infinities). Cheaper than `epoch_micros`, and as exact for times as logged (a double holds
-    microseconds since 1970 exactly; nanoseconds to about a quarter of a microsecond)."""
+    """SQL: the DOUBLE `number` read as an epoch time (`epoch_micros`), scaled in double precision and rounded,
+    halves away from zero (a DOUBLE; NULL for NaN and infinities): the nearest microsecond or one off it."""
     scaled = " ".join(f"WHEN abs({number}) <= {bound:.0e} THEN {number} * {scale}" for bound, scale in EPOCH_UNITS)
     return f"CASE WHEN isfinite({number}) THEN round(CASE {scaled} ELSE {number} / 1000 END) END"
 
 
 def epoch_micros_of(value: object) -> int | None:
     """`epoch_micros` in Python, for the record model, to the same microsecond: a number, or text holding one, as
-    microseconds since 1970; None for anything else (a boolean, an ISO timestamp)."""
+    microseconds since 1970; None for anything else (a boolean, an ISO timestamp). Python's `float` reads text as
+    DuckDB's DOUBLE cast does, but for digits of other scripts, which DuckDB refuses."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    text = str(value).strip(BLANKS)
-    if re.fullmatch(INTEGER_TEXT, text):
-        whole = int(text)
-        scale = next((scale for bound, scale in EPOCH_UNITS if abs(whole) <= bound), None)
-        micros = whole * scale if scale else _truncated(whole, 1000)
-    elif re.fullmatch(NUMBER_TEXT, text) and math.isfinite(number := float(text)):
-        scale = next((scale for bound, scale in EPOCH_UNITS if abs(number) <= bound), None)
-        micros = _rounded(number * scale if scale else number / 1000)
-    else:
+    text = str(value)
+    try:
+        number = float(text) if text.isascii() else math.nan
+    except ValueError:
         return None
+    if not math.isfinite(number):
+        return None
+    scale = next((scale for bound, scale in EPOCH_UNITS if abs(number) <= bound), None)
+    if scale is not None:
+        micros = _rounded(number * scale)
+    elif re.fullmatch(INTEGER_TEXT, trimmed := text.strip(" ")):
+        micros = _truncated(int(trimmed), 1000)
+    else:
+        micros = _rounded(number / 1000)
     return micros if -(2**63) <= micros < 2**63 else None
 
 
