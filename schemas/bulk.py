@@ -177,13 +177,35 @@ class Check:
     message: str
 
 
+#: The longest value a reason quotes whole is the longest text a record keeps (request_id, model: 256).
+QUOTED_CHARS = 256
+
+
+def structured_sql(raw: str) -> str:
+    """SQL: the text `raw` is a JSON object or array (what an adapter's text column holds where the line gave one:
+    a prompt could ride in it)."""
+    # the first character's code (one call a row; 6 prefix tests cost twice as much), the pattern only for text
+    # that starts with a brace, a bracket or a blank
+    pattern = f"regexp_matches({raw}, '^[ \\t\\r\\n]*[{{\\[]')"
+    return f"(ascii({raw}) IN (123, 91, 32, 9, 10, 13) AND {pattern})"
+
+
+def shown_sql(raw: str) -> str:
+    """SQL: how a reason quotes the value `raw` it refuses: its first 60 characters, unless it is a JSON object or
+    array or longer than QUOTED_CHARS, which only its length is shown of (a reason must not carry a prompt)."""
+    hidden = f"{structured_sql(raw)} OR length({raw}) > {QUOTED_CHARS}"
+    return f"CASE WHEN {hidden} THEN format('[{{}} chars not shown]', length({raw})) ELSE left({raw}, 60) END"
+
+
 def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
     """The field's rules over `raw` (text as the adapter produced it) and `typed` (after `typed_expr`)."""
     name = spec.name
-    shown = f"left({raw}, 60)"
+    shown = shown_sql(raw)
     checks: list[Check] = []
     if spec.required and spec.default is None:
         checks.append(Check(f"{raw} IS NULL", f"'{name} missing'"))
+    if spec.base is str and not spec.choices:  # text a JSON object or array became: never stored
+        checks.append(Check(structured_sql(raw), f"'{name} is a JSON object or array, not text'"))
     if spec.choices:
         allowed = "|".join(spec.choices)
         listed = ", ".join(literal(c) for c in spec.choices)

@@ -209,6 +209,14 @@ class RequestRecord(BaseModel):
         """An empty text says nothing: NULL (`schemas.bulk.blank_is_absent`, which lists these fields)."""
         return None if value == "" else value
 
+    @field_validator("*")
+    @classmethod
+    def _text_not_structured(cls, value: Any) -> Any:
+        """Text is never a JSON object or array (the bulk rules' `structured_sql`): a prompt could ride in one."""
+        if isinstance(value, str) and value.lstrip(" \t\r\n").startswith(("{", "[")):
+            raise ValueError("a JSON object or array, not text")
+        return value
+
     @field_validator("created_at", mode="before")
     @classmethod
     def _epoch(cls, value: Any) -> Any:

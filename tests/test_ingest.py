@@ -144,6 +144,29 @@ def test_quarantine_never_keeps_prompt_or_completion_text(tmp_path, warehouse, r
     assert "redacted" in rows[0]["raw"] and rows[1]["raw"].startswith('{"broken_json": {"chars": 62')
 
 
+def test_text_that_rides_in_a_metadata_field_is_neither_stored_nor_quoted(tmp_path, warehouse, run_ingest):
+    """A logger that puts a message object where a model or id goes, or a long text where a status or a count goes:
+    the record is quarantined, its reason quotes none of it, and the quarantined line keeps none of it."""
+    secret = "my SSN is 078-05-1120"
+    message = {"role": "user", "content": secret}
+    lines = [
+        record(request_id="a", model=message),
+        record(request_id=[message]),
+        record(request_id="c", model=json.dumps(message)),
+        record(request_id="d", prompt_tokens=message),
+        record(request_id="e", status="error: " + secret * 20),
+        record(request_id="ok"),
+    ]
+    report = run_ingest(write_lines(tmp_path / "s.jsonl", lines))
+    assert (report.written, report.quarantined) == (1, 5)
+    reasons = {row["source_line"]: row["reason"] for row in quarantined(warehouse)}
+    assert reasons[1] == reasons[3] == "model is a JSON object or array, not text"
+    assert reasons[2] == "request_id is a JSON object or array, not text"
+    assert reasons[4] == "prompt_tokens is not an integer ('[49 chars not shown]')"
+    assert reasons[5].startswith("status '[427 chars not shown]' is not one of")
+    assert not any(secret in row["raw"] + row["reason"] for row in quarantined(warehouse))
+
+
 def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "u.jsonl", [record(user_id="alice@example.com")]))
     [row] = stored(warehouse)

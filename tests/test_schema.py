@@ -91,6 +91,8 @@ CORPUS: list[dict[str, Any]] = [
     record(created_at="\t1748779200\r\n"),
     record(created_at="".join(chr(0xFF10 + int(d)) for d in "1748779200")),  # full-width digits: not a number
     record(model="", app_id="", error_code="", native_finish_reason=""),
+    record(model='{"role": "user"}'),
+    record(request_id=" [1]"),
     record(status="cancelled", native_finish_reason=None),
     record(status="weird"),
     record(http_status=99),

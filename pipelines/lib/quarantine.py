@@ -5,8 +5,8 @@ prompts, completions and user identifiers, which gatewaylens never stores. Redac
 
 * JSON lines keep their structure, numbers, booleans and nulls; a string value is kept only under a key
   known to carry metadata (the canonical record's fields and the usual log fields: ids, model, provider,
-  status, finish reasons, timestamps); every other string becomes "[redacted N chars]", and user
-  identifiers become "[user id redacted]".
+  status, finish reasons, timestamps), no longer than MAX_KEPT_CHARS and holding no JSON object or array in
+  text; every other string becomes "[redacted N chars]", and user identifiers become "[user id redacted]".
 * Broken JSON (starts with '{' or '[') is redacted the same way token by token.
 * Other text keeps nothing but its length: it may be a fragment of a prompt split across lines.
 
@@ -27,6 +27,9 @@ from schemas.adapters import INPUT_COLUMNS, _sql
 from schemas.record import RequestRecord
 
 MAX_RAW_CHARS = 4096
+#: The longest string kept under a metadata key: the longest text a record keeps (request_id, model: 256 chars).
+#: A longer one is no id, model or status, and may be a prompt a logger put there.
+MAX_KEPT_CHARS = 256
 USER_KEYS = frozenset({"user", "user_id", "user_key", "user_hash", "end_user", "user_api_key_hash", "user.id"})
 KEEP_KEYS = (
     frozenset(RequestRecord.model_fields)
@@ -225,9 +228,15 @@ def _redact_value(key: str | None, value: Any, keep: frozenset[str], depth: int)
         return _redact_object(value, depth=depth + 1)
     if isinstance(value, list):
         return [_redact_value(key, item, keep, depth + 1) for item in value]
-    if isinstance(value, str) and lowered not in keep:
+    if isinstance(value, str) and (lowered not in keep or not _metadata_like(value)):
         return _mask(value)
     return value
+
+
+def _metadata_like(value: str) -> bool:
+    """A string a metadata key may show: at most MAX_KEPT_CHARS, and no JSON object or array in text (a message a
+    logger wrote where a model or id goes)."""
+    return len(value) <= MAX_KEPT_CHARS and not value.lstrip(" \t\r\n").startswith(("{", "["))
 
 
 def _redact_attribute(name: str, value: Any, depth: int) -> Any:
