@@ -187,7 +187,8 @@ def structured_sql(raw: str) -> str:
     # the first character's code (one call a row; 6 prefix tests cost twice as much), the pattern only for text
     # that starts with a brace, a bracket or a blank
     pattern = f"regexp_matches({raw}, '^[ \\t\\r\\n]*[{{\\[]')"
-    return f"(ascii({raw}) IN (123, 91, 32, 9, 10, 13) AND {pattern})"
+    container = f"coalesce(try(json_type({raw})) IN ('OBJECT', 'ARRAY'), false)"  # not `[beta] x`, `{{GUID}}`
+    return f"(ascii({raw}) IN (123, 91, 32, 9, 10, 13) AND {pattern} AND {container})"
 
 
 def shown_sql(raw: str) -> str:

@@ -10,6 +10,7 @@ to lose the record.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,15 @@ QualityFlag = Literal[
     "long_id",
     "long_value",
 ]
+
+
+def _container(text: str) -> bool:
+    """The text is a JSON object or array (`[beta] x` or `{3F2504E0-4F89-11D3}` is not)."""
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
 
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -213,7 +223,7 @@ class RequestRecord(BaseModel):
     @classmethod
     def _text_not_structured(cls, value: Any) -> Any:
         """Text is never a JSON object or array (the bulk rules' `structured_sql`): a prompt could ride in one."""
-        if isinstance(value, str) and value.lstrip(" \t\r\n").startswith(("{", "[")):
+        if isinstance(value, str) and value.lstrip(" \t\r\n").startswith(("{", "[")) and _container(value):
             raise ValueError("a JSON object or array, not text")
         return value
 

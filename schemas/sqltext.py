@@ -32,14 +32,15 @@ INTEGER_TEXT = r"[+-]?[0-9]+"
 def epoch_micros(text: str) -> str:
     """SQL: the text `text` (SQL) read as an epoch time, in microseconds since 1970 (BIGINT): seconds,
     milliseconds, microseconds or nanoseconds by magnitude (EPOCH_UNITS); NULL for text that is no finite number.
-    The number is DuckDB's DOUBLE cast of the text (blanks around it, `1e9`, `.5`, `1_000` taken; hex not) scaled
+    The number is DuckDB's DOUBLE cast of the text (blanks around it, `1e9`, `.5` taken; hex and `_` not) scaled
     and rounded (`epoch_micros_near`); an integer past EPOCH_UNITS (nanoseconds) is read exactly, truncated."""
     number = f"try_cast({text} AS DOUBLE)"
     trimmed = f"trim({text})"
     whole = f"abs({number}) > {EPOCH_UNITS[-1][0]:.0e} AND regexp_full_match({trimmed}, {literal(INTEGER_TEXT)})"
     return f"""try_cast(CASE
+        WHEN contains({text}, '_') THEN NULL  -- `1_000`: DuckDB's cast and Python's float split such text apart
         WHEN {whole} THEN try_cast({trimmed} AS HUGEINT) // 1000
-        ELSE {epoch_micros_near(number)}
+        ELSE try_cast({epoch_micros_near(number)} AS HUGEINT)  -- not DOUBLE: the integer branch stays exact
     END AS BIGINT)"""
 
 
@@ -58,7 +59,7 @@ def epoch_micros_of(value: object) -> int | None:
         return None
     text = str(value)
     try:
-        number = float(text) if text.isascii() else math.nan
+        number = float(text) if text.isascii() and "_" not in text else math.nan
     except ValueError:
         return None
     if not math.isfinite(number):

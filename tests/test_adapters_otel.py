@@ -327,3 +327,20 @@ def test_an_exception_the_caller_raised_is_not_the_providers_fault(error_type, e
     )
     row = valid(one("otel", export(failed)))
     assert (row["status"], row["error_code"], row["error_class"]) == ("error", error_type, error_class)
+
+
+def test_a_spans_label_in_a_reason_never_quotes_a_message_written_where_the_model_goes():
+    """A logger that put the request's messages in `gen_ai.request.model`: the span is refused, and the reason's
+    label shows the length of what it refuses, not the text."""
+    secret = "my SSN is 078-05-1120"
+    model = json.dumps({"messages": [{"role": "user", "content": secret}]})
+    [row] = adapt("otel", export(span("eee19b7ec3c1b174", CHAT | {"gen_ai.request.model": model})))
+    assert row["reason"].startswith("model_requested is a JSON object or array, not text")
+    assert secret not in row["reason"]
+    assert row["item"] == f"span 1 (chat [{len(model)} chars not shown])" and secret not in row["item"]
+
+
+@pytest.mark.parametrize("finish", ["[]", "[null]"])
+def test_a_finish_reasons_list_with_no_reason_gives_none_not_its_text(finish):
+    row = valid(one("otel", export(span("eee19b7ec3c1b174", CHAT | {"gen_ai.response.finish_reasons": finish}))))
+    assert row["native_finish_reason"] is None

@@ -167,6 +167,22 @@ def test_text_that_rides_in_a_metadata_field_is_neither_stored_nor_quoted(tmp_pa
     assert not any(secret in row["raw"] + row["reason"] for row in quarantined(warehouse))
 
 
+def test_text_that_only_starts_like_json_is_text(tmp_path, warehouse, run_ingest):
+    """A model named `[beta] x`, an id in braces (`{GUID}`), an app `[prod] chat`: not JSON, stored as given."""
+    guid = "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}"
+    line = record(request_id=guid, model="[beta] x", app_id="[prod] chat", error_code="[object Object]")
+    assert run_ingest(write_lines(tmp_path / "t.jsonl", [line])).written == 1
+    [got] = stored(warehouse)
+    assert (got["request_id"], got["model"], got["app_id"]) == (guid, "[beta] x", "[prod] chat")
+
+
+def test_an_empty_value_hides_no_fallback(tmp_path, warehouse, run_ingest):
+    """`user_id` "" and `user` "bob": the user is bob (a logger that writes every field, empty when unknown)."""
+    run_ingest(write_lines(tmp_path / "u.jsonl", [record(request_id="a", user_id="", user="bob")]))
+    run_ingest(write_lines(tmp_path / "v.jsonl", [record(request_id="b", user_id="bob")]))
+    assert len({row["user_hash"] for row in stored(warehouse)}) == 1 and stored(warehouse)[0]["user_hash"]
+
+
 def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path, warehouse, run_ingest):
     run_ingest(write_lines(tmp_path / "u.jsonl", [record(user_id="alice@example.com")]))
     [row] = stored(warehouse)

@@ -10,6 +10,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -115,6 +116,60 @@ def test_a_line_caught_without_its_newline_is_read_again_whole(tmp_path, warehou
     assert earlier["ignored_reasons"] == {COMPLETED_LATER: 1} and earlier["lines"] == 2
     _bump_mtime(source)
     assert run_ingest(source).lines == 0 and quarantined(warehouse) == []  # nothing left to read or take out
+
+
+@pytest.mark.slow
+def test_a_line_caught_unfinished_twice_leaves_the_first_reads_quarantine_once_whole(tmp_path, warehouse, run_ingest):
+    source = tmp_path / "gateway.jsonl"
+    whole = _lines(2)
+    source.write_text(whole[0] + "\n" + whole[1][:30])
+    first = run_ingest(source)
+    source.write_text(whole[0] + "\n" + whole[1][:60])  # grown, the line still unfinished
+    _bump_mtime(source)
+    second = run_ingest(source)
+    assert second.files[0].ignored_reasons == {QUARANTINED_BEFORE: 1}
+    assert second.files[0].partial_key == first.files[0].key  # where the line's row still is
+    source.write_text(whole[0] + "\n" + whole[1] + "\n")
+    _bump_mtime(source)
+    third = run_ingest(source)
+    assert third.written == 1 and len(stored(warehouse)) == 2 and quarantined(warehouse) == []
+    earlier = warehouse.ledger_entry(first.files[0].key)
+    assert earlier is not None and (earlier["quarantined"], earlier["ignored"]) == (0, 1)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_while_it_takes_a_completed_line_out_is_finished_by_the_next(
+    tmp_path, warehouse, run_ingest, monkeypatch
+):
+    """The earlier read's entry is recounted first, then the row taken out: stopped between the two, the next run
+    takes the row out and recounts nothing twice."""
+    source = tmp_path / "gateway.jsonl"
+    whole = _lines(2)
+    source.write_text(whole[0] + "\n" + whole[1][:30])
+    first = run_ingest(source)
+    source.write_text(whole[0] + "\n" + whole[1] + "\n")
+    _bump_mtime(source)
+    quarantine_file = warehouse.path("quarantine", f"{first.files[0].key}.parquet")
+    atomic_write = Warehouse.atomic_write
+
+    def stopped(self: Warehouse, target: str) -> Any:
+        if target == quarantine_file:
+            raise RuntimeError("stopped")
+        return atomic_write(self, target)
+
+    monkeypatch.setattr(Warehouse, "atomic_write", stopped)
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_ingest(source)
+    monkeypatch.setattr(Warehouse, "atomic_write", atomic_write)
+    assert len(quarantined(warehouse)) == 1  # not yet taken out; the line is stored
+    run_ingest(source)
+    assert quarantined(warehouse) == [] and len(stored(warehouse)) == 2
+    earlier = warehouse.ledger_entry(first.files[0].key)
+    assert earlier is not None and (earlier["quarantined"], earlier["ignored"], earlier["completed_lines"]) == (
+        0,
+        1,
+        [2],
+    )
 
 
 @pytest.mark.slow

@@ -53,11 +53,13 @@ def spec(columns: tuple[str, ...]) -> dict[str, str]:
 
 
 def _columns_sql(columns: tuple[str, ...], value: Callable[[str], str]) -> str:
-    """Every column from its keys, the first present winning; `value(key)` is a key's text."""
+    """Every column from its keys, the first present and not empty winning (`""` hides no fallback: a `user_id`
+    of "" and a `user` of "bob" is bob); `value(key)` is a key's text."""
     exprs = []
     for column in columns:
         values = [value(key) for key in _KEYS.get(column, (column,))]
-        expr = "NULL" if not values else values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+        present = ", ".join(f"nullif({v}, '')" for v in values)
+        expr = "NULL" if not values else values[0] if len(values) == 1 else f"coalesce({present})"
         exprs.append(f"{expr} AS {column}")
     return ",\n    ".join(exprs)
 

@@ -46,6 +46,7 @@ were offered.
 from __future__ import annotations
 
 from schemas.adapters import _sql
+from schemas.bulk import shown_sql
 
 SPEC = {
     "id": "VARCHAR",
@@ -196,7 +197,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     return f"""
 select
     source_line,
-    CASE WHEN n > 1 THEN format('attempt {{}} of {{}} ({{}})', k, n, coalesce(pr.provider_name, '?')) END AS item,
+    CASE WHEN n > 1 THEN format('attempt {{}} of {{}} ({{}})', k, n, coalesce({shown_sql("pr.provider_name")}, '?'))
+    END AS item,
     NULL::VARCHAR AS ignored,
     CASE
         {_sql.not_an_object()}

@@ -195,7 +195,8 @@ def select_sql(columns: tuple[str, ...], header: tuple[str, ...] = HEADER) -> st
         present = [f"c[{position[name]}]" for name in _SOURCES[key] if name in position]
         if not present:
             return "NULL::VARCHAR"
-        return present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
+        cells = ", ".join(f"nullif({c}, '')" for c in present)
+        return present[0] if len(present) == 1 else f"coalesce({cells})"
 
     api_type = f"lower({cell('api_type')})"
     exprs = {key: cell(key) for key in _SOURCES}

@@ -79,6 +79,7 @@ import csv
 
 from schemas import normalize
 from schemas.adapters import _sql
+from schemas.bulk import shown_sql
 from schemas.sqltext import literal_list
 
 _VALUE = {
@@ -207,7 +208,8 @@ def _metadata(path: str) -> str:
 
 
 def _first(names: tuple[str, ...]) -> str:
-    return "coalesce(" + ", ".join(_attr(n) for n in names) + ")"
+    """The first of the attributes `names` present and not empty (an empty one hides no later one)."""
+    return "coalesce(" + ", ".join(f"nullif({_attr(n)}, '')" for n in names) + ")"
 
 
 def _operations() -> str:
@@ -269,9 +271,11 @@ def _finish() -> str:
 
 
 def _first_of_list(text: str) -> str:
-    """The first element of a JSON list in text, else the text itself (the native finish reason)."""
+    """The first element of a JSON list in text (NULL for an empty list or one of nulls: not the list's text),
+    else the text itself (the native finish reason)."""
+    listed = f"starts_with(ltrim({text}), '[') AND coalesce(try(json_type({text})) = 'ARRAY', false)"
     return f"""CASE
-        WHEN starts_with(ltrim({text}), '[') THEN coalesce(try(from_json({text}, '["VARCHAR"]'))[1], {text})
+        WHEN {listed} THEN try(from_json({text}, '["VARCHAR"]'))[1]
         ELSE {text}
     END"""
 
@@ -395,8 +399,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
 select
     source_line,
     CASE WHEN c IS NOT NULL THEN format('span {{}} ({{}} {{}})', c.no,
-        coalesce({_attr("gen_ai.operation.name")}, '?'),
-        coalesce({_attr("gen_ai.request.model")}, {_first(MODEL)}, '?')) END AS item,
+        coalesce({shown_sql(_attr("gen_ai.operation.name"))}, '?'),
+        coalesce({shown_sql(f"coalesce({_attr('gen_ai.request.model')}, {_first(MODEL)})")}, '?')) END AS item,
     CASE
         WHEN c IS NULL AND j.resourceSpans IS NOT NULL AND {_sql.is_object("raw")}
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)

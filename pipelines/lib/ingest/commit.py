@@ -32,7 +32,7 @@ from pipelines.lib.ingest.dedupe import (
     replaced_by_file,
     stored_records,
 )
-from pipelines.lib.ingest.report import COMPLETED_LATER, FileReport, IngestReport
+from pipelines.lib.ingest.report import COMPLETED_LATER, QUARANTINED_BEFORE, FileReport, IngestReport
 from pipelines.lib.ingest.stage import RECORD_COLUMNS, read_staged, staged_files
 from pipelines.lib.storage import QUARANTINE, Warehouse, concurrent_requests
 from schemas.bulk import arrow_schema, field_specs
@@ -274,6 +274,7 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
         )
     if quarantine_file:
         warehouse.publish(quarantine_file, warehouse.path(QUARANTINE, f"{file_report.key}.parquet"))
+    file_report.partial_key = partial_key(file_report, quarantine_file)
     if file_report.completes_prior_line:
         drop_completed_line(warehouse, file_report)
     entry = asdict(file_report) | {"ingested_at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -283,12 +284,31 @@ def _finish_file(warehouse: Warehouse, file_report: FileReport, quarantine_file:
     warehouse.write_last_read(file_report.url, entry | {"key": file_report.key})
 
 
+def partial_key(file_report: FileReport, quarantine_file: str | None) -> str | None:
+    """The ledger key whose quarantine holds the row of the line this read ended inside (no newline yet), for the
+    read that completes it (`drop_completed_line`): this read's, when it quarantined that line; the earlier read's,
+    when this read met the same line unfinished again (and so did not quarantine it twice); else None."""
+    mark = file_report.read_mark or {}
+    line = mark.get("through_line", 0)
+    if line <= mark.get("lines", 0):
+        return None  # the read ended at a newline
+    if line == file_report.prior_through_line and file_report.ignored_reasons.get(QUARANTINED_BEFORE):
+        return file_report.prior_partial_key
+    if quarantine_file and os.path.exists(quarantine_file):
+        lines = pq.read_table(quarantine_file, columns=["source_line"]).column("source_line")
+        if pc.any(pc.equal(lines, line)).as_py():
+            return file_report.key
+    return None
+
+
 def drop_completed_line(warehouse: Warehouse, file_report: FileReport) -> None:
-    """Take the line this read completed (`FileReport.completes_prior_line`: the earlier read caught it without its
-    newline and quarantined it) out of the earlier read's quarantine rows, and count it in that read's ledger entry
-    as ignored (COMPLETED_LATER): a line is stored or quarantined, never both. Its records are written by now (the
-    days are published before any file's entries), so it is never in neither. A rerun finds no row to take out."""
-    key, line = file_report.prior_key, file_report.prior_through_line
+    """Take the line this read completed (`FileReport.completes_prior_line`: an earlier read caught it without its
+    newline and quarantined it) out of that read's quarantine rows, and count it in that read's ledger entry as
+    ignored (COMPLETED_LATER): a line is stored or quarantined, never both. Its records are written by now (the
+    days are published before any file's entries), so it is never in neither. The ledger entry is recounted first
+    and says which line it recounted (`completed_lines`), then the row is taken out: a run stopped between the two
+    is finished by the next, which recounts nothing twice."""
+    key, line = file_report.prior_partial_key, file_report.prior_through_line
     path = warehouse.path(QUARANTINE, f"{key}.parquet")
     if key is None or not warehouse.fs.exists(path):
         return
@@ -298,12 +318,13 @@ def drop_completed_line(warehouse: Warehouse, file_report: FileReport) -> None:
     removed = pc.sum(stale.cast(pa.int64())).as_py() or 0
     if not removed:
         return
-    with warehouse.atomic_write(path) as local:
-        pq.write_table(rows.filter(pc.invert(stale)), local, compression="zstd")
     entry = warehouse.ledger_entry(key)
-    if entry is not None:
+    if entry is not None and line not in entry.get("completed_lines", []):
         reasons = entry.setdefault("ignored_reasons", {})
         reasons[COMPLETED_LATER] = reasons.get(COMPLETED_LATER, 0) + removed
         entry["quarantined"] -= removed
         entry["ignored"] += removed
+        entry["completed_lines"] = [*entry.get("completed_lines", []), line]
         warehouse.write_ledger(key, entry)
+    with warehouse.atomic_write(path) as local:
+        pq.write_table(rows.filter(pc.invert(stale)), local, compression="zstd")

@@ -37,7 +37,10 @@ class FileReport:
     hash_key_id: str | None = None  # the public id of the key that hashed the file's user ids (see privacy)
     first_line: int = 1  # where reading began: past 1 when an earlier version of the file was read (it grew)
     prior_through_line: int = 0  # the last line an earlier version of the file counted (0: none was read)
-    prior_key: str | None = None  # the ledger key of that earlier version (see `completes_prior_line`)
+    #: The ledger key whose quarantine holds the row of the line the earlier read ended inside, if it quarantined it
+    #: (that read's own, or, where reads met the line unfinished again and again, the first one's)
+    prior_partial_key: str | None = None
+    partial_key: str | None = None  # ... the same, for this read, set by the commit (`commit.partial_key`)
     read_mark: dict[str, Any] | None = None  # how far the file was read (reader.ReadMark), to resume from
     read_by: str | None = None  # "bulk": parsed whole by DuckDB's read_json; "lines": read line by line
     ignored_reasons: dict[str, int] = field(default_factory=dict)
@@ -63,7 +66,7 @@ class FileReport:
         that line, if any, is stale (the commit removes it: `commit.drop_completed_line`)."""
         rejected_again = self.ignored_reasons.get(QUARANTINED_BEFORE, 0)
         resumed = self.first_line > 1 and self.prior_through_line >= self.first_line
-        return self.prior_key is not None and resumed and not rejected_again
+        return self.prior_partial_key is not None and resumed and not rejected_again
 
     def count_ignored(self, reason: str, count: int) -> None:
         """Count `count` rows ignored for `reason` (a line that holds no record by design)."""

@@ -691,12 +691,14 @@ def expand_sources(
 
 def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str], report: FileReport) -> ReadMark | None:
     """How far the last ingested version of the source's URL was read (None: never, or by an older version);
-    `known`: the names of the warehouse's last-read entries. That version's ledger key goes into `report`."""
+    `known`: the names of the warehouse's last-read entries. Where a row of its unfinished last line is quarantined
+    (`FileReport.prior_partial_key`) goes into `report`."""
     entry = warehouse.last_read(source.url, known)
     mark = (entry or {}).get("read_mark")
     if not mark:
         return None
-    report.prior_key = entry.get("key") if entry else None
+    # an entry of a version before `partial_key` was kept: its own quarantine is where the line's row would be
+    report.prior_partial_key = entry.get("partial_key", entry.get("key")) if entry else None
     return ReadMark(**mark)
 
 
