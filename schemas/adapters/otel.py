@@ -208,8 +208,8 @@ def _metadata(path: str) -> str:
 
 
 def _first(names: tuple[str, ...]) -> str:
-    """The first of the attributes `names` present and not empty (an empty one hides no later one)."""
-    return "coalesce(" + ", ".join(f"nullif({_attr(n)}, '')" for n in names) + ")"
+    """The first of the attributes `names` present and not empty (`vals` holds an empty value as NULL)."""
+    return "coalesce(" + ", ".join(_attr(n) for n in names) + ")"
 
 
 def _operations() -> str:
@@ -399,8 +399,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
 select
     source_line,
     CASE WHEN c IS NOT NULL THEN format('span {{}} ({{}} {{}})', c.no,
-        coalesce({shown_sql(_attr("gen_ai.operation.name"))}, '?'),
-        coalesce({shown_sql(f"coalesce({_attr('gen_ai.request.model')}, {_first(MODEL)})")}, '?')) END AS item,
+        coalesce({shown_sql("label_operation")}, '?'), coalesce({shown_sql("label_model")}, '?')) END AS item,
     CASE
         WHEN c IS NULL AND j.resourceSpans IS NOT NULL AND {_sql.is_object("raw")}
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)
@@ -411,13 +410,19 @@ select
     END AS reject,
     {columns_sql}
 from (
-    select *, {_finish()} AS finish
+    select
+        *,
+        {_finish()} AS finish,
+        -- what the span's label in a reason names, each looked up once (`shown_sql` reads its value several times)
+        {_attr("gen_ai.operation.name")} AS label_operation,
+        coalesce({_attr("gen_ai.request.model")}, {_first(MODEL)}) AS label_model
     from (
         select
             *,
             list_transform(c.span.attributes, lambda a: a.key) AS keys,
-            list_transform(c.span.attributes, lambda a: coalesce(
-                a.value.stringValue, a.value.intValue, a.value.doubleValue, a.value.boolValue)) AS vals,
+            -- an empty value says nothing and hides no later attribute (`_first`): NULL, once per attribute
+            list_transform(c.span.attributes, lambda a: nullif(coalesce(
+                a.value.stringValue, a.value.intValue, a.value.doubleValue, a.value.boolValue), '')) AS vals,
             list_transform(c.span.attributes, lambda a: a.value.arrayValue.values) AS arrays
         from (
             select
