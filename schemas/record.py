@@ -40,9 +40,13 @@ QualityFlag = Literal[
 
 
 def _container(text: str) -> bool:
-    """The text is a JSON object or array (`[beta] x` or `{3F2504E0-4F89-11D3}` is not)."""
+    """The text is a JSON object or array (`[beta] x` or `{3F2504E0-4F89-11D3}` is not). DuckDB's `json_type`, which
+    the bulk rule asks, also takes a few spellings Python's parser refuses (`[1,]`, `[nan]`): text no logger writes
+    where a model or id goes. Nesting too deep for Python's parser counts as JSON."""
     try:
         return isinstance(json.loads(text), dict | list)
+    except RecursionError:
+        return True
     except ValueError:
         return False
 

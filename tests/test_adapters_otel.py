@@ -340,7 +340,15 @@ def test_a_spans_label_in_a_reason_never_quotes_a_message_written_where_the_mode
     assert row["item"] == f"span 1 (chat [{len(model)} chars not shown])" and secret not in row["item"]
 
 
-@pytest.mark.parametrize("finish", ["[]", "[null]"])
-def test_a_finish_reasons_list_with_no_reason_gives_none_not_its_text(finish):
+@pytest.mark.parametrize(("finish", "native"), [("[]", None), ("[null]", None), ('[null, "stop"]', "stop")])
+def test_a_finish_reasons_list_gives_its_first_reason_never_its_text(finish, native):
     row = valid(one("otel", export(span("eee19b7ec3c1b174", CHAT | {"gen_ai.response.finish_reasons": finish}))))
-    assert row["native_finish_reason"] is None
+    assert row["native_finish_reason"] == native
+
+
+def test_an_empty_operation_name_hides_no_other_mark_of_a_model_call():
+    """`gen_ai.operation.name` "" says nothing: the Vercel AI SDK's `ai.operationId` still marks the model call."""
+    attributes = {k: v for k, v in CHAT.items() if k != "gen_ai.operation.name"}
+    attributes |= {"gen_ai.operation.name": "", "ai.operationId": "ai.generateText.doGenerate"}
+    [row] = adapt("otel", export(span("eee19b7ec3c1b174", attributes)))
+    assert row["ignored"] is None and row["reason"] is None

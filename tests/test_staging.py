@@ -234,3 +234,13 @@ def test_staged_files_of_many_row_groups_commit_the_same_days(tmp_path, monkeypa
         most[name] = max(row_groups)
     assert len(days["default"]) == 9 and days["small"] == days["default"]
     assert most == {"default": 1, "small": 5}  # the 9,000 rows staged in one row group, then in five
+
+
+def test_a_batch_manifest_from_another_version_gives_its_file_reports():
+    """A field this version does not know (a batch staged by another version) is left out, not a TypeError that
+    would stop every later batch behind it."""
+    from pipelines.lib.ingest.batches import _file_report
+
+    staged = {"url": "file:///x.jsonl", "key": "k", "size": 3, "lines": 2, "a_field_of_another_version": 1}
+    report = _file_report(staged)
+    assert (report.url, report.lines) == ("file:///x.jsonl", 2)

@@ -271,11 +271,11 @@ def _finish() -> str:
 
 
 def _first_of_list(text: str) -> str:
-    """The first element of a JSON list in text (NULL for an empty list or one of nulls: not the list's text),
-    else the text itself (the native finish reason)."""
+    """The first non-null element of a JSON list in text (NULL for an empty list or one of nulls: not the list's
+    text), else the text itself (the native finish reason)."""
     listed = f"starts_with(ltrim({text}), '[') AND coalesce(try(json_type({text})) = 'ARRAY', false)"
     return f"""CASE
-        WHEN {listed} THEN try(from_json({text}, '["VARCHAR"]'))[1]
+        WHEN {listed} THEN list_filter(try(from_json({text}, '["VARCHAR"]')), lambda r: r IS NOT NULL)[1]
         ELSE {text}
     END"""
 
@@ -392,8 +392,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         lambda sp: {{'span': sp, 'service': {service}}})))"""
     span_keys = "list_transform(x.span.attributes, lambda a: a.key)"
     span_vals = (
-        "list_transform(x.span.attributes, lambda a: coalesce(a.value.stringValue, a.value.intValue, "
-        "a.value.doubleValue, a.value.boolValue))"
+        "list_transform(x.span.attributes, lambda a: nullif(coalesce(a.value.stringValue, a.value.intValue, "
+        "a.value.doubleValue, a.value.boolValue), ''))"
     )
     return f"""
 select

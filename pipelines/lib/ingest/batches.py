@@ -10,6 +10,7 @@ a manifest of the file reports: a batch without its manifest is incomplete and i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict
@@ -103,6 +104,13 @@ def commit_staged(
     return report
 
 
+def _file_report(staged: dict[str, Any]) -> FileReport:
+    """A file's report as a batch's manifest holds it, written by this version or another: fields this version does
+    not know are left out (a batch staged by one version is committed by the next)."""
+    known = {f.name for f in dataclasses.fields(FileReport)}
+    return FileReport(**{name: value for name, value in staged.items() if name in known})
+
+
 def _commit_batch(
     warehouse: Warehouse, batch: str, threads: int | None, commit_rows: int, progress: Progress
 ) -> IngestReport:
@@ -112,7 +120,7 @@ def _commit_batch(
         local = os.path.join(scratch, "batch")
         warehouse.fs.get(warehouse.path(STAGING, batch) + "/", local + "/", recursive=True)
         manifest = json.loads(Path(local, MANIFEST).read_text())
-        batch_report = IngestReport(files=[FileReport(**f) for f in manifest["files"]])
+        batch_report = IngestReport(files=[_file_report(f) for f in manifest["files"]])
         con = run_connection(warehouse, scratch, threads)
         upgrade_layout(con, os.path.join(local, "staging"))
         commit(con, warehouse, os.path.join(local, "staging"), commit_rows, batch_report)
