@@ -173,6 +173,26 @@ def test_a_run_stopped_while_it_takes_a_completed_line_out_is_finished_by_the_ne
 
 
 @pytest.mark.slow
+def test_a_line_caught_unfinished_that_completes_into_another_refusal_is_quarantined_for_it(
+    tmp_path, warehouse, run_ingest
+):
+    """Whole now, the line is refused for what it holds: its row says why, and the earlier read's `not JSON` row of
+    it is taken out (a line is quarantined once, for its last reading)."""
+    source = tmp_path / "gateway.jsonl"
+    good, bad = _lines(1)[0], json.dumps(record(request_id="late", completion_tokens=-1))
+    source.write_text(good + "\n" + bad[:30])
+    first = run_ingest(source)
+    source.write_text(good + "\n" + bad + "\n")
+    _bump_mtime(source)
+    grown = run_ingest(source)
+    assert (grown.quarantined, grown.ignored) == (1, 0)
+    [row] = quarantined(warehouse)
+    assert (row["source_line"], row["reason"]) == (2, "completion_tokens is negative (-1)")
+    earlier = warehouse.ledger_entry(first.files[0].key)
+    assert earlier is not None and (earlier["quarantined"], earlier["ignored"]) == (0, 1)
+
+
+@pytest.mark.slow
 def test_a_partial_line_still_broken_is_not_quarantined_twice(tmp_path, warehouse, run_ingest):
     source = tmp_path / "gateway.jsonl"
     source.write_text(_lines(1)[0] + "\n{broken")

@@ -304,8 +304,9 @@ def partial_key(file_report: FileReport, quarantine_file: str | None) -> str | N
 def drop_completed_line(warehouse: Warehouse, file_report: FileReport) -> None:
     """Take the line this read completed (`FileReport.completes_prior_line`: an earlier read caught it without its
     newline and quarantined it) out of that read's quarantine rows, and count it in that read's ledger entry as
-    ignored (COMPLETED_LATER): a line is stored or quarantined, never both. Its records are written by now (the
-    days are published before any file's entries), so it is never in neither. The ledger entry is recounted first
+    ignored (COMPLETED_LATER): a line is stored or quarantined, once, for its last reading. Its records are
+    written, and its new rows quarantined, by now (the days are published before any file's entries, this file's
+    quarantine just before), so it is never in neither. The ledger entry is recounted first
     and says which line it recounted (`completed_lines`), then the row is taken out: a run stopped between the two
     is finished by the next, which recounts nothing twice."""
     key, line = file_report.prior_partial_key, file_report.prior_through_line

@@ -62,8 +62,9 @@ class FileReport:
     @property
     def completes_prior_line(self) -> bool:
         """The earlier read of the file ended inside a line (its last, without a newline yet), which this read
-        read again whole (`prior_through_line`), and did not reject again: the earlier read's quarantine row of
-        that line, if any, is stale (the commit removes it: `commit.drop_completed_line`)."""
+        read again (`prior_through_line`) and did not find unfinished and refused again (QUARANTINED_BEFORE): the
+        line is stored, or quarantined for what it holds now, and the earlier read's quarantine row of it, if any,
+        is stale (the commit removes it: `commit.drop_completed_line`)."""
         rejected_again = self.ignored_reasons.get(QUARANTINED_BEFORE, 0)
         resumed = self.first_line > 1 and self.prior_through_line >= self.first_line
         return self.prior_partial_key is not None and resumed and not rejected_again

@@ -370,7 +370,9 @@ class FileStager:
         report.records += len(batch.rejected) + batch.blank
         report.count_ignored(BLANK_LINE, batch.blank)
         rejected = list(batch.rejected) + found
-        rejects.write(sorted(self._not_quarantined_before(rejected, first_line, report)))
+        rejects.write(
+            sorted(self._not_quarantined_before(rejected, first_line, report, _whole_lines(batch, report, first_line)))
+        )
 
     @staticmethod
     def _may_read_ahead(source: SourceFile, prior: ReadMark | None) -> bool:
@@ -506,14 +508,18 @@ class FileStager:
             raise bulk.BulkMismatch(f"read_json and the line reader read a line differently (times in µs): {differ}")
 
     @staticmethod
-    def _not_quarantined_before(rejected: list[Reject], first_line: int, report: FileReport) -> list[Reject]:
+    def _not_quarantined_before(
+        rejected: list[Reject], first_line: int, report: FileReport, whole: frozenset[int] = frozenset()
+    ) -> list[Reject]:
         """`rejected` without the rows of a line an earlier read of the file already quarantined (a grown file
-        read again from a line that had no newline yet): those are counted as ignored."""
+        read again from a line that had no newline yet) and that is still unfinished: those are counted as
+        ignored. A line of `whole` (it has its newline now) is quarantined for what it holds now; the earlier row
+        of it is stale, and the commit takes it out (`commit.drop_completed_line`)."""
         if first_line == 1 or not rejected:
             return rejected
-        before = [row for row in rejected if row[0] <= report.prior_through_line]
+        before = [row for row in rejected if row[0] <= report.prior_through_line and row[0] not in whole]
         report.count_ignored(QUARANTINED_BEFORE, len(before))
-        return [row for row in rejected if row[0] > report.prior_through_line]
+        return [row for row in rejected if row[0] > report.prior_through_line or row[0] in whole]
 
     def _copy(
         self,
@@ -687,6 +693,19 @@ def expand_sources(
     if report.skipped_by_name:
         progress(skipped_note(report.skipped_by_name))
     return list(seen.values())
+
+
+def _whole_lines(batch: LineBatch, report: FileReport, first_line: int) -> frozenset[int]:
+    """The line an earlier read of the file ended inside (`prior_through_line`), when `batch` holds it with its
+    newline now: finished since, so what it holds now is what counts."""
+    line = report.prior_through_line
+    if first_line == 1 or line < first_line:  # not a resumed read, or one that ended at a newline
+        return frozenset()
+    numbers = batch.lines.column("source_line")
+    found = pc.index(numbers, line).as_py()
+    if found < 0 or not str(batch.lines.column("raw")[found].as_py()).endswith("\n"):
+        return frozenset()
+    return frozenset({line})
 
 
 def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str], report: FileReport) -> ReadMark | None:
