@@ -225,7 +225,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             notes = tuple(privacy.caveats(warehouse))
             page = report.render_report(con, period, warehouse=warehouse.uri(), notes=notes)
     except (duckdb.Error, FileNotFoundError) as err:
-        return _fail(str(err).splitlines()[0])
+        return _fail(_one_line(err))
     folder = () if args.out else ("dashboards",)
     try:
         report.write_report(page, out, out.path(*folder, report.REPORT_FILE))
@@ -266,7 +266,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.format not in simulate_formats.FORMATS:
         print(f"unknown format {args.format!r}: one of {', '.join(simulate_formats.FORMATS)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if problem := _simulate_out_problem(args.out, args.rows_per_file):
         return _fail(problem)
     frame = simulate.simulate(args.start, args.days, args.requests_per_day, args.seed)

@@ -52,7 +52,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _count(value: Any) -> int | None:
+def whole_number(value: Any) -> int | None:
+    """An integral number from JSON-ish input (`400`, `400.0`, `"400"`, `" 4e2 "`), as the bulk typing reads a count
+    or a status; else None."""
     number = _number(value)
     return int(number) if number is not None and number.is_integer() else None
 
@@ -81,14 +83,14 @@ def _ttft_after_latency(r: Mapping[str, Any]) -> bool:
 REPAIRS: tuple[Repair, ...] = (
     Repair(
         flag="cached_outside_prompt",
-        holds=lambda r: _gt(_count(r.get("cached_prompt_tokens")), _count(r.get("prompt_tokens"))),
-        fix=lambda r: {"prompt_tokens": _count(r["prompt_tokens"]) + _count(r["cached_prompt_tokens"])},
+        holds=lambda r: _gt(whole_number(r.get("cached_prompt_tokens")), whole_number(r.get("prompt_tokens"))),
+        fix=lambda r: {"prompt_tokens": whole_number(r["prompt_tokens"]) + whole_number(r["cached_prompt_tokens"])},
         sql_holds="{prompt_tokens} >= 0 AND {cached_prompt_tokens} > {prompt_tokens}",
         sql_fix={"prompt_tokens": "({prompt_tokens}::HUGEINT + {cached_prompt_tokens})::VARCHAR"},
     ),
     Repair(
         flag="http_error_on_success",
-        holds=lambda r: r.get("status") == "success" and (_count(r.get("http_status")) or 0) >= 400,
+        holds=lambda r: r.get("status") == "success" and (whole_number(r.get("http_status")) or 0) >= 400,
         fix=lambda r: {},
         sql_holds="{status} = 'success' AND {http_status} >= 400",
         sql_fix={},
@@ -109,8 +111,8 @@ REPAIRS: tuple[Repair, ...] = (
     ),
     Repair(
         flag="reasoning_outside_completion",
-        holds=lambda r: _gt(_count(r.get("reasoning_tokens")), _count(r.get("completion_tokens"))),
-        fix=lambda r: {"completion_tokens": _count(r["completion_tokens"]) + _count(r["reasoning_tokens"])},
+        holds=lambda r: _gt(whole_number(r.get("reasoning_tokens")), whole_number(r.get("completion_tokens"))),
+        fix=lambda r: {"completion_tokens": whole_number(r["completion_tokens"]) + whole_number(r["reasoning_tokens"])},
         sql_holds="{completion_tokens} >= 0 AND {reasoning_tokens} > {completion_tokens}",
         sql_fix={"completion_tokens": "({completion_tokens}::HUGEINT + {reasoning_tokens})::VARCHAR"},
     ),

@@ -236,7 +236,9 @@ def _redact_value(key: str | None, value: Any, keep: frozenset[str], depth: int)
 def _metadata_like(value: str) -> bool:
     """A string a metadata key may show: at most MAX_KEPT_CHARS, and no JSON object or array in text (a message a
     logger wrote where a model or id goes)."""
-    return len(value) <= MAX_KEPT_CHARS and not value.lstrip(" \t\r\n").startswith(("{", "["))  # JSON, or not
+    # any text that starts like JSON, parsed or not: the record model refuses only real JSON (`_container`), but
+    # what a quarantined line shows errs on the side of hiding
+    return len(value) <= MAX_KEPT_CHARS and not value.lstrip(" \t\r\n").startswith(("{", "["))
 
 
 def _redact_attribute(name: str, value: Any, depth: int) -> Any:

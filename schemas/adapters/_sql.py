@@ -55,18 +55,6 @@ def mostly(head: list[str], test: Callable[[dict[str, Any]], bool]) -> bool:
     return bool(objects) and sum(map(test, objects)) * 2 > len(objects)
 
 
-def integer(value: object) -> int | None:
-    """A JSON value as an integer as the shared typing reads one (`400`, `400.0`, `"400"`, `" 4e2 "`), else None:
-    what a sniff function tests where the SQL will cast."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
-
-
 def has_keys(line: str, keys: frozenset[str]) -> bool:
     """The line is a JSON object with all of `keys` at the top level."""
     obj = json_object(line)

@@ -62,6 +62,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql
+from schemas.quality import whole_number
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -202,7 +203,7 @@ def sniff(line: str) -> bool:
         return False
     if isinstance(obj.get("response"), dict):
         body, status = obj["response"], obj.get("status_code")
-        failed = (code := _sql.integer(status)) is not None and code >= 400
+        failed = (code := whole_number(status)) is not None and code >= 400
         return (
             _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
         )

@@ -703,7 +703,7 @@ def _whole_lines(batch: LineBatch, report: FileReport, first_line: int) -> froze
         return frozenset()
     numbers = batch.lines.column("source_line")
     found = pc.index(numbers, line).as_py()
-    if found < 0 or not str(batch.lines.column("raw")[found].as_py()).endswith("\n"):
+    if found < 0 or not batch.lines.column("raw")[found].as_py().endswith("\n"):
         return frozenset()
     return frozenset({line})
 
