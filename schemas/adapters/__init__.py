@@ -100,13 +100,19 @@ class Adapter:
     bulk_sql: str | None = None
     bulk_text_needed: str | None = None
     bulk_text_keys: tuple[str, ...] = ()
+    bulk_nested: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    bulk_json: tuple[tuple[str, ...], ...] = ()
 
     @property
     def bulk(self) -> bool:
         """The format has a bulk form: DuckDB's `read_json` parses the whole file into `bulk_columns` (key,
         type) and `bulk_sql` maps them like `select_sql` maps a line (see pipelines.lib.ingest.bulk), except the
         lines `bulk_text_needed` (a SELECT of `source_line` over the same relation) returns: their mapping reads
-        the line's text. No line does where every row has each of `bulk_text_keys` (top-level keys)."""
+        the line's text. No line does where every row has each of `bulk_text_keys` (top-level keys).
+        `bulk_nested` (key, paths): the top-level keys typed as an object or a list, each with the JSON paths inside
+        it where the line path decodes an object or a list written as a string; `bulk_json`: the paths of the objects or
+        lists read as their JSON (`_sql.OBJECT_OR_LIST`), which `read_json` reads from a string too
+        (`_sql.bulk_form`)."""
         return self.bulk_sql is not None
 
     @property
@@ -124,7 +130,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
         name=name,
         sniff=module.sniff,
         select_sql=module.select_sql(INPUT_COLUMNS),
-        bulk_columns=_sql.bulk_columns(module.SPEC if spec is None else spec),
+        **_sql.bulk_form(module.SPEC if spec is None else spec),
         bulk_sql=module.select_sql(INPUT_COLUMNS, bulk=True),
         bulk_text_needed=module.text_needed_sql() if hasattr(module, "text_needed_sql") else None,
         bulk_text_keys=getattr(module, "TEXT_KEYS", ()),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from schemas.sqltext import literal
@@ -48,6 +49,26 @@ def json_object(line: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+@functools.lru_cache(maxsize=64)
+def decoded_object(line: str) -> dict[str, Any] | None:
+    """`json_object(line)` with each top-level string that holds a JSON object or list read as that JSON, as the
+    adapters read such a line (`decoded`): for the sniff functions of formats whose loggers may write a body or its
+    parts as text. A new object when one is decoded: the cached one is shared."""
+    obj = json_object(line)
+    if obj is None:
+        return None
+    decoded: dict[str, Any] = {}
+    for key, value in obj.items():
+        if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+            try:
+                inner = json.loads(value)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(inner, dict | list):
+                decoded[key] = inner
+    return obj | decoded if decoded else obj
+
+
 def mostly(head: list[str], test: Callable[[dict[str, Any]], bool]) -> bool:
     """More than half of the lines in `head` that are JSON objects pass `test` (a file's form, told by its first
     lines: `configure`)."""
@@ -81,9 +102,157 @@ def lenient(raw: str) -> str:
 
 def parse(raw: str, spec: dict[str, Any]) -> str:
     """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON), retried on the
-    lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone)."""
+    lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone). In a batch
+    that may hold them (`DECODING`), an object or list `spec` reads that the line holds as a string of its JSON
+    text is read as that JSON (`decoded`)."""
     shape = structure(spec)
-    return f"coalesce(try(from_json({raw}, {shape})), try(from_json({lenient(raw)}, {shape})))"
+    arms = []
+    for text in (raw, lenient(raw)):
+        if rebuilt := _decoded_line(text, spec):
+            arms.append(f"CASE WHEN {DECODING} THEN try(from_json({rebuilt}, {shape})) END")
+        arms.append(f"try(from_json({text}, {shape}))")
+    return f"coalesce({', '.join(arms)})"
+
+
+#: Stands in the adapters' SQL for whether a batch's lines may hold an object or list written as a string of its
+#: JSON text (`encoded_pattern`): the transform writes `true` or `false` in its place (`transform.batch_sql`), so
+#: that a batch without any pays nothing for the search (a CASE's unused branch still costs a third of the parse).
+DECODING = "$decode"
+#: The keys the adapters read as an object or a list (`nested_keys`), whose value a logger may write as a string.
+NESTED_KEYS: set[str] = set()
+
+
+#: How deep the line path looks for objects and lists written as strings: a top-level key's value, and the
+#: objects and lists right inside it (an envelope's `response` body as a string, or its `usage`). Deeper, an
+#: exporter that writes a column as text has already written the rest as JSON inside it; and each level adds a
+#: lambda inside the last one, which DuckDB binds in time and memory that grow with the depth.
+DECODED_LEVELS = 2
+
+
+class _ObjectOrList(str):
+    """A leaf read as its JSON text (`JSON`) that the format defines as an object or a list (an error body, a
+    function call): where a logger writes it as a string of its JSON text, it is decoded like an object or a
+    list the structure spells out. Equal to "JSON" (and written as it), so every reading of the leaf is as before."""
+
+    __slots__ = ()
+
+
+#: The leaf type of an object or list read as its JSON text (see _ObjectOrList); "JSON" itself reads a value
+#: whose text matters as it is (a number's spelling).
+OBJECT_OR_LIST = _ObjectOrList("JSON")
+
+
+def _nested(spec: Any) -> bool:
+    return isinstance(spec, dict | list | _ObjectOrList)
+
+
+def shallow(spec: dict[str, Any], levels: int = DECODED_LEVELS) -> dict[str, Any]:
+    """The structure `spec` with every object or list more than `levels` deep read as a JSON leaf."""
+
+    def cut(value: Any, left: int) -> Any:
+        if not _nested(value):
+            return value
+        if not left:
+            return "JSON"
+        if isinstance(value, _ObjectOrList):
+            return value
+        if isinstance(value, list):
+            return [cut(value[0], left - 1)]
+        return {key: cut(part, left - 1) for key, part in value.items()}
+
+    return {key: cut(value, levels) for key, value in spec.items()}
+
+
+def nested_paths(spec: Any, path: str = "$") -> list[str]:
+    """JSON paths (below `path`) of every object and list the structure `spec` reads, a list's items at its first
+    item: where a logger may have written a JSON text as a string (`"usage": "{\\"prompt_tokens\\": 3}"`, a
+    database's JSON column exported as text)."""
+    if isinstance(spec, list):
+        (item,) = spec
+        return [f"{path}[0]", *nested_paths(item, f"{path}[0]")] if _nested(item) else []
+    if not isinstance(spec, dict):
+        return []
+    paths = []
+    for key, value in spec.items():
+        if _nested(value):
+            sub = f"{path}.{json_key(key)}"
+            paths += [sub, *nested_paths(value, sub)]
+    return paths
+
+
+def nested_keys(spec: Any) -> set[str]:
+    """The keys the structure `spec` reads as an object or a list, at any depth."""
+    if isinstance(spec, list):
+        return nested_keys(spec[0])
+    if not isinstance(spec, dict):
+        return set()
+    return {key for key, value in spec.items() if _nested(value)}.union(*map(nested_keys, spec.values()))
+
+
+def json_key(key: str) -> str:
+    """`key` as a step of a JSON path (quoted unless a plain name)."""
+    return key if key.isidentifier() and key.isascii() else '"' + key.replace('"', '\\"') + '"'
+
+
+def holds_encoded(expr: str, paths: list[str]) -> str:
+    """SQL: the JSON `expr` holds a string at one of `paths` (one parse of `expr`)."""
+    listed = ", ".join(map(literal, paths))
+    return f"coalesce(list_contains(json_type({expr}, [{listed}]), 'VARCHAR'), false)" if paths else "false"
+
+
+def encoded_pattern(keys: Iterable[str] | None = None) -> str:
+    """A regular expression (RE2, as DuckDB and Arrow read it) found in a line's text wherever one of `keys`
+    (default: NESTED_KEYS) holds a string opening with a brace or a bracket, after blanks or escaped ones
+    (`"usage": "{\\"prompt_tokens\\"`, `"choices":"\\n[`): a line without a match holds no object or list
+    written as a string at those keys. (Tool-call arguments, a JSON string by definition, are under no such key.)"""
+    names = "|".join(re.escape(key) for key in sorted(NESTED_KEYS if keys is None else keys))
+    return rf'"(?:{names})"\s*:\s*"(?:\s|\\[nrt])*[\[{{]'
+
+
+def _decoded_line(raw: str, spec: dict[str, Any]) -> str:
+    """SQL: the line `raw` with every object or list `spec` reads that it holds as a string of its JSON text
+    replaced by that JSON (`decoded`); NULL for a line that holds none (then `raw` is read as it is); "" when
+    `spec` reads no object or list. Only a line whose text matches `encoded_pattern` is parsed to look."""
+    spec = shallow(spec)
+    paths = nested_paths(spec)
+    if not paths:
+        return ""
+    keys = nested_keys(spec)
+    NESTED_KEYS.update(keys)
+    rebuilt = f"CASE WHEN {holds_encoded(raw, paths)} THEN {_rebuilt(raw, spec, 0)} END"
+    # nested, not AND: DuckDB evaluates both sides of an AND over every row, a CASE's branch only where it holds
+    return f"CASE WHEN regexp_matches({raw}, {literal(encoded_pattern(keys))}) THEN {rebuilt} END"
+
+
+def decoded(expr: str, spec: Any, depth: int = 0) -> str:
+    """SQL: the JSON value `expr` read as the object or list `spec` reads: a string holding such JSON text is
+    replaced by that JSON, and so is each of its parts that `spec` reads as an object or a list, in every item of
+    a list. Any other value is left as it is (`from_json` reads it as before)."""
+    kinds = "'OBJECT'" if isinstance(spec, dict) else "'ARRAY'" if isinstance(spec, list) else "'OBJECT', 'ARRAY'"
+    text = f"json_extract_string({expr}, '$')"
+    unwrapped = (
+        f"CASE WHEN json_type({expr}) = 'VARCHAR' AND try(json_type({text})) IN ({kinds})"
+        f" THEN json({text}) ELSE {expr} END"
+    )
+    if isinstance(spec, _ObjectOrList) or not any(map(_nested, spec.values() if isinstance(spec, dict) else spec)):
+        return unwrapped
+    name = f"v{depth}"
+    return f"list_transform([{unwrapped}], lambda {name}: {_rebuilt(name, spec, depth)})[1]"
+
+
+def _rebuilt(value: str, spec: Any, depth: int) -> str:
+    """SQL: the JSON object or list `value` with its parts that `spec` reads as objects or lists `decoded`."""
+    if isinstance(spec, list):
+        item = f"e{depth}"
+        items = f"list_transform(json_extract({value}, '$[*]'), lambda {item}: {decoded(item, spec[0], depth + 1)})"
+        return f"CASE WHEN json_type({value}) = 'ARRAY' THEN to_json({items}) ELSE {value} END"
+    parts = []
+    for key, part in spec.items():
+        if _nested(part):
+            at = literal("$." + json_key(key))
+            parts.append(f"{literal(key)}, {decoded(f'json_extract({value}, {at})', part, depth + 1)}")
+    patch = f"json_object({', '.join(parts)})"
+    return f"CASE WHEN json_type({value}) = 'OBJECT' THEN json_merge_patch({value}, {patch}) ELSE {value} END"
 
 
 def json_text(value: str) -> str:
@@ -116,6 +285,28 @@ def bulk_columns(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The `read_json` columns (key, DuckDB type) that read each line's top level into the structure `spec`."""
     remember_keys(spec)
     return tuple((key, duckdb_type(value)) for key, value in spec.items())
+
+
+def bulk_form(spec: dict[str, Any]) -> dict[str, Any]:
+    """An adapter's `bulk_columns`, `bulk_nested` and `bulk_json` for the structure `spec`: each top-level key typed
+    as an object or a list with the JSON paths, inside its value, of the objects and lists the line path decodes
+    (`nested_paths`); the paths of the objects or lists read as their JSON (`_json_leaves`)."""
+    nested = tuple(
+        (key, tuple(nested_paths(value))) for key, value in shallow(spec).items() if isinstance(value, dict | list)
+    )
+    return {"bulk_columns": bulk_columns(spec), "bulk_nested": nested, "bulk_json": _json_leaves(shallow(spec))}
+
+
+def _json_leaves(spec: dict[str, Any], prefix: tuple[str, ...] = ()) -> tuple[tuple[str, ...], ...]:
+    """The paths (keys from the top, through objects only) of the OBJECT_OR_LIST leaves of `spec`: `read_json`
+    reads a string there as its column's JSON without failing, so the bulk path looks at each row's text."""
+    leaves: list[tuple[str, ...]] = []
+    for key, value in spec.items():
+        if isinstance(value, _ObjectOrList):
+            leaves.append((*prefix, key))
+        elif isinstance(value, dict):
+            leaves += _json_leaves(value, (*prefix, key))
+    return tuple(leaves)
 
 
 #: The relation the bulk form of an adapter reads: `read_json`'s columns plus `source_line`, one row per line
@@ -218,7 +409,7 @@ CHOICES = [
     {
         "finish_reason": "VARCHAR",
         "native_finish_reason": "VARCHAR",
-        "message": {"tool_calls": [{"type": "VARCHAR"}], "function_call": "JSON"},
+        "message": {"tool_calls": [{"type": "VARCHAR"}], "function_call": OBJECT_OR_LIST},
         "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
     }
 ]

@@ -133,7 +133,7 @@ _RESPONSE = {
     "status": "VARCHAR",
     "incomplete_details": {"reason": "VARCHAR"},
     "output": [_sql.OUTPUT_ITEM],
-    "error": "JSON",
+    "error": _sql.OBJECT_OR_LIST,
 }
 #: The part of a SpendLogs row's `proxy_server_request` (the request body as JSON text, `{}` unless the proxy
 #: stores prompts) the mapping reads.
@@ -210,7 +210,7 @@ def _of_rows() -> Adapter:
     return dataclasses.replace(
         _of_payloads(),
         select_sql=select_sql(INPUT_COLUMNS, rows=True),
-        bulk_columns=_sql.bulk_columns(ROWS_SPEC),
+        **_sql.bulk_form(ROWS_SPEC),
         bulk_sql=select_sql(INPUT_COLUMNS, bulk=True, rows=True),
         bulk_text_needed=None,
     )

@@ -97,7 +97,7 @@ def sniff(line: str) -> bool:
     """A chat completion (`choices` and `created`) naming its provider, an error body (`error` object with an
     integer code or `metadata`; with more than four keys beside it, `metadata`) or generation stats (`data` object
     with `id` and `created_at` or `provider_name`)."""
-    obj = _sql.json_object(line)
+    obj = _sql.decoded_object(line)
     if obj is None:
         return False
     if isinstance(obj.get("choices"), list) and "created" in obj and "id" in obj:

@@ -90,14 +90,14 @@ _BODY = {
     "status": "VARCHAR",
     "stop_reason": "VARCHAR",
     "choices": _sql.CHOICES,
-    "prompt_filter_results": "JSON",
+    "prompt_filter_results": _sql.OBJECT_OR_LIST,
     "output": [_sql.OUTPUT_ITEM],
     "code": "VARCHAR",
     "system_fingerprint": "VARCHAR",
-    "data": "JSON",
+    "data": _sql.OBJECT_OR_LIST,
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
-    "candidates": [{"finishReason": "VARCHAR", "content": {"parts": [{"functionCall": "JSON"}]}}],
+    "candidates": [{"finishReason": "VARCHAR", "content": {"parts": [{"functionCall": _sql.OBJECT_OR_LIST}]}}],
     "promptFeedback": {"blockReason": "VARCHAR"},
     "usage": _sql.USAGE
     | {
@@ -111,11 +111,11 @@ _BODY = {
         "output_tokens_details": {"reasoning_tokens": "VARCHAR", "thinking_tokens": "VARCHAR"},
     },
     "usageMetadata": _GEMINI_USAGE,
-    "error": "JSON",
+    "error": _sql.OBJECT_OR_LIST,
 }
 #: A tool the request offers: Gemini groups its functions in a list (counted one each); any other tool counts one.
 #: Read as a struct of those two lists' JSON, not as the tool's JSON text (a tool's schema may be kilobytes).
-_TOOL = {"functionDeclarations": "JSON", "function_declarations": "JSON"}
+_TOOL = {"functionDeclarations": _sql.OBJECT_OR_LIST, "function_declarations": _sql.OBJECT_OR_LIST}
 SPEC = _BODY | {
     "timestamp": "VARCHAR",
     "attempt": "VARCHAR",
@@ -198,7 +198,7 @@ def _provider_error(body: dict) -> bool:
 def sniff(line: str) -> bool:
     """A body of one of the four shapes or a provider's error body, bare or as the envelope's `response`; for a
     bare chat completion, one that names no gateway `provider` (an OpenRouter body is read by its own format)."""
-    obj = _sql.json_object(line)
+    obj = _sql.decoded_object(line)
     if obj is None:
         return False
     if isinstance(obj.get("response"), dict):
@@ -465,7 +465,7 @@ def _of_envelopes() -> Adapter:
 
     return dataclasses.replace(
         _of_any(),
-        bulk_columns=_sql.bulk_columns(ENVELOPES_SPEC),
+        **_sql.bulk_form(ENVELOPES_SPEC),
         bulk_sql=select_sql(INPUT_COLUMNS, bulk=True, envelopes=True),
         bulk_text_needed=text_needed_sql(envelopes=True),
         bulk_text_keys=(*TEXT_KEYS, "response"),

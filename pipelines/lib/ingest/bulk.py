@@ -41,7 +41,7 @@ from pipelines.lib.blocks import compression_of
 from pipelines.lib.fetch import LineFetcher
 from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
-from schemas.adapters._sql import BULK, NO_TEXT
+from schemas.adapters._sql import BULK, NO_TEXT, holds_encoded, quoted
 from schemas.sqltext import literal
 
 if TYPE_CHECKING:
@@ -355,6 +355,7 @@ def read_rows(
     adapter: Adapter,
     longest: int = MAX_LINE_BYTES,
     longest_known: Callable[[], int] | None = None,
+    on_tolerant: Callable[[int], None] | None = None,
 ) -> Iterator[pa.Table]:
     """The file's rows in the adapter's bulk columns, in file order, in tables of about BULK_ROWS rows or
     BULK_BYTES bytes, whichever comes first. `path` (without glob characters: `unglobbed`) is read as one plain
@@ -369,7 +370,9 @@ def read_rows(
     `ignore_errors` fails too, a line longer than `longest` is read with room for it (DuckDB stops at a line
     past its `maximum_object_size`, 16 MiB at least). An error of the last read is a BulkMismatch: the line path
     reads the file. (An error met while the rows stream comes through Arrow's stream interface, as an
-    OSError.)"""
+    OSError.) `on_tolerant(longest)` runs before each read with `ignore_errors`: where the strict read failed on
+    a value of another type than its column's, `ignore_errors` reads that value as NULL without a word
+    (`encoded_rows` finds the rows that held an object or a list as a string)."""
     given, tolerant = 0, False
     while True:
         try:
@@ -386,18 +389,25 @@ def read_rows(
                 longest = known
             else:
                 raise BulkMismatch(f"read_json cannot read it: {err}") from err
+            if on_tolerant is not None:
+                on_tolerant(longest)
+
+
+def _read_json(path: str, columns: Iterable[tuple[str, str]], longest: int, tolerant: bool) -> str:
+    """SQL: `read_json` of the file `path` (one object per line) into `columns` (key, DuckDB type)."""
+    typed = "{" + ", ".join(f"{literal(key)}: {literal(kind)}" for key, kind in columns) + "}"
+    size = max(longest + 1, 1 << 20)
+    return f"""read_json({literal(path)}, format = 'newline_delimited', records = true, columns = {typed},
+        ignore_errors = {str(tolerant).lower()}, compression = 'none', maximum_object_size = {size})"""
 
 
 def _read_tables(
     con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int, tolerant: bool, skip: int
 ) -> Iterator[pa.Table]:
     """`read_rows`' tables of one read (`tolerant`: with `ignore_errors`), without its first `skip` rows."""
-    columns = "{" + ", ".join(f"{literal(key)}: {literal(kind)}" for key, kind in adapter.bulk_columns) + "}"
-    reader = con.sql(
-        f"""select * from read_json({literal(path)}, format = 'newline_delimited', records = true,
-            columns = {columns}, ignore_errors = {str(tolerant).lower()}, compression = 'none',
-            maximum_object_size = {max(longest + 1, 1 << 20)})"""
-    ).to_arrow_reader(BULK_ROWS)
+    reader = con.sql(f"select * from {_read_json(path, adapter.bulk_columns, longest, tolerant)}").to_arrow_reader(
+        BULK_ROWS
+    )
     pending: list[pa.RecordBatch] = []
     rows = size = 0
     with reader:
@@ -413,6 +423,48 @@ def _read_tables(
                 pending, rows, size = [], 0, 0
     if pending:
         yield pa.Table.from_batches(pending)
+
+
+#: The JSON text of a string that opens like a JSON object or list (after blanks, written or escaped).
+_OPENS_LIKE_JSON = r'^"(?:\s|\\[nrt])*[\[{]'
+
+
+def encoded_rows(con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int) -> np.ndarray:
+    """The rows (in file order, as `read_rows` reads them with `ignore_errors`) that hold, at a key the adapter's
+    bulk form types as an object or a list, a string that opens like JSON text, or a string where it reads an
+    object or a list inside one (`Adapter.bulk_nested`): `read_json` with `ignore_errors` reads it as NULL, the
+    line path decodes it. The keys are read as JSON, one more parse of the file; only a file whose strict read
+    failed pays it (0.44 s for 500k provider bodies)."""
+    if not adapter.bulk_nested:
+        return np.zeros(0, dtype=bool)
+    columns = [(key, "JSON") for key, _ in adapter.bulk_nested]
+    opens = literal(_OPENS_LIKE_JSON)
+    tests = " OR ".join(
+        f"regexp_matches({quoted(key)}::VARCHAR, {opens}) OR {holds_encoded(quoted(key), list(paths))}"
+        for key, paths in adapter.bulk_nested
+    )
+    reader = con.sql(
+        f"select coalesce({tests}, false) AS encoded from {_read_json(path, columns, longest, True)}"
+    ).to_arrow_reader(BULK_ROWS)
+    with reader:
+        parts = [batch.column(0).to_numpy(zero_copy_only=False) for batch in reader]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def json_text_rows(adapter: Adapter, table: pa.Table) -> np.ndarray:
+    """Rows of `table` (the bulk columns) holding, where the adapter reads an object or a list as its JSON
+    (`Adapter.bulk_json`), a string that opens like one: `read_json` reads it as JSON without failing, the line
+    path decodes it. One regular expression over each such column (an error body, say)."""
+    found = np.zeros(table.num_rows, dtype=bool)
+    for path in adapter.bulk_json:
+        values: pa.Array | pa.ChunkedArray = table.column(path[0])
+        for key in path[1:]:
+            values = pc.struct_field(values, key)
+        if values.null_count < len(values):
+            found |= pc.fill_null(pc.match_substring_regex(values, _OPENS_LIKE_JSON), False).to_numpy(
+                zero_copy_only=False
+            )
+    return found
 
 
 def unglobbed(path: str, link: str) -> str:
@@ -473,6 +525,8 @@ class BulkFile:
     redone_through: int = 0  # the odd lines up to this line number are staged
     unread: int = 0  # rows read_json could not read (all NULL), redone line by line
     text_needed: int = 0  # rows whose mapping reads the line's text, redone line by line
+    encoded: np.ndarray | None = None  # by row: holds an object or list as a string (`encoded_rows`), once needed
+    decoded: int = 0  # rows that hold one, redone line by line
     sampled: bool = False  # the sample check ran (on the first table that kept any row)
     odd: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # the scan's odd lines, sorted
     thread: ScanThread | None = None  # the scan still running, filling `scan`
@@ -489,15 +543,15 @@ class BulkFile:
         rows = 0
         longest = MAX_LINE_BYTES if self.thread else self.scan.longest
         longest_known = (lambda: self.thread.finish().longest) if self.thread else None
-        tables = read_rows(con, self.scan.path, self.adapter, longest, longest_known)
+        tables = read_rows(con, self.scan.path, self.adapter, longest, longest_known, self._find_encoded(con))
         try:
             for number, table in enumerate(tables):
                 skipped, available = self._settled(rows + table.num_rows)
                 numbers = line_numbers(rows, table.num_rows, skipped)
-                rows += table.num_rows
+                first, rows = rows, rows + table.num_rows
                 if rows > available:
                     raise BulkMismatch(f"read_json gave more rows than the {available:,} lines it reads")
-                self._batch(table, numbers, number, fetcher, rejects)
+                self._batch(table, numbers, number, fetcher, rejects, self._encoded(first, table.num_rows))
                 progress(f"{os.path.basename(self.source.url)}: {int(numbers[-1]):,} lines")
         finally:
             tables.close()
@@ -511,6 +565,28 @@ class BulkFile:
         self.report.lines = scan.lines
         self.report.read_mark = asdict(scan.mark) if scan.mark else None
 
+    def _find_encoded(self, con: duckdb.DuckDBPyConnection) -> Callable[[int], None]:
+        """`read_rows`' hook before a read with `ignore_errors`: find the rows that hold an object or a list as a
+        string (`encoded_rows`)."""
+
+        def find(longest: int) -> None:
+            try:
+                self.encoded = encoded_rows(con, self.scan.path, self.adapter, longest)
+            except (duckdb.Error, pa.ArrowException, OSError) as err:
+                if isinstance(err, duckdb.InterruptException):
+                    raise
+                raise BulkMismatch(f"read_json cannot read its nested keys: {err}") from err
+
+        return find
+
+    def _encoded(self, first: int, count: int) -> np.ndarray:
+        """Which of rows `first` .. `first + count - 1` hold an object or a list as a string."""
+        if self.encoded is None or not len(self.encoded):
+            return np.zeros(count, dtype=bool)
+        if first + count > len(self.encoded):
+            raise BulkMismatch(f"read_json gave {len(self.encoded):,} rows of nested keys, fewer than the rows")
+        return self.encoded[first : first + count]
+
     def _settled(self, rows: int) -> tuple[np.ndarray, int]:
         """The skipped lines among those of the first `rows` rows, and how many rows the lines known give; sets
         `odd` to the odd lines known."""
@@ -522,21 +598,29 @@ class BulkFile:
         return skipped, available
 
     def _batch(
-        self, table: pa.Table, numbers: np.ndarray, number: int, fetcher: LineFetcher, rejects: quarantine.Writer
+        self,
+        table: pa.Table,
+        numbers: np.ndarray,
+        number: int,
+        fetcher: LineFetcher,
+        rejects: quarantine.Writer,
+        encoded: np.ndarray,
     ) -> None:
-        """Stage one table of rows; its unreadable rows, those whose mapping reads the line's text and the odd
-        lines among them take the line path."""
+        """Stage one table of rows; its unreadable rows, those whose mapping reads the line's text, those that
+        hold an object or a list as a string (`encoded`) and the odd lines among them take the line path."""
         odd = np.isin(numbers, self.odd)
         unread = all_null(table) & ~odd
         text = text_needed(self.stager.con, self.adapter, table) & ~odd & ~unread
+        encoded = (encoded | json_text_rows(self.adapter, table)) & ~odd & ~unread & ~text
         self.unread += int(unread.sum())
         self.text_needed += int(text.sum())
-        if len(self.odd) + self.unread + self.text_needed > self.scan.odd_limit():
+        self.decoded += int(encoded.sum())
+        if len(self.odd) + self.unread + self.text_needed + self.decoded > self.scan.odd_limit():
             raise BulkMismatch(
                 f"{self.unread:,} lines read_json cannot read, {self.text_needed:,} whose mapping reads their text,"
-                f" {len(self.odd):,} odd ones"
+                f" {self.decoded:,} holding an object or a list as a string, {len(self.odd):,} odd ones"
             )
-        redo = unread | odd | text
+        redo = unread | odd | text | encoded
         keep = ~redo
         if not keep.all():  # a filter copies every column, nested ones slowly (0.27 s per 256k OpenRouter rows)
             table = table.filter(pa.array(keep))

@@ -61,7 +61,7 @@ from pipelines.lib.reader import (
     stripped_lines,
 )
 from pipelines.lib.storage import SourceFile, Warehouse, concurrent_requests, list_files, skipped_note
-from pipelines.lib.transform import batch_params, batch_sql, lookup_plans, transform_lines
+from pipelines.lib.transform import batch_params, batch_sql, lines_sql, lookup_plans, transform_lines
 from schemas import normalize
 from schemas.adapters import Adapter, UnknownFormatError, detect
 from schemas.adapters._sql import BULK
@@ -357,7 +357,7 @@ class FileStager:
             self._settle(batch, [], rejects, report, first_line)
             return
         staged = self.batch_file(index, number)
-        self._copy("lines", batch.lines, batch_sql(adapter), adapter, staged, source.url, index)
+        self._copy("lines", batch.lines, lines_sql(adapter, batch.lines), adapter, staged, source.url, index)
         part = _Part(index, batch.lines, report)
         self._account(staged, [part])
         self._settle(batch, self._rejects(staged, [part])[index], rejects, report, first_line)
@@ -456,7 +456,7 @@ class FileStager:
             {"_file": [held.index for held in files], "source_uri": [held.source.url for held in files]},
             schema=pa.schema([("_file", pa.int32()), ("source_uri", pa.string())]),  # as `_copy`'s literal index
         )
-        self._copy("lines", lines, batch_sql(adapter), adapter, staged, uris)
+        self._copy("lines", lines, lines_sql(adapter, lines), adapter, staged, uris)
         self._account(staged, parts)
         found = self._rejects(staged, parts)
         for held in files:
