@@ -237,7 +237,9 @@ def decoded(expr: str, spec: Any, depth: int = 0) -> str:
     if isinstance(spec, _ObjectOrList) or not any(map(_nested, spec.values() if isinstance(spec, dict) else spec)):
         return unwrapped
     name = f"v{depth}"
-    return f"list_transform([{unwrapped}], lambda {name}: {_rebuilt(name, spec, depth)})[1]"
+    # its parts rebuilt only where one is a string: a body written as one string holds the rest as JSON
+    rebuilt = f"CASE WHEN {holds_encoded(name, nested_paths(spec))} THEN {_rebuilt(name, spec, depth)} ELSE {name} END"
+    return f"list_transform([{unwrapped}], lambda {name}: {rebuilt})[1]"
 
 
 def _rebuilt(value: str, spec: Any, depth: int) -> str:
@@ -246,13 +248,14 @@ def _rebuilt(value: str, spec: Any, depth: int) -> str:
         item = f"e{depth}"
         items = f"list_transform(json_extract({value}, '$[*]'), lambda {item}: {decoded(item, spec[0], depth + 1)})"
         return f"CASE WHEN json_type({value}) = 'ARRAY' THEN to_json({items}) ELSE {value} END"
-    parts = []
-    for key, part in spec.items():
-        if _nested(part):
-            at = literal("$." + json_key(key))
-            parts.append(f"{literal(key)}, {decoded(f'json_extract({value}, {at})', part, depth + 1)}")
-    patch = f"json_object({', '.join(parts)})"
-    return f"CASE WHEN json_type({value}) = 'OBJECT' THEN json_merge_patch({value}, {patch}) ELSE {value} END"
+    keys = [key for key, part in spec.items() if _nested(part)]
+    parts = f"p{depth}"  # the parts, extracted in one parse of `value` (a path each would parse it each time)
+    extracted = f"json_extract({value}, [{', '.join(literal('$.' + json_key(key)) for key in keys)}])"
+    pairs = ", ".join(
+        f"{literal(key)}, {decoded(f'{parts}[{number}]', spec[key], depth + 1)}" for number, key in enumerate(keys, 1)
+    )
+    patched = f"list_transform([{extracted}], lambda {parts}: json_merge_patch({value}, json_object({pairs})))[1]"
+    return f"CASE WHEN json_type({value}) = 'OBJECT' THEN {patched} ELSE {value} END"
 
 
 def json_text(value: str) -> str:
