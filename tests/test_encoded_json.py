@@ -19,7 +19,7 @@ import pytest
 from pipelines.lib.ingest import bulk
 from pipelines.lib.ingest import stage as stage_module
 from pipelines.lib.transform import batch_sql, may_hold_encoded
-from schemas.adapters import ADAPTERS, BY_NAME, _sql, detect
+from schemas.adapters import ADAPTERS, BY_NAME, detect
 from tests.adapter_support import adapt
 from tests.conftest import stored
 from tests.test_bulk import _ingest_both, _same_outcome
@@ -128,12 +128,11 @@ def test_tool_call_arguments_stay_text_and_open_no_decoding():
     assert may_hold_encoded(pa.array([json.dumps({"usage": "\n{}"})]))  # an escaped blank before the brace
 
 
-def test_the_decoding_marker_never_reaches_duckdb():
+def test_only_a_batch_that_may_hold_such_strings_runs_a_statement_that_decodes():
     for adapter in ADAPTERS:
         for bulk_form in (False, True) if adapter.bulk else (False,):
-            for decode in (False, True):
-                assert _sql.DECODING not in batch_sql(adapter, bulk_form, decode)
-        assert _sql.DECODING not in (adapter.bulk_text_needed or "")
+            assert "json_merge_patch" not in batch_sql(adapter, bulk_form, decode=False)
+    assert "json_merge_patch" in batch_sql(BY_NAME["provider-bodies"], decode=True)
 
 
 def test_a_big_file_with_bodies_written_as_strings_reads_them_in_bulk_like_the_line_path(tmp_path, monkeypatch):

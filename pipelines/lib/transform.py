@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
-from schemas.adapters._sql import BULK, DECODING, encoded_pattern
+from schemas.adapters._sql import BULK, DECODING, encoded_pattern, without_decoding
 from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
@@ -113,8 +113,15 @@ def _keys_pattern() -> str:
 
 
 def lines_sql(adapter: Adapter, lines: pa.Table) -> str:
-    """`batch_sql` of the line path for the batch `lines` (source_line, raw): decoding where it may need to."""
-    return batch_sql(adapter, decode=may_hold_encoded(lines.column("raw")))
+    """`batch_sql` of the line path for the batch `lines` (source_line, raw): decoding where it may need to (never
+    for a format that reads no object or list)."""
+    return batch_sql(adapter, decode=DECODING in adapter.select_sql and may_hold_encoded(lines.column("raw")))
+
+
+def _adapter_sql(adapter: Adapter, bulk: bool, decode: bool) -> str:
+    """The adapter's SELECT of the line form or the bulk form, with its decoding arms only when `decode`."""
+    sql = str(adapter.bulk_sql if bulk else adapter.select_sql)
+    return sql if decode else without_decoding(sql)
 
 
 @cache
@@ -138,7 +145,7 @@ with adapted as (
         adapter.ignored,
         adapter.reject,
         {raw_columns}
-    from ({(adapter.bulk_sql if bulk else adapter.select_sql).replace(DECODING, str(decode).lower())}) as adapter
+    from ({_adapter_sql(adapter, bulk, decode)}) as adapter
 ),
 logged as (
     -- the values the repairs read, typed once

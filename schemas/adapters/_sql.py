@@ -100,24 +100,34 @@ def lenient(raw: str) -> str:
     return rf"regexp_replace({raw}, {_SURROGATE_ESCAPE}, '\\ufffd', 'g')"
 
 
-def parse(raw: str, spec: dict[str, Any]) -> str:
+def parse(raw: str, spec: dict[str, Any], decode: bool = False) -> str:
     """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON), retried on the
-    lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone). In a batch
-    that may hold them (`DECODING`), an object or list `spec` reads that the line holds as a string of its JSON
-    text is read as that JSON (`decoded`)."""
+    lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone). With `decode`
+    (a line's own text, not a column of it), an object or list `spec` reads that the line holds as a string of its
+    JSON text is read as that JSON (`decoded`), in a statement built for a batch that may hold one (`DECODING`)."""
     shape = structure(spec)
     arms = []
     for text in (raw, lenient(raw)):
-        if rebuilt := _decoded_line(text, spec):
-            arms.append(f"CASE WHEN {DECODING} THEN try(from_json({rebuilt}, {shape})) END")
-        arms.append(f"try(from_json({text}, {shape}))")
+        arm = f"try(from_json({text}, {shape}))"
+        if decode and (rebuilt := _decoded_line(text, spec)):
+            arm = f"{DECODING}try(from_json({rebuilt}, {shape})), {DECODED}{arm}"
+        arms.append(arm)
     return f"coalesce({', '.join(arms)})"
 
 
-#: Stands in the adapters' SQL for whether a batch's lines may hold an object or list written as a string of its
-#: JSON text (`encoded_pattern`): the transform writes `true` or `false` in its place (`transform.batch_sql`), so
-#: that a batch without any pays nothing for the search (a CASE's unused branch still costs a third of the parse).
-DECODING = "$decode"
+#: Mark, in the adapters' SQL, the decoding arms of a line's parse (`parse`): `transform.batch_sql` keeps them for a
+#: batch whose lines may hold an object or list written as a string of its JSON text (`encoded_pattern`) and cuts
+#: them out of any other, whose statement then holds no decoding at all (even a branch never taken costs DuckDB
+#: its planning and a third of the parse). SQL comments: harmless if ever left in.
+DECODING, DECODED = "/*decode*/", "/*decoded*/"
+_DECODING_ARM = re.compile(re.escape(DECODING) + ".*?" + re.escape(DECODED), re.DOTALL)
+
+
+def without_decoding(sql: str) -> str:
+    """`sql` with every decoding arm cut out (see DECODING)."""
+    return _DECODING_ARM.sub("", sql)
+
+
 #: The keys the adapters read as an object or a list (`nested_keys`), whose value a logger may write as a string.
 NESTED_KEYS: set[str] = set()
 
@@ -334,7 +344,7 @@ def parsed(spec: dict[str, Any], bulk: bool = False) -> str:
     """The relation (source_line, raw, j) of the lines parsed into the structure `spec`: from `lines`, one parse
     per line (`parse`); or, for the bulk form, `j` assembled from `read_json`'s columns of the same structure."""
     if not bulk:
-        return f"(select source_line, raw, {parse('raw', spec)} AS j from lines)"
+        return f"(select source_line, raw, {parse('raw', spec, decode=True)} AS j from lines)"
     fields = ", ".join(f"{quoted(key)} := {quoted(key)}" for key in spec)
     return f"(select source_line, {BULK_RAW} AS raw, struct_pack({fields}) AS j from {BULK})"
 

@@ -371,8 +371,8 @@ def read_rows(
     past its `maximum_object_size`, 16 MiB at least). An error of the last read is a BulkMismatch: the line path
     reads the file. (An error met while the rows stream comes through Arrow's stream interface, as an
     OSError.) `on_tolerant(longest)` runs before each read with `ignore_errors`: where the strict read failed on
-    a value of another type than its column's, `ignore_errors` reads that value as NULL without a word
-    (`encoded_rows` finds the rows that held an object or a list as a string)."""
+    a value of another type than its column's, `ignore_errors` reads it as a NULL list or a struct of NULLs
+    without a word (`encoded_rows` finds the rows that held an object or a list as a string)."""
     given, tolerant = 0, False
     while True:
         try:
