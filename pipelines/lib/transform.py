@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
-from schemas.adapters._sql import BULK, DECODING, encoded_pattern, without_decoding
+from schemas.adapters._sql import BULK, DECODING, OPENS_LIKE_JSON, encoded_pattern, without_decoding
 from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
@@ -93,7 +93,7 @@ def _raw(column: str) -> str:
 
 #: Text found in a line that may hold an object or a list written as a string of its JSON text: a colon, a quote
 #: and a brace or a bracket (after blanks). The cheap first test of `may_hold_encoded`; tool-call arguments match it.
-_OPENING = r':\s*"(?:\s|\\[nrt])*[\[{]'
+_OPENING = r":\s*" + OPENS_LIKE_JSON
 
 
 def may_hold_encoded(raw: pa.Array | pa.ChunkedArray) -> bool:

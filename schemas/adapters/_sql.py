@@ -210,13 +210,18 @@ def holds_encoded(expr: str, paths: list[str]) -> str:
     return f"coalesce(list_contains(json_type({expr}, [{listed}]), 'VARCHAR'), false)" if paths else "false"
 
 
+#: A JSON string's text that opens like a JSON object or list: its quote, blanks (written or escaped), a brace or a
+#: bracket (RE2, as DuckDB and Arrow read it). Every test for an object or list written as a string builds on it.
+OPENS_LIKE_JSON = r'"(?:\s|\\[nrt])*[\[{]'
+
+
 def encoded_pattern(keys: Iterable[str] | None = None) -> str:
     """A regular expression (RE2, as DuckDB and Arrow read it) found in a line's text wherever one of `keys`
     (default: NESTED_KEYS) holds a string opening with a brace or a bracket, after blanks or escaped ones
     (`"usage": "{\\"prompt_tokens\\"`, `"choices":"\\n[`): a line without a match holds no object or list
     written as a string at those keys. (Tool-call arguments, a JSON string by definition, are under no such key.)"""
     names = "|".join(re.escape(key) for key in sorted(NESTED_KEYS if keys is None else keys))
-    return rf'"(?:{names})"\s*:\s*"(?:\s|\\[nrt])*[\[{{]'
+    return rf'"(?:{names})"\s*:\s*' + OPENS_LIKE_JSON
 
 
 def _decoded_line(raw: str, spec: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ from pipelines.lib.blocks import compression_of
 from pipelines.lib.fetch import LineFetcher
 from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
-from schemas.adapters._sql import BULK, NO_TEXT, holds_encoded, quoted
+from schemas.adapters._sql import BULK, NO_TEXT, OPENS_LIKE_JSON, holds_encoded, quoted
 from schemas.sqltext import literal
 
 if TYPE_CHECKING:
@@ -426,7 +426,7 @@ def _read_tables(
 
 
 #: The JSON text of a string that opens like a JSON object or list (after blanks, written or escaped).
-_OPENS_LIKE_JSON = r'^"(?:\s|\\[nrt])*[\[{]'
+_OPENS_LIKE_JSON = "^" + OPENS_LIKE_JSON
 
 
 def encoded_rows(con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int) -> np.ndarray:
