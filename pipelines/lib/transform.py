@@ -10,6 +10,7 @@ record by design keeps one row whose `ignored` says why (its `reason` is NULL). 
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import AbstractContextManager
 from functools import cache
 
@@ -21,6 +22,7 @@ from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
 from schemas.adapters._sql import BULK, DECODING, OPENS_LIKE_JSON, encoded_pattern, without_decoding
+from schemas.adapters._streams import OPENS_LIKE_STREAM
 from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
@@ -112,10 +114,24 @@ def _keys_pattern() -> str:
     return encoded_pattern()
 
 
+def may_hold_stream(raw: pa.Array | pa.ChunkedArray, keys: tuple[str, ...]) -> bool:
+    """Some line of `raw` (a batch's texts) holds a logged stream (SSE text or a list of objects) at one of `keys`
+    (`Adapter.streams`): its statement must assemble it (`batch_sql`'s `decode`). One pass of RE2."""
+    return bool(keys) and bool(pc.any(pc.match_substring_regex(raw, _stream_pattern(keys))).as_py())
+
+
+@cache
+def _stream_pattern(keys: tuple[str, ...]) -> str:
+    names = "|".join(re.escape(key) for key in keys)
+    return rf'"(?:{names})"\s*:\s*' + OPENS_LIKE_STREAM
+
+
 def lines_sql(adapter: Adapter, lines: pa.Table) -> str:
     """`batch_sql` of the line path for the batch `lines` (source_line, raw): decoding where it may need to (never
-    for a format that reads no object or list)."""
-    return batch_sql(adapter, decode=DECODING in adapter.select_sql and may_hold_encoded(lines.column("raw")))
+    for a format that reads no object or list), a logged stream being one more thing to decode."""
+    raw = lines.column("raw")
+    decode = DECODING in adapter.select_sql and (may_hold_encoded(raw) or may_hold_stream(raw, adapter.streams))
+    return batch_sql(adapter, decode=decode)
 
 
 def _adapter_sql(adapter: Adapter, bulk: bool, decode: bool) -> str:

@@ -102,6 +102,7 @@ class Adapter:
     bulk_text_keys: tuple[str, ...] = ()
     bulk_nested: tuple[tuple[str, tuple[str, ...]], ...] = ()
     bulk_json: tuple[tuple[str, ...], ...] = ()
+    streams: tuple[str, ...] = ()
 
     @property
     def bulk(self) -> bool:
@@ -112,7 +113,9 @@ class Adapter:
         `bulk_nested` (key, paths): the top-level keys typed as an object or a list, each with the JSON paths inside
         it where the line path decodes an object or a list written as a string; `bulk_json`: the paths of the objects or
         lists read as their JSON (`_sql.OBJECT_OR_LIST`), which `read_json` reads from a string too
-        (`_sql.bulk_form`)."""
+        (`_sql.bulk_form`). `streams`: the top-level keys where a line may hold a logged stream
+        (`_streams.OPENS_LIKE_STREAM`), which the line path's parse assembles (`_sql.parse`'s `rewrite`) and the
+        bulk path leaves to it."""
         return self.bulk_sql is not None
 
     @property
@@ -135,6 +138,7 @@ def _parsed_json(name: str, module: Any, spec: dict[str, Any] | None = None) -> 
         bulk_text_needed=module.text_needed_sql() if hasattr(module, "text_needed_sql") else None,
         bulk_text_keys=getattr(module, "TEXT_KEYS", ()),
         configure=getattr(module, "configure", None),
+        streams=getattr(module, "STREAM_KEYS", ()),
     )
 
 

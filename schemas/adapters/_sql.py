@@ -17,6 +17,8 @@ from schemas.sqltext import literal
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
+#: SQL of a line's text -> SQL of the line rewritten before its parse, or NULL to read it as it is (`parse`).
+Rewrite = Callable[[str], str]
 
 
 #: Every key name an adapter reads (lower case), collected as the adapters build their SQL: names that describe
@@ -100,17 +102,23 @@ def lenient(raw: str) -> str:
     return rf"regexp_replace({raw}, {_SURROGATE_ESCAPE}, '\\ufffd', 'g')"
 
 
-def parse(raw: str, spec: dict[str, Any], decode: bool = False) -> str:
+def parse(raw: str, spec: dict[str, Any], decode: bool = False, rewrite: Rewrite | None = None) -> str:
     """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON), retried on the
     lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone). With `decode`
     (a line's own text, not a column of it), an object or list `spec` reads that the line holds as a string of its
-    JSON text is read as that JSON (`decoded`), in a statement built for a batch that may hold one (`DECODING`)."""
+    JSON text is read as that JSON (`decoded`), and a line `rewrite` (SQL of a line's text: the line rewritten, or
+    NULL to leave it) rewrites is read rewritten, in a statement built for a batch that may hold one
+    (`DECODING`)."""
     shape = structure(spec)
     arms = []
     for text in (raw, lenient(raw)):
         arm = f"try(from_json({text}, {shape}))"
+        rewritten = [rewrite(text)] if decode and rewrite else []
         if decode and (rebuilt := _decoded_line(text, spec)):
-            arm = f"{DECODING}try(from_json({rebuilt}, {shape})), {DECODED}{arm}"
+            rewritten.append(rebuilt)
+        if rewritten:
+            tried = "".join(f"try(from_json({line}, {shape})), " for line in rewritten)
+            arm = f"{DECODING}{tried}{DECODED}{arm}"
         arms.append(arm)
     return f"coalesce({', '.join(arms)})"
 
@@ -345,11 +353,12 @@ def no_text() -> str:
     return f"CASE WHEN source_line IS NOT NULL THEN error({literal(NO_TEXT)})::VARCHAR END"
 
 
-def parsed(spec: dict[str, Any], bulk: bool = False) -> str:
+def parsed(spec: dict[str, Any], bulk: bool = False, rewrite: Rewrite | None = None) -> str:
     """The relation (source_line, raw, j) of the lines parsed into the structure `spec`: from `lines`, one parse
-    per line (`parse`); or, for the bulk form, `j` assembled from `read_json`'s columns of the same structure."""
+    per line (`parse`, with the line `rewrite` if any); or, for the bulk form, `j` assembled from `read_json`'s
+    columns of the same structure (a line to rewrite takes the line path: `Adapter.streams`)."""
     if not bulk:
-        return f"(select source_line, raw, {parse('raw', spec, decode=True)} AS j from lines)"
+        return f"(select source_line, raw, {parse('raw', spec, decode=True, rewrite=rewrite)} AS j from lines)"
     fields = ", ".join(f"{quoted(key)} := {quoted(key)}" for key in spec)
     return f"(select source_line, {BULK_RAW} AS raw, struct_pack({fields}) AS j from {BULK})"
 
@@ -441,13 +450,19 @@ USAGE = {
 
 
 def one_record_per_line(
-    columns_sql: str, spec: dict[str, Any], rejects: str = "", source: str = "", bulk: bool = False
+    columns_sql: str,
+    spec: dict[str, Any],
+    rejects: str = "",
+    source: str = "",
+    bulk: bool = False,
+    rewrite: Rewrite | None = None,
 ) -> str:
     """The SELECT of a format whose every line is one JSON object and one record: `columns_sql` over the line
     parsed into `spec` as `j` (or over `source`, a query over that parse written `{parsed}`, adding columns),
     with the reject reasons 'not JSON', 'not a JSON object' and the WHEN clauses `rejects`. (A subquery, not a
-    CTE: DuckDB may materialize a CTE over every line.) With `bulk`, the SELECT of the format's bulk form."""
-    relation = parsed(spec, bulk)
+    CTE: DuckDB may materialize a CTE over every line.) With `bulk`, the SELECT of the format's bulk form; with
+    `rewrite`, lines it rewrites are parsed rewritten (`parse`)."""
+    relation = parsed(spec, bulk, rewrite)
     return f"""
 select
     source_line,

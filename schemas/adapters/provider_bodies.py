@@ -61,7 +61,7 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
-from schemas.adapters import _sql
+from schemas.adapters import _sql, _streams
 from schemas.quality import whole_number
 
 if TYPE_CHECKING:
@@ -189,6 +189,13 @@ def _shape(body: dict) -> str | None:
     return None
 
 
+def _response(line: dict) -> dict | None:
+    """The envelope's `response` body of a parsed line, a logged stream's first body for a stream; else None."""
+    response = line.get("response")
+    stream = _streams.chunks(response)
+    return _streams.first_body(stream) if stream else response if isinstance(response, dict) else None
+
+
 def _provider_error(body: dict) -> bool:
     """An OpenAI (`type`, `param`) or Gemini (`status`) error body; OpenRouter's carry `metadata` instead."""
     error = body.get("error")
@@ -196,13 +203,14 @@ def _provider_error(body: dict) -> bool:
 
 
 def sniff(line: str) -> bool:
-    """A body of one of the four shapes or a provider's error body, bare or as the envelope's `response`; for a
-    bare chat completion, one that names no gateway `provider` (an OpenRouter body is read by its own format)."""
+    """A body of one of the four shapes or a provider's error body, bare or as the envelope's `response` (or the
+    stream logged there: `_streams`); for a bare chat completion, one that names no gateway `provider` (an
+    OpenRouter body is read by its own format)."""
     obj = _sql.decoded_object(line)
     if obj is None:
         return False
-    if isinstance(obj.get("response"), dict):
-        body, status = obj["response"], obj.get("status_code")
+    if isinstance(body := _response(obj), dict):
+        status = obj.get("status_code")
         failed = (code := whole_number(status)) is not None and code >= 400
         return (
             _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
@@ -275,7 +283,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = F
         WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
             || 'envelope with its timestamp', shape)"""
     if not envelopes:
-        return _sql.one_record_per_line(columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk)
+        return _sql.one_record_per_line(
+            columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk, rewrite=_streams.assembled
+        )
     # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
     rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
     return _sql.one_record_per_line(columns_sql, ENVELOPES_SPEC, rejects, _bodies("{parsed}", _enveloped("j")), bulk)
@@ -425,6 +435,8 @@ def _is_bare(j: str) -> str:
     return f"({j}.response IS NULL AND coalesce({keys}) IS NOT NULL)"
 
 
+#: The envelope's keys whose value may be a logged stream (`_streams`): the line path assembles it.
+STREAM_KEYS = (_streams.KEY,)
 #: The envelope's keys that, given on a line, leave its mapping nothing to read from its text (`text_needed_sql`:
 #: an id and a provider's name; in a file of envelopes, the body too).
 TEXT_KEYS = (_ENVELOPE_ID, _ENVELOPE_NAME)
@@ -445,9 +457,9 @@ def text_needed_sql(envelopes: bool = False) -> str:
 
 def configure(head: list[str]) -> Adapter:
     """The adapter for a file whose first lines are `head`: with the bulk form of a file of envelopes when most of
-    those that are JSON objects hold a `response` object (a proxy's log), else the one that reads bare bodies in
-    bulk too."""
-    enveloped = _sql.mostly(head, lambda body: isinstance(body.get("response"), dict))
+    those that are JSON objects hold a `response` object or stream (a proxy's log), else the one that reads bare
+    bodies in bulk too."""
+    enveloped = _sql.mostly(head, lambda line: _response(line) is not None)
     return _of_envelopes() if enveloped else _of_any()
 
 

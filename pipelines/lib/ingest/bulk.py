@@ -42,6 +42,7 @@ from pipelines.lib.fetch import LineFetcher
 from pipelines.lib.reader import MAX_LINE_BYTES, ReadMark, _Marker, lines_batch
 from schemas.adapters import Adapter
 from schemas.adapters._sql import BULK, NO_TEXT, OPENS_LIKE_JSON, holds_encoded, quoted
+from schemas.adapters._streams import OPENS_LIKE_STREAM
 from schemas.sqltext import literal
 
 if TYPE_CHECKING:
@@ -427,20 +428,22 @@ def _read_tables(
 
 #: The JSON text of a string that opens like a JSON object or list (after blanks, written or escaped).
 _OPENS_LIKE_JSON = "^" + OPENS_LIKE_JSON
+_OPENS_LIKE_STREAM = "^" + OPENS_LIKE_STREAM
 
 
 def encoded_rows(con: duckdb.DuckDBPyConnection, path: str, adapter: Adapter, longest: int) -> np.ndarray:
     """The rows (in file order, as `read_rows` reads them with `ignore_errors`) that hold, at a key the adapter's
     bulk form types as an object or a list, a string that opens like JSON text, or a string where it reads an
-    object or a list inside one (`Adapter.bulk_nested`): `read_json` with `ignore_errors` reads it as NULL, the
-    line path decodes it. The keys are read as JSON, one more parse of the file; only a file whose strict read
-    failed pays it (0.44 s for 500k provider bodies)."""
+    object or a list inside one (`Adapter.bulk_nested`), or a logged stream at one of `Adapter.streams`:
+    `read_json` with `ignore_errors` reads it as NULL, the line path decodes it. The keys are read as JSON, one
+    more parse of the file; only a file whose strict read failed pays it (0.44 s for 500k provider bodies)."""
     if not adapter.bulk_nested:
         return np.zeros(0, dtype=bool)
     columns = [(key, "JSON") for key, _ in adapter.bulk_nested]
-    opens = literal(_OPENS_LIKE_JSON)
+    opens, stream = literal(_OPENS_LIKE_JSON), literal(_OPENS_LIKE_STREAM)
     tests = " OR ".join(
         f"regexp_matches({quoted(key)}::VARCHAR, {opens}) OR {holds_encoded(quoted(key), list(paths))}"
+        + (f" OR regexp_matches({quoted(key)}::VARCHAR, {stream})" if key in adapter.streams else "")
         for key, paths in adapter.bulk_nested
     )
     reader = con.sql(
