@@ -53,6 +53,13 @@ def test_responses_count_the_tools_the_caller_runs(item, calls):
     assert row["finish_reason"] == ("tool_calls" if calls else "stop")
 
 
+def test_a_failed_response_made_no_tool_calls_to_count():
+    error = {"code": "server_error", "message": "The model failed"}
+    row = valid(one(NAME, responses(status="failed", error=error, usage=None)))
+    assert (row["status"], row["tool_calls"], row["native_finish_reason"]) == ("error", None, None)
+    assert valid(one(NAME, responses()))["tool_calls"] == 0  # a completed one with no call made none
+
+
 @pytest.mark.slow
 def test_an_azure_error_with_a_numeric_status_is_no_google_error():
     body = {"error": {"code": "content_filter", "status": 400, "param": "prompt", "innererror": {"code": "x"}}}

@@ -128,6 +128,25 @@ def test_an_error_in_the_middle_of_a_chat_stream_is_an_error():
     chunks = [_chat_chunk({"content": "Hel"}), _chat_chunk({"content": ""}, "error", error=error)]
     row = one("provider-bodies", envelope(sse(*chunks), provider="openai"))
     assert (row["status"], row["finish_reason"], row["error_code"]) == ("error", "error", "502")
+    assert row["tool_calls"] is None  # it produced no response to count tool calls in
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([_chat_chunk({"content": "Hel"})], None),  # cut before it finished: not known
+        ([_chat_chunk({"content": "Hel"}), _chat_chunk({}, "stop")], 0),
+        ([_chat_chunk({"tool_calls": [_call(0, "a")]})], 1),  # cut, but a call was streamed
+    ],
+)
+def test_a_chat_streams_tool_calls_are_known_once_it_finished_or_streamed_one(chunks, expected):
+    assert one("provider-bodies", envelope(sse(*chunks)))["tool_calls"] == expected
+
+
+def test_a_servers_own_field_inside_the_stream_text_tells_the_server():
+    chunks = [_chat_chunk({}, "stop", x_groq={"id": "req_01"}, model="llama-3.3-70b-versatile")]
+    assert one("provider-bodies", envelope(sse(*chunks)))["provider"] == "groq"
+    assert one("provider-bodies", envelope(chunks))["provider"] == "groq"
 
 
 ANTHROPIC = [
@@ -187,7 +206,7 @@ def test_an_error_event_in_an_anthropic_stream_is_an_error():
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     row = one("provider-bodies", envelope(sse(*ANTHROPIC[:3], error, events=True)))
     assert (row["status"], row["error_code"], row["error_class"]) == ("error", "overloaded_error", "server_error")
-    assert row["request_id"] == "msg_01" and row["tool_calls"] == 0
+    assert row["request_id"] == "msg_01" and row["tool_calls"] is None  # no message was produced to count in
     alone = one("provider-bodies", envelope(sse(error, events=True), provider="anthropic"))
     assert (alone["status"], alone["error_code"]) == ("error", "overloaded_error")
 
@@ -276,8 +295,9 @@ def test_only_a_batch_holding_a_stream_runs_a_statement_that_assembles():
     plain = envelope(_chat_chunk({"content": "data: x"}) | {"note": "data: y"})
     assert not may_hold_stream(pa.array([json.dumps(plain)]), adapter.streams)
     assert not may_hold_stream(pa.array([json.dumps(envelope(sse(*CHAT)))]), ())
-    assert "list_reduce" not in batch_sql(adapter, decode=False)
-    assert "list_reduce" in batch_sql(adapter, decode=True)
+    assert "list_reduce" not in batch_sql(adapter, decode=True)
+    assert "list_reduce" in batch_sql(adapter, assemble=True)
+    assert "json_merge_patch" not in batch_sql(adapter, assemble=False)
 
 
 def test_a_big_file_with_a_few_streamed_responses_reads_them_in_bulk_like_the_line_path(tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ record by design keeps one row whose `ignored` says why (its `reason` is NULL). 
 from __future__ import annotations
 
 import hashlib
-import re
 from contextlib import AbstractContextManager
 from functools import cache
 
@@ -21,8 +20,16 @@ import pyarrow.compute as pc
 from pipelines.lib import duckdb_settings
 from schemas import quality
 from schemas.adapters import INPUT_COLUMNS, Adapter
-from schemas.adapters._sql import BULK, DECODING, OPENS_LIKE_JSON, encoded_pattern, without_decoding
-from schemas.adapters._streams import OPENS_LIKE_STREAM
+from schemas.adapters._sql import (
+    BULK,
+    DECODING,
+    OPENS_LIKE_JSON,
+    REWRITING,
+    encoded_pattern,
+    without_decoding,
+    without_rewriting,
+)
+from schemas.adapters._streams import pattern as stream_pattern
 from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
 from schemas.record import TEXT_LIMITS
 
@@ -116,36 +123,37 @@ def _keys_pattern() -> str:
 
 def may_hold_stream(raw: pa.Array | pa.ChunkedArray, keys: tuple[str, ...]) -> bool:
     """Some line of `raw` (a batch's texts) holds a logged stream (SSE text or a list of objects) at one of `keys`
-    (`Adapter.streams`): its statement must assemble it (`batch_sql`'s `decode`). One pass of RE2."""
-    return bool(keys) and bool(pc.any(pc.match_substring_regex(raw, _stream_pattern(keys))).as_py())
-
-
-@cache
-def _stream_pattern(keys: tuple[str, ...]) -> str:
-    names = "|".join(re.escape(key) for key in keys)
-    return rf'"(?:{names})"\s*:\s*' + OPENS_LIKE_STREAM
+    (`Adapter.streams`): its statement must assemble it (`batch_sql`'s `assemble`). One pass of RE2 (0.015 s per
+    100k provider bodies)."""
+    return bool(keys) and bool(pc.any(pc.match_substring_regex(raw, stream_pattern(keys))).as_py())
 
 
 def lines_sql(adapter: Adapter, lines: pa.Table) -> str:
     """`batch_sql` of the line path for the batch `lines` (source_line, raw): decoding where it may need to (never
-    for a format that reads no object or list), a logged stream being one more thing to decode."""
+    for a format that reads no object or list), assembling logged streams where a line may hold one."""
     raw = lines.column("raw")
-    decode = DECODING in adapter.select_sql and (may_hold_encoded(raw) or may_hold_stream(raw, adapter.streams))
-    return batch_sql(adapter, decode=decode)
+    decode = DECODING in adapter.select_sql and may_hold_encoded(raw)
+    return batch_sql(
+        adapter, decode=decode, assemble=REWRITING in adapter.select_sql and may_hold_stream(raw, adapter.streams)
+    )
 
 
-def _adapter_sql(adapter: Adapter, bulk: bool, decode: bool) -> str:
-    """The adapter's SELECT of the line form or the bulk form, with its decoding arms only when `decode`."""
+def _adapter_sql(adapter: Adapter, bulk: bool, decode: bool, assemble: bool) -> str:
+    """The adapter's SELECT of the line form or the bulk form, with its decoding arms only when `decode` and its
+    rewriting arms only when `assemble`."""
     sql = str(adapter.bulk_sql if bulk else adapter.select_sql)
-    return sql if decode else without_decoding(sql)
+    sql = sql if decode else without_decoding(sql)
+    return sql if assemble else without_rewriting(sql)
 
 
 @cache
-def batch_sql(adapter: Adapter, bulk: bool = False, decode: bool = False) -> str:
+def batch_sql(adapter: Adapter, bulk: bool = False, decode: bool = False, assemble: bool = False) -> str:
     """The statement mapping `lines` to canonical columns plus `item`, `ignored` and `reason`; with `bulk`,
     mapping the relation `bulk` (the adapter's bulk form: `read_json`'s columns and `source_line`) alike. With
     `decode`, an object or list the adapter reads that a line holds as a string of its JSON text is read as that
-    JSON (`_sql.parse`): for a batch `may_hold_encoded`; without, the statement spends nothing looking.
+    JSON (`_sql.parse`): for a batch `may_hold_encoded`; with `assemble`, a logged stream is read as the body it
+    assembles into (`_streams`): for a batch `may_hold_stream`. Without them, the statement spends nothing
+    looking.
 
     Parameters: $source_format, $source_uri, $ipad, $opad (HMAC pads of the user-hash key).
     """
@@ -161,7 +169,7 @@ with adapted as (
         adapter.ignored,
         adapter.reject,
         {raw_columns}
-    from ({_adapter_sql(adapter, bulk, decode)}) as adapter
+    from ({_adapter_sql(adapter, bulk, decode, assemble)}) as adapter
 ),
 logged as (
     -- the values the repairs read, typed once

@@ -17,7 +17,7 @@ from schemas.sqltext import literal
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
-#: SQL of a line's text -> SQL of the line rewritten before its parse, or NULL to read it as it is (`parse`).
+#: SQL of a line's text -> SQL of the text its adapter rewrote it into, or NULL to read it as it is (`parse`).
 Rewrite = Callable[[str], str]
 
 
@@ -106,19 +106,22 @@ def parse(raw: str, spec: dict[str, Any], decode: bool = False, rewrite: Rewrite
     """One JSON parse of the line into the structure `spec` (NULL when the line is not JSON), retried on the
     lenient spelling only when the strict parse fails (COALESCE evaluates it for those lines alone). With `decode`
     (a line's own text, not a column of it), an object or list `spec` reads that the line holds as a string of its
-    JSON text is read as that JSON (`decoded`), and a line `rewrite` (SQL of a line's text: the line rewritten, or
-    NULL to leave it) rewrites is read rewritten, in a statement built for a batch that may hold one
-    (`DECODING`)."""
+    JSON text is read as that JSON (`decoded`), in a statement built for a batch that may hold one (`DECODING`);
+    and a line `rewrite` rewrites (`Rewrite`) is read rewritten, in a statement built for a batch that may hold
+    one (`REWRITING`)."""
     shape = structure(spec)
     arms = []
     for text in (raw, lenient(raw)):
         arm = f"try(from_json({text}, {shape}))"
-        rewritten = [rewrite(text)] if decode and rewrite else []
-        if decode and (rebuilt := _decoded_line(text, spec)):
-            rewritten.append(rebuilt)
-        if rewritten:
-            tried = "".join(f"try(from_json({line}, {shape})), " for line in rewritten)
-            arm = f"{DECODING}{tried}{DECODED}{arm}"
+        rebuilt = _decoded_line(text, spec) if decode else ""
+        if rebuilt:
+            arm = f"{DECODING}try(from_json({rebuilt}, {shape})), {DECODED}{arm}"
+        if decode and rewrite:
+            # rewritten once decoded, where it holds strings to decode (a list of chunks written as a string; a
+            # request beside a stream): the line is bound once, the rewrite reading it several times
+            source = f"coalesce({DECODING}{rebuilt}, {DECODED}{text})" if rebuilt else text
+            line = f"list_transform([{source}], lambda rl: {rewrite('rl')})[1]"
+            arm = f"{REWRITING}try(from_json({line}, {shape})), {REWRITTEN}{arm}"
         arms.append(arm)
     return f"coalesce({', '.join(arms)})"
 
@@ -134,6 +137,17 @@ _DECODING_ARM = re.compile(re.escape(DECODING) + ".*?" + re.escape(DECODED), re.
 def without_decoding(sql: str) -> str:
     """`sql` with every decoding arm cut out (see DECODING)."""
     return _DECODING_ARM.sub("", sql)
+
+
+#: Mark, alike, the arms of a line's parse that read it rewritten by its adapter (`parse`'s `rewrite`: a logged
+#: stream assembled), kept for a batch that may hold such a line (`Adapter.streams`).
+REWRITING, REWRITTEN = "/*rewrite*/", "/*rewritten*/"
+_REWRITING_ARM = re.compile(re.escape(REWRITING) + ".*?" + re.escape(REWRITTEN), re.DOTALL)
+
+
+def without_rewriting(sql: str) -> str:
+    """`sql` with every rewriting arm cut out (see REWRITING)."""
+    return _REWRITING_ARM.sub("", sql)
 
 
 #: The keys the adapters read as an object or a list (`nested_keys`), whose value a logger may write as a string.

@@ -50,9 +50,9 @@ else the body's own `provider` (OpenRouter), else the shape's company (openai; a
 `prompt_filter_results`; anthropic; google-vertex with `createTime`, else google-ai-studio).
 
 What these bodies cannot express: no latency, time to first token, user or application without the envelope;
-no cost; streamed responses are read only once assembled into one body (a proxy logging raw SSE chunks must
-assemble them); Anthropic reports thinking inside `output_tokens` without a separate count, so its reasoning
-tokens are NULL unless `output_tokens_details` is present.
+no cost; Anthropic reports thinking inside `output_tokens` without a separate count, so its reasoning tokens are
+NULL unless `output_tokens_details` is present. A streamed response logged as the stream itself (SSE text or the
+list of its chunks) is read as the body it assembles into (`_streams`); its chunks carry no times.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql, _streams
 from schemas.quality import whole_number
+from schemas.sqltext import literal
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -155,17 +156,25 @@ _SHAPE_NAMES = {
 }
 
 
+def _mentions(text: str, key: str, whole: bool = True) -> str:
+    """SQL: the line's `text` holds the key `key` (its name in quotes; with `whole` false, any key it begins),
+    also escaped inside a string (`\\"x_groq\\"`: a body or a stream logged as text)."""
+    name = f'"{key}"' if whole else f'"{key}'
+    escaped = name.replace('"', '\\"')
+    return f"(contains({text}, {literal(name)}) OR contains({text}, {literal(escaped)}))"
+
+
 def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it, found in the
     line's `text`: Azure OpenAI's own (present even when null: the prompt filter results, the content filter
     result(s) of a choice, of a Responses content filter or of an error's inner error), Groq's, Ollama's
     fingerprint, DeepSeek's cache hits, xAI's cost ticks."""
-    azure = f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result'))"
+    azure = f"({_mentions(text, 'prompt_filter_results')} OR {_mentions(text, 'content_filter_result', False)})"
     return (
-        f"CASE WHEN {azure} THEN 'azure' WHEN contains({text}, '\"x_groq\"') THEN 'groq' "
+        f"CASE WHEN {azure} THEN 'azure' WHEN {_mentions(text, 'x_groq')} THEN 'groq' "
         "WHEN b.system_fingerprint = 'fp_ollama' THEN 'ollama' "
-        f"WHEN contains({text}, '\"prompt_cache_hit_tokens\"') THEN 'deepseek' "
-        f"WHEN contains({text}, '\"cost_in_usd_ticks\"') THEN 'xai' END"
+        f"WHEN {_mentions(text, 'prompt_cache_hit_tokens')} THEN 'deepseek' "
+        f"WHEN {_mentions(text, 'cost_in_usd_ticks')} THEN 'xai' END"
     )
 
 
@@ -392,7 +401,9 @@ def _columns(text: str) -> dict[str, str]:
         ),
         "tool_calls": _by_shape(
             chat=_sql.count_tool_calls("b.choices"),
-            responses=f"CASE WHEN b.output IS NOT NULL THEN {_sql.count_output_tool_calls('b.output')} END",
+            # a failed response (an error object) produced no output to count in
+            responses=f"CASE WHEN b.output IS NOT NULL AND NOT coalesce({error}, false) "
+            f"THEN {_sql.count_output_tool_calls('b.output')} END",
             anthropic="CASE WHEN b.content IS NOT NULL "
             "THEN len(list_filter(b.content, lambda c: c.type = 'tool_use')) END",
             gemini=f"CASE WHEN b.candidates IS NOT NULL THEN {gemini_tools} END",
