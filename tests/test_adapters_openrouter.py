@@ -213,6 +213,18 @@ def test_error_body_codes(code, provider_name, error_class):
     assert valid(one("openrouter", body))["error_class"] == error_class
 
 
+@pytest.mark.parametrize("where", ["body", "choice"])
+def test_an_error_code_in_text_names_the_error_and_leaves_the_http_status_unknown(where):
+    error = {"code": "rate_limit_exceeded", "message": "x", "metadata": {"provider_name": "OpenAI"}}
+    if where == "body":
+        line = {"id": "gen-e", "created": 1748779200, "error": error}
+    else:
+        line = chat(choices=[{"finish_reason": "error", "message": {"content": ""}, "error": error}])
+    row = valid(one("openrouter", line))  # kept, not quarantined: only its HTTP status is not known
+    assert (row["status"], row["http_status"], row["error_code"]) == ("error", None, "rate_limit_exceeded")
+    assert row["error_class"] == "rate_limit"  # by the code's name
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("inner_metadata", "provider", "error_class"),

@@ -17,7 +17,8 @@ Three shapes, told apart per line (a file may mix them):
 * **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
   id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
   otherwise the line is quarantined saying so. `code` is the HTTP status (400, 401, 402, 403, 408, 429, 502,
-  503, ...) and is kept as error_code too; `message` is never read. An error that names no upstream
+  503, ...) and is kept as error_code too; a `code` that is text (an error's name relayed from an upstream) is
+  the error code alone, the HTTP status unknown; `message` is never read. An error that names no upstream
   (`metadata.provider_name`) with code 401, 402, 403, 404, 429 or 503 is OpenRouter's own refusal (its auth,
   credits, moderation, no allowed endpoint, its rate limit, no provider meeting the routing requirements):
   error class `gateway`, never counted against a provider. Some clients log the body doubly nested,
@@ -121,6 +122,11 @@ def _is_error_object(error: object) -> bool:
     return _is_error_object(error.get("error"))
 
 
+def _number(text: str) -> str:
+    """SQL: `text` where it spells a number (the shared typing then reads it, or rejects a fraction), else NULL."""
+    return f"CASE WHEN try_cast({text} AS DOUBLE) IS NOT NULL THEN {text} END"
+
+
 def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     """SELECT over `lines`: one JSON parse per line; a generation line unnests into its attempts. With `bulk`,
     the same over
@@ -134,6 +140,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     # the error body's fields, from the inner object of a doubly nested body when the outer one lacks them
     error_code = "coalesce(j.error.code, j.error.error.code)"
     error_provider = "coalesce(j.error.metadata.provider_name, j.error.error.metadata.provider_name)"
+    code = f"CASE WHEN {err} THEN {error_code} ELSE coalesce(j.choices[1].error.code, {error_code}) END"
     exprs = {
         "request_id": f"CASE WHEN {gen} THEN {d}.id ELSE j.id END",
         "attempt": "k",
@@ -159,10 +166,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             WHEN {d}.finish_reason = 'error' OR {status_code} >= 400 THEN 'error'
             ELSE 'success'
         END""",
-        "http_status": f"CASE WHEN {err} THEN {error_code} WHEN {gen} THEN pr.status "
-        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, {error_code}) END",
-        "error_code": f"CASE WHEN {err} THEN {error_code} "
-        f"WHEN {chat} THEN coalesce(j.choices[1].error.code, {error_code}) END",
+        # an error's code is its HTTP status when it is a number; text names the error only
+        "http_status": f"CASE WHEN {gen} THEN pr.status WHEN {err} OR {chat} THEN {_number(code)} END",
+        "error_code": f"CASE WHEN {err} THEN {error_code} WHEN {chat} THEN {code} END",
         # OpenRouter's own refusals name no upstream provider: its auth (401), credits (402), moderation and
         # guardrails (403), no endpoint or allowed provider (404), its own rate limit (429), no provider meeting
         # the routing requirements (503)
