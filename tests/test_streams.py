@@ -295,8 +295,9 @@ def test_only_a_batch_holding_a_stream_runs_a_statement_that_assembles():
     plain = envelope(_chat_chunk({"content": "data: x"}) | {"note": "data: y"})
     assert not may_hold_stream(pa.array([json.dumps(plain)]), adapter.streams)
     assert not may_hold_stream(pa.array([json.dumps(envelope(sse(*CHAT)))]), ())
-    assert "list_reduce" not in batch_sql(adapter, decode=True)
-    assert "list_reduce" in batch_sql(adapter, assemble=True)
+    for sql in (batch_sql(adapter), batch_sql(adapter, decode=True)):
+        assert "string_split" not in sql and "message_start" not in sql
+    assert "message_start" in batch_sql(adapter, assemble=True)
     assert "json_merge_patch" not in batch_sql(adapter, assemble=False)
 
 
@@ -319,3 +320,80 @@ def test_a_big_file_with_a_few_streamed_responses_reads_them_in_bulk_like_the_li
     rows = {row["request_id"]: row for row in stored(warehouses["bulk"])}
     assert {key: row["prompt_tokens"] for key, row in rows.items()} == {f"r{i}": i for i in range(300)}
     assert sorted(key for key, row in rows.items() if row["streamed"]) == ["r107", "r108", "r207", "r208", "r7", "r8"]
+
+
+def test_quoted_words_in_the_text_tell_no_server():
+    for content in ('Azure adds a "prompt_filter_results" field.', 'Use {"x_groq": 1}'):
+        body = {"id": "c1", "object": "chat.completion", "created": 1748779200, "model": "gpt-4o-mini"}
+        body["choices"] = [{"finish_reason": "stop", "message": {"content": content}}]
+        assert one("provider-bodies", envelope(body))["provider"] == "openai"
+        chunks = [_chat_chunk({"content": content}), _chat_chunk({}, "stop")]
+        assert one("provider-bodies", envelope(sse(*chunks)))["provider"] == "openai"
+
+
+def test_an_azure_stream_is_keyed_by_its_first_real_id_and_time():
+    filters = [{"prompt_index": 0, "content_filter_results": {}}]
+    first = {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": filters}
+    row = one("provider-bodies", {"response": sse(first, *CHAT)})  # no envelope time: the chunks' own
+    assert (row["request_id"], row["created_at"].year, row["provider"]) == ("chatcmpl-1", 2025, "azure")
+    assert (row["model"], row["tool_calls"]) == ("gpt-4o-mini", 2)
+
+
+def test_an_error_chunk_in_a_gemini_stream_is_an_error():
+    error = {"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}}
+    row = one("provider-bodies", envelope(sse(GEMINI[0], error)))
+    assert (row["status"], row["error_code"], row["source_format"]) == ("error", "INTERNAL", "gemini")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {
+            "type": "error",
+            "sequence_number": 2,
+            "error": {"type": "invalid_request_error", "code": "context_length_exceeded", "message": "x"},
+        },
+        {"type": "error", "sequence_number": 2, "code": "context_length_exceeded", "message": "x", "param": None},
+    ],
+    ids=["nested", "flat"],
+)
+def test_a_responses_error_event_gives_its_code_with_or_without_a_response(error):
+    row = one("provider-bodies", envelope(sse(RESPONSES[0], error, events=True)))
+    assert (row["status"], row["error_code"], row["error_class"]) == (
+        "error",
+        "context_length_exceeded",
+        "client_error",
+    )
+    assert row["source_format"] == "openai-responses"
+    alone = one("provider-bodies", envelope(sse(error, events=True), request_id="r1"))
+    assert (alone["status"], alone["error_code"], alone["source_format"]) == (
+        "error",
+        "context_length_exceeded",
+        "openai-chat",
+    )
+
+
+def test_a_stream_cut_before_its_end_leaves_its_tool_calls_unknown_in_every_api():
+    anthropic = one("provider-bodies", envelope(sse(*ANTHROPIC[:3], events=True)))
+    assert (anthropic["tool_calls"], anthropic["completion_tokens"], anthropic["finish_reason"]) == (None, None, None)
+    assert anthropic["prompt_tokens"] == 15  # message_start's input counts stand
+    started = one("provider-bodies", envelope(sse(*ANTHROPIC[:5], events=True)))  # a tool_use block started
+    assert started["tool_calls"] == 1
+    responses = one("provider-bodies", envelope(sse(RESPONSES[0], events=True)))
+    assert (responses["tool_calls"], responses["finish_reason"], responses["status"]) == (None, None, "success")
+    gemini = one("provider-bodies", envelope(sse(GEMINI[0])))
+    assert (gemini["tool_calls"], gemini["finish_reason"]) == (None, None)
+
+
+def test_a_gemini_stream_of_two_candidates_finishes_as_its_first():
+    first = _gemini([{"functionCall": {"name": "f", "args": {}}}], {"promptTokenCount": 9}, "STOP")
+    second = _gemini([{"text": "x"}], {"promptTokenCount": 9}, "MAX_TOKENS")
+    second["candidates"][0]["index"] = 1
+    row = one("provider-bodies", envelope(sse(first, second)))
+    assert (row["native_finish_reason"], row["finish_reason"], row["tool_calls"]) == ("STOP", "tool_calls", 1)
+
+
+def test_a_chunk_split_over_several_data_lines_is_not_read():
+    split = 'data: {"id": "chatcmpl-1",\ndata: "choices": []}\n\n'  # SSE allows it; no API writes it
+    [row] = adapt("provider-bodies", envelope(split))
+    assert row["reason"] is not None and row["reason"].startswith("not an OpenAI")

@@ -109,6 +109,8 @@ def parse(raw: str, spec: dict[str, Any], decode: bool = False, rewrite: Rewrite
     JSON text is read as that JSON (`decoded`), in a statement built for a batch that may hold one (`DECODING`);
     and a line `rewrite` rewrites (`Rewrite`) is read rewritten, in a statement built for a batch that may hold
     one (`REWRITING`)."""
+    if rewrite and not decode:
+        raise ValueError("a line's rewrite is read in its own parse only (decode)")
     shape = structure(spec)
     arms = []
     for text in (raw, lenient(raw)):

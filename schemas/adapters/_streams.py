@@ -107,15 +107,16 @@ CHUNK = {
         }
     ],
     "usage": "JSON",
-    "x_groq": {"usage": "JSON"},
+    "x_groq": "JSON",
     "error": "JSON",
+    "sequence_number": "VARCHAR",
     "message": "JSON",
     "content_block": "JSON",
     "delta": {"stop_reason": "VARCHAR"},
     "response": "JSON",
     "item": "JSON",
     "code": "JSON",
-    "candidates": [{"finishReason": "VARCHAR", "content": {"parts": ["JSON"]}}],
+    "candidates": [{"index": "VARCHAR", "finishReason": "VARCHAR", "content": {"parts": [{"functionCall": "JSON"}]}}],
     "usageMetadata": "JSON",
     "modelVersion": "VARCHAR",
     "responseId": "VARCHAR",
@@ -129,10 +130,17 @@ def _let(name: str, value: str, expr: str) -> str:
     return f"list_transform([{value}], lambda {name}: {expr})[1]"
 
 
-def _last(items: str, value: str, where: str = "true") -> str:
-    """SQL: the last non-NULL `value` (over `x`) among `items` for which `where` (over `x`) holds."""
+def _last(items: str, value: str, where: str = "true", text: bool = False) -> str:
+    """SQL: the last non-NULL `value` (over `x`) among `items` for which `where` (over `x`) holds; with `text`, the
+    last that is neither empty nor 0 (Azure's first chunk: `"id": ""`, `"created": 0`)."""
     picked = f"list_transform({items}, lambda x: CASE WHEN {where} THEN {value} END)"
-    return f"list_filter({picked}, lambda v: v IS NOT NULL)[-1]"
+    kept = "v IS NOT NULL" + (" AND v NOT IN ('', '0')" if text else "")
+    return f"list_filter({picked}, lambda v: {kept})[-1]"
+
+
+def _first(items: str, value: str) -> str:
+    """SQL: the first `value` (over `x`) among `items` that is neither NULL, empty nor 0."""
+    return f"list_filter(list_transform({items}, lambda x: {value}), lambda v: v NOT IN ('', '0'))[1]"
 
 
 def _each(items: str, value: str, where: str = "true") -> str:
@@ -155,68 +163,89 @@ def _patched(body: str, key: str, value: str) -> str:
 
 def _chunks_sql(value: str) -> str:
     """SQL: the chunks (`CHUNK` structs) of the stream in the JSON `value`: each `data:` line of SSE text, or each
-    item of a list, that parses as such; NULL for a value that is neither."""
+    item of a list (or of a list written as a string of its JSON), that parses as such; NULL for a value that is
+    none of these. A chunk's JSON split over several `data:` lines (which SSE allows and none of these APIs
+    writes) is not read."""
     shape = _sql.structure(CHUNK)
-    text = f"json_extract_string({value}, '$')"
-    sse = rf"regexp_matches({text}, '^\s*(?:data|event|id|retry)?\s*:')"
-    lines = f"string_split(replace(replace({text}, chr(13) || chr(10), chr(10)), chr(13), chr(10)), chr(10))"
+    sse = r"regexp_matches(st, '^\s*(?:data|event|id|retry)?\s*:')"
+    lines = "string_split(replace(replace(st, chr(13) || chr(10), chr(10)), chr(13), chr(10)), chr(10))"
     data = f"list_transform(list_filter({lines}, lambda l: starts_with(l, 'data:')), lambda l: l[6:])"
     objects = f"list_filter(TEXTS, lambda c: starts_with(ltrim(c, {_sql.WHITESPACE}), '{{'))"
     parsed = f"list_filter(list_transform({objects}, lambda c: try(from_json(c, {shape}))), lambda c: c IS NOT NULL)"
     items = "list_transform(json_extract(LIST, '$[*]'), lambda c: c::VARCHAR)"
     # a list written as a string of its JSON text (the line's decoding reads `KEY` as an object, not a list)
-    listed = (
-        f"CASE WHEN try(json_type({text})) = 'ARRAY' THEN {parsed.replace('TEXTS', items.replace('LIST', text))} END"
+    listed = f"CASE WHEN try(json_type(st)) = 'ARRAY' THEN {parsed.replace('TEXTS', items.replace('LIST', 'st'))} END"
+    text = _let(
+        "st", "json_extract_string(sv, '$')", f"CASE WHEN {sse} THEN {parsed.replace('TEXTS', data)} ELSE {listed} END"
     )
-    return f"""CASE json_type({value})
-        WHEN 'VARCHAR' THEN CASE WHEN {sse} THEN {parsed.replace("TEXTS", data)} ELSE {listed} END
-        WHEN 'ARRAY' THEN {parsed.replace("TEXTS", items.replace("LIST", value))}
-    END"""
+    chunks = parsed.replace("TEXTS", items.replace("LIST", "sv"))
+    return _let("sv", value, f"CASE json_type(sv) WHEN 'VARCHAR' THEN {text} WHEN 'ARRAY' THEN {chunks} END")
 
 
 def _anthropic(ch: str) -> str:
+    """SQL: the Messages body of an Anthropic stream `ch`: `message_start`'s message with the blocks the stream
+    started, the last stop reason and the usage of every event merged. A stream that never stopped (no stop
+    reason), or that an error event ended, made no message to count tool calls in unless it started a tool_use
+    block; and its output count is message_start's placeholder, dropped."""
     start = _last(ch, "x.message", "x.type = 'message_start'")
     blocks = _each(ch, "x.content_block", "x.type = 'content_block_start'")
     deltas = _each(ch, "x.usage", "x.type = 'message_delta'")
     usages = f"list_filter([json_extract(ms, '$.usage')] || {deltas}, lambda u: json_type(u) = 'OBJECT')"
     merged = f"CASE WHEN len({usages}) > 0 THEN list_reduce({usages}, lambda a, c: json_merge_patch(a, c)) END"
-    body = _let(
-        "b1",
-        "json_merge_patch(ms, json_object('content', to_json(" + blocks + ")))",
-        _patched("b1", "stop_reason", _last(ch, "x.delta.stop_reason", "x.type = 'message_delta'")),
-    )
-    body = _let("b2", body, _patched("b2", "usage", merged))
-    # a stream an error event ended produced no message to count tool calls in
+    stop = _last(ch, "x.delta.stop_reason", "x.type = 'message_delta'")
     error = _last(ch, "x.error", "x.type = 'error'")
-    body = _let(
-        "b3",
-        body,
-        f"CASE WHEN {error} IS NULL THEN b3 "
-        f"ELSE json_merge_patch(b3, json_object('error', {error}, 'content', NULL)) END",
+    called = "list_contains(list_transform(bl, lambda b: b->>'type'), 'tool_use')"
+    body = _let("b1", "json_merge_patch(ms, json_object('content', to_json(bl)))", _patched("b1", "stop_reason", stop))
+    body = _let("b2", body, _patched("b2", "usage", merged))
+    unfinished = f"""CASE WHEN NOT {called} THEN json_merge_patch(b3, json_object('content', NULL)) ELSE b3 END"""
+    placeholder = (
+        f'CASE WHEN len({deltas}) = 0 THEN json_merge_patch(b4, \'{{"usage": {{"output_tokens": null}}}}\') ELSE b4 END'
     )
-    return _let("ms", start, body)
+    body = _let("b3", body, f"CASE WHEN ae IS NOT NULL OR {stop} IS NULL THEN {unfinished} ELSE b3 END")
+    body = _let("b4", body, placeholder)
+    body = _let("b5", body, _patched("b5", "error", "ae"))
+    return _let("ms", start, _let("bl", blocks, _let("ae", error, body)))
 
 
 def _responses(ch: str) -> str:
+    """SQL: the Responses body of a Responses stream `ch`: the last terminal event's response, else the last
+    response an event gave (the stream was cut: its status and, unless items were streamed, its output dropped),
+    its output from the items streamed when it has none, and an error event's error (flat, as documented, or
+    nested, as the API sends it)."""
     ends = "'response.completed', 'response.incomplete', 'response.failed', 'response.cancelled'"
-    final = f"coalesce({_last(ch, 'x.response', f'x.type IN ({ends})')}, {_last(ch, 'x.response')})"
+    terminal = _last(ch, "x.response", f"x.type IN ({ends})")
+    cut = f"json_merge_patch({_last(ch, 'x.response')}, json_object('status', NULL, 'output', NULL))"
     items = _each(ch, "x.item", "x.type = 'response.output_item.done'")
-    event = _last(ch, "json_object('code', x.code, 'message', x.message)", "x.type = 'error'")
+    event = _last(ch, "coalesce(x.error, json_object('code', x.code, 'message', x.message))", "x.type = 'error'")
     empty = "coalesce(json_array_length(rf, '$.output'), 0) = 0"
     output = f"CASE WHEN {empty} AND len({items}) > 0 THEN to_json({items}) END"
     error = f"CASE WHEN coalesce(json_type(r1, '$.error') = 'NULL', true) THEN {event} END"
-    return _let("rf", final, _let("r1", _patched("rf", "output", output), _patched("r1", "error", error)))
+    return _let(
+        "rf",
+        f"coalesce({terminal}, {cut})",
+        _let("r1", _patched("rf", "output", output), _patched("r1", "error", error)),
+    )
 
 
 def _gemini(ch: str) -> str:
+    """SQL: the generateContent body of a Gemini stream `ch`: one candidate holding every candidate's parts and the
+    first candidate's last finish reason, the last usage, ids and prompt feedback, an error chunk's error. A
+    stream with no finish reason and no function call made no candidate to count tool calls in."""
     candidates = f"flatten(list_transform({ch}, lambda x: coalesce(x.candidates, [])))"
     parts = "flatten(list_transform(gc, lambda x: coalesce(x.content.parts, [])))"
-    one = f"json_object('content', json_object('parts', to_json({parts})), 'finishReason', "
-    one += f"{_last('gc', 'x.finishReason')})"
-    keys = ("usageMetadata", "modelVersion", "responseId", "createTime", "promptFeedback")
+    first = _last("gc", "x.finishReason", "coalesce(x.index, '0') = '0'")
+    reason = f"coalesce({first}, {_last('gc', 'x.finishReason')})"
+    called = "len(list_filter(gp, lambda p: p.functionCall IS NOT NULL)) > 0"
+    one = "json_object('content', json_object('parts', to_json(gp)), 'finishReason', gr)"
+    one = _let("gp", parts, f"CASE WHEN gr IS NOT NULL OR {called} THEN [{one}] END")
+    keys = ("usageMetadata", "modelVersion", "responseId", "createTime", "promptFeedback", "error")
     fields = ", ".join(f"'{key}', {_last(ch, f'x.{key}')}" for key in keys)
-    body = f"json_object('candidates', CASE WHEN len(gc) > 0 THEN [{one}] END, {fields})"
-    return _let("gc", candidates, body)
+    return _let("gc", candidates, _let("gr", reason, f"json_object('candidates', {one}, {fields})"))
+
+
+#: Choices a chat stream's chunks are read for, at most (OpenAI's `n` is at most 128): the assembly reads every
+#: chunk once per choice.
+MAX_CHOICES = 128
 
 
 def _message(choices: str) -> str:
@@ -237,17 +266,25 @@ def _message(choices: str) -> str:
 
 
 def _chat(ch: str) -> str:
+    """SQL: the chat completion of a Chat Completions stream `ch`: its first id and time, its last model, provider,
+    fingerprint, prompt filter results, Groq extension and error, its last usage (Groq's in `x_groq`), and one
+    choice per index (the first `MAX_CHOICES`) with its last finish reasons, error and message."""
     number = "coalesce(try_cast(x.index AS INTEGER), 0)"
-    indexes = f"list_sort(list_distinct(list_transform(cc, lambda x: {number})))"
+    indexes = f"list_sort(list_distinct(list_transform(cc, lambda x: {number})))[:{MAX_CHOICES}]"
     mine = f"list_filter(cc, lambda x: {number} = i)"
     choice = f"""json_object('index', i, 'finish_reason', {_last("xs", "x.finish_reason")},
         'native_finish_reason', {_last("xs", "x.native_finish_reason")},
         'message', {_message("xs")}, 'error', {_last("xs", "x.error")})"""
     each = f"list_transform({indexes}, lambda i: {_let('xs', mine, choice)})"
-    first = ", ".join(f"'{key}', {_last(f'{ch}[:1]', f'x.{key}')}" for key in ("id", "created"))
-    last = ("model", "provider", "system_fingerprint", "prompt_filter_results", "error")
-    fields = ", ".join(f"'{key}', {_last(ch, f'x.{key}')}" for key in last)
-    usage = f"coalesce({_last(ch, 'x.usage')}, {_last(ch, 'x.x_groq.usage')})"
+    first = ", ".join(f"'{key}', {_first(ch, f'x.{key}')}" for key in ("id", "created"))
+    fields = ", ".join(
+        f"'{key}', {_last(ch, f'x.{key}', text=True)}" for key in ("model", "provider", "system_fingerprint")
+    )
+    fields += ", " + ", ".join(
+        f"'{key}', {_last(ch, f'x.{key}')}" for key in ("prompt_filter_results", "x_groq", "error")
+    )
+    groq = _last(ch, "json_extract(x.x_groq, '$.usage')")
+    usage = f"coalesce({_last(ch, 'x.usage')}, {groq})"
     body = f"json_object({first}, 'object', 'chat.completion', {fields}, 'usage', {usage}, 'choices', to_json({each}))"
     cc = f"flatten(list_transform({ch}, lambda x: coalesce(x.choices, [])))"
     return _let("cc", cc, body)
@@ -262,9 +299,17 @@ def _body(ch: str) -> str:
         WHEN {_any(ch, "starts_with(x.type, 'response.')")} THEN {_responses(ch)}
         WHEN {_any(ch, gemini)} THEN {_gemini(ch)}
         WHEN {_any(ch, "x.choices IS NOT NULL OR x.object = 'chat.completion.chunk'")} THEN {_chat(ch)}
-        WHEN {_any(ch, "x.error IS NOT NULL")} THEN json_object('type', {_last(ch, "x.type", "x.error IS NOT NULL")},
-            'error', {_last(ch, "x.error")})
+        WHEN {_any(ch, "x.error IS NOT NULL OR x.type = 'error'")} THEN {_errors(ch)}
     END"""
+
+
+def _errors(ch: str) -> str:
+    """SQL: the error body of a stream `ch` of error chunks only: the last error, an Anthropic error event keeping
+    its `type` (a Responses error event, told by its `sequence_number`, is OpenAI's error body)."""
+    error = "coalesce(x.error, json_object('code', x.code, 'message', x.message))"
+    anthropic = _last(ch, "x.type", "x.type = 'error' AND x.error IS NOT NULL AND x.sequence_number IS NULL")
+    last = _last(ch, error, "x.error IS NOT NULL OR x.type = 'error'")
+    return f"json_object('type', {anthropic}, 'error', {last})"
 
 
 def assembled(raw: str) -> str:

@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING
 
 from schemas.adapters import _sql, _streams
 from schemas.quality import whole_number
-from schemas.sqltext import literal
 
 if TYPE_CHECKING:
     from schemas.adapters import Adapter
@@ -95,6 +94,7 @@ _BODY = {
     "output": [_sql.OUTPUT_ITEM],
     "code": "VARCHAR",
     "system_fingerprint": "VARCHAR",
+    "x_groq": _sql.OBJECT_OR_LIST,
     "data": _sql.OBJECT_OR_LIST,
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
@@ -104,6 +104,7 @@ _BODY = {
     | {
         "cached_tokens": "VARCHAR",
         "prompt_cache_hit_tokens": "VARCHAR",
+        "cost_in_usd_ticks": "VARCHAR",
         "input_tokens": "VARCHAR",
         "output_tokens": "VARCHAR",
         "cache_read_input_tokens": "VARCHAR",
@@ -156,25 +157,23 @@ _SHAPE_NAMES = {
 }
 
 
-def _mentions(text: str, key: str, whole: bool = True) -> str:
-    """SQL: the line's `text` holds the key `key` (its name in quotes; with `whole` false, any key it begins),
-    also escaped inside a string (`\\"x_groq\\"`: a body or a stream logged as text)."""
-    name = f'"{key}"' if whole else f'"{key}'
-    escaped = name.replace('"', '\\"')
-    return f"(contains({text}, {literal(name)}) OR contains({text}, {literal(escaped)}))"
-
-
 def _markers(text: str) -> str:
-    """Fields only one server writes into an OpenAI-compatible body, when no name says who served it, found in the
-    line's `text`: Azure OpenAI's own (present even when null: the prompt filter results, the content filter
-    result(s) of a choice, of a Responses content filter or of an error's inner error), Groq's, Ollama's
-    fingerprint, DeepSeek's cache hits, xAI's cost ticks."""
-    azure = f"({_mentions(text, 'prompt_filter_results')} OR {_mentions(text, 'content_filter_result', False)})"
+    """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
+    own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
+    Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
+    xAI's cost ticks. Found in the line's `text` as a key (its name in quotes, which text inside a string never
+    shows: its quotes are escaped there), or in the body as read where it is not null (a stream's body, assembled
+    from chunks whose keys the text holds only escaped, inside the stream's string)."""
+    azure = (
+        f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result') "
+        "OR b.prompt_filter_results IS NOT NULL)"
+    )
+    groq = f"(contains({text}, '\"x_groq\"') OR b.x_groq IS NOT NULL)"
+    deepseek = f"(contains({text}, '\"prompt_cache_hit_tokens\"') OR b.usage.prompt_cache_hit_tokens IS NOT NULL)"
+    xai = f"(contains({text}, '\"cost_in_usd_ticks\"') OR b.usage.cost_in_usd_ticks IS NOT NULL)"
     return (
-        f"CASE WHEN {azure} THEN 'azure' WHEN {_mentions(text, 'x_groq')} THEN 'groq' "
-        "WHEN b.system_fingerprint = 'fp_ollama' THEN 'ollama' "
-        f"WHEN {_mentions(text, 'prompt_cache_hit_tokens')} THEN 'deepseek' "
-        f"WHEN {_mentions(text, 'cost_in_usd_ticks')} THEN 'xai' END"
+        f"CASE WHEN {azure} THEN 'azure' WHEN {groq} THEN 'groq' WHEN b.system_fingerprint = 'fp_ollama' "
+        f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' END"
     )
 
 
