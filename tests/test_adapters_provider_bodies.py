@@ -13,6 +13,7 @@ import pytest
 
 from schemas.adapters import detect, provider_bodies
 from tests.adapter_support import one, valid
+from tests.test_bulk import _ingest_both, _same_outcome
 
 NAME = provider_bodies.NAME
 WHEN = "2025-06-01T12:00:00Z"
@@ -192,3 +193,18 @@ def test_a_gemini_tool_whose_key_is_written_with_escapes_counts_its_functions():
 def test_the_form_of_a_file_of_envelopes_is_a_bulk_form_only():
     with pytest.raises(ValueError, match="bulk form"):
         provider_bodies.select_sql(("request_id",), envelopes=True)
+
+
+def test_a_wire_logs_status_beside_the_response_is_the_http_status(tmp_path, monkeypatch):
+    error = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
+    lines = [
+        {"timestamp": WHEN, "request_id": "r1", "status": 429, "response": error},
+        {"timestamp": WHEN, "request_id": "r2", "status": "ok", "response": responses()},  # not a status code
+        responses(id="r3"),  # a bare Responses body's own status: never an HTTP status
+    ]
+    rows = [valid(one(NAME, line)) for line in lines]
+    assert [row["http_status"] for row in rows] == [429, None, None]
+    assert (rows[0]["status"], rows[0]["error_class"]) == ("error", "rate_limit")
+    path = tmp_path / "wire.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines * 40) + "\n")
+    _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))  # the whole-file reader reads it alike

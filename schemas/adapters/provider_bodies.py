@@ -17,7 +17,8 @@ An error body `{"error": {...}}` is Gemini's when its `error.status` is a gRPC s
 **The envelope** holds what a proxy knows beside the body; every key but `response` is optional:
 `{"timestamp", "request_id", "attempt", "provider", "status_code", "latency_ms", "ttft_ms", "app_id", "user",
 "request": {"model", "stream", "tools"}, "response": <body>}`. `timestamp` is ISO 8601 (no offset = UTC) or
-epoch seconds. The envelope wins over the body where both say something (time, id, provider); a body alone
+epoch seconds; a wire log's `status` (a whole number) beside the `response` is read as `status_code`. The
+envelope wins over the body where both say something (time, id, provider); a body alone
 is placed by its own time (Chat `created`, Responses `created_at`, Vertex `createTime`) and keyed by its own
 id (`id`, `responseId`, an error's `request_id`); a body with no id at all (OpenAI and Gemini error bodies) is
 keyed `body-` + the first 32 hex digits of the SHA-256 of its line, so the same line read again is the same
@@ -130,6 +131,12 @@ SPEC = _BODY | {
     "request": {"model": "VARCHAR", "stream": "VARCHAR", "tools": [_TOOL]},
     "response": _BODY,
 }
+#: The HTTP status the envelope gives: its `status_code`, else a wire log's `status` (a whole number) beside the
+#: `response` (a bare body's own `status` is the Responses API's, never an HTTP status).
+_HTTP_STATUS = (
+    "coalesce(j.status_code, CASE WHEN j.response IS NOT NULL "
+    "AND regexp_full_match(trim(j.status), '[1-5][0-9][0-9]') THEN trim(j.status) END)"
+)
 #: The envelope's keys of the request's id and the provider's name.
 _ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
 #: The body's keys typed as an object or a list (not `error` nor `data`, read as JSON): at a line's top level, with
@@ -218,7 +225,7 @@ def sniff(line: str) -> bool:
     if obj is None:
         return False
     if isinstance(body := _response(obj), dict):
-        status = obj.get("status_code")
+        status = obj.get("status_code", obj.get("status"))  # a wire log's `status` beside the response
         failed = (code := whole_number(status)) is not None and code >= 400
         return (
             _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
@@ -247,7 +254,7 @@ def _shape_sql(b: str) -> str:
         WHEN json_type({b}.error) = 'OBJECT' THEN 'openai-chat'
         -- a flat error body (Mistral's and vLLM's with object "error"; Bedrock's with only a message, under an
         -- HTTP error status the envelope gives)
-        WHEN {b}.object = 'error' OR try_cast(j.status_code AS INTEGER) >= 400 THEN CASE
+        WHEN {b}.object = 'error' OR try_cast({_HTTP_STATUS} AS INTEGER) >= 400 THEN CASE
             WHEN lower(j.provider) IN ({google}) THEN 'gemini'
             WHEN lower(j.provider) = 'anthropic' THEN 'anthropic-messages'
             ELSE 'openai-chat'
@@ -345,12 +352,12 @@ def _columns(text: str) -> dict[str, str]:
             WHEN {error} OR b.type = 'error' OR b.object = 'error' OR b.choices[1].finish_reason = 'error'
                 OR b.choices[1].error IS NOT NULL
                 OR (shape = 'openai-responses' AND b.status = 'failed') THEN 'error'
-            WHEN try_cast(j.status_code AS INTEGER) >= 400 AND b.choices IS NULL AND b.output IS NULL
+            WHEN try_cast({_HTTP_STATUS} AS INTEGER) >= 400 AND b.choices IS NULL AND b.output IS NULL
                 AND b.content IS NULL AND b.candidates IS NULL THEN 'error'
             ELSE 'success'
         END""",
         # the envelope's status, else one the error body carries (Google's code, Azure's numeric status)
-        "http_status": f"""coalesce(j.status_code, CASE
+        "http_status": f"""coalesce({_HTTP_STATUS}, CASE
             WHEN shape = 'gemini' THEN {err.format("code")}
             WHEN try_cast({err.format("status")} AS INTEGER) BETWEEN 100 AND 599 THEN {err.format("status")}
         END)""",
