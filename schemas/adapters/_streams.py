@@ -10,19 +10,21 @@ unstreamed, so the provider-bodies mapping reads it like any other body:
   with each `message_delta`'s in turn, `error` an `error` event's.
 - OpenAI Responses (events `response.*`): the last `response.completed`/`incomplete`/`failed`/`cancelled` event's
   `response` (else the last event's `response`), its `output` from the `response.output_item.done` events when it
-  has none, an `error` event's code and message as its `error`.
-- Gemini (`candidates`, `usageMetadata` or `promptFeedback` in a chunk): the chunks merged in order, with one
-  candidate holding every candidate's parts and the last `finishReason`.
-- OpenAI Chat Completions and compatible servers (`choices`, `chat.completion.chunk`): the chunks merged in order
-  (`usage`, `error`, `x_groq`, ... as the last chunk holding them gives them), `object` chat.completion, one choice
-  per choice `index` with its last `finish_reason` and as many tool calls as its deltas name.
-- A stream of only error chunks: the last.
+  has none, an `error` event's error (flat, as documented, or nested, as the API sends it).
+- Gemini (`candidates`, `usageMetadata` or `promptFeedback` in a chunk): one candidate holding every candidate's
+  parts, the first candidate's last `finishReason`, the last usage, ids and error.
+- OpenAI Chat Completions and compatible servers (`choices`, `chat.completion.chunk`): the first id and time that
+  are not empty (Azure's first chunk has `""` and 0), the last model, provider, usage (Groq's in `x_groq`),
+  prompt filter results and error, and one choice per `index` (at most `MAX_CHOICES`) with its last finish
+  reasons and as many tool calls as its deltas name.
+- A stream of error chunks only: the last error.
 
 Each `data:` line of the SSE text is one chunk (every one of these APIs writes a chunk on one line); comments,
 `event:` lines, `[DONE]` and lines that are not JSON objects are skipped. A line whose stream holds no chunk of
 these kinds is read as it was logged. A tool call in the chunks of a chat stream is counted once per distinct `id`
 or distinct `index`, whichever names more calls (a server giving every parallel call index 0 still gives each its
-id), plus each delta naming neither.
+id), plus each delta naming neither. A stream cut before its end (no finish or stop reason, no terminal event),
+or ended by an error, leaves its tool calls unknown unless it streamed one, as an error body does.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from schemas.adapters import _sql
 
 #: The envelope's key whose value may be a stream.
 KEY = "response"
-#: A JSON string that opens like SSE text (a field name, `data`, `event`, `id` or `retry`, or nothing, as in a
-#: comment `: OPENROUTER PROCESSING`, then a colon) or like a list; or a list of objects (the parsed chunks). RE2,
-#: as DuckDB and Arrow read it: the value's JSON text, after its key.
-OPENS_LIKE_STREAM = r'(?:"(?:\s|\\[nrt])*(?:(?:data|event|id|retry)?\s*:|\[)|\[\s*\{)'
+#: An SSE line's field name (`data`, `event`, `id`, `retry`, or none: a comment, `: OPENROUTER PROCESSING`) and colon.
+_FIELD = r"(?:data|event|id|retry)?\s*:"
+#: A JSON string that opens like SSE text (blanks, then `_FIELD`) or like a list; or a list of objects (the parsed
+#: chunks). RE2, as DuckDB and Arrow read it: the value's JSON text, after its key.
+OPENS_LIKE_STREAM = r'(?:"(?:\s|\\[nrt])*(?:' + _FIELD + r"|\[)|\[\s*\{)"
 
 
 def pattern(keys: tuple[str, ...] = (KEY,)) -> str:
@@ -50,7 +53,8 @@ def pattern(keys: tuple[str, ...] = (KEY,)) -> str:
     return rf'(?:{names})"\s*:\s*' + OPENS_LIKE_STREAM
 
 
-_SSE = re.compile(r"\s*(?:data|event|id|retry)?\s*:")
+#: SSE text's opening: blanks, then `_FIELD` (Python's `re` and RE2 read it alike).
+_SSE = r"^\s*" + _FIELD
 
 
 def chunks(value: Any) -> list[dict[str, Any]] | None:
@@ -65,7 +69,7 @@ def chunks(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, list):
         found = [chunk for chunk in value if isinstance(chunk, dict)]
         return found if found else None
-    if not isinstance(value, str) or not _SSE.match(value):
+    if not isinstance(value, str) or not re.match(_SSE, value):
         return None
     found = []
     for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -167,7 +171,7 @@ def _chunks_sql(value: str) -> str:
     none of these. A chunk's JSON split over several `data:` lines (which SSE allows and none of these APIs
     writes) is not read."""
     shape = _sql.structure(CHUNK)
-    sse = r"regexp_matches(st, '^\s*(?:data|event|id|retry)?\s*:')"
+    sse = f"regexp_matches(st, {_sql.literal(_SSE)})"
     lines = "string_split(replace(replace(st, chr(13) || chr(10), chr(10)), chr(13), chr(10)), chr(10))"
     data = f"list_transform(list_filter({lines}, lambda l: starts_with(l, 'data:')), lambda l: l[6:])"
     objects = f"list_filter(TEXTS, lambda c: starts_with(ltrim(c, {_sql.WHITESPACE}), '{{'))"
