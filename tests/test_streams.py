@@ -397,3 +397,8 @@ def test_a_chunk_split_over_several_data_lines_is_not_read():
     split = 'data: {"id": "chatcmpl-1",\ndata: "choices": []}\n\n'  # SSE allows it; no API writes it
     [row] = adapt("provider-bodies", envelope(split))
     assert row["reason"] is not None and row["reason"].startswith("not an OpenAI")
+
+
+def test_a_chunk_logged_on_its_own_line_is_a_streamed_attempt():
+    row = one("provider-bodies", envelope(CHAT[-1]))  # the usage chunk, as a logger of each chunk writes it
+    assert (row["streamed"], row["prompt_tokens"], row["tool_calls"]) == (True, 50, None)

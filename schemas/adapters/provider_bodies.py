@@ -417,7 +417,9 @@ def _columns(text: str) -> dict[str, str]:
         "tools_offered": _count_tools("j.request.tools"),
         "latency_ms": "j.latency_ms",
         "ttft_ms": "j.ttft_ms",
-        "streamed": "coalesce(j.request.stream, j.stream)",
+        # a chunk of a stream logged on its own line was streamed, where the line says nothing else
+        "streamed": "coalesce(j.request.stream, j.stream, "
+        "CASE WHEN b.object = 'chat.completion.chunk' THEN 'true' END)",
         # what a gateway that answers in the provider's shape adds (OpenRouter's usage.cost)
         "cost_usd": f"{u}.cost",
     }
