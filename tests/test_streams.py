@@ -269,6 +269,12 @@ GEMINI = [
 ]
 
 
+def test_a_gemini_stream_without_sse_is_its_list_of_chunks_as_text():
+    text = "[" + ",\r\n".join(json.dumps(chunk) for chunk in GEMINI) + "]"  # the body without alt=sse
+    row = one("provider-bodies", envelope(text))
+    assert (row["finish_reason"], row["tool_calls"], row["completion_tokens"]) == ("tool_calls", 2, 21)
+
+
 def test_a_gemini_stream_reads_every_chunks_parts_and_the_last_usage():
     row = one("provider-bodies", envelope(sse(*GEMINI, end="\r\n")[: -len("data: [DONE]\r\n\r\n")]))
     assert (row["source_format"], row["request_id"], row["provider"]) == ("gemini", "g1", "google-ai-studio")
