@@ -208,3 +208,10 @@ def test_a_wire_logs_status_beside_the_response_is_the_http_status(tmp_path, mon
     path = tmp_path / "wire.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines * 40) + "\n")
     _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))  # the whole-file reader reads it alike
+
+
+def test_a_line_without_a_time_says_where_it_should_have_been():
+    body = {"id": "msg_1", "type": "message", "model": "claude-haiku-4-5", "content": [], "stop_reason": "end_turn"}
+    assert one(NAME, body)["reason"].startswith("no timestamp: a bare anthropic-messages body carries none")
+    enveloped = one(NAME, {"request_id": "r1", "response": body})["reason"]
+    assert enveloped == "no timestamp: the envelope has no timestamp and its anthropic-messages body carries none"

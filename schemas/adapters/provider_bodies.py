@@ -295,8 +295,10 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = F
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     rejects = f"""WHEN shape IS NULL THEN 'not an OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or '
             || 'Gemini generateContent body, bare or in the envelope'
-        WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: a bare {{}} body carries none; log it in the '
-            || 'envelope with its timestamp', shape)"""
+        WHEN {exprs["created_at"]} IS NULL AND j.response IS NULL THEN format('no timestamp: a bare {{}} body carries '
+            || 'none; log it in the envelope with its timestamp', shape)
+        WHEN {exprs["created_at"]} IS NULL THEN format('no timestamp: the envelope has no timestamp and its {{}} body '
+            || 'carries none', shape)"""
     if not envelopes:
         return _sql.one_record_per_line(
             columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk, rewrite=_streams.assembled
