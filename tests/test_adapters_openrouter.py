@@ -213,6 +213,13 @@ def test_error_body_codes(code, provider_name, error_class):
     assert valid(one("openrouter", body))["error_class"] == error_class
 
 
+@pytest.mark.parametrize("code", ["NaN", "Infinity", "0x1AD", "1_000"])
+def test_an_error_code_that_is_no_decimal_number_is_text(code):
+    body = {"id": "gen-e", "created": 1748779200, "error": {"code": code, "message": "x"}}
+    row = valid(one("openrouter", body))  # kept: no HTTP status, and no gateway refusal read into it
+    assert (row["http_status"], row["error_code"]) == (None, code) and row["error_class"] != "gateway"
+
+
 @pytest.mark.parametrize("where", ["body", "choice"])
 def test_an_error_code_in_text_names_the_error_and_leaves_the_http_status_unknown(where):
     error = {"code": "rate_limit_exceeded", "message": "x", "metadata": {"provider_name": "OpenAI"}}

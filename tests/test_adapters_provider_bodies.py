@@ -215,3 +215,24 @@ def test_a_line_without_a_time_says_where_it_should_have_been():
     assert one(NAME, body)["reason"].startswith("no timestamp: a bare anthropic-messages body carries none")
     enveloped = one(NAME, {"request_id": "r1", "response": body})["reason"]
     assert enveloped == "no timestamp: the envelope has no timestamp and its anthropic-messages body carries none"
+
+
+def test_a_wire_log_naming_its_request_and_status_is_read_as_provider_bodies():
+    body = {"id": "c1", "object": "chat.completion", "created": 1748779200, "model": "gpt-4o-mini", "choices": []}
+    lines = [
+        json.dumps({"timestamp": WHEN, "request_id": f"r{i}", "provider": "openai", "status": 200, "response": body})
+        for i in range(5)
+    ]
+    assert detect(iter(lines), "wire.jsonl").name == NAME  # not canonical, though it has request_id and status
+    spelled = {"timestamp": WHEN, "status_code": None, "status": 429.0, "response": {"message": "Too many requests"}}
+    assert provider_bodies.sniff(json.dumps(spelled))
+    row = valid(one(NAME, spelled | {"provider": "amazon-bedrock"}))
+    assert (row["http_status"], row["error_class"]) == (429, "rate_limit")
+
+
+def test_a_choices_content_filter_results_tell_azure():
+    body = {"id": "c1", "object": "chat.completion", "created": 1748779200, "model": "gpt-4o-mini"}
+    body["choices"] = [{"finish_reason": "stop", "message": {"content": "Hi"}}]
+    assert one(NAME, {"timestamp": WHEN, "response": body})["provider"] == "openai"
+    body["choices"][0]["content_filter_results"] = {"hate": {"filtered": False}}
+    assert one(NAME, {"timestamp": WHEN, "response": body})["provider"] == "azure"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schemas.adapters import _sql
+from schemas.adapters import _sql, _streams
 from schemas.bulk import field_specs
 
 #: Input keys read for each adapter column, first present wins.
@@ -33,8 +33,23 @@ def sniff(first_line: str) -> bool:
     """A canonical line is a JSON object with at least two of request_id, created_at, status at the top level."""
     obj = _sql.json_object(first_line)
     # a provider body with created_at and status (OpenAI Responses) names its `object`, a LiteLLM SpendLogs row with
-    # request_id and status is timed by `startTime`: a canonical line has neither key
-    return obj is not None and len(_SIGNATURE & obj.keys()) >= 2 and not obj.keys() & {"object", "startTime"}
+    # request_id and status is timed by `startTime`, a proxy's wire log with request_id and status holds the body
+    # in `response`: a canonical line has none of these
+    return (
+        obj is not None
+        and len(_SIGNATURE & obj.keys()) >= 2
+        and not obj.keys() & {"object", "startTime"}
+        and not _holds_body(obj.get("response"))
+    )
+
+
+def _holds_body(value: object) -> bool:
+    """`value` is a response body or stream: an object, a list, SSE text or a string of a JSON object."""
+    return (
+        isinstance(value, dict | list)
+        or _streams.chunks(value) is not None
+        or (isinstance(value, str) and _sql.json_object(value) is not None)
+    )
 
 
 def spec(columns: tuple[str, ...]) -> dict[str, str]:

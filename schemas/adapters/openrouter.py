@@ -123,8 +123,10 @@ def _is_error_object(error: object) -> bool:
 
 
 def _number(text: str) -> str:
-    """SQL: `text` where it spells a number (the shared typing then reads it, or rejects a fraction), else NULL."""
-    return f"CASE WHEN try_cast({text} AS DOUBLE) IS NOT NULL THEN {text} END"
+    """SQL: `text` where it spells a decimal number (the shared typing then reads it, or rejects a fraction), else
+    NULL: `NaN`, `Infinity`, hexadecimal and digits with `_` name an error, as any other text does."""
+    decimal = r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?"
+    return f"CASE WHEN regexp_full_match(trim({text}), '{decimal}') THEN {text} END"
 
 
 def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
@@ -174,7 +176,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         # the routing requirements (503)
         "error_class": f"""CASE
             WHEN {err} AND {error_provider} IS NULL
-                AND try_cast({error_code} AS INTEGER) IN ({", ".join(map(str, GATEWAY_CODES))}) THEN 'gateway'
+                AND try_cast({_number(error_code)} AS INTEGER) IN ({", ".join(map(str, GATEWAY_CODES))}) THEN 'gateway'
         END""",
         "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
         f"WHEN {gen} AND {final} THEN {d}.finish_reason END",

@@ -135,7 +135,7 @@ SPEC = _BODY | {
 #: `response` (a bare body's own `status` is the Responses API's, never an HTTP status).
 _HTTP_STATUS = (
     "coalesce(j.status_code, CASE WHEN j.response IS NOT NULL "
-    "AND regexp_full_match(trim(j.status), '[1-5][0-9][0-9]') THEN trim(j.status) END)"
+    "AND regexp_full_match(trim(j.status), '[1-5][0-9][0-9](\\.0*)?') THEN split_part(trim(j.status), '.', 1) END)"
 )
 #: The envelope's keys of the request's id and the provider's name.
 _ENVELOPE_ID, _ENVELOPE_NAME = "request_id", "provider"
@@ -168,9 +168,10 @@ def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
     own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
     Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
-    xAI's cost ticks. Found in the line's `text` as a key (its name in quotes, which text inside a string never
-    shows: its quotes are escaped there), or in the body as read where it is not null (a stream's body, assembled
-    from chunks whose keys the text holds only escaped, inside the stream's string)."""
+    xAI's cost ticks. Found in the line's `text` as a key, its name in quotes (a name quoted inside a string shows
+    its quotes escaped, and is no key), or in the body as read where it is not null (a stream's body, assembled
+    from chunks whose keys the text holds only escaped). The content filter's key is matched by its opening quote
+    alone: it also finds the key in a body written as a string, and a name quoted in a message text as well."""
     azure = (
         f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result') "
         "OR b.prompt_filter_results IS NOT NULL)"
@@ -225,7 +226,8 @@ def sniff(line: str) -> bool:
     if obj is None:
         return False
     if isinstance(body := _response(obj), dict):
-        status = obj.get("status_code", obj.get("status"))  # a wire log's `status` beside the response
+        # a wire log's `status` beside the response, where no `status_code` is given
+        status = obj["status_code"] if obj.get("status_code") is not None else obj.get("status")
         failed = (code := whole_number(status)) is not None and code >= 400
         return (
             _shape(body) is not None or isinstance(body.get("error"), dict) or failed or body.get("object") == "error"
