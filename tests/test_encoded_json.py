@@ -58,6 +58,7 @@ def _comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if not (k == "request_id" and str(v).startswith("body-"))} for row in rows]
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("name", NESTED_FORMATS)
 def test_a_real_sample_reads_the_same_with_its_objects_written_as_strings(name, depth):

@@ -74,6 +74,7 @@ def test_a_chat_stream_as_sse_text_reads_as_the_body_it_assembles():
     assert (row["prompt_tokens"], row["completion_tokens"], row["streamed"]) == (50, 20, True)
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     "response",
     [
@@ -95,6 +96,7 @@ def test_a_stream_without_a_stream_flag_is_marked_streamed_and_a_flag_given_is_k
     assert one("provider-bodies", envelope(sse(*CHAT), request={"stream": False}))["streamed"] is False
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("calls", "expected"),
     [
@@ -131,6 +133,7 @@ def test_an_error_in_the_middle_of_a_chat_stream_is_an_error():
     assert row["tool_calls"] is None  # it produced no response to count tool calls in
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("chunks", "expected"),
     [
@@ -282,6 +285,7 @@ def test_a_gemini_stream_reads_every_chunks_parts_and_the_last_usage():
     assert (row["prompt_tokens"], row["completion_tokens"], row["reasoning_tokens"]) == (9, 21, 16)
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize("response", ["data: [DONE]\n\n", "hello: world", "data: not json\n\n", [1, 2], []])
 def test_a_response_that_is_no_stream_of_a_known_api_is_read_as_logged(response):
     [row] = adapt("provider-bodies", envelope(response))
@@ -307,6 +311,7 @@ def test_only_a_batch_holding_a_stream_runs_a_statement_that_assembles():
     assert "json_merge_patch" not in batch_sql(adapter, assemble=False)
 
 
+@pytest.mark.slow
 def test_a_big_file_with_a_few_streamed_responses_reads_them_in_bulk_like_the_line_path(tmp_path, monkeypatch):
     lines = []
     for i in range(300):
@@ -351,6 +356,7 @@ def test_an_error_chunk_in_a_gemini_stream_is_an_error():
     assert (row["status"], row["error_code"], row["source_format"]) == ("error", "INTERNAL", "gemini")
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     "error",
     [
