@@ -435,6 +435,12 @@ def file_name() -> str:
     return "regexp_extract($source_uri, '[^/]+$')"
 
 
+def streamed_chunk(body: str) -> str:
+    """SQL: 'true' where the OpenAI-style `body` is a stream's chunk (`chat.completion.chunk`) logged on its own: it
+    was streamed, whatever its line leaves unsaid; else NULL."""
+    return f"CASE WHEN {body}.object = 'chat.completion.chunk' THEN 'true' END"
+
+
 def count_tool_calls(choices: str) -> str:
     """Tool calls across OpenAI-style `choices` (each `message.tool_calls` list, plus 1 for a legacy
     `message.function_call`); NULL when no choice carries a message."""

@@ -195,7 +195,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "latency_ms": f"CASE WHEN {gen} THEN CASE WHEN {final} THEN coalesce({d}.latency, pr.latency) "
         "ELSE pr.latency END END",
         "ttft_ms": "NULL",
-        "streamed": f"coalesce({d}.streamed, CASE WHEN j.object = 'chat.completion.chunk' THEN 'true' END)",
+        "streamed": f"coalesce({d}.streamed, {_sql.streamed_chunk('j')})",
         # OpenRouter's `api_type` names the API family: `completions` is its chat completions API
         "operation": f"CASE WHEN {gen} THEN CASE lower({d}.api_type) WHEN 'completions' THEN 'chat' "
         f"ELSE {d}.api_type END END",

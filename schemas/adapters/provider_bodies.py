@@ -421,9 +421,7 @@ def _columns(text: str) -> dict[str, str]:
         "tools_offered": _count_tools("j.request.tools"),
         "latency_ms": "j.latency_ms",
         "ttft_ms": "j.ttft_ms",
-        # a chunk of a stream logged on its own line was streamed, where the line says nothing else
-        "streamed": "coalesce(j.request.stream, j.stream, "
-        "CASE WHEN b.object = 'chat.completion.chunk' THEN 'true' END)",
+        "streamed": f"coalesce(j.request.stream, j.stream, {_sql.streamed_chunk('b')})",
         # what a gateway that answers in the provider's shape adds (OpenRouter's usage.cost)
         "cost_usd": f"{u}.cost",
     }
