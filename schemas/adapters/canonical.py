@@ -31,7 +31,7 @@ _SIGNATURE = frozenset({"request_id", "created_at", "status"})
 
 def sniff(first_line: str) -> bool:
     """A canonical line is a JSON object with at least two of request_id, created_at, status at the top level."""
-    obj = _sql.json_object(first_line)
+    obj = _sql.decoded_object(first_line)
     # a provider body with created_at and status (OpenAI Responses) names its `object`, a LiteLLM SpendLogs row with
     # request_id and status is timed by `startTime`, a proxy's wire log with request_id and status holds the body
     # in `response`: a canonical line has none of these
@@ -44,12 +44,8 @@ def sniff(first_line: str) -> bool:
 
 
 def _holds_body(value: object) -> bool:
-    """`value` is a response body or stream: an object, a list, SSE text or a string of a JSON object."""
-    return (
-        isinstance(value, dict | list)
-        or _streams.chunks(value) is not None
-        or (isinstance(value, str) and _sql.json_object(value) is not None)
-    )
+    """`value` (decoded: `_sql.decoded_object`) is a response body or stream: an object, a list or SSE text."""
+    return isinstance(value, dict | list) or _streams.chunks(value) is not None
 
 
 def spec(columns: tuple[str, ...]) -> dict[str, str]:
