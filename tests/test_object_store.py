@@ -49,6 +49,19 @@ def test_ingest_from_s3_into_an_s3_warehouse(s3_options):
     assert again.skipped_files == 2 and again.lines == 0
 
 
+def test_json_documents_on_s3_are_read_record_by_record(s3_options):
+    """An API's answer saved to a bucket (a pretty-printed array, the same gzipped, a page) is read by its records."""
+    fs = s3fs.S3FileSystem(**s3_options)
+    rows = [record(request_id=f"d{i}") for i in range(4)] + [record(request_id="bad", created_at="soon")]
+    fs.pipe("landing/docs/spend.json", json.dumps(rows, indent=2).encode())
+    fs.pipe("landing/docs/spend.json.gz", gzip.compress(json.dumps(rows[:2]).encode()))
+    fs.pipe("landing/docs/page.json", json.dumps({"data": rows[2:4], "total": 2}).encode())
+    store = Warehouse("s3://lake/documents", s3_options)
+    report = ingest(["s3://landing/docs"], store, hash_key=HASH_KEY, storage_options=s3_options)
+    assert (report.lines, report.written, report.duplicates, report.quarantined) == (9, 4, 4, 1)
+    assert {f.read_by for f in report.files} == {"documents"} and report.balanced
+
+
 def test_models_build_over_an_s3_warehouse(s3_options, tmp_path, monkeypatch):
     """The database is built in a local copy, uploaded whole, and its `requests` view reads s3:// paths
     through the fsspec filesystem; a second machine (an empty cache) fetches it and sees the same marts."""

@@ -107,10 +107,10 @@ def lines_batch(found: list[tuple[int, bytes, int]], max_line_bytes: int = MAX_L
         else:
             short.append((number, raw))
     batch = _decode(short)
-    return _screen(LineBatch(batch.lines, sorted(batch.rejected + long)), max_line_bytes)
+    return screen(LineBatch(batch.lines, sorted(batch.rejected + long)), max_line_bytes)
 
 
-def _screen(batch: LineBatch, max_line_bytes: int) -> LineBatch:
+def screen(batch: LineBatch, max_line_bytes: int) -> LineBatch:
     """Take blank and over-long lines out of the batch (counted: blank ones, rejected: long ones)."""
     raw = batch.lines.column("raw")
     if not len(raw):
@@ -135,7 +135,7 @@ def _to_batch(chunk: memoryview, ends: np.ndarray, first_line: int, max_line_byt
         batch = LineBatch(_line_table(chunk, ends, first_line))
     except pa.ArrowInvalid:
         batch = _decode_lines(chunk, first_line)
-    return _screen(batch, max_line_bytes)
+    return screen(batch, max_line_bytes)
 
 
 def join_batches(parts: list[LineBatch]) -> LineBatch:

@@ -46,7 +46,7 @@ from fsspec.utils import get_protocol
 from pipelines.lib import privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
 from pipelines.lib.fetch import LineFetcher, PastTheEndError
-from pipelines.lib.ingest import bulk
+from pipelines.lib.ingest import bulk, documents
 from pipelines.lib.ingest.report import QUARANTINED_BEFORE, FileReport, IngestReport
 from pipelines.lib.interrupts import interrupted
 from pipelines.lib.lock import Progress
@@ -222,21 +222,19 @@ class FileStager:
         """
         big = prior is None and big_enough_for_bulk(source, self.storage_options)  # may read the first bytes: once
         small = None if big else self._read_small(source, prior, content)
-        adapter: Adapter | None = None
-        unknown = ""
-        try:
-            lines = (
-                stripped_lines(small.ahead)
-                if small and small.whole
-                else nonblank_lines(source.url, **self.storage_options)
-            )
-            adapter = detect(lines, source.url)
-        except UnknownFormatError as err:
-            unknown = str(err).split(": ", 1)[1]
-        report.source_format = adapter.name if adapter else None
         report.hash_key_id = privacy.key_id(self.hash_key)
         os.makedirs(self.staging, exist_ok=True)
         quarantine_file = os.path.join(self.staging, f"quarantine-{index}.parquet")
+        lines = (
+            stripped_lines(small.ahead) if small and small.whole else nonblank_lines(source.url, **self.storage_options)
+        )
+        first = next(lines, "")
+        if prior is None and documents.opens_document(first):
+            staged = self._stage_documents(source, index, report, progress, first, quarantine_file, content)
+            if staged is not False:
+                return staged
+        adapter, unknown = _detected(itertools.chain([first], lines), source.url)
+        report.source_format = adapter.name if adapter else None
         if adapter is not None and adapter.bulk and big:
             try:
                 with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
@@ -249,6 +247,43 @@ class FileStager:
                 self.discard(index)
                 report.reset()
         return self._stage_by_lines(source, index, report, progress, prior, adapter, unknown, quarantine_file, small)
+
+    def _stage_documents(
+        self,
+        source: SourceFile,
+        index: int,
+        report: FileReport,
+        progress: Progress,
+        first_line: str,
+        quarantine_file: str,
+        content: bytes | None,
+    ) -> str | bool | None:
+        """Stage a file of JSON documents record by record (see `documents`), each batch of records through the
+        line path; returns its quarantine file as `stage_file` does, or False when it does not read as JSON
+        values to its end (nothing of it staged: the caller reads it as JSON lines)."""
+        scratch = os.path.join(os.path.dirname(self.staging), f"source-{index}.json")
+        try:
+            path = documents.local_copy(source.url, self.storage_options, scratch, content)
+            batches = documents.records(bulk.reader_connection(self.threads), path, first_line, self.chunk_bytes)
+            head = next(batches, None)
+            adapter, unknown = _detected(stripped_lines([head] if head else []), source.url)
+            report.source_format = adapter.name if adapter else None
+            with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
+                for number, batch in enumerate(itertools.chain([head] if head else [], batches)):
+                    report.lines += batch.count
+                    self.stage_lines(batch, adapter, source, index, number, report, rejects, 1, unknown)
+                    progress(f"{Path(source.url).name}: {report.lines:,} records of JSON documents")
+        except documents.NotDocuments as err:
+            progress(f"{Path(source.url).name}: read as JSON lines ({str(err)[:200]})")
+            self.discard(index)
+            report.reset()
+            return False
+        finally:
+            if os.path.lexists(scratch):
+                os.remove(scratch)
+        report.read_by = "documents"
+        report.quarantined = rejects.count
+        return quarantine_file if rejects.count else None
 
     def _read_small(self, source: SourceFile, prior: ReadMark | None, content: bytes | None) -> _ReadAhead | None:
         """A file that takes the line path (the caller found it too small for the bulk path) and may be held (never
@@ -644,6 +679,14 @@ class _ReadAhead:
     ahead: list[LineBatch]
     whole: bool
     rest: Iterator[LineBatch]
+
+
+def _detected(lines: Iterator[str], url: str) -> tuple[Adapter | None, str]:
+    """The adapter `detect` picks for a file whose non-blank lines are `lines`, or None and why none does."""
+    try:
+        return detect(lines, url), ""
+    except UnknownFormatError as err:
+        return None, str(err).split(": ", 1)[1]
 
 
 def _packable(adapter: Adapter | None) -> TypeGuard[Adapter]:
