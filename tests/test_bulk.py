@@ -556,6 +556,8 @@ _NEEDS_TEXT = [
     "{" + f'"request_id": "r", {_T}, "response": {{"id": "c", {_CHAT}, "prompt_filter_results": null}}' + "}",
     "{" + f'"provider": "openai", {_T}, "response": null, {_CHAT}' + "}",  # a bare body with no id
     "{" + f'{_T}, "id": "c", {_CHAT}' + "}",  # a bare body naming no provider
+    # an empty id and an empty name are none (servers that fill every unset field write them)
+    "{" + f'"request_id": "", "provider": "", {_T}, "response": {{"id": "", {_CHAT}}}' + "}",
     '{"object": "list", "data": [], "usage": {"prompt_tokens": 1}, "model": "e", "created": 1, "id": "x"}',
 ]
 #: Bare bodies that need nothing of their text: the bulk form of a file of envelopes leaves them to the line path
@@ -570,7 +572,6 @@ _NO_TEXT = [
     "{" + f'"request_id": "r", {_T}, "response": {{"id": "c", "provider": "x", {_CHAT}}}' + "}",
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": {{}}' + "}",
     "{" + f'"request_id": "r", "provider": "openai", {_T}, "response": "oops"' + "}",
-    "{" + f'"request_id": "", "provider": "", {_T}, "response": {{{_CHAT}}}' + "}",  # empty, yet given
     "{" + f'{_T}, "response": {{{_ANTHROPIC}}}' + "}",  # no name, but a shape no marker tells apart
     # an envelope with no body at all (an upstream that failed before answering), beside it a body's flat keys
     # (an error's text, the model), or nested ones set to null

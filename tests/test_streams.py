@@ -25,14 +25,15 @@ from tests.test_encoded_json import _recording
 WHEN = "2025-06-01T12:00:00Z"
 
 
-def sse(*chunks: dict[str, Any], events: bool = False, end: str = "\n") -> str:
+def sse(*chunks: dict[str, Any], events: bool = False, end: str = "\n", done: bool = True) -> str:
     """SSE text of `chunks`: each a `data:` line (after an `event:` line naming its type with `events`), events
-    parted by a blank line, lines ended by `end`; OpenAI's `[DONE]` last unless `events`."""
+    parted by a blank line, lines ended by `end`; OpenAI's `[DONE]` last unless `events` (or not `done`: a stream
+    cut before its end)."""
     out = []
     for chunk in chunks:
         named = f"event: {chunk['type']}{end}" if events else ""
         out.append(f"{named}data: {json.dumps(chunk)}{end}{end}")
-    return "".join(out) + ("" if events else f"data: [DONE]{end}{end}")
+    return "".join(out) + ("" if events or not done else f"data: [DONE]{end}{end}")
 
 
 def envelope(response: Any, **keys: Any) -> dict[str, Any]:
@@ -135,15 +136,19 @@ def test_an_error_in_the_middle_of_a_chat_stream_is_an_error():
 
 @pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
-    ("chunks", "expected"),
+    ("chunks", "done", "expected"),
     [
-        ([_chat_chunk({"content": "Hel"})], None),  # cut before it finished: not known
-        ([_chat_chunk({"content": "Hel"}), _chat_chunk({}, "stop")], 0),
-        ([_chat_chunk({"tool_calls": [_call(0, "a")]})], 1),  # cut, but a call was streamed
+        ([_chat_chunk({"content": "Hel"})], False, None),  # cut before it finished: not known
+        ([_chat_chunk({"content": "Hel"}), _chat_chunk({}, "stop")], False, 0),
+        ([_chat_chunk({"tool_calls": [_call(0, "a")]})], False, 1),  # cut, but a call was streamed
+        # a server that never writes a finish reason (Snowflake Cortex) still ends with [DONE]: finished
+        ([_chat_chunk({"content": "Hel"})], True, 0),
+        # ... unless an error chunk came before it
+        ([_chat_chunk({"content": "Hel"}), _chat_chunk({}, error={"code": 502, "message": "x"})], True, None),
     ],
 )
-def test_a_chat_streams_tool_calls_are_known_once_it_finished_or_streamed_one(chunks, expected):
-    assert one("provider-bodies", envelope(sse(*chunks)))["tool_calls"] == expected
+def test_a_chat_streams_tool_calls_are_known_once_it_finished_or_streamed_one(chunks, done, expected):
+    assert one("provider-bodies", envelope(sse(*chunks, done=done)))["tool_calls"] == expected
 
 
 def test_a_servers_own_field_inside_the_stream_text_tells_the_server():

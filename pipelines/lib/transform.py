@@ -235,15 +235,30 @@ model_platforms as (
     join ref_provider_model_ids on regexp_matches(ids.model_id, ref_provider_model_ids.pattern)
     group by all
 ),
+model_makers as (
+    -- the lab that made each distinct model id (model_families.csv), where a rule knows it
+    select
+        model_id,
+        lower(model_families.model_vendor) as maker
+    from (
+        select
+            model_id,
+            gl_model_rule(gl_model_key(model_id)) as match_order
+        from (select distinct lower(coalesce(model, model_requested)) as model_id from lookups)
+    ) as ids
+    join model_families on model_families.match_order = ids.match_order
+    where model_families.model_vendor <> 'unknown'
+),
 resolved as (
     -- provider: the company that served the call, never a framework or SDK (providers.csv lists frameworks with
     -- an empty provider). In order of trust: what the adapter read from the record itself (r_provider); a model
     -- id only one platform uses; the provider the log names, that name without an API-flavour suffix
     -- ('openai.chat'), an unknown name slugified; then (when no name or only a framework's is given) the host
     -- called, the model id's vendor prefix when it names a known provider, the shape of the model id, the
-    -- company the format implies (a bare Anthropic body: anthropic). 'openai' names the OpenAI SDK, the client of
-    -- every OpenAI-compatible server, as much as the company: where the host called or the model's vendor prefix
-    -- says the call went elsewhere, the host decides (NULL when unknown).
+    -- company the format implies (a bare Anthropic body: anthropic) unless the model is another lab's (a Llama
+    -- in an OpenAI-shaped body came from some server speaking OpenAI's API: unknown). 'openai' names the OpenAI
+    -- SDK, the client of every OpenAI-compatible server, as much as the company: where the host called or the
+    -- model's vendor prefix says the call went elsewhere, the host decides (NULL when unknown).
     -- finish_reason: the gateway's normalized value wins, then the native one; JSON arrays, enum names, hyphens
     -- and case are read alike; any tool-call reason among several wins.
     select
@@ -267,7 +282,13 @@ resolved as (
                 h.provider,
                 nullif(pv.provider, ''),
                 m.platform.provider,
-                lower(d.r_provider_default)
+                case
+                    when mk.maker is null
+                        or mk.maker = case lower(d.r_provider_default)
+                            when 'google-ai-studio' then 'google' else lower(d.r_provider_default)
+                        end
+                        then lower(d.r_provider_default)
+                end
             )
         end as provider,
         coalesce(
@@ -290,6 +311,7 @@ resolved as (
     ) as h on h.r_provider_host = d.r_provider_host
     left join model_platforms as m on m.model_id = lower(d.model_id)
     left join model_platforms as mr on mr.model_id = lower(d.model_requested)
+    left join model_makers as mk on mk.model_id = lower(d.model_id)
     left join ref_operations as op on op.native = lower(trim(d.r_operation))
     -- a log that does not say what was asked: an embedding, rerank, ... model's name says it
     left join (

@@ -452,10 +452,14 @@ def streamed_chunk(body: str) -> str:
 
 def count_tool_calls(choices: str) -> str:
     """Tool calls across OpenAI-style `choices` (each `message.tool_calls` list, plus 1 for a legacy
-    `message.function_call`); NULL when no choice carries a message."""
+    `message.function_call` that does not name the empty function: servers that fill every unset field, as
+    Snowflake Cortex does, write `"function_call": {"name": "", "arguments": ""}`); NULL when no choice carries a
+    message."""
+    named = "coalesce(json_extract_string(c.message.function_call, '$.name'), 'x') <> ''"
+    legacy = f"c.message.function_call IS NOT NULL AND {named}"
     counted = (
         f"list_sum(list_transform({choices}, lambda c: coalesce(len(c.message.tool_calls), 0)"
-        " + CASE WHEN c.message.function_call IS NOT NULL THEN 1 ELSE 0 END))"
+        f" + CASE WHEN {legacy} THEN 1 ELSE 0 END))"
     )
     # a stream chunk or a logged body without its messages says nothing about tool calls: NULL, not 0
     return f"CASE WHEN len(list_filter({choices}, lambda c: c.message IS NOT NULL)) > 0 THEN {counted} END"

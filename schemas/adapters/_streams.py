@@ -103,6 +103,7 @@ CHUNK = {
     ],
     "usage": "JSON",
     "x_groq": "JSON",
+    "time_info": "JSON",
     "error": "JSON",
     "sequence_number": "VARCHAR",
     "message": "JSON",
@@ -156,6 +157,11 @@ def _patched(body: str, key: str, value: str) -> str:
     return _let("pv", value, f"CASE WHEN pv IS NULL THEN {body} ELSE {patched} END")
 
 
+#: SQL over an SSE `data:` line `l`: its data, and the Chat Completions terminator `[DONE]` as a chunk saying so (a
+#: stream that reached it finished, even where its server writes no finish reason).
+_DATA = f"""CASE WHEN trim(l[6:], {_sql.WHITESPACE}) = '[DONE]' THEN '{{"object": "[DONE]"}}' ELSE l[6:] END"""
+
+
 def _chunks_sql(value: str) -> str:
     """SQL: the chunks (`CHUNK` structs) of the stream in the JSON `value`: each `data:` line of SSE text, or each
     item of a list (or of a list written as a string of its JSON), that parses as such; NULL for a value that is
@@ -164,7 +170,7 @@ def _chunks_sql(value: str) -> str:
     shape = _sql.structure(CHUNK)
     sse = f"regexp_matches(st, {_sql.literal(_SSE)})"
     lines = "string_split(replace(replace(st, chr(13) || chr(10), chr(10)), chr(13), chr(10)), chr(10))"
-    data = f"list_transform(list_filter({lines}, lambda l: starts_with(l, 'data:')), lambda l: l[6:])"
+    data = f"list_transform(list_filter({lines}, lambda l: starts_with(l, 'data:')), lambda l: {_DATA})"
     objects = f"list_filter(TEXTS, lambda c: starts_with(ltrim(c, {_sql.WHITESPACE}), '{{'))"
     parsed = f"list_filter(list_transform({objects}, lambda c: try(from_json(c, {shape}))), lambda c: c IS NOT NULL)"
     items = "list_transform(json_extract(LIST, '$[*]'), lambda c: c::VARCHAR)"
@@ -243,7 +249,7 @@ def _gemini(ch: str) -> str:
 MAX_CHOICES = 128
 
 
-def _message(choices: str) -> str:
+def _message(choices: str, done: str) -> str:
     """SQL: the message of one choice (`choices`: its deltas), as far as the mapping reads it: the tool calls its
     deltas make, as a JSON list of `{"type"}` objects (distinct ids or distinct indexes, whichever more, plus
     deltas naming neither), and a `function_call` where a legacy one was streamed. NULL (tool calls not known)
@@ -255,7 +261,7 @@ def _message(choices: str) -> str:
     calls = f"flatten(list_transform({choices}, lambda x: coalesce(x.delta.tool_calls, [])))"
     listed = "to_json(list_transform(range(nc), lambda k: {'type': 'function'}))"
     called = _any(choices, "x.delta.function_call IS NOT NULL")
-    finished = f"coalesce({_last(choices, 'x.finish_reason')} <> 'error', false)"
+    finished = f"coalesce({_last(choices, 'x.finish_reason')} <> 'error', {done})"
     message = f"json_object('tool_calls', {listed}, 'function_call', CASE WHEN {called} THEN json_object() END)"
     return _let("nc", _let("tc", calls, count), f"CASE WHEN nc > 0 OR {called} OR {finished} THEN {message} END")
 
@@ -269,20 +275,22 @@ def _chat(ch: str) -> str:
     mine = f"list_filter(cc, lambda x: {number} = i)"
     choice = f"""json_object('index', i, 'finish_reason', {_last("xs", "x.finish_reason")},
         'native_finish_reason', {_last("xs", "x.native_finish_reason")},
-        'message', {_message("xs")}, 'error', {_last("xs", "x.error")})"""
+        'message', {_message("xs", "dn")}, 'error', {_last("xs", "x.error")})"""
     each = f"list_transform({indexes}, lambda i: {_let('xs', mine, choice)})"
     first = ", ".join(f"'{key}', {_first(ch, f'x.{key}')}" for key in ("id", "created"))
     fields = ", ".join(
         f"'{key}', {_last(ch, f'x.{key}', text=True)}" for key in ("model", "provider", "system_fingerprint")
     )
     fields += ", " + ", ".join(
-        f"'{key}', {_last(ch, f'x.{key}')}" for key in ("prompt_filter_results", "x_groq", "error")
+        f"'{key}', {_last(ch, f'x.{key}')}" for key in ("prompt_filter_results", "x_groq", "time_info", "error")
     )
     groq = _last(ch, "json_extract(x.x_groq, '$.usage')")
     usage = f"coalesce({_last(ch, 'x.usage')}, {groq})"
     body = f"json_object({first}, 'object', 'chat.completion', {fields}, 'usage', {usage}, 'choices', to_json({each}))"
     cc = f"flatten(list_transform({ch}, lambda x: coalesce(x.choices, [])))"
-    return _let("cc", cc, body)
+    # reached `[DONE]` with no error chunk: finished, even without a finish reason
+    done = _any(ch, "x.object = '[DONE]'") + " AND NOT " + _any(ch, "x.error IS NOT NULL")
+    return _let("dn", done, _let("cc", cc, body))
 
 
 def _body(ch: str) -> str:

@@ -17,12 +17,12 @@ logging spec (`docs/my-website/docs/proxy/logging_spec.md`). One payload = one r
 | provider_native | `custom_llm_provider`, else `error_information.llm_provider` |
 | status | `success` -> success, `failure` -> error (cancelled when the error is a `CancelledError`) |
 | http_status | `error_information.error_code` when it is an HTTP status |
-| error_code | `error_information.error_class` (e.g. `RateLimitError`), else `.error_code` |
+| error_code | `error_information.error_class` (`RateLimitError`), else `.error_code`, else `error_str`'s exception |
 | native_finish_reason | `response.choices[0].finish_reason` (LiteLLM already maps it to OpenAI's values) |
 | tool_calls | `tool_calls` entries over every `response.choices[].message` (+1 per legacy `function_call`) |
 | prompt / completion tokens | `prompt_tokens`, `completion_tokens` |
-| reasoning_tokens | `response.usage.completion_tokens_details.reasoning_tokens` (part of completion_tokens) |
-| cached_prompt_tokens | `response.usage.prompt_tokens_details.cached_tokens` |
+| reasoning_tokens | `response.usage.completion_tokens_details.reasoning_tokens`, else `metadata.usage_object`'s |
+| cached_prompt_tokens | `response.usage.prompt_tokens_details.cached_tokens`, else `metadata.usage_object`'s |
 | tools_offered | length of `model_parameters.tools` |
 | streamed, cost_usd | `stream`, `response_cost` |
 
@@ -121,8 +121,9 @@ _METADATA = {
     # SpendLogs rows only
     "status": "VARCHAR",
     "error_information": _ERROR_INFORMATION,
-    "usage_object": _USAGE_DETAILS,
-    "additional_usage_values": _USAGE_DETAILS,
+    # read as JSON, then typed (`_usage`): a logger may write them as strings of their JSON text
+    "usage_object": _sql.OBJECT_OR_LIST,
+    "additional_usage_values": _sql.OBJECT_OR_LIST,
 }
 #: The part of a response the mapping reads: a payload's `response` object, a SpendLogs row's `response` (the
 #: payload's, as JSON text; `{}` unless the proxy stores prompts).
@@ -161,6 +162,7 @@ SPEC = {
     "hidden_params": {"api_base": "VARCHAR"},
     "response": _RESPONSE,
     "error_information": _ERROR_INFORMATION,
+    "error_str": "VARCHAR",
     "model_parameters": {"tools": ["JSON"], "stream": "VARCHAR"},
     # SpendLogs rows only
     "request_id": "VARCHAR",
@@ -237,6 +239,10 @@ def _millis_between(start: str, end: str) -> str:
     return f"coalesce({seconds}, ({_micros(end)} - {_micros(start)}) / 1000)"
 
 
+#: The exception class opening a payload's `error_str` (`RateLimitError: ...`, `litellm.BadRequestError: ...`).
+_EXCEPTION = r"^\s*([A-Za-z_][A-Za-z0-9_.]*(?:Error|Exception))\b"
+
+
 def _by_shape(row: str, payload: str) -> str:
     """SQL: `row` for a SpendLogs row, `payload` for a StandardLoggingPayload."""
     return f"CASE WHEN spendlogs THEN {row} ELSE {payload} END"
@@ -245,9 +251,19 @@ def _by_shape(row: str, payload: str) -> str:
 def _with_row_usage(details: str, response: str) -> str:
     """SQL: a usage detail (`prompt_tokens_details.cached_tokens`, ...): a SpendLogs row's from
     `metadata.usage_object`, else `metadata.additional_usage_values`, else its stored response (`response`); a
-    payload's from its response."""
-    row = f"coalesce(m.usage_object.{details}, m.additional_usage_values.{details}, {response})"
-    return _by_shape(row, response)
+    payload's from its response, else its `metadata.usage_object` (where a payload whose response holds no usage
+    keeps it)."""
+    row = f"coalesce(uo.{details}, ua.{details}, {response})"
+    return _by_shape(row, f"coalesce({response}, uo.{details})")
+
+
+def _usage(value: str) -> str:
+    """SQL: the usage details (`_USAGE_DETAILS`) of the JSON `value` (a `metadata` key), an object or, in a statement
+    that decodes (`_sql.DECODING`: its key is one the batch test looks for), a string of its JSON text."""
+    _sql.NESTED_KEYS.update(("usage_object", "additional_usage_values"))
+    shape = _sql.structure(_USAGE_DETAILS)
+    decoded = f"try(from_json({_sql.decoded(value, _USAGE_DETAILS)}, {shape}))"
+    return f"coalesce({_sql.DECODING}{decoded}, {_sql.DECODED}try(from_json({value}, {shape})))"
 
 
 def _response(bulk: bool, rows: bool) -> str:
@@ -278,7 +294,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, rows: bool = False)
     `native_status` (a row's `status`, else its metadata's, else success; a payload's `status`), `r` (the
     response, `_response`) and `q` (a row's stored request)."""
     failed = "native_status = 'failure'"
-    error = _first("e.error_class", "e.error_code")
+    # a payload without error information names the exception only at the start of its `error_str`
+    named = f"CASE WHEN NOT spendlogs THEN nullif(regexp_extract(j.error_str, {_sql.literal(_EXCEPTION)}, 1), '') END"
+    error = _first("e.error_class", "e.error_code", named)
     proxy = ", ".join(f"'{name}'" for name in PROXY_EXCEPTIONS)
     ok = "native_status = 'success'"
     exprs = {
@@ -352,7 +370,9 @@ select
     lower(CASE WHEN spendlogs THEN {_first("j.status", "m.status", "'success'")} ELSE j.status END) AS native_status,
     {_response(bulk, rows)} AS r,
     CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q,
-    CASE WHEN spendlogs AND j.usage IS NOT NULL THEN {_sql.parse("j.usage", _ROW_TOKENS)} END AS u
+    CASE WHEN spendlogs AND j.usage IS NOT NULL THEN {_sql.parse("j.usage", _ROW_TOKENS)} END AS u,
+    {_usage("m.usage_object")} AS uo,
+    CASE WHEN spendlogs THEN {_usage("m.additional_usage_values")} END AS ua
 from (
     select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
     from {{parsed}}

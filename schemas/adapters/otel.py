@@ -26,8 +26,9 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 
 - request_id, attempt: `traceId` + '/' + `spanId`, 1
 - created_at, latency_ms: `startTimeUnixNano`; end - start
-- app_id, user_key: resource `service.name`; `user.id`, `enduser.id`, `gen_ai.request.user`,
-  `ai.settings.context.userId`
+- app_id, user_key: resource `service.name` (not the SDK's default, `unknown_service:...`); `user.id`, `enduser.id`,
+  `gen_ai.request.user`, `ai.settings.context.userId`
+- tools_offered: the entries of `gen_ai.tool.definitions` (a JSON list)
 - model: `gen_ai.response.model`, `gen_ai.request.model`, `llm.model_name`, `ai.response.model`, `ai.model.id`
 - provider_native: `gen_ai.provider.name`, `gen_ai.system`, `llm.provider`, `llm.system`, `ai.model.provider`
 - provider_host: `server.address` (with `server.port`), `gen_ai.openai.api_base`
@@ -336,7 +337,10 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "request_id": f"{_hex_id(f'{s}.traceId')} || '/' || {_hex_id(f'{s}.spanId')}",
         "attempt": "1",
         "created_at": _sql.unix_nanos(f"{s}.startTimeUnixNano"),
-        "app_id": "c.service",
+        # the SDK's default when no service is named (`unknown_service:<process>`) names no application
+        "app_id": "CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END",
+        # the tools the request declared (semconv `gen_ai.tool.definitions`, a JSON list)
+        "tools_offered": f"try(json_array_length({_attr('gen_ai.tool.definitions')}))",
         "user_key": _first(USER),
         "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
         "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",

@@ -96,6 +96,7 @@ _BODY = {
     "code": "VARCHAR",
     "system_fingerprint": "VARCHAR",
     "x_groq": _sql.OBJECT_OR_LIST,
+    "time_info": _sql.OBJECT_OR_LIST,
     "data": _sql.OBJECT_OR_LIST,
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
@@ -147,10 +148,12 @@ _NESTED = tuple(key for key, kind in _BODY.items() if not isinstance(kind, str))
 #: `response`, they made every row carry two bodies' nested columns, and the body a CASE between two structs,
 #: which copies every row's whole body.
 ENVELOPES_SPEC = SPEC | dict.fromkeys(_NESTED, "JSON")
-#: The ids a body may carry, in the order they key it; a body with none is keyed by its line's hash.
-_IDS = (f"j.{_ENVELOPE_ID}", "b.id", "b.responseId", "b.request_id")
-#: The provider's name, from the envelope or the body (OpenRouter's); without it the server is told by markers.
-_NAMED = f"coalesce(j.{_ENVELOPE_NAME}, b.provider)"
+#: The ids a body may carry, in the order they key it; a body with none (an empty string is none: servers that fill
+#: every unset field, as Snowflake Cortex does, write `"id": ""`) is keyed by its line's hash.
+_IDS = tuple(f"nullif({key}, '')" for key in (f"j.{_ENVELOPE_ID}", "b.id", "b.responseId", "b.request_id"))
+#: The provider's name, from the envelope or the body (OpenRouter's), an empty one none; without it the server is
+#: told by markers.
+_NAMED = f"coalesce(nullif(j.{_ENVELOPE_NAME}, ''), nullif(b.provider, ''))"
 #: The shapes (`_by_shape`'s keys) whose server, when no name says it, is told by the fields only it writes
 #: (`_markers`).
 _MARKED = ("chat", "responses", "embeddings")
@@ -168,10 +171,11 @@ def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
     own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
     Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
-    xAI's cost ticks. Found in the line's `text` as a key, its name in quotes (a name quoted inside a string shows
-    its quotes escaped, and is no key), or in the body as read where it is not null (a stream's body, assembled
-    from chunks whose keys the text holds only escaped). The content filter's key is matched by its opening quote
-    alone: it also finds the key in a body written as a string, and a name quoted in a message text as well."""
+    xAI's cost ticks, Cerebras's timings (`time_info`). Found in the line's `text` as a key, its name in quotes (a
+    name quoted inside a string shows its quotes escaped, and is no key), or in the body as read where it is not
+    null (a stream's body, assembled from chunks whose keys the text holds only escaped). The content filter's key
+    is matched by its opening quote alone: it also finds the key in a body written as a string, and a name quoted
+    in a message text as well."""
     azure = (
         f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result') "
         "OR b.prompt_filter_results IS NOT NULL)"
@@ -179,9 +183,10 @@ def _markers(text: str) -> str:
     groq = f"(contains({text}, '\"x_groq\"') OR b.x_groq IS NOT NULL)"
     deepseek = f"(contains({text}, '\"prompt_cache_hit_tokens\"') OR b.usage.prompt_cache_hit_tokens IS NOT NULL)"
     xai = f"(contains({text}, '\"cost_in_usd_ticks\"') OR b.usage.cost_in_usd_ticks IS NOT NULL)"
+    cerebras = f"(contains({text}, '\"time_info\"') OR b.time_info IS NOT NULL)"
     return (
         f"CASE WHEN {azure} THEN 'azure' WHEN {groq} THEN 'groq' WHEN b.system_fingerprint = 'fp_ollama' "
-        f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' END"
+        f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' WHEN {cerebras} THEN 'cerebras' END"
     )
 
 
@@ -328,7 +333,7 @@ def _columns(text: str) -> dict[str, str]:
         "user_key": "j.user",
         "model_requested": "j.request.model",
         "model": "coalesce(b.model, b.modelVersion, j.request.model)",
-        "provider_native": "coalesce(j.provider, b.provider)",
+        "provider_native": _NAMED,
         # when no name says who served it: what only one server writes into a body decides (Azure's content
         # filter results, Groq's x_groq, ...; Bedrock's and Vertex's Anthropic message ids), above the model id;
         # else, below every host and model id the shared resolution reads, the company whose API the shape is
@@ -416,7 +421,9 @@ def _columns(text: str) -> dict[str, str]:
             f"THEN {_sql.count_output_tool_calls('b.output')} END",
             anthropic="CASE WHEN b.content IS NOT NULL "
             "THEN len(list_filter(b.content, lambda c: c.type = 'tool_use')) END",
-            gemini=f"CASE WHEN b.candidates IS NOT NULL THEN {gemini_tools} END",
+            # a prompt blocked is a whole answer without candidates: no tool call
+            gemini=f"CASE WHEN b.candidates IS NOT NULL THEN {gemini_tools} "
+            "WHEN b.promptFeedback.blockReason IS NOT NULL THEN 0 END",
         ),
         "tools_offered": _count_tools("j.request.tools"),
         "latency_ms": "j.latency_ms",

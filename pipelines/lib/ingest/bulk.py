@@ -497,13 +497,23 @@ def all_null(table: pa.Table) -> np.ndarray:
     return mask
 
 
+def _given(column: pa.ChunkedArray) -> bool:
+    """Every row holds a value in `column`: not NULL, nor an empty string (which names nothing: an empty id)."""
+    if column.null_count:
+        return False
+    return (
+        not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+        or not pc.any(pc.equal(column, "")).as_py()
+    )
+
+
 def text_needed(con: duckdb.DuckDBPyConnection, adapter: Adapter, table: pa.Table) -> np.ndarray:
     """Rows of `table` (the bulk form's columns) whose mapping reads the line's text (`adapter.bulk_text_needed`),
     which the bulk form does not have: the line path maps them."""
     needed = np.zeros(table.num_rows, dtype=bool)
     if adapter.bulk_text_needed is None or not table.num_rows:
         return needed
-    if adapter.bulk_text_keys and not any(table.column(key).null_count for key in adapter.bulk_text_keys):
+    if adapter.bulk_text_keys and all(_given(table.column(key)) for key in adapter.bulk_text_keys):
         return needed  # every row has the keys that leave nothing to read from the text (no statement: 0.06 s)
     con.register(BULK, table.append_column("source_line", pa.array(np.arange(table.num_rows))))
     try:  # the connection may return rows in any order: each row's number (its index here) says which

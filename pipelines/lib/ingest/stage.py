@@ -43,7 +43,7 @@ from fsspec import get_filesystem_class
 from fsspec.core import url_to_fs
 from fsspec.utils import get_protocol
 
-from pipelines.lib import privacy, quarantine
+from pipelines.lib import families, privacy, quarantine
 from pipelines.lib.blocks import IncompleteSourceError, is_compressed, iter_blocks
 from pipelines.lib.fetch import LineFetcher, PastTheEndError
 from pipelines.lib.ingest import bulk, documents
@@ -110,7 +110,8 @@ Reject = tuple[int, str, str]
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up for the transform: UTC, reference tables, macros."""
+    """A DuckDB connection set up for the transform: UTC, reference tables, macros (the model families' too: the
+    transform reads a model's maker)."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("set preserve_insertion_order = false")
@@ -120,6 +121,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     if memory_limit:
         con.execute("set memory_limit = ?", [memory_limit])
     normalize.install(con)
+    families.install(con)
     return con
 
 
