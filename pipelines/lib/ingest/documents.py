@@ -18,7 +18,8 @@ list and nothing else of its own is an API's page: its records are the list's el
 no raw line break, so only the blanks between tokens change: numbers keep their digits). It is numbered by its
 position in the file: the Nth record is line N (`source_line`), the one number that names a record both in a
 compact array, all on one line, and in pretty-printed records spanning many. A file's `lines` count its records.
-A record longer than the reader's line limit is quarantined with its length, as such a line is.
+A value longer than the reader's line limit (16 MiB: a record, or a page whose records are one value) makes the
+read fail, and the file is read as JSON lines (below).
 
 **When a file is not that.** A file that does not read as JSON values to its end (a JSON-lines file whose first
 line is cut, say) raises `NotDocuments` wherever the read fails: the caller discards what it staged and reads
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,11 +108,13 @@ def records(
 
 
 def _values(path: str, array: bool) -> str:
-    """SQL: the file's top-level JSON values (`array`: the elements of the array it is), as JSON, in file order.
-    The size limit of one value is the file's size: a page holds all its records in one."""
-    size = max(os.path.getsize(path) + 1, MAX_LINE_BYTES + 1)
+    """SQL: the file's top-level JSON values (`array`: the elements of the array it is), as JSON, in file order,
+    each at most a line's limit long (a page, whose records are one value, too). The limit bounds DuckDB's buffers
+    and the time it takes to give up on a file that is JSON lines after all: with the file's size as the limit, a
+    230 MiB JSON-lines file whose first line is cut held 595 MiB and took 0.43 s to fail, with 16 MiB 166 MiB
+    and 0.06 s."""
     kind = "array" if array else "unstructured"
-    return f"read_json_objects({literal(path)}, format = '{kind}', maximum_object_size = {size})"
+    return f"read_json_objects({literal(path)}, format = '{kind}', maximum_object_size = {MAX_LINE_BYTES + 1})"
 
 
 def _batches(reader: pa.RecordBatchReader, chunk_bytes: int, longest: int) -> Iterator[LineBatch]:
