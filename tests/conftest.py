@@ -220,3 +220,17 @@ def gatewaylens_sql(
     code = cli.main(["sql", query, "--warehouse", warehouse.url, "--format", "json"])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture
+def packs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The file names of each pack staged (a spy on `FileStager._stage_pack`, which runs as it is)."""
+    staged: list[list[str]] = []
+    original: Callable[..., None] = stage.FileStager._stage_pack
+
+    def spy(self: stage.FileStager, adapter: Any, files: list[Any], target: str) -> None:
+        staged.append([Path(held.source.url).name for held in files])
+        original(self, adapter, files, target)
+
+    monkeypatch.setattr(stage.FileStager, "_stage_pack", spy)
+    return staged

@@ -674,3 +674,25 @@ def test_the_latency_of_two_epoch_seconds_is_their_difference_as_logged():
     record read again from another file is a duplicate, not one with other content)."""
     got = valid(one("litellm", payload()))
     assert got["latency_ms"] == (SUCCESS["endTime"] - SUCCESS["startTime"]) * 1000
+
+
+def test_a_payload_keeps_its_token_details_in_metadata_where_its_response_has_no_usage():
+    details = {"prompt_tokens_details": {"cached_tokens": 5}, "completion_tokens_details": {"reasoning_tokens": 3}}
+    body = payload(metadata=dict(SUCCESS["metadata"], usage_object=details))
+    body["response"] = {k: v for k, v in body["response"].items() if k != "usage"}
+    row = valid(one("litellm", body))
+    assert (row["cached_prompt_tokens"], row["reasoning_tokens"]) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("error_str", "code", "error_class"),
+    [
+        ("RateLimitError: slow down", "RateLimitError", "rate_limit"),
+        ("litellm.BadRequestError: AnthropicException - bad", "litellm.BadRequestError", "client_error"),
+        ("something broke", None, "server_error"),
+    ],
+)
+def test_a_failure_without_error_information_is_named_by_its_error_string(error_str, code, error_class):
+    body = payload(status="failure", error_str=error_str, error_information=None, response=None)
+    row = valid(one("litellm", body))
+    assert (row["status"], row["error_code"], row["error_class"]) == ("error", code, error_class)

@@ -352,3 +352,27 @@ def test_an_empty_operation_name_hides_no_other_mark_of_a_model_call():
     attributes |= {"gen_ai.operation.name": "", "ai.operationId": "ai.generateText.doGenerate"}
     [row] = adapt("otel", export(span("eee19b7ec3c1b174", attributes)))
     assert row["ignored"] is None and row["reason"] is None
+
+
+@pytest.mark.parametrize(
+    ("tools", "offered"),
+    [
+        ({"gen_ai.tool.definitions": json.dumps([{"type": "function", "name": "a"}, {"type": "web_search"}])}, 2),
+        ({"ai.prompt.tools": [json.dumps({"type": "function", "name": "a"})] * 3}, 3),  # Vercel: a list of strings
+        ({"ai.prompt.tools": json.dumps([{"name": "a"}])}, 1),  # ... or one string of a list
+        ({"llm.tools.0.tool.json_schema": "{}", "llm.tools.1.tool.json_schema": "{}"}, 2),  # OpenInference
+        ({"llm.request.functions.0.name": "a", "llm.request.functions.0.description": "d"}, 1),  # OpenLLMetry
+        ({"gen_ai.tool.definitions": "[]"}, 0),  # a request that declared none
+        ({"gen_ai.tool.definitions": json.dumps({"type": "function", "name": "a"})}, None),  # no list: not said
+        ({}, None),  # the span says nothing of them: not 0
+    ],
+)
+def test_the_tools_a_request_declared_are_counted_in_each_instrumentations_spelling(tools, offered):
+    row = valid(one("otel", export(span("t1", dict(CHAT, **tools)))))
+    assert row["tools_offered"] == offered
+
+
+def test_the_sdks_default_service_name_names_no_application():
+    row = valid(one("otel", export(span("u1", CHAT), service="unknown_service:python3")))
+    assert row["app_id"] is None
+    assert valid(one("otel", export(span("u2", CHAT), service="travel-agent")))["app_id"] == "travel-agent"

@@ -108,7 +108,15 @@ def test_a_flat_error_alone_in_its_file_is_told_by_its_status_however_spelled(st
         ({"system_fingerprint": "fp_ollama"}, "ollama"),
         ({"usage": {"prompt_tokens": 5, "completion_tokens": 1, "prompt_cache_hit_tokens": 4}}, "deepseek"),
         ({"model": "grok-3-mini"}, "xai"),  # a model id only one API uses, when nothing else says
+        ({"model": "glm-4.7"}, "z-ai"),  # Z.ai's API names; an open model's name of size is anyone's
+        ({"model": "glm-4.5-air"}, "z-ai"),
+        ({"model": "glm-4-9b-chat"}, None),
+        ({"time_info": {"queue_time": 0.04, "total_time": 0.05}, "model": "llama-3.3-70b"}, "cerebras"),
         ({}, "openai"),  # the shape's company, last
+        ({"model": "o4-mini"}, "openai"),
+        ({"model": "llama-3.3-70b"}, None),  # another lab's model: some server speaking OpenAI's API, unknown
+        ({"model": "kimi-k2-instruct"}, None),
+        ({"model": "my-finetune"}, "openai"),  # a model no rule knows: the shape's company still
         ({"id": "gen-1", "provider": "Fireworks"}, "fireworks"),  # OpenRouter names its upstream
     ],
 )
@@ -236,3 +244,20 @@ def test_a_choices_content_filter_results_tell_azure():
     assert one(NAME, {"timestamp": WHEN, "response": body})["provider"] == "openai"
     body["choices"][0]["content_filter_results"] = {"hate": {"filtered": False}}
     assert one(NAME, {"timestamp": WHEN, "response": body})["provider"] == "azure"
+
+
+def test_empty_strings_and_zeros_a_server_fills_unset_fields_with_say_nothing():
+    """Snowflake Cortex writes every unset field: `"id": ""`, `"finish_reason": ""`, an empty `function_call`."""
+    message = {"role": "assistant", "content": "", "function_call": {"name": "", "arguments": ""}}
+    message["tool_calls"] = [{"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    body = {"id": "", "object": "chat.completion", "created": 1748779200, "model": "claude-sonnet-4-6"}
+    body["choices"] = [{"index": 0, "finish_reason": "", "message": message}]
+    row = valid(one(NAME, {"provider": "", "request_id": "", "timestamp": WHEN, "response": body}))
+    assert row["request_id"].startswith("body-") and row["provider_native"] is None
+    assert (row["tool_calls"], row["finish_reason"]) == (1, "tool_calls")
+
+
+def test_a_gemini_prompt_blocked_made_no_tool_call():
+    body = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 12}}
+    row = valid(one(NAME, {"timestamp": WHEN, "request_id": "g1", "response": body}))
+    assert (row["status"], row["finish_reason"], row["tool_calls"]) == ("success", "content_filter", 0)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.lib.ingest import documents, ingest
-from pipelines.lib.reader import too_long
+from pipelines.lib.reader import MAX_LINE_BYTES, too_long
 from pipelines.lib.storage import Warehouse
 from tests.adapter_support import transform_connection
 from tests.conftest import HASH_KEY, ledger_entries, quarantined, record, stored
@@ -170,3 +171,54 @@ def test_a_record_keeps_its_numbers_as_written_and_sits_on_one_line(tmp_path):
 )
 def test_which_first_lines_open_documents(first, opens):
     assert documents.opens_document(first) is opens
+
+
+def _embeddings(number: int) -> dict[str, Any]:
+    """A bare OpenAI embeddings body: `{"object": "list", "data": [...]}`, a record, not a page."""
+    vectors = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2]} for i in range(2)]
+    return {"object": "list", "data": vectors, "model": "text-embedding-3-small", "usage": {"prompt_tokens": number}}
+
+
+def test_an_openai_embeddings_body_is_a_record_not_a_page(tmp_path):
+    envelope = {"timestamp": "2025-06-01T12:00:00Z", "request_id": "e1", "response": _embeddings(3)}
+    lines = [json.dumps(_embeddings(1)), json.dumps(envelope)]
+    _rows, rejects, counts = _outcome(_ingest(tmp_path, "emb.jsonl", "\n".join(lines) + "\n"))
+    assert counts["read_by"] != "documents" and counts["lines"] == 2 and counts["written"] == 1
+    assert [line for line, _reason in rejects] == [1]  # bare: no time
+    _rows, _rejects, counts = _outcome(_ingest(tmp_path, "emb.json", json.dumps([envelope, _embeddings(2)])))
+    assert (counts["read_by"], counts["lines"], counts["written"]) == ("documents", 2, 1)
+
+
+def test_small_files_of_documents_share_statements(tmp_path, packs):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for n in range(4):
+        page = {"data": [record(request_id=f"p{n}-{i}") for i in range(3)], "total": 3}
+        (folder / f"page-{n}.json").write_text(json.dumps(page, indent=2))
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    report = ingest([str(folder)], warehouse, hash_key=HASH_KEY)
+    assert report.balanced and report.written == 12
+    assert sorted(name for pack in packs for name in pack) == [f"page-{n}.json" for n in range(4)]
+    assert {entry["read_by"] for entry in ledger_entries(warehouse)} == {"documents"}
+
+
+def test_a_document_read_again_after_a_rewrite_counts_its_stored_records_as_duplicates(tmp_path):
+    path = tmp_path / "grow.json"
+    first = [record(request_id=f"g{i}") for i in range(2)]
+    path.write_text(json.dumps(first, indent=2))
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    ingest([str(path)], warehouse, hash_key=HASH_KEY)
+    path.write_text(json.dumps([first[0], record(request_id="g2"), first[1]], indent=2))
+    os.utime(path, (1, 1))  # another version: the ledger keys files by size and time too
+    again = ingest([str(path)], warehouse, hash_key=HASH_KEY)
+    assert (again.lines, again.written, again.duplicates) == (3, 1, 2)
+
+
+@pytest.mark.slow
+def test_a_compact_array_longer_than_a_line_is_read_as_its_records(tmp_path):
+    """A saved answer on one line longer than the line limit: the line reader leaves it out, its first bytes tell."""
+    rows = [record(request_id=f"big{i}", app_id="a" * 600) for i in range(26_000)]
+    text = json.dumps(rows)
+    assert len(text) > MAX_LINE_BYTES
+    _rows, _rejects, counts = _outcome(_ingest(tmp_path, "big.json", text))
+    assert (counts["read_by"], counts["lines"], counts["written"]) == ("documents", 26_000, 26_000)

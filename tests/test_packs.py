@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,20 +87,6 @@ def _ingest_alone_and_packed(
         assert report.balanced
         outcomes.append(_outcome(warehouse))
     return outcomes[0], outcomes[1]
-
-
-@pytest.fixture
-def packs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The file names of each pack staged (a spy on `FileStager._stage_pack`, which runs as it is)."""
-    staged: list[list[str]] = []
-    original: Callable[..., None] = stage.FileStager._stage_pack
-
-    def spy(self: stage.FileStager, adapter: Any, files: list[Any], target: str) -> None:
-        staged.append([Path(held.source.url).name for held in files])
-        original(self, adapter, files, target)
-
-    monkeypatch.setattr(stage.FileStager, "_stage_pack", spy)
-    return staged
 
 
 def test_a_pack_stages_what_each_file_alone_stages(tmp_path, monkeypatch, packs):

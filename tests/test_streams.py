@@ -126,6 +126,13 @@ def test_a_legacy_function_call_delta_is_a_tool_call():
     assert (row["tool_calls"], row["finish_reason"]) == (1, "tool_calls")
 
 
+def test_a_function_call_delta_naming_the_empty_function_is_no_call():
+    """Servers that fill every unset field stream `"function_call": {"name": "", "arguments": ""}` deltas."""
+    chunks = [_chat_chunk({"content": "4", "function_call": {"name": "", "arguments": ""}}), _chat_chunk({}, "stop")]
+    row = one("provider-bodies", envelope(sse(*chunks)))
+    assert (row["tool_calls"], row["finish_reason"]) == (0, "stop")
+
+
 def test_an_error_in_the_middle_of_a_chat_stream_is_an_error():
     error = {"code": 502, "message": "Upstream error"}
     chunks = [_chat_chunk({"content": "Hel"}), _chat_chunk({"content": ""}, "error", error=error)]

@@ -28,7 +28,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 - created_at, latency_ms: `startTimeUnixNano`; end - start
 - app_id, user_key: resource `service.name` (not the SDK's default, `unknown_service:...`); `user.id`, `enduser.id`,
   `gen_ai.request.user`, `ai.settings.context.userId`
-- tools_offered: the entries of `gen_ai.tool.definitions` (a JSON list)
+- tools_offered: the entries of `gen_ai.tool.definitions` or `ai.prompt.tools`, the distinct N of `llm.tools.N.*`
+  or `llm.request.functions.N.*`; NULL when the span records no tools
 - model: `gen_ai.response.model`, `gen_ai.request.model`, `llm.model_name`, `ai.response.model`, `ai.model.id`
 - provider_native: `gen_ai.provider.name`, `gen_ai.system`, `llm.provider`, `llm.system`, `ai.model.provider`
 - provider_host: `server.address` (with `server.port`), `gen_ai.openai.api_base`
@@ -295,6 +296,31 @@ def _tool_calls() -> str:
     )"""
 
 
+#: Keys that name a tool the request declared, by its number: OpenInference's and OpenLLMetry's.
+_TOOL_KEYS = r"^(llm\.tools|llm\.request\.functions|gen_ai\.request\.functions)\.(\d+)\."
+
+
+def _tools_offered() -> str:
+    """The tools the request declared: the entries of `gen_ai.tool.definitions` (semconv, a JSON list in a string)
+    or of Vercel's `ai.prompt.tools` (a list of JSON strings, or one string of a list), else the distinct numbers
+    of `llm.tools.N.*` (OpenInference) or `llm.request.functions.N.*` (OpenLLMetry) keys; NULL when the span says
+    nothing of them (not 0: most instrumentations do not record the tools)."""
+    array = "arrays[list_position(keys, 'ai.prompt.tools')]"
+    numbered = f"list_distinct(list_transform(list_filter(keys, lambda k: regexp_matches(k, '{_TOOL_KEYS}')), "
+    numbered += f"lambda k: regexp_extract(k, '{_TOOL_KEYS}', 2)))"
+    return f"""coalesce(
+        {_json_list_length(_attr("gen_ai.tool.definitions"))},
+        CASE WHEN {array} IS NOT NULL THEN len({array}) END,
+        {_json_list_length(_attr("ai.prompt.tools"))},
+        nullif(len({numbered}), 0)
+    )"""
+
+
+def _json_list_length(text: str) -> str:
+    """SQL: the entries of the JSON list in `text`; NULL for anything else (an object is no list of tools)."""
+    return f"CASE WHEN try(json_type({text})) = 'ARRAY' THEN json_array_length({text}) END"
+
+
 def _ttft(latency: str) -> str:
     """Time to first token in ms; `gen_ai.server.time_to_first_token` is seconds by the convention, but Strands
     writes integer milliseconds: an integer, or a value whose seconds would exceed the span, is ms."""
@@ -339,8 +365,7 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "created_at": _sql.unix_nanos(f"{s}.startTimeUnixNano"),
         # the SDK's default when no service is named (`unknown_service:<process>`) names no application
         "app_id": "CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END",
-        # the tools the request declared (semconv `gen_ai.tool.definitions`, a JSON list)
-        "tools_offered": f"try(json_array_length({_attr('gen_ai.tool.definitions')}))",
+        "tools_offered": _tools_offered(),
         "user_key": _first(USER),
         "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
         "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",

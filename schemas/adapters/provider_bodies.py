@@ -20,10 +20,10 @@ An error body `{"error": {...}}` is Gemini's when its `error.status` is a gRPC s
 epoch seconds; a wire log's `status` (a whole number) beside the `response` is read as `status_code`. The
 envelope wins over the body where both say something (time, id, provider); a body alone
 is placed by its own time (Chat `created`, Responses `created_at`, Vertex `createTime`) and keyed by its own
-id (`id`, `responseId`, an error's `request_id`); a body with no id at all (OpenAI and Gemini error bodies) is
-keyed `body-` + the first 32 hex digits of the SHA-256 of its line, so the same line read again is the same
-record. Anthropic and AI Studio bodies carry no time: bare, they
-are quarantined ("no timestamp"); log them in the envelope.
+id (`id`, `responseId`, an error's `request_id`); a body with no id at all (OpenAI and Gemini error bodies; an
+empty id is none) is keyed `body-` + the first 32 hex digits of the SHA-256 of its line's text as written, so the
+same line read again is the same record (the same body written otherwise, pretty-printed say, is another).
+Anthropic and AI Studio bodies carry no time: bare, they are quarantined ("no timestamp"); log them in the envelope.
 
 - model: openai-chat `model`; openai-responses `model`; anthropic-messages `model`; gemini `modelVersion`
 - native_finish_reason: openai-chat `choices[0].finish_reason`; openai-responses `incomplete_details.reason`, else
@@ -47,8 +47,10 @@ Status: an error body, an `error` object inside a 200 body (or a choice finishin
 `status` failed, or an envelope `status_code` >= 400 is an error; a Responses `status` cancelled is a
 cancellation. Tools run by the provider itself (Responses `web_search_call`, `mcp_call`, ...; Anthropic
 `server_tool_use`) are not tool calls: the agent did not have to act on them. The provider is the envelope's,
-else the body's own `provider` (OpenRouter), else the shape's company (openai; azure when the body has Azure's
-`prompt_filter_results`; anthropic; google-vertex with `createTime`, else google-ai-studio).
+else the body's own `provider` (OpenRouter; an empty name is none), else a field only one server writes
+(`_markers`: Azure's `prompt_filter_results`, Groq's `x_groq`, Cerebras's `time_info`, ...; Bedrock's and
+Vertex's Anthropic ids; google-vertex with `createTime`), else the shared rules (host, model id), else the
+shape's company (openai, anthropic, google-ai-studio) unless the model is another lab's (then unknown).
 
 What these bodies cannot express: no latency, time to first token, user or application without the envelope;
 no cost; Anthropic reports thinking inside `output_tokens` without a separate count, so its reasoning tokens are

@@ -11,8 +11,9 @@ JSON-lines file would be: detected, mapped and accounted alike.
 **How a file is told** (`opens_document`): its first non-blank line (what format detection reads first) is a
 JSON array on its own, or opens an object or array that it does not close. DuckDB's `read_json_objects` then
 reads the file's top-level values (`format = 'unstructured'`), or a top-level array's elements (`'array'`,
-chosen by the first character, so a byte-order mark does not hide it). A file that is one object with a `data`
-list and nothing else of its own is an API's page: its records are the list's elements.
+chosen by the first character, so a byte-order mark does not hide it). Where the first value is an API's page
+(an object whose only list is `data`, of objects, and no record a format reads), every page of the file is read as
+the list's elements.
 
 **What a record is.** Its text is the value as written, its line breaks turned into spaces (a JSON string holds
 no raw line break, so only the blanks between tokens change: numbers keep their digits). It is numbered by its
@@ -30,6 +31,7 @@ records counting as duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -42,6 +44,7 @@ import pyarrow as pa
 from pipelines.lib.blocks import blocks_of, iter_blocks
 from pipelines.lib.ingest import bulk
 from pipelines.lib.reader import MAX_LINE_BYTES, LineBatch, screen
+from schemas.adapters import ADAPTERS
 from schemas.sqltext import literal
 
 #: Records per Arrow batch fetched from DuckDB; a line batch gathers them up to the stager's chunk size.
@@ -67,17 +70,26 @@ def opens_document(first_line: str) -> bool:
         return True
     except RecursionError:
         return False
-    return isinstance(value, list) or is_page(value)
+    return isinstance(value, list) or is_page(value, text)
 
 
-def is_page(value: Any) -> bool:
-    """`value` (parsed JSON) is an API's page of records: an object whose `data` is a list of objects (or empty),
-    its only list (beside it a page holds counts and cursors: `total`, `page`, `meta`, `has_more`). An object
-    with other lists is a record of its own (OpenRouter's generation stats hold an object in `data`)."""
+def opens_array(head: bytes) -> bool:
+    """The file whose first bytes are `head` opens with a JSON array (after a byte-order mark and blanks): for a
+    file whose first line the line reader leaves out (longer than its limit: a saved answer on one line)."""
+    return head.removeprefix(_BOM.encode()).lstrip().startswith(b"[")
+
+
+def is_page(value: Any, text: str) -> bool:
+    """`value` (parsed JSON; `text`, its JSON text) is an API's page of records: an object whose `data` is a list
+    of objects (or empty), its only list (beside it a page holds counts and cursors: `total`, `page`, `meta`,
+    `has_more`), and no record a format reads (OpenAI's embeddings body is `{"object": "list", "data": [...]}`; an
+    object with other lists is a record of its own; OpenRouter's generation stats hold an object in `data`)."""
     if not isinstance(value, dict) or not isinstance(value.get("data"), list):
         return False
     lists = sum(isinstance(item, list) for item in value.values())
-    return lists == 1 and all(isinstance(item, dict) for item in value["data"][:1])
+    if lists != 1 or not all(isinstance(item, dict) for item in value["data"][:1]):
+        return False
+    return not any(adapter.sniff(text) for adapter in ADAPTERS)
 
 
 #: SQL over a JSON value `v`: `is_page`'s test.
@@ -94,17 +106,31 @@ def records(
     (its first non-blank line) says whether its values are a top-level array's elements. Raises NotDocuments
     (on the first batch or a later one) where DuckDB cannot read it."""
     array = first_line.lstrip(_BOM).strip().startswith("[")
-    query = f"""select translate(r::varchar, chr(10) || chr(13), '  ') as raw
-        from (
-            select unnest(case when {_IS_PAGE} then json_extract(v, '$.data[*]') else [v] end) as r
-            from (select json as v from {_values(path, array)})
-        )"""
+    values = f"(select json as v from {_values(path, array)})"
     try:
+        records = f"unnest(case when {_IS_PAGE} then json_extract(v, '$.data[*]') else [v] end)"
+        if not _pages(con, values):
+            records = "v"
+        query = (
+            f"select translate(r::varchar, chr(10) || chr(13), '  ') as raw from (select {records} as r from {values})"
+        )
         yield from _batches(con.sql(query).to_arrow_reader(FETCH_ROWS), chunk_bytes, longest)
     except duckdb.InterruptException:
         raise
     except (duckdb.Error, pa.ArrowException, OSError) as err:
         raise NotDocuments(f"not JSON documents: {err}") from err
+
+
+def _pages(con: duckdb.DuckDBPyConnection, values: str) -> bool:
+    """The file's values are API pages (`is_page`), as its first one tells: then each page is read as its records.
+    A file whose first value is a record keeps every value whole (an array of OpenAI embeddings bodies)."""
+    first = con.sql(f"select v::varchar from {values} limit 1").fetchall()
+    if not first:
+        return False
+    try:
+        return is_page(json.loads(first[0][0]), first[0][0])
+    except (ValueError, RecursionError):
+        return False
 
 
 def _values(path: str, array: bool) -> str:
@@ -138,6 +164,16 @@ def _numbered(batches: list[pa.RecordBatch], first: int, longest: int) -> LineBa
     raw = pa.Table.from_batches(batches).column("raw")
     numbers = np.arange(first + 1, first + 1 + len(raw), dtype=np.int64)
     return screen(LineBatch(pa.table({"source_line": numbers, "raw": raw.cast(pa.large_string())})), longest)
+
+
+def head(url: str, storage_options: dict[str, Any], content: bytes | None, size: int = 4096) -> bytes:
+    """The first bytes of the content of `url` (`content`: its bytes, fetched already), decompressed."""
+    if content is not None:
+        blocks = blocks_of(io.BytesIO(content), url, size)
+    else:
+        blocks = iter_blocks(url, size, **storage_options)
+    with contextlib.closing(blocks):
+        return next(blocks, b"")
 
 
 def local_copy(url: str, storage_options: dict[str, Any], scratch: str, content: bytes | None) -> str:

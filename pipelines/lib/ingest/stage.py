@@ -172,6 +172,7 @@ class _Held:
     batch: LineBatch
     quarantine_file: str
     read_mark: dict[str, Any] | None
+    read_by: str = "lines"
 
     @property
     def size(self) -> int:
@@ -182,7 +183,7 @@ class _Held:
         """The file's report as its read left it, before any staging counted rows (again), and no quarantine
         file from an earlier attempt."""
         self.report.reset()
-        self.report.read_by, self.report.lines, self.report.read_mark = "lines", self.batch.count, self.read_mark
+        self.report.read_by, self.report.lines, self.report.read_mark = self.read_by, self.batch.count, self.read_mark
         if os.path.exists(self.quarantine_file):
             os.remove(self.quarantine_file)
 
@@ -203,6 +204,7 @@ class FileStager:
     held_bytes: int = 0
     released: dict[int, str | None] = field(default_factory=dict)
     packs: int = 0
+    documents_con: duckdb.DuckDBPyConnection | None = None
 
     def stage_file(
         self,
@@ -221,6 +223,7 @@ class FileStager:
         whose bulk read does not account for every line is read again by the line path, in chunks of lines.
         Quarantine rows are written batch by batch, so a file of nothing but bad lines does not pile up in
         memory. `content`: the file's bytes, fetched ahead (`Prefetch`), read instead of the file when it is small.
+        A file of JSON documents (an array, pages, pretty-printed records: `documents`) is read record by record.
         """
         big = prior is None and big_enough_for_bulk(source, self.storage_options)  # may read the first bytes: once
         small = None if big else self._read_small(source, prior, content)
@@ -231,9 +234,15 @@ class FileStager:
             stripped_lines(small.ahead) if small and small.whole else nonblank_lines(source.url, **self.storage_options)
         )
         first = next(lines, "")
-        if prior is None and documents.opens_document(first):
-            staged = self._stage_documents(source, index, report, progress, first, quarantine_file, content)
+        if documents.opens_document(first) or (
+            not first and documents.opens_array(documents.head(source.url, self.storage_options, content))
+        ):
+            if prior is not None:  # read whole: what the earlier read counted is not resumed
+                report.prior_through_line = prior.through_line
+            staged = self._stage_documents(source, index, report, progress, first or "[", quarantine_file, content)
             if staged is not False:
+                if small is not None:
+                    small.rest.close()  # its reader's thread
                 return staged
         adapter, unknown = _detected(itertools.chain([first], lines), source.url)
         report.source_format = adapter.name if adapter else None
@@ -261,15 +270,24 @@ class FileStager:
         content: bytes | None,
     ) -> str | bool | None:
         """Stage a file of JSON documents record by record (see `documents`), each batch of records through the
-        line path; returns its quarantine file as `stage_file` does, or False when it does not read as JSON
-        values to its end (nothing of it staged: the caller reads it as JSON lines)."""
+        line path, a small file's records held to share a statement with others of its format (`hold`), as a
+        small file's lines are; returns its quarantine file as `stage_file` does, or False when it does not read
+        as JSON values to its end (nothing of it staged: the caller reads it as JSON lines). The file is read
+        whole, never on from a mark: the records an earlier read of it counted (`_prior_read`) are not resumed."""
         scratch = os.path.join(os.path.dirname(self.staging), f"source-{index}.json")
         try:
             path = documents.local_copy(source.url, self.storage_options, scratch, content)
-            batches = documents.records(bulk.reader_connection(self.threads), path, first_line, self.chunk_bytes)
+            batches = documents.records(self._documents_reader(), path, first_line, self.chunk_bytes)
             head = next(batches, None)
             adapter, unknown = _detected(stripped_lines([head] if head else []), source.url)
             report.source_format = adapter.name if adapter else None
+            report.read_by = "documents"
+            if head is not None and _packable(adapter) and head.lines.nbytes <= (PACK_BYTES or 0):
+                rest = next(batches, None)
+                if rest is None:  # all of it in one batch
+                    self.hold(adapter, _Held(source, index, report, head, quarantine_file, None, "documents"))
+                    return None
+                batches = itertools.chain([rest], batches)
             with quarantine.Writer(quarantine_file, source.url, report.source_format) as rejects:
                 for number, batch in enumerate(itertools.chain([head] if head else [], batches)):
                     report.lines += batch.count
@@ -283,9 +301,14 @@ class FileStager:
         finally:
             if os.path.lexists(scratch):
                 os.remove(scratch)
-        report.read_by = "documents"
         report.quarantined = rejects.count
         return quarantine_file if rejects.count else None
+
+    def _documents_reader(self) -> duckdb.DuckDBPyConnection:
+        """The connection that reads files of JSON documents: one for the stager's files."""
+        if self.documents_con is None:
+            self.documents_con = bulk.reader_connection(self.threads)
+        return self.documents_con
 
     def _read_small(self, source: SourceFile, prior: ReadMark | None, content: bytes | None) -> _ReadAhead | None:
         """A file that takes the line path (the caller found it too small for the bulk path) and may be held (never
@@ -756,10 +779,14 @@ def _whole_lines(batch: LineBatch, report: FileReport, first_line: int) -> froze
 def _prior_read(warehouse: Warehouse, source: SourceFile, known: set[str], report: FileReport) -> ReadMark | None:
     """How far the last ingested version of the source's URL was read (None: never, or by an older version);
     `known`: the names of the warehouse's last-read entries. Where a row of its unfinished last line is quarantined
-    (`FileReport.prior_partial_key`) goes into `report`."""
+    (`FileReport.prior_partial_key`) goes into `report`; so does, for a version read whole without a mark (JSON
+    documents), how many records it counted (`prior_through_line`): found stored again, they are duplicates, not
+    the resumed rows of a run that failed."""
     entry = warehouse.last_read(source.url, known)
     mark = (entry or {}).get("read_mark")
     if not mark:
+        if entry and entry.get("read_by") == "documents":
+            report.prior_through_line = int(entry.get("lines") or 0)
         return None
     # an entry of a version before `partial_key` was kept: its own quarantine is where the line's row would be
     report.prior_partial_key = entry.get("partial_key", entry.get("key")) if entry else None
