@@ -354,6 +354,7 @@ def test_an_empty_operation_name_hides_no_other_mark_of_a_model_call():
     assert row["ignored"] is None and row["reason"] is None
 
 
+@pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     ("tools", "offered"),
     [

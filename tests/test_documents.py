@@ -80,6 +80,7 @@ def test_every_shape_of_document_stores_what_its_records_as_json_lines_store(tmp
         assert got_rows == rows, shape
 
 
+@pytest.mark.slow
 def test_a_litellm_spend_logs_api_answer_is_read_as_its_rows(tmp_path):
     """`GET /spend/logs` returns a JSON array of SpendLogs rows; saved as it came, the file is that array."""
     rows = [json.loads(line) for line in _lines("litellm-spendlogs")]
@@ -89,6 +90,7 @@ def test_a_litellm_spend_logs_api_answer_is_read_as_its_rows(tmp_path):
     assert counts["written"] + counts["duplicates"] + counts["quarantined"] == len(rows) and got
 
 
+@pytest.mark.slow
 def test_a_document_compressed_is_read_as_the_document(tmp_path):
     lines = [json.dumps(record(request_id=f"r{i}")) for i in range(5)] + ['{"request_id": null}']
     plain = _outcome(_ingest(tmp_path, "plain.json", "[\n" + ",\n".join(lines) + "\n]"))
@@ -105,6 +107,7 @@ def test_records_are_numbered_by_position_and_a_bad_one_is_quarantined_with_its_
     assert (counts["lines"], counts["written"], counts["quarantined"]) == (5, 2, 3)
 
 
+@pytest.mark.slow
 def test_a_document_cut_short_is_read_as_json_lines_with_every_line_accounted_for(tmp_path):
     text = json.dumps([record(request_id="a"), record(request_id="b")], indent=2)
     cut = text[: text.index('"b"') + 3]  # a logger stopped mid-write: no closing brackets
@@ -120,6 +123,7 @@ def test_json_lines_whose_first_line_is_cut_stay_json_lines(tmp_path):
     assert counts["read_by"] in ("lines", "bulk") and counts["written"] == 3 and [r[0] for r in rejects] == [1]
 
 
+@pytest.mark.slow
 def test_json_lines_of_pages_read_each_page_as_its_records(tmp_path):
     pages = [{"data": [record(request_id=f"p{p}-{i}") for i in range(2)], "has_more": p == 0} for p in range(2)]
     rows, _rejects, counts = _outcome(_ingest(tmp_path, "pages.jsonl", "\n".join(map(json.dumps, pages)) + "\n"))
@@ -127,6 +131,7 @@ def test_json_lines_of_pages_read_each_page_as_its_records(tmp_path):
     assert counts["lines"] == 4 and counts["read_by"] == "documents"
 
 
+@pytest.mark.slow
 def test_an_empty_array_is_a_file_of_no_records(tmp_path):
     _rows, _rejects, counts = _outcome(_ingest(tmp_path, "empty.json", "[]\n"))
     assert (counts["lines"], counts["records"]) == (0, 0)
@@ -189,6 +194,7 @@ def test_an_openai_embeddings_body_is_a_record_not_a_page(tmp_path):
     assert (counts["read_by"], counts["lines"], counts["written"]) == ("documents", 2, 1)
 
 
+@pytest.mark.slow
 def test_small_files_of_documents_share_statements(tmp_path, packs):
     folder = tmp_path / "pages"
     folder.mkdir()
@@ -202,6 +208,7 @@ def test_small_files_of_documents_share_statements(tmp_path, packs):
     assert {entry["read_by"] for entry in ledger_entries(warehouse)} == {"documents"}
 
 
+@pytest.mark.slow
 def test_a_document_read_again_after_a_rewrite_counts_its_stored_records_as_duplicates(tmp_path):
     path = tmp_path / "grow.json"
     first = [record(request_id=f"g{i}") for i in range(2)]
