@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines.lib.reader import iter_line_batches, nonblank_lines
+from pipelines.lib.ingest import bulk, documents
+from pipelines.lib.reader import LineBatch, iter_line_batches, nonblank_lines, stripped_lines
 from pipelines.lib.transform import transform_lines
 from schemas.adapters import detect
 from schemas.record import FIELD_NAMES
@@ -48,12 +49,21 @@ def _span_order(item: str | None) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", item or "")[:2])
 
 
+def _batches(path: Path) -> list[LineBatch]:
+    """The file's lines, or its records where it holds JSON documents (numbered by position, as the ingest does)."""
+    first = next(nonblank_lines(str(path)), "")
+    if documents.opens_document(first) or (not first and documents.opens_array(path.read_bytes()[:4096])):
+        return list(documents.records(bulk.reader_connection(None), str(path), first or "[", 1 << 30))
+    return list(iter_line_batches(str(path)))
+
+
 def read_sample(path: Path) -> list[dict[str, Any]]:
     """Every row the file yields (records, quarantined and ignored rows), in line, attempt and span order."""
-    adapter = detect(nonblank_lines(str(path)), str(path))
+    batches = _batches(path)
+    adapter = detect(stripped_lines(batches), str(path))
     con = transform_connection()
     rows: list[dict[str, Any]] = []
-    for batch in iter_line_batches(str(path)):
+    for batch in batches:
         rows += transform_lines(con, adapter, batch.lines, path.as_uri(), HASH_KEY).to_pylist()
         rows += [{"source_line": n, "reason": reason} for n, reason, _raw in batch.rejected]
     return sorted(rows, key=lambda r: (r["source_line"], r.get("attempt") or 0, _span_order(r.get("item"))))
