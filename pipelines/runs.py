@@ -189,12 +189,14 @@ def _last_line(err: BaseException) -> str:
 def _requests(settings: Settings, request: Request, log: Log) -> Outcomes:
     """The `requests` asset and its checks (`pipelines.defs.ingest`)."""
     from pipelines.lib.ingest import asset
-    from pipelines.lib.privacy import UNPROTECTED, is_development
+    from pipelines.lib.privacy import UNPROTECTED, is_development, key_changed
 
     key = settings.hash_key.encode()
     if is_development(key):
         _warn(UNPROTECTED)
     warehouse = settings.open_warehouse()
+    if changed := key_changed(warehouse, key):
+        _warn(changed)
     sources = list(request.sources) or [settings.landing]
     report = asset.commit_and_ingest(
         sources, warehouse, hash_key=key, storage_options=settings.storage_options, progress=log

@@ -99,6 +99,23 @@ def test_ingest_warns_once_of_the_public_development_key(tmp_path, monkeypatch, 
     assert said == [f"gatewaylens: warning: {UNPROTECTED}"] * warnings
 
 
+def test_ingest_warns_when_the_key_is_not_the_one_that_hashed_the_warehouses_users(tmp_path, monkeypatch, capsys):
+    """One user hashed under two keys counts as two users: an ingest under another key than the warehouse's says so
+    (the report says it too, later); under the same key, nothing."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    warehouse = ["--warehouse", str(tmp_path / "wh")]
+    said = []
+    for number, key in enumerate(["first-secret", "first-secret", "second-secret"]):
+        monkeypatch.setenv("GATEWAYLENS_HASH_KEY", key)
+        source = write_lines(tmp_path / f"in{number}.jsonl", [record(request_id=f"r{number}")])
+        assert cli.main(["ingest", str(source), *warehouse]) == 0
+        said.append([line for line in capsys.readouterr().err.splitlines() if "is not the key" in line])
+    assert said[:2] == [[], []]
+    [warning] = said[2]
+    assert warning.startswith("gatewaylens: warning: GATEWAYLENS_HASH_KEY is not the key that hashed")
+    assert "second-secret" not in warning and "first-secret" not in warning  # ids only, never the keys
+
+
 def test_the_summary_says_when_stored_records_were_replaced(tmp_path, monkeypatch, capsys):
     """A record that replaces a stored one of the same key (other content) changes what was there before the run:
     the line says so, besides the key conflicts; a copy of a stored record replaces nothing."""

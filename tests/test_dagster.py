@@ -104,6 +104,21 @@ def test_the_public_development_key_is_warned_about_once_per_run(tmp_path, key, 
 
 
 @pytest.mark.slow
+def test_a_key_other_than_the_warehouses_is_warned_about_in_the_run(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    landing = tmp_path / "landing"
+    write_lines(landing / "a.jsonl", [record()])
+    found = []
+    for key in ("first-secret", "second-secret"):
+        result = dg.materialize(
+            [requests], resources=_resources(str(tmp_path / "wh"), str(landing), key), instance=instance
+        )
+        logs = instance.all_logs(result.run_id)
+        found.append([e for e in logs if e.level == logging.WARNING and "is not the key" in (e.user_message or "")])
+    assert [len(warnings) for warnings in found] == [0, 1]
+
+
+@pytest.mark.slow
 def test_quarantine_ratio_warns_above_threshold(tmp_path):
     result = _materialize(tmp_path, [record(), "bad", "worse"], quarantine_warn_ratio=0.05)
     check = _checks(result)["quarantine_ratio"]

@@ -9,7 +9,7 @@ from pipelines.defs.outcomes import asset_check, check_result, check_spec, mater
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import LandingResource, PrivacyResource, WarehouseResource
 from pipelines.lib.ingest import asset, stage_batch
-from pipelines.lib.privacy import UNPROTECTED
+from pipelines.lib.privacy import UNPROTECTED, key_changed
 from pipelines.lib.reader import DEFAULT_CHUNK_BYTES
 from pipelines.lib.storage import STAGING, SourceError, Warehouse, list_sources
 
@@ -31,9 +31,13 @@ class IngestConfig(dg.Config):
         return self.chunk_mb * 1024 * 1024
 
 
-def _warn_if_unprotected(context: dg.AssetExecutionContext, privacy: PrivacyResource) -> None:
+def _warn_of_the_key(context: dg.AssetExecutionContext, privacy: PrivacyResource, warehouse: Warehouse) -> None:
+    """Warn when the user-hash key protects nothing (the public development key), or is not the key that hashed
+    the warehouse's users (one user would count as two)."""
     if privacy.unprotected():
         context.log.warning(UNPROTECTED)
+    if changed := key_changed(warehouse, privacy.key()):
+        context.log.warning(changed)
 
 
 #: The freshness of `requests` (Dagster's freshness policy; red in the UI): the daily schedule lands every day,
@@ -62,7 +66,7 @@ def staged_days(
     changes until `requests` commits the staged days, one writer at a time. A day without files stages
     nothing.
     """
-    _warn_if_unprotected(context, privacy)
+    _warn_of_the_key(context, privacy, warehouse.get())
     return _stage_day(context, config, warehouse.get(), landing, privacy.key())
 
 
@@ -127,7 +131,7 @@ def requests(
     First it commits what `staged_days` partitions staged (`WAREHOUSE/_staging/`), day by day. It holds the
     warehouse lock (`WAREHOUSE/_lock.json`) throughout, so no other writer, whoever started it, merges at once.
     """
-    _warn_if_unprotected(context, privacy)
+    _warn_of_the_key(context, privacy, warehouse.get())
     return _commit_and_ingest(context, config, warehouse.get(), landing, privacy.key())
 
 

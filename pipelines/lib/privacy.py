@@ -61,6 +61,20 @@ def record_keys(warehouse: Warehouse, ids: set[str]) -> None:
         Path(local).write_text(json.dumps(known, indent=2, sort_keys=True))
 
 
+def key_changed(warehouse: Warehouse, key: bytes) -> str | None:
+    """The warning for an ingest under `key` into a warehouse whose user hashes other keys made (None when the key
+    made them, or when none did): the same user hashed under two keys counts as two users from now on."""
+    known = keys_used(warehouse)
+    if not known or key_id(key) in known:
+        return None
+    ids = ", ".join(sorted(known))
+    return (
+        f"GATEWAYLENS_HASH_KEY is not the key that hashed this warehouse's user ids (this key's id {key_id(key)}; "
+        f"the warehouse's: {ids}, in {KEYS_FILE}): a user already stored counts as another user from now on. "
+        "Set the key used before, or ingest into a new warehouse."
+    )
+
+
 def caveats(warehouse: Warehouse) -> list[str]:
     """What the report must say about the user hashes of this warehouse (nothing when one secret key made them)."""
     known = keys_used(warehouse)
