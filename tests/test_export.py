@@ -6,10 +6,12 @@ import csv
 import datetime as dt
 import io
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines import cli
+from pipelines.lib import export
 from pipelines.lib.ingest import ingest
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, record, write_lines
@@ -107,3 +109,14 @@ def test_an_existing_out_is_replaced_and_the_line_says_so(warehouse, capsys, tmp
     code, _, again = _export(warehouse, capsys, "spend_daily", "--from", "2025-06-02", "--out", str(target))
     assert code == 0 and again == f"spend_daily: 1 rows -> {target} (replaced the file that was there)\n"
     assert [r["day"] for r in _csv_rows(target.read_text())] == ["2025-06-02"]
+
+
+def test_a_mart_whose_grain_has_no_time_is_limited_by_its_first_time_column():
+    """A burst is one row per episode (grain burst_id): a range of days keeps the bursts that started in it."""
+    con = duckdb.connect()
+    con.execute("create table bursts (burst_id bigint, started_at timestamp, ended_at timestamp, requests bigint)")
+    con.execute("create table app_model_mix (app_id varchar, model_family varchar, share double)")
+    con.execute("create table spend_weekly (week date, day_seen date, requests bigint)")
+    assert export.time_column(con, "bursts", ("burst_id",)) == "started_at"
+    assert export.time_column(con, "app_model_mix", ("app_id", "model_family")) is None
+    assert export.time_column(con, "spend_weekly", ("week",)) == "week"  # the grain's own first

@@ -33,6 +33,7 @@ ATTACKS = {
     "enable external access": ("set enable_external_access = true", "SET statements are not run"),
     "widen the directories": ("set allowed_directories = ['/']", "SET statements are not run"),
     "create a table": ("create table stolen as select 1 as a", "CREATE statements are not run"),
+    "a write behind a CTE": ("with x as (select 1) insert into t select * from x", "INSERT statements are not run"),
     "read parquet outside": ("select * from read_parquet('{outside}/data.parquet')", "Cannot access file"),
     "a second statement": ("select 1; copy (select 1) to '{outside}/x.csv'", "one query at a time"),
 }

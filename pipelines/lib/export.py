@@ -31,9 +31,11 @@ class ExportError(ValueError):
 
 
 def time_column(con: duckdb.DuckDBPyConnection, mart: str, grain: tuple[str, ...]) -> str | None:
-    """The first grain column whose type is a date or a timestamp."""
-    types = {name: str(kind) for name, kind in zip(*_describe(con, mart), strict=True)}
-    return next((c for c in grain if types.get(c, "").startswith(("DATE", "TIMESTAMP"))), None)
+    """The first grain column whose type is a date or a timestamp, else the mart's first such column (a burst,
+    one row per episode, is placed by its `started_at`); None for a mart without one (the model mix of an app)."""
+    columns = [(name, str(kind)) for name, kind in zip(*_describe(con, mart), strict=True)]
+    timed = [name for name, kind in columns if kind.startswith(("DATE", "TIMESTAMP"))]
+    return next((c for c in grain if c in timed), timed[0] if timed else None)
 
 
 def _describe(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[list[str], list[Any]]:

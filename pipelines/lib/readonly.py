@@ -97,6 +97,9 @@ def _without_trailer(sql: str) -> str:
 
 
 def _verb(statement: duckdb.Statement) -> str:
-    """The statement's first word (INSTALL and LOAD share a type), else the name of its type."""
+    """The statement's first word (INSTALL and LOAD share a type), else the name of its type; a statement opening
+    with WITH is named by its type (`WITH ... INSERT`: an INSERT, not a query)."""
     words = statement.query.split(None, 1)
-    return words[0].upper() if words and words[0].isalpha() else statement.type.name
+    if words and words[0].isalpha() and words[0].upper() != "WITH":
+        return words[0].upper()
+    return statement.type.name
