@@ -50,6 +50,7 @@ class Report:
     latest_data: dt.datetime | None
     render_seconds: float
     tiles: list[dict[str, str]] = field(default_factory=list)
+    period_text: str = ""  # the period as the page heads it (the days asked for, where they hold no data)
 
     @property
     def empty_figures(self) -> list[str]:
@@ -150,6 +151,15 @@ def _figure_html(name: str, fig: go.Figure) -> tuple[str, str]:
     return snippet, reading
 
 
+def _asked(period: Range) -> str:
+    """The period asked for, where it holds no data: the days given, open ends said so."""
+    if period.start is None and period.end is None:
+        return "no data"
+    start = period.start.isoformat() if period.start else "the first day"
+    end = period.end.isoformat() if period.end else "the last day"
+    return f"{start} to {end} (UTC): no data"
+
+
 def render_report(
     con: duckdb.DuckDBPyConnection,
     period: Range,
@@ -182,7 +192,7 @@ def render_report(
                 }
             )
         sections.append({"name": section.name, "heading": section.heading, "figures": items})
-    period_text = "no data" if first is None else f"{first.isoformat()} to {last.isoformat()} (UTC)"
+    period_text = f"{first.isoformat()} to {last.isoformat()} (UTC)" if first is not None else _asked(period)
     partial = []
     if first is not None:
         if first != period_start(first, period.grain):
@@ -216,6 +226,7 @@ def render_report(
         latest_data=fresh,
         render_seconds=time.perf_counter() - started,
         tiles=tile_rows,
+        period_text=period_text,
     )
 
 

@@ -234,7 +234,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     first, last = page.period
     print(
         f"report: {len(page.figures)} figures ({len(page.empty_figures)} empty), "
-        f"{first or 'no data'} to {last or 'no data'}, {len(page.html.encode()):,} bytes, "
+        f"{f'{first} to {last}' if first else page.period_text}, {len(page.html.encode()):,} bytes, "
         f"rendered in {page.render_seconds:.1f}s"
     )
     print(f"  dashboards: {out.uri(*folder, report.REPORT_FILE)}")

@@ -228,6 +228,11 @@ def test_report_on_an_empty_warehouse_says_so(con):
     assert rendered.period == (None, None) and rendered.tiles == []
     assert "No data in this period" in rendered.html and "Period: no data" in rendered.html
     assert len(rendered.empty_figures) == len(F.FIGURES)
+    asked = report.render_report(con, Range(dt.date(2030, 1, 1), dt.date(2030, 1, 31)))
+    assert asked.period_text == "2030-01-01 to 2030-01-31 (UTC): no data"  # the days asked for, not "no data" alone
+    assert "Period: 2030-01-01 to 2030-01-31 (UTC): no data" in asked.html
+    open_end = report.render_report(con, Range(start=dt.date(2030, 1, 1))).period_text
+    assert open_end == "2030-01-01 to the last day (UTC): no data"
 
 
 @pytest.mark.parametrize(
