@@ -426,3 +426,24 @@ def test_a_chunk_split_over_several_data_lines_is_not_read():
 def test_a_chunk_logged_on_its_own_line_is_a_streamed_attempt():
     row = one("provider-bodies", envelope(CHAT[-1]))  # the usage chunk, as a logger of each chunk writes it
     assert (row["streamed"], row["prompt_tokens"], row["tool_calls"]) == (True, 50, None)
+
+
+def test_a_responses_stream_logged_event_by_event_keeps_the_completed_response(tmp_path, monkeypatch):
+    """Each event on a line of its own: those carrying the response are read as it (streamed), the most complete
+    kept; the others (deltas, items added) hold no record by design and are ignored, never quarantined."""
+    started = {"id": "resp_1", "object": "response", "created_at": 1748779200, "model": "gpt-4.1"}
+    started |= {"status": "in_progress", "output": []}
+    call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}"}
+    done = started | {"status": "completed", "output": [call], "usage": {"input_tokens": 10, "output_tokens": 5}}
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": started},
+        {"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": call},
+        {"type": "response.function_call_arguments.delta", "sequence_number": 2, "delta": "{}"},
+        {"type": "response.completed", "sequence_number": 3, "response": done},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(map(json.dumps, events)) + "\n")
+    [entry] = _same_outcome(warehouses := _ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["duplicates"], entry["quarantined"], entry["ignored"]) == (1, 1, 0, 2)
+    [row] = stored(warehouses["lines"])
+    assert (row["source_line"], row["tool_calls"], row["prompt_tokens"], row["streamed"]) == (4, 1, 10, True)

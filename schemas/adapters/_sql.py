@@ -491,18 +491,20 @@ def one_record_per_line(
     source: str = "",
     bulk: bool = False,
     rewrite: Rewrite | None = None,
+    ignored: str = "NULL",
 ) -> str:
     """The SELECT of a format whose every line is one JSON object and one record: `columns_sql` over the line
     parsed into `spec` as `j` (or over `source`, a query over that parse written `{parsed}`, adding columns),
-    with the reject reasons 'not JSON', 'not a JSON object' and the WHEN clauses `rejects`. (A subquery, not a
-    CTE: DuckDB may materialize a CTE over every line.) With `bulk`, the SELECT of the format's bulk form; with
-    `rewrite`, lines it rewrites are parsed rewritten (`parse`)."""
+    with the reject reasons 'not JSON', 'not a JSON object' and the WHEN clauses `rejects`, and `ignored` (SQL:
+    why a line holds no record by design, else NULL). (A subquery, not a CTE: DuckDB may materialize a CTE over
+    every line.) With `bulk`, the SELECT of the format's bulk form; with `rewrite`, lines it rewrites are parsed
+    rewritten (`parse`)."""
     relation = parsed(spec, bulk, rewrite)
     return f"""
 select
     source_line,
     NULL::VARCHAR AS item,
-    NULL::VARCHAR AS ignored,
+    ({ignored})::VARCHAR AS ignored,
     CASE
         {not_an_object()}
         {rejects}

@@ -310,11 +310,33 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False, envelopes: bool = F
             || 'carries none', shape)"""
     if not envelopes:
         return _sql.one_record_per_line(
-            columns_sql, SPEC, rejects, _bodies("{parsed}", _bare("j")), bulk, rewrite=_streams.assembled
+            columns_sql,
+            SPEC,
+            rejects,
+            _bodies("{parsed}", _bare("j")),
+            bulk,
+            rewrite=_streams.assembled,
+            ignored=_EVENT_WITHOUT_RESPONSE,
         )
     # a bare body that slipped past `text_needed_sql` fails the statement instead of being read as no body
     rejects = f"WHEN {_is_bare('j')} THEN {text}\n        {rejects}"
-    return _sql.one_record_per_line(columns_sql, ENVELOPES_SPEC, rejects, _bodies("{parsed}", _enveloped("j")), bulk)
+    return _sql.one_record_per_line(
+        columns_sql,
+        ENVELOPES_SPEC,
+        rejects,
+        _bodies("{parsed}", _enveloped("j")),
+        bulk,
+        ignored=_EVENT_WITHOUT_RESPONSE,
+    )
+
+
+#: Why a line of a Responses stream logged event by event holds no record: an event without the response (a
+#: delta, an item added); the events that carry it (`response.created`, ..., `response.completed`) are read as the
+#: response they hold, the most complete of them kept (the dedupe's rule for records of one key).
+_EVENT_WITHOUT_RESPONSE = (
+    "CASE WHEN shape IS NULL AND starts_with(j.type, 'response.') "
+    "THEN 'a Responses stream event without its response: the events that carry it hold the record' END"
+)
 
 
 def _columns(text: str) -> dict[str, str]:
@@ -430,7 +452,9 @@ def _columns(text: str) -> dict[str, str]:
         "tools_offered": _count_tools("j.request.tools"),
         "latency_ms": "j.latency_ms",
         "ttft_ms": "j.ttft_ms",
-        "streamed": f"coalesce(j.request.stream, j.stream, {_sql.streamed_chunk('b')})",
+        # ... and a Responses stream event logged on a line of its own, read as the response it carries
+        "streamed": f"coalesce(j.request.stream, j.stream, {_sql.streamed_chunk('b')}, "
+        "CASE WHEN starts_with(j.type, 'response.') AND j.response IS NOT NULL THEN 'true' END)",
         # what a gateway that answers in the provider's shape adds (OpenRouter's usage.cost)
         "cost_usd": f"{u}.cost",
     }
