@@ -51,7 +51,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 - cached_prompt_tokens: `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_read_input_tokens`,
   `gen_ai.usage.details.cache_read_tokens`, `llm.token_count.prompt_details.cache_read`,
   `ai.usage.cachedInputTokens`, `ai.usage.inputTokenDetails.cacheReadTokens`
-- tool_calls: distinct `llm.output_messages.N.message.tool_calls.M.*` or `gen_ai.completion.N.tool_calls.M.*` keys
+- tool_calls: distinct `llm.output_messages.N.message.tool_calls.M.*`, `gen_ai.completion.N.tool_calls.M.*` or
+  `gen_ai.completion.N.function_call.*` (LiteLLM) keys
   (OpenInference, OpenLLMetry), the entries of `ai.response.toolCalls`, the comma-separated `gen_ai.tool.call.id` of
   OpenLIT; NULL otherwise
 - ttft_ms: `gen_ai.response.time_to_first_chunk` (s), `gen_ai.server.time_to_first_token` (s; as an integer, ms, as
@@ -59,7 +60,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
   (ms)
 - streamed: `gen_ai.request.stream`, `gen_ai.is_streaming`, `llm.is_streaming`; `ai.operationId` doStream; a
   `*_stream` `code.function.name`
-- cost_usd: `operation.cost`, `gen_ai.usage.cost` when above 0 (OpenLIT writes 0 when it has no price)
+- cost_usd: `operation.cost`, `gen_ai.usage.cost` or LiteLLM's `gen_ai.cost.total_cost` when above 0 (OpenLIT
+  and LiteLLM write 0 when they have no price)
 
 When a span reports its cache reads beside its input tokens (reads above input: Strands, Anthropic's own
 counting), its cache writes are beside them too and are added to the prompt; the shared transform adds the
@@ -181,7 +183,7 @@ STREAMED = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
 _MESSAGE_KEYS = r"^(llm\.output_messages|gen_ai\.completion)\.\d+\."
 _TOOL_CALL_KEYS = (
     r"^(llm\.output_messages\.\d+\.message\.tool_calls\.\d+\.|gen_ai\.completion\.\d+\.tool_calls\.\d+\."
-    r"|llm\.output_messages\.\d+\.message\.function_call_name$)"
+    r"|llm\.output_messages\.\d+\.message\.function_call_name$|gen_ai\.completion\.\d+\.function_call\.)"
 )
 
 
@@ -411,8 +413,11 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
                 CASE WHEN {_attr("code.function.name")} LIKE '%\\_stream' ESCAPE '\\' THEN 'true' ELSE 'false' END
             END
         )""",
+        # OpenLIT's usage cost and LiteLLM's total cost are 0 where they know no price: only a cost above 0 is one
         "cost_usd": f"coalesce({_attr('operation.cost')}, "
-        f"CASE WHEN try_cast({_attr('gen_ai.usage.cost')} AS DOUBLE) > 0 THEN {_attr('gen_ai.usage.cost')} END)",
+        f"CASE WHEN try_cast({_attr('gen_ai.usage.cost')} AS DOUBLE) > 0 THEN {_attr('gen_ai.usage.cost')} END, "
+        f"CASE WHEN try_cast({_attr('gen_ai.cost.total_cost')} AS DOUBLE) > 0 "
+        f"THEN {_attr('gen_ai.cost.total_cost')} END)",
     }
     columns_sql = ",\n    ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in columns)
     service = "list_filter(rs.resource.attributes, lambda a: a.key = 'service.name')[1].value.stringValue"

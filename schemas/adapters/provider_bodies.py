@@ -377,8 +377,10 @@ def _columns(text: str) -> dict[str, str]:
             anthropic="'anthropic'",
             gemini="'google-ai-studio'",
         ),
-        "operation": "CASE shape WHEN 'openai-responses' THEN 'responses' WHEN 'openai-embeddings' THEN 'embeddings' "
-        "ELSE 'chat' END",
+        # a legacy Completions body (`object` text_completion) has the chat shape's choices, each a `text`
+        "operation": "CASE WHEN b.object = 'text_completion' THEN 'text_completion' "
+        "ELSE CASE shape WHEN 'openai-responses' THEN 'responses' WHEN 'openai-embeddings' THEN 'embeddings' "
+        "ELSE 'chat' END END",
         "source_format": "shape",
         "status": f"""CASE
             WHEN shape = 'openai-responses' AND b.status = 'cancelled' THEN 'cancelled'
@@ -439,7 +441,9 @@ def _columns(text: str) -> dict[str, str]:
             gemini=f"{g}.cachedContentTokenCount",
         ),
         "tool_calls": _by_shape(
-            chat=_sql.count_tool_calls("b.choices"),
+            # a completion's choices are text: it cannot call a tool
+            chat=f"CASE WHEN b.object = 'text_completion' AND b.choices IS NOT NULL THEN 0 "
+            f"ELSE {_sql.count_tool_calls('b.choices')} END",
             # a failed response (an error object) produced no output to count in
             responses=f"CASE WHEN b.output IS NOT NULL AND NOT coalesce({error}, false) "
             f"THEN {_sql.count_output_tool_calls('b.output')} END",
