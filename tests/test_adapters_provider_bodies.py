@@ -110,6 +110,8 @@ def test_a_flat_error_alone_in_its_file_is_told_by_its_status_however_spelled(st
         ({"model": "grok-3-mini"}, "xai"),  # a model id only one API uses, when nothing else says
         ({"model": "glm-4.7"}, "z-ai"),  # Z.ai's API names; an open model's name of size is anyone's
         ({"model": "glm-4.5-air"}, "z-ai"),
+        ({"model": "glm-4-air-250414"}, "z-ai"),  # dated API ids too
+        ({"model": "glm-4.1v-thinking-flashx"}, "z-ai"),
         ({"model": "glm-4-9b-chat"}, None),
         ({"time_info": {"queue_time": 0.04, "total_time": 0.05}, "model": "llama-3.3-70b"}, "cerebras"),
         ({}, "openai"),  # the shape's company, last

@@ -13,6 +13,7 @@ import pytest
 from pipelines import cli
 from pipelines.lib import export
 from pipelines.lib.ingest import ingest
+from pipelines.lib.sqlmodels.project import load_project
 from pipelines.lib.storage import Warehouse
 from tests.conftest import HASH_KEY, build_models, record, write_lines
 
@@ -111,12 +112,15 @@ def test_an_existing_out_is_replaced_and_the_line_says_so(warehouse, capsys, tmp
     assert [r["day"] for r in _csv_rows(target.read_text())] == ["2025-06-02"]
 
 
-def test_a_mart_whose_grain_has_no_time_is_limited_by_its_first_time_column():
-    """A burst is one row per episode (grain burst_id): a range of days keeps the bursts that started in it."""
+def test_a_mart_whose_grain_has_no_time_is_limited_by_the_column_its_model_says_places_a_row():
+    """A burst is one row per episode (grain burst_id, placed_by started_at): a range of days keeps the bursts that
+    started in it. An app's traffic profile has a first-seen time, a figure that places no row: refused, as a mart
+    without time is."""
     con = duckdb.connect()
     con.execute("create table bursts (burst_id bigint, started_at timestamp, ended_at timestamp, requests bigint)")
-    con.execute("create table app_model_mix (app_id varchar, model_family varchar, share double)")
+    con.execute("create table app_traffic_profile (app_id varchar, first_seen timestamp, requests bigint)")
     con.execute("create table spend_weekly (week date, day_seen date, requests bigint)")
-    assert export.time_column(con, "bursts", ("burst_id",)) == "started_at"
-    assert export.time_column(con, "app_model_mix", ("app_id", "model_family")) is None
+    assert export.time_column(con, "bursts", ("burst_id",), "started_at") == "started_at"
+    assert export.time_column(con, "app_traffic_profile", ("app_id",)) is None
     assert export.time_column(con, "spend_weekly", ("week",)) == "week"  # the grain's own first
+    assert load_project().models["bursts"].placed_by == "started_at"

@@ -447,3 +447,18 @@ def test_a_responses_stream_logged_event_by_event_keeps_the_completed_response(t
     assert (entry["written"], entry["duplicates"], entry["quarantined"], entry["ignored"]) == (1, 1, 0, 2)
     [row] = stored(warehouses["lines"])
     assert (row["source_line"], row["tool_calls"], row["prompt_tokens"], row["streamed"]) == (4, 1, 10, True)
+
+
+def test_a_legacy_completions_stream_is_a_text_completion():
+    """Completions chunks (`object` text_completion, each choice a `text`) assemble into a completion: operation
+    text_completion, no tool call possible, as the same body unstreamed."""
+    chunk = {"id": "cmpl-1", "object": "text_completion", "created": 1748779200, "model": "gpt-3.5-turbo-instruct"}
+    chunks = [chunk | {"choices": [{"index": 0, "text": "Hel", "finish_reason": None}]}]
+    chunks.append(chunk | {"choices": [{"index": 0, "text": "lo", "finish_reason": "length"}]})
+    row = one("provider-bodies", envelope(sse(*chunks)))
+    assert (row["operation"], row["tool_calls"], row["finish_reason"], row["streamed"]) == (
+        "text_completion",
+        0,
+        "length",
+        True,
+    )

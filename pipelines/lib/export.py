@@ -30,12 +30,14 @@ class ExportError(ValueError):
     """The mart or the range cannot be exported (unknown mart, a range on a mart without a time column)."""
 
 
-def time_column(con: duckdb.DuckDBPyConnection, mart: str, grain: tuple[str, ...]) -> str | None:
-    """The first grain column whose type is a date or a timestamp, else the mart's first such column (a burst,
-    one row per episode, is placed by its `started_at`); None for a mart without one (the model mix of an app)."""
-    columns = [(name, str(kind)) for name, kind in zip(*_describe(con, mart), strict=True)]
-    timed = [name for name, kind in columns if kind.startswith(("DATE", "TIMESTAMP"))]
-    return next((c for c in grain if c in timed), timed[0] if timed else None)
+def time_column(
+    con: duckdb.DuckDBPyConnection, mart: str, grain: tuple[str, ...], placed_by: str | None = None
+) -> str | None:
+    """The first grain column whose type is a date or a timestamp, else the column the model says places a row
+    (`placed_by`: a burst, one row per episode, by its `started_at`); None for a mart without one (the model mix
+    or the traffic profile of an app, whose first-seen time is a figure, not the row's place in time)."""
+    types = {name: str(kind) for name, kind in zip(*_describe(con, mart), strict=True)}
+    return next((c for c in grain if types.get(c, "").startswith(("DATE", "TIMESTAMP"))), placed_by)
 
 
 def _describe(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[list[str], list[Any]]:
@@ -53,7 +55,7 @@ def mart_rows(
         names = ", ".join(sorted(m.name for m in project.models.values() if m.layer == "marts"))
         raise ExportError(f"no mart named {mart!r}; marts: {names}")
     grain = model.grain_columns
-    column = time_column(con, mart, grain)
+    column = time_column(con, mart, grain, model.placed_by)
     if (start or end) and column is None:
         raise ExportError(f"{mart} has no time column (grain: {model.grain}): export it without --from/--to")
     query = f"select * from {mart}"

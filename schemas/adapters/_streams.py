@@ -288,7 +288,9 @@ def _chat(ch: str) -> str:
     )
     groq = _last(ch, "json_extract(x.x_groq, '$.usage')")
     usage = f"coalesce({_last(ch, 'x.usage')}, {groq})"
-    body = f"json_object({first}, 'object', 'chat.completion', {fields}, 'usage', {usage}, 'choices', to_json({each}))"
+    # a legacy Completions stream (chunks of `object` text_completion) assembles into a completion, not a chat
+    kind = f"CASE WHEN {_first(ch, 'x.object')} = 'text_completion' THEN 'text_completion' ELSE 'chat.completion' END"
+    body = f"json_object({first}, 'object', {kind}, {fields}, 'usage', {usage}, 'choices', to_json({each}))"
     cc = f"flatten(list_transform({ch}, lambda x: coalesce(x.choices, [])))"
     # reached `[DONE]` with no error chunk: finished, even without a finish reason (bound with the choices in one
     # struct: a let of its own nests every lambda one level deeper, which DuckDB took 50 ms longer to plan)

@@ -4,6 +4,7 @@
 --
 -- grain: one row per burst_id (one burst episode)
 -- materialized: table
+-- placed_by: started_at
 -- columns:
 --   burst_id: episode number, in order of start
 --   started_at: first burst minute (UTC)

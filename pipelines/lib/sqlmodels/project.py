@@ -26,7 +26,7 @@ LAYERS = ("staging", "intermediate", "marts")
 MATERIALIZATIONS = ("view", "table", "incremental")
 SOURCES = frozenset({REQUESTS})  # tables the ingest provides
 PERIODS = ("week", "month")
-_HEADER_KEYS = ("grain", "materialized", "partition_day", "partition_period", "columns")
+_HEADER_KEYS = ("grain", "materialized", "partition_day", "partition_period", "placed_by", "columns")
 _VARIABLE = re.compile(r"getvariable\('(gl_[a-z_]+)'\)")
 
 
@@ -48,6 +48,8 @@ class SqlModel:
     inputs: tuple[str, ...]
     partition_day: str | None = None
     partition_period: str | None = None
+    #: the time column that places a row whose grain names none (a burst by its start), for a range of days
+    placed_by: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +81,7 @@ def parse_model(path: Path) -> SqlModel:
         inputs=tuple(sorted(_tables_read_or_fail(body, path))),
         partition_day=fields.get("partition_day"),
         partition_period=fields.get("partition_period"),
+        placed_by=fields.get("placed_by"),
         columns=columns,
     )
     _validate(model)
@@ -118,6 +121,8 @@ def _validate(model: SqlModel) -> None:
         raise ModelError(f"{where}: an incremental model, and only one, names its partition_day")
     if model.partition_period is not None and (model.partition_period not in PERIODS or not model.partition_day):
         raise ModelError(f"{where}: partition_period is one of {', '.join(PERIODS)}, on an incremental model")
+    if model.placed_by is not None and model.placed_by not in model.columns:
+        raise ModelError(f"{where}: placed_by names one of its columns")
     if model.materialized != "view" and not model.columns:
         raise ModelError(f"{where}: tables document their columns ('-- columns:')")
 
