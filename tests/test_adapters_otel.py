@@ -377,3 +377,20 @@ def test_the_sdks_default_service_name_names_no_application():
     row = valid(one("otel", export(span("u1", CHAT), service="unknown_service:python3")))
     assert row["app_id"] is None
     assert valid(one("otel", export(span("u2", CHAT), service="travel-agent")))["app_id"] == "travel-agent"
+
+
+def test_openinference_and_openllmetry_spellings_of_stream_model_and_stop_reason():
+    """OpenInference writes the request's parameters as one JSON object (the model asked for among them; Bedrock
+    ConverseStream's stop reason as its only one) and names Bedrock's streaming spans for the call; OpenLLMetry
+    writes an event per streamed chunk."""
+    bedrock = {"openinference.span.kind": "LLM", "llm.model_name": "anthropic.claude-3-haiku-20240307-v1:0"}
+    bedrock |= {"llm.provider": "aws", "llm.invocation_parameters": json.dumps({"stop_reason": "end_turn"})}
+    row = valid(one("otel", export(span("b1", bedrock, name="bedrock.converse_stream"))))
+    assert (row["streamed"], row["native_finish_reason"], row["finish_reason"]) == (True, "end_turn", "stop")
+    portkey = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini-2024-07-18"}
+    portkey["llm.invocation_parameters"] = json.dumps({"model": "gpt-4o-mini", "temperature": 0})
+    row = valid(one("otel", export(span("p1", portkey, name="Completions"))))
+    assert (row["model_requested"], row["model"], row["streamed"]) == ("gpt-4o-mini", "gpt-4o-mini-2024-07-18", None)
+    chunks = [{"timeUnixNano": str(START + k), "name": "llm.content.completion.chunk"} for k in range(3)]
+    row = valid(one("otel", export(span("c1", {"llm.request.type": "chat", "gen_ai.system": "Cohere"}, events=chunks))))
+    assert row["streamed"] is True

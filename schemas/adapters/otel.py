@@ -30,7 +30,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
   `gen_ai.request.user`, `ai.settings.context.userId`
 - tools_offered: the entries of `gen_ai.tool.definitions` or `ai.prompt.tools`, the distinct N of `llm.tools.N.*`
   or `llm.request.functions.N.*`; NULL when the span records no tools
-- model: `gen_ai.response.model`, `gen_ai.request.model`, `llm.model_name`, `ai.response.model`, `ai.model.id`
+- model: `gen_ai.response.model`, `gen_ai.request.model`, `llm.model_name`, `ai.response.model`, `ai.model.id`;
+  model_requested: `gen_ai.request.model`, `ai.model.id`, the `model` of OpenInference's `llm.invocation_parameters`
 - provider_native: `gen_ai.provider.name`, `gen_ai.system`, `llm.provider`, `llm.system`, `ai.model.provider`
 - provider_host: `server.address` (with `server.port`), `gen_ai.openai.api_base`
 - operation: `gen_ai.operation.name`, the OpenInference kind, `ai.operationId`, `llm.request.type`; `responses` when
@@ -40,7 +41,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 - http_status: `http.response.status_code`, `http.status_code`
 - finish reasons: `gen_ai.response.finish_reasons`, `ai.response.finishReason`, `llm.finish_reason`,
   `gen_ai.response.finish_reason`, `gen_ai.completion.0.finish_reason`, else a span event's `finish_reason` or
-  `gen_ai.response.finish_reasons` (Strands `gen_ai.choice`)
+  `gen_ai.response.finish_reasons` (Strands `gen_ai.choice`), else the `stop_reason` OpenInference's Bedrock
+  ConverseStream writes as its `llm.invocation_parameters`
 - prompt_tokens: `gen_ai.usage.input_tokens`, `gen_ai.usage.prompt_tokens`, `llm.token_count.prompt`,
   `ai.usage.inputTokens`, `ai.usage.promptTokens`
 - completion_tokens: `gen_ai.usage.output_tokens`, `gen_ai.usage.completion_tokens`, `llm.token_count.completion`,
@@ -59,7 +61,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
   Strands writes it; a value that would exceed the span's duration in seconds is ms), `ai.response.msToFirstChunk`
   (ms)
 - streamed: `gen_ai.request.stream`, `gen_ai.is_streaming`, `llm.is_streaming`; `ai.operationId` doStream; a
-  `*_stream` `code.function.name`
+  `*_stream` `code.function.name`; a span named for Bedrock's streaming calls (`*converse_stream`,
+  `*with_response_stream`); OpenLLMetry's `llm.content.completion.chunk` events
 - cost_usd: `operation.cost`, `gen_ai.usage.cost` or LiteLLM's `gen_ai.cost.total_cost` when above 0 (OpenLIT
   and LiteLLM write 0 when they have no price)
 
@@ -105,6 +108,7 @@ SPEC = {
                             "traceId": "VARCHAR",
                             "spanId": "VARCHAR",
                             "parentSpanId": "VARCHAR",
+                            "name": "VARCHAR",
                             "startTimeUnixNano": "VARCHAR",
                             "endTimeUnixNano": "VARCHAR",
                             "status": {"code": "VARCHAR"},
@@ -271,7 +275,9 @@ def _finish() -> str:
         "to_json(list_transform(x.value.arrayValue.values, lambda v: v.stringValue))::VARCHAR) END))), "
         "lambda v: v IS NOT NULL)[1]"
     )
-    return f"coalesce({listed}, {_first(FINISH)}, {events})"
+    # OpenInference's Bedrock ConverseStream writes the stop reason as its one invocation parameter
+    bedrock = f"try(json_extract_string({_attr('llm.invocation_parameters')}, '$.stop_reason'))"
+    return f"coalesce({listed}, {_first(FINISH)}, {events}, {bedrock})"
 
 
 def _first_of_list(text: str) -> str:
@@ -369,7 +375,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "app_id": "CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END",
         "tools_offered": _tools_offered(),
         "user_key": _first(USER),
-        "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')})",
+        # OpenInference writes the request's parameters as one JSON object, the model asked for among them
+        "model_requested": f"coalesce({_attr('gen_ai.request.model')}, {_attr('ai.model.id')}, "
+        f"try(json_extract_string({_attr('llm.invocation_parameters')}, '$.model')))",
         "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",
         "provider_native": f"coalesce({_first(PROVIDER)}, {_metadata(METADATA_PROVIDER)})",
         # OpenInference's llm.provider "google" names the Google GenAI SDK, whichever of its backends served
@@ -411,7 +419,13 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             CASE WHEN {_attr("logfire.span_type")} = 'log' THEN 'true' END,
             CASE WHEN {_attr("code.function.name")} LIKE 'google.genai.%' THEN
                 CASE WHEN {_attr("code.function.name")} LIKE '%\\_stream' ESCAPE '\\' THEN 'true' ELSE 'false' END
-            END
+            END,
+            -- a span named for a streaming API call (OpenInference's `bedrock.converse_stream`,
+            -- `bedrock.invoke_model_with_response_stream`)
+            CASE WHEN regexp_matches(lower(c.span.name), '(converse_stream|with_response_stream)$') THEN 'true' END,
+            -- OpenLLMetry's event per streamed chunk
+            CASE WHEN list_contains(list_transform(c.span.events, lambda e: e.name), 'llm.content.completion.chunk')
+                THEN 'true' END
         )""",
         # OpenLIT's usage cost and LiteLLM's total cost are 0 where they know no price: only a cost above 0 is one
         "cost_usd": f"coalesce({_attr('operation.cost')}, "
