@@ -348,13 +348,13 @@ def iter_line_batches(
     return iter(LineReader(url, chunk_bytes, max_line_bytes, **storage_options))
 
 
-def nonblank_lines(url: str, **storage_options: typing.Any) -> Iterator[str]:
+def nonblank_lines(url: str, **storage_options: typing.Any) -> Generator[str, None, None]:
     """The non-blank lines of the file, whole and stripped, for format detection: the same reader in small
     blocks (lines not valid UTF-8 or past the length limit are left out: they are rejected anyway)."""
     return stripped_lines(iter_line_batches(url, 1 << 20, **storage_options))
 
 
-def stripped_lines(batches: Iterable[LineBatch], rows: int = 1024) -> Iterator[str]:
+def stripped_lines(batches: Iterable[LineBatch], rows: int = 1024) -> Generator[str, None, None]:
     """The lines of `batches` (their blank lines already counted apart), stripped, as Python strings `rows` at a
     time: a detection reads the first hundred or so of a batch that may hold a whole file."""
     for batch in batches:

@@ -450,13 +450,28 @@ def streamed_chunk(body: str) -> str:
     return f"CASE WHEN {body}.object = 'chat.completion.chunk' THEN 'true' END"
 
 
+def names_a_function(call: str) -> str:
+    """SQL: the legacy `function_call` object `call` (JSON) is a call: present, and not naming the empty function
+    (servers that fill every unset field, as Snowflake Cortex does, write `{"name": "", "arguments": ""}`)."""
+    return f"({call} IS NOT NULL AND coalesce(json_extract_string({call}, '$.name'), 'x') <> '')"
+
+
+def typed(value: str, spec: dict[str, Any], key: str) -> str:
+    """SQL: the JSON `value` (held at `key`) typed as `spec` (NULL for what is no such object); in a statement that
+    decodes (`DECODING`: `key` joins the keys the batch test looks for), also where a logger wrote it as a string of
+    its JSON text."""
+    NESTED_KEYS.add(key)
+    shape = structure(spec)
+    as_text = f"try(from_json({decoded(value, spec)}, {shape}))"
+    return f"coalesce({DECODING}{as_text}, {DECODED}try(from_json({value}, {shape})))"
+
+
 def count_tool_calls(choices: str) -> str:
     """Tool calls across OpenAI-style `choices` (each `message.tool_calls` list, plus 1 for a legacy
     `message.function_call` that does not name the empty function: servers that fill every unset field, as
     Snowflake Cortex does, write `"function_call": {"name": "", "arguments": ""}`); NULL when no choice carries a
     message."""
-    named = "coalesce(json_extract_string(c.message.function_call, '$.name'), 'x') <> ''"
-    legacy = f"c.message.function_call IS NOT NULL AND {named}"
+    legacy = names_a_function("c.message.function_call")
     counted = (
         f"list_sum(list_transform({choices}, lambda c: coalesce(len(c.message.tool_calls), 0)"
         f" + CASE WHEN {legacy} THEN 1 ELSE 0 END))"

@@ -260,9 +260,7 @@ def _message(choices: str, done: str) -> str:
     count = f"greatest({distinct.format('id')}, {distinct.format('index')}) + {neither}"
     calls = f"flatten(list_transform({choices}, lambda x: coalesce(x.delta.tool_calls, [])))"
     listed = "to_json(list_transform(range(nc), lambda k: {'type': 'function'}))"
-    # a legacy call, unless it names the empty function (servers that fill every unset field: `_sql.count_tool_calls`)
-    named = "coalesce(json_extract_string(x.delta.function_call, '$.name'), 'x') <> ''"
-    called = _any(choices, f"x.delta.function_call IS NOT NULL AND {named}")
+    called = _any(choices, _sql.names_a_function("x.delta.function_call"))
     finished = f"coalesce({_last(choices, 'x.finish_reason')} <> 'error', {done})"
     message = f"json_object('tool_calls', {listed}, 'function_call', CASE WHEN {called} THEN json_object() END)"
     return _let("nc", _let("tc", calls, count), f"CASE WHEN nc > 0 OR {called} OR {finished} THEN {message} END")

@@ -257,13 +257,9 @@ def _with_row_usage(details: str, response: str) -> str:
     return _by_shape(row, f"coalesce({response}, uo.{details})")
 
 
-def _usage(value: str) -> str:
-    """SQL: the usage details (`_USAGE_DETAILS`) of the JSON `value` (a `metadata` key), an object or, in a statement
-    that decodes (`_sql.DECODING`: its key is one the batch test looks for), a string of its JSON text."""
-    _sql.NESTED_KEYS.update(("usage_object", "additional_usage_values"))
-    shape = _sql.structure(_USAGE_DETAILS)
-    decoded = f"try(from_json({_sql.decoded(value, _USAGE_DETAILS)}, {shape}))"
-    return f"coalesce({_sql.DECODING}{decoded}, {_sql.DECODED}try(from_json({value}, {shape})))"
+def _usage(key: str) -> str:
+    """SQL: the usage details (`_USAGE_DETAILS`) at `metadata`'s `key`, an object or a string of its JSON text."""
+    return _sql.typed(f"m.{key}", _USAGE_DETAILS, key)
 
 
 def _response(bulk: bool, rows: bool) -> str:
@@ -371,8 +367,8 @@ select
     {_response(bulk, rows)} AS r,
     CASE WHEN spendlogs THEN {_sql.parse("j.proxy_server_request", _REQUEST)} END AS q,
     CASE WHEN spendlogs AND j.usage IS NOT NULL THEN {_sql.parse("j.usage", _ROW_TOKENS)} END AS u,
-    {_usage("m.usage_object")} AS uo,
-    CASE WHEN spendlogs THEN {_usage("m.additional_usage_values")} END AS ua
+    {_usage("usage_object")} AS uo,
+    CASE WHEN spendlogs THEN {_usage("additional_usage_values")} END AS ua
 from (
     select *, coalesce(j.request_id, j.spend) IS NOT NULL AS spendlogs, {_sql.parse("j.metadata", _METADATA)} AS m
     from {{parsed}}

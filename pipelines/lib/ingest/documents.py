@@ -166,13 +166,16 @@ def _numbered(batches: list[pa.RecordBatch], first: int, longest: int) -> LineBa
     return screen(LineBatch(pa.table({"source_line": numbers, "raw": raw.cast(pa.large_string())})), longest)
 
 
+def _blocks(url: str, storage_options: dict[str, Any], content: bytes | None, size: int) -> Iterator[bytes]:
+    """The content of `url` decompressed, in blocks of about `size` bytes (`content`: its bytes, fetched already)."""
+    if content is not None:
+        return blocks_of(io.BytesIO(content), url, size)
+    return iter_blocks(url, size, **storage_options)
+
+
 def head(url: str, storage_options: dict[str, Any], content: bytes | None, size: int = 4096) -> bytes:
     """The first bytes of the content of `url` (`content`: its bytes, fetched already), decompressed."""
-    if content is not None:
-        blocks = blocks_of(io.BytesIO(content), url, size)
-    else:
-        blocks = iter_blocks(url, size, **storage_options)
-    with contextlib.closing(blocks):
+    with contextlib.closing(_blocks(url, storage_options, content, size)) as blocks:
         return next(blocks, b"")
 
 
@@ -180,12 +183,9 @@ def local_copy(url: str, storage_options: dict[str, Any], scratch: str, content:
     """A local uncompressed path holding the content of `url`: the file itself when it is one (through a link at
     `scratch` when its name holds glob characters), else `scratch`, written from the file's content decompressed
     and verified to its end (`content`: its bytes, fetched already)."""
-    if content is None:
-        local = bulk.local_plain_path(url, storage_options)
-        if local is not None:
-            return bulk.unglobbed(local, scratch)
-    blocks = blocks_of(io.BytesIO(content), url, bulk.SCAN_BYTES) if content is not None else None
+    if content is None and (local := bulk.local_plain_path(url, storage_options)) is not None:
+        return bulk.unglobbed(local, scratch)
     with open(scratch, "wb") as out:
-        for block in blocks or iter_blocks(url, bulk.SCAN_BYTES, **storage_options):
+        for block in _blocks(url, storage_options, content, bulk.SCAN_BYTES):
             out.write(block)
     return scratch

@@ -241,6 +241,7 @@ class FileStager:
                 report.prior_through_line = prior.through_line
             staged = self._stage_documents(source, index, report, progress, first or "[", quarantine_file, content)
             if staged is not False:
+                lines.close()  # its reader's file
                 if small is not None:
                     small.rest.close()  # its reader's thread
                 return staged
