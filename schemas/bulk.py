@@ -17,7 +17,8 @@ from functools import cache
 import pyarrow as pa
 from pydantic.fields import FieldInfo
 
-from schemas.record import CROSS_FIELD_RULES, RequestRecord
+from schemas.quality import sql_non_finite
+from schemas.record import CROSS_FIELD_RULES, MEASURES, RequestRecord
 from schemas.sqltext import epoch_micros, literal
 from schemas.stored import upgraded_select as upgraded_select  # the ingest reads stored rows through it too
 
@@ -215,12 +216,10 @@ def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
         )
     elif spec.base is not str:
         kind = _KIND_WORDS[spec.base]
-        checks.append(
-            Check(
-                f"({raw} IS NOT NULL AND {typed} IS NULL)",
-                f"format('{name} is not {kind} (''{{}}'')', {shown})",
-            )
-        )
+        untyped = f"({raw} IS NOT NULL AND {typed} IS NULL)"
+        if name in MEASURES:  # a number written NaN or Infinity is no value, flagged (`schemas.quality`)
+            untyped = f"({untyped} AND NOT {sql_non_finite(raw, typed)})"
+        checks.append(Check(untyped, f"format('{name} is not {kind} (''{{}}'')', {shown})"))
     if spec.ge == 0:
         checks.append(Check(f"{typed} < 0", f"format('{name} is negative ({{}})', {typed})"))
     elif spec.ge is not None:

@@ -11,8 +11,8 @@ import typing
 from pathlib import Path
 
 from schemas.bulk import field_specs, render_stored_columns
-from schemas.quality import LONG_PREFIX, REPAIRS
-from schemas.record import CROSS_FIELD_RULES, RequestRecord
+from schemas.quality import LONG_PREFIX, NON_FINITE, REPAIRS
+from schemas.record import CROSS_FIELD_RULES, MEASURES, RequestRecord
 from schemas.stored import STORED_COLUMNS_PATH
 
 SCHEMA_PATH = Path(__file__).parent / "request_record.schema.json"
@@ -77,6 +77,8 @@ def render_docs() -> str:
     lines += [
         f"- `long_id`, `long_value`: `request_id` or another text value longer than its limit, stored as its first "
         f"{LONG_PREFIX} characters (fewer where the limit is shorter), '~' and the SHA-256 (hex) of the whole",
+        f"- `{NON_FINITE}`: one of {', '.join(f'`{name}`' for name in MEASURES)} is written as no finite "
+        "number (`NaN`, `Infinity`, `-Infinity`), stored NULL",
     ]
     return "\n".join(lines) + "\n"
 

@@ -2,9 +2,9 @@
 
 Real logs report reasoning tokens beyond completion tokens (some upstreams count reasoning outside it),
 cached tokens beyond prompt tokens, a time to first token after the last byte, negative durations, ids longer
-than any sane limit. Each of these costs nothing to keep: the record is stored, the value is repaired where
-one reading is clearly right, and `quality_flags` says what was found. Quarantine stays for what cannot be
-placed or keyed.
+than any sane limit, a cost written `NaN`. Each of these costs nothing to keep: the record is stored, the value
+is repaired where one reading is clearly right, and `quality_flags` says what was found. Quarantine stays for
+what cannot be placed or keyed.
 
 Each repair is written once for Python (`repair`, which the pydantic model applies before validating) and
 once for DuckDB (`sql_flags`, `sql_replacements`, which the bulk transform applies to the adapter's text
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,20 +125,51 @@ REPAIRS: tuple[Repair, ...] = (
     ),
 )
 
+#: A number written as no finite number: `NaN`, `Infinity`, `-Infinity`. Python's `json.dumps` writes a float NaN
+#: or infinity as those bare words by default, so Python loggers (LiteLLM's among them) put them where a cost or a
+#: latency goes. The value says nothing; the record is kept and the value stored NULL. (A number past a double's
+#: range written in digits is no such word: it stays a value out of range, for the rules to reject.)
+NON_FINITE = "non_finite_number"
+#: The spellings of a non-finite number (any case, spaces around: DuckDB's `trim`), as Python and DuckDB read them.
+_NON_FINITE_WORDS = tuple(sign + word for sign in ("", "+", "-") for word in ("nan", "inf", "infinity"))
+
+
+def non_finite(value: Any) -> bool:
+    """`value` is a number written as no finite number: a float NaN or infinity (what a JSON parser makes of the
+    bare words) or one of those words as text."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, str) and value.strip(" ").lower() in _NON_FINITE_WORDS
+
+
+def sql_non_finite(raw: str, typed: str) -> str:
+    """SQL form of `non_finite` over a text column `raw` whose typed value is `typed`: the typing reads no number
+    out of such a word (a float must be finite, an integer whole), so only the rare values it could not type are
+    compared with the words (the comparison on every value cost the canonical ingest a tenth of its CPU). DuckDB
+    writes the bare words it parses as `NaN`, `Infinity`."""
+    words = ", ".join(f"'{word}'" for word in _NON_FINITE_WORDS)
+    return f"CASE WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN lower(trim({raw})) IN ({words}) ELSE false END"
+
+
 #: The text field whose overflow is flagged `long_id`; every other limited text field flags `long_value`.
 ID_FIELD = "request_id"
 
 
-def repair(values: Mapping[str, Any], text_limits: Mapping[str, int]) -> dict[str, Any]:
+def repair(values: Mapping[str, Any], text_limits: Mapping[str, int], measures: Sequence[str]) -> dict[str, Any]:
     """The values as stored: repairs applied, over-long text shortened, `quality_flags` set (sorted).
 
-    `values` are as logged (numbers or their text); `text_limits` maps each limited text field to its limit.
+    `values` are as logged (numbers or their text); `text_limits` maps each limited text field to its limit;
+    `measures` are the numbers a non-finite value is repaired in.
     """
     flags = {rep.flag for rep in REPAIRS if rep.holds(values)}
     fixed = dict(values)
     for rep in REPAIRS:
         if rep.flag in flags:
             fixed |= rep.fix(values)
+    for name in measures:
+        if non_finite(values.get(name)):
+            fixed[name] = None
+            flags.add(NON_FINITE)
     for name, limit in text_limits.items():
         value = values.get(name)
         if isinstance(value, str) and len(value) > limit:
@@ -159,7 +190,7 @@ def repair_fields() -> list[str]:
 
 def sql_flags(typed: Mapping[str, str], text_limits: Mapping[str, int], raw: Callable[[str], str]) -> str:
     """SQL list of the flags that hold (sorted), given the typed expression of each column and the raw text
-    column of a name."""
+    column of a name. (`non_finite_number` is added where the typing finds the value: `sql_non_finite`.)"""
     items = [(rep.flag, rep.sql_holds.format(**typed)) for rep in REPAIRS]
     overflow = " OR ".join(f"length({raw(n)}) > {limit}" for n, limit in text_limits.items() if n != ID_FIELD)
     items.append(("long_value", overflow or "false"))

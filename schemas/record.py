@@ -11,6 +11,7 @@ to lose the record.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ QualityFlag = Literal[
     "http_error_on_success",
     "long_id",
     "long_value",
+    "non_finite_number",
 ]
 
 
@@ -200,7 +202,8 @@ class RequestRecord(BaseModel):
         "cached; ttft_exceeds_latency: both kept as logged, TTFT left out of latency metrics; negative_latency, "
         "negative_ttft: the value is stored NULL; http_error_on_success: status success with an HTTP status "
         ">= 400, both kept; long_id / long_value: a request_id / another text value longer than its limit, "
-        "stored as its first characters, '~' and the SHA-256 of the whole (the same in every run).",
+        "stored as its first characters, '~' and the SHA-256 of the whole (the same in every run); "
+        "non_finite_number: a number written NaN or Infinity, stored NULL.",
     )
     source_format: str = Field(
         min_length=1, max_length=64, description="Adapter that read the line (canonical, openrouter, ...)."
@@ -255,7 +258,7 @@ class RequestRecord(BaseModel):
     @classmethod
     def _repair(cls, data: Any) -> Any:
         """Keep and flag soft inconsistencies (`schemas.quality`), as the bulk transform does."""
-        return quality.repair(data, TEXT_LIMITS) if isinstance(data, dict) else data
+        return quality.repair(data, TEXT_LIMITS, MEASURES) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> RequestRecord:
@@ -316,6 +319,13 @@ CROSS_FIELD_RULES: tuple[CrossFieldRule, ...] = (
 )
 
 FIELD_NAMES: tuple[str, ...] = tuple(RequestRecord.model_fields)
+#: The numbers a value written as no finite number is repaired in (`schemas.quality.non_finite`): every number of
+#: the record but the attempt, which keys it, and the line number, which the ingest gives.
+MEASURES: tuple[str, ...] = tuple(
+    name
+    for name, info in RequestRecord.model_fields.items()
+    if set(typing.get_args(info.annotation)) & {int, float} and name not in ("attempt", "source_line")
+)
 
 
 def _text_limits() -> dict[str, int]:

@@ -329,6 +329,44 @@ def test_an_exception_the_caller_raised_is_not_the_providers_fault(error_type, e
     assert (row["status"], row["error_code"], row["error_class"]) == ("error", error_type, error_class)
 
 
+def test_botocores_error_code_in_its_message_is_the_error_code():
+    """botocore raises every service error as ClientError; the code the service gave is in the message alone."""
+    message = "An error occurred (ThrottlingException) when calling the InvokeModel operation: Rate exceeded"
+    event = {"name": "exception", "attributes": [attr("exception.type", "botocore.exceptions.ClientError")]}
+    event["attributes"].append(attr("exception.message", message))
+    attributes = {"gen_ai.system": "aws.bedrock", "gen_ai.request.model": "claude-v2:1", "error.type": "ClientError"}
+    by_status = span("b1", attributes, status={"code": 2, "message": message})
+    by_event = span("b2", attributes, status={"code": 2}, events=[event])
+    without = span("b3", attributes, status={"code": 2, "message": "An error occurred"})
+    rows = adapt("otel", export(by_status, by_event, without))
+    assert [(r["error_code"], r["error_class"]) for r in map(valid, rows)] == [
+        ("ThrottlingException", "rate_limit"),
+        ("ThrottlingException", "rate_limit"),
+        ("ClientError", "client_error"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("read", "write", "prompt"),
+    [
+        (None, None, 4),
+        (0, 18131, 18135),  # writes above the input: counted beside it, as the reads are
+        (3, 100, 107),
+        (18131, 0, 18135),  # reads above the input: the shared repair adds them (flagged)
+        (10, 20, 30),  # neither above: the input holds them
+    ],
+)
+def test_cache_tokens_counted_beside_the_input_are_added_to_the_prompt(read, write, prompt):
+    usage = {"gen_ai.usage.input_tokens": 4 if prompt != 30 else 30, "gen_ai.usage.output_tokens": 9}
+    if read is not None:
+        usage["gen_ai.usage.cache_read.input_tokens"] = read
+    if write is not None:
+        usage["gen_ai.usage.cache_creation.input_tokens"] = write
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock"} | usage
+    row = valid(one("otel", export(span("c1", attributes | {"gen_ai.request.model": "claude-3-5-haiku"}))))
+    assert row["prompt_tokens"] == prompt
+
+
 def test_a_spans_label_in_a_reason_never_quotes_a_message_written_where_the_model_goes():
     """A logger that put the request's messages in `gen_ai.request.model`: the span is refused, and the reason's
     label shows the length of what it refuses, not the text."""

@@ -114,6 +114,11 @@ def test_a_flat_error_alone_in_its_file_is_told_by_its_status_however_spelled(st
         ({"model": "glm-4.1v-thinking-flashx"}, "z-ai"),
         ({"model": "glm-4-9b-chat"}, None),
         ({"time_info": {"queue_time": 0.04, "total_time": 0.05}, "model": "llama-3.3-70b"}, "cerebras"),
+        ({"timings": {"prompt_n": 8, "predicted_n": 25}, "model": "gpt-oss-20b-mxfp4.gguf"}, "llama-cpp"),
+        ({"model": "sonar-pro"}, "perplexity"),
+        # Claude's tool-use ids as Bedrock and Vertex write them, in an OpenAI-shaped body (a gateway's)
+        ({"choices": [{"message": {"role": "assistant", "tool_calls": [{"id": "toolu_bdrk_01A"}]}}]}, "amazon-bedrock"),
+        ({"choices": [{"message": {"role": "assistant", "tool_calls": [{"id": "toolu_vrtx_01A"}]}}]}, "google-vertex"),
         ({}, "openai"),  # the shape's company, last
         ({"model": "o4-mini"}, "openai"),
         ({"model": "llama-3.3-70b"}, None),  # another lab's model: some server speaking OpenAI's API, unknown

@@ -343,6 +343,29 @@ def _same_outcome(warehouses: dict[str, Warehouse]) -> list[dict[str, Any]]:
     return entries["bulk"]
 
 
+def test_a_number_written_nan_or_infinity_keeps_its_record_by_both_paths(tmp_path, monkeypatch):
+    """Python's json.dumps writes a float NaN or infinity as a bare word (LiteLLM's cost, say): the record is kept,
+    the value stored NULL and flagged `non_finite_number`; the attempt, which keys the record, is not repaired."""
+    path = write_lines(
+        tmp_path / "nan.jsonl",
+        [
+            record(request_id="nan", cost_usd=math.nan),
+            record(request_id="inf", latency_ms=math.inf, ttft_ms=None),
+            record(request_id="text", prompt_tokens="-Infinity", cached_prompt_tokens=None),
+            record(request_id="fine"),
+            record(request_id="key", attempt=math.nan),
+        ],
+    )
+    assert "NaN" in path.read_text() and "Infinity" in path.read_text()
+    [entry] = _same_outcome(warehouses := _ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["quarantined"]) == (4, 1)
+    rows = {row["request_id"]: row for row in stored(warehouses["bulk"])}
+    assert (rows["nan"]["cost_usd"], rows["inf"]["latency_ms"], rows["text"]["prompt_tokens"]) == (None, None, None)
+    assert [rows[key]["quality_flags"] for key in ("nan", "inf", "text", "fine")] == [["non_finite_number"]] * 3 + [[]]
+    [reject] = quarantined(warehouses["bulk"])
+    assert reject["source_line"] == 5 and "attempt" in reject["reason"]
+
+
 def test_every_odd_line_is_accounted_for_as_the_line_reader_does(tmp_path, monkeypatch):
     lines = [
         "\ufeff" + json.dumps(record(request_id="bom")),

@@ -31,7 +31,8 @@ from schemas.adapters._sql import (
 )
 from schemas.adapters._streams import pattern as stream_pattern
 from schemas.bulk import blank_is_absent, cross_field_checks, field_checks, field_specs, reasons_expr, typed_expr
-from schemas.record import TEXT_LIMITS
+from schemas.record import MEASURES, TEXT_LIMITS
+from schemas.sqltext import literal
 
 #: Record fields computed by the transform rather than read from the adapter.
 DERIVED = {
@@ -75,6 +76,16 @@ def _checks() -> list[str]:
         if spec.name not in DERIVED:
             checks.extend(field_checks(spec, raw="r_" + spec.name, typed=spec.name))
     return checks
+
+
+def _non_finite_flagged() -> str:
+    """The quality flags with `non_finite_number` added where a number was written NaN or Infinity (its typed value
+    is NULL, as for any text that is no number; the field's check spares it)."""
+    found = " OR ".join(
+        quality.sql_non_finite("r_" + name, name) for name in MEASURES if name in INPUT_COLUMNS and name not in DERIVED
+    )
+    flag = literal(quality.NON_FINITE)
+    return f"CASE WHEN {found} THEN list_sort(list_append(quality_flags, {flag})) ELSE quality_flags END"
 
 
 def _repairs() -> tuple[str, str, str, str]:
@@ -195,7 +206,7 @@ typed as (
 ),
 checked as (
     select
-        *,
+        * replace ({_non_finite_flagged()} as quality_flags),
         coalesce(reject, {reasons_expr(_checks())}) as field_reason
     from typed
 ),

@@ -36,8 +36,9 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 - provider_host: `server.address` (with `server.port`), `gen_ai.openai.api_base`
 - operation: `gen_ai.operation.name`, the OpenInference kind, `ai.operationId`, `llm.request.type`; `responses` when
   the provider is `openai.responses`
-- status, error_code: span status (a cancellation `error.type` -> cancelled); `error.type`, else an `exception`
-  event's `exception.type`
+- status, error_code: span status (a cancellation `error.type` -> cancelled); the error code in a botocore
+  message (`status.message` or an `exception` event's `exception.message`), else `error.type`, else an
+  `exception` event's `exception.type`
 - http_status: `http.response.status_code`, `http.status_code`
 - finish reasons: `gen_ai.response.finish_reasons`, `ai.response.finishReason`, `llm.finish_reason`,
   `gen_ai.response.finish_reason`, `gen_ai.completion.0.finish_reason`, else a span event's `finish_reason` or
@@ -68,8 +69,10 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 
 When a span reports its cache reads beside its input tokens (reads above input: Strands, Anthropic's own
 counting), its cache writes are beside them too and are added to the prompt; the shared transform adds the
-reads and flags `cached_outside_prompt`. Finish reasons are passed on whole (a list, or a JSON list in a string):
-the shared normalization lets a tool call among them win and keeps the first as the native reason.
+reads and flags `cached_outside_prompt`. Cache writes above the input say the same (OpenLLMetry's Bedrock
+instrumentation writing the cache): the writes and the reads are added to the prompt. Finish reasons are passed
+on whole (a list, or a JSON list in a string): the shared normalization lets a tool call among them win and keeps
+the first as the native reason.
 
 What this format cannot express: no attempt history (each span is one request; retries are separate spans or
 HTTP child spans), no tool-call count where an instrumentation writes tool calls only in opt-in message
@@ -87,7 +90,7 @@ import csv
 from schemas import normalize
 from schemas.adapters import _sql
 from schemas.bulk import shown_sql
-from schemas.sqltext import literal_list
+from schemas.sqltext import literal, literal_list
 
 _VALUE = {
     "stringValue": "VARCHAR",
@@ -111,7 +114,7 @@ SPEC = {
                             "name": "VARCHAR",
                             "startTimeUnixNano": "VARCHAR",
                             "endTimeUnixNano": "VARCHAR",
-                            "status": {"code": "VARCHAR"},
+                            "status": {"code": "VARCHAR", "message": "VARCHAR"},
                             "attributes": _ATTRIBUTES,
                             "events": [{"name": "VARCHAR", "attributes": _ATTRIBUTES}],
                         }
@@ -345,12 +348,29 @@ def _ttft(latency: str) -> str:
     )"""
 
 
+#: botocore's ClientError names the service's error code in its message alone ("An error occurred
+#: (ThrottlingException) when calling the InvokeModel operation: Rate exceeded"), where `error.type` says ClientError.
+_BOTOCORE_CODE = literal(r"An error occurred \(([A-Za-z][A-Za-z0-9_.]*)\) when calling the ")
+
+
+def _exception(key: str) -> str:
+    """The first `exception` event's attribute `exception.<key>` of the span `c.span`."""
+    return (
+        "list_filter(flatten(list_transform(c.span.events, lambda e: list_transform(e.attributes, lambda x: "
+        f"CASE WHEN e.name = 'exception' AND x.key = 'exception.{key}' THEN x.value.stringValue END))), "
+        "lambda v: v IS NOT NULL)[1]"
+    )
+
+
 def _prompt() -> str:
     """Input tokens, plus cache writes when the span counts its cache reads beside the input (see above)."""
     prompt, read, write = _first(PROMPT), _first(CACHE_READ), _first(CACHE_WRITE)
-    beside = f"try_cast({read} AS HUGEINT) > try_cast({prompt} AS HUGEINT) AND try_cast({write} AS HUGEINT) > 0"
-    added = f"(try_cast({prompt} AS HUGEINT) + try_cast({write} AS HUGEINT))::VARCHAR"
-    return f"CASE WHEN {beside} THEN {added} ELSE {prompt} END"
+    p, r, w = (f"try_cast({x} AS HUGEINT)" for x in (prompt, read, write))
+    return f"""CASE
+        WHEN {r} > {p} AND {w} > 0 THEN ({p} + {w})::VARCHAR
+        WHEN {w} > {p} THEN ({p} + {w} + coalesce({r}, 0))::VARCHAR
+        ELSE {prompt}
+    END"""
 
 
 def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
@@ -359,11 +379,8 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     `read_json`'s columns (`_sql.parsed`)."""
     s = "c.span"
     failed = f"{s}.status.code IN ('2', 'STATUS_CODE_ERROR', 'ERROR')"
-    error_type = (
-        f"coalesce({_attr('error.type')}, list_filter(flatten(list_transform({s}.events, lambda e: "
-        "list_transform(e.attributes, lambda x: CASE WHEN e.name = 'exception' AND x.key = 'exception.type' "
-        "THEN x.value.stringValue END))), lambda v: v IS NOT NULL)[1])"
-    )
+    botocore = f"nullif(regexp_extract(coalesce({s}.status.message, {_exception('message')}), {_BOTOCORE_CODE}, 1), '')"
+    error_type = f"coalesce({botocore}, {_attr('error.type')}, {_exception('type')})"
     latency = f"((try_cast({s}.endTimeUnixNano AS HUGEINT) - try_cast({s}.startTimeUnixNano AS HUGEINT)) / 1e6)"
     ai_op = _attr("ai.operationId")
     kind = f"upper({_attr('openinference.span.kind')})"

@@ -27,9 +27,11 @@ Anthropic and AI Studio bodies carry no time: bare, they are quarantined ("no ti
 
 - model: openai-chat `model`; openai-responses `model`; anthropic-messages `model`; gemini `modelVersion`
 - native_finish_reason: openai-chat `choices[0].finish_reason`; openai-responses `incomplete_details.reason`, else
-  `status`; anthropic-messages `stop_reason`; gemini `candidates[0].finishReason`, else `promptFeedback.blockReason`
+  `status` (none while queued or in progress); anthropic-messages `stop_reason`; gemini
+  `candidates[0].finishReason`, else `promptFeedback.blockReason`
 - tool_calls: openai-chat `message.tool_calls` over choices; openai-responses `function_call`, `custom_tool_call`
   items; anthropic-messages `tool_use` blocks; gemini `functionCall` parts over candidates
+- tools_offered: the envelope's `request.tools`, else the `tools` a Responses body echoes
 - prompt_tokens: openai-chat `prompt_tokens`; openai-responses `input_tokens`; anthropic-messages `input_tokens` +
   `cache_read_input_tokens` + `cache_creation_input_tokens`; gemini `promptTokenCount` + `toolUsePromptTokenCount`
 - completion_tokens: openai-chat `completion_tokens`; openai-responses `output_tokens`; anthropic-messages
@@ -78,6 +80,9 @@ _GEMINI_USAGE = {
     "cachedContentTokenCount": "VARCHAR",
     "toolUsePromptTokenCount": "VARCHAR",
 }
+#: A tool the request offers: Gemini groups its functions in a list (counted one each); any other tool counts one.
+#: Read as a struct of those two lists' JSON, not as the tool's JSON text (a tool's schema may be kilobytes).
+_TOOL = {"functionDeclarations": _sql.OBJECT_OR_LIST, "function_declarations": _sql.OBJECT_OR_LIST}
 _BODY = {
     "id": "VARCHAR",
     "object": "VARCHAR",
@@ -95,10 +100,12 @@ _BODY = {
     "choices": _sql.CHOICES,
     "prompt_filter_results": _sql.OBJECT_OR_LIST,
     "output": [_sql.OUTPUT_ITEM],
+    "tools": [_TOOL],  # a Responses body echoes the tools its request offered
     "code": "VARCHAR",
     "system_fingerprint": "VARCHAR",
     "x_groq": _sql.OBJECT_OR_LIST,
     "time_info": _sql.OBJECT_OR_LIST,
+    "timings": _sql.OBJECT_OR_LIST,
     "data": _sql.OBJECT_OR_LIST,
     "incomplete_details": {"reason": "VARCHAR"},
     "content": [{"type": "VARCHAR"}],
@@ -119,9 +126,6 @@ _BODY = {
     "usageMetadata": _GEMINI_USAGE,
     "error": _sql.OBJECT_OR_LIST,
 }
-#: A tool the request offers: Gemini groups its functions in a list (counted one each); any other tool counts one.
-#: Read as a struct of those two lists' JSON, not as the tool's JSON text (a tool's schema may be kilobytes).
-_TOOL = {"functionDeclarations": _sql.OBJECT_OR_LIST, "function_declarations": _sql.OBJECT_OR_LIST}
 SPEC = _BODY | {
     "timestamp": "VARCHAR",
     "attempt": "VARCHAR",
@@ -173,7 +177,8 @@ def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
     own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
     Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
-    xAI's cost ticks, Cerebras's timings (`time_info`). Found in the line's `text` as a key, its name in quotes (a
+    xAI's cost ticks, Cerebras's timings (`time_info`), llama.cpp's server's (`timings`), Claude's tool-use ids from
+    Vertex (`toolu_vrtx_`) and Bedrock (`toolu_bdrk_`). Found in the line's `text` as a key, its name in quotes (a
     name quoted inside a string shows its quotes escaped, and is no key), or in the body as read where it is not
     null (a stream's body, assembled from chunks whose keys the text holds only escaped). The content filter's key
     is matched by its opening quote alone: it also finds the key in a body written as a string, and a name quoted
@@ -186,9 +191,15 @@ def _markers(text: str) -> str:
     deepseek = f"(contains({text}, '\"prompt_cache_hit_tokens\"') OR b.usage.prompt_cache_hit_tokens IS NOT NULL)"
     xai = f"(contains({text}, '\"cost_in_usd_ticks\"') OR b.usage.cost_in_usd_ticks IS NOT NULL)"
     cerebras = f"(contains({text}, '\"time_info\"') OR b.time_info IS NOT NULL)"
+    llama_cpp = f"(contains({text}, '\"timings\"') OR b.timings IS NOT NULL)"
     return (
         f"CASE WHEN {azure} THEN 'azure' WHEN {groq} THEN 'groq' WHEN b.system_fingerprint = 'fp_ollama' "
-        f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' WHEN {cerebras} THEN 'cerebras' END"
+        f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' WHEN {cerebras} THEN 'cerebras' "
+        f"WHEN {llama_cpp} THEN 'llama-cpp' "
+        # Claude's tool-use ids as Vertex and Bedrock write them, carried into an OpenAI-shaped body (a tool call's
+        # `id`, a Responses `call_id`): the platform that served it
+        f"WHEN contains({text}, '\"toolu_vrtx_') THEN 'google-vertex' "
+        f"WHEN contains({text}, '\"toolu_bdrk_') THEN 'amazon-bedrock' END"
     )
 
 
@@ -406,8 +417,10 @@ def _columns(text: str) -> dict[str, str]:
         } WHEN b.object = 'error' THEN coalesce(b.code, b.type) ELSE b.choices[1].error.code END""",
         "native_finish_reason": _by_shape(
             chat="b.choices[1].finish_reason",
-            responses=f"CASE WHEN NOT coalesce({error}, false) "
-            "THEN coalesce(b.incomplete_details.reason, b.status) END",
+            # a body still queued or in progress (a background call's first answers, a stream's first events) has
+            # not finished
+            responses=f"CASE WHEN NOT coalesce({error}, false) THEN coalesce(b.incomplete_details.reason, "
+            "CASE WHEN b.status NOT IN ('queued', 'in_progress') THEN b.status END) END",
             anthropic="b.stop_reason",
             gemini="coalesce(b.candidates[1].finishReason, b.promptFeedback.blockReason)",
         ),
@@ -453,7 +466,12 @@ def _columns(text: str) -> dict[str, str]:
             gemini=f"CASE WHEN b.candidates IS NOT NULL THEN {gemini_tools} "
             "WHEN b.promptFeedback.blockReason IS NOT NULL THEN 0 END",
         ),
-        "tools_offered": _count_tools("j.request.tools"),
+        # the request's tools as the envelope logs them, else as a Responses body echoes them
+        "tools_offered": "coalesce("
+        + _count_tools("j.request.tools")
+        + ", CASE WHEN shape = 'openai-responses' THEN "
+        + _count_tools("b.tools")
+        + " END)",
         "latency_ms": "j.latency_ms",
         "ttft_ms": "j.ttft_ms",
         # ... and a Responses stream event logged on a line of its own, read as the response it carries
