@@ -30,7 +30,8 @@ create or replace temp macro gl_host_port(x) as
 create or replace temp macro gl_model_vendor(model) as
     nullif(regexp_extract(lower(trim(model)), '^([a-z0-9_.-]+)/', 1), '');
 -- the lookup keys of a finish reason as logged: each element of a JSON list in a string, else the value;
--- lower case, enum class prefix dropped ('FinishReason.STOP'), every run of other characters an underscore
+-- lower case, enum class prefix dropped ('FinishReason.STOP'), every run of other characters an underscore;
+-- placeholders for no reason left out
 create or replace temp macro gl_finish_keys(x) as
     list_filter(
         list_transform(
@@ -40,7 +41,8 @@ create or replace temp macro gl_finish_keys(x) as
             end,
             lambda v: trim(regexp_replace(regexp_replace(lower(trim(v)), '^.*\.', ''), '[^a-z0-9]+', '_', 'g'), '_')
         ),
-        lambda k: k is not null and k <> ''
+        -- a placeholder for no reason (Semantic Kernel's 'N/A', Python's str(None)) is none
+        lambda k: k is not null and k not in ('', 'n_a', 'na', 'none', 'null', 'undefined', 'unknown')
     );
 -- the normalized finish reason of a list of keys: tool_calls when any names a tool call, else the first's
 create or replace temp macro gl_finish_reason(keys) as

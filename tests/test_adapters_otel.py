@@ -367,6 +367,33 @@ def test_cache_tokens_counted_beside_the_input_are_added_to_the_prompt(read, wri
     assert row["prompt_tokens"] == prompt
 
 
+@pytest.mark.parametrize(
+    ("attributes", "name", "provider", "streamed"),
+    [
+        # 'google' names the company; the endpoint called says which of its APIs (Semantic Kernel's spans)
+        (
+            {"gen_ai.system": "google", "server.address": "https://generativelanguage.googleapis.com/v1/x"},
+            "chat gemini",
+            "google-ai-studio",
+            None,
+        ),
+        (
+            {"gen_ai.system": "google", "server.address": "us-central1-aiplatform.googleapis.com"},
+            "chat gemini",
+            "google-vertex",
+            None,
+        ),
+        # OpenInference: llm.provider google with llm.system vertexai; LlamaIndex names a stream's span for it
+        ({"llm.provider": "google", "llm.system": "vertexai"}, "Vertex.astream_chat", "google-vertex", True),
+        ({"llm.provider": "google", "llm.system": "google"}, "GoogleGenAI.chat", "google", None),
+    ],
+)
+def test_a_span_says_which_google_api_served_and_whether_it_streamed(attributes, name, provider, streamed):
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gemini-2.5-flash"} | attributes
+    row = valid(one("otel", export(span("g1", attributes, name=name))))
+    assert (row["provider"], row["streamed"]) == (provider, streamed)
+
+
 def test_a_spans_label_in_a_reason_never_quotes_a_message_written_where_the_model_goes():
     """A logger that put the request's messages in `gen_ai.request.model`: the span is refused, and the reason's
     label shows the length of what it refuses, not the text."""

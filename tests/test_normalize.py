@@ -146,6 +146,9 @@ EMITTED_FINISH_REASONS = [
     ('["stop", "tool_calls"]', "tool_calls"),  # several choices: a tool call wins
     ("completed", "stop"),  # OpenAI Responses status
     ("[]", None),
+    ('["N/A"]', None),  # Semantic Kernel's placeholder: no reason given
+    ("None", None),  # Python's str(None)
+    ("eos_token", "stop"),  # text-generation-inference
     ("something new", "other"),
 ]
 

@@ -283,6 +283,9 @@ resolved as (
             when coalesce(nullif(p.provider, ''), nullif(pf.provider, '')) = 'openai'
                 and (h.provider <> 'openai' or gl_model_vendor(d.model_id) <> 'openai')
                 then h.provider
+            -- 'google' names the company, not which of its two APIs served: the host called says which
+            when lower(trim(d.provider_native)) = 'google' and h.provider in ('google-ai-studio', 'google-vertex')
+                then h.provider
             else coalesce(
                 nullif(p.provider, ''),
                 nullif(pf.provider, ''),

@@ -10,9 +10,10 @@ Three shapes, told apart per line (a file may mix them):
   completion_tokens, as in OpenAI's usage). One record, attempt 1; status `error` when the first choice
   finished with `error` or carries an `error` object, or the body itself does (a provider error after the
   response started, as the final chunk of an HTTP 200 stream; its `code` is the HTTP status), else `success`.
-  When `finish_reason` is null, the native one is normalized. A chat completion without `provider` and
-  without a `gen-` id is a raw provider body (format `provider-bodies`). Tool calls are counted over every
-  choice (`tool_calls` entries, plus one for a legacy `function_call`); a stream chunk
+  When `finish_reason` is null, the native one is normalized; a `finish_reason` outside OpenRouter's normalized
+  values (its bodies of 2024 passed the upstream's on: `end_turn`) is the native one too. A chat completion
+  without `provider` and without a `gen-` id is a raw provider body (format `provider-bodies`). Tool calls are
+  counted over every choice (`tool_calls` entries, plus one for a legacy `function_call`); a stream chunk
   (`chat.completion.chunk`, streamed) or a body logged without its messages has them NULL.
 * **Error body** `{"error": {"code", "message", "metadata": {"provider_name", "raw"}}}`. OpenRouter puts no
   id or time in it, so it becomes a record only when the logger stored them next to it (`id`, `created`);
@@ -92,6 +93,10 @@ SPEC = {
 
 #: HTTP statuses of an error body that, without an upstream provider named, are OpenRouter's own refusals.
 GATEWAY_CODES = (401, 402, 403, 404, 429, 503)
+
+
+#: OpenRouter's normalized finish reasons (its API reference): any other value in `finish_reason` is the upstream's.
+_NORMALIZED = "'stop', 'length', 'tool_calls', 'content_filter', 'error'"
 
 
 def sniff(line: str) -> bool:
@@ -180,7 +185,10 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         END""",
         "finish_reason": f"CASE WHEN {chat} THEN j.choices[1].finish_reason "
         f"WHEN {gen} AND {final} THEN {d}.finish_reason END",
-        "native_finish_reason": f"CASE WHEN {chat} THEN j.choices[1].native_finish_reason "
+        # before OpenRouter wrote `native_finish_reason` (2024), its `finish_reason` passed the upstream's own on
+        # (Anthropic's end_turn): a value outside OpenRouter's normalized ones is the native one
+        "native_finish_reason": f"CASE WHEN {chat} THEN coalesce(j.choices[1].native_finish_reason, CASE WHEN "
+        f"j.choices[1].finish_reason NOT IN ({_NORMALIZED}) THEN j.choices[1].finish_reason END) "
         f"WHEN {gen} AND {final} THEN {d}.native_finish_reason END",
         "prompt_tokens": f"CASE WHEN {chat} THEN j.usage.prompt_tokens "
         f"WHEN {gen} AND {final} THEN coalesce({d}.native_tokens_prompt, {d}.tokens_prompt) END",

@@ -62,8 +62,9 @@ streamed call as an opening span and a log span carrying the usage: the opener (
   Strands writes it; a value that would exceed the span's duration in seconds is ms), `ai.response.msToFirstChunk`
   (ms)
 - streamed: `gen_ai.request.stream`, `gen_ai.is_streaming`, `llm.is_streaming`; `ai.operationId` doStream; a
-  `*_stream` `code.function.name`; a span named for Bedrock's streaming calls (`*converse_stream`,
-  `*with_response_stream`); OpenLLMetry's `llm.content.completion.chunk` events
+  `*_stream` `code.function.name`; a span named for a streaming call (Bedrock's `*converse_stream`,
+  `*with_response_stream`, LlamaIndex's `*.astream_chat`, `*.stream_complete`); OpenLLMetry's
+  `llm.content.completion.chunk` events
 - cost_usd: `operation.cost`, `gen_ai.usage.cost` or LiteLLM's `gen_ai.cost.total_cost` when above 0 (OpenLIT
   and LiteLLM write 0 when they have no price)
 
@@ -397,8 +398,11 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         f"try(json_extract_string({_attr('llm.invocation_parameters')}, '$.model')))",
         "model": f"coalesce({_first(MODEL)}, {_metadata(METADATA_MODEL)})",
         "provider_native": f"coalesce({_first(PROVIDER)}, {_metadata(METADATA_PROVIDER)})",
-        # OpenInference's llm.provider "google" names the Google GenAI SDK, whichever of its backends served
-        "provider": f"CASE WHEN {_first(PROVIDER)} = 'google' AND {_attr('llm.provider')} = 'google' THEN 'google' END",
+        # OpenInference's llm.provider "google" names the Google GenAI SDK, whichever of its backends served, unless
+        # its llm.system names Vertex AI
+        "provider": f"CASE WHEN {_first(PROVIDER)} = 'google' AND {_attr('llm.provider')} = 'google' THEN "
+        f"CASE WHEN lower({_attr('llm.system')}) IN ('vertexai', 'vertex_ai', 'vertex') THEN 'google-vertex' "
+        "ELSE 'google' END END",
         "provider_host": f"""coalesce(
             {_attr("server.address")} || coalesce(':' || {_attr("server.port")}, ''),
             {_attr("gen_ai.openai.api_base")}
@@ -438,8 +442,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
                 CASE WHEN {_attr("code.function.name")} LIKE '%\\_stream' ESCAPE '\\' THEN 'true' ELSE 'false' END
             END,
             -- a span named for a streaming API call (OpenInference's `bedrock.converse_stream`,
-            -- `bedrock.invoke_model_with_response_stream`)
-            CASE WHEN regexp_matches(lower(c.span.name), '(converse_stream|with_response_stream)$') THEN 'true' END,
+            -- `bedrock.invoke_model_with_response_stream`, LlamaIndex's `OpenAI.astream_chat`)
+            CASE WHEN regexp_matches(lower(c.span.name),
+                '(converse_stream|with_response_stream|(^|[._])a?stream_(chat|complete))$') THEN 'true' END,
             -- OpenLLMetry's event per streamed chunk
             CASE WHEN list_contains(list_transform(c.span.events, lambda e: e.name), 'llm.content.completion.chunk')
                 THEN 'true' END
