@@ -19,6 +19,7 @@ import pytest
 
 from schemas.adapters import otel
 from tests.adapter_support import adapt, one, valid
+from tests.test_bulk import _ingest_both, _same_outcome
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 START = 1748779200000000000  # 2025-06-01T12:00:00Z
@@ -459,3 +460,15 @@ def test_openinference_and_openllmetry_spellings_of_stream_model_and_stop_reason
     chunks = [{"timeUnixNano": str(START + k), "name": "llm.content.completion.chunk"} for k in range(3)]
     row = valid(one("otel", export(span("c1", {"llm.request.type": "chat", "gen_ai.system": "Cohere"}, events=chunks))))
     assert row["streamed"] is True
+
+
+def test_log_and_metric_exports_beside_the_traces_are_ignored_by_both_paths(tmp_path, monkeypatch):
+    """A collector's file exporter may write every signal to one file: a log or metric export holds no model call
+    by design (the calls are the spans), so it is ignored with its reason, never quarantined."""
+    logs = {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": [{"eventName": "e"}]}]}]}
+    metrics = {"resourceMetrics": [{"resource": {"attributes": []}, "scopeMetrics": []}]}
+    spans = [export(span(f"s{n}", CHAT | {"gen_ai.response.id": f"r{n}"})) for n in range(3)]
+    path = tmp_path / "all-signals.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in [*spans, logs, metrics, {"resourceOther": []}]) + "\n")
+    [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
+    assert (entry["written"], entry["ignored"], entry["quarantined"]) == (3, 2, 1)

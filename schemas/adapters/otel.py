@@ -20,7 +20,8 @@ and a call-like child of it in the same export, only the child counts (Google AD
 `generate_content` span of the same call and repeats its model and tokens). Logfire writes a
 streamed call as an opening span and a log span carrying the usage: the opener (`logfire.span_type` span whose
 `request_data` asks for a stream) is not a record, the log span is. A line holding no model-call span is
-`ignored` ("no GenAI model-call span among N span(s)").
+`ignored` ("no GenAI model-call span among N span(s)"), as is an export of logs or metrics (`resourceLogs`,
+`resourceMetrics`: a collector's file exporter may write every signal to one file).
 
 **The attributes, first present wins** (each instrumentation's own spelling after the semantic convention's):
 
@@ -123,7 +124,10 @@ SPEC = {
                 }
             ],
         }
-    ]
+    ],
+    # an export of the other signals (a collector's file exporter may write every signal to one file)
+    "resourceLogs": _sql.OBJECT_OR_LIST,
+    "resourceMetrics": _sql.OBJECT_OR_LIST,
 }
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
@@ -473,10 +477,14 @@ select
     CASE
         WHEN c IS NULL AND j.resourceSpans IS NOT NULL AND {_sql.is_object("raw")}
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)
+        WHEN j.resourceSpans IS NULL AND coalesce(j.resourceLogs, j.resourceMetrics) IS NOT NULL
+            AND {_sql.is_object("raw")}
+            THEN 'an OTLP/JSON log or metric export: the model calls are read from the traces'
     END AS ignored,
     CASE
         {_sql.not_an_object()}
-        WHEN j.resourceSpans IS NULL THEN 'not an OTLP/JSON trace export (no resourceSpans)'
+        WHEN j.resourceSpans IS NULL AND coalesce(j.resourceLogs, j.resourceMetrics) IS NULL
+            THEN 'not an OTLP/JSON trace export (no resourceSpans)'
     END AS reject,
     {columns_sql}
 from (
