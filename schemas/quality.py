@@ -130,7 +130,9 @@ REPAIRS: tuple[Repair, ...] = (
 #: latency goes. The value says nothing; the record is kept and the value stored NULL. (A number past a double's
 #: range written in digits is no such word: it stays a value out of range, for the rules to reject.)
 NON_FINITE = "non_finite_number"
-#: The spellings of a non-finite number (any case, spaces around: DuckDB's `trim`), as Python and DuckDB read them.
+#: The spellings of a non-finite number (any case, spaces around), as Python and DuckDB read them.
+#: What DuckDB's `trim` strips: Unicode's space separators (category Zs), not tabs or line breaks.
+_SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
 _NON_FINITE_WORDS = tuple(sign + word for sign in ("", "+", "-") for word in ("nan", "inf", "infinity"))
 
 
@@ -139,7 +141,7 @@ def non_finite(value: Any) -> bool:
     bare words) or one of those words as text."""
     if isinstance(value, float):
         return not math.isfinite(value)
-    return isinstance(value, str) and value.strip(" ").lower() in _NON_FINITE_WORDS
+    return isinstance(value, str) and value.strip(_SPACES).lower() in _NON_FINITE_WORDS
 
 
 def sql_non_finite(raw: str, typed: str) -> str:

@@ -258,7 +258,7 @@ def test_bad_spans_are_rejected_one_by_one_and_name_their_span():
     [
         ("{not json", "not JSON"),
         ("[]", "not a JSON object"),
-        ({"resourceLogs": []}, "not an OTLP/JSON trace export (no resourceSpans)"),
+        ({"resources": []}, "not an OTLP/JSON trace export (no resourceSpans)"),
     ],
 )
 def test_unreadable_lines_are_rejected(line, reason):
@@ -338,11 +338,13 @@ def test_botocores_error_code_in_its_message_is_the_error_code():
     attributes = {"gen_ai.system": "aws.bedrock", "gen_ai.request.model": "claude-v2:1", "error.type": "ClientError"}
     by_status = span("b1", attributes, status={"code": 2, "message": message})
     by_event = span("b2", attributes, status={"code": 2}, events=[event])
-    without = span("b3", attributes, status={"code": 2, "message": "An error occurred"})
-    rows = adapt("otel", export(by_status, by_event, without))
+    by_event_beside_another_status = span(
+        "b3", attributes, status={"code": 2, "message": "ClientError"}, events=[event]
+    )
+    without = span("b4", attributes, status={"code": 2, "message": "An error occurred"})
+    rows = adapt("otel", export(by_status, by_event, by_event_beside_another_status, without))
     assert [(r["error_code"], r["error_class"]) for r in map(valid, rows)] == [
-        ("ThrottlingException", "rate_limit"),
-        ("ThrottlingException", "rate_limit"),
+        *[("ThrottlingException", "rate_limit")] * 3,
         ("ClientError", "client_error"),
     ]
 
@@ -353,6 +355,8 @@ def test_botocores_error_code_in_its_message_is_the_error_code():
         (None, None, 4),
         (0, 18131, 18135),  # writes above the input: counted beside it, as the reads are
         (3, 100, 107),
+        (1000, 5000, 6004),  # both above the input: both beside it, added together
+        (1000, 1000, 2004),
         (18131, 0, 18135),  # reads above the input: the shared repair adds them (flagged)
         (10, 20, 30),  # neither above: the input holds them
     ],
@@ -467,8 +471,10 @@ def test_log_and_metric_exports_beside_the_traces_are_ignored_by_both_paths(tmp_
     by design (the calls are the spans), so it is ignored with its reason, never quarantined."""
     logs = {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": [{"eventName": "e"}]}]}]}
     metrics = {"resourceMetrics": [{"resource": {"attributes": []}, "scopeMetrics": []}]}
+    profiles = {"resourceProfiles": []}
     spans = [export(span(f"s{n}", CHAT | {"gen_ai.response.id": f"r{n}"})) for n in range(3)]
     path = tmp_path / "all-signals.jsonl"
-    path.write_text("\n".join(json.dumps(line) for line in [*spans, logs, metrics, {"resourceOther": []}]) + "\n")
+    lines = [*spans, logs, metrics, profiles, {"resourceOther": []}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
-    assert (entry["written"], entry["ignored"], entry["quarantined"]) == (3, 2, 1)
+    assert (entry["written"], entry["ignored"], entry["quarantined"]) == (3, 3, 1)

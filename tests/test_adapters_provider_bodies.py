@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from schemas.adapters import detect, provider_bodies
-from tests.adapter_support import one, valid
+from tests.adapter_support import adapt, one, valid
 from tests.test_bulk import _ingest_both, _same_outcome
 
 NAME = provider_bodies.NAME
@@ -116,6 +116,7 @@ def test_a_flat_error_alone_in_its_file_is_told_by_its_status_however_spelled(st
         ({"time_info": {"queue_time": 0.04, "total_time": 0.05}, "model": "llama-3.3-70b"}, "cerebras"),
         ({"timings": {"prompt_n": 8, "predicted_n": 25}, "model": "gpt-oss-20b-mxfp4.gguf"}, "llama-cpp"),
         ({"model": "sonar-pro"}, "perplexity"),
+        ({"metadata": {"timings": "on"}}, "openai"),  # a key named so below the body's top level is no marker
         # Claude's tool-use ids as Bedrock and Vertex write them, in an OpenAI-shaped body (a gateway's)
         ({"choices": [{"message": {"role": "assistant", "tool_calls": [{"id": "toolu_bdrk_01A"}]}}]}, "amazon-bedrock"),
         ({"choices": [{"message": {"role": "assistant", "tool_calls": [{"id": "toolu_vrtx_01A"}]}}]}, "google-vertex"),
@@ -134,6 +135,31 @@ def test_a_bare_chat_body_says_who_served_it(body, provider):
     if "choices" in body:
         merged["choices"] = [choices[0] | body["choices"][0]]
     assert valid(one(NAME, merged))["provider"] == provider
+
+
+def test_claudes_tool_use_ids_name_the_platform_only_in_the_response_itself():
+    """Vertex's and Bedrock's tool-use ids in the body's own tool calls say who served it; the same ids in the
+    request's history (an earlier turn's calls), in a message's text or in a request's tool schema do not."""
+    history = {"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "toolu_vrtx_01X"}]}]}
+    schema = {"model": "m", "tools": [{"type": "function", "function": {"parameters": {"timings": {}}}}]}
+
+    def body(calls: list[str], content: str = "x") -> dict[str, Any]:
+        message = {
+            "role": "assistant",
+            "content": content,
+            "tool_calls": [{"id": c, "type": "function"} for c in calls],
+        }
+        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1748779200, "model": "gpt-4o"} | {
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}]
+        }
+
+    lines = [
+        {"timestamp": "2025-06-01T12:00:00Z", "request": history, "response": body([])},
+        {"timestamp": "2025-06-01T12:00:00Z", "request": history, "response": body(["toolu_bdrk_01Y"])},
+        {"timestamp": "2025-06-01T12:00:00Z", "response": body([], 'The call "toolu_bdrk_01ABC" failed.')},
+        {"timestamp": "2025-06-01T12:00:00Z", "request": schema, "response": body([])},
+    ]
+    assert [valid(row)["provider"] for row in adapt(NAME, *lines)] == ["openai", "amazon-bedrock", "openai", "openai"]
 
 
 @pytest.mark.slow

@@ -121,6 +121,8 @@ CORPUS: list[dict[str, Any]] = [
     record(http_status=200.7),
     record(latency_ms="NaN", ttft_ms=None),
     record(cost_usd="Infinity"),
+    record(cost_usd="\u00a0NaN"),  # DuckDB's trim strips Unicode's spaces; the model strips the same
+    record(cost_usd="NaN\t"),
     record(status="Success"),
     record(status=" error "),
 ]

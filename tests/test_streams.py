@@ -75,6 +75,12 @@ def test_a_chat_stream_as_sse_text_reads_as_the_body_it_assembles():
     assert (row["prompt_tokens"], row["completion_tokens"], row["streamed"]) == (50, 20, True)
 
 
+def test_llama_cpps_timings_in_a_streams_last_chunk_name_the_server_as_sse_text_and_as_chunks():
+    chunks = [*CHAT[:-1], _chat_chunk(usage=CHAT[-1]["usage"], timings={"prompt_n": 8, "predicted_n": 25})]
+    for response in (sse(*chunks), chunks):
+        assert one("provider-bodies", envelope(response))["provider"] == "llama-cpp"
+
+
 @pytest.mark.fast_cases(1)
 @pytest.mark.parametrize(
     "response",

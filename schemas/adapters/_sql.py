@@ -412,7 +412,7 @@ def is_error_object(expr: str) -> str:
 #: caller runs (`execution` client) too.
 CLIENT_TOOL_ITEMS = ("function_call", "custom_tool_call", "local_shell_call", "apply_patch_call", "computer_call")
 #: The part of a Responses `output` item the adapters read.
-OUTPUT_ITEM = {"type": "VARCHAR", "execution": "VARCHAR", "environment": {"type": "VARCHAR"}}
+OUTPUT_ITEM = {"type": "VARCHAR", "execution": "VARCHAR", "environment": {"type": "VARCHAR"}, "call_id": "VARCHAR"}
 
 
 def count_output_tool_calls(output: str) -> str:
@@ -480,13 +480,13 @@ def count_tool_calls(choices: str) -> str:
     return f"CASE WHEN len(list_filter({choices}, lambda c: c.message IS NOT NULL)) > 0 THEN {counted} END"
 
 
-#: The part of an OpenAI-style chat completion the adapters read (never the message text). Tool calls are only
-#: counted: each is read as its `type`, not as its JSON text (which holds the call's arguments).
+#: The part of an OpenAI-style chat completion the adapters read (never the message text). Tool calls are
+#: counted: each is read as its `type` and `id`, not as its JSON text (which holds the call's arguments).
 CHOICES = [
     {
         "finish_reason": "VARCHAR",
         "native_finish_reason": "VARCHAR",
-        "message": {"tool_calls": [{"type": "VARCHAR"}], "function_call": OBJECT_OR_LIST},
+        "message": {"tool_calls": [{"type": "VARCHAR", "id": "VARCHAR"}], "function_call": OBJECT_OR_LIST},
         "error": {"code": "VARCHAR", "metadata": {"provider_name": "VARCHAR"}},
     }
 ]

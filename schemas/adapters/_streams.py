@@ -15,8 +15,8 @@ unstreamed, so the provider-bodies mapping reads it like any other body:
   parts, the first candidate's last `finishReason`, the last usage, ids and error.
 - OpenAI Chat Completions and compatible servers (`choices`, `chat.completion.chunk`): the first id and time that
   are not empty (Azure's first chunk has `""` and 0), the last model, provider, usage (Groq's in `x_groq`),
-  prompt filter results and error, and one choice per `index` (at most `MAX_CHOICES`) with its last finish
-  reasons and as many tool calls as its deltas name.
+  prompt filter results, Cerebras's and llama.cpp's timings and error, and one choice per `index` (at most
+  `MAX_CHOICES`) with its last finish reasons and as many tool calls as its deltas name.
 - A stream of error chunks only: the last error.
 
 Each `data:` line of the SSE text is one chunk (every one of these APIs writes a chunk on one line); comments,
@@ -104,6 +104,7 @@ CHUNK = {
     "usage": "JSON",
     "x_groq": "JSON",
     "time_info": "JSON",
+    "timings": "JSON",
     "error": "JSON",
     "sequence_number": "VARCHAR",
     "message": "JSON",
@@ -282,7 +283,8 @@ def _chat(ch: str) -> str:
         f"'{key}', {_last(ch, f'x.{key}', text=True)}" for key in ("model", "provider", "system_fingerprint")
     )
     fields += ", " + ", ".join(
-        f"'{key}', {_last(ch, f'x.{key}')}" for key in ("prompt_filter_results", "x_groq", "time_info", "error")
+        f"'{key}', {_last(ch, f'x.{key}')}"
+        for key in ("prompt_filter_results", "x_groq", "time_info", "timings", "error")
     )
     groq = _last(ch, "json_extract(x.x_groq, '$.usage')")
     usage = f"coalesce({_last(ch, 'x.usage')}, {groq})"

@@ -20,8 +20,8 @@ and a call-like child of it in the same export, only the child counts (Google AD
 `generate_content` span of the same call and repeats its model and tokens). Logfire writes a
 streamed call as an opening span and a log span carrying the usage: the opener (`logfire.span_type` span whose
 `request_data` asks for a stream) is not a record, the log span is. A line holding no model-call span is
-`ignored` ("no GenAI model-call span among N span(s)"), as is an export of logs or metrics (`resourceLogs`,
-`resourceMetrics`: a collector's file exporter may write every signal to one file).
+`ignored` ("no GenAI model-call span among N span(s)"), as is an export of another signal (`resourceLogs`,
+`resourceMetrics`, `resourceProfiles`: a collector's file exporter may write every signal to one file).
 
 **The attributes, first present wins** (each instrumentation's own spelling after the semantic convention's):
 
@@ -69,12 +69,12 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 - cost_usd: `operation.cost`, `gen_ai.usage.cost` or LiteLLM's `gen_ai.cost.total_cost` when above 0 (OpenLIT
   and LiteLLM write 0 when they have no price)
 
-When a span reports its cache reads beside its input tokens (reads above input: Strands, Anthropic's own
-counting), its cache writes are beside them too and are added to the prompt; the shared transform adds the
-reads and flags `cached_outside_prompt`. Cache writes above the input say the same (OpenLLMetry's Bedrock
-instrumentation writing the cache): the writes and the reads are added to the prompt. Finish reasons are passed
-on whole (a list, or a JSON list in a string): the shared normalization lets a tool call among them win and keeps
-the first as the native reason.
+When a span reports its cache reads or writes beside its input tokens (either above the input: Strands,
+Anthropic's own counting, OpenLLMetry's Bedrock instrumentation), both are added to the prompt: the writes here,
+the reads here too unless they exceed the input and the writes together, where the shared transform adds them
+and flags `cached_outside_prompt` (as it does where the span wrote no cache). Finish
+reasons are passed on whole (a list, or a JSON list in a string): the shared normalization lets a tool call among
+them win and keeps the first as the native reason.
 
 What this format cannot express: no attempt history (each span is one request; retries are separate spans or
 HTTP child spans), no tool-call count where an instrumentation writes tool calls only in opt-in message
@@ -128,8 +128,11 @@ SPEC = {
     # an export of the other signals (a collector's file exporter may write every signal to one file)
     "resourceLogs": _sql.OBJECT_OR_LIST,
     "resourceMetrics": _sql.OBJECT_OR_LIST,
+    "resourceProfiles": _sql.OBJECT_OR_LIST,
 }
 
+#: An export of another signal than traces (one of `SPEC`'s keys beside `resourceSpans`).
+_OTHER_SIGNAL = "coalesce(j.resourceLogs, j.resourceMetrics, j.resourceProfiles)"
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 #: LangChain's own provider and model names, in the `metadata` JSON that OpenInference's LangChain tracer copies.
 METADATA_PROVIDER, METADATA_MODEL = "$.ls_provider", "$.ls_model_name"
@@ -372,8 +375,8 @@ def _prompt() -> str:
     prompt, read, write = _first(PROMPT), _first(CACHE_READ), _first(CACHE_WRITE)
     p, r, w = (f"try_cast({x} AS HUGEINT)" for x in (prompt, read, write))
     return f"""CASE
-        WHEN {r} > {p} AND {w} > 0 THEN ({p} + {w})::VARCHAR
-        WHEN {w} > {p} THEN ({p} + {w} + coalesce({r}, 0))::VARCHAR
+        WHEN {w} > 0 AND {r} > {p} + {w} THEN ({p} + {w})::VARCHAR
+        WHEN {w} > 0 AND ({r} > {p} OR {w} > {p}) THEN ({p} + {w} + coalesce({r}, 0))::VARCHAR
         ELSE {prompt}
     END"""
 
@@ -384,7 +387,10 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
     `read_json`'s columns (`_sql.parsed`)."""
     s = "c.span"
     failed = f"{s}.status.code IN ('2', 'STATUS_CODE_ERROR', 'ERROR')"
-    botocore = f"nullif(regexp_extract(coalesce({s}.status.message, {_exception('message')}), {_BOTOCORE_CODE}, 1), '')"
+    botocore = ", ".join(
+        f"nullif(regexp_extract({message}, {_BOTOCORE_CODE}, 1), '')"
+        for message in (f"{s}.status.message", _exception("message"))
+    )
     error_type = f"coalesce({botocore}, {_attr('error.type')}, {_exception('type')})"
     latency = f"((try_cast({s}.endTimeUnixNano AS HUGEINT) - try_cast({s}.startTimeUnixNano AS HUGEINT)) / 1e6)"
     ai_op = _attr("ai.operationId")
@@ -412,7 +418,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
             {_attr("gen_ai.openai.api_base")}
         )""",
         "operation": f"""coalesce(
-            CASE WHEN lower({_attr("ai.model.provider")}) LIKE '%.responses' THEN 'responses' END,
+            -- the Vercel AI SDK's provider flavour, as it writes it and as OpenLLMetry-JS copies it to gen_ai.system
+            CASE WHEN lower(coalesce({_attr("ai.model.provider")}, {_attr("gen_ai.system")})) LIKE '%.responses'
+                THEN 'responses' END,
             {_attr("gen_ai.operation.name")},
             -- OpenInference: a completions call's input is plain text, a chat call's its JSON request
             CASE {kind} WHEN 'EMBEDDING' THEN 'embeddings' WHEN 'LLM' THEN
@@ -477,14 +485,12 @@ select
     CASE
         WHEN c IS NULL AND j.resourceSpans IS NOT NULL AND {_sql.is_object("raw")}
             THEN format('no GenAI model-call span among {{}} span(s)', n_spans)
-        WHEN j.resourceSpans IS NULL AND coalesce(j.resourceLogs, j.resourceMetrics) IS NOT NULL
-            AND {_sql.is_object("raw")}
-            THEN 'an OTLP/JSON log or metric export: the model calls are read from the traces'
+        WHEN j.resourceSpans IS NULL AND {_OTHER_SIGNAL} IS NOT NULL AND {_sql.is_object("raw")}
+            THEN 'an OTLP/JSON export of logs, metrics or profiles: the model calls are read from the traces'
     END AS ignored,
     CASE
         {_sql.not_an_object()}
-        WHEN j.resourceSpans IS NULL AND coalesce(j.resourceLogs, j.resourceMetrics) IS NULL
-            THEN 'not an OTLP/JSON trace export (no resourceSpans)'
+        WHEN j.resourceSpans IS NULL AND {_OTHER_SIGNAL} IS NULL THEN 'not an OTLP/JSON trace export (no resourceSpans)'
     END AS reject,
     {columns_sql}
 from (

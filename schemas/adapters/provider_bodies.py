@@ -177,8 +177,9 @@ def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
     own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
     Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
-    xAI's cost ticks, Cerebras's timings (`time_info`), llama.cpp's server's (`timings`), Claude's tool-use ids from
-    Vertex (`toolu_vrtx_`) and Bedrock (`toolu_bdrk_`). Found in the line's `text` as a key, its name in quotes (a
+    xAI's cost ticks, Cerebras's timings (`time_info`); in the body as read, llama.cpp's server's timings (`timings`)
+    and Claude's tool-use ids from Vertex (`toolu_vrtx_`) and Bedrock (`toolu_bdrk_`). The others are found in the
+    line's `text` as a key, its name in quotes (a
     name quoted inside a string shows its quotes escaped, and is no key), or in the body as read where it is not
     null (a stream's body, assembled from chunks whose keys the text holds only escaped). The content filter's key
     is matched by its opening quote alone: it also finds the key in a body written as a string, and a name quoted
@@ -191,15 +192,19 @@ def _markers(text: str) -> str:
     deepseek = f"(contains({text}, '\"prompt_cache_hit_tokens\"') OR b.usage.prompt_cache_hit_tokens IS NOT NULL)"
     xai = f"(contains({text}, '\"cost_in_usd_ticks\"') OR b.usage.cost_in_usd_ticks IS NOT NULL)"
     cerebras = f"(contains({text}, '\"time_info\"') OR b.time_info IS NOT NULL)"
-    llama_cpp = f"(contains({text}, '\"timings\"') OR b.timings IS NOT NULL)"
+    # Claude's tool-use ids as Vertex and Bedrock write them, carried into an OpenAI-shaped body (a tool call's `id`,
+    # a Responses `call_id`): read from the body, never from the line (a request's history holds earlier ones)
+    ids = (
+        "list_concat(flatten(list_transform(b.choices, lambda c: list_transform(c.message.tool_calls, "
+        "lambda t: t.id))), list_transform(b.output, lambda o: o.call_id))"
+    )
     return (
         f"CASE WHEN {azure} THEN 'azure' WHEN {groq} THEN 'groq' WHEN b.system_fingerprint = 'fp_ollama' "
         f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' WHEN {cerebras} THEN 'cerebras' "
-        f"WHEN {llama_cpp} THEN 'llama-cpp' "
-        # Claude's tool-use ids as Vertex and Bedrock write them, carried into an OpenAI-shaped body (a tool call's
-        # `id`, a Responses `call_id`): the platform that served it
-        f"WHEN contains({text}, '\"toolu_vrtx_') THEN 'google-vertex' "
-        f"WHEN contains({text}, '\"toolu_bdrk_') THEN 'amazon-bedrock' END"
+        # llama.cpp's server's timings at the body's top level (a common word, so never looked for in the text)
+        "WHEN b.timings IS NOT NULL THEN 'llama-cpp' "
+        f"WHEN len(list_filter({ids}, lambda i: starts_with(i, 'toolu_vrtx_'))) > 0 THEN 'google-vertex' "
+        f"WHEN len(list_filter({ids}, lambda i: starts_with(i, 'toolu_bdrk_'))) > 0 THEN 'amazon-bedrock' END"
     )
 
 
