@@ -27,7 +27,8 @@ streamed call as an opening span and a log span carrying the usage: the opener (
 
 - request_id, attempt: `traceId` + '/' + `spanId`, 1
 - created_at, latency_ms: `startTimeUnixNano`; end - start
-- app_id, user_key: resource `service.name` (not the SDK's default, `unknown_service:...`); `user.id`, `enduser.id`,
+- app_id, user_key: resource `service.name` (not the SDK's default, `unknown_service:...`), else the span's own
+  (OpenLIT's); `user.id`, `enduser.id`,
   `gen_ai.request.user`, `ai.settings.context.userId`
 - tools_offered: the entries of `gen_ai.tool.definitions` or `ai.prompt.tools`, the distinct N of `llm.tools.N.*`
   or `llm.request.functions.N.*`; NULL when the span records no tools
@@ -400,7 +401,9 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "attempt": "1",
         "created_at": _sql.unix_nanos(f"{s}.startTimeUnixNano"),
         # the SDK's default when no service is named (`unknown_service:<process>`) names no application
-        "app_id": "CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END",
+        # ... and OpenLIT writes its application's name on each span too, where the resource may name none
+        "app_id": "coalesce(CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END, "
+        f"CASE WHEN NOT starts_with({_attr('service.name')}, 'unknown_service') THEN {_attr('service.name')} END)",
         "tools_offered": _tools_offered(),
         "user_key": _first(USER),
         # OpenInference writes the request's parameters as one JSON object, the model asked for among them
