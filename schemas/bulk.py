@@ -17,8 +17,7 @@ from functools import cache
 import pyarrow as pa
 from pydantic.fields import FieldInfo
 
-from schemas.quality import sql_non_finite
-from schemas.record import CROSS_FIELD_RULES, MEASURES, RequestRecord
+from schemas.record import CROSS_FIELD_RULES, RequestRecord
 from schemas.sqltext import epoch_micros, literal
 from schemas.stored import upgraded_select as upgraded_select  # the ingest reads stored rows through it too
 
@@ -199,8 +198,9 @@ def shown_sql(raw: str) -> str:
     return f"CASE WHEN {hidden} THEN format('[{{}} chars not shown]', length({raw})) ELSE left({raw}, 60) END"
 
 
-def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
-    """The field's rules over `raw` (text as the adapter produced it) and `typed` (after `typed_expr`)."""
+def field_checks(spec: FieldSpec, raw: str, typed: str, spared: str | None = None) -> list[Check]:
+    """The field's rules over `raw` (text as the adapter produced it) and `typed` (after `typed_expr`); `spared`, a
+    boolean SQL, exempts text that is no value of the type from being rejected (a number written NaN)."""
     name = spec.name
     shown = shown_sql(raw)
     checks: list[Check] = []
@@ -217,8 +217,8 @@ def field_checks(spec: FieldSpec, raw: str, typed: str) -> list[Check]:
     elif spec.base is not str:
         kind = _KIND_WORDS[spec.base]
         untyped = f"({raw} IS NOT NULL AND {typed} IS NULL)"
-        if name in MEASURES:  # a number written NaN or Infinity is no value, flagged (`schemas.quality`)
-            untyped = f"({untyped} AND NOT {sql_non_finite(raw, typed)})"
+        if spared is not None:
+            untyped = f"({untyped} AND NOT {spared})"
         checks.append(Check(untyped, f"format('{name} is not {kind} (''{{}}'')', {shown})"))
     if spec.ge == 0:
         checks.append(Check(f"{typed} < 0", f"format('{name} is negative ({{}})', {typed})"))

@@ -144,13 +144,11 @@ def non_finite(value: Any) -> bool:
     return isinstance(value, str) and value.strip(_SPACES).lower() in _NON_FINITE_WORDS
 
 
-def sql_non_finite(raw: str, typed: str) -> str:
-    """SQL form of `non_finite` over a text column `raw` whose typed value is `typed`: the typing reads no number
-    out of such a word (a float must be finite, an integer whole), so only the rare values it could not type are
-    compared with the words (the comparison on every value cost the canonical ingest a tenth of its CPU). DuckDB
-    writes the bare words it parses as `NaN`, `Infinity`."""
+def sql_non_finite(raw: str) -> str:
+    """SQL form of `non_finite` over a text column (DuckDB writes the bare words it parses as `NaN`, `Infinity`).
+    A comparison of text: the transform runs it only on the rare values its typing could not read."""
     words = ", ".join(f"'{word}'" for word in _NON_FINITE_WORDS)
-    return f"CASE WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN lower(trim({raw})) IN ({words}) ELSE false END"
+    return f"coalesce(lower(trim({raw})) IN ({words}), false)"
 
 
 #: The text field whose overflow is flagged `long_id`; every other limited text field flags `long_value`.

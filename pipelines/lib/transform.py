@@ -70,20 +70,34 @@ def _typed_columns() -> list[str]:
     ]
 
 
+def _measures() -> list[str]:
+    """The numbers a value written NaN or Infinity is repaired in (`schemas.record.MEASURES`) that adapters give."""
+    return [name for name in MEASURES if name in INPUT_COLUMNS and name not in DERIVED]
+
+
 def _checks() -> list[str]:
     checks = []
+    measures = _measures()
     for spec in field_specs():
         if spec.name not in DERIVED:
-            checks.extend(field_checks(spec, raw="r_" + spec.name, typed=spec.name))
+            spared = f"coalesce(non_finite.{spec.name}, false)" if spec.name in measures else None
+            checks.extend(field_checks(spec, raw="r_" + spec.name, typed=spec.name, spared=spared))
     return checks
+
+
+def _non_finite() -> str:
+    """A struct of booleans, a measure's text being a number written NaN or Infinity, for the rows where a measure's
+    text has no typed value (NULL for every other row: one cheap test per row, the text compared only past it)."""
+    measures = _measures()
+    untyped = " OR ".join(f"(r_{name} IS NOT NULL AND {name} IS NULL)" for name in measures)
+    words = ", ".join(f"'{name}': {quality.sql_non_finite('r_' + name)}" for name in measures)
+    return f"CASE WHEN {untyped} THEN {{{words}}} END"
 
 
 def _non_finite_flagged() -> str:
     """The quality flags with `non_finite_number` added where a number was written NaN or Infinity (its typed value
     is NULL, as for any text that is no number; the field's check spares it)."""
-    found = " OR ".join(
-        quality.sql_non_finite("r_" + name, name) for name in MEASURES if name in INPUT_COLUMNS and name not in DERIVED
-    )
+    found = " OR ".join(f"non_finite.{name}" for name in _measures())
     flag = literal(quality.NON_FINITE)
     return f"CASE WHEN {found} THEN list_sort(list_append(quality_flags, {flag})) ELSE quality_flags END"
 
@@ -204,11 +218,18 @@ typed as (
         {typed}
     from repaired
 ),
+worded as (
+    -- numbers written NaN or Infinity: kept as no value, flagged
+    select
+        *,
+        {_non_finite()} as non_finite
+    from typed
+),
 checked as (
     select
         * replace ({_non_finite_flagged()} as quality_flags),
         coalesce(reject, {reasons_expr(_checks())}) as field_reason
-    from typed
+    from worded
 ),
 users as (
     -- the keyed hash is computed once per distinct user in the batch, not once per row
