@@ -8,7 +8,8 @@ what cannot be placed or keyed.
 
 Each repair is written once for Python (`repair`, which the pydantic model applies before validating) and
 once for DuckDB (`sql_flags`, `sql_replacements`, which the bulk transform applies to the adapter's text
-columns before typing), and `tests/test_schema.py` checks that both agree.
+columns before typing; `sql_non_finite`, which it applies after typing, to the values it could not type), and
+`tests/test_schema.py` checks that both agree.
 """
 
 from __future__ import annotations
@@ -128,11 +129,12 @@ REPAIRS: tuple[Repair, ...] = (
 #: A number written as no finite number: `NaN`, `Infinity`, `-Infinity`. Python's `json.dumps` writes a float NaN
 #: or infinity as those bare words by default, so Python loggers (LiteLLM's among them) put them where a cost or a
 #: latency goes. The value says nothing; the record is kept and the value stored NULL. (A number past a double's
-#: range written in digits is no such word: it stays a value out of range, for the rules to reject.)
+#: range written in digits is no such word: it stays a value out of range, for the rules to reject. Python's JSON
+#: parser alone reads a bare `1e999` as infinity, which the model then takes for the word; no logger writes it.)
 NON_FINITE = "non_finite_number"
-#: The spellings of a non-finite number (any case, spaces around), as Python and DuckDB read them.
 #: What DuckDB's `trim` strips: Unicode's space separators (category Zs), not tabs or line breaks.
 _SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+#: The spellings of a non-finite number (any case, spaces around), as Python and DuckDB read them.
 _NON_FINITE_WORDS = tuple(sign + word for sign in ("", "+", "-") for word in ("nan", "inf", "infinity"))
 
 

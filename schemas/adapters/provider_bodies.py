@@ -177,13 +177,13 @@ def _markers(text: str) -> str:
     """Fields only one server writes into an OpenAI-compatible body, when no name says who served it: Azure OpenAI's
     own (present even when null: the prompt filter results, the content filter result(s) of a choice, of a
     Responses content filter or of an error's inner error), Groq's, Ollama's fingerprint, DeepSeek's cache hits,
-    xAI's cost ticks, Cerebras's timings (`time_info`); in the body as read, llama.cpp's server's timings (`timings`)
-    and Claude's tool-use ids from Vertex (`toolu_vrtx_`) and Bedrock (`toolu_bdrk_`). The others are found in the
-    line's `text` as a key, its name in quotes (a
-    name quoted inside a string shows its quotes escaped, and is no key), or in the body as read where it is not
+    xAI's cost ticks, Cerebras's timings (`time_info`), each found in the line's `text` as a key, its name in quotes
+    (a name quoted inside a string shows its quotes escaped, and is no key), or in the body as read where it is not
     null (a stream's body, assembled from chunks whose keys the text holds only escaped). The content filter's key
     is matched by its opening quote alone: it also finds the key in a body written as a string, and a name quoted
-    in a message text as well."""
+    in a message text as well. llama.cpp's server's timings (`timings`, a common word) and Claude's tool-use ids
+    from Vertex (`toolu_vrtx_`) and Bedrock (`toolu_bdrk_`) are read in the body alone: a request's schema or
+    history may hold the same text."""
     azure = (
         f"(contains({text}, '\"prompt_filter_results\"') OR contains({text}, '\"content_filter_result') "
         "OR b.prompt_filter_results IS NOT NULL)"
