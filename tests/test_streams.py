@@ -75,6 +75,14 @@ def test_a_chat_stream_as_sse_text_reads_as_the_body_it_assembles():
     assert (row["prompt_tokens"], row["completion_tokens"], row["streamed"]) == (50, 20, True)
 
 
+def test_claudes_vertex_tool_use_id_in_a_chat_stream_names_the_platform():
+    """A gateway speaking OpenAI's API streams Claude's tool calls with Vertex's ids: the assembled body keeps them."""
+    opened = _chat_chunk({"role": "assistant", "tool_calls": [_call(0, "toolu_vrtx_01A")]}, model="claude-sonnet-4-5")
+    chunks = [opened, _chat_chunk({"tool_calls": [_call(0, arguments="{}")]}), _chat_chunk({}, "tool_calls")]
+    row = one("provider-bodies", envelope(sse(*chunks)))
+    assert (row["provider"], row["tool_calls"], row["finish_reason"]) == ("google-vertex", 1, "tool_calls")
+
+
 def test_llama_cpps_timings_in_a_streams_last_chunk_name_the_server_as_sse_text_and_as_chunks():
     chunks = [*CHAT[:-1], _chat_chunk(usage=CHAT[-1]["usage"], timings={"prompt_n": 8, "predicted_n": 25})]
     for response in (sse(*chunks), chunks):

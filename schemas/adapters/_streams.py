@@ -252,7 +252,7 @@ MAX_CHOICES = 128
 
 def _message(choices: str, done: str) -> str:
     """SQL: the message of one choice (`choices`: its deltas), as far as the mapping reads it: the tool calls its
-    deltas make, as a JSON list of `{"type"}` objects (distinct ids or distinct indexes, whichever more, plus
+    deltas make, as a JSON list of `{"type", "id"}` objects (distinct ids or distinct indexes, whichever more, plus
     deltas naming neither), and a `function_call` where a legacy one was streamed. NULL (tool calls not known)
     for a choice that never finished, or finished in an error, without streaming a call: it produced no
     response to count."""
@@ -260,11 +260,14 @@ def _message(choices: str, done: str) -> str:
     neither = "len(list_filter(tc, lambda t: t.id IS NULL AND t.index IS NULL))"
     count = f"greatest({distinct.format('id')}, {distinct.format('index')}) + {neither}"
     calls = f"flatten(list_transform({choices}, lambda x: coalesce(x.delta.tool_calls, [])))"
-    listed = "to_json(list_transform(range(nc), lambda k: {'type': 'function'}))"
+    # each call with an id its deltas gave (a platform's id says who served it: `_markers`), bound with the count
+    ids = "list_filter(list_transform(tc, lambda t: t.id), lambda v: v <> '')"
+    listed = "to_json(list_transform(range(tn.n), lambda k: {'type': 'function', 'id': tn.ids[k + 1]}))"
     called = _any(choices, _sql.names_a_function("x.delta.function_call"))
     finished = f"coalesce({_last(choices, 'x.finish_reason')} <> 'error', {done})"
     message = f"json_object('tool_calls', {listed}, 'function_call', CASE WHEN {called} THEN json_object() END)"
-    return _let("nc", _let("tc", calls, count), f"CASE WHEN nc > 0 OR {called} OR {finished} THEN {message} END")
+    bound = _let("tc", calls, f"{{'n': {count}, 'ids': {ids}}}")
+    return _let("tn", bound, f"CASE WHEN tn.n > 0 OR {called} OR {finished} THEN {message} END")
 
 
 def _chat(ch: str) -> str:
