@@ -154,6 +154,17 @@ def test_native_finish_reason_decides_when_openrouter_gives_none(native, expecte
     assert (row["finish_reason"], row["native_finish_reason"]) == (expected, native)
 
 
+@pytest.mark.parametrize(
+    ("finish", "native"),
+    [("end_turn", "end_turn"), ("stop", None), ("tool_calls", None), ("", None)],
+)
+def test_a_finish_reason_outside_openrouters_own_is_the_upstreams(finish, native):
+    """Before OpenRouter wrote `native_finish_reason` (2024), its `finish_reason` passed the upstream's value on."""
+    choice = {"finish_reason": finish, "message": {"content": "x"}}
+    row = valid(one("openrouter", chat(choices=[choice])))
+    assert row["native_finish_reason"] == native
+
+
 @pytest.mark.slow
 def test_chat_without_reasoning_details_reports_null_not_zero():
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}

@@ -478,3 +478,24 @@ def test_log_and_metric_exports_beside_the_traces_are_ignored_by_both_paths(tmp_
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     [entry] = _same_outcome(_ingest_both(tmp_path, path, monkeypatch=monkeypatch))
     assert (entry["written"], entry["ignored"], entry["quarantined"]) == (3, 3, 1)
+
+
+def test_the_application_named_on_the_span_is_the_app_where_the_resource_names_none():
+    """OpenLIT writes its application's name on each span; the SDK's default resource names no application."""
+    named = span("a1", CHAT | {"service.name": "support-bot"})
+    defaulted = span("a2", CHAT | {"service.name": "unknown_service:python"})
+    rows = adapt("otel", export(named, service="unknown_service"), export(defaulted, service="unknown_service"))
+    rows += adapt("otel", export(span("a3", CHAT | {"service.name": "on-span"}), service="resource-app"))
+    assert [valid(row)["app_id"] for row in rows] == ["support-bot", None, "resource-app"]
+
+
+def test_the_ai_sdks_responses_flavour_is_the_responses_api_as_openllmetry_js_copies_it():
+    """The Vercel AI SDK names the provider's API flavour (`openai.responses`); OpenLLMetry-JS copies it into
+    gen_ai.system beside a `gen_ai.provider.name` of plain `openai`."""
+    attributes = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini"}
+    flavoured = span(
+        "r1", attributes | {"gen_ai.system": "openai.responses", "ai.operationId": "ai.generateText.doGenerate"}
+    )
+    plain = span("r2", attributes | {"gen_ai.system": "openai", "ai.operationId": "ai.generateText.doGenerate"})
+    rows = adapt("otel", export(flavoured, plain))
+    assert [(r["operation"], r["provider"]) for r in map(valid, rows)] == [("responses", "openai"), ("chat", "openai")]

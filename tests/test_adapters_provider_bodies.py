@@ -137,6 +137,27 @@ def test_a_bare_chat_body_says_who_served_it(body, provider):
     assert valid(one(NAME, merged))["provider"] == provider
 
 
+def test_a_responses_body_echoes_its_tools_and_has_no_finish_reason_until_it_finishes():
+    """The Responses API echoes the request's `tools` (offered, when the envelope logs none); a background call's
+    `queued` and `in_progress` answers are not finished."""
+
+    def body(status: str) -> dict[str, Any]:
+        return {"id": "resp_1", "object": "response", "created_at": 1748779200, "model": "gpt-5", "status": status}
+
+    queued, running, done = (
+        body(s) | {"tools": tools, "output": []}
+        for s, tools in (("queued", []), ("in_progress", [{"type": "web_search"}]), ("completed", None))
+    )
+    logged = {"timestamp": "2025-06-01T12:00:00Z", "request": {"tools": [{"type": "function"}] * 2}, "response": done}
+    rows = [valid(row) for row in adapt(NAME, queued, running, done, logged)]
+    assert [(r["native_finish_reason"], r["tools_offered"]) for r in rows] == [
+        (None, 0),
+        (None, 1),
+        ("completed", None),
+        ("completed", 2),
+    ]
+
+
 def test_claudes_tool_use_ids_name_the_platform_only_in_the_response_itself():
     """Vertex's and Bedrock's tool-use ids in the body's own tool calls say who served it; the same ids in the
     request's history (an earlier turn's calls), in a message's text or in a request's tool schema do not."""
