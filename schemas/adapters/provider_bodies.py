@@ -171,6 +171,8 @@ _SHAPE_NAMES = {
     "gemini": "gemini",
     "embeddings": "openai-embeddings",
 }
+#: The marked shapes' names, as an SQL list's items.
+_MARKED_NAMES = ", ".join(f"'{_SHAPE_NAMES[key]}'" for key in _MARKED)
 
 
 def _markers(text: str) -> str:
@@ -198,13 +200,13 @@ def _markers(text: str) -> str:
         "list_concat(flatten(list_transform(b.choices, lambda c: list_transform(c.message.tool_calls, "
         "lambda t: t.id))), list_transform(b.output, lambda o: o.call_id))"
     )
+    platform = f"list_filter({ids}, lambda i: regexp_matches(i, '^toolu_(vrtx|bdrk)_'))[1]"
     return (
         f"CASE WHEN {azure} THEN 'azure' WHEN {groq} THEN 'groq' WHEN b.system_fingerprint = 'fp_ollama' "
         f"THEN 'ollama' WHEN {deepseek} THEN 'deepseek' WHEN {xai} THEN 'xai' WHEN {cerebras} THEN 'cerebras' "
         # llama.cpp's server's timings at the body's top level (a common word, so never looked for in the text)
         "WHEN b.timings IS NOT NULL THEN 'llama-cpp' "
-        f"WHEN len(list_filter({ids}, lambda i: starts_with(i, 'toolu_vrtx_'))) > 0 THEN 'google-vertex' "
-        f"WHEN len(list_filter({ids}, lambda i: starts_with(i, 'toolu_bdrk_'))) > 0 THEN 'amazon-bedrock' END"
+        f"ELSE CASE substr({platform}, 7, 4) WHEN 'vrtx' THEN 'google-vertex' WHEN 'bdrk' THEN 'amazon-bedrock' END END"
     )
 
 
@@ -377,14 +379,15 @@ def _columns(text: str) -> dict[str, str]:
         # when no name says who served it: what only one server writes into a body decides (Azure's content
         # filter results, Groq's x_groq, ...; Bedrock's and Vertex's Anthropic message ids), above the model id;
         # else, below every host and model id the shared resolution reads, the company whose API the shape is
-        "provider": f"""CASE WHEN {_NAMED} IS NULL THEN {
-            _by_shape(
-                **dict.fromkeys(_MARKED, _markers(text)),
-                anthropic="CASE WHEN starts_with(b.id, 'msg_bdrk_') THEN 'amazon-bedrock' "
-                "WHEN starts_with(b.id, 'msg_vrtx_') THEN 'google-vertex' END",
-                gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' END",
-            )
-        } END""",
+        # (the markers once for the shapes that share them: each copy of an expression costs the statement's planning)
+        "provider": f"CASE WHEN {_NAMED} IS NULL THEN CASE WHEN shape IN ({_MARKED_NAMES}) THEN {_markers(text)} "
+        + "ELSE "
+        + _by_shape(
+            anthropic="CASE WHEN starts_with(b.id, 'msg_bdrk_') THEN 'amazon-bedrock' "
+            "WHEN starts_with(b.id, 'msg_vrtx_') THEN 'google-vertex' END",
+            gemini="CASE WHEN b.createTime IS NOT NULL THEN 'google-vertex' END",
+        )
+        + " END END",
         # an OpenRouter body (id gen-...) names its upstream in `provider`, or the shared rules read the model id
         "provider_default": _by_shape(
             chat="CASE WHEN NOT starts_with(b.id, 'gen-') THEN 'openai' END",
@@ -530,10 +533,9 @@ def text_needed_sql(envelopes: bool = False) -> str:
     body too. Those lines take the line path (pipelines.lib.ingest.bulk); a proxy that logs the envelope with its
     request id and provider has none."""
     no_id = " AND ".join(f"{key} IS NULL" for key in _IDS)
-    marked = ", ".join(f"'{_SHAPE_NAMES[key]}'" for key in _MARKED)
     body, bare = (_enveloped("j"), _is_bare("j")) if envelopes else (_bare("j"), "false")
     return f"""select source_line from ({_bodies(_sql.parsed(ENVELOPES_SPEC if envelopes else SPEC, bulk=True), body)})
-    where {bare} OR ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({marked}))"""
+    where {bare} OR ({no_id}) OR ({_NAMED} IS NULL AND shape IN ({_MARKED_NAMES}))"""
 
 
 def configure(head: list[str]) -> Adapter:
