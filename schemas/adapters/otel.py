@@ -402,8 +402,12 @@ def select_sql(columns: tuple[str, ...], bulk: bool = False) -> str:
         "created_at": _sql.unix_nanos(f"{s}.startTimeUnixNano"),
         # the SDK's default when no service is named (`unknown_service:<process>`) names no application
         # ... and OpenLIT writes its application's name on each span too, where the resource may name none
-        "app_id": "coalesce(CASE WHEN NOT starts_with(c.service, 'unknown_service') THEN c.service END, "
-        f"CASE WHEN NOT starts_with({_attr('service.name')}, 'unknown_service') THEN {_attr('service.name')} END)",
+        "app_id": "coalesce("
+        + ", ".join(
+            f"CASE WHEN NOT starts_with({name}, 'unknown_service') THEN {name} END"
+            for name in ("c.service", _attr("service.name"))
+        )
+        + ")",
         "tools_offered": _tools_offered(),
         "user_key": _first(USER),
         # OpenInference writes the request's parameters as one JSON object, the model asked for among them
